@@ -10,3 +10,5 @@ export * from "./clickhouse.ts";
 export * from "./env.ts";
 export * from "./paths.ts";
 export * from "./s3.ts";
+export * from "./s3-server.ts";
+export * from "./schema.ts";
