@@ -13,7 +13,9 @@ const program = new Command("migrate")
   )
   .option("--database <name>", "target database (default CLICKHOUSE_DATABASE, otel)")
   .action(async (flags: { database?: string }) => {
-    const config = readClickHouseConfig(flags.database ? { ...process.env, CLICKHOUSE_DATABASE: flags.database } : process.env);
+    const config = readClickHouseConfig(
+      flags.database ? { ...process.env, CLICKHOUSE_DATABASE: flags.database } : process.env,
+    );
     const { ttlDays } = readSchemaConfig();
     const log = createLogger("migrate");
     // The database may not exist yet, so connect to `default` for the DDL (it names the database explicitly).

@@ -9,7 +9,7 @@ export const EXIT_CONFIG = 2;
  * stderr: a ConfigError exits 2 (bad setting), anything else exits 1. The
  * message names what failed and where; stacks only with DEBUG set.
  */
-export async function runCli(name: string, main: () => Promise<void | number>): Promise<void> {
+export async function runCli(name: string, main: () => Promise<undefined | number>): Promise<void> {
   try {
     const code = await main();
     if (typeof code === "number") process.exitCode = code;
@@ -35,7 +35,9 @@ export function onShutdownSignal(handler: (signal: NodeJS.Signals) => Promise<vo
       Promise.resolve(handler(signal)).then(
         () => process.exit(0),
         (error: unknown) => {
-          process.stderr.write(`shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.stderr.write(
+            `shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`,
+          );
           process.exit(EXIT_FAILURE);
         },
       );

@@ -25,7 +25,10 @@ export interface ClickHouseClientOptions {
 }
 
 /** The one factory for ClickHouse connections; knows nothing of local vs docker mode. */
-export function createClickHouseClient(config: ClickHouseConfig, options: ClickHouseClientOptions = {}): ClickHouseClient {
+export function createClickHouseClient(
+  config: ClickHouseConfig,
+  options: ClickHouseClientOptions = {},
+): ClickHouseClient {
   return createClient({
     url: config.url,
     username: options.username ?? config.username,

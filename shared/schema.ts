@@ -32,12 +32,17 @@ export function loadSchemaStatements(options: SchemaOptions): SchemaStatement[] 
     ...options.variables,
   };
   const statements: SchemaStatement[] = [];
-  for (const file of readdirSync(dir).filter((name) => name.endsWith(".sql")).sort()) {
-    const text = readFileSync(path.join(dir, file), "utf8").replace(/\{([a-z_]+)\}/g, (whole, name: string) => {
-      const value = variables[name];
-      if (value === undefined) throw new Error(`${file}: no value for schema placeholder {${name}}`);
-      return String(value);
-    });
+  for (const file of readdirSync(dir)
+    .filter((name) => name.endsWith(".sql"))
+    .sort()) {
+    const text = readFileSync(path.join(dir, file), "utf8").replace(
+      /\{([a-z_]+)\}/g,
+      (_whole, name: string) => {
+        const value = variables[name];
+        if (value === undefined) throw new Error(`${file}: no value for schema placeholder {${name}}`);
+        return String(value);
+      },
+    );
     for (const part of text.split(/;[ \t]*$/m)) {
       const sql = part.trim();
       if (sql && !/^(--[^\n]*\n?\s*)*$/.test(sql)) statements.push({ file, sql });

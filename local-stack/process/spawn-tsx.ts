@@ -34,12 +34,20 @@ export interface ChildProcessHandle {
  * prints its ready line. A child that exits first rejects with the last
  * lines of its stderr, so a test fails with the server's own error message.
  */
-export function spawnTsx(script: string, args: string[], options: SpawnTsxOptions): Promise<ChildProcessHandle> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", TSX_LOADER, script, ...args], {
-    cwd: options.cwd,
-    env: { ...process.env, LOG_FORMAT: "json", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+export function spawnTsx(
+  script: string,
+  args: string[],
+  options: SpawnTsxOptions,
+): Promise<ChildProcessHandle> {
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), "--import", TSX_LOADER, script, ...args],
+    {
+      cwd: options.cwd,
+      env: { ...process.env, LOG_FORMAT: "json", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const stderrTail: string[] = [];
 
@@ -77,7 +85,9 @@ export function spawnTsx(script: string, args: string[], options: SpawnTsxOption
     });
     child.once("exit", (code, signal) => {
       clearTimeout(timeout);
-      reject(new Error(`${script} exited (${signal ?? code}) before it was ready: ${stderrTail.join(" | ")}`));
+      reject(
+        new Error(`${script} exited (${signal ?? code}) before it was ready: ${stderrTail.join(" | ")}`),
+      );
     });
   });
 }

@@ -1,7 +1,7 @@
 import { Command } from "commander";
+import { onShutdownSignal, runCli } from "../../shared/cli.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
 import { readS3ServerConfig } from "../../shared/config/s3-server.ts";
-import { onShutdownSignal, runCli } from "../../shared/cli.ts";
 import { createLogger } from "../../shared/logger.ts";
 import { runS3Server } from "./server.ts";
 
@@ -25,7 +25,9 @@ const program = new Command("s3-server")
     const log = createLogger("s3-server");
     const server = await runS3Server({ ...config, buckets });
     log.info({ endpoint: server.endpoint, directory: config.directory, buckets }, "S3 server listening");
-    process.stdout.write(`${READY_PREFIX}${JSON.stringify({ endpoint: server.endpoint, port: server.port })}\n`);
+    process.stdout.write(
+      `${READY_PREFIX}${JSON.stringify({ endpoint: server.endpoint, port: server.port })}\n`,
+    );
     onShutdownSignal(async (signal) => {
       log.info({ signal }, "shutting down");
       await server.close();

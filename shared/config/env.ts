@@ -112,7 +112,8 @@ export function readDurationMs(env: Env, name: string, fallbackMs: number, bound
   const value = raw(env, name);
   if (value === undefined) return fallbackMs;
   const parsed = parseDurationMs(value);
-  if (parsed === undefined) throw new ConfigError(name, `expected a duration like 500ms, 5s, 2m, got "${value}"`);
+  if (parsed === undefined)
+    throw new ConfigError(name, `expected a duration like 500ms, 5s, 2m, got "${value}"`);
   checkBounds(name, parsed, bounds);
   return parsed;
 }
@@ -131,7 +132,8 @@ export function readBytes(env: Env, name: string, fallback: number, bounds: IntB
   const value = raw(env, name);
   if (value === undefined) return fallback;
   const parsed = parseBytes(value);
-  if (parsed === undefined) throw new ConfigError(name, `expected a size like 8MiB or 1048576, got "${value}"`);
+  if (parsed === undefined)
+    throw new ConfigError(name, `expected a size like 8MiB or 1048576, got "${value}"`);
   checkBounds(name, parsed, bounds);
   return parsed;
 }

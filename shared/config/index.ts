@@ -6,9 +6,12 @@
  * ClickHouse / S3 in production. Stage-specific sections live beside this
  * file (one file per section) and are re-exported here.
  */
+
+export * from "./agent.ts";
 export * from "./clickhouse.ts";
 export * from "./env.ts";
 export * from "./paths.ts";
 export * from "./s3.ts";
 export * from "./s3-server.ts";
 export * from "./schema.ts";
+export * from "./supervisor.ts";
