@@ -15,3 +15,4 @@ export * from "./s3.ts";
 export * from "./s3-server.ts";
 export * from "./schema.ts";
 export * from "./supervisor.ts";
+export * from "./agent.ts";

@@ -1,0 +1,185 @@
+import {
+  describeFilter,
+  ERROR_MESSAGE_SQL,
+  NAME_RULES,
+  SPAN_KINDS,
+  type SpanFilter,
+  spanFilterCondition,
+  where,
+} from "./filters.ts";
+import { formatMs, renderTable } from "./format.ts";
+import { num, pct, queryRows, sqlWithParams } from "./query.ts";
+import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { ToolInputError } from "./types.ts";
+import {
+  type Fields,
+  optionalEnum,
+  optionalNumber,
+  optionalString,
+  readObject,
+  requiredString,
+} from "./validate.ts";
+import { describeWindow, parseWindow, type TimeWindow, windowCondition } from "./window.ts";
+
+export interface CompareWindowsInput {
+  filter: SpanFilter;
+  a: TimeWindow;
+  b: TimeWindow;
+  topErrors: number;
+}
+
+interface StatsRow {
+  w: string;
+  spans: string;
+  errors: string;
+  p50: string;
+  p95: string;
+  p99: string;
+  max: string;
+}
+
+interface ErrorRow {
+  w: string;
+  message: string;
+  errors: string;
+}
+
+function windowProps(label: string, side: "a" | "b") {
+  return {
+    [`${side}_last`]: {
+      type: "string",
+      description: `${label}: relative window ending now or at ${side}_to, e.g. "1h".`,
+    },
+    [`${side}_from`]: { type: "string", description: `${label} start, ISO 8601.` },
+    [`${side}_to`]: { type: "string", description: `${label} end, ISO 8601.` },
+  };
+}
+
+function parseSide(fields: Fields, now: Date, side: "a" | "b"): TimeWindow {
+  const window = parseWindow(fields, now, `${side}_`);
+  if (window.fromMs === undefined) {
+    throw new ToolInputError(
+      `window ${side.toUpperCase()} needs "${side}_from" (ISO time) or "${side}_last" (e.g. "1h")`,
+    );
+  }
+  return window;
+}
+
+export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
+  name: "compare_windows",
+  description:
+    "Compares one service (optionally one span name / kind) between two time windows A and B: spans, error spans, " +
+    "error rate, p50/p95/p99/max duration with the change from A to B, and the top error messages in each window. " +
+    "Use it for 'what changed' questions, e.g. before vs during a launch or an incident.",
+  inputSchema: {
+    type: "object",
+    properties: {
+      service: { type: "string", description: "ServiceName, exact (case-insensitive)." },
+      span_name: { type: "string", description: "Substring of SpanName (case-insensitive)." },
+      kind: { type: "string", enum: [...SPAN_KINDS] },
+      ...windowProps("Window A (baseline)", "a"),
+      ...windowProps("Window B (compared)", "b"),
+      top_errors: { type: "integer", description: "Error messages to list per window (default 5, max 20)." },
+    },
+    required: ["service"],
+    additionalProperties: false,
+  },
+  parse(raw, now) {
+    const fields = readObject(raw, [
+      "service",
+      "span_name",
+      "kind",
+      "a_last",
+      "a_from",
+      "a_to",
+      "b_last",
+      "b_from",
+      "b_to",
+      "top_errors",
+    ]);
+    const filter: SpanFilter = { service: requiredString(fields, "service", NAME_RULES) };
+    const spanName = optionalString(fields, "span_name", NAME_RULES);
+    if (spanName !== undefined) filter.spanName = spanName;
+    const kind = optionalEnum(fields, "kind", SPAN_KINDS);
+    if (kind !== undefined) filter.kind = kind;
+    return {
+      filter,
+      a: parseSide(fields, now, "a"),
+      b: parseSide(fields, now, "b"),
+      topErrors: optionalNumber(fields, "top_errors", { min: 1, max: 20, integer: true }) ?? 5,
+    };
+  },
+  describe: (input) =>
+    `${describeFilter(input.filter)} A=[${describeWindow(input.a)}] B=[${describeWindow(input.b)}]`,
+  async run(ctx: ToolContext, input: CompareWindowsInput): Promise<ToolOutput> {
+    const a = windowCondition(input.a, "a");
+    const b = windowCondition(input.b, "b");
+    const flt = spanFilterCondition(input.filter);
+    const aSql = a.sql.join(" AND ");
+    const bSql = b.sql.join(" AND ");
+    const params: Record<string, unknown> = { ...a.params, ...b.params, ...flt.params };
+    // arrayJoin duplicates a span that lies in both windows, so overlapping windows are each complete.
+    const windowLabel = `arrayJoin(arrayFilter(x -> x != '', [if(${aSql}, 'A', ''), if(${bSql}, 'B', '')])) AS w`;
+    const scope = where([...flt.sql, `((${aSql}) OR (${bSql}))`]);
+    const statsSql = `SELECT ${windowLabel}, count() AS spans, countIf(StatusCode = 'Error') AS errors,
+        quantiles(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99, max(Duration) AS max
+      FROM otel_traces ${scope} GROUP BY w ORDER BY w`;
+    const errorsParams = { ...params, top: input.topErrors };
+    const errorsSql = `SELECT ${windowLabel}, ${ERROR_MESSAGE_SQL} AS message, count() AS errors
+      FROM otel_traces ${where([...flt.sql, `((${aSql}) OR (${bSql}))`, "StatusCode = 'Error'"])}
+      GROUP BY w, message ORDER BY w, errors DESC, message LIMIT {top:UInt32} BY w`;
+    const sql = [sqlWithParams(statsSql, params), sqlWithParams(errorsSql, errorsParams)];
+    const stats = await queryRows<StatsRow>(ctx, statsSql, params);
+    const errors = await queryRows<ErrorRow>(ctx, errorsSql, errorsParams);
+    const side = (w: string) => stats.find((s) => s.w === w);
+    const sa = side("A");
+    const sb = side("B");
+    const change = (x: number, y: number) =>
+      x > 0 ? `${y >= x ? "+" : ""}${(((y - x) / x) * 100).toFixed(1)}%` : y > 0 ? "new" : "0";
+    const metric = (name: string, get: (s: StatsRow | undefined) => number, show: (v: number) => string) => {
+      const x = get(sa);
+      const y = get(sb);
+      return [name, show(x), show(y), change(x, y)];
+    };
+    const rateA = num(sa?.spans) > 0 ? num(sa?.errors) / num(sa?.spans) : 0;
+    const rateB = num(sb?.spans) > 0 ? num(sb?.errors) / num(sb?.spans) : 0;
+    const rows = [
+      metric("spans", (s) => num(s?.spans), String),
+      metric("error spans", (s) => num(s?.errors), String),
+      [
+        "error rate",
+        pct(num(sa?.errors), num(sa?.spans)),
+        pct(num(sb?.errors), num(sb?.spans)),
+        `${((rateB - rateA) * 100).toFixed(2)} pp`,
+      ],
+      metric("p50", (s) => num(s?.p50), formatMs),
+      metric("p95", (s) => num(s?.p95), formatMs),
+      metric("p99", (s) => num(s?.p99), formatMs),
+      metric("max", (s) => num(s?.max), formatMs),
+    ];
+    const limits = { ...ctx.limits, maxChars: Math.floor(ctx.limits.maxChars / 2) };
+    const table = renderTable(["metric", "A", "B", "change A->B"], rows, limits);
+    const errorTable = (w: string) => {
+      const list = errors.filter((e) => e.w === w);
+      return list.length === 0
+        ? "  (no errors)"
+        : renderTable(
+            ["errors", "message"],
+            list.map((e) => [num(e.errors), e.message || "(no message)"]),
+            {
+              ...limits,
+              maxChars: Math.floor(limits.maxChars / 2),
+            },
+          ).text;
+    };
+    const text = [
+      `${describeFilter(input.filter)}: A = ${describeWindow(input.a)}; B = ${describeWindow(input.b)}`,
+      table.text,
+      "Top error messages in A:",
+      errorTable("A"),
+      "Top error messages in B:",
+      errorTable("B"),
+    ].join("\n");
+    return { text, rows: num(sa?.spans) + num(sb?.spans), sql, truncated: table.truncated };
+  },
+};

@@ -1,0 +1,159 @@
+import {
+  describeFilter,
+  ERROR_MESSAGE_SQL,
+  parseSpanFilter,
+  SPAN_FILTER_SCHEMA,
+  type SpanFilter,
+  spanFilterCondition,
+  where,
+} from "./filters.ts";
+import { SPAN_LIST_COLUMNS, SPAN_LIST_HEADER, type SpanListRow, spanListTable } from "./find-slow-spans.ts";
+import { isoFromMs, renderTable } from "./format.ts";
+import { num, pct, queryRows, sqlWithParams } from "./query.ts";
+import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { optionalEnum, optionalNumber, optionalString, readObject } from "./validate.ts";
+import {
+  describeWindow,
+  parseWindow,
+  type TimeWindow,
+  WINDOW_FIELDS,
+  WINDOW_SCHEMA_PROPERTIES,
+  windowCondition,
+} from "./window.ts";
+
+export interface FindErrorsInput {
+  window: TimeWindow;
+  filter: SpanFilter;
+  messageContains?: string;
+  groupBy: "message" | "span";
+  limit: number;
+}
+
+interface ErrorGroupRow {
+  service: string;
+  span: string;
+  message: string;
+  errors: string;
+  traces: string;
+  example_trace_id: string;
+  last_ms: string;
+}
+
+export const findErrorsTool: AgentTool<FindErrorsInput> = {
+  name: "find_errors",
+  description:
+    "Finds failed spans (StatusCode='Error'). Default: groups them by service, span name and error message " +
+    "(StatusMessage or the exception event's message) with counts, an example trace id and last seen time, most " +
+    "frequent first; group_by='span' lists individual failed spans instead. Reports the total error count and " +
+    "the error rate of the matching spans.",
+  inputSchema: {
+    type: "object",
+    properties: {
+      ...WINDOW_SCHEMA_PROPERTIES,
+      ...SPAN_FILTER_SCHEMA,
+      message_contains: {
+        type: "string",
+        description: "Only errors whose message contains this (case-insensitive).",
+      },
+      group_by: {
+        type: "string",
+        enum: ["message", "span"],
+        description: "message (default): grouped; span: individual spans.",
+      },
+      limit: { type: "integer", description: "Groups or spans to list (default 20, max 100)." },
+    },
+    additionalProperties: false,
+  },
+  parse(raw, now) {
+    const fields = readObject(raw, [
+      ...WINDOW_FIELDS,
+      "service",
+      "span_name",
+      "kind",
+      "message_contains",
+      "group_by",
+      "limit",
+    ]);
+    const input: FindErrorsInput = {
+      window: parseWindow(fields, now),
+      filter: parseSpanFilter(fields),
+      groupBy: optionalEnum(fields, "group_by", ["message", "span"] as const) ?? "message",
+      limit: optionalNumber(fields, "limit", { min: 1, max: 100, integer: true }) ?? 20,
+    };
+    const messageContains = optionalString(fields, "message_contains", { maxLength: 300 });
+    if (messageContains !== undefined) input.messageContains = messageContains;
+    return input;
+  },
+  describe: (input) =>
+    [
+      describeFilter(input.filter),
+      input.messageContains ? `msg~${input.messageContains}` : "",
+      describeWindow(input.window),
+    ]
+      .filter(Boolean)
+      .join(" "),
+  async run(ctx: ToolContext, input: FindErrorsInput): Promise<ToolOutput> {
+    const win = windowCondition(input.window);
+    const flt = spanFilterCondition(input.filter);
+    const params: Record<string, unknown> = { ...win.params, ...flt.params };
+    const scope = [...win.sql, ...flt.sql];
+    const errorConditions = [...scope, "StatusCode = 'Error'"];
+    if (input.messageContains !== undefined) {
+      errorConditions.push(`positionCaseInsensitive(${ERROR_MESSAGE_SQL}, {message:String}) > 0`);
+      params.message = input.messageContains;
+    }
+    const sql: string[] = [];
+    const totalSql = `SELECT count() AS spans, countIf(${errorConditions.slice(scope.length).join(" AND ")}) AS errors
+      FROM otel_traces ${where(scope)}`;
+    sql.push(sqlWithParams(totalSql, params));
+    const [totals] = await queryRows<{ spans: string; errors: string }>(ctx, totalSql, params);
+    const spans = num(totals?.spans);
+    const errors = num(totals?.errors);
+    const scopeText = [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(", ");
+    const header = `${errors} error spans of ${spans} matching spans (${pct(errors, spans)}; ${scopeText})`;
+    const listParams = { ...params, limit: Math.min(input.limit, ctx.limits.maxRows) };
+    if (input.groupBy === "span") {
+      const listSql = `SELECT ${SPAN_LIST_COLUMNS}, ${ERROR_MESSAGE_SQL} AS error_message FROM otel_traces ${where(errorConditions)}
+        ORDER BY Timestamp DESC, SpanId ASC LIMIT {limit:UInt32}`;
+      sql.push(sqlWithParams(listSql, listParams));
+      const rows = await queryRows<SpanListRow & { error_message: string }>(ctx, listSql, listParams);
+      const table = renderTable(
+        [...SPAN_LIST_HEADER, "message"],
+        spanListTable(rows).map((cells, i) => [...cells, rows[i]!.error_message]),
+        ctx.limits,
+        { totalRows: errors },
+      );
+      return {
+        text: `${header}; latest ${rows.length}:\n${table.text}`,
+        rows: rows.length,
+        sql,
+        truncated: table.truncated,
+      };
+    }
+    const groupSql = `SELECT ServiceName AS service, SpanName AS span, ${ERROR_MESSAGE_SQL} AS message, count() AS errors,
+        uniqExact(TraceId) AS traces, any(TraceId) AS example_trace_id, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
+      FROM otel_traces ${where(errorConditions)}
+      GROUP BY service, span, message ORDER BY errors DESC, service, span, message LIMIT {limit:UInt32}`;
+    sql.push(sqlWithParams(groupSql, listParams));
+    const groups = await queryRows<ErrorGroupRow>(ctx, groupSql, listParams);
+    const table = renderTable(
+      ["service", "span", "message", "errors", "traces", "example_trace_id", "last_seen"],
+      groups.map((g) => [
+        g.service,
+        g.span,
+        g.message,
+        num(g.errors),
+        num(g.traces),
+        g.example_trace_id,
+        isoFromMs(g.last_ms),
+      ]),
+      ctx.limits,
+    );
+    return {
+      text: `${header}; top ${groups.length} groups by count:\n${table.text}`,
+      rows: groups.length,
+      sql,
+      truncated: table.truncated,
+    };
+  },
+};

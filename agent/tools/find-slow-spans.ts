@@ -1,0 +1,166 @@
+import {
+  describeFilter,
+  parseSpanFilter,
+  SPAN_FILTER_SCHEMA,
+  type SpanFilter,
+  STATUS_CODES,
+  spanFilterCondition,
+  where,
+} from "./filters.ts";
+import { formatMs, isoFromMs, renderTable } from "./format.ts";
+import { num, queryRows, sqlWithParams } from "./query.ts";
+import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { optionalNumber, readObject } from "./validate.ts";
+import {
+  describeWindow,
+  parseWindow,
+  type TimeWindow,
+  WINDOW_FIELDS,
+  WINDOW_SCHEMA_PROPERTIES,
+  windowCondition,
+} from "./window.ts";
+
+export interface FindSlowSpansInput {
+  window: TimeWindow;
+  filter: SpanFilter;
+  minDurationMs?: number;
+  percentile?: number;
+  limit: number;
+}
+
+export interface SpanListRow {
+  ts_ms: string;
+  service: string;
+  span: string;
+  kind: string;
+  duration: string;
+  status: string;
+  message: string;
+  trace_id: string;
+  span_id: string;
+}
+
+export const SPAN_LIST_COLUMNS = `toUnixTimestamp64Milli(Timestamp) AS ts_ms, ServiceName AS service, SpanName AS span,
+  SpanKind AS kind, Duration AS duration, StatusCode AS status, StatusMessage AS message, TraceId AS trace_id, SpanId AS span_id`;
+
+export function spanListTable(rows: SpanListRow[]): unknown[][] {
+  return rows.map((r) => [
+    isoFromMs(r.ts_ms),
+    r.service,
+    r.span,
+    r.kind,
+    formatMs(r.duration),
+    r.status,
+    r.trace_id,
+    r.span_id,
+  ]);
+}
+
+export const SPAN_LIST_HEADER = [
+  "start",
+  "service",
+  "span",
+  "kind",
+  "duration",
+  "status",
+  "trace_id",
+  "span_id",
+];
+
+export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
+  name: "find_slow_spans",
+  description:
+    "Finds the slowest spans matching filters, slowest first, with trace ids (pass one to trace_tree). " +
+    "Threshold either min_duration_ms or percentile (e.g. 99 = spans at or above the p99 of the matching spans). " +
+    "Also reports how many spans match and the threshold used.",
+  inputSchema: {
+    type: "object",
+    properties: {
+      ...WINDOW_SCHEMA_PROPERTIES,
+      ...SPAN_FILTER_SCHEMA,
+      status: {
+        type: "string",
+        enum: [...STATUS_CODES, "any"],
+        description: "Only spans with this StatusCode.",
+      },
+      min_duration_ms: { type: "number", description: "Only spans at least this long (milliseconds)." },
+      percentile: {
+        type: "number",
+        description: "Only spans at or above this percentile of duration (50-99.99).",
+      },
+      limit: { type: "integer", description: "Spans to list (default 20, max 100)." },
+    },
+    additionalProperties: false,
+  },
+  parse(raw, now) {
+    const fields = readObject(raw, [
+      ...WINDOW_FIELDS,
+      "service",
+      "span_name",
+      "kind",
+      "status",
+      "min_duration_ms",
+      "percentile",
+      "limit",
+    ]);
+    const input: FindSlowSpansInput = {
+      window: parseWindow(fields, now),
+      filter: parseSpanFilter(fields),
+      limit: optionalNumber(fields, "limit", { min: 1, max: 100, integer: true }) ?? 20,
+    };
+    const minDurationMs = optionalNumber(fields, "min_duration_ms", { min: 0, max: 86_400_000 });
+    if (minDurationMs !== undefined) input.minDurationMs = minDurationMs;
+    const percentile = optionalNumber(fields, "percentile", { min: 1, max: 99.999 });
+    if (percentile !== undefined) input.percentile = percentile;
+    return input;
+  },
+  describe: (input) =>
+    [
+      describeFilter(input.filter),
+      input.minDurationMs !== undefined ? `>=${input.minDurationMs}ms` : "",
+      input.percentile !== undefined ? `>=p${input.percentile}` : "",
+      describeWindow(input.window),
+    ]
+      .filter(Boolean)
+      .join(" "),
+  async run(ctx: ToolContext, input: FindSlowSpansInput): Promise<ToolOutput> {
+    const win = windowCondition(input.window);
+    const flt = spanFilterCondition(input.filter);
+    const base = [...win.sql, ...flt.sql];
+    const params: Record<string, unknown> = { ...win.params, ...flt.params };
+    const sql: string[] = [];
+    const thresholds: string[] = [];
+    const conditions = [...base];
+    if (input.percentile !== undefined) {
+      const qSql = `SELECT quantile({p:Float64})(Duration) AS threshold, count() AS spans FROM otel_traces ${where(base)}`;
+      const qParams = { ...params, p: input.percentile / 100 };
+      sql.push(sqlWithParams(qSql, qParams));
+      const [q] = await queryRows<{ threshold: string; spans: string }>(ctx, qSql, qParams);
+      params.p_threshold = Math.floor(num(q?.threshold));
+      conditions.push("Duration >= {p_threshold:UInt64}");
+      thresholds.push(
+        `p${input.percentile} of ${num(q?.spans)} matching spans = ${formatMs(num(q?.threshold))}`,
+      );
+    }
+    if (input.minDurationMs !== undefined) {
+      params.min_ns = Math.round(input.minDurationMs * 1e6);
+      conditions.push("Duration >= {min_ns:UInt64}");
+      thresholds.push(`duration >= ${input.minDurationMs}ms`);
+    }
+    const countSql = `SELECT count() AS n FROM otel_traces ${where(conditions)}`;
+    sql.push(sqlWithParams(countSql, params));
+    const [count] = await queryRows<{ n: string }>(ctx, countSql, params);
+    const listParams = { ...params, limit: Math.min(input.limit, ctx.limits.maxRows) };
+    const listSql = `SELECT ${SPAN_LIST_COLUMNS} FROM otel_traces ${where(conditions)}
+      ORDER BY Duration DESC, SpanId ASC LIMIT {limit:UInt32}`;
+    sql.push(sqlWithParams(listSql, listParams));
+    const rows = await queryRows<SpanListRow>(ctx, listSql, listParams);
+    const total = num(count?.n);
+    const scope = [describeFilter(input.filter), describeWindow(input.window), ...thresholds]
+      .filter(Boolean)
+      .join(", ");
+    const header = `${total} spans match (${scope}); the ${rows.length} slowest:`;
+    const table = renderTable(SPAN_LIST_HEADER, spanListTable(rows), ctx.limits);
+    return { text: `${header}\n${table.text}`, rows: rows.length, sql, truncated: table.truncated };
+  },
+};

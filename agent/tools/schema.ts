@@ -1,0 +1,93 @@
+import { boundText, isoFromMs } from "./format.ts";
+import { num, queryRows, sqlWithParams } from "./query.ts";
+import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { readObject } from "./validate.ts";
+
+/** The columns of otel_traces the agent may use, with what each one means. */
+export const OTEL_TRACES_COLUMNS: ReadonlyArray<[string, string, string]> = [
+  ["Timestamp", "DateTime64(9)", "span start time (UTC)"],
+  ["TraceId", "String", "trace id, 32 lowercase hex chars"],
+  ["SpanId", "String", "span id, 16 lowercase hex chars"],
+  ["ParentSpanId", "String", "parent span id, '' for a root span"],
+  ["SpanName", "LowCardinality(String)", "operation, e.g. 'POST /checkout' or 'payment.authorize'"],
+  [
+    "SpanKind",
+    "LowCardinality(String)",
+    "'Server' (a request a service handled), 'Client', 'Internal', 'Producer', 'Consumer'",
+  ],
+  ["ServiceName", "LowCardinality(String)", "service that emitted the span (resource service.name)"],
+  ["ResourceAttributes", "Map(String,String)", "resource attributes, e.g. ['deployment.environment']"],
+  ["ScopeName", "String", "instrumentation scope"],
+  [
+    "SpanAttributes",
+    "Map(String,String)",
+    "span attributes, all values as strings, e.g. SpanAttributes['http.response.status_code']",
+  ],
+  ["Duration", "UInt64", "span duration in NANOSECONDS (divide by 1e6 for ms)"],
+  ["StatusCode", "LowCardinality(String)", "'Error', 'Ok' or 'Unset'; errors are StatusCode = 'Error'"],
+  ["StatusMessage", "String", "error message of a failed span"],
+  ["Events.Timestamp", "Array(DateTime64(9))", "span events' times"],
+  ["Events.Name", "Array(String)", "span events' names, e.g. 'exception'"],
+  ["Events.Attributes", "Array(Map(String,String))", "span events' attributes, e.g. ['exception.message']"],
+  ["Links.TraceId", "Array(String)", "linked traces"],
+];
+
+export const schemaTool: AgentTool<Record<string, never>> = {
+  name: "schema",
+  description:
+    "Lists the tables and columns you may query (with meanings), the stored time range, span count and the " +
+    "services present. Call it first when you need to write SQL or do not know which services or times exist.",
+  inputSchema: { type: "object", properties: {}, additionalProperties: false },
+  parse(raw) {
+    readObject(raw, []);
+    return {};
+  },
+  describe: () => "",
+  async run(ctx: ToolContext): Promise<ToolOutput> {
+    const sql: string[] = [];
+    const summarySql =
+      "SELECT count() AS spans, countIf(StatusCode = 'Error') AS errors, " +
+      "toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms FROM otel_traces";
+    sql.push(sqlWithParams(summarySql, {}));
+    const [summary] = await queryRows<{ spans: string; errors: string; first_ms: string; last_ms: string }>(
+      ctx,
+      summarySql,
+    );
+    const servicesSql =
+      "SELECT ServiceName AS service, count() AS spans FROM otel_traces GROUP BY ServiceName ORDER BY spans DESC LIMIT 50";
+    sql.push(sqlWithParams(servicesSql, {}));
+    const services = await queryRows<{ service: string; spans: string }>(ctx, servicesSql);
+    const enrichedSql =
+      "SELECT name, type, comment FROM system.columns WHERE database = currentDatabase() AND table = 'otel_traces_enriched' ORDER BY position";
+    sql.push(sqlWithParams(enrichedSql, {}));
+    const enriched = await queryRows<{ name: string; type: string; comment: string }>(ctx, enrichedSql);
+
+    const lines: string[] = [];
+    lines.push("Table otel_traces (one row per span; OpenTelemetry ClickHouse exporter layout):");
+    for (const [name, type, meaning] of OTEL_TRACES_COLUMNS) lines.push(`  ${name} ${type}: ${meaning}`);
+    lines.push(
+      "  Sorting key: (ServiceName, SpanName, toDateTime(Timestamp)); filter on ServiceName and Timestamp where you can.",
+    );
+    if (enriched.length > 0) {
+      lines.push("Table otel_traces_enriched (spans with text embeddings, written by the enricher):");
+      for (const column of enriched) {
+        const type = column.type.length > 60 ? `${column.type.slice(0, 57)}...` : column.type;
+        lines.push(`  ${column.name} ${type}${column.comment ? `: ${column.comment}` : ""}`);
+      }
+    } else {
+      lines.push("Table otel_traces_enriched: not present yet (the enricher has not run).");
+    }
+    const spans = num(summary?.spans);
+    lines.push(
+      spans > 0
+        ? `Data: ${spans} spans, ${num(summary?.errors)} with StatusCode='Error', from ${isoFromMs(summary!.first_ms)} to ${isoFromMs(summary!.last_ms)}.`
+        : "Data: otel_traces is empty.",
+    );
+    if (services.length > 0) {
+      lines.push(`Services (${services.length}${services.length === 50 ? "+" : ""}, by span count):`);
+      lines.push(`  ${services.map((s) => `${s.service} (${num(s.spans)})`).join(", ")}`);
+    }
+    const bounded = boundText(lines.join("\n"), ctx.limits.maxChars);
+    return { text: bounded.text, rows: services.length, sql, truncated: bounded.truncated };
+  },
+};

@@ -1,0 +1,97 @@
+import {
+  describeFilter,
+  parseSpanFilter,
+  SPAN_FILTER_SCHEMA,
+  type SpanFilter,
+  spanFilterCondition,
+  where,
+} from "./filters.ts";
+import { formatMs, renderTable } from "./format.ts";
+import { num, pct, queryRows, sqlWithParams } from "./query.ts";
+import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { optionalEnum, readObject } from "./validate.ts";
+import {
+  describeWindow,
+  parseWindow,
+  type TimeWindow,
+  WINDOW_FIELDS,
+  WINDOW_SCHEMA_PROPERTIES,
+  windowCondition,
+} from "./window.ts";
+
+export interface ServiceOverviewInput {
+  window: TimeWindow;
+  filter: SpanFilter;
+  orderBy: "errors" | "spans" | "p95" | "error_rate";
+}
+
+export interface ServiceOverviewRow {
+  service: string;
+  spans: string;
+  requests: string;
+  errors: string;
+  p50: string;
+  p95: string;
+  p99: string;
+}
+
+const ORDER = { errors: "errors", spans: "spans", p95: "p95", error_rate: "errors / spans" } as const;
+const ORDER_KEYS = ["errors", "spans", "p95", "error_rate"] as const;
+
+export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
+  name: "service_overview",
+  description:
+    "Per service over a time window: spans, requests (Server spans), error spans (StatusCode='Error'), error rate, " +
+    "and p50/p95/p99 span duration. Exact counts over all matching spans (not a sample). Use it for 'which service " +
+    "errors most / is slowest'. Optional filters: service, span_name, kind (e.g. kind=Server for request latency).",
+  inputSchema: {
+    type: "object",
+    properties: {
+      ...WINDOW_SCHEMA_PROPERTIES,
+      ...SPAN_FILTER_SCHEMA,
+      order_by: { type: "string", enum: [...ORDER_KEYS], description: "Sort services by (default errors)." },
+    },
+    additionalProperties: false,
+  },
+  parse(raw, now) {
+    const fields = readObject(raw, [...WINDOW_FIELDS, "service", "span_name", "kind", "order_by"]);
+    return {
+      window: parseWindow(fields, now),
+      filter: parseSpanFilter(fields),
+      orderBy: optionalEnum(fields, "order_by", ORDER_KEYS) ?? "errors",
+    };
+  },
+  describe: (input) => [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(" "),
+  async run(ctx: ToolContext, input: ServiceOverviewInput): Promise<ToolOutput> {
+    const win = windowCondition(input.window);
+    const flt = spanFilterCondition(input.filter);
+    const params = { ...win.params, ...flt.params, limit: ctx.limits.maxRows };
+    const sql = `SELECT ServiceName AS service, count() AS spans, countIf(SpanKind = 'Server') AS requests,
+        countIf(StatusCode = 'Error') AS errors,
+        quantiles(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99
+      FROM otel_traces ${where([...win.sql, ...flt.sql])}
+      GROUP BY ServiceName ORDER BY ${ORDER[input.orderBy]} DESC, service ASC LIMIT {limit:UInt32}`;
+    const rows = await queryRows<ServiceOverviewRow>(ctx, sql, params);
+    const header = `Services, ${describeWindow(input.window)}${describeFilter(input.filter) ? `, ${describeFilter(input.filter)}` : ""}, by ${input.orderBy}:`;
+    const table = renderTable(
+      ["service", "spans", "requests", "errors", "error_rate", "p50", "p95", "p99"],
+      rows.map((r) => [
+        r.service,
+        num(r.spans),
+        num(r.requests),
+        num(r.errors),
+        pct(num(r.errors), num(r.spans)),
+        formatMs(r.p50),
+        formatMs(r.p95),
+        formatMs(r.p99),
+      ]),
+      ctx.limits,
+    );
+    return {
+      text: `${header}\n${table.text}`,
+      rows: rows.length,
+      sql: [sqlWithParams(sql, params)],
+      truncated: table.truncated,
+    };
+  },
+};

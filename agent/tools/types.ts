@@ -1,0 +1,65 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { SearchSpans } from "./semantic-search.ts";
+
+/** The JSON schema the model sees for a tool's input (always an object). */
+export interface ToolInputSchema {
+  type: "object";
+  properties: Record<string, unknown>;
+  required?: string[];
+  additionalProperties?: boolean;
+}
+
+/** Limits every tool result obeys, so one answer can never flood the context. */
+export interface ResultLimits {
+  maxRows: number;
+  maxChars: number;
+}
+
+/** What a tool handler gets: the read-only connection and the limits; nothing that can write. */
+export interface ToolContext {
+  /** Connection as the ClickHouse agent user (readonly=1 forced by the server and per request). */
+  clickhouse: ClickHouseClient;
+  limits: ResultLimits;
+  /** Rows ClickHouse may return to run_sql before it stops reading (result_overflow_mode=break). */
+  sqlRowCap: number;
+  /** Clock used to resolve relative windows ("last 1h"). */
+  now: () => Date;
+  /** Cancels the running query when the user presses Ctrl-C. */
+  signal?: AbortSignal;
+  /** The enricher's similarity search; absent when the enricher is not installed. */
+  searchSpans?: SearchSpans;
+}
+
+export interface ToolOutput {
+  /** What the model (and the user, for slash commands) reads. Already bounded. */
+  text: string;
+  /** Rows the result is about (rows shown, or matching rows for summaries). */
+  rows: number;
+  /** Every SQL statement the tool ran, for /sql and --json. */
+  sql: string[];
+  /** True when rows or characters were cut. */
+  truncated: boolean;
+}
+
+/** A tool's input failed validation; the message tells the model what to change. */
+export class ToolInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ToolInputError";
+  }
+}
+
+export interface AgentTool<Input = unknown> {
+  name: string;
+  description: string;
+  inputSchema: ToolInputSchema;
+  /** Validates raw model input; throws ToolInputError with an actionable message. */
+  parse(raw: unknown, now: Date): Input;
+  run(ctx: ToolContext, input: Input): Promise<ToolOutput>;
+  /** The key arguments, for the one-line display of a call. */
+  describe(input: Input): string;
+}
+
+/** Erases the input type so tools of different inputs fit one list. */
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds tools of many input types; each validates its own.
+export type AnyAgentTool = AgentTool<any>;
