@@ -1,0 +1,610 @@
+import protobuf from "protobufjs";
+import { joinPath, OtlpDecodeError, PathError, withSegment } from "./errors.ts";
+import { int64ToDecimal, uint64ToDecimal } from "./int64.ts";
+import type {
+  OtlpAnyValue,
+  OtlpEvent,
+  OtlpKeyValue,
+  OtlpLink,
+  OtlpResource,
+  OtlpResourceSpans,
+  OtlpScope,
+  OtlpScopeSpans,
+  OtlpSpan,
+  OtlpStatus,
+  OtlpTraceRequest,
+} from "./types.ts";
+
+/**
+ * Protobuf -> OtlpTraceRequest in one pass over protobufjs's wire Reader.
+ *
+ * Hand-written instead of reflection decode + conversion because the output
+ * must be the OTLP/JSON shape (hex ids, decimal-string fixed64 times, enums as
+ * numbers) and converting a reflection result costs a second walk and a Long
+ * object per timestamp. Field numbers and wire types are those of
+ * proto/opentelemetry/proto/**; decode.test.ts checks this decoder against
+ * protobufjs reflection decode of the same .proto files.
+ *
+ * Output follows the proto3 JSON mapping: fields holding their default value
+ * (0, "", empty ids, empty lists) are omitted. Unknown fields are skipped
+ * (forward compatible); a known field with the wrong wire type, a truncated
+ * message or an id of the wrong length is an OtlpDecodeError naming where.
+ */
+
+type Reader = protobuf.Reader;
+
+const WIRE_VARINT = 0;
+const WIRE_FIXED64 = 1;
+const WIRE_LEN = 2;
+const WIRE_FIXED32 = 5;
+
+const WIRE_NAMES = ["varint", "fixed64", "length-delimited", "start-group", "end-group", "fixed32"];
+
+/** Nesting limit for AnyValue arrays/maps, so hostile input cannot blow the stack. */
+const MAX_VALUE_DEPTH = 64;
+
+function expectWire(actual: number, expected: number, field: string): void {
+  if (actual !== expected) {
+    throw new PathError(
+      `field has wire type ${WIRE_NAMES[actual] ?? actual}, expected ${WIRE_NAMES[expected]}`,
+      field,
+    );
+  }
+}
+
+/** Reads a length prefix and returns the end offset of the embedded message. */
+function messageEnd(reader: Reader): number {
+  const length = reader.uint32();
+  const end = reader.pos + length;
+  if (end > reader.len) throw new PathError(`length ${length} runs past the end of the message`);
+  return end;
+}
+
+function checkEnd(reader: Reader, end: number): void {
+  if (reader.pos !== end) throw new PathError("field runs past the end of its enclosing message");
+}
+
+function readString(reader: Reader): string {
+  return reader.string();
+}
+
+/** Reads a bytes field as lowercase hex; `size` is the required byte length (0 = any). */
+function readHexId(reader: Reader, field: string, size: number): string {
+  const length = reader.uint32();
+  const start = reader.pos;
+  const end = start + length;
+  if (end > reader.len) throw new PathError(`length ${length} runs past the end of the message`, field);
+  reader.pos = end;
+  if (length === 0) return "";
+  if (size !== 0 && length !== size) {
+    throw new PathError(`expected ${size} bytes, got ${length}`, field);
+  }
+  // Buffer#hexSlice: the native hex encoder without toString's argument checks.
+  return (reader.buf as unknown as { hexSlice(from: number, to: number): string }).hexSlice(start, end);
+}
+
+function readFixed64Decimal(reader: Reader): string {
+  const lo = reader.fixed32();
+  const hi = reader.fixed32();
+  return uint64ToDecimal(lo, hi);
+}
+
+function readInt64Decimal(reader: Reader): string {
+  const value = reader.int64() as unknown as { low: number; high: number };
+  return int64ToDecimal(value.low >>> 0, value.high >>> 0);
+}
+
+function jsonDouble(value: number): number | string {
+  if (Number.isFinite(value)) return value;
+  if (Number.isNaN(value)) return "NaN";
+  return value > 0 ? "Infinity" : "-Infinity";
+}
+
+function decodeAnyValue(reader: Reader, end: number, depth: number): OtlpAnyValue {
+  if (depth > MAX_VALUE_DEPTH) throw new PathError(`values nested deeper than ${MAX_VALUE_DEPTH} levels`);
+  const value: OtlpAnyValue = {};
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expectWire(wire, WIRE_LEN, "stringValue");
+        value.stringValue = readString(reader);
+        break;
+      case 2:
+        expectWire(wire, WIRE_VARINT, "boolValue");
+        value.boolValue = reader.bool();
+        break;
+      case 3:
+        expectWire(wire, WIRE_VARINT, "intValue");
+        value.intValue = readInt64Decimal(reader);
+        break;
+      case 4:
+        expectWire(wire, WIRE_FIXED64, "doubleValue");
+        value.doubleValue = jsonDouble(reader.double());
+        break;
+      case 5: {
+        expectWire(wire, WIRE_LEN, "arrayValue");
+        const values: OtlpAnyValue[] = [];
+        try {
+          const inner = messageEnd(reader);
+          while (reader.pos < inner) {
+            const itemTag = reader.uint32();
+            if (itemTag >>> 3 === 1) {
+              expectWire(itemTag & 7, WIRE_LEN, `values[${values.length}]`);
+              const itemEnd = messageEnd(reader);
+              try {
+                values.push(decodeAnyValue(reader, itemEnd, depth + 1));
+              } catch (error) {
+                throw withSegment(error, `[${values.length}]`);
+              }
+            } else reader.skipType(itemTag & 7);
+          }
+          checkEnd(reader, inner);
+        } catch (error) {
+          throw withSegment(error, "arrayValue");
+        }
+        value.arrayValue = { values };
+        break;
+      }
+      case 6: {
+        expectWire(wire, WIRE_LEN, "kvlistValue");
+        const values: OtlpKeyValue[] = [];
+        try {
+          const inner = messageEnd(reader);
+          while (reader.pos < inner) {
+            const itemTag = reader.uint32();
+            if (itemTag >>> 3 === 1) {
+              expectWire(itemTag & 7, WIRE_LEN, `values[${values.length}]`);
+              const itemEnd = messageEnd(reader);
+              try {
+                values.push(decodeKeyValue(reader, itemEnd, depth + 1));
+              } catch (error) {
+                throw withSegment(error, `[${values.length}]`);
+              }
+            } else reader.skipType(itemTag & 7);
+          }
+          checkEnd(reader, inner);
+        } catch (error) {
+          throw withSegment(error, "kvlistValue");
+        }
+        value.kvlistValue = { values };
+        break;
+      }
+      case 7: {
+        expectWire(wire, WIRE_LEN, "bytesValue");
+        value.bytesValue = (reader.bytes() as Buffer).toString("base64");
+        break;
+      }
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  return value;
+}
+
+function decodeKeyValue(reader: Reader, end: number, depth: number): OtlpKeyValue {
+  let key = "";
+  let value: OtlpAnyValue | undefined;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expectWire(wire, WIRE_LEN, "key");
+        key = readString(reader);
+        break;
+      case 2: {
+        expectWire(wire, WIRE_LEN, "value");
+        try {
+          const inner = messageEnd(reader);
+          value = decodeAnyValue(reader, inner, depth);
+        } catch (error) {
+          throw withSegment(error, key ? `value(${key})` : "value");
+        }
+        break;
+      }
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  return value === undefined ? { key } : { key, value };
+}
+
+/** Reads one repeated KeyValue element (the tag was already read) onto `list`. */
+function pushAttribute(reader: Reader, wire: number, list: OtlpKeyValue[], field: string): void {
+  expectWire(wire, WIRE_LEN, field);
+  try {
+    const end = messageEnd(reader);
+    list.push(decodeKeyValue(reader, end, 0));
+  } catch (error) {
+    throw withSegment(withSegment(error, `[${list.length}]`), field);
+  }
+}
+
+function decodeResource(reader: Reader, end: number): OtlpResource {
+  const resource: OtlpResource = {};
+  const attributes: OtlpKeyValue[] = [];
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        pushAttribute(reader, wire, attributes, "attributes");
+        break;
+      case 2:
+        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
+        resource.droppedAttributesCount = reader.uint32();
+        break;
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  if (attributes.length > 0) resource.attributes = attributes;
+  return resource;
+}
+
+function decodeScope(reader: Reader, end: number): OtlpScope {
+  const scope: OtlpScope = {};
+  const attributes: OtlpKeyValue[] = [];
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expectWire(wire, WIRE_LEN, "name");
+        scope.name = readString(reader);
+        break;
+      case 2:
+        expectWire(wire, WIRE_LEN, "version");
+        scope.version = readString(reader);
+        break;
+      case 3:
+        pushAttribute(reader, wire, attributes, "attributes");
+        break;
+      case 4:
+        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
+        scope.droppedAttributesCount = reader.uint32();
+        break;
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  if (attributes.length > 0) scope.attributes = attributes;
+  if (scope.name === "") delete scope.name;
+  if (scope.version === "") delete scope.version;
+  return scope;
+}
+
+function decodeEvent(reader: Reader, end: number): OtlpEvent {
+  const event: OtlpEvent = {};
+  const attributes: OtlpKeyValue[] = [];
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expectWire(wire, WIRE_FIXED64, "timeUnixNano");
+        event.timeUnixNano = readFixed64Decimal(reader);
+        break;
+      case 2:
+        expectWire(wire, WIRE_LEN, "name");
+        event.name = readString(reader);
+        break;
+      case 3:
+        pushAttribute(reader, wire, attributes, "attributes");
+        break;
+      case 4:
+        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
+        event.droppedAttributesCount = reader.uint32();
+        break;
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  if (attributes.length > 0) event.attributes = attributes;
+  return event;
+}
+
+function decodeLink(reader: Reader, end: number): OtlpLink {
+  const link: OtlpLink = {};
+  const attributes: OtlpKeyValue[] = [];
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expectWire(wire, WIRE_LEN, "traceId");
+        link.traceId = readHexId(reader, "traceId", 16);
+        break;
+      case 2:
+        expectWire(wire, WIRE_LEN, "spanId");
+        link.spanId = readHexId(reader, "spanId", 8);
+        break;
+      case 3:
+        expectWire(wire, WIRE_LEN, "traceState");
+        link.traceState = readString(reader);
+        break;
+      case 4:
+        pushAttribute(reader, wire, attributes, "attributes");
+        break;
+      case 5:
+        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
+        link.droppedAttributesCount = reader.uint32();
+        break;
+      case 6:
+        expectWire(wire, WIRE_FIXED32, "flags");
+        link.flags = reader.fixed32();
+        break;
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  if (attributes.length > 0) link.attributes = attributes;
+  return link;
+}
+
+function decodeStatus(reader: Reader, end: number): OtlpStatus {
+  const status: OtlpStatus = {};
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 2:
+        expectWire(wire, WIRE_LEN, "message");
+        status.message = readString(reader);
+        break;
+      case 3:
+        expectWire(wire, WIRE_VARINT, "code");
+        status.code = reader.int32();
+        break;
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  if (status.message === "") delete status.message;
+  if (status.code === 0) delete status.code;
+  return status;
+}
+
+function decodeSpan(reader: Reader, end: number): OtlpSpan {
+  const span: OtlpSpan = {};
+  let attributes: OtlpKeyValue[] | undefined;
+  let events: OtlpEvent[] | undefined;
+  let links: OtlpLink[] | undefined;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        expectWire(wire, WIRE_LEN, "traceId");
+        span.traceId = readHexId(reader, "traceId", 16);
+        break;
+      case 2:
+        expectWire(wire, WIRE_LEN, "spanId");
+        span.spanId = readHexId(reader, "spanId", 8);
+        break;
+      case 3:
+        expectWire(wire, WIRE_LEN, "traceState");
+        span.traceState = readString(reader);
+        break;
+      case 4:
+        expectWire(wire, WIRE_LEN, "parentSpanId");
+        span.parentSpanId = readHexId(reader, "parentSpanId", 8);
+        break;
+      case 5:
+        expectWire(wire, WIRE_LEN, "name");
+        span.name = readString(reader);
+        break;
+      case 6:
+        expectWire(wire, WIRE_VARINT, "kind");
+        span.kind = reader.int32();
+        break;
+      case 7:
+        expectWire(wire, WIRE_FIXED64, "startTimeUnixNano");
+        span.startTimeUnixNano = readFixed64Decimal(reader);
+        break;
+      case 8:
+        expectWire(wire, WIRE_FIXED64, "endTimeUnixNano");
+        span.endTimeUnixNano = readFixed64Decimal(reader);
+        break;
+      case 9:
+        attributes ??= [];
+        pushAttribute(reader, wire, attributes, "attributes");
+        break;
+      case 10:
+        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
+        span.droppedAttributesCount = reader.uint32();
+        break;
+      case 11: {
+        expectWire(wire, WIRE_LEN, "events");
+        events ??= [];
+        try {
+          const inner = messageEnd(reader);
+          events.push(decodeEvent(reader, inner));
+        } catch (error) {
+          throw withSegment(withSegment(error, `[${events.length}]`), "events");
+        }
+        break;
+      }
+      case 12:
+        expectWire(wire, WIRE_VARINT, "droppedEventsCount");
+        span.droppedEventsCount = reader.uint32();
+        break;
+      case 13: {
+        expectWire(wire, WIRE_LEN, "links");
+        links ??= [];
+        try {
+          const inner = messageEnd(reader);
+          links.push(decodeLink(reader, inner));
+        } catch (error) {
+          throw withSegment(withSegment(error, `[${links.length}]`), "links");
+        }
+        break;
+      }
+      case 14:
+        expectWire(wire, WIRE_VARINT, "droppedLinksCount");
+        span.droppedLinksCount = reader.uint32();
+        break;
+      case 15: {
+        expectWire(wire, WIRE_LEN, "status");
+        try {
+          const inner = messageEnd(reader);
+          span.status = decodeStatus(reader, inner);
+        } catch (error) {
+          throw withSegment(error, "status");
+        }
+        break;
+      }
+      case 16:
+        expectWire(wire, WIRE_FIXED32, "flags");
+        span.flags = reader.fixed32();
+        break;
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  if (attributes) span.attributes = attributes;
+  if (events) span.events = events;
+  if (links) span.links = links;
+  // proto3 JSON mapping: defaults are omitted.
+  if (span.parentSpanId === "") delete span.parentSpanId;
+  if (span.traceState === "") delete span.traceState;
+  if (span.kind === 0) delete span.kind;
+  if (span.flags === 0) delete span.flags;
+  return span;
+}
+
+function decodeScopeSpans(reader: Reader, end: number): OtlpScopeSpans {
+  const scopeSpans: OtlpScopeSpans = {};
+  const spans: OtlpSpan[] = [];
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1: {
+        expectWire(wire, WIRE_LEN, "scope");
+        try {
+          const inner = messageEnd(reader);
+          scopeSpans.scope = decodeScope(reader, inner);
+        } catch (error) {
+          throw withSegment(error, "scope");
+        }
+        break;
+      }
+      case 2: {
+        expectWire(wire, WIRE_LEN, "spans");
+        try {
+          const inner = messageEnd(reader);
+          spans.push(decodeSpan(reader, inner));
+        } catch (error) {
+          throw withSegment(withSegment(error, `[${spans.length}]`), "spans");
+        }
+        break;
+      }
+      case 3:
+        expectWire(wire, WIRE_LEN, "schemaUrl");
+        scopeSpans.schemaUrl = readString(reader);
+        if (scopeSpans.schemaUrl === "") delete scopeSpans.schemaUrl;
+        break;
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  scopeSpans.spans = spans;
+  return scopeSpans;
+}
+
+function decodeResourceSpans(reader: Reader, end: number): OtlpResourceSpans {
+  const resourceSpans: OtlpResourceSpans = {};
+  const scopeSpansList: OtlpScopeSpans[] = [];
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1: {
+        expectWire(wire, WIRE_LEN, "resource");
+        try {
+          const inner = messageEnd(reader);
+          resourceSpans.resource = decodeResource(reader, inner);
+        } catch (error) {
+          throw withSegment(error, "resource");
+        }
+        break;
+      }
+      case 2: {
+        expectWire(wire, WIRE_LEN, "scopeSpans");
+        try {
+          const inner = messageEnd(reader);
+          scopeSpansList.push(decodeScopeSpans(reader, inner));
+        } catch (error) {
+          throw withSegment(withSegment(error, `[${scopeSpansList.length}]`), "scopeSpans");
+        }
+        break;
+      }
+      case 3:
+        expectWire(wire, WIRE_LEN, "schemaUrl");
+        resourceSpans.schemaUrl = readString(reader);
+        if (resourceSpans.schemaUrl === "") delete resourceSpans.schemaUrl;
+        break;
+      default:
+        reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);
+  resourceSpans.scopeSpans = scopeSpansList;
+  return resourceSpans;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Decodes a protobuf ExportTraceServiceRequest (or TracesData: same wire
+ * form) into the OTLP/JSON-shaped model. An empty buffer is a valid, empty
+ * request.
+ */
+export function decodeTraceRequestProto(bytes: Uint8Array): OtlpTraceRequest {
+  const reader = protobuf.Reader.create(asBuffer(bytes));
+  const resourceSpans: OtlpResourceSpans[] = [];
+  try {
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      const wire = tag & 7;
+      if (tag >>> 3 === 1) {
+        expectWire(wire, WIRE_LEN, "resourceSpans");
+        try {
+          const end = messageEnd(reader);
+          resourceSpans.push(decodeResourceSpans(reader, end));
+        } catch (error) {
+          throw withSegment(error, `[${resourceSpans.length}]`);
+        }
+      } else {
+        if (tag >>> 3 === 0) throw new PathError(`illegal field number 0 at byte ${reader.pos}`);
+        reader.skipType(wire);
+      }
+    }
+  } catch (error) {
+    const pathError = error instanceof PathError ? error : withSegment(error, "");
+    const segments = pathError.segments.filter((segment) => segment !== "");
+    // Errors inside an element carry its index: name the list it belongs to.
+    if (segments[0]?.startsWith("[")) segments.unshift("resourceSpans");
+    throw new OtlpDecodeError(describe(pathError.detail), joinPath(segments), "protobuf");
+  }
+  return { resourceSpans };
+}
+
+function describe(detail: string): string {
+  if (detail.startsWith("index out of range")) return `truncated message (${detail})`;
+  return detail;
+}
