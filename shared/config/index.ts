@@ -16,3 +16,4 @@ export * from "./s3-server.ts";
 export * from "./schema.ts";
 export * from "./supervisor.ts";
 export * from "./agent.ts";
+export * from "./clickhouse-server.ts";

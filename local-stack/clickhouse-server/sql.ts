@@ -1,0 +1,214 @@
+/**
+ * Just enough of ClickHouse's lexer to decide how a request is executed:
+ * how many statements it holds, what kind of statement it is, which output
+ * format it asks for, and whether it can change the state of the engine
+ * connection it runs on (SET, USE, temporary tables). Strings, quoted
+ * identifiers, heredocs and comments are skipped so that a `;` or a keyword
+ * inside them never counts.
+ */
+
+export interface SqlToken {
+  /** "word" (bare identifier or keyword), "quoted" (string/identifier), "punct" */
+  kind: "word" | "quoted" | "punct";
+  text: string;
+  start: number;
+  end: number;
+}
+
+/** Tokens outside comments and whitespace. An unterminated string ends the scan. */
+export function tokenize(sql: string): SqlToken[] {
+  const tokens: SqlToken[] = [];
+  const n = sql.length;
+  let i = 0;
+  while (i < n) {
+    const c = sql[i]!;
+    if (c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f" || c === "\v") {
+      i++;
+      continue;
+    }
+    if ((c === "-" && sql[i + 1] === "-") || (c === "#" && (sql[i + 1] === " " || sql[i + 1] === "!"))) {
+      const eol = sql.indexOf("\n", i);
+      i = eol === -1 ? n : eol + 1;
+      continue;
+    }
+    if (c === "/" && sql[i + 1] === "*") {
+      // ClickHouse block comments nest.
+      let depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        if (sql[i] === "/" && sql[i + 1] === "*") {
+          depth++;
+          i += 2;
+        } else if (sql[i] === "*" && sql[i + 1] === "/") {
+          depth--;
+          i += 2;
+        } else i++;
+      }
+      continue;
+    }
+    if (c === "'" || c === '"' || c === "`") {
+      const start = i;
+      i++;
+      while (i < n) {
+        const d = sql[i]!;
+        if (d === "\\") {
+          i += 2;
+          continue;
+        }
+        if (d === c) {
+          if (sql[i + 1] === c) {
+            i += 2;
+            continue;
+          }
+          break;
+        }
+        i++;
+      }
+      i = Math.min(i + 1, n);
+      tokens.push({ kind: "quoted", text: sql.slice(start, i), start, end: i });
+      continue;
+    }
+    if (c === "$") {
+      const heredoc = /^\$([A-Za-z0-9_]*)\$/.exec(sql.slice(i, i + 256));
+      if (heredoc) {
+        const tag = heredoc[0];
+        const close = sql.indexOf(tag, i + tag.length);
+        const end = close === -1 ? n : close + tag.length;
+        tokens.push({ kind: "quoted", text: sql.slice(i, end), start: i, end });
+        i = end;
+        continue;
+      }
+    }
+    if (/[A-Za-z0-9_]/.test(c)) {
+      const start = i;
+      while (i < n && /[A-Za-z0-9_.]/.test(sql[i]!)) i++;
+      tokens.push({ kind: "word", text: sql.slice(start, i), start, end: i });
+      continue;
+    }
+    tokens.push({ kind: "punct", text: c, start: i, end: i + 1 });
+    i++;
+  }
+  return tokens;
+}
+
+export type StatementKind =
+  | "select" // returns rows: SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN, (SELECT ...)
+  | "insert"
+  | "ddl" // CREATE/ALTER/DROP/... that leave the connection as it was
+  | "stateful" // SET, USE, temporary tables, transactions: change the connection itself
+  | "unknown";
+
+export interface SqlAnalysis {
+  kind: StatementKind;
+  /** Upper-cased first keyword ("" for an empty query). */
+  keyword: string;
+  /** More than one statement (a `;` followed by anything but comments/whitespace). */
+  multiStatement: boolean;
+  /** The FORMAT named at the end of the query, if any. */
+  format: string | undefined;
+  empty: boolean;
+}
+
+const SELECT_KEYWORDS = new Set([
+  "SELECT",
+  "WITH",
+  "SHOW",
+  "DESCRIBE",
+  "DESC",
+  "EXISTS",
+  "EXPLAIN",
+  "VALUES",
+]);
+const DDL_KEYWORDS = new Set([
+  "CREATE",
+  "ATTACH",
+  "DETACH",
+  "ALTER",
+  "DROP",
+  "UNDROP",
+  "TRUNCATE",
+  "RENAME",
+  "EXCHANGE",
+  "OPTIMIZE",
+  "CHECK",
+  "DELETE",
+  "UPDATE",
+  "KILL",
+  "SYSTEM",
+  "GRANT",
+  "REVOKE",
+  "BACKUP",
+  "RESTORE",
+]);
+
+export function analyzeSql(sql: string): SqlAnalysis {
+  const tokens = tokenize(sql);
+  let semicolon = tokens.findIndex((t) => t.kind === "punct" && t.text === ";");
+  let multiStatement = false;
+  let statement = tokens;
+  if (semicolon !== -1) {
+    statement = tokens.slice(0, semicolon);
+    // Trailing semicolons are fine; anything after one is a second statement.
+    while (
+      semicolon < tokens.length &&
+      tokens[semicolon]!.kind === "punct" &&
+      tokens[semicolon]!.text === ";"
+    ) {
+      semicolon++;
+    }
+    multiStatement = semicolon < tokens.length;
+  }
+  const first = statement.find((t) => !(t.kind === "punct" && t.text === "("));
+  const keyword = first && first.kind === "word" ? first.text.toUpperCase() : "";
+  const hasWord = (word: string) => statement.some((t) => t.kind === "word" && t.text.toUpperCase() === word);
+  let kind: StatementKind = "unknown";
+  if (SELECT_KEYWORDS.has(keyword)) kind = "select";
+  else if (keyword === "INSERT") kind = "insert";
+  else if (DDL_KEYWORDS.has(keyword)) kind = "ddl";
+  else if (
+    keyword === "SET" ||
+    keyword === "USE" ||
+    keyword === "BEGIN" ||
+    keyword === "COMMIT" ||
+    keyword === "ROLLBACK"
+  ) {
+    kind = "stateful";
+  }
+  // CREATE TEMPORARY TABLE / DROP TEMPORARY TABLE live on the connection.
+  if (kind === "ddl" && hasWord("TEMPORARY")) kind = "stateful";
+  return {
+    kind,
+    keyword,
+    multiStatement,
+    format: trailingFormat(statement),
+    empty: statement.length === 0,
+  };
+}
+
+/** `... FORMAT <name> [SETTINGS ...]`: the last FORMAT keyword followed by a name. */
+function trailingFormat(tokens: SqlToken[]): string | undefined {
+  for (let i = tokens.length - 2; i >= 0; i--) {
+    const t = tokens[i]!;
+    if (t.kind === "word" && t.text.toUpperCase() === "FORMAT") {
+      const next = tokens[i + 1]!;
+      if (next.kind === "word") return next.text;
+      if (next.kind === "quoted" && next.text.length >= 2) return next.text.slice(1, -1);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `INSERT INTO t [(cols)] [SETTINGS ...] FORMAT <fmt>` with nothing after the
+ * format name: the data is the request body, handed to the engine as bytes.
+ */
+export function isInsertAwaitingData(sql: string): boolean {
+  const tokens = tokenize(sql);
+  while (tokens.length > 0 && tokens[tokens.length - 1]!.text === ";") tokens.pop();
+  if (tokens.length < 3) return false;
+  const first = tokens[0]!;
+  if (first.kind !== "word" || first.text.toUpperCase() !== "INSERT") return false;
+  const formatWord = tokens[tokens.length - 2]!;
+  const name = tokens[tokens.length - 1]!;
+  return formatWord.kind === "word" && formatWord.text.toUpperCase() === "FORMAT" && name.kind === "word";
+}
