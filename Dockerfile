@@ -1,0 +1,47 @@
+# syntax=docker/dockerfile:1.7
+#
+# One image for every click-ai worker (migrate, event-generator, s3-loader,
+# embedding-enricher, agent): docker-compose.yaml picks the stage by command,
+# e.g. `node --import tsx s3-loader/cli.ts run` (the same as `npx tsx ... run`,
+# minus the npm wrapper process, so SIGTERM reaches the stage directly).
+#
+# A second small target, `otel-collector`, adds a static busybox to the
+# distroless OpenTelemetry Collector image so compose can health-check it.
+#
+# Every base image is pinned to an exact version (docker/compose.test.ts checks).
+
+ARG NODE_IMAGE=node:20.19.5-bookworm-slim
+ARG OTELCOL_IMAGE=otel/opentelemetry-collector-contrib:0.139.0
+ARG BUSYBOX_IMAGE=busybox:1.37.0-musl
+
+# ---- deps: production node_modules, installed the way the README says -------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+# The project's .npmrc matters: it skips onnxruntime-node's CUDA download,
+# which would fail (and is never needed) inside the build.
+COPY package.json package-lock.json .npmrc ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --omit=dev --no-audit --no-fund \
+ # chdb (~550 MB) is the embedded engine of the local stack only; in docker
+ # mode every stage talks to the ClickHouse server over HTTP.
+ && rm -rf node_modules/chdb node_modules/@chdb
+
+# ---- worker: the runtime image ----------------------------------------------
+FROM ${NODE_IMAGE} AS worker
+ENV NODE_ENV=production \
+    CLICKAI_DATA_DIR=/data \
+    LOG_FORMAT=json
+WORKDIR /app
+COPY --from=deps --chown=root:root /app/node_modules ./node_modules
+# Sources only (see .dockerignore); the code stays owned by root and read-only
+# for the unprivileged user that runs it.
+COPY --chown=root:root . .
+RUN mkdir -p /data && chown node:node /data
+USER node
+# No default stage: compose (or `docker run`) names the command.
+CMD ["node", "--import", "tsx", "local-stack/migrate.ts", "--help"]
+
+# ---- otel-collector: upstream collector + a probe for the health check -------
+FROM ${BUSYBOX_IMAGE} AS busybox
+FROM ${OTELCOL_IMAGE} AS otel-collector
+COPY --from=busybox /bin/busybox /busybox

@@ -1,0 +1,508 @@
+/**
+ * Static checks of docker mode (no Docker engine runs here): the compose file
+ * parses, every image is pinned, every mounted file exists, dependency order
+ * and health checks are sound, and ports, variable names and values agree
+ * with the config module (shared/config), the ClickHouse users file, HyperDX
+ * provisioning and config/otel-collector-config.yaml.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { PINNED_SETTINGS } from "../shared/clickhouse.ts";
+import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
+import { resolveOtlpUrl } from "../shared/config/event-generator.ts";
+import { readS3Config } from "../shared/config/s3.ts";
+import {
+  bindMounts,
+  type ComposeService,
+  dependencyCycles,
+  dependsOn,
+  type Env,
+  externalBaseImages,
+  interpolate,
+  interpolateDeep,
+  isOnDemand,
+  isOneShot,
+  isPinnedImage,
+  parseCompose,
+  parseDockerfile,
+  parseDotEnv,
+  parsePorts,
+  referencedVariables,
+  serviceEnv,
+  stripXmlComments,
+  tableColumns,
+  xmlElement,
+} from "./compose-model.ts";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const read = (relative: string) => readFileSync(path.join(ROOT, relative), "utf8");
+
+const composeText = read("docker-compose.yaml");
+const rawCompose = parseCompose(composeText);
+const dotEnvExample = parseDotEnv(read(".env.example"));
+/** The compose model as `docker compose` sees it with no .env at all (pure defaults). */
+const compose = interpolateDeep(rawCompose, {});
+/** ...and with the committed .env.example copied to .env. */
+const composeWithExample = interpolateDeep(rawCompose, dotEnvExample);
+const services = compose.services;
+const service = (name: string): ComposeService => {
+  const found = services[name];
+  if (!found) throw new Error(`docker-compose.yaml has no service "${name}"`);
+  return found;
+};
+
+const WORKERS = ["migrate", "event-generator", "s3-loader", "embedding-enricher", "agent"];
+const COLLECTOR_CONFIG = "config/otel-collector-config.yaml";
+const USERS_XML = stripXmlComments(read("config/clickhouse/users.d/click-ai.xml"));
+
+/** Every variable name the config module and logger read (string literals in shared/config, process.env.X). */
+function configModuleVariables(): Set<string> {
+  const names = new Set<string>();
+  const dir = path.join(ROOT, "shared/config");
+  const files = readdirSync(dir)
+    .filter((file) => file.endsWith(".ts") && !file.endsWith(".test.ts"))
+    .map((file) => path.join(dir, file));
+  for (const file of [...files, path.join(ROOT, "shared/logger.ts")]) {
+    const text = readFileSync(file, "utf8");
+    for (const match of text.matchAll(/["'`]([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)["'`]/g)) names.add(match[1]!);
+    for (const match of text.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)) names.add(match[1]!);
+  }
+  return names;
+}
+
+describe("compose-model helpers", () => {
+  it("interpolates like compose", () => {
+    // biome-ignore-start lint/suspicious/noTemplateCurlyInString: compose variables, not JS templates
+    expect(interpolate("${A:-x}/${B-y}/${C}/$$D", { A: "", B: "", C: "c" })).toBe("x//c/$D");
+    expect(interpolate("${A:-x}", { A: "set" })).toBe("set");
+    expect(interpolate("${B-y}", {})).toBe("y");
+    // biome-ignore-end lint/suspicious/noTemplateCurlyInString: compose variables, not JS templates
+  });
+
+  it("tells pinned images from floating ones", () => {
+    for (const ref of [
+      "clickhouse/clickhouse-server:25.8.29.51",
+      "minio/minio:RELEASE.2025-09-07T16-13-09Z",
+      "node:20.19.5-bookworm-slim",
+      "mongo:5.0.14-focal",
+      `busybox@sha256:${"a".repeat(64)}`,
+    ]) {
+      expect(isPinnedImage(ref), ref).toBe(true);
+    }
+    for (const ref of [
+      "mongo",
+      "mongo:latest",
+      "node:20",
+      "node:20-slim",
+      "clickhouse/clickhouse-server:25.8",
+      "hyperdx/hyperdx:2-beta",
+      "x:1.2.3-rc1",
+      "localhost:5000/img",
+    ]) {
+      expect(isPinnedImage(ref), ref).toBe(false);
+    }
+  });
+
+  it("parses ports, mounts and dotenv files", () => {
+    expect(parsePorts({ ports: ["9002:9000", "127.0.0.1:8123:8123/tcp", "4317"] })).toEqual([
+      { host: 9002, container: 9000 },
+      { host: 8123, container: 8123 },
+      { host: 4317, container: 4317 },
+    ]);
+    expect(bindMounts({ volumes: ["./a.xml:/etc/a.xml:ro", "named:/data", "/abs:/x"] })).toEqual([
+      { source: "./a.xml", target: "/etc/a.xml" },
+      { source: "/abs", target: "/x" },
+    ]);
+    expect(parseDotEnv("# c\nA=1\nB='two'\n\nexport C=\"3\"\nD=\n")).toEqual({
+      A: "1",
+      B: "two",
+      C: "3",
+      D: "",
+    });
+  });
+
+  it("finds dependency cycles", () => {
+    expect(dependencyCycles({ a: { depends_on: ["b"] }, b: { depends_on: ["a"] } })).toHaveLength(1);
+    expect(dependencyCycles({ a: { depends_on: ["b"] }, b: {} })).toEqual([]);
+  });
+
+  it("reads table columns from DDL", () => {
+    expect(
+      tableColumns(
+        "CREATE TABLE t (a UInt8, b Map(String, String), c Nested (x UInt8, y String), INDEX i a TYPE minmax GRANULARITY 1) ENGINE = Memory",
+      ),
+    ).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("docker-compose.yaml", () => {
+  it("has the stack and every stage", () => {
+    for (const name of [
+      "clickhouse",
+      "minio",
+      "minio-init",
+      "otel-collector",
+      "mongo",
+      "hyperdx",
+      ...WORKERS,
+    ]) {
+      expect(services[name], name).toBeDefined();
+    }
+  });
+
+  it("pins every pulled image to an exact version", () => {
+    for (const [name, svc] of Object.entries(services)) {
+      if (svc.build) continue; // built here: its Dockerfile's FROM lines are checked below
+      expect(svc.image, `${name} needs an image or a build`).toBeTruthy();
+      expect(isPinnedImage(svc.image!), `${name}: ${svc.image}`).toBe(true);
+    }
+  });
+
+  it("builds from the Dockerfile, whose base images are pinned", () => {
+    const stages = parseDockerfile(read("Dockerfile"));
+    const stageNames = stages.map((stage) => stage.name);
+    for (const [name, svc] of Object.entries(services)) {
+      if (!svc.build) continue;
+      const build = typeof svc.build === "string" ? { context: svc.build } : svc.build;
+      expect(build.dockerfile ?? "Dockerfile", name).toBe("Dockerfile");
+      expect(path.resolve(ROOT, build.context ?? "."), name).toBe(path.resolve(ROOT));
+      expect(stageNames, `${name} builds target ${build.target}`).toContain(build.target);
+    }
+    for (const image of externalBaseImages(stages)) expect(isPinnedImage(image), image).toBe(true);
+  });
+
+  it("runs the worker stage as a non-root user and installs with the project's .npmrc", () => {
+    const stages = parseDockerfile(read("Dockerfile"));
+    const worker = stages.find((stage) => stage.name === "worker")!;
+    const users = worker.instructions.filter((line) => /^USER\s/i.test(line));
+    expect(users.length).toBeGreaterThan(0);
+    expect(users.at(-1)).not.toMatch(/^USER\s+(root|0)(:|\s|$)/i);
+    const install = stages.flatMap((stage) => stage.instructions).join("\n");
+    expect(install).toMatch(/COPY[^\n]*\.npmrc/);
+    expect(install).toMatch(/npm ci/);
+    // The build context keeps what the workers need.
+    const ignored = read(".dockerignore")
+      .split(/\r?\n/)
+      .map((line) => line.trim());
+    for (const needed of [
+      "package.json",
+      "package-lock.json",
+      ".npmrc",
+      "config",
+      "shared",
+      "tsconfig.json",
+    ]) {
+      expect(ignored, needed).not.toContain(needed);
+    }
+  });
+
+  it("mounts only files that exist in the repository", () => {
+    let count = 0;
+    for (const [name, svc] of Object.entries(services)) {
+      for (const mount of bindMounts(svc)) {
+        count++;
+        expect(mount.source.startsWith("./"), `${name}: ${mount.source} should be repo-relative`).toBe(true);
+        const target = path.join(ROOT, mount.source);
+        if (mount.source === `./${COLLECTOR_CONFIG}` && !existsSync(target)) continue; // written by the collector work
+        expect(existsSync(target), `${name} mounts ${mount.source}`).toBe(true);
+      }
+    }
+    expect(count).toBeGreaterThan(0);
+  });
+
+  it("runs each worker's own entry script", () => {
+    for (const name of WORKERS) {
+      const command = service(name).command;
+      expect(Array.isArray(command), name).toBe(true);
+      const args = command as string[];
+      expect(args.slice(0, 3), name).toEqual(["node", "--import", "tsx"]);
+      expect(existsSync(path.join(ROOT, args[3]!)), `${name}: ${args[3]}`).toBe(true);
+    }
+    for (const name of ["event-generator", "s3-loader", "embedding-enricher"]) {
+      expect(service(name).command, name).toEqual(["node", "--import", "tsx", `${name}/cli.ts`, "run"]);
+    }
+  });
+
+  it("health-checks every long-running service", () => {
+    for (const [name, svc] of Object.entries(services)) {
+      if (isOneShot(svc) || isOnDemand(svc)) continue;
+      const test = svc.healthcheck?.test;
+      expect(Array.isArray(test) && test.length > 1 && ["CMD", "CMD-SHELL"].includes(test[0]!), name).toBe(
+        true,
+      );
+    }
+  });
+
+  it("orders dependencies with conditions that can be met", () => {
+    const valid = ["service_started", "service_healthy", "service_completed_successfully"];
+    for (const [name, svc] of Object.entries(services)) {
+      for (const [dep, condition] of Object.entries(dependsOn(svc))) {
+        const target = services[dep];
+        expect(target, `${name} depends on unknown service ${dep}`).toBeDefined();
+        expect(valid, `${name} -> ${dep}`).toContain(condition);
+        expect(isOnDemand(target!), `${name} depends on on-demand ${dep}`).toBe(false);
+        if (condition === "service_healthy")
+          expect(target!.healthcheck, `${dep} has no healthcheck`).toBeDefined();
+        if (isOneShot(target!))
+          expect(condition, `${name} -> one-shot ${dep}`).toBe("service_completed_successfully");
+      }
+    }
+    expect(dependencyCycles(services)).toEqual([]);
+    // The order that matters: schema before any stage writes or reads, bucket before collector and loader.
+    expect(dependsOn(service("migrate")).clickhouse).toBe("service_healthy");
+    expect(dependsOn(service("s3-loader")).migrate).toBe("service_completed_successfully");
+    expect(dependsOn(service("s3-loader"))["minio-init"]).toBe("service_completed_successfully");
+    expect(dependsOn(service("embedding-enricher")).migrate).toBe("service_completed_successfully");
+    expect(dependsOn(service("otel-collector"))["minio-init"]).toBe("service_completed_successfully");
+    expect(dependsOn(service("event-generator"))["otel-collector"]).toBe("service_healthy");
+    expect(dependsOn(service("minio-init")).minio).toBe("service_healthy");
+    expect(dependsOn(service("hyperdx")).mongo).toBe("service_healthy");
+  });
+
+  it("starts the agent only on demand, as the read-only user", () => {
+    const agent = service("agent");
+    expect(agent.profiles).toEqual(["agent"]);
+    const env = serviceEnv(agent);
+    expect(env.CLICKHOUSE_AGENT_USER).toBe(readClickHouseAgentConfig({}).username);
+    expect(env.CLICKHOUSE_AGENT_PASSWORD).toBe(readClickHouseAgentConfig({}).password);
+    // The pipeline user's password is not handed to the agent.
+    expect(env.CLICKHOUSE_PASSWORD).toBeUndefined();
+    expect(Object.keys(env)).toContain("ANTHROPIC_API_KEY");
+  });
+
+  it("uses only variable names the config module reads", () => {
+    const known = configModuleVariables();
+    for (const name of WORKERS) {
+      for (const variable of Object.keys(serviceEnv(service(name)))) {
+        expect(known.has(variable), `${name}: ${variable} is not read by shared/config`).toBe(true);
+      }
+    }
+  });
+
+  it("gives the stages the config module's defaults for bucket, prefix, region and database", () => {
+    for (const model of [compose, composeWithExample]) {
+      for (const name of ["s3-loader"]) {
+        const env = serviceEnv(model.services[name]!);
+        const s3 = readS3Config(env);
+        const defaults = readS3Config({});
+        expect({ ...s3, endpoint: "" }, name).toEqual({ ...defaults, endpoint: "" });
+        expect(new URL(s3.endpoint).host, name).toBe("minio:9000");
+      }
+      for (const name of ["migrate", "s3-loader", "embedding-enricher", "agent"]) {
+        const env = serviceEnv(model.services[name]!);
+        const clickhouse = readClickHouseConfig(env);
+        expect(clickhouse.database, name).toBe(readClickHouseConfig({}).database);
+        expect(new URL(clickhouse.url).host, name).toBe("clickhouse:8123");
+      }
+      const generator = serviceEnv(model.services["event-generator"]!);
+      expect(generator.OTEL_EXPORTER_OTLP_ENDPOINT).toBe("http://otel-collector:4318");
+    }
+  });
+
+  it("gives the pipeline user the same password on the server and in the stages", () => {
+    for (const model of [compose, composeWithExample]) {
+      const server = serviceEnv(model.services.clickhouse!);
+      for (const name of ["migrate", "s3-loader", "embedding-enricher"]) {
+        const env = serviceEnv(model.services[name]!);
+        expect(env.CLICKHOUSE_USER, name).toBe(server.CLICKHOUSE_USER);
+        expect(env.CLICKHOUSE_PASSWORD, name).toBe(server.CLICKHOUSE_PASSWORD);
+      }
+      // A passwordless default user is only reachable from inside its container.
+      expect(server.CLICKHOUSE_PASSWORD).not.toBe("");
+      const agent = serviceEnv(model.services.agent!);
+      expect(server.CLICKHOUSE_AGENT_PASSWORD).toBe(agent.CLICKHOUSE_AGENT_PASSWORD);
+      const minio = serviceEnv(model.services.minio!);
+      const loader = readS3Config(serviceEnv(model.services["s3-loader"]!));
+      expect(minio.MINIO_ROOT_USER).toBe(loader.accessKeyId);
+      expect(minio.MINIO_ROOT_PASSWORD).toBe(loader.secretAccessKey);
+      expect(minio.MINIO_ROOT_PASSWORD!.length).toBeGreaterThanOrEqual(8);
+      expect(serviceEnv(model.services["minio-init"]!).S3_BUCKET).toBe(loader.bucket);
+    }
+  });
+
+  it("publishes the same host ports as the local stack's defaults", () => {
+    const hostPort = (name: string, container: number) =>
+      parsePorts(service(name)).find((mapping) => mapping.container === container)?.host;
+    const s3Default = new URL(readS3Config({}).endpoint);
+    const clickhouseDefault = new URL(readClickHouseConfig({}).url);
+    expect(hostPort("minio", 9000)).toBe(Number(s3Default.port));
+    expect(hostPort("minio", 9001)).toBe(9001);
+    expect(hostPort("clickhouse", 8123)).toBe(Number(clickhouseDefault.port));
+    expect(hostPort("otel-collector", 4318)).toBe(
+      Number(new URL(resolveOtlpUrl("http/protobuf", undefined, undefined)).port),
+    );
+    expect(hostPort("otel-collector", 4317)).toBe(
+      Number(new URL(resolveOtlpUrl("grpc", undefined, undefined)).port),
+    );
+    expect(hostPort("hyperdx", 8080)).toBe(8080);
+    const published = Object.values(services).flatMap((svc) =>
+      parsePorts(svc).map((mapping) => mapping.host),
+    );
+    expect(new Set(published).size, "a host port is published twice").toBe(published.length);
+  });
+
+  it("takes every credential from the environment, with .env.example naming them", () => {
+    const variables = referencedVariables(composeText);
+    for (const secret of [
+      "CLICKHOUSE_PASSWORD",
+      "CLICKHOUSE_AGENT_PASSWORD",
+      "S3_SECRET_ACCESS_KEY",
+      "HYPERDX_CLICKHOUSE_PASSWORD",
+      "ANTHROPIC_API_KEY",
+    ]) {
+      expect(variables.has(secret), secret).toBe(true);
+      expect(Object.keys(dotEnvExample), secret).toContain(secret);
+    }
+    // Every variable .env.example sets is used by compose (no dead settings).
+    for (const name of Object.keys(dotEnvExample)) expect(variables.has(name), name).toBe(true);
+    // .env itself is never committed.
+    expect(read(".gitignore").split(/\r?\n/)).toContain(".env");
+  });
+});
+
+describe("ClickHouse users (config/clickhouse/users.d/click-ai.xml)", () => {
+  const users = xmlElement(USERS_XML, "users") ?? "";
+  const profiles = xmlElement(USERS_XML, "profiles") ?? "";
+  const agentName = readClickHouseAgentConfig({}).username;
+  const agentUser = xmlElement(users, agentName) ?? "";
+  const profileName = xmlElement(agentUser, "profile") ?? "";
+  const agentProfile = xmlElement(profiles, profileName) ?? "";
+
+  it("defines the agent user with a readonly=1 profile", () => {
+    expect(agentUser, `user ${agentName}`).not.toBe("");
+    expect(agentProfile, `profile ${profileName}`).not.toBe("");
+    expect(xmlElement(agentProfile, "readonly")?.trim()).toBe("1");
+    const readonlyConstraint = xmlElement(xmlElement(agentProfile, "constraints") ?? "", "readonly");
+    expect(readonlyConstraint ?? "", "readonly must not be changeable").not.toContain(
+      "changeable_in_readonly",
+    );
+  });
+
+  it("takes the agent's password from the server's environment", () => {
+    const match = /<password\s+from_env="([A-Z_]+)"\s*\/>/.exec(agentUser);
+    expect(match?.[1]).toBe("CLICKHOUSE_AGENT_PASSWORD");
+    expect(serviceEnv(service("clickhouse"))[match![1]!]).toBeDefined();
+  });
+
+  it("grants the agent reads on the pipeline database and nothing that writes", () => {
+    const grants = [...agentUser.matchAll(/<query>([^<]*)<\/query>/g)].map((m) => m[1]!.trim());
+    expect(grants).toContain(`GRANT SELECT ON ${readClickHouseConfig({}).database}.*`);
+    for (const grant of grants) expect(grant, grant).toMatch(/^GRANT SELECT ON [a-z_]+\.[a-z_*]+$/);
+  });
+
+  it("accepts the settings every click-ai client pins, without leaving readonly", () => {
+    // Under readonly=1 a setting sent with a request must equal the profile's value
+    // (no change) or carry <changeable_in_readonly/>.
+    const constraints = xmlElement(agentProfile, "constraints") ?? "";
+    for (const [name, value] of Object.entries(PINNED_SETTINGS)) {
+      const profileValue = xmlElement(agentProfile.replace(constraints, ""), name)?.trim();
+      const changeable = (xmlElement(constraints, name) ?? "").includes("changeable_in_readonly");
+      expect(profileValue === String(Number(value)) || changeable, name).toBe(true);
+    }
+  });
+
+  it("gives HyperDX its own read-only user", () => {
+    const hyperdx = xmlElement(users, "hyperdx") ?? "";
+    const profile = xmlElement(profiles, xmlElement(hyperdx, "profile") ?? "") ?? "";
+    expect(["1", "2"]).toContain(xmlElement(profile, "readonly")?.trim());
+    const grants = [...hyperdx.matchAll(/<query>([^<]*)<\/query>/g)].map((m) => m[1]!.trim());
+    expect(grants.length).toBeGreaterThan(0);
+    for (const grant of grants) expect(grant).toMatch(/^GRANT SELECT ON /);
+  });
+});
+
+describe("HyperDX provisioning", () => {
+  const env = serviceEnv(service("hyperdx"));
+  const connections = JSON.parse(env.DEFAULT_CONNECTIONS ?? "null") as Record<string, unknown>[];
+  const sources = JSON.parse(env.DEFAULT_SOURCES ?? "null") as Record<string, unknown>[];
+  const ddl = read("config/schema/010_otel_traces.sql").replace(/\{database\}/g, "otel");
+  const columns = new Set(tableColumns(ddl.slice(ddl.indexOf("CREATE TABLE"))));
+
+  it("connects to our ClickHouse as the hyperdx user", () => {
+    expect(connections).toHaveLength(1);
+    const connection = connections[0]!;
+    expect(new URL(String(connection.host)).host).toBe("clickhouse:8123");
+    expect(connection.username).toBe("hyperdx");
+    expect(connection.password).toBe(serviceEnv(service("clickhouse")).HYPERDX_CLICKHOUSE_PASSWORD);
+    expect(read("config/clickhouse/users.d/click-ai.xml")).toContain(
+      'from_env="HYPERDX_CLICKHOUSE_PASSWORD"',
+    );
+  });
+
+  it("provisions a trace source on otel_traces whose expressions are real columns", () => {
+    const trace = sources.find((source) => source.kind === "trace")!;
+    expect(trace).toBeDefined();
+    expect(trace.connection).toBe(connections[0]!.name);
+    expect(trace.from).toEqual({ databaseName: readClickHouseConfig({}).database, tableName: "otel_traces" });
+    expect(columns.size).toBeGreaterThan(10);
+    const expressions = Object.entries(trace).filter(([key]) => key.endsWith("Expression"));
+    expect(expressions.length).toBeGreaterThan(10);
+    for (const [key, value] of expressions) {
+      for (const identifier of String(value).match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) {
+        if (/^(round|e\d+)$/.test(identifier)) continue; // functions / numeric literals of defaultTableSelectExpression
+        expect(columns.has(identifier), `${key}: ${identifier}`).toBe(true);
+      }
+    }
+    // Duration is in nanoseconds (the exporter's layout).
+    expect(trace.durationExpression).toBe("Duration");
+    expect(trace.durationPrecision).toBe(9);
+  });
+});
+
+describe.skipIf(!existsSync(path.join(ROOT, COLLECTOR_CONFIG)))("config/otel-collector-config.yaml", () => {
+  const text = existsSync(path.join(ROOT, COLLECTOR_CONFIG)) ? read(COLLECTOR_CONFIG) : "";
+  const collectorEnv: Env = serviceEnv(service("otel-collector"));
+  // The collector expands ${env:NAME} (and ${NAME}) from its own environment.
+  const resolve = (value: unknown): string =>
+    interpolate(String(value ?? "").replace(/\$\{env:/g, "${"), collectorEnv);
+  const config = (parseYaml(text) ?? {}) as Record<
+    string,
+    Record<string, Record<string, unknown>> | undefined
+  >;
+  const exporters = config.exporters ?? {};
+  const s3Name = Object.keys(exporters).find((name) => name === "awss3" || name.startsWith("awss3/"));
+  const s3 = (s3Name ? exporters[s3Name] : {}) as Record<
+    string,
+    Record<string, unknown> | string | undefined
+  >;
+  const uploader = (s3.s3uploader ?? {}) as Record<string, unknown>;
+
+  it("writes with the awss3 exporter to MinIO in the loader's bucket and prefix", () => {
+    expect(s3Name).toBeDefined();
+    const defaults = readS3Config({});
+    expect(new URL(resolve(uploader.endpoint)).host).toBe("minio:9000");
+    expect(resolve(uploader.s3_bucket)).toBe(defaults.bucket);
+    expect(resolve(uploader.s3_prefix).replace(/^\/+|\/+$/g, "")).toBe(defaults.prefix);
+    expect(resolve(uploader.s3_force_path_style)).toBe("true");
+    expect(["otlp_json", "otlp_proto", ""]).toContain(resolve(s3.marshaler));
+  });
+
+  it("sends traces through a pipeline from the OTLP receiver to that exporter", () => {
+    const pipelines = (config.service?.pipelines ?? {}) as Record<
+      string,
+      { receivers?: string[]; exporters?: string[] }
+    >;
+    const traces = Object.entries(pipelines).find(
+      ([name]) => name === "traces" || name.startsWith("traces/"),
+    )?.[1];
+    expect(traces?.receivers).toContain("otlp");
+    expect(traces?.exporters).toContain(s3Name);
+  });
+
+  it("listens on the ports compose publishes, and serves the health check compose probes", () => {
+    const otlp = (config.receivers?.otlp ?? {}) as { protocols?: Record<string, { endpoint?: string }> };
+    const port = (endpoint: string | undefined) => Number(/:(\d+)$/.exec(resolve(endpoint))?.[1]);
+    const published = parsePorts(service("otel-collector")).map((mapping) => mapping.container);
+    expect(published).toContain(port(otlp.protocols?.grpc?.endpoint ?? ":4317"));
+    expect(published).toContain(port(otlp.protocols?.http?.endpoint ?? ":4318"));
+    const health = config.extensions?.health_check as { endpoint?: string } | undefined;
+    expect(health, "health_check extension").toBeDefined();
+    const healthPort = port(health?.endpoint ?? ":13133");
+    expect(String(service("otel-collector").healthcheck?.test)).toContain(`:${healthPort}/`);
+    expect(config.service?.extensions).toContain("health_check");
+    expect(statSync(path.join(ROOT, COLLECTOR_CONFIG)).isFile()).toBe(true);
+  });
+});
