@@ -1,0 +1,241 @@
+/**
+ * The loader's ledger in ClickHouse (config/schema/030_loader_files.sql):
+ * one logical row per object, every change appended as a new version.
+ */
+import type { ClickHouseClient } from "@clickhouse/client";
+
+export type FileState = "claimed" | "loaded" | "failed" | "quarantined" | "queued";
+
+export interface LedgerRow {
+  bucket: string;
+  key: string;
+  state: FileState;
+  etag: string;
+  size: number;
+  /** ms since epoch */
+  objectTime: number;
+  rows: number;
+  attempts: number;
+  error: string;
+  batchId: string;
+  chunkRows: number;
+  owner: string;
+  firstSeenAt: number;
+  updatedAt: number;
+  nextAttemptAt: number;
+  version: number;
+}
+
+const SELECT_COLUMNS = `bucket, key, state, etag, size, toUnixTimestamp64Milli(object_time) AS object_time, rows, attempts,
+  error, batch_id, chunk_rows, owner, toUnixTimestamp64Milli(first_seen_at) AS first_seen_at,
+  toUnixTimestamp64Milli(updated_at) AS updated_at, toUnixTimestamp64Milli(next_attempt_at) AS next_attempt_at, version`;
+
+type RawRow = Record<string, string | number>;
+
+function fromRaw(raw: RawRow): LedgerRow {
+  return {
+    bucket: String(raw.bucket),
+    key: String(raw.key),
+    state: String(raw.state) as FileState,
+    etag: String(raw.etag),
+    size: Number(raw.size),
+    objectTime: Number(raw.object_time),
+    rows: Number(raw.rows),
+    attempts: Number(raw.attempts),
+    error: String(raw.error),
+    batchId: String(raw.batch_id),
+    chunkRows: Number(raw.chunk_rows),
+    owner: String(raw.owner),
+    firstSeenAt: Number(raw.first_seen_at),
+    updatedAt: Number(raw.updated_at),
+    nextAttemptAt: Number(raw.next_attempt_at),
+    version: Number(raw.version),
+  };
+}
+
+let lastVersion = 0;
+
+/**
+ * A version larger than every one this process handed out and than `after`
+ * (the row being superseded), so a later state always wins even if the wall
+ * clock steps back.
+ */
+export function nextVersion(after = 0): number {
+  const candidate = Math.max(Date.now() * 1000, lastVersion + 1, after + 1);
+  lastVersion = candidate;
+  return candidate;
+}
+
+function rowLine(row: LedgerRow): string {
+  // DateTime64(3) as bare integers = ms ticks (no timezone or format guessing).
+  return JSON.stringify({
+    bucket: row.bucket,
+    key: row.key,
+    state: row.state,
+    etag: row.etag,
+    size: row.size,
+    rows: row.rows,
+    attempts: row.attempts,
+    error: row.error.slice(0, 2000),
+    batch_id: row.batchId,
+    chunk_rows: row.chunkRows,
+    owner: row.owner,
+    version: row.version,
+  })
+    .slice(0, -1)
+    .concat(
+      `,"object_time":${Math.trunc(row.objectTime)},"first_seen_at":${Math.trunc(row.firstSeenAt)},"updated_at":${Math.trunc(
+        row.updatedAt,
+      )},"next_attempt_at":${Math.trunc(row.nextAttemptAt)}}`,
+    );
+}
+
+export interface StatusSummary {
+  byState: Array<{ state: string; objects: number; rows: number; bytes: number }>;
+  watermark: string;
+  newestLoadedObjectTime: number;
+  /** Average seconds from object written to rows loaded, over the last 5 minutes of loads. */
+  recentLagSeconds: number | null;
+  lastErrors: Array<{ key: string; state: string; attempts: number; error: string; updatedAt: number }>;
+}
+
+export class Ledger {
+  readonly table: string;
+
+  constructor(
+    private readonly client: ClickHouseClient,
+    database: string,
+    readonly bucket: string,
+    readonly prefix: string,
+  ) {
+    this.table = `${database}.loader_files`;
+  }
+
+  private prefixFilter(): string {
+    return "bucket = {bucket:String} AND startsWith(key, {prefix:String})";
+  }
+
+  private params(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return { bucket: this.bucket, prefix: this.prefix ? `${this.prefix}/` : "", ...extra };
+  }
+
+  private async select(
+    where: string,
+    extra: Record<string, unknown> = {},
+    suffix = "",
+  ): Promise<LedgerRow[]> {
+    const result = await this.client.query({
+      query: `SELECT ${SELECT_COLUMNS} FROM ${this.table} FINAL WHERE ${this.prefixFilter()} AND (${where}) ${suffix}`,
+      query_params: this.params(extra),
+      format: "JSONEachRow",
+    });
+    return ((await result.json()) as RawRow[]).map(fromRaw);
+  }
+
+  /** The highest key the ledger knows: where discovery continues. */
+  async watermark(): Promise<string | undefined> {
+    const result = await this.client.query({
+      query: `SELECT max(key) AS watermark, count() AS n FROM ${this.table} WHERE ${this.prefixFilter()}`,
+      query_params: this.params(),
+      format: "JSONEachRow",
+    });
+    const [row] = (await result.json()) as Array<{ watermark: string; n: string | number }>;
+    return row && Number(row.n) > 0 ? row.watermark : undefined;
+  }
+
+  /** Keys the ledger knows after startAfter (any state): discovery skips them. */
+  async knownKeysAfter(startAfter: string): Promise<Set<string>> {
+    const result = await this.client.query({
+      query: `SELECT DISTINCT key FROM ${this.table} WHERE ${this.prefixFilter()} AND key > {after:String}`,
+      query_params: this.params({ after: startAfter }),
+      format: "JSONCompactEachRow",
+    });
+    const rows = (await result.json()) as Array<[string]>;
+    return new Set(rows.map((r) => r[0]));
+  }
+
+  async claimed(): Promise<LedgerRow[]> {
+    return this.select("state = 'claimed'", {}, "ORDER BY key");
+  }
+
+  async dueRetries(now: number, limit: number): Promise<LedgerRow[]> {
+    return this.select(
+      "state IN ('failed', 'queued') AND next_attempt_at <= fromUnixTimestamp64Milli({now:Int64}, 'UTC')",
+      { now },
+      `ORDER BY key LIMIT ${Math.trunc(limit)}`,
+    );
+  }
+
+  async latest(keys: string[]): Promise<Map<string, LedgerRow>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.select("key IN {keys:Array(String)}", { keys });
+    return new Map(rows.map((r) => [r.key, r]));
+  }
+
+  async byStates(states: FileState[]): Promise<LedgerRow[]> {
+    return this.select("state IN {states:Array(String)}", { states }, "ORDER BY key");
+  }
+
+  /** Appends new versions of rows: one insert, so a batch's change is all-or-nothing. */
+  async write(rows: LedgerRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const body = `${rows.map(rowLine).join("\n")}\n`;
+    const result = await this.client.exec({
+      query: `INSERT INTO ${this.table} FORMAT JSONEachRow`,
+      values: bodyStream(body),
+      clickhouse_settings: { async_insert: 0, date_time_input_format: "basic" },
+    });
+    result.stream.resume();
+    await new Promise<void>((resolve, reject) => {
+      result.stream.on("end", resolve);
+      result.stream.on("error", reject);
+    });
+  }
+
+  async status(): Promise<StatusSummary> {
+    const byState = await this.client.query({
+      query: `SELECT state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes
+        FROM ${this.table} FINAL WHERE ${this.prefixFilter()} GROUP BY state ORDER BY state`,
+      query_params: this.params(),
+      format: "JSONEachRow",
+    });
+    const states = (await byState.json()) as Array<Record<string, string | number>>;
+    const lag = await this.client.query({
+      query: `SELECT max(key) AS watermark,
+          toUnixTimestamp64Milli(maxIf(object_time, state = 'loaded')) AS newest,
+          avgIf(toUnixTimestamp64Milli(updated_at) - toUnixTimestamp64Milli(object_time),
+                state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) / 1000 AS lag,
+          countIf(state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) AS recent
+        FROM ${this.table} FINAL WHERE ${this.prefixFilter()}`,
+      query_params: this.params(),
+      format: "JSONEachRow",
+    });
+    const [lagRow] = (await lag.json()) as Array<Record<string, string | number>>;
+    const errors = await this.select("error != ''", {}, "ORDER BY updated_at DESC LIMIT 10");
+    return {
+      byState: states.map((s) => ({
+        state: String(s.state),
+        objects: Number(s.objects),
+        rows: Number(s.rows),
+        bytes: Number(s.bytes),
+      })),
+      watermark: String(lagRow?.watermark ?? ""),
+      newestLoadedObjectTime: Number(lagRow?.newest ?? 0),
+      recentLagSeconds: Number(lagRow?.recent ?? 0) > 0 ? Number(lagRow?.lag) : null,
+      lastErrors: errors.map((e) => ({
+        key: e.key,
+        state: e.state,
+        attempts: e.attempts,
+        error: e.error,
+        updatedAt: e.updatedAt,
+      })),
+    };
+  }
+}
+
+import { Readable } from "node:stream";
+
+/** One in-memory body per request (never a multi-chunk stream; see DESIGN.md on chDB and dedup tokens). */
+export function bodyStream(body: string | Buffer): Readable {
+  return Readable.from([typeof body === "string" ? Buffer.from(body) : body], { objectMode: false });
+}

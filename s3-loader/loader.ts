@@ -1,0 +1,549 @@
+/**
+ * The s3-loader core: discover objects (watermark + late window), claim them
+ * in batches in the ledger, read and map them, insert into otel_traces with
+ * deterministic dedup tokens, and record the outcome. See plan.ts for the
+ * pure decisions and ledger.ts for the state table.
+ *
+ * Exactly once, in short: a batch's composition (batch_id = hash of its
+ * members) and chunk size are written to the ledger BEFORE anything is
+ * inserted; chunk n of batch b is inserted with token (b, chunk_rows, n); the
+ * rows of a batch are a pure function of its members' bytes. So a batch that
+ * is re-run after a crash (or by a second instance after the claim lease)
+ * produces the same blocks with the same tokens, which ClickHouse drops as
+ * duplicates (non_replicated_deduplication_window on otel_traces). An object
+ * is put into a new batch only when the ledger has no record of it, or it
+ * failed without any of its rows reaching an insert (then it retries alone,
+ * as the same single-object batch it was, if it was one).
+ */
+
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import type { ClickHouseClient } from "@clickhouse/client";
+import PQueue from "p-queue";
+import type { S3LoaderConfig } from "../shared/config/s3-loader.ts";
+import type { Logger } from "../shared/logger.ts";
+import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
+import { parseTraceRequestJson } from "../shared/otlp/json.ts";
+import { otelTracesColumnList, serializeRowCompact, traceRequestRows } from "../shared/otlp/to-rows.ts";
+import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { bodyStream, type FileState, Ledger, type LedgerRow, nextVersion } from "./ledger.ts";
+import {
+  batchId,
+  groupBatches,
+  insertToken,
+  type ListedObject,
+  listStartAfter,
+  objectEncoding,
+  retryDelayMs,
+  shardOf,
+} from "./plan.ts";
+import { splitJsonRequest, splitProtoRequest } from "./split.ts";
+
+export interface LoaderDeps {
+  s3: S3Client;
+  clickhouse: ClickHouseClient;
+  database: string;
+  bucket: string;
+  prefix: string;
+  config: S3LoaderConfig;
+  logger: Logger;
+}
+
+export interface PollResult {
+  batches: number;
+  objectsLoaded: number;
+  objectsFailed: number;
+  rows: number;
+}
+
+interface BatchMember extends ListedObject {
+  previous?: LedgerRow;
+}
+
+interface Batch {
+  id: string;
+  members: BatchMember[];
+  chunkRows: number;
+  /** Recovered from an earlier claim (same id, same chunking). */
+  recovered: boolean;
+}
+
+/** An object whose bytes cannot become rows: the object's fault, not the infrastructure's. */
+export class CorruptObjectError extends Error {}
+
+/** S3 or ClickHouse did not answer as expected: retry later, never blame the object. */
+export class TransientError extends Error {}
+
+const CLICKHOUSE_DATA_ERRORS = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 130]);
+
+export class S3Loader {
+  readonly ledger: Ledger;
+  private readonly getQueue: PQueue;
+  private readonly insertQueue: PQueue;
+  private readonly inFlight = new Set<string>();
+
+  constructor(private readonly deps: LoaderDeps) {
+    this.ledger = new Ledger(deps.clickhouse, deps.database, deps.bucket, deps.prefix);
+    this.getQueue = new PQueue({ concurrency: deps.config.getConcurrency });
+    this.insertQueue = new PQueue({ concurrency: deps.config.insertConcurrency });
+  }
+
+  private mine(text: string): boolean {
+    return shardOf(text, this.deps.config.shardCount) === this.deps.config.shardIndex;
+  }
+
+  // ---------------------------------------------------------------- discovery
+
+  /** Lists the bucket under the prefix after startAfter, in key order (StartAfter paging: no continuation tokens). */
+  async list(startAfter: string, limit = Number.POSITIVE_INFINITY): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    const prefix = this.deps.prefix ? `${this.deps.prefix}/` : "";
+    let after = startAfter;
+    for (;;) {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.deps.s3.send(
+          new ListObjectsV2Command({
+            Bucket: this.deps.bucket,
+            Prefix: prefix,
+            StartAfter: after || undefined,
+            MaxKeys: this.deps.config.listPageSize,
+          }),
+        );
+      } catch (error) {
+        throw new TransientError(`S3 list ${this.deps.bucket}/${prefix}: ${errorText(error)}`);
+      }
+      const contents = page.Contents ?? [];
+      for (const item of contents) {
+        const key = String(item.Key);
+        out.push({
+          key,
+          etag: String(item.ETag ?? "").replace(/"/g, ""),
+          size: Number(item.Size ?? 0),
+          lastModified: item.LastModified instanceof Date ? item.LastModified.getTime() : Date.now(),
+        });
+        if (out.length >= limit) return out;
+      }
+      if (!page.IsTruncated || contents.length === 0) return out;
+      after = String(contents[contents.length - 1]!.Key);
+    }
+  }
+
+  private async discover(): Promise<BatchMember[]> {
+    const watermark = await this.ledger.watermark();
+    const startAfter = listStartAfter(this.deps.prefix, watermark, this.deps.config.lateWindowMs);
+    const [listed, known] = await Promise.all([
+      this.list(startAfter),
+      this.ledger.knownKeysAfter(startAfter),
+    ]);
+    return listed.filter((o) => !known.has(o.key) && !this.inFlight.has(o.key) && this.mine(o.key));
+  }
+
+  // ---------------------------------------------------------------- one poll
+
+  /** One pass: recover claimed batches, retry due failures, load new objects. */
+  async pollOnce(): Promise<PollResult> {
+    const { config } = this.deps;
+    const now = Date.now();
+    const batches: Batch[] = [];
+
+    // 1. Claimed batches left by a crash (ours at once, others' after the lease).
+    const claimed = await this.ledger.claimed();
+    const byBatch = new Map<string, LedgerRow[]>();
+    for (const row of claimed) {
+      if (this.inFlight.has(row.key)) continue;
+      const ours = row.owner === config.instanceId;
+      if (!ours && (now - row.updatedAt < config.claimLeaseMs || !this.mine(row.batchId))) continue;
+      const list = byBatch.get(row.batchId) ?? [];
+      list.push(row);
+      byBatch.set(row.batchId, list);
+    }
+    for (const [id, rows] of byBatch) {
+      batches.push({
+        id,
+        members: rows.map((r) => ({ ...ledgerObject(r), previous: r })),
+        chunkRows: rows[0]!.chunkRows || config.chunkRows,
+        recovered: true,
+      });
+    }
+
+    // 2. Failed objects whose backoff is over; each retries alone (see header).
+    const due = await this.ledger.dueRetries(now, 1000);
+    for (const row of due) {
+      if (this.inFlight.has(row.key) || !this.mine(row.key)) continue;
+      const member = { ...ledgerObject(row), previous: row };
+      batches.push({
+        id: batchId([member]),
+        members: [member],
+        chunkRows: row.chunkRows || config.chunkRows,
+        recovered: false,
+      });
+    }
+
+    // 3. New objects.
+    const fresh = await this.discover();
+    for (const members of groupBatches(fresh, {
+      maxObjects: config.batchMaxObjects,
+      maxBytes: config.batchMaxBytes,
+    })) {
+      batches.push({ id: batchId(members), members, chunkRows: config.chunkRows, recovered: false });
+    }
+
+    const result: PollResult = { batches: batches.length, objectsLoaded: 0, objectsFailed: 0, rows: 0 };
+    if (batches.length === 0) return result;
+    for (const batch of batches) for (const m of batch.members) this.inFlight.add(m.key);
+    const batchQueue = new PQueue({ concurrency: config.batchesInFlight });
+    const errors: unknown[] = [];
+    try {
+      await Promise.all(
+        batches.map((batch) =>
+          batchQueue.add(async () => {
+            try {
+              const outcome = await this.loadBatch(batch);
+              result.objectsLoaded += outcome.loaded;
+              result.objectsFailed += outcome.failed;
+              result.rows += outcome.rows;
+            } catch (error) {
+              errors.push(error);
+            }
+          }),
+        ),
+      );
+    } finally {
+      for (const batch of batches) for (const m of batch.members) this.inFlight.delete(m.key);
+    }
+    if (errors.length > 0) {
+      const first = errors[0];
+      throw first instanceof TransientError ? first : new TransientError(errorText(first));
+    }
+    return result;
+  }
+
+  // ---------------------------------------------------------------- one batch
+
+  private async loadBatch(batch: Batch): Promise<{ loaded: number; failed: number; rows: number }> {
+    const { config, logger } = this.deps;
+    const now = Date.now();
+    const latest = batch.recovered
+      ? new Map<string, LedgerRow>()
+      : await this.ledger.latest(batch.members.map((m) => m.key));
+    // Another instance (or an earlier poll) may have finished some of these meanwhile.
+    const members = batch.members.filter((m) => {
+      const state = latest.get(m.key)?.state;
+      return state === undefined || state === "failed" || state === "queued" || batch.recovered;
+    });
+    if (members.length !== batch.members.length) return { loaded: 0, failed: 0, rows: 0 };
+
+    // Write-ahead claim: composition + chunking are fixed before any insert.
+    const claimRows = members.map((m) =>
+      ledgerRow(m, {
+        bucket: this.deps.bucket,
+        state: "claimed",
+        attempts: (m.previous?.attempts ?? 0) + 1,
+        batchId: batch.id,
+        chunkRows: batch.chunkRows,
+        owner: config.instanceId,
+        error: m.previous?.error ?? "",
+        now,
+        after: Math.max(m.previous?.version ?? 0, latest.get(m.key)?.version ?? 0),
+      }),
+    );
+    await this.transient("ledger claim", () => this.ledger.write(claimRows));
+
+    // Prefetch every member (bounded by the GET queue), map them in key order.
+    const single = members.length === 1;
+    const fetches = members.map((m) =>
+      this.getQueue
+        .add(() => this.fetch(m.key))
+        .then(
+          (body) => ({ body }),
+          (error: unknown) => ({ error }),
+        ),
+    );
+    // Keep rejected fetches from being reported as unhandled while we wait on earlier ones.
+    for (const f of fetches) f.catch(() => undefined);
+
+    const chunk = new ChunkWriter(batch, (lines, index) => this.insertChunk(batch, lines, index));
+    const rowsByKey = new Map<string, number>();
+    const failures = new Map<string, string>();
+    try {
+      for (let i = 0; i < members.length; i++) {
+        const member = members[i]!;
+        const fetched = await fetches[i]!;
+        if ("error" in fetched) {
+          if (fetched.error instanceof CorruptObjectError) {
+            failures.set(member.key, fetched.error.message);
+            continue;
+          }
+          throw fetched.error;
+        }
+        fetches[i] = Promise.resolve({ body: Buffer.alloc(0) }); // drop the reference early
+        try {
+          if (single) {
+            // Streamed straight into chunks: a failure mid-way leaves earlier chunks
+            // inserted; the retry is this same single-object batch, so they dedupe.
+            let rows = 0;
+            for (const part of this.decode(member.key, fetched.body)) {
+              for (const row of traceRequestRows(part)) {
+                await chunk.add(serializeRowCompact(row));
+                rows++;
+              }
+            }
+            rowsByKey.set(member.key, rows);
+          } else {
+            // Whole object first, so a corrupt one contributes no rows at all.
+            const lines: string[] = [];
+            for (const part of this.decode(member.key, fetched.body)) {
+              for (const row of traceRequestRows(part)) lines.push(serializeRowCompact(row));
+            }
+            for (const line of lines) await chunk.add(line);
+            rowsByKey.set(member.key, lines.length);
+          }
+        } catch (error) {
+          if (error instanceof TransientError) throw error;
+          failures.set(member.key, `${member.key}: ${errorText(error)}`);
+        }
+      }
+      await chunk.flush();
+    } catch (error) {
+      // S3/ClickHouse trouble: the batch stays claimed; the next poll recovers it (same tokens).
+      await chunk.settle();
+      throw error;
+    }
+
+    // Outcome for every member in one ledger insert.
+    const done = Date.now();
+    const outcome = members.map((m) => {
+      const claim = claimRows.find((c) => c.key === m.key)!;
+      const failure = failures.get(m.key);
+      if (failure === undefined) {
+        return ledgerRow(m, {
+          ...claim,
+          state: "loaded",
+          rows: rowsByKey.get(m.key) ?? 0,
+          error: "",
+          now: done,
+          after: claim.version,
+        });
+      }
+      const quarantined = claim.attempts >= config.maxAttempts;
+      return ledgerRow(m, {
+        ...claim,
+        state: quarantined ? "quarantined" : "failed",
+        error: failure,
+        rows: 0,
+        now: done,
+        nextAttemptAt: done + retryDelayMs(claim.attempts, config.retryBaseMs, config.retryMaxMs),
+        // A single-object batch keeps its id so a retry reproduces its tokens.
+        batchId: claim.batchId,
+        after: claim.version,
+      });
+    });
+    await this.transient("ledger update", () => this.ledger.write(outcome));
+    for (const [key, error] of failures) {
+      const row = outcome.find((o) => o.key === key)!;
+      logger.warn({ key, attempts: row.attempts, state: row.state, error }, "object not loadable");
+    }
+    const rows = [...rowsByKey.values()].reduce((a, b) => a + b, 0);
+    logger.debug({ batch: batch.id, objects: members.length, rows, chunks: chunk.chunks }, "batch loaded");
+    return { loaded: members.length - failures.size, failed: failures.size, rows };
+  }
+
+  private async transient<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw new TransientError(`${what}: ${errorText(error)}`);
+    }
+  }
+
+  /** The object's bytes, gunzipped when they are gzip (magic bytes decide). */
+  private async fetch(key: string): Promise<Buffer> {
+    let response: GetObjectCommandOutput;
+    try {
+      response = await this.deps.s3.send(new GetObjectCommand({ Bucket: this.deps.bucket, Key: key }));
+    } catch (error) {
+      const name = (error as { name?: string }).name;
+      if (name === "NoSuchKey" || name === "NotFound")
+        throw new CorruptObjectError(`${key}: object disappeared`);
+      throw new TransientError(`S3 get ${key}: ${errorText(error)}`);
+    }
+    const body = response.Body as Readable | undefined;
+    if (!body) throw new CorruptObjectError(`${key}: empty response body`);
+    const raw: Buffer[] = [];
+    let first: Buffer | undefined;
+    const chunks: Buffer[] = [];
+    try {
+      // Peek the first bytes, then either collect or gunzip as a stream (bounded by the object's size).
+      const iterator = body[Symbol.asyncIterator]();
+      const head = await iterator.next();
+      if (head.done) return Buffer.alloc(0);
+      first = Buffer.from(head.value as Uint8Array);
+      const gzip = first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b;
+      const rest = Readable.from(
+        (async function* () {
+          yield first!;
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) return;
+            yield Buffer.from(next.value as Uint8Array);
+          }
+        })(),
+      );
+      if (!gzip) {
+        for await (const c of rest) raw.push(c as Buffer);
+        return Buffer.concat(raw);
+      }
+      const gunzip = createGunzip();
+      gunzip.on("data", (c: Buffer) => chunks.push(c));
+      try {
+        await pipeline(rest, gunzip);
+      } catch (error) {
+        if ((error as { code?: string }).code?.startsWith("Z_")) {
+          throw new CorruptObjectError(`${key}: gzip: ${errorText(error)}`);
+        }
+        throw error;
+      }
+      return Buffer.concat(chunks);
+    } catch (error) {
+      if (error instanceof CorruptObjectError) throw error;
+      throw new TransientError(`S3 read ${key}: ${errorText(error)}`);
+    }
+  }
+
+  /** Requests of an object: whole for small ones, split into parts above largeObjectBytes. */
+  private *decode(key: string, body: Buffer): Generator<OtlpTraceRequest> {
+    const encoding = objectEncoding(key, body.subarray(0, 16));
+    const large = body.length > this.deps.config.largeObjectBytes;
+    try {
+      if (encoding === "otlp_proto") {
+        if (large) yield* splitProtoRequest(body, this.deps.config.chunkRows);
+        else yield decodeTraceRequestProto(body);
+      } else if (large) yield* splitJsonRequest(body, this.deps.config.chunkRows);
+      else yield parseTraceRequestJson(body);
+    } catch (error) {
+      throw new CorruptObjectError(`${encoding}: ${errorText(error)}`);
+    }
+  }
+
+  private async insertChunk(batch: Batch, lines: string[], index: number): Promise<void> {
+    const token = insertToken(batch.id, index, batch.chunkRows);
+    const body = `${lines.join("\n")}\n`;
+    await this.insertQueue.add(async () => {
+      try {
+        const result = await this.deps.clickhouse.exec({
+          query: `INSERT INTO ${this.deps.database}.otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow`,
+          values: bodyStream(body),
+          clickhouse_settings: {
+            insert_deduplicate: 1,
+            insert_deduplication_token: token,
+            async_insert: 0,
+          },
+        });
+        result.stream.resume();
+        await new Promise<void>((resolve, reject) => {
+          result.stream.on("end", resolve);
+          result.stream.on("error", reject);
+        });
+      } catch (error) {
+        const code = Number((error as { code?: string }).code);
+        const prefix = CLICKHOUSE_DATA_ERRORS.has(code) ? "ClickHouse refused rows" : "ClickHouse insert";
+        throw new TransientError(`${prefix} (batch ${batch.id} chunk ${index}): ${errorText(error)}`);
+      }
+    });
+    if (this.deps.config.crashAfterInsert) {
+      // Test hook: die like kill -9 between the insert and the ledger update.
+      process.kill(process.pid, "SIGKILL");
+      await new Promise(() => undefined);
+    }
+  }
+}
+
+/** Accumulates serialized rows and inserts a chunk every chunkRows rows (insert overlaps mapping). */
+class ChunkWriter {
+  private lines: string[] = [];
+  private pending: Array<Promise<void>> = [];
+  chunks = 0;
+
+  constructor(
+    private readonly batch: Batch,
+    private readonly insert: (lines: string[], index: number) => Promise<void>,
+  ) {}
+
+  async add(line: string): Promise<void> {
+    this.lines.push(line);
+    if (this.lines.length >= this.batch.chunkRows) await this.emit();
+  }
+
+  private async emit(): Promise<void> {
+    const lines = this.lines;
+    this.lines = [];
+    const done = this.insert(lines, this.chunks++);
+    done.catch(() => undefined);
+    this.pending.push(done);
+    // Keep at most two chunks of this batch in memory/in flight.
+    if (this.pending.length >= 2) await this.pending.shift();
+  }
+
+  async flush(): Promise<void> {
+    if (this.lines.length > 0) await this.emit();
+    const pending = this.pending;
+    this.pending = [];
+    await Promise.all(pending);
+  }
+
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.pending);
+  }
+}
+
+function ledgerObject(row: LedgerRow): ListedObject {
+  return { key: row.key, etag: row.etag, size: row.size, lastModified: row.objectTime };
+}
+
+interface RowFields {
+  state: FileState;
+  attempts: number;
+  batchId: string;
+  chunkRows: number;
+  owner: string;
+  error: string;
+  now: number;
+  after: number;
+  rows?: number;
+  nextAttemptAt?: number;
+}
+
+function ledgerRow(member: BatchMember, fields: RowFields & Partial<LedgerRow>): LedgerRow {
+  return {
+    bucket: fields.bucket ?? "",
+    key: member.key,
+    state: fields.state,
+    etag: member.etag,
+    size: member.size,
+    objectTime: member.lastModified,
+    rows: fields.rows ?? 0,
+    attempts: fields.attempts,
+    error: fields.error,
+    batchId: fields.batchId,
+    chunkRows: fields.chunkRows,
+    owner: fields.owner,
+    firstSeenAt: member.previous?.firstSeenAt || fields.firstSeenAt || fields.now,
+    updatedAt: fields.now,
+    nextAttemptAt: fields.nextAttemptAt ?? fields.now,
+    version: nextVersion(fields.after),
+  };
+}
+
+export function errorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0]!.slice(0, 500);
+}
