@@ -3,6 +3,7 @@
 mode := "local"
 
 set dotenv-load := false
+set positional-arguments := true
 
 tsx := "node --import tsx"
 compose := "docker compose"
@@ -42,3 +43,35 @@ migrate:
 # delete all local data (the stack must be down)
 clean:
     @if [ "{{mode}}" = "docker" ]; then {{compose}} down -v; else {{tsx}} local-stack/supervisor/cli.ts clean; fi
+
+# follow the s3-loader's logs
+loader-logs:
+    @{{just_executable()}} mode={{mode}} logs s3-loader
+
+# follow the embedding-enricher's logs
+enricher-logs:
+    @{{just_executable()}} mode={{mode}} logs embedding-enricher
+
+# loader: objects by state, rows loaded, watermark, lag, last errors
+loader-status:
+    @{{just_executable()}} mode={{mode}} _stage s3-loader s3-loader/cli.ts status
+
+# enricher: enriched vs loaded rows, lag, watermark, model, cache hit rate
+enrichment-status:
+    @{{just_executable()}} mode={{mode}} _stage embedding-enricher embedding-enricher/cli.ts status
+
+# list the trace objects in the bucket
+minio-ls:
+    @{{just_executable()}} mode={{mode}} _stage s3-loader s3-loader/cli.ts ls
+
+# row counts of every table, lag and rates of each stage
+bench:
+    @{{just_executable()}} mode={{mode}} _stage s3-loader ops/pipeline-report.ts
+
+# ask the trace agent: `just agent` (interactive) or `just agent "question"`
+agent *question:
+    @if [ "{{mode}}" = "docker" ]; then {{compose}} run --rm agent node --import tsx agent/cli.ts "$@"; else {{tsx}} agent/cli.ts "$@"; fi
+
+# run a stage command locally, or inside the stage's container in docker mode
+_stage service script *args:
+    @if [ "{{mode}}" = "docker" ]; then {{compose}} exec {{service}} node --import tsx {{script}} {{args}}; else {{tsx}} {{script}} {{args}}; fi
