@@ -25,6 +25,12 @@ export function prepareSql(sql: string): string {
   return text;
 }
 
+/** Statements that produce a result set get `FORMAT JSONEachRow` appended; others are sent as they are. */
+export function returnsRows(sql: string): boolean {
+  const text = sql.replace(/^(\s+|--[^\n]*\n|\/\*[\s\S]*?\*\/)+/, "");
+  return /^(\(|select\b|with\b|show\b|desc\b|describe\b|explain\b|exists\b|values\b)/i.test(text);
+}
+
 export interface RunSqlInput {
   sql: string;
   maxRows?: number;
@@ -56,6 +62,16 @@ export const runSqlTool: AgentTool<RunSqlInput> = {
   },
   describe: (input) => input.sql.replace(/\s+/g, " ").slice(0, 80),
   async run(ctx: ToolContext, input: RunSqlInput): Promise<ToolOutput> {
+    if (!returnsRows(input.sql)) {
+      // Sent exactly as written (no FORMAT suffix), so the server judges the statement
+      // itself and the model reads the real reason it was refused.
+      const done = await ctx.clickhouse.exec({
+        query: input.sql,
+        ...(ctx.signal ? { abort_signal: ctx.signal } : {}),
+      });
+      done.stream.resume();
+      return { text: "Statement ran; it returns no rows.", rows: 0, sql: [input.sql], truncated: false };
+    }
     const limits = {
       ...ctx.limits,
       maxRows: Math.min(ctx.limits.maxRows, input.maxRows ?? ctx.limits.maxRows),

@@ -1,0 +1,102 @@
+import { parseRelativeDuration } from "./tools/window.ts";
+
+/**
+ * Slash commands of the REPL. Tool commands run a tool directly (no model,
+ * no API key needed) with the same validation and limits the model gets.
+ */
+export type SlashCommand =
+  | { kind: "help" | "reset" | "sql" | "exit" | "tools" }
+  | { kind: "tool"; tool: string; input: Record<string, unknown> }
+  | { kind: "error"; message: string };
+
+export const SLASH_HELP = `Ask a question in plain words, or use a command:
+  /services [window]            per-service requests, errors, p50/p95/p99 (e.g. /services 1h)
+  /errors [service] [window]    grouped errors (e.g. /errors checkout 30m)
+  /slow [service] [window]      slowest spans above p95 (e.g. /slow checkout)
+  /trace <trace_id>             one trace as a waterfall
+  /search <text>                semantic search over spans (e.g. /search card declined)
+  /compare <service> [window]   last <window> vs the <window> before it (default 1h)
+  /schema                       tables, columns, stored time range, services
+  /run <sql>                    run a read-only SELECT (alias /sql-run)
+  /sql                          show the SQL of the last answer or command
+  /tools                        list the tools the model can use
+  /reset                        forget the conversation
+  /exit                         quit (Ctrl-C cancels the current answer; Ctrl-D quits)
+Windows look like 15m, 1h, 2d; without one, all stored data is used.`;
+
+function splitWindow(args: string[]): { rest: string[]; last?: string } {
+  const tail = args[args.length - 1];
+  if (tail !== undefined && parseRelativeDuration(tail) !== undefined)
+    return { rest: args.slice(0, -1), last: tail };
+  return { rest: args };
+}
+
+export function parseSlash(line: string): SlashCommand | undefined {
+  const text = line.trim();
+  if (!text.startsWith("/")) return undefined;
+  const space = text.search(/\s/);
+  const name = (space === -1 ? text : text.slice(0, space)).toLowerCase();
+  const argText = space === -1 ? "" : text.slice(space + 1).trim();
+  const args = argText === "" ? [] : argText.split(/\s+/);
+  const withWindow = (input: Record<string, unknown>, last?: string) => (last ? { ...input, last } : input);
+  switch (name) {
+    case "/help":
+    case "/?":
+      return { kind: "help" };
+    case "/reset":
+      return { kind: "reset" };
+    case "/sql":
+      return { kind: "sql" };
+    case "/exit":
+    case "/quit":
+      return { kind: "exit" };
+    case "/tools":
+      return { kind: "tools" };
+    case "/schema":
+      return { kind: "tool", tool: "schema", input: {} };
+    case "/services": {
+      const { last } = splitWindow(args);
+      return { kind: "tool", tool: "service_overview", input: withWindow({}, last) };
+    }
+    case "/errors": {
+      const { rest, last } = splitWindow(args);
+      return {
+        kind: "tool",
+        tool: "find_errors",
+        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
+      };
+    }
+    case "/slow": {
+      const { rest, last } = splitWindow(args);
+      const input: Record<string, unknown> = { percentile: 95 };
+      if (rest.length) input.service = rest.join(" ");
+      return { kind: "tool", tool: "find_slow_spans", input: withWindow(input, last) };
+    }
+    case "/trace":
+      if (args.length !== 1) return { kind: "error", message: "usage: /trace <trace_id>" };
+      return { kind: "tool", tool: "trace_tree", input: { trace_id: args[0] } };
+    case "/search":
+      if (argText === "") return { kind: "error", message: "usage: /search <text>" };
+      return { kind: "tool", tool: "semantic_search", input: { query: argText } };
+    case "/compare": {
+      const { rest, last } = splitWindow(args);
+      if (rest.length === 0)
+        return { kind: "error", message: "usage: /compare <service> [window, e.g. 30m]" };
+      const window = last ?? "1h";
+      const ms = parseRelativeDuration(window)!;
+      const to = new Date(Date.now() - ms).toISOString();
+      const from = new Date(Date.now() - 2 * ms).toISOString();
+      return {
+        kind: "tool",
+        tool: "compare_windows",
+        input: { service: rest.join(" "), a_from: from, a_to: to, b_last: window },
+      };
+    }
+    case "/run":
+    case "/sql-run":
+      if (argText === "") return { kind: "error", message: "usage: /run <sql>" };
+      return { kind: "tool", tool: "run_sql", input: { sql: argText } };
+    default:
+      return { kind: "error", message: `unknown command ${name}; /help lists the commands` };
+  }
+}

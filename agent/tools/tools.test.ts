@@ -1,0 +1,301 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClickHouseClient } from "../../shared/clickhouse.ts";
+import { startTestStack, type TestStack } from "../../testing/stack.ts";
+import { createAgentClickHouseClient } from "../clickhouse.ts";
+import { dispatchTool } from "../dispatch.ts";
+import { insertSeed, SEED_TRACES, type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
+import { formatMs } from "./format.ts";
+import { ALL_TOOLS } from "./index.ts";
+import type { SearchSpans } from "./semantic-search.ts";
+import type { ToolContext } from "./types.ts";
+
+let stack: TestStack;
+let admin: ClickHouseClient;
+let agentClient: ClickHouseClient;
+let ctx: ToolContext;
+let spans: SeedSpan[];
+const END_MS = Math.floor(Date.now() / 60_000) * 60_000;
+
+beforeAll(async () => {
+  stack = await startTestStack({ clickhouse: true });
+  admin = createClickHouseClient(stack.clickhouse);
+  spans = seedSpans(END_MS);
+  await insertSeed(admin, spans);
+  agentClient = createAgentClickHouseClient(
+    stack.clickhouse,
+    { username: "agent", password: "agent" },
+    { queryTimeoutMs: 2000, sqlRowCap: 1000 },
+  );
+  ctx = {
+    clickhouse: agentClient,
+    limits: { maxRows: 50, maxChars: 6000 },
+    sqlRowCap: 1000,
+    now: () => new Date(END_MS),
+  };
+});
+
+afterAll(async () => {
+  await agentClient?.close();
+  await admin?.close();
+  await stack?.stop();
+});
+
+async function call(name: string, input: unknown, context: ToolContext = ctx) {
+  return dispatchTool(ALL_TOOLS, { id: "t", name, input }, context);
+}
+
+/** The cells of the table line whose first cell is `first`. */
+function rowOf(text: string, first: string): string[] {
+  const line = text.split("\n").find((l) => l.split(" | ")[0] === first);
+  if (!line) throw new Error(`no row "${first}" in:\n${text}`);
+  return line.split(" | ");
+}
+
+const errorsBy = (service: string, list = spans) =>
+  list.filter((s) => s.ServiceName === service && s.StatusCode === "Error").length;
+
+describe("tools on the embedded ClickHouse with known spans", () => {
+  it("service_overview counts every span exactly and ranks the service with most errors first", async () => {
+    const result = await call("service_overview", {});
+    expect(result.isError).toBe(false);
+    const services = ["frontend", "checkout", "payment", "inventory"];
+    const expectedTop = [...services].sort((a, b) => errorsBy(b) - errorsBy(a))[0]!;
+    const firstRow = result.content.split("\n")[2]!.split(" | ");
+    expect(firstRow[0]).toBe(expectedTop);
+    for (const service of services) {
+      const row = rowOf(result.content, service);
+      const own = spans.filter((s) => s.ServiceName === service);
+      expect(Number(row[1])).toBe(own.length);
+      expect(Number(row[2])).toBe(own.filter((s) => s.SpanKind === "Server").length);
+      expect(Number(row[3])).toBe(errorsBy(service));
+    }
+    expect(result.rows).toBe(4);
+  });
+
+  it("service_overview honours a relative window", async () => {
+    const result = await call("service_overview", { last: "10m" });
+    const inWindow = spans.filter((s) => s.startMs >= END_MS - 600_000 && s.startMs < END_MS);
+    expect(Number(rowOf(result.content, "payment")[3])).toBe(errorsBy("payment", inWindow));
+    expect(Number(rowOf(result.content, "frontend")[1])).toBe(
+      inWindow.filter((s) => s.ServiceName === "frontend").length,
+    );
+  });
+
+  it("find_errors groups failures by message, using the exception event when StatusMessage is empty", async () => {
+    const result = await call("find_errors", {});
+    const total = spans.filter((s) => s.StatusCode === "Error").length;
+    expect(result.content).toContain(`${total} error spans of ${spans.length} matching spans`);
+    const top = result.content.split("\n")[2]!.split(" | ");
+    expect(top.slice(0, 4)).toEqual([
+      "payment",
+      "POST /charge",
+      "card declined",
+      String(errorsBy("payment")),
+    ]);
+    const filtered = await call("find_errors", {
+      message_contains: "DECLINED",
+      group_by: "span",
+      service: "payment",
+    });
+    expect(filtered.rows).toBe(errorsBy("payment"));
+    expect(filtered.content).toContain(traceIdOf(32));
+  });
+
+  it("find_slow_spans lists the slowest spans above a duration or percentile threshold", async () => {
+    const slow = spans.filter((s) => s.ServiceName === "inventory" && s.Duration >= 500e6);
+    const result = await call("find_slow_spans", { service: "Inventory", min_duration_ms: 500 });
+    expect(result.content).toContain(`${slow.length} spans match`);
+    const first = result.content.split("\n")[2]!.split(" | ");
+    const slowest = [...slow].sort((a, b) => b.Duration - a.Duration)[0]!;
+    expect(first[1]).toBe("inventory");
+    expect(first[6]).toBe(slowest.TraceId);
+    expect(first[4]).toBe(formatMs(slowest.Duration));
+    const p99 = await call("find_slow_spans", { service: "inventory", percentile: 99, limit: 5 });
+    expect(p99.content).toMatch(/^1 spans match .*p99 of 40 matching spans/);
+    expect(p99.content).toContain(slowest.SpanId);
+  });
+
+  it("trace_tree draws the waterfall and marks the critical path and the failing span", async () => {
+    const result = await call("trace_tree", { trace_id: traceIdOf(0).toUpperCase() });
+    expect(result.isError).toBe(false);
+    expect(result.rows).toBe(5);
+    const lines = result.content.split("\n");
+    const charge = lines.find((l) => l.includes("payment: POST /charge"))!;
+    expect(charge.startsWith("*!") || charge.startsWith(" !")).toBe(true);
+    expect(charge).toContain("card declined");
+    const root = lines.find((l) => l.includes("frontend: GET /checkout"))!;
+    expect(root.startsWith("* ")).toBe(true); // root failed too, but only because a child did
+    expect(lines.find((l) => l.includes("inventory: POST /reserve"))).toMatch(/^\*/); // inventory ends last
+    // Indentation follows the parent chain: payment is 3 levels below the root.
+    expect(charge.indexOf("payment:") - root.indexOf("frontend:")).toBe(6);
+    const missing = await call("trace_tree", { trace_id: "f".repeat(32) });
+    expect(missing.content).toContain("No spans found");
+    const bad = await call("trace_tree", { trace_id: "not-a-trace" });
+    expect(bad.isError).toBe(true);
+    expect(bad.content).toContain("hex trace id");
+  });
+
+  it("compare_windows reports both windows' error rates and top messages", async () => {
+    const mid = END_MS - 20 * 60_000;
+    const result = await call("compare_windows", {
+      service: "payment",
+      a_from: new Date(END_MS - 40 * 60_000).toISOString(),
+      a_to: new Date(mid).toISOString(),
+      b_last: "20m",
+    });
+    expect(result.isError).toBe(false);
+    const a = spans.filter((s) => s.ServiceName === "payment" && s.startMs < mid);
+    const b = spans.filter((s) => s.ServiceName === "payment" && s.startMs >= mid);
+    const row = rowOf(result.content, "error spans");
+    expect(row.slice(1, 3)).toEqual([String(errorsBy("payment", a)), String(errorsBy("payment", b))]);
+    expect(rowOf(result.content, "spans").slice(1, 3)).toEqual([String(a.length), String(b.length)]);
+    expect(result.content).toContain(`${errorsBy("payment", b)} | card declined`);
+    const missingWindow = await call("compare_windows", { service: "payment", a_last: "1h" });
+    expect(missingWindow.isError).toBe(true);
+    expect(missingWindow.content).toContain('"b_from"');
+  });
+
+  it("schema lists tables, the stored range and the services", async () => {
+    const result = await call("schema", {});
+    expect(result.content).toContain("Duration UInt64");
+    expect(result.content).toContain(`Data: ${spans.length} spans`);
+    expect(result.content).toContain("checkout (80)");
+    expect(result.content).toContain("otel_traces_enriched");
+  });
+
+  it("run_sql answers aggregates exactly", async () => {
+    const result = await call("run_sql", {
+      sql: "SELECT ServiceName, countIf(StatusCode = 'Error') AS errors FROM otel_traces GROUP BY ServiceName ORDER BY errors DESC, ServiceName LIMIT 1;",
+    });
+    expect(result.isError).toBe(false);
+    expect(result.content.split("\n")[1]).toBe(`payment | ${errorsBy("payment")}`);
+  });
+
+  it("run_sql cuts long results and says how many rows there were", async () => {
+    const cut = await call("run_sql", { sql: "SELECT number FROM numbers(500) -- all of them" });
+    expect(cut.truncated).toBe(true);
+    expect(cut.content).toContain("showing 50 of 500 rows");
+    expect(cut.rows).toBe(500);
+    const capped = await call("run_sql", { sql: "SELECT number FROM numbers(100000)" });
+    expect(capped.content).toMatch(/showing 50 of at least \d+ rows/);
+    const small = await call("run_sql", { sql: "SELECT number FROM numbers(500)", max_rows: 5 });
+    expect(small.content).toContain("showing 5 of 500 rows");
+  });
+
+  const escapes: Array<[string, string]> = [
+    ["INSERT", "INSERT INTO otel_traces (TraceId, SpanId) VALUES ('evil', 'evil')"],
+    ["DROP", "DROP TABLE otel_traces"],
+    ["TRUNCATE", "TRUNCATE TABLE otel_traces"],
+    ["ALTER DELETE", "ALTER TABLE otel_traces DELETE WHERE 1"],
+    ["CREATE", "CREATE TABLE evil (x UInt8) ENGINE = Memory"],
+    ["SET", "SET readonly = 0"],
+    ["SET other", "SET max_execution_time = 100000"],
+    ["SETTINGS readonly=0", "SELECT count() FROM otel_traces SETTINGS readonly = 0"],
+    ["file()", "SELECT * FROM file('/etc/passwd', 'LineAsString')"],
+    ["url()", "SELECT * FROM url('http://127.0.0.1:9/x', 'CSV', 'a String')"],
+    ["multi-statement", "SELECT 1; DROP TABLE otel_traces"],
+    ["multi-statement insert", "SELECT 1; INSERT INTO otel_traces (TraceId) VALUES ('x')"],
+  ];
+  for (const [label, sql] of escapes) {
+    it(`run_sql refuses ${label} and returns the refusal as a tool error`, async () => {
+      const result = await call("run_sql", { sql });
+      expect(result.isError).toBe(true);
+      expect(result.content).toMatch(/^ClickHouse refused the query \(code \d+/);
+      expect(result.content).not.toContain("root:");
+      if (process.env.SHOW_REFUSALS) console.log(label, "=>", result.content);
+    });
+  }
+
+  it("every refused statement left the data untouched", async () => {
+    const result = await admin.query({
+      query: "SELECT count() AS n FROM otel_traces",
+      format: "JSONEachRow",
+    });
+    const [row] = await result.json<{ n: string }>();
+    expect(Number(row!.n)).toBe(spans.length);
+  });
+
+  it("run_sql stops queries at the time limit", async () => {
+    const result = await call("run_sql", {
+      sql: "SELECT count() FROM numbers(100000000000) WHERE sipHash64(number) = 1",
+    });
+    expect(result.isError).toBe(true);
+    expect(result.content).toMatch(/TIMEOUT|time limit|Timeout/i);
+  }, 30_000);
+
+  it("semantic_search shows the enricher's hits and reports when search is unavailable", async () => {
+    const calls: unknown[] = [];
+    const fake: SearchSpans = async (_client, options) => {
+      calls.push(options);
+      return [
+        {
+          score: 0.91,
+          TraceId: traceIdOf(8),
+          SpanId: "0000000000000084",
+          ServiceName: "payment",
+          SpanName: "POST /charge",
+          StatusCode: "Error",
+          Duration: "40000000",
+          Timestamp: "2026-11-27 01:00:00.000000000",
+          text: "payment POST /charge Error card declined",
+        },
+      ];
+    };
+    const result = await call(
+      "semantic_search",
+      { query: "card declined", service: "payment", last: "1h" },
+      { ...ctx, searchSpans: fake },
+    );
+    expect(result.rows).toBe(1);
+    expect(result.content).toContain("0.910 | 2026-11-27 01:00:00.000000000 | payment | POST /charge");
+    expect(calls[0]).toMatchObject({
+      query: "card declined",
+      k: 10,
+      service: "payment",
+      to: new Date(END_MS),
+    });
+    const unavailable = await call(
+      "semantic_search",
+      { query: "card declined" },
+      { ...ctx, searchSpans: undefined },
+    );
+    expect(unavailable.isError).toBe(true);
+    expect(unavailable.content).toContain("unavailable");
+  });
+
+  it("validates input and explains what to fix", async () => {
+    const cases: Array<[string, unknown, string]> = [
+      ["service_overview", { last: "yesterday" }, "duration like"],
+      ["service_overview", { order_by: "name" }, "must be one of"],
+      ["find_slow_spans", { limit: 1000 }, "between 1 and 100"],
+      ["find_errors", { from: "not a date" }, "ISO 8601"],
+      ["find_errors", { servce: "x" }, "unknown field"],
+      ["run_sql", { sql: "   " }, '"sql" is required'],
+      ["compare_windows", { a_last: "1h", b_last: "1h" }, '"service" is required'],
+    ];
+    for (const [tool, input, message] of cases) {
+      const result = await call(tool, input);
+      expect(result.isError, `${tool} ${JSON.stringify(input)}`).toBe(true);
+      expect(result.content).toContain(message);
+    }
+    expect(SEED_TRACES).toBe(40);
+  });
+});
+
+describe("the agent connection itself", () => {
+  it("is read-only at the server: SET and writes are refused even without any tool in between", async () => {
+    await expect(agentClient.command({ query: "SET readonly = 0" })).rejects.toMatchObject({
+      type: "READONLY",
+    });
+    await expect(agentClient.command({ query: "SET max_execution_time = 0" })).rejects.toMatchObject({
+      type: "READONLY",
+    });
+    await expect(
+      agentClient.command({ query: "INSERT INTO otel_traces (TraceId) VALUES ('x')" }),
+    ).rejects.toMatchObject({ type: "READONLY" });
+    await expect(
+      agentClient.query({ query: "SELECT 1", format: "JSONEachRow", clickhouse_settings: { readonly: "0" } }),
+    ).rejects.toMatchObject({ type: "READONLY" });
+  });
+});
