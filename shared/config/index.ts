@@ -17,3 +17,4 @@ export * from "./schema.ts";
 export * from "./supervisor.ts";
 export * from "./agent.ts";
 export * from "./clickhouse-server.ts";
+export * from "./event-generator.ts";

@@ -1,0 +1,163 @@
+/**
+ * Turns trace plans into real OpenTelemetry SDK spans. One process plays a
+ * whole platform, so every replica of every service gets its own
+ * BasicTracerProvider with its own Resource (service.name, version,
+ * environment, instance); all providers share one BatchSpanProcessor and
+ * exporter, so an export request carries spans of many resources, as a
+ * collector would receive them from a fleet.
+ *
+ * Spans are created with explicit start and end times from the plan
+ * (simulated latency), so no span really waits; the caller paces the wall
+ * clock. A callee's SERVER span is started with the caller's CLIENT span
+ * context as a *remote* parent, exactly what extracting a traceparent header
+ * yields.
+ */
+import {
+  type Context,
+  type HrTime,
+  ROOT_CONTEXT,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
+import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
+import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { SCOPES, type ScopeKey, SERVICE_KEYS, SERVICES, type ServiceKey } from "./catalog.ts";
+import type { Prng } from "./prng.ts";
+import type { SpanKindName, TracePlan } from "./trace-plan.ts";
+
+export interface BatchProcessorSizing {
+  maxQueueSize: number;
+  maxExportBatchSize: number;
+  scheduledDelayMillis: number;
+  exportTimeoutMillis: number;
+}
+
+export interface EmittedTrace {
+  traceId: string;
+  spanIds: string[];
+}
+
+const KINDS: Record<SpanKindName, SpanKind> = {
+  SERVER: SpanKind.SERVER,
+  CLIENT: SpanKind.CLIENT,
+  INTERNAL: SpanKind.INTERNAL,
+  PRODUCER: SpanKind.PRODUCER,
+  CONSUMER: SpanKind.CONSUMER,
+};
+
+const SCOPE_KEYS = Object.keys(SCOPES) as ScopeKey[];
+
+/** Epoch milliseconds (fractional) to the SDK's [seconds, nanoseconds]. */
+export function toHrTime(epochMs: number): HrTime {
+  let seconds = Math.floor(epochMs / 1000);
+  let nanos = Math.round((epochMs - seconds * 1000) * 1e6);
+  if (nanos >= 1e9) {
+    seconds += 1;
+    nanos -= 1e9;
+  }
+  return [seconds, nanos];
+}
+
+export interface EmitterOptions {
+  exporter: SpanExporter;
+  sizing: BatchProcessorSizing;
+  environment: string;
+  /** Seeds the replicas' instance ids and pod names (stable for a seed). */
+  prng: Prng;
+}
+
+export class OtelEmitter {
+  readonly processor: BatchSpanProcessor;
+  private readonly providers: BasicTracerProvider[] = [];
+  /** tracers[service][replica][scope] */
+  private readonly tracers = {} as Record<ServiceKey, Record<ScopeKey, Tracer>[]>;
+  spansCreated = 0;
+  tracesCreated = 0;
+
+  constructor(options: EmitterOptions) {
+    this.processor = new BatchSpanProcessor(options.exporter, { ...options.sizing });
+    for (const key of SERVICE_KEYS) {
+      const service = SERVICES[key];
+      this.tracers[key] = [];
+      for (let replica = 0; replica < service.replicas; replica++) {
+        const podSuffix = `${options.prng.hex(5).slice(0, 9)}-${options.prng.hex(3).slice(0, 5)}`;
+        const resource = defaultResource().merge(
+          resourceFromAttributes({
+            "service.name": service.name,
+            "service.namespace": "snkrs",
+            "service.version": service.version,
+            "service.instance.id": `${service.name}-${podSuffix}`,
+            "deployment.environment": options.environment,
+            "deployment.environment.name": options.environment,
+            "host.name": `${service.name}-${podSuffix}`,
+            "k8s.namespace.name": "snkrs",
+            "k8s.pod.name": `${service.name}-${podSuffix}`,
+            "k8s.deployment.name": service.name,
+            "cloud.provider": "aws",
+            "cloud.region": "us-east-1",
+          }),
+        );
+        const provider = new BasicTracerProvider({ resource, spanProcessors: [this.processor] });
+        this.providers.push(provider);
+        const scopes = {} as Record<ScopeKey, Tracer>;
+        for (const scope of SCOPE_KEYS) {
+          scopes[scope] = provider.getTracer(
+            scope === "app" ? service.name : SCOPES[scope].name,
+            SCOPES[scope].version,
+          );
+        }
+        this.tracers[key].push(scopes);
+      }
+    }
+  }
+
+  /** Creates and ends every span of `plan`, the trace starting at `traceStartEpochMs`. */
+  emit(plan: TracePlan, traceStartEpochMs: number): EmittedTrace {
+    const contexts: SpanContext[] = new Array(plan.spans.length);
+    const spanIds: string[] = new Array(plan.spans.length);
+    for (const planned of plan.spans) {
+      const tracer = this.tracers[planned.service][planned.instance]![planned.scope];
+      let parent: Context = ROOT_CONTEXT;
+      if (planned.parent >= 0) {
+        const parentContext = contexts[planned.parent]!;
+        parent = trace.setSpanContext(
+          ROOT_CONTEXT,
+          planned.remoteParent ? { ...parentContext, isRemote: true } : parentContext,
+        );
+      }
+      const span = tracer.startSpan(
+        planned.name,
+        {
+          kind: KINDS[planned.kind],
+          startTime: toHrTime(traceStartEpochMs + planned.startMs),
+          attributes: planned.attributes,
+        },
+        parent,
+      );
+      const spanContext = span.spanContext();
+      contexts[planned.index] = spanContext;
+      spanIds[planned.index] = spanContext.spanId;
+      const end = toHrTime(traceStartEpochMs + planned.endMs);
+      if (planned.error) {
+        const { type, message, stack } = planned.error;
+        span.recordException({ name: type, message, stack }, end);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: `${type}: ${message}` });
+      }
+      span.end(end);
+    }
+    this.spansCreated += plan.spans.length;
+    this.tracesCreated += 1;
+    return { traceId: contexts[0]?.traceId ?? "", spanIds };
+  }
+
+  forceFlush(): Promise<void> {
+    return this.processor.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.processor.shutdown();
+  }
+}
