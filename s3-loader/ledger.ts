@@ -26,9 +26,9 @@ export interface LedgerRow {
   version: number;
 }
 
-const SELECT_COLUMNS = `bucket, key, state, etag, size, toUnixTimestamp64Milli(object_time) AS object_time, rows, attempts,
-  error, batch_id, chunk_rows, owner, toUnixTimestamp64Milli(first_seen_at) AS first_seen_at,
-  toUnixTimestamp64Milli(updated_at) AS updated_at, toUnixTimestamp64Milli(next_attempt_at) AS next_attempt_at, version`;
+const SELECT_COLUMNS = `bucket, key, state, etag, size, toUnixTimestamp64Milli(object_time) AS object_time_ms, rows, attempts,
+  error, batch_id, chunk_rows, owner, toUnixTimestamp64Milli(first_seen_at) AS first_seen_at_ms,
+  toUnixTimestamp64Milli(updated_at) AS updated_at_ms, toUnixTimestamp64Milli(next_attempt_at) AS next_attempt_at_ms, version`;
 
 type RawRow = Record<string, string | number>;
 
@@ -39,16 +39,16 @@ function fromRaw(raw: RawRow): LedgerRow {
     state: String(raw.state) as FileState,
     etag: String(raw.etag),
     size: Number(raw.size),
-    objectTime: Number(raw.object_time),
+    objectTime: Number(raw.object_time_ms),
     rows: Number(raw.rows),
     attempts: Number(raw.attempts),
     error: String(raw.error),
     batchId: String(raw.batch_id),
     chunkRows: Number(raw.chunk_rows),
     owner: String(raw.owner),
-    firstSeenAt: Number(raw.first_seen_at),
-    updatedAt: Number(raw.updated_at),
-    nextAttemptAt: Number(raw.next_attempt_at),
+    firstSeenAt: Number(raw.first_seen_at_ms),
+    updatedAt: Number(raw.updated_at_ms),
+    nextAttemptAt: Number(raw.next_attempt_at_ms),
     version: Number(raw.version),
   };
 }

@@ -309,7 +309,7 @@ export class S3Loader {
           }
         } catch (error) {
           if (error instanceof TransientError) throw error;
-          failures.set(member.key, `${member.key}: ${errorText(error)}`);
+          failures.set(member.key, errorText(error));
         }
       }
       await chunk.flush();

@@ -122,16 +122,6 @@ export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): n
   return Math.min(maxMs, baseMs * 2 ** Math.min(attempts - 1, 30));
 }
 
-/** Compressed by name, header or content (gzip magic 1f 8b). */
-export function isGzip(key: string, contentEncoding: string | undefined, head: Uint8Array): boolean {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
-  // A .gz name or gzip header without the magic bytes: trust the bytes (some
-  // clients decompress transparently on GET).
-  void key;
-  void contentEncoding;
-  return false;
-}
-
 export type ObjectEncoding = "otlp_json" | "otlp_proto";
 
 /** otlp_proto for .binpb/.pb/.proto names, otlp_json otherwise (collector layout). */

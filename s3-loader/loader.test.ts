@@ -1,0 +1,269 @@
+import { gzipSync } from "node:zlib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readS3LoaderConfig, type S3LoaderConfig } from "../shared/config/s3-loader.ts";
+import { createLogger } from "../shared/logger.ts";
+import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
+import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
+import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { S3Loader } from "./loader.ts";
+import {
+  collectorKey,
+  count,
+  type LoaderTestStack,
+  putObject,
+  runCli,
+  sampleRequest,
+  startLoaderTestStack,
+} from "./test-support.ts";
+
+let t: LoaderTestStack;
+beforeAll(async () => {
+  t = await startLoaderTestStack();
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const logger = createLogger("s3-loader-test", { level: "silent" });
+
+function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Loader {
+  return new S3Loader({
+    s3: t.s3,
+    clickhouse: t.clickhouse,
+    database: t.stack.clickhouse.database,
+    bucket: t.s3Config.bucket,
+    prefix,
+    config: { ...readS3LoaderConfig({}), retryBaseMs: 0, instanceId: `test-${prefix}`, ...overrides },
+    logger,
+  });
+}
+
+async function drain(l: S3Loader): Promise<void> {
+  for (let i = 0; i < 20; i++) if ((await l.pollOnce()).batches === 0) return;
+  throw new Error("loader never went idle");
+}
+
+const minute = (offset: number) => new Date(Date.UTC(2026, 10, 27, 10, 30 + offset, 15));
+const rowsOf = (service: string) =>
+  count(t.clickhouse, `SELECT count() AS n FROM otel_traces WHERE ServiceName = '${service}'`);
+
+async function ledgerStates(prefix: string): Promise<Record<string, string>> {
+  const result = await t.clickhouse.query({
+    query: `SELECT key, state FROM loader_files FINAL WHERE startsWith(key, '${prefix}/')`,
+    format: "JSONEachRow",
+  });
+  const rows = (await result.json()) as Array<{ key: string; state: string }>;
+  return Object.fromEntries(rows.map((r) => [r.key, r.state]));
+}
+
+describe("mapping through the whole path", () => {
+  it("loads collector JSON, otelcol-style JSON (string ints, uppercase hex, gzip) and protobuf with exact columns", async () => {
+    const prefix = "mapping";
+    const otelcolStyle: OtlpTraceRequest = {
+      resourceSpans: [
+        {
+          resource: {
+            attributes: [
+              { key: "service.name", value: { stringValue: "otelcol-svc" } },
+              { key: "k8s.pod.uid", value: { stringValue: "p-1" } },
+            ],
+          },
+          scopeSpans: [
+            {
+              scope: { name: "otelcol/scope", version: "9.9" },
+              spans: [
+                {
+                  traceId: "5B8EFFF798038103D269B633813FC60C",
+                  spanId: "EEE19B7EC3C1B174",
+                  parentSpanId: "EEE19B7EC3C1B173",
+                  name: "GET /inventory",
+                  kind: "SPAN_KIND_CLIENT",
+                  startTimeUnixNano: "1764201600123456789",
+                  endTimeUnixNano: "1764201600135792468",
+                  attributes: [
+                    { key: "http.response.status_code", value: { intValue: "503" } },
+                    { key: "cache.hit", value: { boolValue: true } },
+                    { key: "weight", value: { doubleValue: 0.125 } },
+                  ],
+                  status: { code: "STATUS_CODE_ERROR", message: "unavailable" },
+                  events: [
+                    {
+                      timeUnixNano: "1764201600130000001",
+                      name: "exception",
+                      attributes: [{ key: "exception.message", value: { stringValue: "boom" } }],
+                    },
+                  ],
+                  links: [
+                    {
+                      traceId: "0102030405060708090A0B0C0D0E0F10",
+                      spanId: "0102030405060708",
+                      traceState: "a=b",
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const json = encodeTraceRequestJson(sampleRequest(1, 40, "json-svc"));
+    await putObject(t.s3, t.s3Config.bucket, collectorKey(prefix, minute(0), "100000001"), json);
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, minute(0), "100000002", "json.gz"),
+      gzipSync(JSON.stringify(otelcolStyle)),
+      "gzip",
+    );
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, minute(0), "100000003", "binpb"),
+      encodeTraceRequestProto(sampleRequest(2, 30, "proto-svc")),
+    );
+    await drain(loader(prefix));
+
+    expect(await rowsOf("json-svc")).toBe(40);
+    expect(await rowsOf("proto-svc")).toBe(30);
+    const result = await t.clickhouse.query({
+      query: `SELECT toString(Timestamp) AS ts, toUnixTimestamp64Nano(Timestamp) AS ns, TraceId, SpanId, ParentSpanId,
+          TraceState, SpanName, SpanKind, ServiceName, ResourceAttributes, ScopeName, ScopeVersion, SpanAttributes,
+          Duration, StatusCode, StatusMessage, arrayMap(x -> toUnixTimestamp64Nano(x), Events.Timestamp) AS ev_ns,
+          Events.Name AS ev_name, Events.Attributes AS ev_attrs, Links.TraceId AS l_trace, Links.SpanId AS l_span,
+          Links.TraceState AS l_state, Links.Attributes AS l_attrs
+        FROM otel_traces WHERE ServiceName = 'otelcol-svc'`,
+      format: "JSONEachRow",
+    });
+    const rows = (await result.json()) as Array<Record<string, unknown>>;
+    expect(rows).toEqual([
+      {
+        ts: "2025-11-27 00:00:00.123456789",
+        ns: "1764201600123456789",
+        TraceId: "5b8efff798038103d269b633813fc60c",
+        SpanId: "eee19b7ec3c1b174",
+        ParentSpanId: "eee19b7ec3c1b173",
+        TraceState: "",
+        SpanName: "GET /inventory",
+        SpanKind: "Client",
+        ServiceName: "otelcol-svc",
+        ResourceAttributes: { "service.name": "otelcol-svc", "k8s.pod.uid": "p-1" },
+        ScopeName: "otelcol/scope",
+        ScopeVersion: "9.9",
+        SpanAttributes: { "http.response.status_code": "503", "cache.hit": "true", weight: "0.125" },
+        Duration: "12335679",
+        StatusCode: "Error",
+        StatusMessage: "unavailable",
+        ev_ns: ["1764201600130000001"],
+        ev_name: ["exception"],
+        ev_attrs: [{ "exception.message": "boom" }],
+        l_trace: ["0102030405060708090a0b0c0d0e0f10"],
+        l_span: ["0102030405060708"],
+        l_state: ["a=b"],
+        l_attrs: [{}],
+      },
+    ]);
+    // protobuf ids (bytes) come out as the same lowercase hex as JSON ones
+    const proto = await t.clickhouse.query({
+      query:
+        "SELECT SpanKind, length(SpanId) AS l FROM otel_traces WHERE ServiceName = 'proto-svc' AND ParentSpanId = '' ",
+      format: "JSONEachRow",
+    });
+    expect(await proto.json()).toEqual([{ SpanKind: "Server", l: "16" }]);
+    expect(Object.values(await ledgerStates(prefix))).toEqual(["loaded", "loaded", "loaded"]);
+  });
+
+  it("reads a large object in bounded parts (JSON and protobuf) with the same rows", async () => {
+    const prefix = "large";
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, minute(0), "1"),
+      JSON.stringify(sampleRequest(3, 2500, "large-json")),
+    );
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, minute(0), "2", "binpb.gz"),
+      gzipSync(encodeTraceRequestProto(sampleRequest(4, 2500, "large-proto"))),
+    );
+    await drain(loader(prefix, { largeObjectBytes: 1024, chunkRows: 700 }));
+    expect(await rowsOf("large-json")).toBe(2500);
+    expect(await rowsOf("large-proto")).toBe(2500);
+    expect(
+      await count(
+        t.clickhouse,
+        "SELECT uniqExact(SpanId) AS n FROM otel_traces WHERE ServiceName IN ('large-json', 'large-proto')",
+      ),
+    ).toBe(5000);
+  });
+});
+
+describe("discovery", () => {
+  it("loads objects that arrive late behind the watermark, and nothing twice", async () => {
+    const prefix = "late";
+    const l = loader(prefix, { lateWindowMs: 5 * 60_000 });
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, minute(5), "500000000"),
+      JSON.stringify(sampleRequest(10, 10, "late-svc")),
+    );
+    await drain(l);
+    expect(await rowsOf("late-svc")).toBe(10);
+    // Written after the watermark moved on: same minute with a smaller suffix, and two minutes earlier.
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, minute(5), "100000000"),
+      JSON.stringify(sampleRequest(11, 10, "late-svc")),
+    );
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, minute(3), "900000000"),
+      JSON.stringify(sampleRequest(12, 10, "late-svc")),
+    );
+    await drain(l);
+    expect(await rowsOf("late-svc")).toBe(30);
+    await drain(l);
+    expect(await rowsOf("late-svc")).toBe(30);
+    expect(Object.keys(await ledgerStates(prefix))).toHaveLength(3);
+  });
+});
+
+describe("failures", () => {
+  it("quarantines a corrupt object after its attempts while the objects after it load; retry-failed re-queues it", async () => {
+    const prefix = "corrupt";
+    const bad = collectorKey(prefix, minute(0), "000000001");
+    await putObject(t.s3, t.s3Config.bucket, bad, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":');
+    for (let i = 2; i <= 4; i++) {
+      await putObject(
+        t.s3,
+        t.s3Config.bucket,
+        collectorKey(prefix, minute(0), `00000000${i}`),
+        JSON.stringify(sampleRequest(20 + i, 5, "after-bad")),
+      );
+    }
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, minute(0), "000000009", "json.gz"),
+      "not gzip at all",
+      "gzip",
+    );
+    await drain(loader(prefix, { maxAttempts: 3 }));
+    expect(await rowsOf("after-bad")).toBe(15);
+    const states = await ledgerStates(prefix);
+    expect(states[bad]).toBe("quarantined");
+    expect(Object.values(states).filter((s) => s === "loaded")).toHaveLength(3);
+
+    const status = await runCli(["status"], { ...t.env, S3_PREFIX: prefix });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/quarantined\s+2 objects/);
+    expect(status.stdout).toContain("not valid JSON");
+    const retried = await runCli(["retry-failed"], { ...t.env, S3_PREFIX: prefix });
+    expect(retried.stdout).toContain("re-queued 2 object(s)");
+    expect((await ledgerStates(prefix))[bad]).toBe("queued");
+  });
+});
