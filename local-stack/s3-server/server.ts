@@ -1,6 +1,19 @@
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import S3rver from "s3rver";
+
+// s3rver ignores signature mismatches but still rejects access key ids it
+// does not know (InvalidAccessKeyId); register the stack's credentials with
+// its one dummy account so MinIO-style keys work.
+const require = createRequire(import.meta.url);
+const { DUMMY_ACCOUNT } = require("s3rver/lib/models/account.js") as {
+  DUMMY_ACCOUNT: { createKeyPair(accessKeyId: string, secretAccessKey: string): void };
+};
+DUMMY_ACCOUNT.createKeyPair("minioadmin", "minioadmin");
+if (process.env.S3_ACCESS_KEY_ID) {
+  DUMMY_ACCOUNT.createKeyPair(process.env.S3_ACCESS_KEY_ID, process.env.S3_SECRET_ACCESS_KEY ?? "");
+}
 
 export interface EmbeddedS3Options {
   host: string;
