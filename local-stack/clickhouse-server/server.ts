@@ -195,7 +195,7 @@ export async function startClickHouseHttpServer(
     ctx: RequestContext,
     connection: Connection,
     sql: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const stream = connection.stream(sql, ctx.format);
     const held: Buffer[] = [];
     let heldBytes = 0;
@@ -203,7 +203,15 @@ export async function startClickHouseHttpServer(
     // Look ahead so that errors at the start become a proper error status
     // and small results carry an exact summary.
     while (heldBytes < LOOKAHEAD_BYTES) {
-      const next = await stream.next();
+      let next: IteratorResult<{ data: Buffer; rows: number }>;
+      try {
+        next = await stream.next();
+      } catch (error) {
+        if (held.length === 0 && /Streaming query is not supported/.test(String((error as Error).message))) {
+          return false;
+        }
+        throw error;
+      }
       if (next.done) {
         done = true;
         break;
@@ -229,7 +237,7 @@ export async function startClickHouseHttpServer(
     for (const chunk of held) {
       if (!(await writer.write(chunk))) {
         await stream.return(undefined);
-        return;
+        return true;
       }
     }
     held.length = 0;
@@ -250,6 +258,7 @@ export async function startClickHouseHttpServer(
       }
     }
     await writer.end();
+    return true;
   }
 
   function profileFor(ctx: RequestContext, req: IncomingMessage): Profile {
@@ -287,8 +296,8 @@ export async function startClickHouseHttpServer(
       return reusable;
     }
     if (work.analysis.kind === "select" && !hasParams && !ctx.params.waitEndOfQuery) {
-      await sendStream(req, res, ctx, connection, work.sql);
-      return reusable;
+      if (await sendStream(req, res, ctx, connection, work.sql)) return reusable;
+      // The engine could not stream this statement: run it buffered below.
     }
     const run = () => connection.query(work.sql, ctx.format, hasParams ? ctx.params.params : undefined);
     // chDB: bound parameters are process-wide state while a query runs.
@@ -296,7 +305,7 @@ export async function startClickHouseHttpServer(
     ctx.summary.readRows = result.rowsRead;
     ctx.summary.readBytes = result.bytesRead;
     ctx.summary.elapsedNs = result.elapsedNs;
-    if (work.analysis.kind === "select") {
+    if (work.analysis.kind === "select" || work.analysis.kind === "read") {
       ctx.summary.resultBytes = result.data.length;
     }
     await sendBuffered(req, res, ctx, result.data);

@@ -92,7 +92,8 @@ export function tokenize(sql: string): SqlToken[] {
 }
 
 export type StatementKind =
-  | "select" // returns rows: SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN, (SELECT ...)
+  | "select" // SELECT, WITH, (SELECT ...): streamed
+  | "read" // SHOW, DESCRIBE, EXISTS, EXPLAIN: small results, the engine cannot stream them
   | "insert"
   | "ddl" // CREATE/ALTER/DROP/... that leave the connection as it was
   | "stateful" // SET, USE, temporary tables, transactions: change the connection itself
@@ -109,16 +110,8 @@ export interface SqlAnalysis {
   empty: boolean;
 }
 
-const SELECT_KEYWORDS = new Set([
-  "SELECT",
-  "WITH",
-  "SHOW",
-  "DESCRIBE",
-  "DESC",
-  "EXISTS",
-  "EXPLAIN",
-  "VALUES",
-]);
+const SELECT_KEYWORDS = new Set(["SELECT", "WITH"]);
+const READ_KEYWORDS = new Set(["SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN", "VALUES", "CHECK"]);
 const DDL_KEYWORDS = new Set([
   "CREATE",
   "ATTACH",
@@ -130,7 +123,6 @@ const DDL_KEYWORDS = new Set([
   "RENAME",
   "EXCHANGE",
   "OPTIMIZE",
-  "CHECK",
   "DELETE",
   "UPDATE",
   "KILL",
@@ -163,6 +155,7 @@ export function analyzeSql(sql: string): SqlAnalysis {
   const hasWord = (word: string) => statement.some((t) => t.kind === "word" && t.text.toUpperCase() === word);
   let kind: StatementKind = "unknown";
   if (SELECT_KEYWORDS.has(keyword)) kind = "select";
+  else if (READ_KEYWORDS.has(keyword)) kind = "read";
   else if (keyword === "INSERT") kind = "insert";
   else if (DDL_KEYWORDS.has(keyword)) kind = "ddl";
   else if (

@@ -1,0 +1,50 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createClient } from "@clickhouse/client";
+import { afterAll, describe, expect, it } from "vitest";
+import { startClickHouseServer } from "./launch.ts";
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), "click-ai-ch-lifecycle-"));
+
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe("process lifecycle", () => {
+  it("finishes in-flight requests on SIGTERM, exits 0, and keeps the data for the next start", async () => {
+    const first = await startClickHouseServer({ dataDir });
+    const client = createClient({ url: first.url });
+    await client.command({ query: "CREATE TABLE kept (a UInt32) ENGINE = MergeTree ORDER BY a" });
+    await client.insert({ table: "kept", format: "JSONEachRow", values: [{ a: 1 }, { a: 2 }, { a: 3 }] });
+
+    const slow = client
+      .query({ query: "SELECT sleep(1.5) AS s, 'done' AS d", format: "JSONEachRow" })
+      .then((r) => r.json());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stopped = first.stop();
+    expect(await slow).toEqual([{ s: 0, d: "done" }]);
+    await stopped;
+    expect(await first.exited).toBe(0);
+    await client.close();
+
+    // The data directory's lock was released: a new process opens it and sees the rows.
+    const second = await startClickHouseServer({ dataDir });
+    const again = createClient({ url: second.url });
+    try {
+      const result = await again.query({ query: "SELECT sum(a) AS s FROM kept", format: "JSONEachRow" });
+      expect(await result.json()).toEqual([{ s: 6 }]);
+    } finally {
+      await again.close();
+      await second.stop();
+    }
+    expect(await second.exited).toBe(0);
+  });
+
+  it("refuses to start on a data directory another server owns", async () => {
+    const owner = await startClickHouseServer({ dataDir });
+    try {
+      await expect(startClickHouseServer({ dataDir })).rejects.toThrow(/exited|lock/i);
+    } finally {
+      await owner.stop();
+    }
+  });
+});
