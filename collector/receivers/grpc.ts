@@ -1,0 +1,106 @@
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "../../shared/logger.ts";
+import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
+import {
+  encodeExportTraceResponseProto,
+  encodeRpcStatusProto,
+  retryInfoDetail,
+} from "../../shared/otlp/response.ts";
+import { TRACE_EXPORT_GRPC_PATH } from "../../shared/otlp/schema.ts";
+import { ShuttingDownError } from "../processor/batcher.ts";
+import { SpoolFullError } from "../spool/spool.ts";
+import type { TraceSink } from "./http.ts";
+
+/**
+ * OTLP/gRPC receiver: opentelemetry.proto.collector.trace.v1.TraceService/
+ * Export served by @grpc/grpc-js. The method passes raw bytes through
+ * (identity (de)serializers) so the shared decoder produces the error
+ * message; grpc-js handles gzip-compressed messages and enforces the size
+ * limit on the decompressed message. Throttling answers UNAVAILABLE with a
+ * google.rpc.RetryInfo in grpc-status-details-bin, as the OTLP spec asks.
+ */
+
+export interface GrpcReceiverOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+  retryAfterMs: number;
+  sink: TraceSink;
+  log: Logger;
+}
+
+export interface RunningGrpcReceiver {
+  port: number;
+  close(): Promise<void>;
+}
+
+const identity = (buffer: Buffer): Buffer => buffer;
+
+export const traceServiceDefinition: grpc.ServiceDefinition = {
+  Export: {
+    path: TRACE_EXPORT_GRPC_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+};
+
+export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<RunningGrpcReceiver> {
+  const { sink, log } = options;
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.maxBodyBytes,
+    "grpc.max_send_message_length": 4 * 1024 * 1024,
+  });
+
+  const exportHandler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
+    sink.accept(call.request, "protobuf", "grpc").then(
+      (partial) => callback(null, Buffer.from(encodeExportTraceResponseProto(partial))),
+      (error: unknown) => {
+        if (error instanceof OtlpDecodeError) {
+          sink.reject("malformed");
+          callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message });
+        } else if (error instanceof SpoolFullError || error instanceof ShuttingDownError) {
+          sink.reject(error instanceof SpoolFullError ? "spool_full" : "shutting_down");
+          const metadata = new grpc.Metadata();
+          metadata.set(
+            "grpc-status-details-bin",
+            Buffer.from(
+              encodeRpcStatusProto(grpc.status.UNAVAILABLE, error.message, [
+                retryInfoDetail(options.retryAfterMs),
+              ]),
+            ),
+          );
+          callback({ code: grpc.status.UNAVAILABLE, details: error.message, metadata });
+        } else {
+          sink.reject("internal");
+          const message = `internal error: ${(error as Error)?.message ?? String(error)}`;
+          log.error({ error: message }, "OTLP/gRPC request failed");
+          callback({ code: grpc.status.INTERNAL, details: message });
+        }
+      },
+    );
+  };
+  server.addService(traceServiceDefinition, { Export: exportHandler });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      `${options.host}:${options.port}`,
+      grpc.ServerCredentials.createInsecure(),
+      (error, bound) => (error ? reject(error) : resolve(bound)),
+    );
+  });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), 5000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}
