@@ -18,3 +18,4 @@ export * from "./supervisor.ts";
 export * from "./agent.ts";
 export * from "./clickhouse-server.ts";
 export * from "./event-generator.ts";
+export * from "./collector.ts";
