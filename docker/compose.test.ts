@@ -10,8 +10,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { keyMinute } from "../s3-loader/plan.ts";
 import { PINNED_SETTINGS } from "../shared/clickhouse.ts";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
+import { COLLECTOR_MARSHALERS, readCollectorConfig } from "../shared/config/collector.ts";
 import { resolveOtlpUrl } from "../shared/config/event-generator.ts";
 import { readS3Config } from "../shared/config/s3.ts";
 import {
@@ -477,7 +479,24 @@ describe.skipIf(!existsSync(path.join(ROOT, COLLECTOR_CONFIG)))("config/otel-col
     expect(resolve(uploader.s3_bucket)).toBe(defaults.bucket);
     expect(resolve(uploader.s3_prefix).replace(/^\/+|\/+$/g, "")).toBe(defaults.prefix);
     expect(resolve(uploader.s3_force_path_style)).toBe("true");
-    expect(["otlp_json", "otlp_proto", ""]).toContain(resolve(s3.marshaler));
+  });
+
+  it("writes objects the loader can decode and list by minute", () => {
+    // awss3exporter defaults: marshaler otlp_json, partition year=.../minute=%M.
+    const marshaler = resolve(s3.marshaler) || "otlp_json";
+    expect(COLLECTOR_MARSHALERS).toContain(marshaler);
+    const format = resolve(uploader.s3_partition_format) || "year=%Y/month=%m/day=%d/hour=%H/minute=%M";
+    expect(format).toBe(readCollectorConfig({}).partitionFormat);
+    const minute = Date.UTC(2026, 10, 27, 3, 4);
+    const d = new Date(minute);
+    const two = (n: number) => String(n).padStart(2, "0");
+    const partition = format
+      .replace("%Y", String(d.getUTCFullYear()))
+      .replace("%m", two(d.getUTCMonth() + 1))
+      .replace("%d", two(d.getUTCDate()))
+      .replace("%H", two(d.getUTCHours()))
+      .replace("%M", two(d.getUTCMinutes()));
+    expect(keyMinute(`${readS3Config({}).prefix}/${partition}/traces_123456789.json`)).toBe(minute);
   });
 
   it("sends traces through a pipeline from the OTLP receiver to that exporter", () => {
