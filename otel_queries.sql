@@ -251,6 +251,40 @@ WHERE caller.SpanKind = 'Client'
 GROUP BY caller, callee, operation
 ORDER BY calls DESC;
 
+-- name: loader-objects-by-state
+-- The s3-loader's ledger: S3 objects per state (latest version of each), rows
+-- loaded, and how long objects waited between being written and being loaded.
+SELECT
+    state,
+    count() AS objects,
+    sum(rows) AS rows,
+    formatReadableSize(sum(size)) AS stored,
+    round(quantileIf(0.95)(dateDiff('millisecond', object_time, updated_at) / 1000, state = 'loaded'), 2) AS load_lag_p95_s,
+    max(updated_at) AS last_change
+FROM loader_files FINAL
+GROUP BY state
+ORDER BY objects DESC;
+
+-- name: embedding-freshness
+-- Span end -> embedded (otel_traces_enriched.EnrichedAt), per model and hour.
+SELECT
+    Model AS model,
+    toStartOfHour(Timestamp) AS hour,
+    count() AS spans,
+    round(quantile(0.50)(lag_ms) / 1000, 2) AS p50_s,
+    round(quantile(0.95)(lag_ms) / 1000, 2) AS p95_s
+FROM
+(
+    SELECT
+        Model,
+        Timestamp,
+        toUnixTimestamp64Milli(EnrichedAt) - intDiv(toUnixTimestamp64Nano(Timestamp) + Duration, 1000000) AS lag_ms
+    FROM otel_traces_enriched
+    WHERE Timestamp >= now() - INTERVAL 1 DAY
+)
+GROUP BY model, hour
+ORDER BY hour DESC, model;
+
 -- name: disk-usage-by-table
 -- Storage per table of this database: rows, size on disk, compression, parts.
 SELECT

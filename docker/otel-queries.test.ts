@@ -177,10 +177,62 @@ describe("otel_queries.sql on the embedded ClickHouse", () => {
     checkoutTrace(index, plan.phase, Date.now() - 10 * 60_000 + index * 30_000, plan),
   );
 
+  /** Every root span embedded EMBED_LAG_MS after it ended. */
+  const EMBED_LAG_MS = 2000;
+  const enriched = rows
+    .filter((row) => row.ParentSpanId === "")
+    .map((row, index) => {
+      const endMs = Date.parse(`${row.Timestamp.slice(0, 23).replace(" ", "T")}Z`) + row.Duration / MS;
+      return {
+        Timestamp: row.Timestamp,
+        TraceId: row.TraceId,
+        SpanId: row.SpanId,
+        ServiceName: row.ServiceName,
+        SpanName: row.SpanName,
+        SpanKind: row.SpanKind,
+        StatusCode: row.StatusCode,
+        Duration: row.Duration,
+        Text: row.SpanName,
+        TextHash: index,
+        Model: "test-model",
+        Embedding: Array.from({ length: 256 }, (_, i) => (i === index ? 1 : 0)),
+        SourceBlock: 1,
+        SourceOffset: index,
+        EnrichedAt: ts(endMs + EMBED_LAG_MS).slice(0, 23),
+      };
+    });
+  /** One object loaded (queued, then loaded: two versions) and one failed. */
+  const ledgerRow = (key: string, state: string, version: number, objectMs: number, updatedMs: number) => ({
+    bucket: "traces",
+    key,
+    state,
+    etag: "e",
+    size: 1000,
+    object_time: ts(objectMs).slice(0, 23),
+    rows: state === "loaded" ? 10 : 0,
+    attempts: state === "failed" ? 1 : 0,
+    error: state === "failed" ? "bad object" : "",
+    batch_id: "b1",
+    chunk_rows: 100,
+    owner: "test",
+    first_seen_at: ts(objectMs).slice(0, 23),
+    updated_at: ts(updatedMs).slice(0, 23),
+    next_attempt_at: ts(updatedMs).slice(0, 23),
+    version,
+  });
+  const now = Date.now();
+  const ledger = [
+    ledgerRow("otlp/a.json", "claimed", 1, now - 5000, now - 4000),
+    ledgerRow("otlp/a.json", "loaded", 2, now - 5000, now - 2000),
+    ledgerRow("otlp/b.json", "failed", 1, now - 5000, now - 1000),
+  ];
+
   beforeAll(async () => {
     stack = await startTestStack({ clickhouse: true });
     client = createClickHouseClient(stack.clickhouse);
     await client.insert({ table: "otel_traces", values: rows, format: "JSONEachRow" });
+    await client.insert({ table: "otel_traces_enriched", values: enriched, format: "JSONEachRow" });
+    await client.insert({ table: "loader_files", values: ledger, format: "JSONEachRow" });
     for (const query of queries) {
       const result = await client.query({ query: query.sql, format: "JSONEachRow" });
       results.set(query.name, await result.json());
@@ -244,6 +296,18 @@ describe("otel_queries.sql on the embedded ClickHouse", () => {
     const plans = PLAN.filter((plan) => plan.phase === "DROP_LIVE");
     expect(Number(live?.gets)).toBe(plans.length);
     expect(Number(live?.sets)).toBe(plans.filter((plan) => plan.miss && !plan.fail).length);
+  });
+
+  it("measures the embedding lag and the loader's states", () => {
+    const freshness = results.get("embedding-freshness") ?? [];
+    expect(freshness.reduce((sum, row) => sum + Number(row.spans), 0)).toBe(enriched.length);
+    for (const row of freshness) expect(Number(row.p95_s)).toBeCloseTo(EMBED_LAG_MS / 1000, 1);
+    const states = Object.fromEntries(
+      (results.get("loader-objects-by-state") ?? []).map((row) => [row.state, row]),
+    );
+    expect(Object.keys(states).sort()).toEqual(["failed", "loaded"]);
+    expect(Number(states.loaded?.rows)).toBe(10);
+    expect(Number(states.loaded?.load_lag_p95_s)).toBeCloseTo(3, 1);
   });
 
   it("reports the slowest request first and the table's rows on disk", () => {
