@@ -253,6 +253,18 @@ describe("docker-compose.yaml", () => {
       }
     }
     expect(dependencyCycles(services)).toEqual([]);
+    // `docker compose up --wait` (just mode=docker up) accepts a one-shot's exit 0
+    // only when a long-running service waits for its successful completion.
+    for (const [name, svc] of Object.entries(services)) {
+      if (!isOneShot(svc) || isOnDemand(svc)) continue;
+      const adopters = Object.entries(services).filter(
+        ([, other]) =>
+          !isOneShot(other) &&
+          !isOnDemand(other) &&
+          dependsOn(other)[name] === "service_completed_successfully",
+      );
+      expect(adopters.length, `one-shot ${name} is awaited by no long-running service`).toBeGreaterThan(0);
+    }
     // The order that matters: schema before any stage writes or reads, bucket before collector and loader.
     expect(dependsOn(service("migrate")).clickhouse).toBe("service_healthy");
     expect(dependsOn(service("s3-loader")).migrate).toBe("service_completed_successfully");
