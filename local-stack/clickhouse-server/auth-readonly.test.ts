@@ -184,6 +184,7 @@ describe("the agent user is forced to readonly=1", () => {
   it("stays readonly inside a session", async () => {
     const session = createClient({
       url: server.url,
+      log: { level: ClickHouseLogLevel.OFF },
       username: "agent",
       password: AGENT_PASSWORD,
       database: "secure",

@@ -76,6 +76,39 @@ function loadNative(): ChdbNative {
   return (require(loaderPath) as { loadNative(): ChdbNative }).loadNative();
 }
 
+/**
+ * `clickhouse local` arguments that size the engine for a laptop: the memory
+ * cap and every cache the engine would otherwise size for a dedicated server
+ * (several GiB of mark, vector-index and text-index caches by default).
+ */
+export function engineArgsFor(config: {
+  maxMemoryBytes: number;
+  cacheBytes: number;
+  engineArgs: readonly string[];
+}): string[] {
+  const mib = 1024 * 1024;
+  const cache = config.cacheBytes;
+  const part = (divisor: number) => Math.round(cache / divisor);
+  return [
+    `--max_server_memory_usage=${config.maxMemoryBytes}`,
+    `--mark_cache_size=${cache}`,
+    `--index_mark_cache_size=${part(4)}`,
+    `--primary_index_cache_size=${part(4)}`,
+    "--uncompressed_cache_size=0",
+    "--index_uncompressed_cache_size=0",
+    `--vector_similarity_index_cache_size=${Math.max(64 * mib, part(2))}`,
+    `--text_index_tokens_cache_size=${part(8)}`,
+    `--text_index_header_cache_size=${part(8)}`,
+    `--text_index_postings_cache_size=${part(4)}`,
+    `--unique_key_index_cache_size_bytes=${part(8)}`,
+    `--parquet_metadata_cache_size=${part(8)}`,
+    `--iceberg_metadata_files_cache_size=${part(8)}`,
+    `--query_condition_cache_size=${part(8)}`,
+    `--compiled_expression_cache_size=${part(4)}`,
+    ...config.engineArgs,
+  ];
+}
+
 /** Database, settings and readonly flag a connection was prepared with. */
 export interface Profile {
   database: string | undefined;

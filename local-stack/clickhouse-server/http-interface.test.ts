@@ -429,18 +429,16 @@ describe("large results", () => {
   it("streams numbers(2e6) to the client", async () => {
     const result = await client.query({
       query: "SELECT number FROM numbers(2000000)",
-      format: "JSONCompactEachRow",
+      format: "TabSeparated",
     });
     let count = 0;
-    let last = -1;
+    let last = "";
     for await (const batch of result.stream()) {
-      for (const row of batch) {
-        last = Number((row.json() as [string])[0]);
-        count++;
-      }
+      count += batch.length;
+      last = batch[batch.length - 1]?.text ?? last;
     }
     expect(count).toBe(2_000_000);
-    expect(last).toBe(1_999_999);
+    expect(last).toBe("1999999");
   });
 
   it("sends the first rows before a huge result is computed, and cancels it when the client stops", async () => {

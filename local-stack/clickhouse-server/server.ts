@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import zlib from "node:zlib";
 import type { ClickHouseServerConfig, ClickHouseServerUser } from "../../shared/config/clickhouse-server.ts";
 import type { Logger } from "../../shared/logger.ts";
-import { type Connection, Engine, type Profile } from "./engine.ts";
+import { type Connection, Engine, engineArgsFor, type Profile } from "./engine.ts";
 import { ClickHouseHttpError, ErrorCode, engineError, serverError } from "./errors.ts";
 import {
   authenticate,
@@ -98,30 +98,9 @@ export async function startClickHouseHttpServer(
   config: ClickHouseServerConfig,
   log: Logger,
 ): Promise<RunningClickHouseServer> {
-  const mib = 1024 * 1024;
-  const cache = config.cacheBytes;
-  // Everything the engine would otherwise size for a dedicated server.
-  const engineArgs = [
-    `--max_server_memory_usage=${config.maxMemoryBytes}`,
-    `--mark_cache_size=${cache}`,
-    `--index_mark_cache_size=${Math.round(cache / 4)}`,
-    `--primary_index_cache_size=${Math.round(cache / 4)}`,
-    `--uncompressed_cache_size=0`,
-    `--index_uncompressed_cache_size=0`,
-    `--vector_similarity_index_cache_size=${Math.max(64 * mib, Math.round(cache / 2))}`,
-    `--text_index_tokens_cache_size=${Math.round(cache / 8)}`,
-    `--text_index_header_cache_size=${Math.round(cache / 8)}`,
-    `--text_index_postings_cache_size=${Math.round(cache / 4)}`,
-    `--unique_key_index_cache_size_bytes=${Math.round(cache / 8)}`,
-    `--parquet_metadata_cache_size=${Math.round(cache / 8)}`,
-    `--iceberg_metadata_files_cache_size=${Math.round(cache / 8)}`,
-    `--query_condition_cache_size=${Math.round(cache / 8)}`,
-    `--compiled_expression_cache_size=${Math.round(cache / 4)}`,
-    ...config.engineArgs,
-  ];
   const engine = new Engine({
     dataDir: config.dataDir,
-    engineArgs,
+    engineArgs: engineArgsFor(config),
     maxConcurrentQueries: config.maxConcurrentQueries,
   });
   const engineVersion = (await engine.rootQuery("SELECT version()")).trim();

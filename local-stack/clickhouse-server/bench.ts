@@ -1,0 +1,273 @@
+/**
+ * Insert throughput of otel_traces rows: through the embedded server's HTTP
+ * interface (@clickhouse/client insert, JSONEachRow) versus chDB in this
+ * process (the same rows serialised to NDJSON and handed to the raw insert),
+ * measured in one run on the same batches, alternating between the two.
+ *
+ *   npm run bench:clickhouse -- [--batches 10] [--batch-rows 10000]
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { createClickHouseClient } from "../../shared/clickhouse.ts";
+import { readClickHouseServerConfig } from "../../shared/config/clickhouse-server.ts";
+import { engineArgsFor } from "./engine.ts";
+import { startClickHouseServer } from "./launch.ts";
+
+const SCHEMA = fileURLToPath(new URL("../../config/schema/010_otel_traces.sql", import.meta.url));
+const DATABASE = "bench";
+
+/** A small deterministic PRNG so every run inserts the same rows. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SERVICES = [
+  "checkout",
+  "cart",
+  "inventory",
+  "payments",
+  "frontend",
+  "recommendations",
+  "shipping",
+  "auth",
+];
+const ROUTES = [
+  "/api/checkout",
+  "/api/cart/items",
+  "/api/products/{id}",
+  "/api/drops/snkrs",
+  "/api/login",
+  "/healthz",
+];
+const KINDS = ["Server", "Client", "Internal", "Producer", "Consumer"];
+
+type Row = Record<string, unknown>;
+
+function clickhouseTime(ns: bigint): string {
+  const ms = Number(ns / 1_000_000n);
+  const iso = new Date(ms).toISOString(); // 2026-11-27T01:02:03.123Z
+  const fraction = (ns % 1_000_000_000n).toString().padStart(9, "0");
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${fraction}`;
+}
+
+/** ~1 KB rows shaped like the exporter's: resource/span attribute maps, events with attributes, links. */
+function makeRows(count: number, seed: number): Row[] {
+  const random = prng(seed);
+  const hex = (length: number) => {
+    let out = "";
+    while (out.length < length)
+      out += Math.floor(random() * 0x100000000)
+        .toString(16)
+        .padStart(8, "0");
+    return out.slice(0, length);
+  };
+  const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)]!;
+  const base = BigInt(Date.now() - 3_600_000) * 1_000_000n;
+  const rows: Row[] = [];
+  for (let i = 0; i < count; i++) {
+    const service = pick(SERVICES);
+    const route = pick(ROUTES);
+    const start = base + BigInt(Math.floor(random() * 3_600_000_000_000));
+    const duration = BigInt(Math.floor(random() * 2_000_000_000));
+    const status = random() < 0.05 ? 500 : 200;
+    const eventCount = Math.floor(random() * 3);
+    rows.push({
+      Timestamp: clickhouseTime(start),
+      TraceId: hex(32),
+      SpanId: hex(16),
+      ParentSpanId: random() < 0.3 ? "" : hex(16),
+      TraceState: "",
+      SpanName: `${random() < 0.5 ? "GET" : "POST"} ${route}`,
+      SpanKind: pick(KINDS),
+      ServiceName: service,
+      ResourceAttributes: {
+        "service.name": service,
+        "service.version": `1.${Math.floor(random() * 20)}.${Math.floor(random() * 10)}`,
+        "deployment.environment": "production",
+        "host.name": `ip-10-0-${Math.floor(random() * 255)}-${Math.floor(random() * 255)}.ec2.internal`,
+        "k8s.pod.name": `${service}-${hex(10)}-${hex(5)}`,
+        "telemetry.sdk.language": "nodejs",
+        "telemetry.sdk.version": "2.12.0",
+      },
+      ScopeName: "@opentelemetry/instrumentation-http",
+      ScopeVersion: "0.223.1",
+      SpanAttributes: {
+        "http.request.method": random() < 0.5 ? "GET" : "POST",
+        "http.route": route,
+        "url.full": `https://shop.example.com${route}?session=${hex(12)}`,
+        "http.response.status_code": String(status),
+        "server.address": "shop.example.com",
+        "user_agent.original":
+          "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
+        "client.address": `203.0.113.${Math.floor(random() * 255)}`,
+        "app.user.id": `u-${hex(8)}`,
+        "app.drop.id": `drop-${Math.floor(random() * 50)}`,
+      },
+      Duration: duration.toString(),
+      StatusCode: status === 500 ? "Error" : "Unset",
+      StatusMessage: status === 500 ? "upstream inventory timeout after 2000 ms" : "",
+      "Events.Timestamp": Array.from({ length: eventCount }, (_, e) =>
+        clickhouseTime(start + BigInt(e * 1000)),
+      ),
+      "Events.Name": Array.from({ length: eventCount }, () => pick(["exception", "retry", "cache.miss"])),
+      "Events.Attributes": Array.from({ length: eventCount }, () => ({
+        "exception.type": "TimeoutError",
+        "exception.message": `request to inventory timed out (attempt ${Math.floor(random() * 3)})`,
+      })),
+      "Links.TraceId": random() < 0.1 ? [hex(32)] : [],
+      "Links.SpanId": [],
+      "Links.TraceState": [],
+      "Links.Attributes": [],
+    });
+    const links = (rows[i] as { "Links.TraceId": string[] })["Links.TraceId"];
+    Object.assign(rows[i]!, {
+      "Links.SpanId": links.map(() => hex(16)),
+      "Links.TraceState": links.map(() => ""),
+      "Links.Attributes": links.map(() => ({ "link.kind": "follows_from" })),
+    });
+  }
+  return rows;
+}
+
+function toNdjson(rows: Row[]): Buffer {
+  return Buffer.from(`${rows.map((row) => JSON.stringify(row)).join("\n")}\n`, "utf8");
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function ddl(): string {
+  return readFileSync(SCHEMA, "utf8").replaceAll("{database}", DATABASE).replaceAll("{ttl_days}", "30");
+}
+
+async function main(options: { batches: number; batchRows: number }): Promise<void> {
+  const { batches, batchRows } = options;
+  const config = readClickHouseServerConfig();
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "click-ai-bench-ch-"));
+  process.stdout.write(`generating ${batches + 1} batches of ${batchRows} rows...\n`);
+  // Batch 0 warms both paths up; every batch is distinct (the table deduplicates repeated blocks).
+  const batchRowsList = Array.from({ length: batches + 1 }, (_, b) => makeRows(batchRows, 1000 + b));
+  const sampleBytes = toNdjson(batchRowsList[0]!).length;
+  process.stdout.write(`row size ~${Math.round(sampleBytes / batchRows)} bytes as JSONEachRow\n`);
+
+  const server = await startClickHouseServer({ dataDir: path.join(scratch, "server") });
+  const client = createClickHouseClient(
+    {
+      url: server.url,
+      username: config.users[0]!.name,
+      password: config.users[0]!.password,
+      database: "default",
+      requestTimeoutMs: 120_000,
+    },
+    { database: "default" },
+  );
+  // In-process: chDB in this process, same engine arguments, same settings.
+  const { Session } = await import("chdb");
+  const session = new Session(path.join(scratch, "inprocess"), { connectionArgs: engineArgsFor(config) });
+  try {
+    await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${DATABASE}` });
+    await client.command({ query: ddl() });
+    await session.queryAsync(`CREATE DATABASE IF NOT EXISTS ${DATABASE}`);
+    await session.queryAsync(ddl());
+    const settings = { async_insert: 0, insert_deduplicate: 1 };
+
+    let httpMs = 0;
+    let inProcessMs = 0;
+    const pairRatios: number[] = [];
+    for (let b = 0; b <= batches; b++) {
+      const rows = batchRowsList[b]!;
+      // Alternate which path goes first so drift (merges, page cache) hits both alike.
+      const runHttp = async () => {
+        const t0 = performance.now();
+        await client.insert({ table: `${DATABASE}.otel_traces`, values: rows, format: "JSONEachRow" });
+        return performance.now() - t0;
+      };
+      const runInProcess = async () => {
+        const t0 = performance.now();
+        await session.insert({
+          table: `${DATABASE}.otel_traces`,
+          values: toNdjson(rows),
+          format: "JSONEachRow",
+          settings,
+        });
+        return performance.now() - t0;
+      };
+      let h: number;
+      let p: number;
+      if (b % 2 === 0) {
+        h = await runHttp();
+        p = await runInProcess();
+      } else {
+        p = await runInProcess();
+        h = await runHttp();
+      }
+      if (b > 0) {
+        httpMs += h;
+        inProcessMs += p;
+        pairRatios.push(p / h);
+      }
+      process.stdout.write(
+        `batch ${b}${b === 0 ? " (warm-up)" : ""}: http ${h.toFixed(0)} ms, in-process ${p.toFixed(0)} ms\n`,
+      );
+    }
+
+    const countResult = await client.query({
+      query: `SELECT count() AS c FROM ${DATABASE}.otel_traces`,
+      format: "JSONEachRow",
+    });
+    const httpCount = Number(((await countResult.json<{ c: string }>())[0] as { c: string }).c);
+    const inProcessCount = Number(
+      (await session.queryAsync(`SELECT count() FROM ${DATABASE}.otel_traces`, { format: "TabSeparated" }))
+        .text()
+        .trim(),
+    );
+    const expected = (batches + 1) * batchRows;
+    if (httpCount !== expected || inProcessCount !== expected) {
+      throw new Error(
+        `row counts differ: http ${httpCount}, in-process ${inProcessCount}, expected ${expected}`,
+      );
+    }
+    const measuredRows = batches * batchRows;
+    const httpRate = measuredRows / (httpMs / 1000);
+    const inProcessRate = measuredRows / (inProcessMs / 1000);
+    process.stdout.write(
+      [
+        "",
+        `otel_traces insert, ${batches} batches x ${batchRows} rows (~${Math.round(sampleBytes / batchRows)} B/row), ${os.cpus().length} cores`,
+        `  HTTP server (@clickhouse/client insert): ${Math.round(httpRate).toLocaleString("en-US")} rows/s`,
+        `  in-process chDB (raw insert):           ${Math.round(inProcessRate).toLocaleString("en-US")} rows/s`,
+        `  ratio HTTP / in-process:                ${(httpRate / inProcessRate).toFixed(3)} (target >= 0.85)`,
+        `  median of per-batch ratios:             ${median(pairRatios).toFixed(3)} (robust to load from other processes)`,
+        "",
+      ].join("\n"),
+    );
+  } finally {
+    await client.close();
+    session.close();
+    await server.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+const program = new Command("bench-clickhouse")
+  .description("Insert rows/s of otel_traces rows: embedded HTTP server vs in-process chDB, and their ratio.")
+  .option("--batches <n>", "measured batches per path", "10")
+  .option("--batch-rows <n>", "rows per insert", "10000")
+  .action(async (flags: { batches: string; batchRows: string }) => {
+    await main({ batches: Number(flags.batches), batchRows: Number(flags.batchRows) });
+  });
+
+await program.parseAsync();
