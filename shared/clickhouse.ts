@@ -11,6 +11,10 @@ export const PINNED_SETTINGS: ClickHouseSettings = {
   async_insert: 0,
   output_format_json_quote_64bit_integers: 1,
   insert_deduplicate: 1,
+  // Long loads and agent queries behind a load balancer: progress headers keep
+  // the connection from being cut as idle (and quiet the client's warning).
+  send_progress_in_http_headers: 1,
+  http_headers_progress_interval_ms: "10000",
 };
 
 export interface ClickHouseClientOptions {

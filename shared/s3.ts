@@ -8,6 +8,9 @@ import type { S3Config } from "./config/s3.ts";
  * s3rver (a corrupt object) — see DESIGN.md.
  */
 export function createS3Client(config: S3Config): S3Client {
+  // Node 20 is supported by the SDK versions we pin; its notice about future
+  // versions would otherwise be printed by every command.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   return new S3Client({
     endpoint: config.endpoint,
     region: config.region,

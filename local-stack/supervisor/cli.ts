@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { runCli } from "../../shared/cli.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
+import { readCollectorConfig } from "../../shared/config/collector.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
 import { readSupervisorConfig, type SupervisorConfig } from "../../shared/config/supervisor.ts";
 import { TSX_LOADER } from "../process/spawn-tsx.ts";
@@ -63,11 +64,12 @@ async function up(): Promise<number> {
   process.stdout.write(`${formatStatusTable(rows)}\n\n`);
   const clickhouse = readClickHouseConfig();
   const s3 = readS3Config();
+  const collector = readCollectorConfig();
   process.stdout.write(
     `${[
       `ClickHouse  ${clickhouse.url}  (database ${clickhouse.database})`,
       `S3          ${s3.endpoint}  (bucket ${s3.bucket}, prefix ${s3.prefix || "-"})`,
-      "OTLP        http://127.0.0.1:4318 (HTTP), 127.0.0.1:4317 (gRPC)",
+      `OTLP        http://${collector.host}:${collector.httpPort} (HTTP), ${collector.host}:${collector.grpcPort} (gRPC)`,
       `data dir    ${config.dataDir}`,
       `logs        ${config.logDir}  (just logs [name])`,
       `took        ${((Date.now() - started) / 1000).toFixed(1)} s`,

@@ -1,4 +1,7 @@
-import { type Env, readPort, readUrl } from "../../shared/config/env.ts";
+import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
+import { readCollectorConfig } from "../../shared/config/collector.ts";
+import type { Env } from "../../shared/config/env.ts";
+import { readS3Config } from "../../shared/config/s3.ts";
 
 export type HealthCheck =
   /** Healthy when an HTTP GET answers with a status below 500. */
@@ -27,9 +30,9 @@ export interface ProcessSpec {
  * restarts with backoff, status, stop/start).
  */
 export function localStackProcesses(env: Env = process.env): ProcessSpec[] {
-  const clickhouseUrl = readUrl(env, "CLICKHOUSE_URL", "http://127.0.0.1:8123");
-  const s3Endpoint = readUrl(env, "S3_ENDPOINT", "http://127.0.0.1:9002");
-  const collectorHttpPort = readPort(env, "COLLECTOR_HTTP_PORT", 4318);
+  const clickhouseUrl = readClickHouseConfig(env).url;
+  const s3Endpoint = readS3Config(env).endpoint;
+  const collector = readCollectorConfig(env);
   return [
     {
       name: "clickhouse",
@@ -67,7 +70,7 @@ export function localStackProcesses(env: Env = process.env): ProcessSpec[] {
       args: ["run"],
       kind: "service",
       dependsOn: ["s3"],
-      health: { type: "http", url: `http://127.0.0.1:${collectorHttpPort}/health` },
+      health: { type: "http", url: `http://${collector.host}:${collector.httpPort}/health` },
     },
     {
       name: "s3-loader",

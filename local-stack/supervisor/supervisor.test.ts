@@ -9,7 +9,9 @@ import { type ProcessStatus, Supervisor } from "./supervisor.ts";
 
 describe("restart policy", () => {
   it("backs off exponentially up to the cap", () => {
-    expect([1, 2, 3, 4, 5, 6, 7].map((n) => restartDelayMs(n))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    expect([1, 2, 3, 4, 5, 6, 7].map((n) => restartDelayMs(n))).toEqual([
+      1000, 2000, 4000, 8000, 16000, 30000, 30000,
+    ]);
   });
   it("resets the streak after a stable run", () => {
     expect(nextCrashStreak(5, 120_000)).toBe(1);

@@ -1,0 +1,96 @@
+import { Command } from "commander";
+import { runCli } from "../shared/cli.ts";
+import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
+
+/**
+ * `just bench`: where the pipeline stands, from ClickHouse alone (works the
+ * same on the embedded stack and on a real server): row counts and disk use
+ * of every table, freshness lag and rates of loading and enrichment.
+ */
+const program = new Command("pipeline-report")
+  .description("Row counts of every table, lag and rates of the loader and the enricher")
+  .option("--json", "print JSON instead of a table")
+  .action(async (flags: { json?: boolean }) => {
+    const config = readClickHouseConfig();
+    const client = createClickHouseClient(config);
+    const rows = async <T>(query: string): Promise<T[]> =>
+      (await client.query({ query, query_params: { db: config.database }, format: "JSONEachRow" })).json<T>();
+    try {
+      const tables = await rows<{ table: string; rows: string; bytes: string }>(`
+        SELECT t.name AS table, toString(ifNull(p.rows, 0)) AS rows, toString(ifNull(p.bytes, 0)) AS bytes
+        FROM system.tables AS t
+        LEFT JOIN (SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
+                   WHERE active AND database = {db:String} GROUP BY table) AS p ON p.table = t.name
+        WHERE t.database = {db:String} AND t.engine NOT IN ('MaterializedView', 'View')
+        ORDER BY t.name`);
+      const names = new Set(tables.map((t) => t.table));
+      const [traces] = names.has("otel_traces")
+        ? await rows<Record<string, string>>(`
+          SELECT count() AS spans,
+                 countIf(Timestamp > now64() - INTERVAL 60 SECOND) AS spans_last_minute,
+                 toString(max(Timestamp)) AS newest_span,
+                 if(count() = 0, NULL, round(dateDiff('millisecond', max(Timestamp), now64(3)) / 1000, 1)) AS newest_span_age_s
+          FROM {db:Identifier}.otel_traces`)
+        : [];
+      const loader = names.has("loader_files")
+        ? await rows<Record<string, string>>(`
+          SELECT state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes
+          FROM (SELECT key, argMax(state, version) AS state, argMax(rows, version) AS rows, argMax(size, version) AS size
+                FROM {db:Identifier}.loader_files GROUP BY bucket, key)
+          GROUP BY state ORDER BY state`)
+        : [];
+      const [enriched] = names.has("otel_traces_enriched")
+        ? await rows<Record<string, string>>(`
+          SELECT count() AS spans,
+                 countIf(EnrichedAt > now64(3) - INTERVAL 60 SECOND) AS spans_last_minute,
+                 if(count() = 0, NULL, round(dateDiff('millisecond', max(EnrichedAt), now64(3)) / 1000, 1)) AS newest_embedding_age_s,
+                 uniqExact(TextHash) AS distinct_texts
+          FROM {db:Identifier}.otel_traces_enriched`)
+        : [];
+      const report = {
+        database: config.database,
+        tables,
+        traces,
+        loader,
+        enriched,
+        enrichedCoverage:
+          traces && enriched && Number(traces.spans) > 0
+            ? Number(enriched.spans) / Number(traces.spans)
+            : null,
+      };
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return;
+      }
+      const out: string[] = [
+        `database ${config.database}`,
+        "",
+        "TABLE                          ROWS        DISK",
+      ];
+      for (const t of tables) {
+        out.push(
+          `${t.table.padEnd(30)} ${t.rows.padStart(10)}  ${(Number(t.bytes) / 1e6).toFixed(1).padStart(8)} MB`,
+        );
+      }
+      if (traces) {
+        out.push(
+          "",
+          `loaded spans      ${traces.spans} (${(Number(traces.spans_last_minute) / 60).toFixed(0)}/s over the last minute), newest span ${traces.newest_span_age_s ?? "-"} s old`,
+        );
+      }
+      for (const s of loader) out.push(`loader objects    ${s.state}: ${s.objects} objects, ${s.rows} rows`);
+      if (enriched) {
+        out.push(
+          `enriched spans    ${enriched.spans} (${(Number(enriched.spans_last_minute) / 60).toFixed(0)}/s), coverage ${report.enrichedCoverage === null ? "-" : `${(report.enrichedCoverage * 100).toFixed(1)}%`}, ${enriched.distinct_texts} distinct texts, newest ${enriched.newest_embedding_age_s ?? "-"} s old`,
+        );
+      }
+      process.stdout.write(`${out.join("\n")}\n`);
+    } finally {
+      await client.close();
+    }
+  });
+
+await runCli("pipeline-report", async () => {
+  await program.parseAsync();
+});
