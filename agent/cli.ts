@@ -15,7 +15,22 @@ import { ALL_TOOLS } from "./tools/index.ts";
 const NO_KEY =
   "ANTHROPIC_API_KEY is not set: questions to Claude are off; the tools still work as slash commands (/help).";
 
-const dim = (text: string) => (process.stderr.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
+/** Where the CLI reads and writes; the process's streams, or test streams. */
+export interface CliIo {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: Record<string, string | undefined>;
+}
+
+export const processIo = (): CliIo => ({
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+});
+
+const dimFor = (io: CliIo) => (text: string) => (io.stderr.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
 
 function positiveInt(value: string): number {
   const parsed = Number(value);
@@ -24,6 +39,7 @@ function positiveInt(value: string): number {
 }
 
 interface Session {
+  io: CliIo;
   runtime: AgentRuntime;
   lastSql: string[];
   json: boolean;
@@ -42,30 +58,33 @@ function toolCallJson(call: ToolCallRecord) {
   };
 }
 
-/** Runs one slash command; returns false for /exit. */
-async function runSlash(session: Session, line: string, signal?: AbortSignal): Promise<boolean> {
+type SlashOutcome = "ok" | "failed" | "exit";
+
+/** Runs one slash command. */
+async function runSlash(session: Session, line: string, signal?: AbortSignal): Promise<SlashOutcome> {
   const command = parseSlash(line)!;
-  const out = process.stdout;
+  const out = session.io.stdout;
+  const dim = dimFor(session.io);
   switch (command.kind) {
     case "exit":
-      return false;
+      return "exit";
     case "help":
       out.write(`${SLASH_HELP}\n`);
-      return true;
+      return "ok";
     case "reset":
       session.runtime.agent?.reset();
       session.lastSql = [];
       out.write("Conversation cleared.\n");
-      return true;
+      return "ok";
     case "sql":
       out.write(session.lastSql.length > 0 ? `${session.lastSql.join(";\n\n")}\n` : "(no SQL run yet)\n");
-      return true;
+      return "ok";
     case "tools":
       for (const tool of ALL_TOOLS) out.write(`${tool.name}: ${tool.description}\n\n`);
-      return true;
+      return "ok";
     case "error":
-      process.stderr.write(`${command.message}\n`);
-      return true;
+      session.io.stderr.write(`${command.message}\n`);
+      return "failed";
     case "tool": {
       const { toolContext } = session.runtime;
       const record = await dispatchTool(
@@ -77,34 +96,35 @@ async function runSlash(session: Session, line: string, signal?: AbortSignal): P
       if (session.json) {
         out.write(`${JSON.stringify(toolCallJson(record), null, 2)}\n`);
       } else {
-        process.stderr.write(`${dim(formatToolLine(record))}\n`);
+        session.io.stderr.write(`${dim(formatToolLine(record))}\n`);
         out.write(`${record.content}\n`);
       }
-      if (record.isError) process.exitCode = 1;
-      return true;
+      return record.isError ? "failed" : "ok";
     }
   }
 }
 
 async function ask(session: Session, question: string, signal: AbortSignal): Promise<AskResult> {
   const agent = session.runtime.agent!;
+  const { stdout, stderr } = session.io;
+  const dim = dimFor(session.io);
   let wroteText = false;
   const result = await agent.ask(question, signal, {
     onText: (delta) => {
       if (session.json) return;
       wroteText = true;
-      process.stdout.write(delta);
+      stdout.write(delta);
     },
     onToolCall: (record) => {
       if (session.json) return;
-      if (wroteText) process.stdout.write("\n");
+      if (wroteText) stdout.write("\n");
       wroteText = false;
-      process.stderr.write(`${dim(formatToolLine(record))}\n`);
+      stderr.write(`${dim(formatToolLine(record))}\n`);
     },
   });
   session.lastSql = agent.lastSql;
   if (session.json) {
-    process.stdout.write(
+    stdout.write(
       `${JSON.stringify(
         {
           question,
@@ -122,11 +142,9 @@ async function ask(session: Session, question: string, signal: AbortSignal): Pro
       )}\n`,
     );
   } else {
-    process.stdout.write("\n");
+    stdout.write("\n");
     if (result.trimmed.droppedTurns > 0) {
-      process.stderr.write(
-        dim(`  (dropped ${result.trimmed.droppedTurns} oldest question(s) to fit the context)\n`),
-      );
+      stderr.write(dim(`  (dropped ${result.trimmed.droppedTurns} oldest question(s) to fit the context)\n`));
     }
   }
   return result;
@@ -134,13 +152,25 @@ async function ask(session: Session, question: string, signal: AbortSignal): Pro
 
 async function answerOnce(session: Session, question: string): Promise<number> {
   const controller = new AbortController();
-  process.once("SIGINT", () => controller.abort());
+  const onSignal = () => controller.abort();
+  process.once("SIGINT", onSignal);
+  try {
+    return await answerOnceWith(session, question, controller);
+  } finally {
+    process.off("SIGINT", onSignal);
+  }
+}
+
+async function answerOnceWith(
+  session: Session,
+  question: string,
+  controller: AbortController,
+): Promise<number> {
   if (question.trim().startsWith("/")) {
-    await runSlash(session, question, controller.signal);
-    return Number(process.exitCode ?? 0);
+    return (await runSlash(session, question, controller.signal)) === "failed" ? 1 : 0;
   }
   if (!session.runtime.agent) {
-    process.stderr.write(`${NO_KEY}\n`);
+    session.io.stderr.write(`${NO_KEY}\n`);
     return 2;
   }
   try {
@@ -148,16 +178,16 @@ async function answerOnce(session: Session, question: string): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CancelledError) {
-      process.stderr.write("\n(cancelled)\n");
+      session.io.stderr.write("\n(cancelled)\n");
       return 130;
     }
     throw error;
   }
 }
 
-function historyFile(): string | undefined {
+function historyFile(env: CliIo["env"]): string | undefined {
   try {
-    const dir = readPathsConfig().dataDir;
+    const dir = readPathsConfig(env).dataDir;
     mkdirSync(dir, { recursive: true });
     return path.join(dir, "agent_history");
   } catch {
@@ -166,27 +196,28 @@ function historyFile(): string | undefined {
 }
 
 async function repl(session: Session): Promise<void> {
-  const file = historyFile();
+  const { io } = session;
+  const file = historyFile(io.env);
   let history: string[] = [];
   try {
     if (file) history = readFileSync(file, "utf8").split("\n").filter(Boolean).reverse().slice(0, 500);
   } catch {
     // no history yet
   }
-  const terminal = process.stdin.isTTY === true;
+  const terminal = io.stdin.isTTY === true;
   const rl = readline.createInterface({
-    input: process.stdin,
-    output: process.stdout,
+    input: io.stdin,
+    output: io.stdout,
     prompt: "agent> ",
     terminal,
     history,
     historySize: 500,
   });
   const { runtime } = session;
-  process.stdout.write(
+  io.stdout.write(
     `click-ai agent - ${runtime.agent ? `model ${runtime.config.model}` : "tools only"} - /help for commands, /exit to quit\n`,
   );
-  if (!runtime.agent) process.stdout.write(`${NO_KEY}\n`);
+  if (!runtime.agent) io.stdout.write(`${NO_KEY}\n`);
 
   let current: AbortController | undefined;
   let exitArmed = false;
@@ -212,7 +243,7 @@ async function repl(session: Session): Promise<void> {
       return;
     }
     exitArmed = true;
-    process.stdout.write("\n(Ctrl-C again or /exit to quit)\n");
+    io.stdout.write("\n(Ctrl-C again or /exit to quit)\n");
     rl.prompt();
   });
   // Non-terminal input (a pipe) gets no readline SIGINT event.
@@ -236,20 +267,20 @@ async function repl(session: Session): Promise<void> {
       current = new AbortController();
       try {
         if (line.startsWith("/")) {
-          if (!(await runSlash(session, line, current.signal))) {
+          if ((await runSlash(session, line, current.signal)) === "exit") {
             queue.length = 0;
             rl.close();
             break;
           }
         } else if (!runtime.agent) {
-          process.stdout.write(`${NO_KEY}\n`);
+          io.stdout.write(`${NO_KEY}\n`);
         } else {
           await ask(session, line, current.signal);
         }
       } catch (error) {
-        if (error instanceof CancelledError) process.stderr.write("\n(cancelled)\n");
+        if (error instanceof CancelledError) io.stderr.write("\n(cancelled)\n");
         else
-          process.stderr.write(
+          io.stderr.write(
             `\nerror: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`,
           );
       } finally {
@@ -274,7 +305,10 @@ async function repl(session: Session): Promise<void> {
   if (!terminal) process.off("SIGINT", onSignal);
 }
 
-export function buildProgram(): Command {
+export function buildProgram(
+  io: CliIo = processIo(),
+  onExitCode: (code: number) => void = () => {},
+): Command {
   return new Command("agent")
     .description(
       "Ask questions about your traces. Claude answers using read-only tools over ClickHouse (otel_traces).\n" +
@@ -315,11 +349,11 @@ ${SLASH_HELP}`,
         if (options.model) overrides.model = options.model;
         if (options.maxTokens) overrides.maxTokens = options.maxTokens;
         if (options.maxToolRounds) overrides.maxToolRounds = options.maxToolRounds;
-        const runtime = await createAgentRuntime(process.env, overrides);
-        const session: Session = { runtime, lastSql: [], json: options.json === true };
+        const runtime = await createAgentRuntime(io.env, overrides);
+        const session: Session = { io, runtime, lastSql: [], json: options.json === true };
         try {
           if (words.length > 0) {
-            process.exitCode = await answerOnce(session, words.join(" "));
+            onExitCode(await answerOnce(session, words.join(" ")));
           } else {
             await repl(session);
           }
@@ -330,8 +364,15 @@ ${SLASH_HELP}`,
     );
 }
 
+/** Runs the CLI with `args` (without node and script) on the given streams; resolves with the exit code. */
+export async function main(args: string[], io: CliIo = processIo()): Promise<number> {
+  let code = 0;
+  await buildProgram(io, (c) => {
+    code = c;
+  }).parseAsync(args, { from: "user" });
+  return code;
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runCli("agent", async () => {
-    await buildProgram().parseAsync(process.argv);
-  });
+  await runCli("agent", () => main(process.argv.slice(2)));
 }

@@ -1,4 +1,3 @@
-import Anthropic from "@anthropic-ai/sdk";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { type AgentConfig, readAgentConfig } from "../shared/config/agent.ts";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
@@ -7,7 +6,7 @@ import { Agent } from "./agent.ts";
 import { createAgentClickHouseClient } from "./clickhouse.ts";
 import { systemPrompt } from "./prompt.ts";
 import { ALL_TOOLS } from "./tools/index.ts";
-import { loadEnricherSearch } from "./tools/semantic-search.ts";
+import { enricherSearchFromEnv } from "./tools/semantic-search.ts";
 import type { ToolContext } from "./tools/types.ts";
 
 export interface AgentRuntime {
@@ -39,15 +38,16 @@ export async function createAgentRuntime(
     readClickHouseAgentConfig(env),
     config,
   );
-  const searchSpans = await loadEnricherSearch();
   const toolContext: ToolContext = {
     clickhouse,
     limits: { maxRows: config.maxResultRows, maxChars: config.maxResultChars },
     sqlRowCap: config.sqlRowCap,
     now: () => new Date(),
-    ...(searchSpans ? { searchSpans } : {}),
+    searchSpans: enricherSearchFromEnv(env),
   };
-  const agent = config.apiKey
+  // The SDK is large; tool-only sessions (no key) never load it.
+  const Anthropic = config.apiKey ? (await import("@anthropic-ai/sdk")).default : undefined;
+  const agent = Anthropic
     ? new Agent({
         // The key goes only to the SDK; ANTHROPIC_BASE_URL is honoured (explicitly and by the SDK).
         client: new Anthropic({

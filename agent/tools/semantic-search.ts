@@ -1,5 +1,9 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { formatMs, isoFromMs, renderTable } from "./format.ts";
+import type { Embedder } from "../../embedding-enricher/embedder.ts";
+import { type SpanMatch, searchSpans } from "../../embedding-enricher/search.ts";
+import { readEmbeddingEnricherConfig } from "../../shared/config/embedding-enricher.ts";
+import type { Env } from "../../shared/config/env.ts";
+import { formatMs, renderTable } from "./format.ts";
 import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
 import { ToolInputError } from "./types.ts";
 import { optionalNumber, optionalString, readObject, requiredString } from "./validate.ts";
@@ -11,18 +15,7 @@ import {
   WINDOW_SCHEMA_PROPERTIES,
 } from "./window.ts";
 
-/** One hit of the enricher's similarity search. */
-export interface SpanSearchHit {
-  score: number;
-  TraceId: string;
-  SpanId: string;
-  ServiceName: string;
-  SpanName: string;
-  StatusCode: string;
-  Duration: number | string;
-  Timestamp: string | number | Date;
-  text: string;
-}
+export type { SpanMatch } from "../../embedding-enricher/search.ts";
 
 export interface SpanSearchOptions {
   query: string;
@@ -32,22 +25,44 @@ export interface SpanSearchOptions {
   service?: string;
 }
 
-/** The enricher's `searchSpans` (embedding-enricher/search.ts), as the agent calls it. */
-export type SearchSpans = (client: ClickHouseClient, options: SpanSearchOptions) => Promise<SpanSearchHit[]>;
+/** Similarity search as the tool calls it: the enricher's searchSpans with the embedding model bound. */
+export type SearchSpans = (client: ClickHouseClient, options: SpanSearchOptions) => Promise<SpanMatch[]>;
 
 /**
- * Loads the enricher's search function. Imported lazily so the agent starts
- * (and every other tool works) even where the enricher or its model is absent.
+ * Binds the enricher's `searchSpans` to an embedding model that is loaded
+ * on first use only: loading the model is slow and most questions never need
+ * it. A failed load is retried on the next call.
  */
-export async function loadEnricherSearch(): Promise<SearchSpans | undefined> {
-  try {
-    const module = (await import(new URL("../../embedding-enricher/search.ts", import.meta.url).href)) as {
-      searchSpans?: SearchSpans;
-    };
-    return typeof module.searchSpans === "function" ? module.searchSpans : undefined;
-  } catch {
-    return undefined;
-  }
+export function createEnricherSearch(loadModel: () => Promise<Embedder>): SearchSpans {
+  let model: Promise<Embedder> | undefined;
+  return async (client, options) => {
+    model ??= loadModel();
+    let embedder: Embedder;
+    try {
+      embedder = await model;
+    } catch (error) {
+      model = undefined;
+      throw new Error(
+        `the embedding model could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    return searchSpans(client, { ...options, model: embedder });
+  };
+}
+
+/** The enricher's configured model (EMBEDDING_MODEL, EMBEDDING_MODEL_DIR ...), as the enricher itself loads it. */
+export function enricherSearchFromEnv(env: Env = process.env): SearchSpans {
+  return createEnricherSearch(async () => {
+    const config = readEmbeddingEnricherConfig(env);
+    const { loadEmbedder } = await import("../../embedding-enricher/embedder.ts");
+    return loadEmbedder({
+      model: config.model,
+      modelDir: config.modelDir,
+      allowRemoteModels: config.allowRemoteModels,
+      dtype: config.dtype,
+      inferenceBatchSize: config.inferenceBatchSize,
+    });
+  });
 }
 
 export interface SemanticSearchInput {
@@ -55,12 +70,6 @@ export interface SemanticSearchInput {
   k: number;
   window: TimeWindow;
   service?: string;
-}
-
-function timestampText(value: SpanSearchHit["Timestamp"]): string {
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === "number") return isoFromMs(value);
-  return value;
 }
 
 export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
@@ -115,13 +124,13 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
       ["score", "start", "service", "span", "status", "duration", "trace_id", "span_id", "text"],
       hits.map((h) => [
         Number(h.score).toFixed(3),
-        timestampText(h.Timestamp),
-        h.ServiceName,
-        h.SpanName,
-        h.StatusCode,
-        formatMs(Number(h.Duration)),
-        h.TraceId,
-        h.SpanId,
+        h.timestamp,
+        h.serviceName,
+        h.spanName,
+        h.statusCode,
+        formatMs(Number(h.durationNs)),
+        h.traceId,
+        h.spanId,
         h.text,
       ]),
       ctx.limits,

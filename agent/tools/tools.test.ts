@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Embedder } from "../../embedding-enricher/embedder.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { startTestStack, type TestStack } from "../../testing/stack.ts";
 import { createAgentClickHouseClient } from "../clickhouse.ts";
@@ -7,7 +8,7 @@ import { dispatchTool } from "../dispatch.ts";
 import { insertSeed, SEED_TRACES, type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
 import { formatMs } from "./format.ts";
 import { ALL_TOOLS } from "./index.ts";
-import type { SearchSpans } from "./semantic-search.ts";
+import { createEnricherSearch } from "./semantic-search.ts";
 import type { ToolContext } from "./types.ts";
 
 let stack: TestStack;
@@ -224,37 +225,68 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     expect(result.content).toMatch(/TIMEOUT|time limit|Timeout/i);
   }, 30_000);
 
-  it("semantic_search shows the enricher's hits and reports when search is unavailable", async () => {
-    const calls: unknown[] = [];
-    const fake: SearchSpans = async (_client, options) => {
-      calls.push(options);
-      return [
-        {
-          score: 0.91,
-          TraceId: traceIdOf(8),
-          SpanId: "0000000000000084",
-          ServiceName: "payment",
-          SpanName: "POST /charge",
-          StatusCode: "Error",
-          Duration: "40000000",
-          Timestamp: "2026-11-27 01:00:00.000000000",
-          text: "payment POST /charge Error card declined",
-        },
-      ];
+  it("semantic_search runs the enricher's search through the read-only connection", async () => {
+    // A stand-in embedding model: one direction per topic, so the nearest rows are known.
+    const DIMS = 256;
+    const unit = (axis: number) => Array.from({ length: DIMS }, (_, i) => (i === axis ? 1 : 0));
+    const axisOf = (text: string) => (/declin/i.test(text) ? 0 : /slow|reserve/i.test(text) ? 1 : 2);
+    const embedder: Embedder = {
+      model: "test-model",
+      dims: DIMS,
+      embed: async (texts) => texts.map((t) => Float32Array.from(unit(axisOf(t)))),
+      close: async () => {},
     };
+    const enriched = spans
+      .filter((s) => s.ServiceName === "payment" || s.ServiceName === "inventory")
+      .map((s) => {
+        const text = `${s.ServiceName} ${s.SpanName} ${s.StatusCode} ${s.StatusCode === "Error" ? "card declined" : ""}`;
+        return {
+          Timestamp: s.Timestamp,
+          TraceId: s.TraceId,
+          SpanId: s.SpanId,
+          ServiceName: s.ServiceName,
+          SpanName: s.SpanName,
+          SpanKind: s.SpanKind,
+          StatusCode: s.StatusCode,
+          Duration: s.Duration,
+          Text: text,
+          TextHash: 0,
+          Model: "test-model",
+          // Error spans point exactly at "declined"; others lean towards their topic.
+          Embedding:
+            s.StatusCode === "Error" ? unit(0) : unit(axisOf(text)).map((v, i) => (i === 0 ? 0.1 : v)),
+          SourceBlock: 0,
+          SourceOffset: 0,
+        };
+      });
+    await admin.insert({ table: "otel_traces_enriched", values: enriched, format: "JSONEachRow" });
+    let loads = 0;
+    const search = createEnricherSearch(async () => {
+      loads += 1;
+      return embedder;
+    });
     const result = await call(
       "semantic_search",
-      { query: "card declined", service: "payment", last: "1h" },
-      { ...ctx, searchSpans: fake },
+      { query: "card declined", k: 5, service: "payment" },
+      { ...ctx, searchSpans: search },
     );
-    expect(result.rows).toBe(1);
-    expect(result.content).toContain("0.910 | 2026-11-27 01:00:00.000000000 | payment | POST /charge");
-    expect(calls[0]).toMatchObject({
-      query: "card declined",
-      k: 10,
-      service: "payment",
-      to: new Date(END_MS),
-    });
+    expect(result.isError).toBe(false);
+    expect(result.rows).toBe(5);
+    const hits = result.content
+      .split("\n")
+      .slice(2, 7)
+      .map((l) => l.split(" | "));
+    const failedPayments = spans.filter((s) => s.ServiceName === "payment" && s.StatusCode === "Error");
+    expect(hits.map((h) => h[0])).toEqual(Array(5).fill("1.000"));
+    expect(new Set(hits.map((h) => h[7]))).toEqual(new Set(failedPayments.map((s) => s.SpanId)));
+    const windowed = await call(
+      "semantic_search",
+      { query: "card declined", last: "10m" },
+      { ...ctx, searchSpans: search },
+    );
+    const inWindow = failedPayments.filter((s) => s.startMs >= END_MS - 600_000);
+    expect(windowed.content.split("\n")[2]!.split(" | ")[7]).toBe(inWindow[0]!.SpanId);
+    expect(loads).toBe(1); // the model loads once per session
     const unavailable = await call(
       "semantic_search",
       { query: "card declined" },
