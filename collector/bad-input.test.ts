@@ -71,6 +71,27 @@ function post(
   });
 }
 
+interface ExportClient {
+  export(body: Buffer): Promise<{ error: grpc.ServiceError | null; response?: Buffer }>;
+  close(): void;
+}
+
+/** A raw TraceService/Export client (bytes in, bytes out) to send what the SDK never would. */
+function exportClient(port: number): ExportClient {
+  const Client = grpc.makeGenericClientConstructor(traceServiceDefinition, "TraceService");
+  const client = new Client(
+    `127.0.0.1:${port}`,
+    grpc.credentials.createInsecure(),
+  ) as unknown as grpc.Client & {
+    Export(body: Buffer, callback: (error: grpc.ServiceError | null, response?: Buffer) => void): void;
+  };
+  return {
+    export: (body) =>
+      new Promise((resolve) => client.Export(body, (error, response) => resolve({ error, response }))),
+    close: () => client.close(),
+  };
+}
+
 const PROTO = { "Content-Type": "application/x-protobuf" };
 const JSON_TYPE = { "Content-Type": "application/json" };
 
@@ -229,17 +250,8 @@ describe("collector bad input and OTLP responses", () => {
   });
 
   it("rejects bad gRPC messages with INVALID_ARGUMENT and keeps serving", async () => {
-    const Client = grpc.makeGenericClientConstructor(traceServiceDefinition, "TraceService");
-    const client = new Client(
-      `127.0.0.1:${collector.grpcPort}`,
-      grpc.credentials.createInsecure(),
-    ) as grpc.Client & {
-      Export(body: Buffer, callback: (error: grpc.ServiceError | null, response?: Buffer) => void): void;
-    };
-    const call = (body: Buffer) =>
-      new Promise<{ error: grpc.ServiceError | null; response?: Buffer }>((resolve) =>
-        client.Export(body, (error, response) => resolve({ error, response })),
-      );
+    const client = exportClient(collector.grpcPort);
+    const call = (body: Buffer) => client.export(body);
     const bad = await call(Buffer.from([0x0a, 0x05, 0x01]));
     expect(bad.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(bad.error?.details).toMatch(/invalid OTLP protobuf/);
@@ -297,16 +309,8 @@ describe("collector when S3 is down", () => {
       expect(decodeRpcStatusProto(rejected?.body ?? Buffer.alloc(0)).code).toBe(14);
       expect(collector.status().s3Healthy).toBe(false);
 
-      const Client = grpc.makeGenericClientConstructor(traceServiceDefinition, "TraceService");
-      const client = new Client(
-        `127.0.0.1:${collector.grpcPort}`,
-        grpc.credentials.createInsecure(),
-      ) as grpc.Client & {
-        Export(body: Buffer, callback: (error: grpc.ServiceError | null) => void): void;
-      };
-      const error = await new Promise<grpc.ServiceError | null>((resolve) =>
-        client.Export(Buffer.from(encodeTraceRequestProto(request(20))), resolve),
-      );
+      const client = exportClient(collector.grpcPort);
+      const { error } = await client.export(Buffer.from(encodeTraceRequestProto(request(20))));
       client.close();
       expect(error?.code).toBe(grpc.status.UNAVAILABLE);
       const details = decodeRpcStatusProto(error?.metadata.get("grpc-status-details-bin")[0] as Buffer);

@@ -4,10 +4,8 @@ import { type CollectorConfig, readCollectorConfig } from "../shared/config/coll
 import type { Env } from "../shared/config/env.ts";
 import { readS3Config } from "../shared/config/s3.ts";
 import { createLogger } from "../shared/logger.ts";
+import { READY_PREFIX } from "./cli-ready.ts";
 import { startCollector } from "./collector.ts";
-
-/** The stdout line a launcher (tests, benchmark) waits for: `COLLECTOR_READY {"httpPort":..,"grpcPort":..}`. */
-export const READY_PREFIX = "COLLECTOR_READY ";
 
 interface RunFlags {
   host?: string;
