@@ -359,7 +359,7 @@ export class S3Loader {
 
   private async transient<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await retrySocketErrors(fn);
     } catch (error) {
       throw new TransientError(`${what}: ${errorText(error)}`);
     }
@@ -439,19 +439,21 @@ export class S3Loader {
     const body = `${lines.join("\n")}\n`;
     await this.insertQueue.add(async () => {
       try {
-        const result = await this.deps.clickhouse.exec({
-          query: `INSERT INTO ${this.deps.database}.otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow`,
-          values: bodyStream(body),
-          clickhouse_settings: {
-            insert_deduplicate: 1,
-            insert_deduplication_token: token,
-            async_insert: 0,
-          },
-        });
-        result.stream.resume();
-        await new Promise<void>((resolve, reject) => {
-          result.stream.on("end", resolve);
-          result.stream.on("error", reject);
+        await retrySocketErrors(async () => {
+          const result = await this.deps.clickhouse.exec({
+            query: `INSERT INTO ${this.deps.database}.otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow`,
+            values: bodyStream(body),
+            clickhouse_settings: {
+              insert_deduplicate: 1,
+              insert_deduplication_token: token,
+              async_insert: 0,
+            },
+          });
+          result.stream.resume();
+          await new Promise<void>((resolve, reject) => {
+            result.stream.on("end", resolve);
+            result.stream.on("error", reject);
+          });
         });
       } catch (error) {
         const code = Number((error as { code?: string }).code);
@@ -541,6 +543,34 @@ function ledgerRow(member: BatchMember, fields: RowFields & Partial<LedgerRow>):
     nextAttemptAt: fields.nextAttemptAt ?? fields.now,
     version: nextVersion(fields.after),
   };
+}
+
+const SOCKET_ERRORS = new Set([
+  "EPIPE",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+]);
+
+/**
+ * Re-sends a request that died on the socket (a stale keep-alive connection,
+ * a server restart) a few times before giving up. Safe for inserts because
+ * every insert carries its deduplication token and ledger writes are
+ * versioned appends.
+ */
+export async function retrySocketErrors<T>(fn: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? "";
+      const socket = SOCKET_ERRORS.has(code) || /socket hang up|other side closed/i.test(errorText(error));
+      if (!socket || attempt >= attempts) throw error;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
 }
 
 export function errorText(error: unknown): string {

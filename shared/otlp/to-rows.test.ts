@@ -155,6 +155,10 @@ describe("value conversions", () => {
     expect(() => unixNanoToString("12.5", "t")).toThrow(OtlpMappingError);
     expect(durationNs("1700000000123456789", "1700000000123456790")).toBe("1");
     expect(durationNs("10", "5")).toBe("0");
+    expect(durationNs("1700000000999999999", "1700000001000000001")).toBe("2");
+    expect(durationNs("1799999999999999999", "1800000000000000001")).toBe("2");
+    expect(durationNs("999999999999999999", "1000000000000000000")).toBe("1");
+    expect(durationNs("1700000000000000005", "1700000000000000001")).toBe("0");
   });
 
   it("flattens attribute values like pdata's AsString", () => {

@@ -175,8 +175,16 @@ export function unixNanoToString(value: OtlpInt64 | undefined, what: string): st
 
 /** end - start in ns; an end before the start gives 0 (the column is UInt64). */
 export function durationNs(start: string, end: string): string {
-  // Fast path: both fit a double exactly (below 2^53 ns, i.e. before 1970+104 days)
-  // is rare for real times, so compare digit strings cheaply and use BigInt.
+  // Fast path: same length and same leading digits, so the difference fits the
+  // last 15 digits, which a double holds exactly.
+  const length = start.length;
+  if (length === end.length && length > 15) {
+    const head = length - 15;
+    if (start.slice(0, head) === end.slice(0, head)) {
+      const diff = Number(end.slice(head)) - Number(start.slice(head));
+      return diff > 0 ? String(diff) : "0";
+    }
+  }
   const diff = BigInt(end) - BigInt(start);
   return diff > 0n ? diff.toString() : "0";
 }
@@ -412,25 +420,53 @@ function nsArrayJson(values: string[]): string {
   return values.length === 0 ? "[]" : `[${values.join(",")}]`;
 }
 
+// Every span of a resource/scope shares these values (and the same pairs
+// array); serializing them once per run of equal values saves most of the
+// per-row cost.
+const mapJsonCache = new WeakMap<AttributePairs, string>();
+function sharedMapJson(pairs: AttributePairs): string {
+  let json = mapJsonCache.get(pairs);
+  if (json === undefined) {
+    json = mapJson(pairs);
+    mapJsonCache.set(pairs, json);
+  }
+  return json;
+}
+
+let lastStrings: [string, string, string, string] = ["", '""', "", '""'];
+function sharedStringJson(value: string, slot: 0 | 2): string {
+  if (lastStrings[slot] !== value) {
+    lastStrings = [...lastStrings] as typeof lastStrings;
+    lastStrings[slot] = value;
+    lastStrings[slot + 1] = JSON.stringify(value);
+  }
+  return lastStrings[slot + 1]!;
+}
+
+const HEX_ID = /^[0-9a-f]*$/;
+/** Ids are lowercase hex after mapping: no escaping needed. */
+function idJson(id: string): string {
+  return HEX_ID.test(id) ? `"${id}"` : JSON.stringify(id);
+}
+
 /**
  * One JSONCompactEachRow line (no newline) for INSERT ... (OTEL_TRACES_INSERT_COLUMNS).
  * DateTime64(9) values are written as bare integers (ticks, ns), which both
  * chDB and clickhouse-server read without any timezone or precision loss.
  */
 export function serializeRowCompact(row: OtelTraceRow): string {
-  return `[${row.Timestamp},${JSON.stringify(row.TraceId)},${JSON.stringify(row.SpanId)},${JSON.stringify(
-    row.ParentSpanId,
-  )},${JSON.stringify(row.TraceState)},${JSON.stringify(row.SpanName)},"${row.SpanKind}",${JSON.stringify(
-    row.ServiceName,
-  )},${mapJson(row.ResourceAttributes)},${JSON.stringify(row.ScopeName)},${JSON.stringify(row.ScopeVersion)},${mapJson(
-    row.SpanAttributes,
-  )},${row.Duration},"${row.StatusCode}",${JSON.stringify(row.StatusMessage)},${nsArrayJson(
-    row["Events.Timestamp"],
-  )},${stringArrayJson(row["Events.Name"])},${mapArrayJson(row["Events.Attributes"])},${stringArrayJson(
-    row["Links.TraceId"],
-  )},${stringArrayJson(row["Links.SpanId"])},${stringArrayJson(row["Links.TraceState"])},${mapArrayJson(
-    row["Links.Attributes"],
-  )}]`;
+  const scope = `${sharedStringJson(row.ScopeName, 0)},${sharedStringJson(row.ScopeVersion, 2)}`;
+  return `[${row.Timestamp},${idJson(row.TraceId)},${idJson(row.SpanId)},${idJson(row.ParentSpanId)},${
+    row.TraceState === "" ? '""' : JSON.stringify(row.TraceState)
+  },${JSON.stringify(row.SpanName)},"${row.SpanKind}",${JSON.stringify(row.ServiceName)},${sharedMapJson(
+    row.ResourceAttributes,
+  )},${scope},${mapJson(row.SpanAttributes)},${row.Duration},"${row.StatusCode}",${
+    row.StatusMessage === "" ? '""' : JSON.stringify(row.StatusMessage)
+  },${nsArrayJson(row["Events.Timestamp"])},${stringArrayJson(row["Events.Name"])},${mapArrayJson(
+    row["Events.Attributes"],
+  )},${stringArrayJson(row["Links.TraceId"])},${stringArrayJson(row["Links.SpanId"])},${stringArrayJson(
+    row["Links.TraceState"],
+  )},${mapArrayJson(row["Links.Attributes"])}]`;
 }
 
 /** The same row as one JSONEachRow line (object form); used to compare formats. */

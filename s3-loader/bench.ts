@@ -1,0 +1,365 @@
+/**
+ * npm run bench:loader — loader throughput against the engine's own raw
+ * insert rate for the same rows, in one run, plus end-to-end lag.
+ *
+ *  1. writes a fixed corpus (BENCH_OBJECTS objects x BENCH_SPANS_PER_OBJECT
+ *     generator-like spans, otlp_json as the collector writes it) to an
+ *     embedded S3 server;
+ *  2. raw: the same rows, already serialized, inserted straight into an
+ *     identical otel_traces (one INSERT per 10k rows, 2 at a time), in both
+ *     JSONEachRow and JSONCompactEachRow for the format choice;
+ *  3. loader: S3Loader in this process, from listing to the last ledger update;
+ *  4. lag: the loader CLI (`run`, default settings) while objects are written at
+ *     ~BENCH_LAG_SPANS_PER_SEC; lag = object PUT done -> its rows inserted
+ *     (ledger updated_at).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import type { ClickHouseClient } from "@clickhouse/client";
+import PQueue from "p-queue";
+import { startClickHouseServer } from "../local-stack/clickhouse-server/launch.ts";
+import { startS3Server } from "../local-stack/s3-server/launch.ts";
+import { createClickHouseClient } from "../shared/clickhouse.ts";
+import type { ClickHouseConfig } from "../shared/config/clickhouse.ts";
+import type { S3Config } from "../shared/config/s3.ts";
+import { readS3LoaderConfig } from "../shared/config/s3-loader.ts";
+import { createLogger } from "../shared/logger.ts";
+import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
+import {
+  otelTracesColumnList,
+  serializeRowCompact,
+  serializeRowObject,
+  traceRequestRows,
+} from "../shared/otlp/to-rows.ts";
+import type { OtlpSpan, OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { createS3Client } from "../shared/s3.ts";
+import { applySchema } from "../shared/schema.ts";
+import { bodyStream } from "./ledger.ts";
+import { S3Loader } from "./loader.ts";
+import { collectorKey, startCli } from "./test-support.ts";
+
+// Default 1,000 objects x 250 spans: the 1M-span corpus takes well over the
+// few minutes a bench should on 2 shared cores (BENCH_SPANS_PER_OBJECT=1000 for it).
+const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 1000);
+const SPANS_PER_OBJECT = Number(process.env.BENCH_SPANS_PER_OBJECT ?? 250);
+/** Rows of the JSONEachRow comparison (a prefix of the corpus). */
+const FORMAT_SAMPLE_ROWS = Number(process.env.BENCH_FORMAT_SAMPLE_ROWS ?? 50_000);
+const RAW_ROWS_PER_INSERT = 10_000;
+const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 20);
+const LAG_SPANS_PER_SEC = Number(process.env.BENCH_LAG_SPANS_PER_SEC ?? 7500);
+
+const SERVICES = ["frontend", "checkout", "inventory", "payments", "draw", "fraud", "notifications", "auth"];
+const ROUTES = [
+  "/api/drops/{id}/enter",
+  "/api/checkout",
+  "/api/inventory/{sku}",
+  "/api/auth/session",
+  "/api/orders/{id}",
+];
+
+/** Spans shaped like the event generator's: an HTTP server root and DB/RPC children. */
+function generatorLikeRequest(seed: number, spans: number): OtlpTraceRequest {
+  const service = SERVICES[seed % SERVICES.length]!;
+  const start = 1_764_230_400_000_000_000n + BigInt(seed) * 50_000_000n;
+  const list: OtlpSpan[] = [];
+  for (let i = 0; i < spans; i++) {
+    const traceNo = seed * 100_000 + Math.floor(i / 10);
+    const root = i % 10 === 0;
+    const error = i % 37 === 0;
+    const begin = start + BigInt(i) * 100_000n;
+    const duration = BigInt(200_000 + ((i * 7919) % 90_000_000));
+    list.push({
+      traceId: traceNo.toString(16).padStart(32, "0"),
+      spanId: (seed * 100_000 + i + 1).toString(16).padStart(16, "0"),
+      parentSpanId: root ? "" : (seed * 100_000 + Math.floor(i / 10) * 10 + 1).toString(16).padStart(16, "0"),
+      name: root ? `POST ${ROUTES[i % ROUTES.length]}` : i % 3 === 0 ? "SELECT orders" : "redis GET",
+      kind: root ? 2 : 3,
+      startTimeUnixNano: String(begin),
+      endTimeUnixNano: String(begin + duration),
+      attributes: root
+        ? [
+            { key: "http.request.method", value: { stringValue: "POST" } },
+            { key: "http.route", value: { stringValue: ROUTES[i % ROUTES.length]! } },
+            { key: "http.response.status_code", value: { intValue: error ? "503" : "200" } },
+            { key: "url.scheme", value: { stringValue: "https" } },
+            { key: "user_agent.original", value: { stringValue: "SNKRS/5.12 (iPhone; iOS 18.1)" } },
+            { key: "client.address", value: { stringValue: `10.0.${i % 255}.${seed % 255}` } },
+            { key: "enduser.id", value: { stringValue: `user-${(seed * 31 + i) % 50_000}` } },
+          ]
+        : [
+            { key: "db.system.name", value: { stringValue: i % 3 === 0 ? "postgresql" : "redis" } },
+            {
+              key: "db.query.text",
+              value: { stringValue: "SELECT id, status FROM orders WHERE user_id = $1 LIMIT 20" },
+            },
+            { key: "server.address", value: { stringValue: "orders-db.internal" } },
+            { key: "server.port", value: { intValue: "5432" } },
+            { key: "db.response.returned_rows", value: { intValue: String(i % 20) } },
+          ],
+      status: error ? { code: 2, message: "upstream unavailable" } : { code: 0 },
+      events: error
+        ? [
+            {
+              timeUnixNano: String(begin + duration / 2n),
+              name: "exception",
+              attributes: [
+                { key: "exception.type", value: { stringValue: "UpstreamTimeout" } },
+                { key: "exception.message", value: { stringValue: "inventory did not answer in 2000 ms" } },
+              ],
+            },
+          ]
+        : [],
+    });
+  }
+  return {
+    resourceSpans: [
+      {
+        resource: {
+          attributes: [
+            { key: "service.name", value: { stringValue: service } },
+            { key: "service.version", value: { stringValue: "2026.11.3" } },
+            { key: "deployment.environment.name", value: { stringValue: "bench" } },
+            { key: "host.name", value: { stringValue: `ip-10-0-1-${seed % 8}` } },
+            { key: "telemetry.sdk.language", value: { stringValue: "nodejs" } },
+            { key: "telemetry.sdk.name", value: { stringValue: "opentelemetry" } },
+          ],
+        },
+        scopeSpans: [{ scope: { name: "click-ai.event-generator", version: "0.1.0" }, spans: list }],
+      },
+    ],
+  };
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+async function exec(client: ClickHouseClient, query: string, body: Buffer, settings = {}): Promise<void> {
+  const result = await client.exec({ query, values: bodyStream(body), clickhouse_settings: settings });
+  result.stream.resume();
+  await new Promise<void>((resolve, reject) => {
+    result.stream.on("end", resolve);
+    result.stream.on("error", reject);
+  });
+}
+
+async function scalar(client: ClickHouseClient, query: string): Promise<number> {
+  const result = await client.query({ query, format: "JSONEachRow" });
+  const [row] = (await result.json()) as Array<Record<string, string | number>>;
+  return Number(Object.values(row ?? {})[0] ?? 0);
+}
+
+async function rawInsert(
+  client: ClickHouseClient,
+  database: string,
+  format: string,
+  bodies: Buffer[],
+  rows: number,
+) {
+  const query = `INSERT INTO ${database}.otel_traces (${otelTracesColumnList()}) FORMAT ${format}`;
+  const queue = new PQueue({ concurrency: 2 });
+  const started = performance.now();
+  await Promise.all(bodies.map((body) => queue.add(() => exec(client, query, body))));
+  const seconds = (performance.now() - started) / 1000;
+  const stored = await scalar(client, `SELECT count() FROM ${database}.otel_traces`);
+  if (stored !== rows) throw new Error(`raw ${format}: expected ${rows} rows, found ${stored}`);
+  return { seconds, rate: rows / seconds };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-bench-loader-"));
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const clickhouseServer = await startClickHouseServer({ dataDir: path.join(dir, "clickhouse") });
+  const s3Server = await startS3Server({ dir: path.join(dir, "s3"), buckets: [] });
+  const chConfig: ClickHouseConfig = {
+    url: clickhouseServer.url,
+    username: "default",
+    password: "",
+    database: "bench_loader",
+    requestTimeoutMs: 300_000,
+  };
+  const s3Config: S3Config = {
+    endpoint: s3Server.endpoint,
+    region: "us-east-1",
+    accessKeyId: "S3RVER",
+    secretAccessKey: "S3RVER",
+    bucket: `bench-${randomBytes(3).toString("hex")}`,
+    prefix: "otlp",
+  };
+  const admin = createClickHouseClient(chConfig, { database: "default" });
+  const client = createClickHouseClient(chConfig);
+  const s3 = createS3Client(s3Config);
+  try {
+    for (const database of ["bench_loader", "bench_raw_compact", "bench_raw_each"]) {
+      await applySchema(admin, { database, ttlDays: 3650 });
+    }
+    await s3.send(new CreateBucketCommand({ Bucket: s3Config.bucket }));
+    const totalSpans = OBJECTS * SPANS_PER_OBJECT;
+    log(
+      `corpus: ${fmt(OBJECTS)} objects x ${fmt(SPANS_PER_OBJECT)} spans = ${fmt(totalSpans)} spans (otlp_json)`,
+    );
+
+    // 1. corpus into S3, and the same rows serialized for the raw inserts.
+    const compactBodies: Buffer[] = [];
+    const objectBodies: Buffer[] = [];
+    let compactLines: string[] = [];
+    let objectLines: string[] = [];
+    let bytes = 0;
+    const putQueue = new PQueue({ concurrency: 16 });
+    const writeStarted = performance.now();
+    const minuteBase = Date.UTC(2026, 10, 27, 12, 0);
+    for (let i = 0; i < OBJECTS; i++) {
+      const request = generatorLikeRequest(i, SPANS_PER_OBJECT);
+      const body = encodeTraceRequestJson(request);
+      bytes += body.length;
+      const key = collectorKey(
+        s3Config.prefix,
+        new Date(minuteBase + Math.floor(i / 100) * 60_000),
+        String(100_000_000 + i),
+      );
+      putQueue.add(() => s3.send(new PutObjectCommand({ Bucket: s3Config.bucket, Key: key, Body: body })));
+      for (const row of traceRequestRows(request)) {
+        compactLines.push(serializeRowCompact(row));
+        if (compactBodies.length * RAW_ROWS_PER_INSERT < FORMAT_SAMPLE_ROWS)
+          objectLines.push(serializeRowObject(row));
+        if (compactLines.length === RAW_ROWS_PER_INSERT) {
+          compactBodies.push(Buffer.from(`${compactLines.join("\n")}\n`));
+          if (objectLines.length > 0) objectBodies.push(Buffer.from(`${objectLines.join("\n")}\n`));
+          compactLines = [];
+          objectLines = [];
+        }
+      }
+      if (putQueue.size > 64) await putQueue.onSizeLessThan(32);
+    }
+    if (compactLines.length > 0) {
+      compactBodies.push(Buffer.from(`${compactLines.join("\n")}\n`));
+      if (objectLines.length > 0) objectBodies.push(Buffer.from(`${objectLines.join("\n")}\n`));
+    }
+    await putQueue.onIdle();
+    log(
+      `  written in ${fmt((performance.now() - writeStarted) / 1000, 1)} s, ${fmt(bytes / 1024 ** 2, 1)} MiB of JSON (${fmt(bytes / totalSpans)} B/span)`,
+    );
+
+    // 2. raw engine rate, same rows, both JSON formats.
+    const rawCompact = await rawInsert(
+      client,
+      "bench_raw_compact",
+      "JSONCompactEachRow",
+      compactBodies,
+      totalSpans,
+    );
+    compactBodies.length = 0;
+    const rawEach = await rawInsert(client, "bench_raw_each", "JSONEachRow", objectBodies, totalSpans);
+    objectBodies.length = 0;
+    log(`raw insert, same rows, ${fmt(RAW_ROWS_PER_INSERT)} rows per INSERT, 2 in parallel:`);
+    log(`  JSONCompactEachRow ${fmt(rawCompact.rate).padStart(9)} spans/s (${fmt(rawCompact.seconds, 1)} s)`);
+    log(`  JSONEachRow        ${fmt(rawEach.rate).padStart(9)} spans/s (${fmt(rawEach.seconds, 1)} s)`);
+
+    // 3. the loader, from listing to the last ledger update.
+    const loader = new S3Loader({
+      s3,
+      clickhouse: client,
+      database: "bench_loader",
+      bucket: s3Config.bucket,
+      prefix: s3Config.prefix,
+      config: { ...readS3LoaderConfig({}), instanceId: "bench" },
+      logger: createLogger("bench", { level: "warn" }),
+    });
+    const loadStarted = performance.now();
+    let retries = 0;
+    for (;;) {
+      try {
+        if ((await loader.pollOnce()).batches === 0) break;
+      } catch (error) {
+        // what `run` does: log, back off, go on (the batch is recovered with the same tokens)
+        if (++retries > 20) throw error;
+        log(`  (poll failed, retrying: ${error instanceof Error ? error.message : String(error)})`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    const loadSeconds = (performance.now() - loadStarted) / 1000;
+    const loaded = await scalar(client, "SELECT count() FROM bench_loader.otel_traces");
+    if (loaded !== totalSpans) throw new Error(`loader: expected ${totalSpans} rows, found ${loaded}`);
+    const same = await scalar(
+      client,
+      `SELECT count() FROM (SELECT SpanId, Timestamp, SpanAttributes, Duration FROM bench_loader.otel_traces
+         EXCEPT SELECT SpanId, Timestamp, SpanAttributes, Duration FROM bench_raw_compact.otel_traces)`,
+    );
+    const loaderRate = totalSpans / loadSeconds;
+    log(
+      `loader (S3 list+get+parse+map+insert+ledger): ${fmt(loaderRate)} spans/s (${fmt(loadSeconds, 1)} s)`,
+    );
+    log(`  rows differing from the raw insert: ${same}`);
+    log(
+      `  ratio loader / raw (JSONCompactEachRow): ${fmt(loaderRate / rawCompact.rate, 2)}  (target >= 0.8)`,
+    );
+
+    // 4. end-to-end lag at a generator-like rate, with the loader CLI as its own process.
+    const lagPrefix = "lag";
+    const env = {
+      CLICKHOUSE_URL: chConfig.url,
+      CLICKHOUSE_DATABASE: "bench_loader",
+      S3_ENDPOINT: s3Config.endpoint,
+      S3_ACCESS_KEY_ID: s3Config.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3Config.secretAccessKey,
+      S3_BUCKET: s3Config.bucket,
+      S3_PREFIX: lagPrefix,
+      LOG_FORMAT: "json",
+      LOG_LEVEL: "warn",
+    };
+    const child = startCli(["run"], env);
+    await new Promise((r) => setTimeout(r, 3000)); // let it start and reach its first idle poll
+    const objectsPerSec = 5;
+    const spansPerObject = Math.max(1, Math.round(LAG_SPANS_PER_SEC / objectsPerSec));
+    const written = new Map<string, number>();
+    const lagStarted = Date.now();
+    for (let i = 0; Date.now() - lagStarted < LAG_SECONDS * 1000; i++) {
+      const due = lagStarted + (i * 1000) / objectsPerSec;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      const key = collectorKey(lagPrefix, new Date(), String(900_000_000 + i));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: s3Config.bucket,
+          Key: key,
+          Body: encodeTraceRequestJson(generatorLikeRequest(50_000 + i, spansPerObject)),
+        }),
+      );
+      written.set(key, Date.now());
+    }
+    const deadline = Date.now() + 60_000;
+    let lags: number[] = [];
+    while (Date.now() < deadline) {
+      const result = await client.query({
+        query: `SELECT key, toUnixTimestamp64Milli(updated_at) AS t FROM bench_loader.loader_files FINAL
+          WHERE startsWith(key, '${lagPrefix}/') AND state = 'loaded'`,
+        format: "JSONEachRow",
+      });
+      const rows = (await result.json()) as Array<{ key: string; t: string }>;
+      if (rows.length === written.size) {
+        lags = rows.map((r) => (Number(r.t) - written.get(r.key)!) / 1000).sort((a, b) => a - b);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    child.kill("SIGTERM");
+    if (lags.length === 0) throw new Error("lag run: not every object was loaded within 60 s");
+    const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor(p * lags.length))]!;
+    log(
+      `end-to-end lag at ${fmt(spansPerObject * objectsPerSec)} spans/s (${objectsPerSec} objects/s, ${LAG_SECONDS} s, poll 1 s):`,
+    );
+    log(
+      `  object written -> rows inserted: p50 ${fmt(pct(0.5), 2)} s, p95 ${fmt(pct(0.95), 2)} s, max ${fmt(lags.at(-1)!, 2)} s  (target < 5 s)`,
+    );
+  } finally {
+    s3.destroy();
+    await client.close();
+    await admin.close();
+    await Promise.allSettled([clickhouseServer.stop(), s3Server.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
