@@ -19,3 +19,4 @@ export * from "./agent.ts";
 export * from "./clickhouse-server.ts";
 export * from "./event-generator.ts";
 export * from "./collector.ts";
+export * from "./s3-loader.ts";
