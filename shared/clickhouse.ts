@@ -1,5 +1,15 @@
-import { type ClickHouseClient, type ClickHouseSettings, createClient } from "@clickhouse/client";
+import {
+  type ClickHouseClient,
+  ClickHouseLogLevel,
+  type ClickHouseSettings,
+  type Logger as ClientLogger,
+  createClient,
+  type ErrorLogParams,
+  type LogParams,
+  type WarnLogParams,
+} from "@clickhouse/client";
 import type { ClickHouseConfig } from "./config/clickhouse.ts";
+import { createLogger, type Logger } from "./logger.ts";
 
 /**
  * Settings every stage pins so that the embedded engine (chDB, a recent
@@ -28,6 +38,28 @@ export interface ClickHouseClientOptions {
   application?: string;
 }
 
+let clientLog: Logger | undefined;
+
+/** Routes @clickhouse/client's own warnings into our structured log instead of raw console lines. */
+class PinoClientLogger implements ClientLogger {
+  private readonly log = (clientLog ??= createLogger("clickhouse-client"));
+  trace({ module, message, args }: LogParams) {
+    this.log.trace({ module, ...args }, message);
+  }
+  debug({ module, message, args }: LogParams) {
+    this.log.debug({ module, ...args }, message);
+  }
+  info({ module, message, args }: LogParams) {
+    this.log.info({ module, ...args }, message);
+  }
+  warn({ module, message, args, err }: WarnLogParams) {
+    this.log.warn({ module, ...args, err }, message);
+  }
+  error({ module, message, args, err }: ErrorLogParams) {
+    this.log.error({ module, ...args, err }, message);
+  }
+}
+
 /** The one factory for ClickHouse connections; knows nothing of local vs docker mode. */
 export function createClickHouseClient(
   config: ClickHouseConfig,
@@ -41,5 +73,9 @@ export function createClickHouseClient(
     request_timeout: config.requestTimeoutMs,
     application: options.application ?? "click-ai",
     clickhouse_settings: { ...PINNED_SETTINGS, ...options.settings },
+    // CPU-bound stages (inference, parsing) can delay the event loop past the
+    // idle-socket TTL; drop such sockets instead of reusing a closed one.
+    keep_alive: { enabled: true, eagerly_destroy_stale_sockets: true },
+    log: { LoggerClass: PinoClientLogger, level: ClickHouseLogLevel.WARN },
   });
 }

@@ -1,0 +1,173 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { ClickHouseClient } from "@clickhouse/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TruthRecord } from "../event-generator/truth.ts";
+import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
+import { freePorts, lastJsonObject, percentile, runProjectCommand } from "./harness.ts";
+
+/**
+ * The whole local pipeline from an empty data dir: `just up` (supervisor,
+ * embedded ClickHouse and S3, collector, loader, enricher), one short seeded
+ * drop cycle from the generator, then exact counts at every stage.
+ */
+describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> enricher", () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let client: ClickHouseClient;
+  let summary: { spansExported: number; spansFailed: number; spansUnsent: number; traces: number };
+  let truth: TruthRecord[];
+  const queryableLagsMs: number[] = [];
+
+  const rows = async <T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> =>
+    (await client.query({ query, query_params: params, format: "JSONEachRow" })).json<T>();
+  const count = async (query: string, params: Record<string, unknown> = {}): Promise<number> =>
+    Number((await rows<{ n: string }>(query, params))[0]?.n ?? 0);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-e2e-"));
+    const [chPort, s3Port, httpPort, grpcPort] = await freePorts(4);
+    env = {
+      ...process.env,
+      CLICKAI_DATA_DIR: path.join(dir, "data"),
+      CLICKHOUSE_SERVER_PORT: String(chPort),
+      CLICKHOUSE_URL: `http://127.0.0.1:${chPort}`,
+      S3_SERVER_PORT: String(s3Port),
+      S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+      COLLECTOR_HTTP_PORT: String(httpPort),
+      COLLECTOR_GRPC_PORT: String(grpcPort),
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${httpPort}`,
+      // The generator runs once below, seeded, instead of continuously.
+      CLICKAI_DISABLE: "event-generator",
+      LOADER_POLL_INTERVAL: "250ms",
+      ENRICHER_POLL_INTERVAL: "250ms",
+      SUPERVISOR_START_TIMEOUT: "240s",
+    };
+    const up = await runProjectCommand("local-stack/supervisor/cli.ts", ["up"], env);
+    expect(up.code, `just up failed:\n${up.stdout}\n${up.stderr}`).toBe(0);
+    client = createClickHouseClient(readClickHouseConfig(env));
+
+    // Poll while the generator runs: the first poll that sees a span is when it became queryable.
+    let lastBlock = -1;
+    let polling = true;
+    const pollOnce = async () => {
+      const fresh = await rows<{ b: string; end_ms: string }>(
+        `SELECT _block_number AS b, toUnixTimestamp64Milli(Timestamp) + intDiv(Duration, 1000000) AS end_ms
+           FROM otel_traces WHERE _block_number > {last:Int64}`,
+        { last: lastBlock },
+      );
+      const seenAt = Date.now();
+      for (const row of fresh) {
+        queryableLagsMs.push(seenAt - Number(row.end_ms));
+        lastBlock = Math.max(lastBlock, Number(row.b));
+      }
+    };
+    const poller = (async () => {
+      while (polling) {
+        await pollOnce();
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+
+    const truthFile = path.join(dir, "truth.jsonl");
+    const generator = await runProjectCommand(
+      "event-generator/cli.ts",
+      [
+        "run",
+        "--cycles=1",
+        "--seed=20261127",
+        `--truth=${truthFile}`,
+        "--pre-drop=5s",
+        "--drop-live=8s",
+        "--post-drop=5s",
+        "--workers=4,16,5",
+        "--stock=60",
+      ],
+      env,
+    );
+    expect(generator.code, generator.stderr).toBe(0);
+    summary = lastJsonObject(generator.stdout);
+    truth = readFileSync(truthFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as TruthRecord);
+
+    // Wait until the loader and the enricher have caught up with every exported span.
+    const deadline = Date.now() + 300_000;
+    while (Date.now() < deadline) {
+      const [loaded, enriched] = await Promise.all([
+        count("SELECT count() AS n FROM otel_traces"),
+        count("SELECT count() AS n FROM otel_traces_enriched"),
+      ]);
+      if (loaded >= summary.spansExported && enriched >= summary.spansExported) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    polling = false;
+    await poller;
+    await pollOnce();
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    if (env) await runProjectCommand("local-stack/supervisor/cli.ts", ["down"], env);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("exports every span it creates", () => {
+    expect(summary.spansExported).toBeGreaterThan(1000);
+    expect(summary.spansFailed).toBe(0);
+    expect(summary.spansUnsent).toBe(0);
+    expect(truth).toHaveLength(summary.traces);
+  });
+
+  it("has exactly the exported spans at every stage, none twice", async () => {
+    const status = await runProjectCommand("collector/cli.ts", ["status", "--json"], env);
+    expect(status.code, status.stderr).toBe(0);
+    const collector = lastJsonObject<{ spansReceived: number; spansWritten: number }>(status.stdout);
+    expect(collector.spansReceived).toBe(summary.spansExported);
+    expect(collector.spansWritten).toBe(summary.spansExported);
+
+    expect(await count("SELECT count() AS n FROM otel_traces")).toBe(summary.spansExported);
+    expect(await count("SELECT uniqExact(TraceId, SpanId) AS n FROM otel_traces")).toBe(
+      summary.spansExported,
+    );
+    expect(await count("SELECT count() AS n FROM otel_traces_enriched")).toBe(summary.spansExported);
+    expect(await count("SELECT uniqExact(TraceId, SpanId) AS n FROM otel_traces_enriched")).toBe(
+      summary.spansExported,
+    );
+    expect(await count("SELECT uniqExact(TraceId) AS n FROM otel_traces")).toBe(summary.traces);
+  });
+
+  it("stores every trace of the truth file with its failing spans marked Error", async () => {
+    const errorSpans = new Set(
+      (
+        await rows<{ id: string }>(
+          "SELECT concat(TraceId, ':', SpanId) AS id FROM otel_traces WHERE StatusCode = 'Error'",
+        )
+      ).map((r) => r.id),
+    );
+    const failing = truth.filter((t) => t.error_spans.length > 0);
+    expect(failing.length).toBeGreaterThan(10);
+    for (const record of failing) {
+      for (const span of record.error_spans)
+        expect(errorSpans.has(`${record.trace_id}:${span.span_id}`)).toBe(true);
+    }
+    const rootErrors = await count(
+      "SELECT count() AS n FROM otel_traces WHERE ParentSpanId = '' AND StatusCode = 'Error'",
+    );
+    expect(rootErrors).toBe(truth.filter((t) => t.root_failed).length);
+  });
+
+  it("reports the freshness lag", async () => {
+    const [embedded] = await rows<{ p50: number; p95: number }>(
+      `SELECT quantileExact(0.5)(lag) AS p50, quantileExact(0.95)(lag) AS p95 FROM (
+         SELECT toUnixTimestamp64Milli(EnrichedAt) - (toUnixTimestamp64Milli(Timestamp) + intDiv(Duration, 1000000)) AS lag
+         FROM otel_traces_enriched)`,
+    );
+    const line = `freshness lag (span end -> queryable): p50 ${percentile(queryableLagsMs, 50)} ms, p95 ${percentile(queryableLagsMs, 95)} ms; (span end -> embedded): p50 ${embedded?.p50} ms, p95 ${embedded?.p95} ms`;
+    process.stdout.write(`\n${line}\n`);
+    expect(queryableLagsMs.length).toBe(summary.spansExported);
+  });
+});
