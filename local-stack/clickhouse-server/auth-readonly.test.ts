@@ -1,5 +1,8 @@
+import { existsSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { type ClickHouseClient, ClickHouseError, ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PINNED_SETTINGS } from "../../shared/clickhouse.ts";
@@ -149,6 +152,52 @@ describe("the agent user is forced to readonly=1", () => {
       expect(await count()).toBe("1");
     });
   }
+
+  it("refuses the scalar file() function, which reads any file in chDB even with readonly=1", async () => {
+    for (const query of [
+      "SELECT file('/etc/hostname')",
+      "SELECT `file`('/etc/hostname')",
+      "SELECT 1 FROM (SELECT file('/etc/hostname'))",
+    ]) {
+      expect((await errorOf(agent.query({ query }))).code).toBe("164");
+    }
+  });
+
+  it("refuses DESCRIBE of file() (schema inference would read the file)", async () => {
+    const error = await errorOf(agent.query({ query: "DESCRIBE TABLE file('/etc/passwd', 'CSVWithNames')" }));
+    expect(error.code).toBe("164");
+    expect(error.message).not.toContain("root");
+  });
+
+  it("refuses DESCRIBE of url() without reaching the URL", async () => {
+    const port = (canary.address() as AddressInfo).port;
+    const error = await errorOf(
+      agent.query({ query: `DESCRIBE TABLE url('http://127.0.0.1:${port}/d', 'CSVWithNames')` }),
+    );
+    expect(error.code).toBe("164");
+    expect(canaryHits).toBe(0);
+  });
+
+  it("refuses INTO OUTFILE for every user (it would write on the server)", async () => {
+    const target = path.join(os.tmpdir(), `click-ai-outfile-${process.pid}-${Date.now()}.csv`);
+    for (const user of [agent, admin]) {
+      const error = await errorOf(user.query({ query: `SELECT 1 INTO OUTFILE '${target}' FORMAT CSV` }));
+      expect(error.code).toBe("269");
+    }
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it("refuses URL settings that name files to write (output_format_schema)", async () => {
+    const target = path.join(os.tmpdir(), `click-ai-schema-${process.pid}-${Date.now()}.capnp`);
+    const error = await errorOf(
+      agent.query({
+        query: "SELECT 1 AS a FORMAT CapnProto",
+        clickhouse_settings: { output_format_schema: target },
+      }),
+    );
+    expect(error.code).toBe("164");
+    expect(existsSync(target)).toBe(false);
+  });
 
   it("refuses url() without reaching the URL", async () => {
     const port = (canary.address() as AddressInfo).port;

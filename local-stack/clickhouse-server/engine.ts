@@ -276,7 +276,14 @@ export class Engine {
   constructor(private readonly options: EngineOptions) {
     this.native = loadNative();
     mkdirSync(options.dataDir, { recursive: true });
-    this.root = this.native.CreateConnection(path.resolve(options.dataDir), [...options.engineArgs]);
+    try {
+      this.root = this.native.CreateConnection(path.resolve(options.dataDir), [...options.engineArgs]);
+    } catch (error) {
+      throw new Error(
+        `cannot open the chDB data directory ${options.dataDir} (${(error as Error).message}); ` +
+          "only one process may open it: is another clickhouse-server running on it?",
+      );
+    }
     this.slots = new Semaphore(options.maxConcurrentQueries);
     this.maxIdle = options.maxIdleConnections ?? options.maxConcurrentQueries;
   }

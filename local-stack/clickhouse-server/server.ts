@@ -25,7 +25,14 @@ import {
   type Summary,
   summaryHeader,
 } from "./response.ts";
-import { analyzeSql, isInsertAwaitingData, type SqlAnalysis } from "./sql.ts";
+import {
+  analyzeSql,
+  deniedReadonlySetting,
+  fileClause,
+  isInsertAwaitingData,
+  readonlyViolation,
+  type SqlAnalysis,
+} from "./sql.ts";
 
 /** Rows are held back up to this much so small results get an exact summary header. */
 const LOOKAHEAD_BYTES = 1024 * 1024;
@@ -246,9 +253,12 @@ export async function startClickHouseHttpServer(
     const readonly = ctx.user.readonly || req.method === "GET";
     let settings = ctx.params.settings;
     if (readonly) {
-      const requested = settings.find(([name]) => name === "readonly");
-      if (requested && requested[1] !== "1") {
-        throw serverError(ErrorCode.READONLY, "Cannot modify 'readonly' setting in readonly mode");
+      // URL settings are applied before readonly=1, so they are vetted here.
+      for (const [name, value] of settings) {
+        if (name === "readonly" && value === "1") continue;
+        if (deniedReadonlySetting(name)) {
+          throw serverError(ErrorCode.READONLY, `Cannot modify '${name}' setting in readonly mode`);
+        }
       }
       settings = settings.filter(([name]) => name !== "readonly");
     }
@@ -393,6 +403,16 @@ export async function startClickHouseHttpServer(
     };
     Object.assign(ctx, context);
     const profile = profileFor(context, req);
+    const clause = fileClause(analysis.tokens);
+    if (clause === "INTO OUTFILE")
+      throw serverError(ErrorCode.INTO_OUTFILE_NOT_ALLOWED, "INTO OUTFILE is not allowed");
+    if (clause)
+      throw serverError(ErrorCode.BAD_ARGUMENTS, `${clause} is not allowed over the HTTP interface`);
+    if (profile.readonly) {
+      const violation = readonlyViolation(analysis.tokens);
+      if (violation)
+        throw serverError(ErrorCode.READONLY, `Cannot execute query in readonly mode: ${violation}`);
+    }
     if (
       insertData === undefined &&
       analysis.kind === "insert" &&

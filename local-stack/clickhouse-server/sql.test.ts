@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { analyzeSql, isInsertAwaitingData } from "./sql.ts";
+import {
+  analyzeSql,
+  deniedReadonlySetting,
+  fileClause,
+  isInsertAwaitingData,
+  readonlyViolation,
+} from "./sql.ts";
 
 describe("analyzeSql", () => {
   it("classifies statements", () => {
@@ -53,5 +59,36 @@ describe("isInsertAwaitingData", () => {
     expect(isInsertAwaitingData("INSERT INTO t SELECT 1")).toBe(false);
     expect(isInsertAwaitingData("SELECT 1 FORMAT JSON")).toBe(false);
     expect(isInsertAwaitingData('INSERT INTO t FORMAT JSONEachRow {"a":1}')).toBe(false);
+  });
+});
+
+describe("readonly guards", () => {
+  it("finds calls of functions that leave the database, however they are spelled", () => {
+    expect(readonlyViolation("SELECT file('/etc/passwd')")).toMatch(/file/);
+    expect(readonlyViolation("SELECT `file` ('/etc/passwd')")).toMatch(/file/);
+    expect(readonlyViolation("DESCRIBE TABLE \"url\"('http://x', 'CSV')")).toMatch(/url/);
+    expect(readonlyViolation("SELECT * FROM s3Cluster('c', 'x')")).toMatch(/s3Cluster/);
+    expect(readonlyViolation("SELECT * FROM icebergLocal('x')")).toMatch(/icebergLocal/);
+  });
+
+  it("leaves ordinary queries alone", () => {
+    expect(readonlyViolation("SELECT file, url FROM t WHERE file = 'file(' AND url != 'x'")).toBeUndefined();
+    expect(readonlyViolation("SELECT count() FROM numbers(10) WHERE domain(url) = 'x'")).toBeUndefined();
+    expect(readonlyViolation("-- file('/etc/passwd')\nSELECT 1")).toBeUndefined();
+  });
+
+  it("finds INTO OUTFILE and FROM INFILE outside strings", () => {
+    expect(fileClause("SELECT 1 INTO OUTFILE '/tmp/x'")).toBe("INTO OUTFILE");
+    expect(fileClause("INSERT INTO t FROM INFILE '/etc/passwd' FORMAT CSV")).toBe("FROM INFILE");
+    expect(fileClause("SELECT 'INTO OUTFILE'")).toBeUndefined();
+  });
+
+  it("denies settings that name files or lift restrictions", () => {
+    expect(deniedReadonlySetting("output_format_schema")).toBe(true);
+    expect(deniedReadonlySetting("format_schema")).toBe(true);
+    expect(deniedReadonlySetting("readonly")).toBe(true);
+    expect(deniedReadonlySetting("allow_ddl")).toBe(true);
+    expect(deniedReadonlySetting("output_format_json_quote_64bit_integers")).toBe(false);
+    expect(deniedReadonlySetting("max_execution_time")).toBe(false);
   });
 });

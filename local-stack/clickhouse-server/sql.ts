@@ -15,6 +15,16 @@ export interface SqlToken {
   end: number;
 }
 
+function isWordChar(code: number): boolean {
+  return (
+    (code >= 48 && code <= 57) ||
+    (code >= 65 && code <= 90) ||
+    (code >= 97 && code <= 122) ||
+    code === 95 ||
+    code > 127
+  );
+}
+
 /** Tokens outside comments and whitespace. An unterminated string ends the scan. */
 export function tokenize(sql: string): SqlToken[] {
   const tokens: SqlToken[] = [];
@@ -79,9 +89,9 @@ export function tokenize(sql: string): SqlToken[] {
         continue;
       }
     }
-    if (/[A-Za-z0-9_]/.test(c)) {
+    if (isWordChar(sql.charCodeAt(i))) {
       const start = i;
-      while (i < n && /[A-Za-z0-9_.]/.test(sql[i]!)) i++;
+      while (i < n && (isWordChar(sql.charCodeAt(i)) || sql.charCodeAt(i) === 46)) i++;
       tokens.push({ kind: "word", text: sql.slice(start, i), start, end: i });
       continue;
     }
@@ -108,6 +118,7 @@ export interface SqlAnalysis {
   /** The FORMAT named at the end of the query, if any. */
   format: string | undefined;
   empty: boolean;
+  tokens: SqlToken[];
 }
 
 const SELECT_KEYWORDS = new Set(["SELECT", "WITH"]);
@@ -175,6 +186,7 @@ export function analyzeSql(sql: string): SqlAnalysis {
     multiStatement,
     format: trailingFormat(statement),
     empty: statement.length === 0,
+    tokens,
   };
 }
 
@@ -204,4 +216,85 @@ export function isInsertAwaitingData(sql: string): boolean {
   const formatWord = tokens[tokens.length - 2]!;
   const name = tokens[tokens.length - 1]!;
   return formatWord.kind === "word" && formatWord.text.toUpperCase() === "FORMAT" && name.kind === "word";
+}
+
+/**
+ * Functions that reach files, processes or the network. chDB runs in
+ * clickhouse-local mode, where readonly=1 does not cover all of them: the
+ * scalar `file()` reads any local file, and DESCRIBE of a table function
+ * (file(), url()) runs schema inference on its target. A readonly user may
+ * call none of them.
+ */
+const DENIED_FUNCTIONS = new Set([
+  "file",
+  "filecluster",
+  "url",
+  "urlcluster",
+  "gcs",
+  "cosn",
+  "oss",
+  "remote",
+  "remotesecure",
+  "cluster",
+  "clusterallreplicas",
+  "mysql",
+  "postgresql",
+  "sqlite",
+  "mongodb",
+  "redis",
+  "odbc",
+  "jdbc",
+  "executable",
+  "executablepool",
+  "input",
+  "hive",
+  "arrowflight",
+  "arrowflightsql",
+  "ytsaurus",
+  "catboostevaluate",
+  "dictionary",
+]);
+const DENIED_FUNCTION_PREFIXES = ["s3", "hdfs", "azureblobstorage", "iceberg", "deltalake", "hudi", "paimon"];
+
+function identifierText(token: SqlToken): string | undefined {
+  if (token.kind === "word") return token.text;
+  if (token.kind === "quoted" && (token.text.startsWith("`") || token.text.startsWith('"'))) {
+    return token.text.slice(1, -1);
+  }
+  return undefined;
+}
+
+/** Why a query reads or writes outside the database for a readonly user, or undefined. */
+export function readonlyViolation(sql: string | SqlToken[]): string | undefined {
+  const tokens = typeof sql === "string" ? tokenize(sql) : sql;
+  for (let i = 0; i < tokens.length; i++) {
+    const name = identifierText(tokens[i]!);
+    if (name === undefined) continue;
+    const next = tokens[i + 1];
+    if (next?.kind !== "punct" || next.text !== "(") continue;
+    const lower = name.toLowerCase();
+    if (DENIED_FUNCTIONS.has(lower) || DENIED_FUNCTION_PREFIXES.some((prefix) => lower.startsWith(prefix))) {
+      return `function ${name}() reaches outside the database`;
+    }
+  }
+  return undefined;
+}
+
+/** `INTO OUTFILE` / `FROM INFILE`: client-side features that would touch the server's files. */
+export function fileClause(sql: string | SqlToken[]): "INTO OUTFILE" | "FROM INFILE" | undefined {
+  for (const token of typeof sql === "string" ? tokenize(sql) : sql) {
+    if (token.kind !== "word") continue;
+    const upper = token.text.toUpperCase();
+    if (upper === "OUTFILE") return "INTO OUTFILE";
+    if (upper === "INFILE") return "FROM INFILE";
+  }
+  return undefined;
+}
+
+/** Settings a readonly user may not send: readonly itself and those naming files to read or write. */
+export function deniedReadonlySetting(name: string): boolean {
+  const lower = name.toLowerCase();
+  return (
+    lower === "readonly" || lower.includes("schema") || lower.startsWith("allow_") || lower.includes("path")
+  );
 }
