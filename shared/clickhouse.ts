@@ -39,10 +39,14 @@ export interface ClickHouseClientOptions {
 }
 
 let clientLog: Logger | undefined;
+function clientLogger(): Logger {
+  clientLog ??= createLogger("clickhouse-client");
+  return clientLog;
+}
 
 /** Routes @clickhouse/client's own warnings into our structured log instead of raw console lines. */
 class PinoClientLogger implements ClientLogger {
-  private readonly log = (clientLog ??= createLogger("clickhouse-client"));
+  private readonly log = clientLogger();
   trace({ module, message, args }: LogParams) {
     this.log.trace({ module, ...args }, message);
   }
