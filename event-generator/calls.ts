@@ -2,8 +2,9 @@
  * Building blocks of the scenarios: one call between services (client span in
  * the caller, server span in the callee), one datastore command, one Kafka
  * message. They set the attributes real auto-instrumentation sets
- * (OpenTelemetry semantic conventions; database attributes in the "dup"
- * transition mode, old and stable names side by side) and pass failures up
+ * (OpenTelemetry semantic conventions; db.system and db.operation also under
+ * their pre-1.26 names, as instrumentations in the "dup" transition mode do;
+ * the query text only as db.query.text) and pass failures up
  * the call chain the way the services would.
  */
 import { DATASTORES, type Datastore, KAFKA, SERVICES, type ServiceKey } from "./catalog.ts";
@@ -338,7 +339,6 @@ function datastoreAttributes(
     "db.namespace": store.namespace,
     "db.operation": operation,
     "db.operation.name": operation,
-    "db.statement": statement,
     "db.query.text": statement,
     "server.address": store.host,
     "server.port": store.port,

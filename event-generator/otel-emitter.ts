@@ -23,7 +23,12 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
+import {
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-base";
 import { SCOPES, type ScopeKey, SERVICE_KEYS, SERVICES, type ServiceKey } from "./catalog.ts";
 import type { Prng } from "./prng.ts";
 import type { SpanKindName, TracePlan } from "./trace-plan.ts";
@@ -100,7 +105,12 @@ export class OtelEmitter {
             "cloud.region": "us-east-1",
           }),
         );
-        const provider = new BasicTracerProvider({ resource, spanProcessors: [this.processor] });
+        // Every span is recorded: a plain AlwaysOn sampler skips the parent-based lookup per span.
+        const provider = new BasicTracerProvider({
+          resource,
+          sampler: new AlwaysOnSampler(),
+          spanProcessors: [this.processor],
+        });
         this.providers.push(provider);
         const scopes = {} as Record<ScopeKey, Tracer>;
         for (const scope of SCOPE_KEYS) {
@@ -116,17 +126,26 @@ export class OtelEmitter {
 
   /** Creates and ends every span of `plan`, the trace starting at `traceStartEpochMs`. */
   emit(plan: TracePlan, traceStartEpochMs: number): EmittedTrace {
-    const contexts: SpanContext[] = new Array(plan.spans.length);
-    const spanIds: string[] = new Array(plan.spans.length);
-    for (const planned of plan.spans) {
+    const count = plan.spans.length;
+    const contexts: SpanContext[] = new Array(count);
+    // Parent contexts, built once per parent: [same-process, remote] variants.
+    const localParents: (Context | undefined)[] = new Array(count);
+    const remoteParents: (Context | undefined)[] = new Array(count);
+    const spanIds: string[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const planned = plan.spans[i]!;
       const tracer = this.tracers[planned.service][planned.instance]![planned.scope];
       let parent: Context = ROOT_CONTEXT;
-      if (planned.parent >= 0) {
-        const parentContext = contexts[planned.parent]!;
-        parent = trace.setSpanContext(
-          ROOT_CONTEXT,
-          planned.remoteParent ? { ...parentContext, isRemote: true } : parentContext,
-        );
+      const p = planned.parent;
+      if (p >= 0) {
+        if (planned.remoteParent) {
+          parent = remoteParents[p] ??= trace.setSpanContext(ROOT_CONTEXT, {
+            ...contexts[p]!,
+            isRemote: true,
+          });
+        } else {
+          parent = localParents[p] ??= trace.setSpanContext(ROOT_CONTEXT, contexts[p]!);
+        }
       }
       const span = tracer.startSpan(
         planned.name,
@@ -138,8 +157,8 @@ export class OtelEmitter {
         parent,
       );
       const spanContext = span.spanContext();
-      contexts[planned.index] = spanContext;
-      spanIds[planned.index] = spanContext.spanId;
+      contexts[i] = spanContext;
+      spanIds[i] = spanContext.spanId;
       const end = toHrTime(traceStartEpochMs + planned.endMs);
       if (planned.error) {
         const { type, message, stack } = planned.error;
@@ -148,7 +167,7 @@ export class OtelEmitter {
       }
       span.end(end);
     }
-    this.spansCreated += plan.spans.length;
+    this.spansCreated += count;
     this.tracesCreated += 1;
     return { traceId: contexts[0]?.traceId ?? "", spanIds };
   }

@@ -81,6 +81,8 @@ export interface SinkOptions {
   keepJson?: boolean;
   /** Answer this many requests with 503 first (to exercise retries). */
   failFirst?: number;
+  /** Serve GET /stats with the counts as JSON. */
+  stats?: boolean;
 }
 
 export async function startOtlpSink(options: SinkOptions = {}): Promise<OtlpSink> {
@@ -96,6 +98,11 @@ export async function startOtlpSink(options: SinkOptions = {}): Promise<OtlpSink
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
+      if (options.stats && req.method === "GET" && req.url === "/stats") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ spans: sink.spans, batches: sink.batches }));
+        return;
+      }
       if (req.method !== "POST" || req.url !== "/v1/traces") {
         res.writeHead(404).end();
         return;

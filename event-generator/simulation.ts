@@ -153,6 +153,9 @@ export class DropSimulation {
         worker.session.isBot ? settings.thinkTimeMs * 0.5 : settings.thinkTimeMs,
       );
       worker.session.requestsLeft -= 1;
+      // A blocked bot usually rotates to a fresh account and address.
+      if (worker.session.isBot && plan.rootStatus === 403 && this.prng.chance(0.6))
+        worker.session.requestsLeft = 0;
       if (worker.session.requestsLeft <= 0) worker.session = this.newSession(this.phaseInfo.phase);
       worker.nextStartMs = startMs + plan.spans[0]!.endMs + think;
       this.workers.push(worker);

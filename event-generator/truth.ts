@@ -69,10 +69,11 @@ export class TruthWriter {
     });
   }
 
-  /** Resolves at once unless the stream's buffer is full. */
-  async write(record: TruthRecord): Promise<void> {
+  /** Returns a promise only when the stream's buffer is full (wait for it before writing more). */
+  write(record: TruthRecord): Promise<void> | undefined {
     if (this.failure) throw new Error(`truth file: ${this.failure.message}`);
-    if (!this.stream.write(`${JSON.stringify(record)}\n`)) await once(this.stream, "drain");
+    if (this.stream.write(`${JSON.stringify(record)}\n`)) return undefined;
+    return once(this.stream, "drain").then(() => undefined);
   }
 
   async close(): Promise<void> {

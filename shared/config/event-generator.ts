@@ -109,7 +109,7 @@ const DEFAULT_MIX: Record<DropPhase, TrafficMix> = {
 
 const DEFAULT_PHASES: Record<DropPhase, Omit<PhaseSettings, "mix">> = {
   PRE_DROP: { durationMs: 60_000, workers: 5, thinkTimeMs: 1500, botShare: 0.02 },
-  DROP_LIVE: { durationMs: 90_000, workers: 40, thinkTimeMs: 350, botShare: 0.06 },
+  DROP_LIVE: { durationMs: 90_000, workers: 40, thinkTimeMs: 350, botShare: 0.1 },
   POST_DROP: { durationMs: 60_000, workers: 8, thinkTimeMs: 1000, botShare: 0.01 },
 };
 

@@ -1,0 +1,139 @@
+/**
+ * Benchmark: how many spans per second one generator process produces with
+ * zero drops.
+ *
+ *   npm run bench:generator [-- --seconds 15]
+ *
+ * Runs, each for the same wall time and with the same seed, full drop cycles
+ * in bench mode (no pacing):
+ *   1. "sdk-only": the real SDK pipeline (providers, BatchSpanProcessor) into
+ *      an in-memory exporter that acknowledges at once: the ceiling of
+ *      simulation + span creation.
+ *   2. "otlp-http-protobuf": the real OTLP/HTTP protobuf exporter into a sink
+ *      in a separate process (so its decoding does not steal the generator's
+ *      CPU) that counts the spans it received.
+ *   3. "otlp-http-json": the same with the JSON encoding.
+ * For the OTLP runs the sink's count must equal spans created.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ExportResultCode } from "@opentelemetry/core";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { type OtlpProtocol, readEventGeneratorConfig } from "../shared/config/event-generator.ts";
+import { createLogger } from "../shared/logger.ts";
+import { type RunSummary, runGenerator } from "./runner.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const secondsArg = process.argv.indexOf("--seconds");
+const seconds = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 15;
+const SEED = 20_261_127;
+
+const acknowledgeAll: SpanExporter = {
+  export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }),
+  shutdown: async () => {},
+};
+
+interface SinkProcess {
+  endpoint: string;
+  stats(): Promise<{ spans: number; batches: number }>;
+  stop(): void;
+}
+
+async function startSinkProcess(): Promise<SinkProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(here, "otlp-sink-main.ts")],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`sink exited with ${code}`)));
+    child.stdout!.once("data", (chunk: Buffer) => resolve(JSON.parse(chunk.toString()).endpoint as string));
+  });
+  return {
+    endpoint,
+    stats: async () =>
+      (await (await fetch(`${endpoint}/stats`)).json()) as { spans: number; batches: number },
+    stop: () => child.kill("SIGTERM"),
+  };
+}
+
+function configFor(protocol: OtlpProtocol, endpoint: string) {
+  return readEventGeneratorConfig({
+    ...process.env,
+    OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "",
+    EVENT_GENERATOR_PROGRESS_INTERVAL: "5s",
+  });
+}
+
+interface Row {
+  run: string;
+  spansPerSec: number;
+  spansPerCpuSec: number;
+  spansCreated: number;
+  spansExported: number;
+  received: number | string;
+  failed: number;
+  lost: number;
+  traces: number;
+}
+
+function row(run: string, summary: RunSummary, received: number | string): Row {
+  const lost = typeof received === "number" ? summary.spansCreated - received : summary.spansUnsent;
+  return {
+    run,
+    spansPerSec: summary.spansPerSec,
+    spansPerCpuSec: summary.spansPerCpuSec,
+    spansCreated: summary.spansCreated,
+    spansExported: summary.spansExported,
+    received,
+    failed: summary.spansFailed,
+    lost,
+    traces: summary.traces,
+  };
+}
+
+const logger = createLogger("bench-generator", { level: process.env.LOG_LEVEL ?? "warn" });
+const rows: Row[] = [];
+
+{
+  const summary = await runGenerator({
+    config: configFor("http/protobuf", "http://127.0.0.1:1"),
+    seed: SEED,
+    logger,
+    bench: true,
+    durationMs: seconds * 1000,
+    exporter: acknowledgeAll,
+  });
+  rows.push(row("sdk-only (in-memory ack)", summary, "n/a"));
+}
+
+for (const protocol of ["http/protobuf", "http/json"] as const) {
+  const sink = await startSinkProcess();
+  try {
+    const summary = await runGenerator({
+      config: configFor(protocol, sink.endpoint),
+      seed: SEED,
+      logger,
+      bench: true,
+      durationMs: seconds * 1000,
+    });
+    const { spans } = await sink.stats();
+    rows.push(row(`otlp ${protocol} -> sink process`, summary, spans));
+  } finally {
+    sink.stop();
+  }
+}
+
+process.stdout.write(`\nevent-generator bench: ${seconds}s per run, seed ${SEED}, bench mode (no pacing)\n`);
+console.table(rows);
+const worst = rows.filter((r) => typeof r.received === "number");
+const ok = worst.every((r) => r.lost === 0 && r.failed === 0);
+process.stdout.write(
+  `zero drops: ${ok ? "yes" : "NO"}; OTLP/HTTP protobuf spans/s: ${rows[1]?.spansPerSec ?? "?"} (target >= 20000)\n`,
+);
+process.exitCode = ok ? 0 : 1;
