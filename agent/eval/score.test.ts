@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { mentions, mentionsNumber, namesFirst, numbersIn } from "./score.ts";
+
+describe("eval scoring", () => {
+  it("reads numbers with thousands separators, decimals and percentages", () => {
+    expect(numbersIn("checkout had 1,234 errors (2.5%) out of 49,000 spans")).toEqual([1234, 2.5, 49000]);
+    expect(numbersIn("p95 of s3 is 12 ms")).toEqual([12]);
+  });
+
+  it("accepts a number within the tolerance only", () => {
+    expect(mentionsNumber("p95 is about 104 ms", 100, 0.05)).toBe(true);
+    expect(mentionsNumber("p95 is about 106 ms", 100, 0.05)).toBe(false);
+    expect(mentionsNumber("rate 2.1%", 2.0, 0, 0.2)).toBe(true);
+  });
+
+  it("requires the true name to be the first candidate mentioned", () => {
+    const services = ["checkout", "payment", "mobile-api", "api"];
+    expect(namesFirst("The checkout service errors most, then payment.", "checkout", services)).toBe(true);
+    expect(namesFirst("payment is second after checkout", "checkout", services)).toBe(false);
+    expect(namesFirst("mobile-api leads", "api", services)).toBe(false);
+    expect(namesFirst("nothing here", "checkout", services)).toBe(false);
+    expect(mentions("Card Declined", "card declined")).toBe(true);
+  });
+});
