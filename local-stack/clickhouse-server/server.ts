@@ -58,6 +58,9 @@ interface HttpSession {
 }
 
 interface RequestContext {
+  /** Time until the request body was read, and its size (for the request log). */
+  bodyMs?: number;
+  bodyBytes?: number;
   params: RequestParams;
   user: ClickHouseServerUser;
   format: string;
@@ -369,6 +372,8 @@ export async function startClickHouseHttpServer(
     ctx.params = parseRequestParams(entries);
     const user = authenticate(config.users, readCredentials(req.headers, ctx.params));
     let body = req.method === "POST" ? await readBody(req, config.maxBodyBytes) : Buffer.alloc(0);
+    ctx.bodyMs = Number(process.hrtime.bigint() - ctx.started!) / 1e6;
+    ctx.bodyBytes = body.length;
     const contentType = req.headers["content-type"] ?? "";
     if (/^multipart\/form-data/i.test(contentType)) {
       entries = [...entries, ...parseMultipart(body, contentType)];
@@ -475,6 +480,9 @@ export async function startClickHouseHttpServer(
           method,
           format: ctx.format,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
+          bodyMs: ctx.bodyMs,
+          bodyBytes: ctx.bodyBytes,
+          engineMs: (ctx.summary?.elapsedNs ?? 0) / 1e6,
           resultRows: ctx.summary?.resultRows,
           writtenRows: ctx.summary?.writtenRows,
         },
