@@ -11,6 +11,7 @@ export * from "./agent.ts";
 export * from "./clickhouse.ts";
 export * from "./clickhouse-server.ts";
 export * from "./collector.ts";
+export * from "./embedding-enricher.ts";
 export * from "./env.ts";
 export * from "./event-generator.ts";
 export * from "./paths.ts";

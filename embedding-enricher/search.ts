@@ -1,0 +1,96 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import type { Embedder } from "./embedder.ts";
+import { ENRICHED_TABLE, sqlString, TEXT_EMBEDDINGS_TABLE } from "./store.ts";
+
+export interface SearchSpansOptions {
+  /** Plain-language description of what to find. */
+  query: string;
+  /** How many spans to return (1..1000). */
+  k?: number;
+  /** Span start time window: anything Date can parse, or a Date. */
+  from?: Date | string;
+  to?: Date | string;
+  /** Only spans of this service. */
+  service?: string;
+  /** The model that embeds the query; only rows it made are compared. */
+  model: Embedder;
+  /** Database holding otel_traces_enriched (default: the client's). */
+  database?: string;
+}
+
+export interface SpanMatch {
+  timestamp: string;
+  traceId: string;
+  spanId: string;
+  serviceName: string;
+  spanName: string;
+  spanKind: string;
+  statusCode: string;
+  durationNs: string;
+  text: string;
+  /** Cosine similarity, 1 = same direction. */
+  score: number;
+}
+
+function toDateTime64(value: Date | string, name: string): string {
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) throw new Error(`search: ${name} is not a date: "${String(value)}"`);
+  return `toDateTime64(${(date.getTime() / 1000).toFixed(3)}, 9)`;
+}
+
+/**
+ * The one semantic span search (CLI and agent use it): embeds the query with
+ * the given model, ranks the distinct span texts of that model by cosine
+ * distance, and returns the k most recent spans of the best texts, optionally
+ * within a time window and one service. Without filters the text ranking is
+ * an `ORDER BY distance LIMIT n` that the HNSW index serves; with filters
+ * it ranks exactly the texts that occur in the window (few: spans repeat
+ * their texts).
+ */
+export async function searchSpans(
+  client: ClickHouseClient,
+  options: SearchSpansOptions,
+): Promise<SpanMatch[]> {
+  const query = options.query.trim();
+  if (!query) throw new Error("search: the query is empty");
+  const k = options.k ?? 10;
+  if (!Number.isInteger(k) || k < 1 || k > 1000) throw new Error(`search: k must be 1..1000, got ${k}`);
+  const [vector] = await options.model.embed([query]);
+  if (!vector) throw new Error("search: the model returned no embedding");
+  const literal = `[${Array.from(vector, (x) => (Number.isFinite(x) ? x : 0).toPrecision(8)).join(",")}]::Array(Float32)`;
+  const model = sqlString(options.model.model);
+  const spanFilters = [`Model = ${model}`];
+  if (options.from !== undefined) spanFilters.push(`Timestamp >= ${toDateTime64(options.from, "from")}`);
+  if (options.to !== undefined) spanFilters.push(`Timestamp < ${toDateTime64(options.to, "to")}`);
+  if (options.service !== undefined) spanFilters.push(`ServiceName = ${sqlString(options.service)}`);
+  const prefix = options.database ? `${options.database}.` : "";
+  const spans = `${prefix}${ENRICHED_TABLE}`;
+  const texts = `${prefix}${TEXT_EMBEDDINGS_TABLE}`;
+  const filtered = spanFilters.length > 1;
+  // Enough candidate texts that k spans remain after the span filters.
+  const candidates = Math.max(50, k * 5);
+  const textRanking = `
+    SELECT TextHash, min(distance) AS distance FROM (
+      SELECT TextHash, cosineDistance(Embedding, ${literal}) AS distance
+      FROM ${texts}
+      WHERE Model = ${model}
+        ${filtered ? `AND TextHash IN (SELECT DISTINCT TextHash FROM ${spans} WHERE ${spanFilters.join(" AND ")})` : ""}
+      ORDER BY distance ASC
+      LIMIT ${candidates * 2}
+    ) GROUP BY TextHash ORDER BY distance ASC LIMIT ${candidates}`;
+  const result = await client.query({
+    query: `
+      WITH ranked AS (${textRanking})
+      SELECT toString(s.Timestamp) AS timestamp, s.TraceId AS traceId, s.SpanId AS spanId,
+        s.ServiceName AS serviceName, s.SpanName AS spanName, s.SpanKind AS spanKind,
+        s.StatusCode AS statusCode, toString(s.Duration) AS durationNs, s.Text AS text, r.distance AS distance
+      FROM ${spans} AS s
+      INNER JOIN ranked AS r ON s.TextHash = r.TextHash
+      WHERE ${spanFilters.map((f) => `s.${f}`).join(" AND ")}
+      ORDER BY r.distance ASC, s.Timestamp DESC
+      LIMIT ${k}`,
+    format: "JSONEachRow",
+  });
+  const rows = await result.json<Omit<SpanMatch, "score"> & { distance: number }>();
+  return rows.map(({ distance, ...rest }) => ({ ...rest, score: 1 - Number(distance) }));
+}
