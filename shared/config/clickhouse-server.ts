@@ -45,6 +45,13 @@ export function defaultMaxMemoryBytes(totalMemoryBytes = os.totalmem()): number 
   return Math.round(Math.min(4 * GiB, Math.max(1 * GiB, totalMemoryBytes * 0.4)));
 }
 
+/** The port of CLICKHOUSE_URL when it points at this machine, so server and clients agree by default. */
+function defaultPort(clientUrl: string): number {
+  const url = new URL(clientUrl);
+  const local = ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+  return local && url.port !== "" ? Number(url.port) : 8123;
+}
+
 export function readClickHouseServerConfig(env: Env = process.env): ClickHouseServerConfig {
   const { dataDir } = readPathsConfig(env);
   const client = readClickHouseConfig(env);
@@ -68,7 +75,7 @@ export function readClickHouseServerConfig(env: Env = process.env): ClickHouseSe
   }
   return {
     host: readString(env, "CLICKHOUSE_SERVER_HOST", "127.0.0.1"),
-    port: readPort(env, "CLICKHOUSE_SERVER_PORT", 8123),
+    port: readPort(env, "CLICKHOUSE_SERVER_PORT", defaultPort(client.url)),
     dataDir: path.resolve(readString(env, "CLICKHOUSE_SERVER_DATA_DIR", path.join(dataDir, "clickhouse"))),
     maxMemoryBytes,
     cacheBytes: readBytes(env, "CLICKHOUSE_SERVER_CACHE_SIZE", 256 * MiB, { min: 0, max: maxMemoryBytes }),
