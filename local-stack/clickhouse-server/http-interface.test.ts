@@ -390,6 +390,23 @@ describe("sessions", () => {
   });
 });
 
+describe("session locking", () => {
+  it("refuses a second concurrent request on a busy session with SESSION_IS_LOCKED", async () => {
+    const session = newClient({ session_id: `busy-${Date.now()}` });
+    const slow = session
+      .query({ query: "SELECT sleep(1) AS s", format: "JSONEachRow" })
+      .then((r) => r.json());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const error = await errorOf(session.query({ query: "SELECT 1" }));
+    expect(error.code).toBe("373");
+    expect(await slow).toEqual([{ s: 0 }]);
+    // Free again once the first request is done.
+    expect(await (await session.query({ query: "SELECT 2 AS x", format: "JSONEachRow" })).json()).toEqual([
+      { x: 2 },
+    ]);
+  });
+});
+
 describe("concurrency", () => {
   it("runs requests in parallel", async () => {
     const started = Date.now();
