@@ -36,6 +36,8 @@ export interface ClickHouseClientOptions {
   username?: string;
   password?: string;
   application?: string;
+  /** The client's own log level (default WARN); the agent turns it OFF because refused queries are expected there. */
+  logLevel?: ClickHouseLogLevel;
 }
 
 let clientLog: Logger | undefined;
@@ -80,6 +82,6 @@ export function createClickHouseClient(
     // CPU-bound stages (inference, parsing) can delay the event loop past the
     // idle-socket TTL; drop such sockets instead of reusing a closed one.
     keep_alive: { enabled: true, eagerly_destroy_stale_sockets: true },
-    log: { LoggerClass: PinoClientLogger, level: ClickHouseLogLevel.WARN },
+    log: { LoggerClass: PinoClientLogger, level: options.logLevel ?? ClickHouseLogLevel.WARN },
   });
 }

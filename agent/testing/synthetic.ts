@@ -80,25 +80,32 @@ export async function insertSyntheticSpans(
   });
 }
 
-/** Stand-in embeddings for `rows` spans (unit-ish random vectors), for benchmarking the search path. */
-export async function insertSyntheticEmbeddings(
+/**
+ * Stand-in enrichment of every stored span, laid out as the enricher writes
+ * it: one otel_traces_enriched row per span pointing at a text hash, and one
+ * (pseudo-random, 256-d) vector per distinct text in otel_span_text_embeddings.
+ */
+export async function insertSyntheticEnrichment(
   client: ClickHouseClient,
-  rows: number,
   model: string,
   dims = 256,
 ): Promise<void> {
   await client.command({
     query: `
 INSERT INTO otel_traces_enriched (Timestamp, TraceId, SpanId, ServiceName, SpanName, SpanKind, StatusCode, Duration,
-  Text, TextHash, Model, Embedding, SourceBlock, SourceOffset)
+  Text, TextHash, Model, SourceBlock, SourceOffset)
 SELECT Timestamp, TraceId, SpanId, ServiceName, SpanName, SpanKind, StatusCode, Duration,
   concat(ServiceName, ' ', SpanName, ' ', StatusCode, ' ', StatusMessage) AS Text, cityHash64(Text) AS TextHash,
-  {model:String} AS Model,
-  arrayMap(i -> toFloat32((cityHash64(SpanId, i) % 2000) / 1000 - 1), range(${dims})) AS Embedding,
-  0 AS SourceBlock, 0 AS SourceOffset
-FROM otel_traces ORDER BY cityHash64(SpanId) LIMIT {rows:UInt64}`,
-    query_params: { model, rows },
-    // The HNSW index is built by merges later; building it inline makes setup minutes long.
-    clickhouse_settings: { materialize_skip_indexes_on_insert: 0 },
+  {model:String} AS Model, _block_number AS SourceBlock, _block_offset AS SourceOffset
+FROM otel_traces`,
+    query_params: { model },
+  });
+  await client.command({
+    query: `
+INSERT INTO otel_span_text_embeddings (Model, TextHash, Text, Embedding)
+SELECT {model:String}, TextHash, any(Text),
+  arrayMap(i -> toFloat32((cityHash64(TextHash, i) % 2000) / 1000 - 1), range(${dims}))
+FROM otel_traces_enriched WHERE Model = {model:String} GROUP BY TextHash`,
+    query_params: { model },
   });
 }

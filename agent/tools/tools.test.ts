@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Embedder } from "../../embedding-enricher/embedder.ts";
+import { type EnrichedRow, insertEnriched, insertTextEmbeddings } from "../../embedding-enricher/store.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { startTestStack, type TestStack } from "../../testing/stack.ts";
 import { createAgentClickHouseClient } from "../clickhouse.ts";
@@ -236,30 +237,43 @@ describe("tools on the embedded ClickHouse with known spans", () => {
       embed: async (texts) => texts.map((t) => Float32Array.from(unit(axisOf(t)))),
       close: async () => {},
     };
-    const enriched = spans
+    // Rows as the enricher writes them: spans point at a text hash, each distinct text has one vector.
+    const textOf = (s: SeedSpan) =>
+      `${s.ServiceName} ${s.SpanName} ${s.StatusCode}${s.StatusCode === "Error" ? " card declined" : ""}`;
+    const hashes = new Map<string, string>();
+    const hashOf = (text: string) => {
+      if (!hashes.has(text)) hashes.set(text, String(hashes.size + 1));
+      return hashes.get(text)!;
+    };
+    const enriched: EnrichedRow[] = spans
       .filter((s) => s.ServiceName === "payment" || s.ServiceName === "inventory")
-      .map((s) => {
-        const text = `${s.ServiceName} ${s.SpanName} ${s.StatusCode} ${s.StatusCode === "Error" ? "card declined" : ""}`;
-        return {
-          Timestamp: s.Timestamp,
-          TraceId: s.TraceId,
-          SpanId: s.SpanId,
-          ServiceName: s.ServiceName,
-          SpanName: s.SpanName,
-          SpanKind: s.SpanKind,
-          StatusCode: s.StatusCode,
-          Duration: s.Duration,
-          Text: text,
-          TextHash: 0,
-          Model: "test-model",
-          // Error spans point exactly at "declined"; others lean towards their topic.
-          Embedding:
-            s.StatusCode === "Error" ? unit(0) : unit(axisOf(text)).map((v, i) => (i === 0 ? 0.1 : v)),
-          SourceBlock: 0,
-          SourceOffset: 0,
-        };
-      });
-    await admin.insert({ table: "otel_traces_enriched", values: enriched, format: "JSONEachRow" });
+      .map((s) => ({
+        Timestamp: s.Timestamp,
+        TraceId: s.TraceId,
+        SpanId: s.SpanId,
+        ServiceName: s.ServiceName,
+        SpanName: s.SpanName,
+        SpanKind: s.SpanKind,
+        StatusCode: s.StatusCode,
+        Duration: String(s.Duration),
+        Text: textOf(s),
+        TextHash: hashOf(textOf(s)),
+        Model: "test-model",
+        SourceBlock: "0",
+        SourceOffset: "0",
+      }));
+    await insertEnriched(admin, stack.clickhouse.database, enriched, "agent-test");
+    await insertTextEmbeddings(
+      admin,
+      stack.clickhouse.database,
+      [...hashes].map(([text, hash]) => ({
+        Model: "test-model",
+        TextHash: hash,
+        Text: text,
+        // Failed spans point exactly at "declined"; the others lean towards their own topic.
+        Embedding: /Error/.test(text) ? unit(0) : unit(axisOf(text)).map((v, i) => (i === 0 ? 0.1 : v)),
+      })),
+    );
     let loads = 0;
     const search = createEnricherSearch(async () => {
       loads += 1;
