@@ -186,7 +186,7 @@ WHERE d.SpanKind = 'Client'
   AND d.SpanAttributes['db.system.name'] != ''
   AND d.Timestamp >= now() - INTERVAL 1 DAY
 GROUP BY phase, db_system, server, operation
-ORDER BY phase, p95_ms DESC;
+ORDER BY indexOf(['PRE_DROP', 'DROP_LIVE', 'POST_DROP'], phase), p95_ms DESC;
 
 -- name: cache-miss-ratio-by-phase
 -- Cache-aside: every miss reads the database and then SETs the key, so
@@ -210,7 +210,8 @@ WHERE c.SpanKind = 'Client'
   AND c.SpanAttributes['db.system.name'] = 'redis'
   AND c.Timestamp >= now() - INTERVAL 1 DAY
 GROUP BY phase, cache
-ORDER BY phase, miss_ratio_pct DESC;
+HAVING gets > 0 -- caches used with other commands only (counters, hashes) are not cache-aside
+ORDER BY indexOf(['PRE_DROP', 'DROP_LIVE', 'POST_DROP'], phase), miss_ratio_pct DESC;
 
 -- name: datastore-errors
 -- Failing database / cache calls (pool exhaustion, timeouts, constraint violations).
