@@ -213,6 +213,7 @@ export class S3Loader {
               result.rows += outcome.rows;
             } catch (error) {
               errors.push(error);
+              this.deps.logger.debug({ err: error, batch: batch.id }, "batch failed");
             }
           }),
         ),
@@ -271,13 +272,17 @@ export class S3Loader {
     // Keep rejected fetches from being reported as unhandled while we wait on earlier ones.
     for (const f of fetches) f.catch(() => undefined);
 
+    const timing = { claimMs: 0, fetchWaitMs: 0, mapMs: 0, insertWaitMs: 0 };
+    timing.claimMs = Date.now() - now;
     const chunk = new ChunkWriter(batch, (lines, index) => this.insertChunk(batch, lines, index));
     const rowsByKey = new Map<string, number>();
     const failures = new Map<string, string>();
     try {
       for (let i = 0; i < members.length; i++) {
         const member = members[i]!;
+        let mark = Date.now();
         const fetched = await fetches[i]!;
+        timing.fetchWaitMs += Date.now() - mark;
         if ("error" in fetched) {
           if (fetched.error instanceof CorruptObjectError) {
             failures.set(member.key, fetched.error.message);
@@ -287,26 +292,30 @@ export class S3Loader {
         }
         fetches[i] = Promise.resolve({ body: Buffer.alloc(0) }); // drop the reference early
         try {
-          if (single) {
-            // Streamed straight into chunks: a failure mid-way leaves earlier chunks
-            // inserted; the retry is this same single-object batch, so they dedupe.
-            let rows = 0;
-            for (const part of this.decode(member.key, fetched.body)) {
-              for (const row of traceRequestRows(part)) {
-                await chunk.add(serializeRowCompact(row));
-                rows++;
-              }
+          // A multi-object batch maps a whole object before any of its rows go
+          // out, so a corrupt object contributes no rows at all. A single-object
+          // batch streams part by part: a failure mid-way leaves earlier chunks
+          // inserted, and its retry is this same single-object batch (same
+          // tokens), so they dedupe.
+          let objectLines: string[] = [];
+          let rows = 0;
+          for (const part of this.decode(member.key, fetched.body)) {
+            mark = Date.now();
+            for (const row of traceRequestRows(part)) objectLines.push(serializeRowCompact(row));
+            timing.mapMs += Date.now() - mark;
+            if (single) {
+              rows += objectLines.length;
+              mark = Date.now();
+              await chunk.addMany(objectLines);
+              timing.insertWaitMs += Date.now() - mark;
+              objectLines = [];
             }
-            rowsByKey.set(member.key, rows);
-          } else {
-            // Whole object first, so a corrupt one contributes no rows at all.
-            const lines: string[] = [];
-            for (const part of this.decode(member.key, fetched.body)) {
-              for (const row of traceRequestRows(part)) lines.push(serializeRowCompact(row));
-            }
-            for (const line of lines) await chunk.add(line);
-            rowsByKey.set(member.key, lines.length);
           }
+          rows += objectLines.length;
+          mark = Date.now();
+          await chunk.addMany(objectLines);
+          timing.insertWaitMs += Date.now() - mark;
+          rowsByKey.set(member.key, rows);
         } catch (error) {
           if (error instanceof TransientError) throw error;
           failures.set(member.key, errorText(error));
@@ -353,7 +362,17 @@ export class S3Loader {
       logger.warn({ key, attempts: row.attempts, state: row.state, error }, "object not loadable");
     }
     const rows = [...rowsByKey.values()].reduce((a, b) => a + b, 0);
-    logger.debug({ batch: batch.id, objects: members.length, rows, chunks: chunk.chunks }, "batch loaded");
+    logger.debug(
+      {
+        batch: batch.id,
+        objects: members.length,
+        rows,
+        chunks: chunk.chunks,
+        ms: Date.now() - now,
+        ...timing,
+      },
+      "batch loaded",
+    );
     return { loaded: members.length - failures.size, failed: failures.size, rows };
   }
 
@@ -480,9 +499,11 @@ class ChunkWriter {
     private readonly insert: (lines: string[], index: number) => Promise<void>,
   ) {}
 
-  async add(line: string): Promise<void> {
-    this.lines.push(line);
-    if (this.lines.length >= this.batch.chunkRows) await this.emit();
+  async addMany(lines: string[]): Promise<void> {
+    for (const line of lines) {
+      this.lines.push(line);
+      if (this.lines.length >= this.batch.chunkRows) await this.emit();
+    }
   }
 
   private async emit(): Promise<void> {
