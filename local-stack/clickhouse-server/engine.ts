@@ -220,25 +220,39 @@ export class Connection {
   /**
    * Streams a result chunk by chunk; the next chunk is fetched only when the
    * consumer asks for it, so memory stays at about one chunk per request.
-   * Breaking out of the loop cancels the query.
+   * Breaking out of the loop cancels the query. With bound parameters, the
+   * start of the query (up to its first chunk, by when the parameters are
+   * substituted) runs inside `serialize`.
    */
-  async *stream(sql: string, format: string): AsyncGenerator<{ data: Buffer; rows: number }> {
+  async *stream(
+    sql: string,
+    format: string,
+    params?: Record<string, string>,
+    serialize?: <T>(run: () => Promise<T>) => Promise<T>,
+  ): AsyncGenerator<{ data: Buffer; rows: number }> {
     if (this.closed) throw new Error("connection is closed");
     if (this.busy) throw new Error("connection is busy");
     this.busy = true;
     let handle: NativeStream | undefined;
     let finished = false;
     try {
-      handle = this.native.StreamQuery(this.handle, sql, format);
+      const start = async () => {
+        handle = params
+          ? this.native.StreamQuery(this.handle, sql, format, params)
+          : this.native.StreamQuery(this.handle, sql, format);
+        return this.native.StreamFetch(handle);
+      };
+      let chunk = serialize ? await serialize(start) : await start();
       while (true) {
-        const chunk = await this.native.StreamFetch(handle);
         if (chunk.done) {
           finished = true;
           break;
         }
         const bytes = chunk.bytes;
-        if (bytes.byteLength === 0) continue;
-        yield { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), rows: chunk.numRows };
+        if (bytes.byteLength > 0) {
+          yield { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), rows: chunk.numRows };
+        }
+        chunk = await this.native.StreamFetch(handle!);
       }
     } finally {
       if (handle && !finished) {
@@ -323,14 +337,14 @@ export class Engine {
   }
 
   /** Runs a parameterised operation with no other parameterised operation in flight. */
-  serializeParams<T>(run: () => Promise<T>): Promise<T> {
+  readonly serializeParams = <T>(run: () => Promise<T>): Promise<T> => {
     const result = this.paramChain.then(run);
     this.paramChain = result.then(
       () => undefined,
       () => undefined,
     );
     return result;
-  }
+  };
 
   /** Execution slot for a session request (its connection is the session's own). */
   async withSlot<T>(run: () => Promise<T>): Promise<T> {

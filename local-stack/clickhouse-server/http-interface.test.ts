@@ -260,6 +260,24 @@ describe("parameters, database and settings", () => {
     expect(results.map((r) => r[0]?.v)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
+  it("streams large parameterised results, concurrently, each with its own values", async () => {
+    const results = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const result = await client.exec({
+          query: "SELECT {v:UInt32} AS v FROM numbers({n:UInt32}) FORMAT TabSeparated",
+          query_params: { v: i, n: 300_000 },
+        });
+        const chunks: Buffer[] = [];
+        for await (const chunk of result.stream) chunks.push(chunk as Buffer);
+        const lines = Buffer.concat(chunks).toString().trimEnd().split("\n");
+        return { i, lines: lines.length, wrong: lines.filter((line) => line !== String(i)).length };
+      }),
+    );
+    for (const { i, lines, wrong } of results) {
+      expect({ i, lines, wrong }).toEqual({ i, lines: 300_000, wrong: 0 });
+    }
+  });
+
   it("uses the database parameter as the current database", async () => {
     const scoped = newClient({
       database: "conformance",

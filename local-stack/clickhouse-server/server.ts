@@ -185,7 +185,11 @@ export async function startClickHouseHttpServer(
     connection: Connection,
     sql: string,
   ): Promise<boolean> {
-    const stream = connection.stream(sql, ctx.format);
+    const hasParams = Object.keys(ctx.params.params).length > 0;
+    // chDB: bound parameters are process-wide state while a query starts.
+    const stream = hasParams
+      ? connection.stream(sql, ctx.format, ctx.params.params, engine.serializeParams)
+      : connection.stream(sql, ctx.format);
     const held: Buffer[] = [];
     let heldBytes = 0;
     let done = false;
@@ -287,7 +291,7 @@ export async function startClickHouseHttpServer(
       await sendBuffered(req, res, ctx, Buffer.alloc(0));
       return reusable;
     }
-    if (work.analysis.kind === "select" && !hasParams && !ctx.params.waitEndOfQuery) {
+    if (work.analysis.kind === "select" && !ctx.params.waitEndOfQuery) {
       if (await sendStream(req, res, ctx, connection, work.sql)) return reusable;
       // The engine could not stream this statement: run it buffered below.
     }
