@@ -1,0 +1,90 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import type { ClickHouseClient } from "@clickhouse/client";
+import { startOtlpSink } from "../../event-generator/otlp-sink.ts";
+import { runGenerator } from "../../event-generator/runner.ts";
+import type { TruthRecord } from "../../event-generator/truth.ts";
+import { readEventGeneratorConfig } from "../../shared/config/event-generator.ts";
+import { createLogger } from "../../shared/logger.ts";
+import {
+  type OtelTraceRow,
+  otelTracesColumnList,
+  serializeRowCompact,
+  toRows,
+} from "../../shared/otlp/to-rows.ts";
+
+export interface GeneratedTraffic {
+  rows: OtelTraceRow[];
+  truth: TruthRecord[];
+}
+
+/**
+ * A seeded event-generator run, in process, into a local OTLP/JSON receiver:
+ * the spans as otel_traces rows (the exporter's mapping) plus the truth file.
+ * Short phases, bench pacing: a cycle takes a couple of seconds.
+ */
+export async function generateTraffic(options: {
+  seed: number;
+  cycles: number;
+  stock?: number;
+}): Promise<GeneratedTraffic> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-enricher-traffic-"));
+  const sink = await startOtlpSink({ keepJson: true });
+  try {
+    const truthPath = path.join(dir, "truth.jsonl");
+    await runGenerator({
+      config: readEventGeneratorConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        EVENT_GENERATOR_PRE_DROP_DURATION: "1200ms",
+        EVENT_GENERATOR_PRE_DROP_THINK_TIME: "120ms",
+        EVENT_GENERATOR_DROP_LIVE_DURATION: "1800ms",
+        EVENT_GENERATOR_POST_DROP_DURATION: "800ms",
+        EVENT_GENERATOR_POST_DROP_THINK_TIME: "200ms",
+        EVENT_GENERATOR_STOCK: String(options.stock ?? 25),
+      }),
+      seed: options.seed,
+      logger: createLogger("event-generator", { level: "silent", pretty: false }),
+      cycles: options.cycles,
+      truthPath,
+      bench: true,
+    });
+    const rows = sink.requests.flatMap((request) => toRows(request));
+    const truth = readFileSync(truthPath, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as TruthRecord);
+    return { rows, truth };
+  } finally {
+    await sink.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Inserts rows into otel_traces the way the loader does (JSONCompactEachRow, one block per chunk). */
+export async function insertTraceRows(
+  client: ClickHouseClient,
+  database: string,
+  rows: OtelTraceRow[],
+  rowsPerInsert = 5000,
+): Promise<void> {
+  const query = `INSERT INTO ${database}.otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow`;
+  for (let start = 0; start < rows.length; start += rowsPerInsert) {
+    const body = `${rows
+      .slice(start, start + rowsPerInsert)
+      .map(serializeRowCompact)
+      .join("\n")}\n`;
+    const result = await client.exec({
+      query,
+      values: Readable.from([Buffer.from(body)]),
+      clickhouse_settings: { insert_deduplicate: 0 },
+    });
+    result.stream.resume();
+    await new Promise<void>((resolve, reject) => {
+      result.stream.on("end", resolve);
+      result.stream.on("error", reject);
+    });
+  }
+}
