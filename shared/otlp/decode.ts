@@ -1,6 +1,5 @@
 import protobuf from "protobufjs";
 import { joinPath, OtlpDecodeError, PathError, withSegment } from "./errors.ts";
-import { int64ToDecimal, uint64ToDecimal } from "./int64.ts";
 import type {
   OtlpAnyValue,
   OtlpEvent,
@@ -14,6 +13,24 @@ import type {
   OtlpStatus,
   OtlpTraceRequest,
 } from "./types.ts";
+import {
+  asBuffer,
+  checkEnd,
+  describeWireError,
+  expectWire,
+  jsonDouble,
+  MAX_VALUE_DEPTH,
+  messageEnd,
+  type Reader,
+  readFixed64Decimal,
+  readHexId,
+  readInt64Decimal,
+  readString,
+  WIRE_FIXED32,
+  WIRE_FIXED64,
+  WIRE_LEN,
+  WIRE_VARINT,
+} from "./wire.ts";
 
 /**
  * Protobuf -> OtlpTraceRequest in one pass over protobufjs's wire Reader.
@@ -30,75 +47,6 @@ import type {
  * (forward compatible); a known field with the wrong wire type, a truncated
  * message or an id of the wrong length is an OtlpDecodeError naming where.
  */
-
-type Reader = protobuf.Reader;
-
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LEN = 2;
-const WIRE_FIXED32 = 5;
-
-const WIRE_NAMES = ["varint", "fixed64", "length-delimited", "start-group", "end-group", "fixed32"];
-
-/** Nesting limit for AnyValue arrays/maps, so hostile input cannot blow the stack. */
-const MAX_VALUE_DEPTH = 64;
-
-function expectWire(actual: number, expected: number, field: string): void {
-  if (actual !== expected) {
-    throw new PathError(
-      `field has wire type ${WIRE_NAMES[actual] ?? actual}, expected ${WIRE_NAMES[expected]}`,
-      field,
-    );
-  }
-}
-
-/** Reads a length prefix and returns the end offset of the embedded message. */
-function messageEnd(reader: Reader): number {
-  const length = reader.uint32();
-  const end = reader.pos + length;
-  if (end > reader.len) throw new PathError(`length ${length} runs past the end of the message`);
-  return end;
-}
-
-function checkEnd(reader: Reader, end: number): void {
-  if (reader.pos !== end) throw new PathError("field runs past the end of its enclosing message");
-}
-
-function readString(reader: Reader): string {
-  return reader.string();
-}
-
-/** Reads a bytes field as lowercase hex; `size` is the required byte length (0 = any). */
-function readHexId(reader: Reader, field: string, size: number): string {
-  const length = reader.uint32();
-  const start = reader.pos;
-  const end = start + length;
-  if (end > reader.len) throw new PathError(`length ${length} runs past the end of the message`, field);
-  reader.pos = end;
-  if (length === 0) return "";
-  if (size !== 0 && length !== size) {
-    throw new PathError(`expected ${size} bytes, got ${length}`, field);
-  }
-  // Buffer#hexSlice: the native hex encoder without toString's argument checks.
-  return (reader.buf as unknown as { hexSlice(from: number, to: number): string }).hexSlice(start, end);
-}
-
-function readFixed64Decimal(reader: Reader): string {
-  const lo = reader.fixed32();
-  const hi = reader.fixed32();
-  return uint64ToDecimal(lo, hi);
-}
-
-function readInt64Decimal(reader: Reader): string {
-  const value = reader.int64() as unknown as { low: number; high: number };
-  return int64ToDecimal(value.low >>> 0, value.high >>> 0);
-}
-
-function jsonDouble(value: number): number | string {
-  if (Number.isFinite(value)) return value;
-  if (Number.isNaN(value)) return "NaN";
-  return value > 0 ? "Infinity" : "-Infinity";
-}
 
 function decodeAnyValue(reader: Reader, end: number, depth: number): OtlpAnyValue {
   if (depth > MAX_VALUE_DEPTH) throw new PathError(`values nested deeper than ${MAX_VALUE_DEPTH} levels`);
@@ -565,10 +513,6 @@ function decodeResourceSpans(reader: Reader, end: number): OtlpResourceSpans {
   return resourceSpans;
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /**
  * Decodes a protobuf ExportTraceServiceRequest (or TracesData: same wire
  * form) into the OTLP/JSON-shaped model. An empty buffer is a valid, empty
@@ -599,12 +543,7 @@ export function decodeTraceRequestProto(bytes: Uint8Array): OtlpTraceRequest {
     const segments = pathError.segments.filter((segment) => segment !== "");
     // Errors inside an element carry its index: name the list it belongs to.
     if (segments[0]?.startsWith("[")) segments.unshift("resourceSpans");
-    throw new OtlpDecodeError(describe(pathError.detail), joinPath(segments), "protobuf");
+    throw new OtlpDecodeError(describeWireError(pathError.detail), joinPath(segments), "protobuf");
   }
   return { resourceSpans };
-}
-
-function describe(detail: string): string {
-  if (detail.startsWith("index out of range")) return `truncated message (${detail})`;
-  return detail;
 }
