@@ -20,6 +20,7 @@ import {
 } from "../shared/config/event-generator.ts";
 import { createLogger } from "../shared/logger.ts";
 import { runGenerator } from "./runner.ts";
+import { runGeneratorInThreads } from "./threads.ts";
 
 function positiveInt(name: string) {
   return (value: string): number => {
@@ -55,6 +56,7 @@ interface RunFlags {
   seed?: number;
   truth?: string;
   bench?: boolean;
+  threads?: number;
   protocol?: OtlpProtocol;
   endpoint?: string;
   stock?: number;
@@ -114,6 +116,11 @@ program
   )
   .option("--truth <file>", "write one JSON line per trace with the injected faults and their spans")
   .option("--bench", "emit as fast as possible (simulated time runs ahead of the clock)")
+  .option(
+    "--threads <n>",
+    "with --bench: run n generators in worker threads (seeds derived from --seed)",
+    positiveInt("--threads"),
+  )
   .addOption(
     new Option(
       "--protocol <protocol>",
@@ -144,17 +151,32 @@ program
           controller.abort();
         });
       }
-      const summary = await runGenerator({
-        config,
-        seed,
-        logger,
-        ...(flags.cycles === undefined ? {} : { cycles: flags.cycles }),
-        ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
-        ...(flags.rate === undefined ? {} : { rate: flags.rate }),
-        ...(flags.truth === undefined ? {} : { truthPath: flags.truth }),
-        bench: flags.bench ?? false,
-        signal: controller.signal,
-      });
+      if (flags.threads !== undefined && flags.threads > 1 && !flags.bench) {
+        throw new InvalidArgumentError("--threads needs --bench");
+      }
+      const summary =
+        flags.threads !== undefined && flags.threads > 1
+          ? await runGeneratorInThreads({
+              config,
+              seed,
+              threads: flags.threads,
+              logger,
+              signal: controller.signal,
+              ...(flags.cycles === undefined ? {} : { cycles: flags.cycles }),
+              ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
+              ...(flags.truth === undefined ? {} : { truthPath: flags.truth }),
+            })
+          : await runGenerator({
+              config,
+              seed,
+              logger,
+              ...(flags.cycles === undefined ? {} : { cycles: flags.cycles }),
+              ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
+              ...(flags.rate === undefined ? {} : { rate: flags.rate }),
+              ...(flags.truth === undefined ? {} : { truthPath: flags.truth }),
+              bench: flags.bench ?? false,
+              signal: controller.signal,
+            });
       logger.info(summary, "event generator finished");
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       // Spans that never reached the receiver make the run a failure for scripts.

@@ -5,6 +5,7 @@
  * emitter, created - exported - failed is what is still queued; after the
  * final flush it is what was lost, which must be 0.
  */
+import { performance } from "node:perf_hooks";
 import { Metadata } from "@grpc/grpc-js";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
@@ -32,6 +33,8 @@ export interface ExportCounts {
   failedBatches: number;
   /** Spans handed to the inner exporter and not settled yet. */
   inFlightSpans: number;
+  /** Sum of the time from export() to its result, over all exports (ms). */
+  exportMs: number;
   lastError?: string;
 }
 
@@ -43,6 +46,7 @@ export class CountingExporter implements SpanExporter {
     exportedBatches: 0,
     failedBatches: 0,
     inFlightSpans: 0,
+    exportMs: 0,
   };
   private waiters: (() => void)[] = [];
 
@@ -50,12 +54,14 @@ export class CountingExporter implements SpanExporter {
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     const count = spans.length;
+    const started = performance.now();
     this.counts.inFlightSpans += count;
     let settled = false;
     const settle = (result: ExportResult): void => {
       if (settled) return;
       settled = true;
       this.counts.inFlightSpans -= count;
+      this.counts.exportMs += performance.now() - started;
       if (result.code === ExportResultCode.SUCCESS) {
         this.counts.exportedSpans += count;
         this.counts.exportedBatches += 1;

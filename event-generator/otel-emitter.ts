@@ -12,6 +12,8 @@
  * context as a *remote* parent, exactly what extracting a traceparent header
  * yields.
  */
+
+import type { Context as ApiContext } from "@opentelemetry/api";
 import {
   type Context,
   type HrTime,
@@ -27,7 +29,10 @@ import {
   AlwaysOnSampler,
   BasicTracerProvider,
   BatchSpanProcessor,
+  type ReadableSpan,
+  type Span,
   type SpanExporter,
+  type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { SCOPES, type ScopeKey, SERVICE_KEYS, SERVICES, type ServiceKey } from "./catalog.ts";
 import type { Prng } from "./prng.ts";
@@ -66,16 +71,55 @@ export function toHrTime(epochMs: number): HrTime {
   return [seconds, nanos];
 }
 
+/**
+ * Several BatchSpanProcessors over one exporter, a trace's spans always in
+ * the same one. A BatchSpanProcessor has one export in flight at a time;
+ * with two, the next batch is serialized while the previous one is on the
+ * wire, so a fast producer is not idle waiting for round trips.
+ */
+export class ShardedBatchProcessor implements SpanProcessor {
+  readonly shards: BatchSpanProcessor[];
+
+  constructor(exporter: SpanExporter, sizing: BatchProcessorSizing, count: number) {
+    this.shards = Array.from(
+      { length: Math.max(1, count) },
+      () => new BatchSpanProcessor(exporter, { ...sizing }),
+    );
+  }
+
+  onStart(_span: Span, _parentContext: ApiContext): void {}
+
+  onEnd(span: ReadableSpan): void {
+    const shards = this.shards;
+    if (shards.length === 1) {
+      shards[0]!.onEnd(span);
+      return;
+    }
+    const traceId = span.spanContext().traceId;
+    shards[Number.parseInt(traceId.charAt(traceId.length - 1), 16) % shards.length]!.onEnd(span);
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.shards.map((shard) => shard.forceFlush()));
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.shards.map((shard) => shard.shutdown()));
+  }
+}
+
 export interface EmitterOptions {
   exporter: SpanExporter;
   sizing: BatchProcessorSizing;
+  /** Batch processors (each with one export in flight); 1 unless the rate needs more. */
+  exportConcurrency?: number;
   environment: string;
   /** Seeds the replicas' instance ids and pod names (stable for a seed). */
   prng: Prng;
 }
 
 export class OtelEmitter {
-  readonly processor: BatchSpanProcessor;
+  readonly processor: ShardedBatchProcessor;
   private readonly providers: BasicTracerProvider[] = [];
   /** tracers[service][replica][scope] */
   private readonly tracers = {} as Record<ServiceKey, Record<ScopeKey, Tracer>[]>;
@@ -83,7 +127,11 @@ export class OtelEmitter {
   tracesCreated = 0;
 
   constructor(options: EmitterOptions) {
-    this.processor = new BatchSpanProcessor(options.exporter, { ...options.sizing });
+    this.processor = new ShardedBatchProcessor(
+      options.exporter,
+      options.sizing,
+      options.exportConcurrency ?? 1,
+    );
     for (const key of SERVICE_KEYS) {
       const service = SERVICES[key];
       this.tracers[key] = [];

@@ -3,6 +3,8 @@
  * Every random decision of the simulation goes through one of these so that a
  * seed reproduces a run; Math.random is never used for traffic.
  */
+const WEIGHT_TABLES = new WeakMap<object, { keys: string[]; bounds: number[]; total: number }>();
+
 export class Prng {
   private a: number;
   private b: number;
@@ -59,19 +61,32 @@ export class Prng {
     return items[Math.floor(this.next() * items.length)] as T;
   }
 
-  /** Picks a key with probability proportional to its weight (weights >= 0, sum > 0). */
+  /**
+   * Picks a key with probability proportional to its weight (weights >= 0,
+   * sum > 0). The table is prepared once per weights object, so pass stable
+   * objects (constants, config) rather than fresh literals.
+   */
   weighted<K extends string>(weights: Readonly<Record<K, number>>): K {
-    const keys = Object.keys(weights) as K[];
-    let total = 0;
-    for (const key of keys) total += weights[key];
-    let roll = this.next() * total;
-    for (const key of keys) {
-      roll -= weights[key];
-      if (roll < 0 && weights[key] > 0) return key;
+    let table = WEIGHT_TABLES.get(weights);
+    if (!table) {
+      const keys: string[] = [];
+      const bounds: number[] = [];
+      let total = 0;
+      for (const key of Object.keys(weights) as K[]) {
+        const weight = weights[key];
+        if (!(weight > 0)) continue;
+        total += weight;
+        keys.push(key);
+        bounds.push(total);
+      }
+      if (keys.length === 0) throw new Error("weighted pick needs a positive weight");
+      table = { keys, bounds, total };
+      WEIGHT_TABLES.set(weights, table);
     }
-    // Rounding: return the last key with weight.
-    for (let i = keys.length - 1; i >= 0; i--) if (weights[keys[i] as K] > 0) return keys[i] as K;
-    throw new Error("weighted pick needs a positive weight");
+    const roll = this.next() * table.total;
+    const { keys, bounds } = table;
+    for (let i = 0; i < bounds.length; i++) if (roll < bounds[i]!) return keys[i] as K;
+    return keys[keys.length - 1] as K;
   }
 
   /** Exponential with the given mean. */

@@ -112,6 +112,8 @@ export interface RunSummary {
   spansUnsent: number;
   exportBatches: number;
   failedBatches: number;
+  /** Mean time an export call took, serialization and round trip included (ms). */
+  meanExportMs: number;
   spansPerSec: number;
   /** CPU time (user + system, all threads) the process used during the run. */
   cpuMs: number;
@@ -163,6 +165,7 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
   const emitter = new OtelEmitter({
     exporter,
     sizing,
+    exportConcurrency: config.exportConcurrency ?? (bench ? 2 : 1),
     environment: config.environment,
     prng: new Prng(options.seed ^ 0x5eed),
   });
@@ -375,6 +378,8 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
     spansUnsent: pendingSpans(),
     exportBatches: counts.exportedBatches,
     failedBatches: counts.failedBatches,
+    meanExportMs:
+      Math.round((counts.exportMs / Math.max(1, counts.exportedBatches + counts.failedBatches)) * 10) / 10,
     spansPerSec: Math.round(emitter.spansCreated / (elapsedMs / 1000)),
     cpuMs: Math.round(cpuMs),
     spansPerCpuSec: Math.round(emitter.spansCreated / (cpuMs / 1000)),

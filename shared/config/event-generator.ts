@@ -74,6 +74,8 @@ export interface EventGeneratorConfig {
   environment: string;
   otlp: OtlpExportConfig;
   batch: BatchSettings;
+  /** Batch processors exporting in parallel (undefined = 1, or 2 in bench mode). */
+  exportConcurrency?: number;
   progressIntervalMs: number;
 }
 
@@ -240,6 +242,7 @@ export function readEventGeneratorConfig(env: Env = process.env): EventGenerator
       scheduledDelayMs: readOptionalInt(env, "OTEL_BSP_SCHEDULE_DELAY", { min: 0 }),
       exportTimeoutMs: readOptionalInt(env, "OTEL_BSP_EXPORT_TIMEOUT", { min: 100 }),
     },
+    exportConcurrency: readOptionalInt(env, "EVENT_GENERATOR_EXPORT_CONCURRENCY", { min: 1, max: 16 }),
     progressIntervalMs: readDurationMs(env, "EVENT_GENERATOR_PROGRESS_INTERVAL", 10_000, { min: 100 }),
   };
 }
