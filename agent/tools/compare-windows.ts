@@ -4,6 +4,7 @@ import {
   NAME_RULES,
   SPAN_KINDS,
   type SpanFilter,
+  serviceHint,
   spanFilterCondition,
   where,
 } from "./filters.ts";
@@ -74,7 +75,7 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
   inputSchema: {
     type: "object",
     properties: {
-      service: { type: "string", description: "ServiceName, exact (case-insensitive)." },
+      service: { type: "string", description: "ServiceName, exact (as schema / service_overview list it)." },
       span_name: { type: "string", description: "Substring of SpanName (case-insensitive)." },
       kind: { type: "string", enum: [...SPAN_KINDS] },
       ...windowProps("Window A (baseline)", "a"),
@@ -122,7 +123,7 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
     const windowLabel = `arrayJoin(arrayFilter(x -> x != '', [if(${aSql}, 'A', ''), if(${bSql}, 'B', '')])) AS w`;
     const scope = where([...flt.sql, `((${aSql}) OR (${bSql}))`]);
     const statsSql = `SELECT ${windowLabel}, count() AS spans, countIf(StatusCode = 'Error') AS errors,
-        quantiles(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99, max(Duration) AS max
+        quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99, max(Duration) AS max
       FROM otel_traces ${scope} GROUP BY w ORDER BY w`;
     const errorsParams = { ...params, top: input.topErrors };
     const errorsSql = `SELECT ${windowLabel}, ${ERROR_MESSAGE_SQL} AS message, count() AS errors
@@ -172,14 +173,16 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
             },
           ).text;
     };
-    const text = [
-      `${describeFilter(input.filter)}: A = ${describeWindow(input.a)}; B = ${describeWindow(input.b)}`,
-      table.text,
-      "Top error messages in A:",
-      errorTable("A"),
-      "Top error messages in B:",
-      errorTable("B"),
-    ].join("\n");
+    const hint = num(sa?.spans) + num(sb?.spans) === 0 ? await serviceHint(ctx, input.filter.service) : "";
+    const text =
+      [
+        `${describeFilter(input.filter)}: A = ${describeWindow(input.a)}; B = ${describeWindow(input.b)}`,
+        table.text,
+        "Top error messages in A:",
+        errorTable("A"),
+        "Top error messages in B:",
+        errorTable("B"),
+      ].join("\n") + hint;
     return { text, rows: num(sa?.spans) + num(sb?.spans), sql, truncated: table.truncated };
   },
 };

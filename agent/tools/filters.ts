@@ -1,4 +1,5 @@
-import { ToolInputError } from "./types.ts";
+import { queryRows } from "./query.ts";
+import { type ToolContext, ToolInputError } from "./types.ts";
 import { type Fields, optionalEnum, optionalString } from "./validate.ts";
 
 /**
@@ -21,7 +22,10 @@ export interface SpanFilter {
 export const NAME_RULES = { maxLength: 300 };
 
 export const SPAN_FILTER_SCHEMA = {
-  service: { type: "string", description: 'ServiceName, exact (case-insensitive), e.g. "checkout".' },
+  service: {
+    type: "string",
+    description: 'ServiceName, exact (as schema / service_overview list it), e.g. "checkout".',
+  },
   span_name: {
     type: "string",
     description: 'Substring of SpanName (case-insensitive), e.g. "POST /checkout" or "authorize".',
@@ -48,8 +52,8 @@ export function spanFilterCondition(filter: SpanFilter): { sql: string[]; params
   const sql: string[] = [];
   const params: Record<string, string> = {};
   if (filter.service !== undefined) {
-    // Exact match keeps the primary key usable; lower() on both sides forgives case.
-    sql.push("lower(ServiceName) = lower({service:String})");
+    // Exact match: ServiceName leads the sorting key, so this reads only that service's parts.
+    sql.push("ServiceName = {service:String}");
     params.service = filter.service;
   }
   if (filter.spanName !== undefined) {
@@ -87,3 +91,22 @@ export function requireSomeFilter(filter: SpanFilter, what: string): void {
 /** The message of a failed span: StatusMessage, else the first exception event's message. */
 export const ERROR_MESSAGE_SQL =
   "if(StatusMessage != '', StatusMessage, arrayFirst(m -> m != '', arrayMap(a -> a['exception.message'], Events.Attributes)))";
+
+/**
+ * When a service filter matched nothing, the names the model may have meant
+ * (same letters in another case, or containing what it typed), so it can
+ * retry with an exact name.
+ */
+export async function serviceHint(ctx: ToolContext, service: string | undefined): Promise<string> {
+  if (service === undefined) return "";
+  const rows = await queryRows<{ name: string; close: number }>(
+    ctx,
+    `SELECT ServiceName AS name, positionCaseInsensitive(ServiceName, {service:String}) > 0 OR positionCaseInsensitive({service:String}, ServiceName) > 0 AS close
+     FROM otel_traces GROUP BY ServiceName ORDER BY close DESC, name LIMIT 30`,
+    { service },
+  );
+  if (rows.some((r) => r.name === service)) return "";
+  const close = rows.filter((r) => Number(r.close) === 1).map((r) => r.name);
+  const names = (close.length > 0 ? close : rows.map((r) => r.name)).join(", ");
+  return `\nNo service is named exactly "${service}". ${close.length > 0 ? "Did you mean" : "Known services"}: ${names || "(none stored)"}.`;
+}

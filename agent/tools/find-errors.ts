@@ -4,6 +4,7 @@ import {
   parseSpanFilter,
   SPAN_FILTER_SCHEMA,
   type SpanFilter,
+  serviceHint,
   spanFilterCondition,
   where,
 } from "./filters.ts";
@@ -34,8 +35,6 @@ interface ErrorGroupRow {
   span: string;
   message: string;
   errors: string;
-  traces: string;
-  example_trace_id: string;
   last_ms: string;
 }
 
@@ -43,7 +42,7 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
   name: "find_errors",
   description:
     "Finds failed spans (StatusCode='Error'). Default: groups them by service, span name and error message " +
-    "(StatusMessage or the exception event's message) with counts, an example trace id and last seen time, most " +
+    "(StatusMessage or the exception event's message) with counts and last seen time, most " +
     "frequent first; group_by='span' lists individual failed spans instead. Reports the total error count and " +
     "the error rate of the matching spans.",
   inputSchema: {
@@ -110,6 +109,7 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
     const spans = num(totals?.spans);
     const errors = num(totals?.errors);
     const scopeText = [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(", ");
+    const hint = spans === 0 ? await serviceHint(ctx, input.filter.service) : "";
     const header = `${errors} error spans of ${spans} matching spans (${pct(errors, spans)}; ${scopeText})`;
     const listParams = { ...params, limit: Math.min(input.limit, ctx.limits.maxRows) };
     if (input.groupBy === "span") {
@@ -124,33 +124,25 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
         { totalRows: errors },
       );
       return {
-        text: `${header}; latest ${rows.length}:\n${table.text}`,
+        text: `${header}; latest ${rows.length}:\n${table.text}${hint}`,
         rows: rows.length,
         sql,
         truncated: table.truncated,
       };
     }
     const groupSql = `SELECT ServiceName AS service, SpanName AS span, ${ERROR_MESSAGE_SQL} AS message, count() AS errors,
-        uniqExact(TraceId) AS traces, any(TraceId) AS example_trace_id, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
+        toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
       FROM otel_traces ${where(errorConditions)}
       GROUP BY service, span, message ORDER BY errors DESC, service, span, message LIMIT {limit:UInt32}`;
     sql.push(sqlWithParams(groupSql, listParams));
     const groups = await queryRows<ErrorGroupRow>(ctx, groupSql, listParams);
     const table = renderTable(
-      ["service", "span", "message", "errors", "traces", "example_trace_id", "last_seen"],
-      groups.map((g) => [
-        g.service,
-        g.span,
-        g.message,
-        num(g.errors),
-        num(g.traces),
-        g.example_trace_id,
-        isoFromMs(g.last_ms),
-      ]),
+      ["service", "span", "message", "errors", "last_seen"],
+      groups.map((g) => [g.service, g.span, g.message, num(g.errors), isoFromMs(g.last_ms)]),
       ctx.limits,
     );
     return {
-      text: `${header}; top ${groups.length} groups by count:\n${table.text}`,
+      text: `${header}; top ${groups.length} groups by count (group_by="span" lists spans with trace ids):\n${table.text}${hint}`,
       rows: groups.length,
       sql,
       truncated: table.truncated,

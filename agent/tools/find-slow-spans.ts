@@ -4,6 +4,7 @@ import {
   SPAN_FILTER_SCHEMA,
   type SpanFilter,
   STATUS_CODES,
+  serviceHint,
   spanFilterCondition,
   where,
 } from "./filters.ts";
@@ -159,8 +160,9 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
     const scope = [describeFilter(input.filter), describeWindow(input.window), ...thresholds]
       .filter(Boolean)
       .join(", ");
+    const hint = total === 0 ? await serviceHint(ctx, input.filter.service) : "";
     const header = `${total} spans match (${scope}); the ${rows.length} slowest:`;
     const table = renderTable(SPAN_LIST_HEADER, spanListTable(rows), ctx.limits);
-    return { text: `${header}\n${table.text}`, rows: rows.length, sql, truncated: table.truncated };
+    return { text: `${header}\n${table.text}${hint}`, rows: rows.length, sql, truncated: table.truncated };
   },
 };

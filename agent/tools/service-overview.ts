@@ -3,6 +3,7 @@ import {
   parseSpanFilter,
   SPAN_FILTER_SCHEMA,
   type SpanFilter,
+  serviceHint,
   spanFilterCondition,
   where,
 } from "./filters.ts";
@@ -68,7 +69,7 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     const params = { ...win.params, ...flt.params, limit: ctx.limits.maxRows };
     const sql = `SELECT ServiceName AS service, count() AS spans, countIf(SpanKind = 'Server') AS requests,
         countIf(StatusCode = 'Error') AS errors,
-        quantiles(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99
+        quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99
       FROM otel_traces ${where([...win.sql, ...flt.sql])}
       GROUP BY ServiceName ORDER BY ${ORDER[input.orderBy]} DESC, service ASC LIMIT {limit:UInt32}`;
     const rows = await queryRows<ServiceOverviewRow>(ctx, sql, params);
@@ -87,8 +88,9 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
       ]),
       ctx.limits,
     );
+    const hint = rows.length === 0 ? await serviceHint(ctx, input.filter.service) : "";
     return {
-      text: `${header}\n${table.text}`,
+      text: `${header}\n${table.text}${hint}`,
       rows: rows.length,
       sql: [sqlWithParams(sql, params)],
       truncated: table.truncated,

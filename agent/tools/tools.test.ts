@@ -95,6 +95,8 @@ describe("tools on the embedded ClickHouse with known spans", () => {
       "card declined",
       String(errorsBy("payment")),
     ]);
+    const unknown = await call("find_errors", { service: "billing" });
+    expect(unknown.content).toContain("Known services: checkout, frontend, inventory, payment.");
     const filtered = await call("find_errors", {
       message_contains: "DECLINED",
       group_by: "span",
@@ -106,7 +108,9 @@ describe("tools on the embedded ClickHouse with known spans", () => {
 
   it("find_slow_spans lists the slowest spans above a duration or percentile threshold", async () => {
     const slow = spans.filter((s) => s.ServiceName === "inventory" && s.Duration >= 500e6);
-    const result = await call("find_slow_spans", { service: "Inventory", min_duration_ms: 500 });
+    const wrongCase = await call("find_slow_spans", { service: "Inventory", min_duration_ms: 500 });
+    expect(wrongCase.content).toContain('No service is named exactly "Inventory". Did you mean: inventory.');
+    const result = await call("find_slow_spans", { service: "inventory", min_duration_ms: 500 });
     expect(result.content).toContain(`${slow.length} spans match`);
     const first = result.content.split("\n")[2]!.split(" | ");
     const slowest = [...slow].sort((a, b) => b.Duration - a.Duration)[0]!;
