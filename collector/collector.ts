@@ -70,7 +70,7 @@ export async function startCollector(options: CollectorOptions): Promise<Running
       batchSize: config.batchSize,
       batchMaxBytes: config.batchMaxBytes,
       batchTimeoutMs: config.batchTimeoutMs,
-      keep: config.marshaler === "otlp_json" ? "decoded" : "payloads",
+      keep: config.marshaler === "otlp_json" ? "json" : "payloads",
     },
     (batch) => exporter.enqueue(batch),
   );
@@ -110,13 +110,9 @@ export async function startCollector(options: CollectorOptions): Promise<Running
 
   const sink: TraceSink = {
     async accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess> {
-      const ingested = ingestBody(body, format);
+      const ingested = ingestBody(body, format, { json: config.marshaler === "otlp_json" });
       if (ingested.spans > 0) {
-        await batcher.accept({
-          payload: ingested.payload,
-          decoded: config.marshaler === "otlp_json" ? ingested.decoded : null,
-          spans: ingested.spans,
-        });
+        await batcher.accept({ payload: ingested.payload, json: ingested.json, spans: ingested.spans });
       }
       stats.requestsAccepted[protocol]++;
       stats.spansReceived += ingested.spans;

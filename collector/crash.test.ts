@@ -5,12 +5,12 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChildProcessHandle, spawnTsx } from "../local-stack/process/spawn-tsx.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
+import { joinTranscodedJson, transcodeTraceRequestToJson } from "../shared/otlp/transcode.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { createS3Client } from "../shared/s3.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { READY_PREFIX } from "./cli-ready.ts";
 import { objectKey } from "./exporter/layout.ts";
-import { marshalJson } from "./exporter/marshal.ts";
 import { Spool } from "./spool/spool.ts";
 import { listKeys, readObjects, spanIdCounts, startTestCollector, waitFor } from "./test-helpers.ts";
 
@@ -173,12 +173,11 @@ describe("collector durability", () => {
       batches.push({ unique, body });
     }
     const landed = batches[0]!;
-    const { decodeTraceRequestProto } = await import("../shared/otlp/decode.ts");
     await s3.send(
       new PutObjectCommand({
         Bucket: stack.s3.bucket,
         Key: objectKey(layout, uploadMs, landed.unique),
-        Body: marshalJson([decodeTraceRequestProto(landed.body)]),
+        Body: joinTranscodedJson([transcodeTraceRequestToJson(landed.body).json]),
       }),
     );
 

@@ -1,17 +1,19 @@
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import { parseTraceRequestJson } from "../shared/otlp/json.ts";
-import type { OtlpResourceSpans, OtlpSpan, OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { hasValidIds, transcodeTraceRequestToJson } from "../shared/otlp/transcode.ts";
+import type { OtlpResourceSpans, OtlpTraceRequest } from "../shared/otlp/types.ts";
 
 /**
  * Turns a request body into what the spool stores, the same way for both
- * receivers: protobuf bytes (kept as received when nothing is dropped) plus
- * the decoded canonical request. OTLP/JSON bodies are converted to protobuf
- * and decoded back, so objects look the same whichever encoding the client
- * used (64-bit integers as strings, enums as numbers, lowercase hex ids).
+ * receivers: the protobuf request (kept as received when nothing is dropped)
+ * and, for otlp_json objects, its OTLP/JSON text (transcoded once here, so a
+ * batch is marshalled by joining). OTLP/JSON bodies are converted to protobuf
+ * first, so objects look the same whichever encoding the client used (64-bit
+ * integers as strings, enums as numbers, lowercase hex ids).
  *
- * Spans without a valid trace id or span id (missing, wrong length is already
- * a decode error, or all zero: invalid per the OTLP spec) cannot be stored
+ * Spans without a valid trace id or span id (missing or all zero: invalid per
+ * the OTLP spec; a wrong length is already a decode error) cannot be stored
  * meaningfully; they are dropped and reported as a partial success.
  * Throws OtlpDecodeError for bodies that are not a valid request.
  */
@@ -19,55 +21,40 @@ import type { OtlpResourceSpans, OtlpSpan, OtlpTraceRequest } from "../shared/ot
 export type BodyFormat = "protobuf" | "json";
 
 export interface IngestedRequest {
+  /** Protobuf ExportTraceServiceRequest to spool. */
   payload: Uint8Array;
-  decoded: OtlpTraceRequest;
+  /** Its ResourceSpans as comma-separated OTLP/JSON (only when `json` was asked for). */
+  json: Buffer | null;
   spans: number;
   rejectedSpans: number;
   rejectionMessage: string;
 }
 
-const ZERO_TRACE_ID = "00000000000000000000000000000000";
-const ZERO_SPAN_ID = "0000000000000000";
-
-function validSpan(span: OtlpSpan): boolean {
-  return (
-    typeof span.traceId === "string" &&
-    span.traceId.length === 32 &&
-    span.traceId !== ZERO_TRACE_ID &&
-    typeof span.spanId === "string" &&
-    span.spanId.length === 16 &&
-    span.spanId !== ZERO_SPAN_ID
-  );
-}
-
-export function ingestBody(body: Uint8Array, format: BodyFormat): IngestedRequest {
-  let payload: Uint8Array;
-  let decoded: OtlpTraceRequest;
-  if (format === "protobuf") {
-    payload = body;
-    decoded = decodeTraceRequestProto(body);
-  } else {
-    payload = encodeTraceRequestProto(parseTraceRequestJson(body));
-    decoded = decodeTraceRequestProto(payload);
+export function ingestBody(
+  body: Uint8Array,
+  format: BodyFormat,
+  options: { json: boolean },
+): IngestedRequest {
+  const payload = format === "protobuf" ? body : encodeTraceRequestProto(parseTraceRequestJson(body));
+  const transcoded = transcodeTraceRequestToJson(payload, { validateOnly: !options.json });
+  if (transcoded.invalidSpans === 0) {
+    return {
+      payload,
+      json: options.json ? transcoded.json : null,
+      spans: transcoded.spans,
+      rejectedSpans: 0,
+      rejectionMessage: "",
+    };
   }
-  let spans = 0;
-  let invalid = 0;
-  for (const resourceSpans of decoded.resourceSpans ?? []) {
-    for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
-      for (const span of scopeSpans.spans ?? []) {
-        if (validSpan(span)) spans++;
-        else invalid++;
-      }
-    }
-  }
-  if (invalid === 0) return { payload, decoded, spans, rejectedSpans: 0, rejectionMessage: "" };
-  const kept = dropInvalidSpans(decoded);
+  // Rare: drop the invalid spans and re-encode what is left.
+  const kept = dropInvalidSpans(decodeTraceRequestProto(payload));
+  const keptPayload = transcoded.spans > 0 ? encodeTraceRequestProto(kept) : new Uint8Array(0);
   return {
-    payload: spans > 0 ? encodeTraceRequestProto(kept) : new Uint8Array(0),
-    decoded: kept,
-    spans,
-    rejectedSpans: invalid,
-    rejectionMessage: `${invalid} span(s) without a valid traceId/spanId (missing or all zero) were dropped`,
+    payload: keptPayload,
+    json: options.json ? transcodeTraceRequestToJson(keptPayload).json : null,
+    spans: transcoded.spans,
+    rejectedSpans: transcoded.invalidSpans,
+    rejectionMessage: `${transcoded.invalidSpans} span(s) without a valid traceId/spanId (missing or all zero) were dropped`,
   };
 }
 
@@ -75,7 +62,10 @@ function dropInvalidSpans(request: OtlpTraceRequest): OtlpTraceRequest {
   const resourceSpans: OtlpResourceSpans[] = [];
   for (const item of request.resourceSpans ?? []) {
     const scopeSpans = (item.scopeSpans ?? [])
-      .map((scope) => ({ ...scope, spans: (scope.spans ?? []).filter(validSpan) }))
+      .map((scope) => ({
+        ...scope,
+        spans: (scope.spans ?? []).filter((span) => hasValidIds(span.traceId, span.spanId)),
+      }))
       .filter((scope) => scope.spans.length > 0);
     if (scopeSpans.length > 0) resourceSpans.push({ ...item, scopeSpans });
   }

@@ -1,12 +1,11 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { CollectorConfig } from "../../shared/config/collector.ts";
 import type { Logger } from "../../shared/logger.ts";
-import { decodeTraceRequestProto } from "../../shared/otlp/decode.ts";
-import type { OtlpTraceRequest } from "../../shared/otlp/types.ts";
+import { joinTranscodedJson, transcodeTraceRequestToJson } from "../../shared/otlp/transcode.ts";
 import type { Spool, SpoolBatch } from "../spool/spool.ts";
 import type { CollectorStats } from "../stats.ts";
 import { type KeyLayout, newUniqueKey, objectKey } from "./layout.ts";
-import { finishBody, marshalJson, marshalProto } from "./marshal.ts";
+import { finishBody, marshalProto } from "./marshal.ts";
 
 /**
  * The awss3 exporter: uploads sealed batches as objects, a few in parallel,
@@ -178,9 +177,10 @@ export class S3Exporter {
       const payloads = batch.payloads ?? (await spool.load(batch)).map((record) => record.payload);
       return marshalProto(payloads);
     }
-    const decoded: OtlpTraceRequest[] =
-      batch.decoded ?? (await spool.load(batch)).map((record) => decodeTraceRequestProto(record.payload));
-    return marshalJson(decoded);
+    const json =
+      batch.json ??
+      (await spool.load(batch)).map((record) => transcodeTraceRequestToJson(record.payload).json);
+    return joinTranscodedJson(json);
   }
 
   private async exists(key: string): Promise<boolean> {
@@ -216,7 +216,7 @@ export class S3Exporter {
     stats.lastUploadErrorAtMs = Date.now();
     // Keep memory bounded while S3 is away: the file has everything.
     batch.payloads = null;
-    batch.decoded = null;
+    batch.json = null;
     this.queue.unshift(batch);
     const firstFailure = this.failingSinceMs === undefined;
     if (firstFailure) this.failingSinceMs = Date.now();

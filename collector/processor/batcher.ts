@@ -1,4 +1,3 @@
-import type { OtlpTraceRequest } from "../../shared/otlp/types.ts";
 import { type Spool, type SpoolBatch, SpoolFullError } from "../spool/spool.ts";
 
 /**
@@ -13,15 +12,15 @@ export interface BatcherOptions {
   batchSize: number;
   batchMaxBytes: number;
   batchTimeoutMs: number;
-  /** Which in-memory form the exporter needs: decoded requests (otlp_json) or protobuf payloads. */
-  keep: "decoded" | "payloads";
+  /** Which in-memory form the exporter needs: OTLP/JSON text (otlp_json) or protobuf payloads. */
+  keep: "json" | "payloads";
 }
 
 export interface AcceptedRequest {
   /** Protobuf ExportTraceServiceRequest. */
   payload: Uint8Array;
-  /** The same request decoded (canonical form); needed when keep = "decoded". */
-  decoded: OtlpTraceRequest | null;
+  /** Its ResourceSpans as OTLP/JSON text; needed when keep = "json". */
+  json: Buffer | null;
   spans: number;
 }
 
@@ -56,8 +55,8 @@ export class Batcher {
       // Another request may have sealed the batch while this one waited for the file.
       if (batch !== this.current) continue;
       const durable = this.spool.append(batch, request.payload, request.spans);
-      if (this.options.keep === "decoded") {
-        if (request.decoded) batch.decoded?.push(request.decoded);
+      if (this.options.keep === "json") {
+        if (request.json) batch.json?.push(request.json);
       } else
         batch.payloads?.push(
           Buffer.from(request.payload.buffer, request.payload.byteOffset, request.payload.length),

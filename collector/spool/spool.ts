@@ -1,7 +1,6 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
-import type { OtlpTraceRequest } from "../../shared/otlp/types.ts";
 import {
   encodeRecord,
   parseSpoolFile,
@@ -50,7 +49,8 @@ export class SpoolBatch {
   records = 0;
   /** In-memory contents while held (released while an upload is backing off). */
   payloads: Buffer[] | null = [];
-  decoded: OtlpTraceRequest[] | null = [];
+  /** OTLP/JSON ResourceSpans text of each request (otlp_json objects). */
+  json: Buffer[] | null = [];
   /** True when an object may exist under the persisted key (attempted, outcome unknown). */
   maybeStored = false;
   /** Recovered from disk at start rather than filled in this process. */
@@ -137,7 +137,7 @@ export class Spool {
       batch.records = file.records.length;
       batch.spans = file.records.reduce((sum, record) => sum + record.spans, 0);
       batch.payloads = null;
-      batch.decoded = null;
+      batch.json = null;
       this.batches.add(batch);
       this.totalBytes += batch.bytes;
       batches.push(batch);
