@@ -236,6 +236,17 @@ describe("parameters, database and settings", () => {
     expect(await bound.json()).toEqual([{ n: "42", s: "tab\tquote'back\\slash", arr: ["a", "b'c"] }]);
   });
 
+  it("accepts long URLs (a 200 KB parameter)", async () => {
+    const long = "x".repeat(200_000);
+    const result = await client.query({
+      query: "SELECT length({s:String}) AS n",
+      format: "JSONEachRow",
+      query_params: { s: long },
+      use_multipart_params: false,
+    });
+    expect(await result.json()).toEqual([{ n: "200000" }]);
+  });
+
   it("binds parameters sent as a multipart body", async () => {
     const multipart = newClient({
       use_multipart_params: true,

@@ -128,6 +128,15 @@ export function parseRequestParams(entries: Iterable<[string, string]>): Request
       case "password":
         out.password = value;
         continue;
+      case "compress":
+      case "decompress":
+        if (truthy(value)) {
+          throw serverError(
+            ErrorCode.NOT_IMPLEMENTED,
+            `ClickHouse native compression (${name}=1) is not supported`,
+          );
+        }
+        continue;
       case "enable_http_compression":
         out.enableHttpCompression = truthy(value);
         continue;

@@ -511,7 +511,8 @@ export async function startClickHouseHttpServer(
   }
 
   const server = http.createServer(
-    { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, requestTimeout: 0 },
+    // Long URLs carry settings and query parameters (ClickHouse accepts 1 MiB URIs).
+    { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, requestTimeout: 0, maxHeaderSize: 1024 * 1024 },
     (req, res) => {
       inFlight++;
       handle(req, res).finally(() => {
