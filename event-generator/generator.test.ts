@@ -6,12 +6,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import * as grpc from "@grpc/grpc-js";
 import { ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EventGeneratorConfig, readEventGeneratorConfig } from "../shared/config/event-generator.ts";
 import { createLogger } from "../shared/logger.ts";
-import type { OtlpAnyValue, OtlpSpan } from "../shared/otlp/types.ts";
+import { decodeTraceRequestProto, TRACE_EXPORT_GRPC_PATH } from "../shared/otlp/index.ts";
+import { countSpans, type OtlpAnyValue, type OtlpSpan } from "../shared/otlp/types.ts";
 import { type OtlpSink, startOtlpSink } from "./otlp-sink.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
 import type { TruthRecord } from "./truth.ts";
@@ -286,6 +288,45 @@ describe("determinism, protocols and failure handling", () => {
       expect(summary.spansExported).toBe(summary.spansCreated);
     } finally {
       await sink.close();
+    }
+  });
+
+  it("sends OTLP/gRPC when asked to", async () => {
+    let spansReceived = 0;
+    const server = new grpc.Server();
+    server.addService(
+      {
+        Export: {
+          path: TRACE_EXPORT_GRPC_PATH,
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: (value: Buffer) => value,
+          requestDeserialize: (bytes: Buffer) => bytes,
+          responseSerialize: () => Buffer.alloc(0),
+          responseDeserialize: (bytes: Buffer) => bytes,
+        },
+      },
+      {
+        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+          spansReceived += countSpans(decodeTraceRequestProto(call.request));
+          callback(null, Buffer.alloc(0));
+        },
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    try {
+      const config = shortConfig(`http://127.0.0.1:${port}`, { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" });
+      expect(config.otlp.url).toBe(`http://127.0.0.1:${port}`);
+      const summary = await runGenerator({ config, seed: 12, logger, cycles: 1, bench: true });
+      expect(summary.spansCreated).toBeGreaterThan(500);
+      expect(summary.spansExported).toBe(summary.spansCreated);
+      expect(spansReceived).toBe(summary.spansCreated);
+    } finally {
+      server.forceShutdown();
     }
   });
 
