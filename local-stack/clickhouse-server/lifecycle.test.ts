@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createClient } from "@clickhouse/client";
+import { ClickHouseError, ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import { afterAll, describe, expect, it } from "vitest";
 import { startClickHouseServer } from "./launch.ts";
 
@@ -40,5 +40,29 @@ describe("process lifecycle", () => {
       await second.stop();
     }
     expect(await second.exited).toBe(0);
+  });
+
+  it("caps engine memory from config: a query needing more fails with 241 and the server stays up", async () => {
+    const server = await startClickHouseServer({ env: { CLICKHOUSE_SERVER_MAX_MEMORY: "1GiB" } });
+    const client = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
+    try {
+      // groupArray of 3e8 UInt64 needs well over 2 GiB.
+      const error = await client
+        .query({
+          query: "SELECT length(groupArray(number)) AS n FROM numbers(300000000)",
+          format: "JSONEachRow",
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).toBeInstanceOf(ClickHouseError);
+      expect((error as ClickHouseError).code).toBe("241");
+      const ok = await client.query({ query: "SELECT 1 AS ok", format: "JSONEachRow" });
+      expect(await ok.json()).toEqual([{ ok: 1 }]);
+    } finally {
+      await client.close();
+      await server.stop();
+    }
   });
 });
