@@ -146,6 +146,7 @@ export async function startCollector(options: CollectorOptions): Promise<Running
   } catch (error) {
     await http?.close();
     exporter.stop();
+    await spool.close();
     throw error;
   }
 
@@ -173,6 +174,7 @@ export async function startCollector(options: CollectorOptions): Promise<Running
         await batcher.stop();
         const drained = await exporter.drain(config.shutdownTimeoutMs);
         exporter.stop();
+        await spool.close();
         log.info(
           { drained, spoolFiles: spool.files, spoolBytes: spool.bytes, ...pick(status()) },
           drained

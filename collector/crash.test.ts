@@ -201,3 +201,42 @@ describe("collector durability", () => {
     }
   });
 });
+
+describe("collector graceful shutdown", () => {
+  let stack: TestStack;
+  let s3: S3Client;
+  beforeAll(async () => {
+    stack = await startTestStack({ s3: true });
+    s3 = createS3Client(stack.s3);
+  });
+  afterAll(async () => {
+    s3?.destroy();
+    await stack?.stop();
+  });
+
+  it("flushes the open batch to S3 on SIGTERM", async () => {
+    const prefix = "sigterm";
+    const child = await spawnTsx(
+      CLI,
+      ["run", "--http-port", "0", "--grpc-port", "0", "--batch-timeout", "10m"],
+      {
+        env: { ...stack.env, S3_PREFIX: prefix, COLLECTOR_SPOOL_DIR: path.join(stack.dir, "sigterm-spool") },
+        readyPrefix: READY_PREFIX,
+      },
+    );
+    const { httpPort } = child.ready as { httpPort: number };
+    const { body, ids } = makeRequest(25);
+    const response = await fetch(`http://127.0.0.1:${httpPort}/v1/traces`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-protobuf" },
+      body,
+    });
+    expect(response.status).toBe(200);
+    // The batch waits for a 10-minute timeout: nothing is written yet.
+    expect(await listKeys(s3, stack.s3.bucket, prefix)).toEqual([]);
+    await child.stop();
+    expect(await child.exited).toBe(0);
+    const counts = spanIdCounts(await readObjects(s3, stack.s3.bucket, prefix));
+    expect([...counts.keys()].sort()).toEqual([...ids].sort());
+  });
+});

@@ -66,6 +66,12 @@ export class S3Exporter {
   }
 
   enqueue(batch: SpoolBatch): void {
+    // Uploads lagging behind: keep only the next few batches in memory; the
+    // rest are read back from their spool files when their turn comes.
+    if (this.queue.length >= 2 * this.options.config.uploadConcurrency) {
+      batch.payloads = null;
+      batch.json = null;
+    }
     this.queue.push(batch);
     this.pump();
   }

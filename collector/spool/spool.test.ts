@@ -82,11 +82,28 @@ describe("Spool", () => {
     expect(new SpoolFullError(spool.bytes, 100).message).toMatch(/spool is full/);
   });
 
+  it("lets one collector at a time use a directory, and takes over a dead owner's lock", async () => {
+    const dir = tempDir();
+    const first = new Spool({ dir, maxBytes: 1 << 20 });
+    await first.open();
+    // Another live process holds it: the parent of this test runner will do.
+    writeFileSync(path.join(dir, "LOCK"), String(process.ppid));
+    await expect(new Spool({ dir, maxBytes: 1 << 20 }).open()).rejects.toThrow(/in use by another collector/);
+    // A pid that is not running (kill -9 leaves its lock behind).
+    writeFileSync(path.join(dir, "LOCK"), "2147483646");
+    const second = new Spool({ dir, maxBytes: 1 << 20 });
+    await second.open();
+    expect(readFileSync(path.join(dir, "LOCK"), "utf8")).toBe(String(process.pid));
+    await second.close();
+    expect(readdirSync(dir)).not.toContain("LOCK");
+  });
+
   it("ignores files that are not spool files", async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, "README"), "not a batch");
     const spool = new Spool({ dir, maxBytes: 1 << 20 });
     expect((await spool.open()).batches).toEqual([]);
     expect(readdirSync(dir)).toContain("README");
+    await spool.close();
   });
 });

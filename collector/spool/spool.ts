@@ -81,6 +81,7 @@ export class Spool {
   private nextSeq = 1;
   private totalBytes = 0;
   private readonly batches = new Set<SpoolBatch>();
+  private locked = false;
 
   constructor(options: SpoolOptions) {
     this.dir = options.dir;
@@ -108,6 +109,7 @@ export class Spool {
    */
   async open(): Promise<{ batches: SpoolBatch[]; tornBytes: number; removedEmpty: number }> {
     await fsp.mkdir(this.dir, { recursive: true });
+    await this.lock();
     const names = (await fsp.readdir(this.dir))
       .map((fileName) => ({ fileName, parsed: parseSpoolFileName(fileName) }))
       .filter((entry) => entry.parsed !== undefined)
@@ -144,6 +146,37 @@ export class Spool {
     }
     if (tornBytes > 0 || removedEmpty > 0) await this.syncDir();
     return { batches, tornBytes, removedEmpty };
+  }
+
+  /**
+   * One collector per spool directory: two would upload the same files. The
+   * lock file holds the owner's pid; a lock left by a dead process (kill -9)
+   * is taken over.
+   */
+  private async lock(): Promise<void> {
+    const lockPath = path.join(this.dir, "LOCK");
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await fsp.writeFile(lockPath, String(process.pid), { flag: "wx" });
+        this.locked = true;
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      const owner = Number((await fsp.readFile(lockPath, "utf8").catch(() => "")).trim());
+      if (owner && owner !== process.pid && processAlive(owner)) {
+        throw new Error(`spool directory ${this.dir} is in use by another collector (pid ${owner})`);
+      }
+      await fsp.rm(lockPath, { force: true });
+    }
+    throw new Error(`could not lock spool directory ${this.dir}`);
+  }
+
+  /** Releases the directory lock (graceful stop). */
+  async close(): Promise<void> {
+    if (!this.locked) return;
+    this.locked = false;
+    await fsp.rm(path.join(this.dir, "LOCK"), { force: true });
   }
 
   /** Opens the file of a new batch; durable (directory fsynced) before it resolves. */
@@ -240,6 +273,15 @@ export class Spool {
     } finally {
       await handle.close();
     }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
