@@ -69,7 +69,11 @@ export function seedSpans(endMs: number): SeedSpan[] {
       StatusCode: error ? "Error" : n === 1 ? "Ok" : "Unset",
       StatusMessage: error && service !== "payment" ? error : "",
       Duration: Math.round(durationMs * ms),
-      SpanAttributes: { "http.request.method": "POST", "seed.index": String(i) },
+      SpanAttributes: {
+        "http.request.method": "POST",
+        "seed.index": String(i),
+        "drop.phase": i < 20 ? "PRE_DROP" : "DROP_LIVE",
+      },
       "Events.Timestamp": error && service === "payment" ? [ts(start + offsetMs + 1)] : [],
       "Events.Name": error && service === "payment" ? ["exception"] : [],
       "Events.Attributes":

@@ -24,8 +24,8 @@ import { describeWindow, parseWindow, type TimeWindow, windowCondition } from ".
 
 export interface CompareWindowsInput {
   filter: SpanFilter;
-  a: TimeWindow;
-  b: TimeWindow;
+  a: Side;
+  b: Side;
   topErrors: number;
 }
 
@@ -53,17 +53,55 @@ function windowProps(label: string, side: "a" | "b") {
     },
     [`${side}_from`]: { type: "string", description: `${label} start, ISO 8601.` },
     [`${side}_to`]: { type: "string", description: `${label} end, ISO 8601.` },
+    [`${side}_span_attribute`]: {
+      type: "string",
+      description: `${label}: only spans with this attribute value, key=value (e.g. drop.phase=PRE_DROP); with or without a time window.`,
+    },
   };
 }
 
-function parseSide(fields: Fields, now: Date, side: "a" | "b"): TimeWindow {
+/** One side of the comparison: a time window and/or spans carrying one attribute value. */
+export interface Side {
+  window: TimeWindow;
+  attribute?: { key: string; value: string };
+}
+
+function parseSide(fields: Fields, now: Date, side: "a" | "b"): Side {
   const window = parseWindow(fields, now, `${side}_`);
-  if (window.fromMs === undefined) {
+  const attributeText = optionalString(fields, `${side}_span_attribute`, { maxLength: 300 });
+  let attribute: Side["attribute"];
+  if (attributeText !== undefined) {
+    const eq = attributeText.indexOf("=");
+    if (eq <= 0) {
+      throw new ToolInputError(`"${side}_span_attribute" must look like key=value, e.g. drop.phase=PRE_DROP`);
+    }
+    attribute = { key: attributeText.slice(0, eq).trim(), value: attributeText.slice(eq + 1).trim() };
+  }
+  if (window.fromMs === undefined && attribute === undefined) {
     throw new ToolInputError(
-      `window ${side.toUpperCase()} needs "${side}_from" (ISO time) or "${side}_last" (e.g. "1h")`,
+      `window ${side.toUpperCase()} needs "${side}_from" (ISO time), "${side}_last" (e.g. "1h") or "${side}_span_attribute" (key=value)`,
     );
   }
-  return window;
+  return attribute ? { window, attribute } : { window };
+}
+
+function sideCondition(side: Side, prefix: "a" | "b"): { sql: string; params: Record<string, unknown> } {
+  const win = windowCondition(side.window, prefix);
+  const sql = [...win.sql];
+  const params: Record<string, unknown> = { ...win.params };
+  if (side.attribute) {
+    sql.push(`SpanAttributes[{${prefix}_attr_key:String}] = {${prefix}_attr_value:String}`);
+    params[`${prefix}_attr_key`] = side.attribute.key;
+    params[`${prefix}_attr_value`] = side.attribute.value;
+  }
+  return { sql: sql.join(" AND "), params };
+}
+
+function describeSide(side: Side): string {
+  const attribute = side.attribute ? `${side.attribute.key}=${side.attribute.value}` : "";
+  const window =
+    side.window.fromMs === undefined && side.window.toMs === undefined ? "" : describeWindow(side.window);
+  return [attribute, window].filter(Boolean).join(", ");
 }
 
 export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
@@ -71,7 +109,8 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
   description:
     "Compares one service (optionally one span name / kind) between two time windows A and B: spans, error spans, " +
     "error rate, p50/p95/p99/max duration with the change from A to B, and the top error messages in each window. " +
-    "Use it for 'what changed' questions, e.g. before vs during a launch or an incident.",
+    "Use it for 'what changed' questions, e.g. before vs during a launch or an incident. A side can also be the " +
+    "spans carrying an attribute value (a_span_attribute / b_span_attribute, e.g. drop.phase=PRE_DROP vs DROP_LIVE).",
   inputSchema: {
     type: "object",
     properties: {
@@ -96,6 +135,8 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
       "b_last",
       "b_from",
       "b_to",
+      "a_span_attribute",
+      "b_span_attribute",
       "top_errors",
     ]);
     const filter: SpanFilter = { service: requiredString(fields, "service", NAME_RULES) };
@@ -111,13 +152,13 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
     };
   },
   describe: (input) =>
-    `${describeFilter(input.filter)} A=[${describeWindow(input.a)}] B=[${describeWindow(input.b)}]`,
+    `${describeFilter(input.filter)} A=[${describeSide(input.a)}] B=[${describeSide(input.b)}]`,
   async run(ctx: ToolContext, input: CompareWindowsInput): Promise<ToolOutput> {
-    const a = windowCondition(input.a, "a");
-    const b = windowCondition(input.b, "b");
+    const a = sideCondition(input.a, "a");
+    const b = sideCondition(input.b, "b");
     const flt = spanFilterCondition(input.filter);
-    const aSql = a.sql.join(" AND ");
-    const bSql = b.sql.join(" AND ");
+    const aSql = a.sql;
+    const bSql = b.sql;
     const params: Record<string, unknown> = { ...a.params, ...b.params, ...flt.params };
     // arrayJoin duplicates a span that lies in both windows, so overlapping windows are each complete.
     const windowLabel = `arrayJoin(arrayFilter(x -> x != '', [if(${aSql}, 'A', ''), if(${bSql}, 'B', '')])) AS w`;
@@ -176,7 +217,7 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
     const hint = num(sa?.spans) + num(sb?.spans) === 0 ? await serviceHint(ctx, input.filter.service) : "";
     const text =
       [
-        `${describeFilter(input.filter)}: A = ${describeWindow(input.a)}; B = ${describeWindow(input.b)}`,
+        `${describeFilter(input.filter)}: A = ${describeSide(input.a)}; B = ${describeSide(input.b)}`,
         table.text,
         "Top error messages in A:",
         errorTable("A"),

@@ -57,6 +57,11 @@ export const schemaTool: AgentTool<Record<string, never>> = {
       "SELECT ServiceName AS service, count() AS spans FROM otel_traces GROUP BY ServiceName ORDER BY spans DESC LIMIT 50";
     sql.push(sqlWithParams(servicesSql, {}));
     const services = await queryRows<{ service: string; spans: string }>(ctx, servicesSql);
+    // Keys only (a LowCardinality subcolumn), so this stays cheap on large tables.
+    const keysSql =
+      "SELECT key, count() AS spans FROM otel_traces ARRAY JOIN SpanAttributes.keys AS key GROUP BY key ORDER BY spans DESC, key LIMIT 40";
+    sql.push(sqlWithParams(keysSql, {}));
+    const keys = await queryRows<{ key: string; spans: string }>(ctx, keysSql);
     const enrichedSql =
       "SELECT name, type, comment FROM system.columns WHERE database = currentDatabase() AND table = 'otel_traces_enriched' ORDER BY position";
     sql.push(sqlWithParams(enrichedSql, {}));
@@ -86,6 +91,10 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     if (services.length > 0) {
       lines.push(`Services (${services.length}${services.length === 50 ? "+" : ""}, by span count):`);
       lines.push(`  ${services.map((s) => `${s.service} (${num(s.spans)})`).join(", ")}`);
+    }
+    if (keys.length > 0) {
+      lines.push("Common SpanAttributes keys (spans carrying them):");
+      lines.push(`  ${keys.map((k) => `${k.key} (${num(k.spans)})`).join(", ")}`);
     }
     const bounded = boundText(lines.join("\n"), ctx.limits.maxChars);
     return { text: bounded.text, rows: services.length, sql, truncated: bounded.truncated };

@@ -157,6 +157,18 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     expect(row.slice(1, 3)).toEqual([String(errorsBy("payment", a)), String(errorsBy("payment", b))]);
     expect(rowOf(result.content, "spans").slice(1, 3)).toEqual([String(a.length), String(b.length)]);
     expect(result.content).toContain(`${errorsBy("payment", b)} | card declined`);
+    const byPhase = await call("compare_windows", {
+      service: "payment",
+      a_span_attribute: "drop.phase=PRE_DROP",
+      b_span_attribute: "drop.phase=DROP_LIVE",
+    });
+    const phase = (name: string) =>
+      spans.filter((s) => s.ServiceName === "payment" && s.SpanAttributes["drop.phase"] === name);
+    expect(rowOf(byPhase.content, "error spans").slice(1, 3)).toEqual([
+      String(errorsBy("payment", phase("PRE_DROP"))),
+      String(errorsBy("payment", phase("DROP_LIVE"))),
+    ]);
+    expect(byPhase.content).toContain("A = drop.phase=PRE_DROP; B = drop.phase=DROP_LIVE");
     const missingWindow = await call("compare_windows", { service: "payment", a_last: "1h" });
     expect(missingWindow.isError).toBe(true);
     expect(missingWindow.content).toContain('"b_from"');
@@ -168,6 +180,7 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     expect(result.content).toContain(`Data: ${spans.length} spans`);
     expect(result.content).toContain("checkout (80)");
     expect(result.content).toContain("otel_traces_enriched");
+    expect(result.content).toContain(`drop.phase (${spans.length})`);
   });
 
   it("run_sql answers aggregates exactly", async () => {
