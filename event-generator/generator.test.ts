@@ -16,6 +16,7 @@ import { decodeTraceRequestProto, TRACE_EXPORT_GRPC_PATH } from "../shared/otlp/
 import { countSpans, type OtlpAnyValue, type OtlpSpan } from "../shared/otlp/types.ts";
 import { type OtlpSink, startOtlpSink } from "./otlp-sink.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
+import { runGeneratorInThreads, threadSeed } from "./threads.ts";
 import type { TruthRecord } from "./truth.ts";
 
 const logger = createLogger("event-generator-test", { level: "silent", pretty: false });
@@ -327,6 +328,24 @@ describe("determinism, protocols and failure handling", () => {
       expect(spansReceived).toBe(summary.spansCreated);
     } finally {
       server.forceShutdown();
+    }
+  });
+
+  it("splits bench mode over worker threads of one process, every span delivered", async () => {
+    const sink = await startOtlpSink();
+    try {
+      const config = shortConfig(sink.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" });
+      const single = await runGenerator({ config, seed: 21, logger, cycles: 1, bench: true });
+      const before = sink.spans;
+      const threaded = await runGeneratorInThreads({ config, seed: 21, threads: 2, logger, cycles: 1 });
+      expect(threadSeed(21, 0)).toBe(21);
+      expect(threadSeed(21, 1)).not.toBe(21);
+      // Thread 0 replays the single run's seed; thread 1 adds its own drop.
+      expect(threaded.spansCreated).toBeGreaterThan(single.spansCreated);
+      expect(threaded.spansExported).toBe(threaded.spansCreated);
+      expect(sink.spans - before).toBe(threaded.spansCreated);
+    } finally {
+      await sink.close();
     }
   });
 
