@@ -262,20 +262,8 @@ describe("collector bad input and OTLP responses", () => {
     expect(good.response?.length).toBe(0);
     client.close();
   });
-});
 
-describe("collector when S3 is down", () => {
-  let stack: TestStack;
-  let s3: S3Client;
-  beforeAll(async () => {
-    stack = await startTestStack({ s3: true });
-    s3 = createS3Client(stack.s3);
-  });
-  afterAll(async () => {
-    s3?.destroy();
-    await stack?.stop();
-  });
-
+  // Last in this file: it stops and restarts the embedded S3 server.
   it("keeps accepting into the spool, answers 503/UNAVAILABLE with a retry hint when full, and drains when S3 returns", async () => {
     const { startS3Server } = await import("../local-stack/s3-server/launch.ts");
     const s3Dir = `${stack.dir}/s3`;

@@ -44,7 +44,7 @@ function makeRequest(spans: number): { body: Buffer; ids: string[] } {
   return { body: Buffer.from(encodeTraceRequestProto(request)), ids };
 }
 
-describe("collector durability", () => {
+describe("collector durability and shutdown", () => {
   let stack: TestStack;
   let s3: S3Client;
   beforeAll(async () => {
@@ -199,19 +199,6 @@ describe("collector durability", () => {
     } finally {
       await collector.stop();
     }
-  });
-});
-
-describe("collector graceful shutdown", () => {
-  let stack: TestStack;
-  let s3: S3Client;
-  beforeAll(async () => {
-    stack = await startTestStack({ s3: true });
-    s3 = createS3Client(stack.s3);
-  });
-  afterAll(async () => {
-    s3?.destroy();
-    await stack?.stop();
   });
 
   it("flushes the open batch to S3 on SIGTERM", async () => {
