@@ -115,6 +115,8 @@ export interface RunSummary {
   /** Mean time an export call took, serialization and round trip included (ms). */
   meanExportMs: number;
   spansPerSec: number;
+  /** Traces generated but not emitted because the run was stopped while the queue was full. */
+  tracesSkippedAtStop: number;
   /** CPU time (user + system, all threads) the process used during the run. */
   cpuMs: number;
   /** Spans per CPU-second: the rate one dedicated core sustains, robust to a busy machine. */
@@ -227,12 +229,19 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
 
   const pendingSpans = (): number =>
     emitter.spansCreated - exporter.counts.exportedSpans - exporter.counts.failedSpans;
+  let tracesSkippedAtStop = 0;
   const emit = async (plan: TracePlan): Promise<void> => {
     // Backpressure: never hand the processor more than its queue holds.
     while (pendingSpans() + plan.spans.length > sizing.maxQueueSize) {
+      if (options.signal?.aborted) {
+        // Stopping while the receiver is slow or down: do not start traces we could not deliver.
+        tracesSkippedAtStop += 1;
+        return;
+      }
       const waitStart = performance.now();
       await exporter.waitForProgress(100);
       if (!bench) shiftMs += performance.now() - waitStart;
+      maybeLogProgress();
     }
     const pending = emitNow(plan);
     if (pending) await pending;
@@ -381,6 +390,7 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
     meanExportMs:
       Math.round((counts.exportMs / Math.max(1, counts.exportedBatches + counts.failedBatches)) * 10) / 10,
     spansPerSec: Math.round(emitter.spansCreated / (elapsedMs / 1000)),
+    tracesSkippedAtStop,
     cpuMs: Math.round(cpuMs),
     spansPerCpuSec: Math.round(emitter.spansCreated / (cpuMs / 1000)),
     cyclesCompleted: simulation.sellOuts.length,

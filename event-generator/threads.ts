@@ -54,6 +54,7 @@ export function combineSummaries(parts: RunSummary[], elapsedMs: number, cpuMs: 
     failedBatches: sum((s) => s.failedBatches),
     meanExportMs: Math.round((sum((s) => s.meanExportMs) / parts.length) * 10) / 10,
     spansPerSec: Math.round(spansCreated / (elapsedMs / 1000)),
+    tracesSkippedAtStop: sum((s) => s.tracesSkippedAtStop),
     cpuMs: Math.round(cpuMs),
     spansPerCpuSec: Math.round(spansCreated / (cpuMs / 1000)),
     cyclesCompleted: Math.min(...parts.map((s) => s.cyclesCompleted)),
