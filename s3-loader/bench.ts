@@ -29,6 +29,7 @@ import { readS3LoaderConfig } from "../shared/config/s3-loader.ts";
 import { createLogger } from "../shared/logger.ts";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import {
+  type OtelTraceRow,
   otelTracesColumnList,
   serializeRowCompact,
   serializeRowObject,
@@ -49,7 +50,7 @@ const SPANS_PER_OBJECT = Number(process.env.BENCH_SPANS_PER_OBJECT ?? 250);
 const FORMAT_SAMPLE_ROWS = Number(process.env.BENCH_FORMAT_SAMPLE_ROWS ?? 50_000);
 const RAW_ROWS_PER_INSERT = 10_000;
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 20);
-const LAG_SPANS_PER_SEC = Number(process.env.BENCH_LAG_SPANS_PER_SEC ?? 7500);
+const LAG_SPANS_PER_SEC = Number(process.env.BENCH_LAG_SPANS_PER_SEC ?? 5000);
 
 const SERVICES = ["frontend", "checkout", "inventory", "payments", "draw", "fraud", "notifications", "auth"];
 const ROUTES = [
@@ -133,6 +134,17 @@ function generatorLikeRequest(seed: number, spans: number): OtlpTraceRequest {
   };
 }
 
+/** An OtelTraceRow as a JSONEachRow object for client.insert (maps as objects, ns as digit strings). */
+function rowObject(row: OtelTraceRow): Record<string, unknown> {
+  return {
+    ...row,
+    ResourceAttributes: Object.fromEntries(row.ResourceAttributes),
+    SpanAttributes: Object.fromEntries(row.SpanAttributes),
+    "Events.Attributes": row["Events.Attributes"].map((pairs) => Object.fromEntries(pairs)),
+    "Links.Attributes": row["Links.Attributes"].map((pairs) => Object.fromEntries(pairs)),
+  };
+}
+
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
@@ -193,7 +205,7 @@ async function main(): Promise<void> {
   const client = createClickHouseClient(chConfig);
   const s3 = createS3Client(s3Config);
   try {
-    for (const database of ["bench_loader", "bench_raw_compact", "bench_raw_each"]) {
+    for (const database of ["bench_loader", "bench_raw_compact", "bench_raw_each", "bench_raw_client"]) {
       await applySchema(admin, { database, ttlDays: 3650 });
     }
     await s3.send(new CreateBucketCommand({ Bucket: s3Config.bucket }));
@@ -275,6 +287,38 @@ async function main(): Promise<void> {
       `raw engine insert, whole corpus pre-serialized (JSONCompactEachRow, ${fmt(RAW_ROWS_PER_INSERT)} rows per INSERT, 2 in parallel): ${fmt(rawCompact.rate)} spans/s (${fmt(rawCompact.seconds, 1)} s)`,
     );
 
+    // The brief's baseline: one client.insert of 10k row objects at a time (the client serializes).
+    let clientSeconds = 0;
+    let batchRows: Array<Record<string, unknown>> = [];
+    const flushClient = async () => {
+      const started = performance.now();
+      await client.insert({
+        table: "bench_raw_client.otel_traces",
+        values: batchRows,
+        format: "JSONEachRow",
+      });
+      clientSeconds += (performance.now() - started) / 1000;
+      batchRows = [];
+    };
+    for (let i = 0; i < OBJECTS; i++) {
+      for (const row of traceRequestRows(generatorLikeRequest(i, SPANS_PER_OBJECT))) {
+        batchRows.push(rowObject(row));
+        if (batchRows.length === RAW_ROWS_PER_INSERT) await flushClient();
+      }
+    }
+    if (batchRows.length > 0) await flushClient();
+    const clientRate = totalSpans / clientSeconds;
+    const clientDiff = await scalar(
+      client,
+      `SELECT count() FROM (SELECT SpanId, Timestamp, Events.Timestamp, SpanAttributes FROM bench_raw_client.otel_traces
+         EXCEPT SELECT SpanId, Timestamp, Events.Timestamp, SpanAttributes FROM bench_raw_compact.otel_traces)`,
+    );
+    if (clientDiff !== 0)
+      throw new Error(`client.insert baseline: ${clientDiff} rows differ from the pre-serialized insert`);
+    log(
+      `raw client.insert, row objects, one INSERT of ${fmt(RAW_ROWS_PER_INSERT)} rows at a time: ${fmt(clientRate)} spans/s`,
+    );
+
     // 3. the loader, from listing to the last ledger update.
     const loader = new S3Loader({
       s3,
@@ -311,8 +355,9 @@ async function main(): Promise<void> {
     );
     log(`  rows differing from the raw insert: ${same}`);
     log(
-      `  ratio loader / raw (JSONCompactEachRow): ${fmt(loaderRate / rawCompact.rate, 2)}  (target >= 0.8)`,
+      `  ratio loader / raw pre-serialized JSONCompactEachRow: ${fmt(loaderRate / rawCompact.rate, 2)}  (target >= 0.8)`,
     );
+    log(`  ratio loader / raw client.insert per 10k rows:         ${fmt(loaderRate / clientRate, 2)}`);
 
     // 4. end-to-end lag at a generator-like rate, with the loader CLI as its own process.
     const lagPrefix = "lag";

@@ -31,8 +31,7 @@ import PQueue from "p-queue";
 import type { S3LoaderConfig } from "../shared/config/s3-loader.ts";
 import type { Logger } from "../shared/logger.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
-import { parseTraceRequestJson } from "../shared/otlp/json.ts";
-import { otelTracesColumnList, serializeRowCompact, traceRequestRows } from "../shared/otlp/to-rows.ts";
+import { otelTracesColumnList, traceRequestLines } from "../shared/otlp/to-rows.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { bodyStream, type FileState, Ledger, type LedgerRow, nextVersion } from "./ledger.ts";
 import {
@@ -301,7 +300,7 @@ export class S3Loader {
           let rows = 0;
           for (const part of this.decode(member.key, fetched.body)) {
             mark = Date.now();
-            for (const row of traceRequestRows(part)) objectLines.push(serializeRowCompact(row));
+            for (const line of traceRequestLines(part)) objectLines.push(line);
             timing.mapMs += Date.now() - mark;
             if (single) {
               rows += objectLines.length;
@@ -447,7 +446,7 @@ export class S3Loader {
         if (large) yield* splitProtoRequest(body, this.deps.config.chunkRows);
         else yield decodeTraceRequestProto(body);
       } else if (large) yield* splitJsonRequest(body, this.deps.config.chunkRows);
-      else yield parseTraceRequestJson(body);
+      else yield parseJsonDocument(body);
     } catch (error) {
       throw new CorruptObjectError(`${encoding}: ${errorText(error)}`);
     }
@@ -591,6 +590,20 @@ export async function retrySocketErrors<T>(fn: () => Promise<T>, attempts = 3): 
       if (!socket || attempt >= attempts) throw error;
       await new Promise((r) => setTimeout(r, 100 * attempt));
     }
+  }
+}
+
+/**
+ * One OTLP/JSON document, parsed without a separate validation pass: the
+ * mapping (traceRequestLines) checks the type of every value it reads and
+ * refuses what pdata would refuse, which saves a full walk per object.
+ */
+function parseJsonDocument(body: Buffer): OtlpTraceRequest {
+  const start = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  try {
+    return JSON.parse(body.toString("utf8", start)) as OtlpTraceRequest;
+  } catch (error) {
+    throw new CorruptObjectError(`not valid JSON (${errorText(error)})`);
   }
 }
 

@@ -207,3 +207,52 @@ describe("insert serialization", () => {
     expect(object["Links.SpanId"]).toEqual(["0102030405060708"]);
   });
 });
+
+describe("fused serializer", () => {
+  it("writes byte for byte what the row path writes", async () => {
+    const { traceRequestLines } = await import("./to-rows.ts");
+    const fused = [...traceRequestLines(request)];
+    const viaRows = toRows(request).map(serializeRowCompact);
+    expect(fused).toEqual(viaRows);
+    const tricky: OtlpTraceRequest = {
+      resourceSpans: [
+        {
+          resource: {
+            attributes: [
+              { key: "service.name", value: { intValue: 7 } },
+              { key: 'q"k', value: {} },
+            ],
+          },
+          scopeSpans: [
+            {
+              spans: [
+                {
+                  name: 'a "quoted"\nname',
+                  traceState: "t=\\1",
+                  startTimeUnixNano: 5,
+                  endTimeUnixNano: "1700000000000000000",
+                  attributes: [
+                    { key: "b", value: { bytesValue: "AQI=" } },
+                    { key: "m", value: { kvlistValue: {} } },
+                  ],
+                  status: { message: "ü\u2028" },
+                  events: [
+                    { name: "e" },
+                    { timeUnixNano: "12", attributes: [{ key: "x", value: { doubleValue: -0 } }] },
+                  ],
+                  links: [{ traceId: "", spanId: "00000000000000aa" }],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    expect([...traceRequestLines(tricky)]).toEqual(toRows(tricky).map(serializeRowCompact));
+    expect(() => [
+      ...traceRequestLines({
+        resourceSpans: [{ scopeSpans: [{ spans: [{ name: 5 as unknown as string }] }] }],
+      }),
+    ]).toThrow(OtlpMappingError);
+  });
+});

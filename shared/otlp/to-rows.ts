@@ -140,8 +140,14 @@ const ZERO_RE = /^0*$/;
  * zero. Accepts hex in any case and, for producers that use the plain proto3
  * JSON mapping, base64 of the raw bytes.
  */
+const LOWER_HEX_ID: Record<number, RegExp> = { 8: /^[0-9a-f]{16}$/, 16: /^[0-9a-f]{32}$/ };
+const ZERO_ID: Record<number, string> = { 8: "0".repeat(16), 16: "0".repeat(32) };
+
 export function idToHex(id: string | undefined, bytes: 8 | 16, what: string): string {
   if (id === undefined || id === null || id === "") return "";
+  if (typeof id !== "string") throw new OtlpMappingError(`${what}: expected a hex string, got ${typeof id}`);
+  // Fast path: already lowercase hex of the right length (what our collector writes).
+  if (LOWER_HEX_ID[bytes]!.test(id)) return id === ZERO_ID[bytes] ? "" : id;
   let hex: string;
   if (id.length === bytes * 2 && HEX_RE.test(id)) {
     hex = id.toLowerCase();
@@ -345,8 +351,8 @@ export function spanToRow(span: OtlpSpan, context: SpanContext): OtelTraceRow {
     TraceId: idToHex(span.traceId, 16, "traceId"),
     SpanId: idToHex(span.spanId, 8, "spanId"),
     ParentSpanId: idToHex(span.parentSpanId, 8, "parentSpanId"),
-    TraceState: span.traceState ?? "",
-    SpanName: span.name ?? "",
+    TraceState: text(span.traceState, "traceState"),
+    SpanName: text(span.name, "name"),
     SpanKind: spanKindName(span.kind),
     ServiceName: context.serviceName,
     ResourceAttributes: context.resourceAttributes,
@@ -355,13 +361,13 @@ export function spanToRow(span: OtlpSpan, context: SpanContext): OtelTraceRow {
     SpanAttributes: attributesToPairs(span.attributes),
     Duration: durationNs(start, end),
     StatusCode: statusCodeName(span.status?.code),
-    StatusMessage: span.status?.message ?? "",
+    StatusMessage: text(span.status?.message, "status.message"),
     "Events.Timestamp": events.map((e) => unixNanoToString(e.timeUnixNano, "event timeUnixNano")),
-    "Events.Name": events.map((e) => e.name ?? ""),
+    "Events.Name": events.map((e) => text(e.name, "event name")),
     "Events.Attributes": events.map((e) => attributesToPairs(e.attributes)),
     "Links.TraceId": links.map((l) => idToHex(l.traceId, 16, "link traceId")),
     "Links.SpanId": links.map((l) => idToHex(l.spanId, 8, "link spanId")),
-    "Links.TraceState": links.map((l) => l.traceState ?? ""),
+    "Links.TraceState": links.map((l) => text(l.traceState, "link traceState")),
     "Links.Attributes": links.map((l) => attributesToPairs(l.attributes)),
   };
 }
@@ -373,8 +379,8 @@ export function* scopeSpansRows(
 ): Generator<OtelTraceRow> {
   const context: SpanContext = {
     ...resource,
-    scopeName: scopeSpans.scope?.name ?? "",
-    scopeVersion: scopeSpans.scope?.version ?? "",
+    scopeName: text(scopeSpans.scope?.name, "scope.name"),
+    scopeVersion: text(scopeSpans.scope?.version, "scope.version"),
   };
   for (const span of scopeSpans.spans ?? []) yield spanToRow(span, context);
 }
@@ -509,4 +515,135 @@ function splitTopLevel(text: string): string[] {
 /** The insert statement's column list, quoted for SQL. */
 export function otelTracesColumnList(): string {
   return OTEL_TRACES_INSERT_COLUMNS.map((c) => `\`${c}\``).join(", ");
+}
+
+// ---------------------------------------------------------------- fused fast path
+
+/** What every span of one resource + scope shares, already as JSON text. */
+export interface SerializedScope {
+  /** `"service",{resource map},"scope","version"` pieces */
+  serviceJson: string;
+  resourceJson: string;
+  scopeJson: string;
+}
+
+function list<T>(value: T[] | undefined, what: string): T[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new OtlpMappingError(`${what}: expected an array, got ${typeof value}`);
+  return value;
+}
+
+function attributesJson(input: OtlpKeyValue[] | undefined): string {
+  const attributes = list(input, "attributes");
+  if (attributes.length === 0) return "{}";
+  let out = "{";
+  for (let i = 0; i < attributes.length; i++) {
+    const kv = attributes[i]!;
+    if (kv === null || typeof kv !== "object")
+      throw new OtlpMappingError("attributes: expected key/value objects");
+    const value = kv.value;
+    if (i > 0) out += ",";
+    out += JSON.stringify(text(kv.key, "attribute key"));
+    out += ":";
+    // The common case first: a plain string value needs no conversion.
+    const valueText =
+      value !== undefined && typeof value.stringValue === "string"
+        ? value.stringValue
+        : anyValueToString(value);
+    out += JSON.stringify(valueText);
+  }
+  return `${out}}`;
+}
+
+function text(value: unknown, what: string): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value !== "string")
+    throw new OtlpMappingError(`${what}: expected a string, got ${typeof value}`);
+  return value;
+}
+
+function quotedId(id: string | undefined, bytes: 8 | 16, what: string): string {
+  return `"${idToHex(id, bytes, what)}"`;
+}
+
+/** Serializes a scope's shared values once for all its spans. */
+export function serializeScope(
+  resourceSpans: OtlpResourceSpans,
+  scopeSpans: OtlpScopeSpans,
+): SerializedScope {
+  const attributes = resourceSpans.resource?.attributes;
+  return {
+    serviceJson: JSON.stringify(serviceNameOf(attributes)),
+    resourceJson: attributesJson(attributes),
+    scopeJson: `${JSON.stringify(text(scopeSpans.scope?.name, "scope.name"))},${JSON.stringify(
+      text(scopeSpans.scope?.version, "scope.version"),
+    )}`,
+  };
+}
+
+/**
+ * The JSONCompactEachRow line of one span, straight from the OTLP model
+ * without an intermediate row object; byte for byte what
+ * serializeRowCompact(spanToRow(span, ...)) gives (tested), ~2x faster.
+ */
+export function serializeSpanCompact(span: OtlpSpan, scope: SerializedScope): string {
+  const start = unixNanoToString(span.startTimeUnixNano, "startTimeUnixNano");
+  const end = unixNanoToString(span.endTimeUnixNano, "endTimeUnixNano");
+  const traceState = text(span.traceState, "traceState");
+  const statusMessage = text(span.status?.message, "status.message");
+  if (span === null || typeof span !== "object") throw new OtlpMappingError("spans: expected objects");
+  let events = "[],[],[]";
+  if (list(span.events, "events").length > 0) {
+    const times: string[] = [];
+    const names: string[] = [];
+    const attrs: string[] = [];
+    for (const event of span.events!) {
+      times.push(unixNanoToString(event.timeUnixNano, "event timeUnixNano"));
+      names.push(text(event.name, "event name"));
+      attrs.push(attributesJson(event.attributes));
+    }
+    events = `[${times.join(",")}],${JSON.stringify(names)},[${attrs.join(",")}]`;
+  }
+  let links = "[],[],[],[]";
+  if (list(span.links, "links").length > 0) {
+    const traces: string[] = [];
+    const spans: string[] = [];
+    const states: string[] = [];
+    const attrs: string[] = [];
+    for (const link of span.links!) {
+      traces.push(quotedId(link.traceId, 16, "link traceId"));
+      spans.push(quotedId(link.spanId, 8, "link spanId"));
+      states.push(JSON.stringify(text(link.traceState, "link traceState")));
+      attrs.push(attributesJson(link.attributes));
+    }
+    links = `[${traces.join(",")}],[${spans.join(",")}],[${states.join(",")}],[${attrs.join(",")}]`;
+  }
+  return `[${start},${quotedId(span.traceId, 16, "traceId")},${quotedId(span.spanId, 8, "spanId")},${quotedId(
+    span.parentSpanId,
+    8,
+    "parentSpanId",
+  )},${traceState === "" ? '""' : JSON.stringify(traceState)},${JSON.stringify(text(span.name, "name"))},"${spanKindName(
+    span.kind,
+  )}",${scope.serviceJson},${scope.resourceJson},${scope.scopeJson},${attributesJson(span.attributes)},${durationNs(
+    start,
+    end,
+  )},"${statusCodeName(span.status?.code)}",${statusMessage === "" ? '""' : JSON.stringify(statusMessage)},${events},${links}]`;
+}
+
+/** Every span of a request as a JSONCompactEachRow line, in request order. */
+export function* traceRequestLines(request: OtlpTraceRequest): Generator<string> {
+  if (request === null || typeof request !== "object" || Array.isArray(request)) {
+    throw new OtlpMappingError("request: expected a JSON object");
+  }
+  for (const resourceSpans of list(request.resourceSpans, "resourceSpans")) {
+    if (resourceSpans === null || typeof resourceSpans !== "object") {
+      throw new OtlpMappingError("resourceSpans: expected objects");
+    }
+    for (const scopeSpans of list(resourceSpans.scopeSpans, "scopeSpans")) {
+      if (scopeSpans === null || typeof scopeSpans !== "object")
+        throw new OtlpMappingError("scopeSpans: expected objects");
+      const scope = serializeScope(resourceSpans, scopeSpans);
+      for (const span of list(scopeSpans.spans, "spans")) yield serializeSpanCompact(span, scope);
+    }
+  }
 }
