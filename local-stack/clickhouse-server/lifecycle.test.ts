@@ -42,8 +42,10 @@ describe("process lifecycle", () => {
     expect(await second.exited).toBe(0);
   });
 
-  it("caps engine memory from config: a query needing more fails with 241 and the server stays up", async () => {
-    const server = await startClickHouseServer({ env: { CLICKHOUSE_SERVER_MAX_MEMORY: "1GiB" } });
+  it("caps engine memory and request bodies from config; the server stays up", async () => {
+    const server = await startClickHouseServer({
+      env: { CLICKHOUSE_SERVER_MAX_MEMORY: "1GiB", CLICKHOUSE_SERVER_MAX_BODY_SIZE: "1MiB" },
+    });
     const client = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
     try {
       // groupArray of 3e8 UInt64 needs well over 2 GiB.
@@ -58,8 +60,25 @@ describe("process lifecycle", () => {
         );
       expect(error).toBeInstanceOf(ClickHouseError);
       expect((error as ClickHouseError).code).toBe("241");
-      const ok = await client.query({ query: "SELECT 1 AS ok", format: "JSONEachRow" });
-      expect(await ok.json()).toEqual([{ ok: 1 }]);
+      // A body over the limit is refused before it reaches the engine.
+      await client.command({ query: "CREATE TABLE big (s String) ENGINE = MergeTree ORDER BY s" });
+      const tooBig = await client
+        .insert({
+          table: "big",
+          format: "JSONEachRow",
+          values: Array.from({ length: 3000 }, () => ({ s: "x".repeat(1000) })),
+        })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect((tooBig as ClickHouseError).code).toBe("36");
+      await client.insert({ table: "big", format: "JSONEachRow", values: [{ s: "small" }] });
+      const ok = await client.query({
+        query: "SELECT 1 AS ok, (SELECT count() FROM big) AS rows",
+        format: "JSONEachRow",
+      });
+      expect(await ok.json()).toEqual([{ ok: 1, rows: 1 }]);
     } finally {
       await client.close();
       await server.stop();

@@ -1,11 +1,11 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Readable } from "node:stream";
+import { finished, pipeline, type Readable, type Transform } from "node:stream";
 import zlib from "node:zlib";
 import type { ClickHouseServerConfig, ClickHouseServerUser } from "../../shared/config/clickhouse-server.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { type Connection, Engine, engineArgsFor, type Profile } from "./engine.ts";
-import { ClickHouseHttpError, ErrorCode, engineError, serverError } from "./errors.ts";
+import { type ClickHouseHttpError, ErrorCode, engineError, serverError } from "./errors.ts";
 import {
   authenticate,
   parseMultipart,
@@ -68,40 +68,81 @@ interface RequestContext {
   started: bigint;
 }
 
-/** Reads the whole request body, undoing Content-Encoding, refusing more than `limit` bytes. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads the whole request body, undoing Content-Encoding, refusing more than
+ * `limit` bytes. With a Content-Length the chunks are copied once into a
+ * buffer of that size as they arrive; otherwise they are concatenated once
+ * at the end. Event-driven rather than an async iterator: a 10 MB insert
+ * arrives in ~200 socket reads.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const encoding = (req.headers["content-encoding"] ?? "").toLowerCase().trim();
   let source: Readable = req;
-  if (encoding === "gzip" || encoding === "x-gzip") source = req.pipe(zlib.createGunzip());
-  else if (encoding === "deflate") source = req.pipe(zlib.createInflate());
-  else if (encoding === "br") source = req.pipe(zlib.createBrotliDecompress());
+  // pipeline, not pipe: a client that aborts mid-body must end the decompressor too.
+  const decompress = (stream: Transform) => pipeline(req, stream, () => undefined);
+  if (encoding === "gzip" || encoding === "x-gzip") source = decompress(zlib.createGunzip());
+  else if (encoding === "deflate") source = decompress(zlib.createInflate());
+  else if (encoding === "br") source = decompress(zlib.createBrotliDecompress());
   else if (encoding !== "" && encoding !== "identity") {
-    throw serverError(ErrorCode.NOT_IMPLEMENTED, `Unknown Content-Encoding '${encoding}'`);
+    return Promise.reject(serverError(ErrorCode.NOT_IMPLEMENTED, `Unknown Content-Encoding '${encoding}'`));
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of source) {
-      const buffer = chunk as Buffer;
-      total += buffer.length;
+  const tooLarge = () =>
+    serverError(ErrorCode.BAD_ARGUMENTS, `Request body is larger than the limit of ${limit} bytes`);
+  const lengthHeader = req.headers["content-length"];
+  const declared = source === req && lengthHeader !== undefined ? Number(lengthHeader) : Number.NaN;
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    let target = Number.isSafeInteger(declared) && declared > 0 ? Buffer.allocUnsafe(declared) : undefined;
+    let offset = 0;
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      source.off("data", onData);
+      req.resume();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
       if (total > limit) {
-        req.resume();
-        throw serverError(ErrorCode.BAD_ARGUMENTS, `Request body is larger than the limit of ${limit} bytes`);
+        fail(tooLarge());
+        return;
       }
-      chunks.push(buffer);
-    }
-  } catch (error) {
-    if (error instanceof ClickHouseHttpError) throw error;
-    if (source !== req) {
-      throw serverError(
-        ErrorCode.CANNOT_DECOMPRESS,
-        `Cannot decompress the request body: ${(error as Error).message}`,
-      );
-    }
-    throw error;
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  return Buffer.concat(chunks, total);
+      if (target && offset + chunk.length <= target.length) {
+        chunk.copy(target, offset);
+        offset += chunk.length;
+        return;
+      }
+      if (target) {
+        chunks.push(target.subarray(0, offset));
+        target = undefined;
+      }
+      chunks.push(chunk);
+    };
+    source.on("data", onData);
+    finished(source, (error) => {
+      if (settled) return;
+      if (error) {
+        fail(
+          source === req
+            ? error
+            : serverError(
+                ErrorCode.CANNOT_DECOMPRESS,
+                `Cannot decompress the request body: ${error.message}`,
+              ),
+        );
+        return;
+      }
+      settled = true;
+      if (target) resolve(target.subarray(0, offset));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+    });
+  });
 }
 
 export async function startClickHouseHttpServer(
