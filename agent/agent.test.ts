@@ -265,6 +265,27 @@ describe("agent loop against the Messages API wire protocol", () => {
     expect(sent.some((c: string) => c.includes("first question"))).toBe(true);
   });
 
+  it("serves non-streaming requests as one JSON message the SDK parses", async () => {
+    server.enqueue({
+      content: [
+        { type: "text", text: "Checking." },
+        { type: "tool_use", id: "toolu_x", name: "echo", input: { word: "hi" } },
+      ],
+      usage: { input_tokens: 1234, cache_read_input_tokens: 1000 },
+    });
+    const client = new Anthropic({ apiKey: "k", baseURL: server.url, maxRetries: 0 });
+    const message = await client.messages.create({
+      model: "claude-test-model",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(message.stop_reason).toBe("tool_use");
+    expect(message.content.map((b) => b.type)).toEqual(["text", "tool_use"]);
+    expect(message.content[1]).toMatchObject({ id: "toolu_x", name: "echo", input: { word: "hi" } });
+    expect(message.usage.cache_read_input_tokens).toBe(1000);
+    expect(server.requests[0]!.body.stream).toBeUndefined();
+  });
+
   it("surfaces API errors in Anthropic's error shape and keeps the conversation consistent", async () => {
     const agent = makeAgent();
     server.enqueue({

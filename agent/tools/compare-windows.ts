@@ -224,6 +224,6 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
         "Top error messages in B:",
         errorTable("B"),
       ].join("\n") + hint;
-    return { text, rows: num(sa?.spans) + num(sb?.spans), sql, truncated: table.truncated };
+    return { text, rows: rows.length + errors.length, sql, truncated: table.truncated };
   },
 };
