@@ -53,10 +53,12 @@ export function runProjectCommand(
 
 /** The last pretty-printed JSON object a command wrote to stdout (its summary). */
 export function lastJsonObject<T>(stdout: string): T {
+  // Pretty-printed: a line "{" ... a line "}"; log lines may follow it.
   const lines = stdout.split("\n");
-  const start = lines.lastIndexOf("{");
-  if (start < 0) throw new Error(`no JSON summary in output: ${stdout.slice(-500)}`);
-  return JSON.parse(lines.slice(start).join("\n")) as T;
+  const end = lines.lastIndexOf("}");
+  const start = lines.lastIndexOf("{", end);
+  if (start < 0 || end < 0) throw new Error(`no JSON summary in output: ${stdout.slice(-500)}`);
+  return JSON.parse(lines.slice(start, end + 1).join("\n")) as T;
 }
 
 export function percentile(values: number[], p: number): number {

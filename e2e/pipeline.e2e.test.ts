@@ -66,7 +66,8 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     };
     const poller = (async () => {
       while (polling) {
-        await pollOnce();
+        // A failed poll (e.g. a busy server) is retried; the final poll below must succeed.
+        await pollOnce().catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     })();
@@ -158,6 +159,54 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
       "SELECT count() AS n FROM otel_traces WHERE ParentSpanId = '' AND StatusCode = 'Error'",
     );
     expect(rootErrors).toBe(truth.filter((t) => t.root_failed).length);
+  });
+
+  it("answers the README's questions with the agent's tools (slash commands, no LLM)", async () => {
+    const agent = async (command: string) => {
+      const result = await runProjectCommand("agent/cli.ts", [command], env);
+      expect(result.code, `${command}: ${result.stderr}`).toBe(0);
+      return result.stdout;
+    };
+    const tableRows = (text: string) =>
+      text
+        .split("\n")
+        .filter((line) => line.split(" | ").length >= 4)
+        .slice(1) // header
+        .map((line) => line.split(" | ").map((cell) => cell.trim()));
+
+    // "Which services have the most errors?"
+    const [top] = await rows<{ service: string; errors: string }>(
+      "SELECT ServiceName AS service, countIf(StatusCode = 'Error') AS errors FROM otel_traces GROUP BY service ORDER BY errors DESC, service LIMIT 1",
+    );
+    const services = tableRows(await agent("/services"));
+    expect(services[0]?.[0]).toBe(top?.service);
+    expect(services[0]?.[3]).toBe(top?.errors);
+
+    // "Find slow checkout spans": every span listed is checkout's and at or above its p95.
+    const [p95] = await rows<{ ns: string }>(
+      "SELECT toUInt64(quantileExact(0.95)(Duration)) AS ns FROM otel_traces WHERE ServiceName = 'checkout-service'",
+    );
+    const slowText = await agent("/slow checkout-service");
+    const slow = tableRows(slowText);
+    expect(slow.length).toBeGreaterThan(0);
+    for (const row of slow) expect(row).toContain("checkout-service");
+    const slowSpanIds = slowText.match(/\b[0-9a-f]{16}\b/g) ?? [];
+    expect(slowSpanIds.length).toBeGreaterThan(0);
+    const below = await count(
+      "SELECT count() AS n FROM otel_traces WHERE SpanId IN {ids:Array(String)} AND Duration < {p95:UInt64}",
+      { ids: slowSpanIds, p95: p95?.ns },
+    );
+    expect(below).toBe(0);
+
+    // "Show me the trace tree of a failed checkout": the span where the fault happened is marked failing.
+    const failed = truth.find((t) => t.root_failed && t.faults.some((f) => !f.handled && f.spans.length > 0));
+    expect(failed).toBeDefined();
+    const origin = failed!.faults.find((f) => !f.handled)!.spans[0]!;
+    const tree = await agent(`/trace ${failed!.trace_id}`);
+    const originLine = tree.split("\n").find((line) => line.includes(`(${origin.span_id})`));
+    expect(originLine, tree).toBeDefined();
+    expect(originLine!.slice(0, 2)).toContain("!");
+    expect(originLine).toContain(origin.name);
   });
 
   it("reports the freshness lag", async () => {
