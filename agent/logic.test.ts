@@ -129,7 +129,7 @@ describe("bounded results", () => {
   });
 
   it("keeps cells on one line and bounded", () => {
-    const { text } = renderTable(["a"], [["multi\nline | pipe " + "y".repeat(500)]], {
+    const { text } = renderTable(["a"], [[`multi\nline | pipe ${"y".repeat(500)}`]], {
       maxRows: 5,
       maxChars: 5000,
     });
