@@ -188,6 +188,17 @@ describe("command, exec and insert", () => {
     ]);
   });
 
+  it("INSERT ... SELECT and INSERT ... VALUES sent as commands report written rows", async () => {
+    await client.command({ query: "CREATE TABLE conformance.isel (a UInt64) ENGINE = MergeTree ORDER BY a" });
+    const selected = await client.command({
+      query: "INSERT INTO conformance.isel SELECT number FROM numbers(1234)",
+    });
+    expect(selected.summary?.written_rows).toBe("1234");
+    const values = await client.command({ query: "INSERT INTO conformance.isel VALUES (1), (2)" });
+    expect(values.summary?.written_rows).toBe("2");
+    expect(await rows("SELECT count() AS c FROM conformance.isel")).toEqual([{ c: "1236" }]);
+  });
+
   it("insert in CSV, TabSeparated and JSONCompactEachRow", async () => {
     await client.command({
       query: "CREATE TABLE conformance.fmt (a UInt32, b String) ENGINE = MergeTree ORDER BY a",

@@ -324,8 +324,10 @@ export async function startClickHouseHttpServer(
     const reusable =
       work.analysis.kind === "select" || work.analysis.kind === "insert" || work.analysis.kind === "ddl";
     const hasParams = Object.keys(ctx.params.params).length > 0;
-    if (work.insertData !== undefined) {
-      const result = await connection.insert(work.sql, work.insertData);
+    // Every INSERT without bound parameters goes through the raw insert entry,
+    // also INSERT ... SELECT/VALUES (empty data): it reports written rows.
+    if (work.insertData !== undefined || (work.analysis.kind === "insert" && !hasParams)) {
+      const result = await connection.insert(work.sql, work.insertData ?? Buffer.alloc(0));
       ctx.summary.writtenRows = result.rowsWritten;
       ctx.summary.writtenBytes = result.bytesWritten;
       ctx.summary.elapsedNs = result.elapsedNs;
