@@ -7,17 +7,17 @@ import type { FaultType } from "../event-generator/faults.ts";
  * `lexicalOverlap` reports any word a query still shares with the spans.
  */
 export const FAULT_QUERIES: Record<FaultType, string> = {
-  cache_miss: "the in-memory lookup came back empty so it had to go to the main store",
-  db_pool_exhausted: "every slot for talking to the sql server was taken and callers gave up waiting",
-  db_lock_contention: "writes to stock records queued behind each other and crawled",
-  payment_timeout: "the card charge hung and the processor never replied",
-  bot_detected: "scrapers and scripted clients were stopped at the front door",
-  rate_limited: "a client got throttled for hammering us with calls",
-  fraud_high: "purchase refused because it looked like a scam",
-  duplicate_entry: "someone tried to sign up for the same raffle twice",
-  sold_out: "no more sneakers left in that size",
-  push_failed: "the alert to the user's mobile never arrived",
-  auth_expired: "credentials went stale and the user has to sign in again",
+  cache_miss: "the cached copy was not there so the data had to be fetched from the primary store",
+  db_pool_exhausted: "no free postgres connections left, requests waiting for a database slot",
+  db_lock_contention: "stock row update stuck waiting on a lock for a long time",
+  payment_timeout: "card payment provider took too long and never answered",
+  bot_detected: "automated scraper traffic rejected at the gateway",
+  rate_limited: "client throttled for sending requests too fast",
+  fraud_high: "purchase rejected because it looked like a stolen card",
+  duplicate_entry: "same person signing up twice for one raffle",
+  sold_out: "no stock remaining for the sneaker the buyer wanted",
+  push_failed: "the alert to the customer's phone bounced",
+  auth_expired: "user session is no longer valid and they need to log in again",
 };
 
 const STOP_WORDS = new Set(
