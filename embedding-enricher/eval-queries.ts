@@ -6,11 +6,13 @@ import type { FaultType } from "../event-generator/faults.ts";
  * messages, attribute values): the eval measures meaning, not word overlap.
  * `lexicalOverlap` reports any word a query still shares with the spans.
  */
-export const FAULT_QUERIES: Record<FaultType, string> = {
+/** Faults the generator adds later without a query here are reported as such by the eval. */
+export const FAULT_QUERIES: Partial<Record<FaultType, string>> = {
   cache_miss: "the cached copy was not there so the data had to be fetched from the primary store",
   db_pool_exhausted: "no free postgres connections left, requests waiting for a database slot",
   db_lock_contention: "stock row update stuck waiting on a lock for a long time",
   payment_timeout: "card payment provider took too long and never answered",
+  payment_declined: "the bank refused to let the shopper pay",
   bot_detected: "automated scraper traffic rejected at the gateway",
   rate_limited: "client throttled for sending requests too fast",
   fraud_high: "purchase rejected because it looked like a stolen card",

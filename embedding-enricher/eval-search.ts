@@ -96,6 +96,12 @@ const program = new Command("eval-search")
           continue;
         }
         const query = FAULT_QUERIES[fault];
+        if (query === undefined) {
+          out(
+            `${fault.padEnd(20)} ${String(faultSpanCount).padStart(6)} ${"-".padStart(9)} ${"-".padStart(10)}  (no query written for this fault yet)`,
+          );
+          continue;
+        }
         const matches = await searchSpans(client, { query, k, model: embedder, database });
         const spanHits = matches.filter((m) => spanFaults.get(m.spanId)?.has(fault)).length;
         const traceHits = matches.filter((m) => traceFaults.get(m.traceId)?.has(fault)).length;
