@@ -12,6 +12,8 @@ export const FAULT_TYPES = [
   "db_lock_contention",
   /** The payment provider did not answer in time (may be retried successfully). */
   "payment_timeout",
+  /** The card issuer declined the payment; the PSP answered 402. */
+  "payment_declined",
   /** The edge's bot shield blocked the request (403). */
   "bot_detected",
   /** The edge rate limiter refused the request (429). */

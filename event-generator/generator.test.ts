@@ -215,7 +215,7 @@ describe("a short seeded run into a local OTLP/JSON receiver", () => {
 
   it("never writes the fault labels into the telemetry", () => {
     const labels =
-      /cache_miss|db_pool_exhausted|payment_timeout|bot_detected|fraud_high|sold_out|duplicate_entry|push_failed/;
+      /cache_miss|db_pool_exhausted|payment_timeout|payment_declined|bot_detected|fraud_high|sold_out|duplicate_entry|push_failed/;
     const leaks = spans.filter((s) => labels.test(JSON.stringify(s.span.attributes)));
     expect(leaks).toHaveLength(0);
   });

@@ -594,6 +594,7 @@ function paymentAuthorize(ctx: RequestContext, checkout: SpanHandle, amount: num
       }
       // Up to two attempts at the PSP; a timeout on the first is retried.
       const timeouts: SpanHandle[] = [];
+      let declined: SpanHandle | undefined;
       const timeoutChance = paymentTimeoutProbability(lat.load);
       for (let attempt = 1; attempt <= 2; attempt++) {
         const timedOut = prng.chance(timeoutChance);
@@ -617,7 +618,17 @@ function paymentAuthorize(ctx: RequestContext, checkout: SpanHandle, amount: num
           },
         );
         if (!timedOut) {
-          psp.set("http.response.status_code", 200);
+          // The issuer says no now and then (insufficient funds, card blocked): the PSP answers 402.
+          if (prng.chance(session.isBot ? 0.08 : 0.02)) {
+            psp.set("http.response.status_code", 402);
+            psp.set("error.type", "402");
+            psp.fail(
+              makeError("payment", "HTTPError", "Request failed with status code 402 (card_declined)"),
+            );
+            declined = psp;
+          } else {
+            psp.set("http.response.status_code", 200);
+          }
           break;
         }
         psp.set("error.type", "TimeoutError");
@@ -643,6 +654,17 @@ function paymentAuthorize(ctx: RequestContext, checkout: SpanHandle, amount: num
         };
       }
       if (timeouts.length === 1) ctx.b.fault("payment_timeout", timeouts, true);
+      if (declined) {
+        ctx.b.fault("payment_declined", [declined, server], false);
+        return {
+          status: 402,
+          error: makeError(
+            "payment",
+            "CardDeclinedError",
+            "the card issuer declined the payment (card_declined)",
+          ),
+        };
+      }
       const failure = query(ctx, server, "paymentsDb", {
         operation: "INSERT",
         table: "payments",
@@ -793,7 +815,7 @@ function checkout(ctx: RequestContext): number {
               "checkout",
               "payment",
               paid,
-              paid.status === 403 ? 402 : paid.status === 504 ? 502 : 503,
+              paid.status === 403 || paid.status === 402 ? 402 : paid.status === 504 ? 502 : 503,
             );
           }
           state.orderSeq += 1;

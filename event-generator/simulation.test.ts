@@ -283,7 +283,7 @@ describe("DropSimulation", () => {
 
   it("keeps fault labels out of span attributes", () => {
     const labels =
-      /cache_miss|db_pool_exhausted|payment_timeout|bot_detected|fraud_high|sold_out|duplicate_entry|push_failed/;
+      /cache_miss|db_pool_exhausted|payment_timeout|payment_declined|bot_detected|fraud_high|sold_out|duplicate_entry|push_failed/;
     const leaks = plans.filter((plan) =>
       plan.spans.some((span) => labels.test(JSON.stringify(span.attributes))),
     );

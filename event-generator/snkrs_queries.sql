@@ -123,7 +123,7 @@ ORDER BY phase;
 
 -- name: payment-failure-rate-by-phase
 -- Payment authorizations per phase: how many failed, how many PSP calls
--- timed out (including ones a retry rescued), fraud declines.
+-- timed out (including ones a retry rescued), card and fraud declines.
 WITH roots AS (
     SELECT TraceId, SpanAttributes['drop.phase'] AS phase
     FROM otel_traces
@@ -136,6 +136,8 @@ SELECT
     round(100 * failed / greatest(authorizations, 1), 2) AS failure_rate_pct,
     countIf(p.SpanKind = 'Client' AND p.SpanAttributes['server.address'] = 'api.payments-psp.example') AS psp_calls,
     countIf(p.SpanKind = 'Client' AND p.SpanAttributes['error.type'] = 'TimeoutError') AS psp_timeouts,
+    countIf(p.SpanKind = 'Client' AND p.SpanAttributes['server.address'] = 'api.payments-psp.example'
+            AND p.SpanAttributes['http.response.status_code'] = '402') AS card_declines,
     countIf(p.SpanKind = 'Server' AND p.StatusMessage LIKE 'FraudDeclinedError%') AS fraud_declines,
     round(quantileIf(0.95)(p.Duration, p.SpanKind = 'Server') / 1e6, 1) AS authorize_p95_ms
 FROM otel_traces AS p
