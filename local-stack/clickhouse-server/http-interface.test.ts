@@ -199,6 +199,24 @@ describe("command, exec and insert", () => {
     expect(await rows("SELECT count() AS c FROM conformance.isel")).toEqual([{ c: "1236" }]);
   });
 
+  it("honours insert_deduplication_token from the URL settings (retried inserts are not doubled)", async () => {
+    await client.command({
+      query: `CREATE TABLE conformance.dedup (a UInt32) ENGINE = MergeTree ORDER BY a
+              SETTINGS non_replicated_deduplication_window = 100`,
+    });
+    const insert = (token: string, values: Array<{ a: number }>) =>
+      client.insert({
+        table: "conformance.dedup",
+        format: "JSONEachRow",
+        values,
+        clickhouse_settings: { async_insert: 0, insert_deduplicate: 1, insert_deduplication_token: token },
+      });
+    await insert("batch-1", [{ a: 1 }, { a: 2 }]);
+    await insert("batch-1", [{ a: 1 }, { a: 2 }]); // a retry of the same batch
+    await insert("batch-2", [{ a: 1 }, { a: 2 }]);
+    expect(await rows("SELECT count() AS c FROM conformance.dedup")).toEqual([{ c: "4" }]);
+  });
+
   it("insert in CSV, TabSeparated and JSONCompactEachRow", async () => {
     await client.command({
       query: "CREATE TABLE conformance.fmt (a UInt32, b String) ENGINE = MergeTree ORDER BY a",
