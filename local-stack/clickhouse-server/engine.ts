@@ -170,6 +170,7 @@ class Semaphore {
 export class Connection {
   private closed = false;
   private busy = false;
+  private closeWhenIdle = false;
   constructor(
     private readonly native: ChdbNative,
     private readonly handle: NativeConnection,
@@ -187,7 +188,7 @@ export class Connection {
     try {
       return await run();
     } finally {
-      this.busy = false;
+      this.idle();
     }
   }
 
@@ -262,15 +263,24 @@ export class Connection {
           // A stream that failed is already released by the engine.
         }
       }
-      this.busy = false;
+      this.idle();
     }
   }
 
+  /** Closes now, or as soon as the running operation ends (closing under it would abort the engine). */
   close(): void {
     if (this.closed) return;
-    if (this.busy) throw new Error("cannot close a connection with an operation running");
+    if (this.busy) {
+      this.closeWhenIdle = true;
+      return;
+    }
     this.closed = true;
     this.native.CloseConnection(this.handle);
+  }
+
+  private idle(): void {
+    this.busy = false;
+    if (this.closeWhenIdle) this.close();
   }
 }
 

@@ -68,6 +68,11 @@ interface RequestContext {
   started: bigint;
 }
 
+/** Header values carry client-chosen text (query id, format name): keep them valid. */
+function headerSafe(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, "?").slice(0, 1000);
+}
+
 /**
  * Reads the whole request body, undoing Content-Encoding, refusing more than
  * `limit` bytes. With a Content-Length the chunks are copied once into a
@@ -184,7 +189,7 @@ export async function startClickHouseHttpServer(
     res.writeHead(error.httpStatus, {
       "Content-Type": "text/plain; charset=UTF-8",
       "X-ClickHouse-Exception-Code": String(error.code),
-      ...(ctx.params ? { "X-ClickHouse-Query-Id": ctx.params.queryId } : {}),
+      ...(ctx.params ? { "X-ClickHouse-Query-Id": headerSafe(ctx.params.queryId) } : {}),
       "X-ClickHouse-Server-Display-Name": "chdb",
       "X-ClickHouse-Summary": summaryHeader(ctx.summary ?? emptySummary()),
     });
@@ -194,8 +199,8 @@ export async function startClickHouseHttpServer(
   function successHeaders(ctx: RequestContext, extra: Record<string, string> = {}): Record<string, string> {
     return {
       "Content-Type": contentTypeFor(ctx.format),
-      "X-ClickHouse-Query-Id": ctx.params.queryId,
-      "X-ClickHouse-Format": ctx.format,
+      "X-ClickHouse-Query-Id": headerSafe(ctx.params.queryId),
+      "X-ClickHouse-Format": headerSafe(ctx.format),
       "X-ClickHouse-Timezone": "UTC",
       "X-ClickHouse-Server-Display-Name": "chdb",
       "X-ClickHouse-Summary": summaryHeader(ctx.summary),
@@ -260,19 +265,25 @@ export async function startClickHouseHttpServer(
       ? chooseEncoding(req.headers["accept-encoding"])
       : undefined;
     const tag = newExceptionTag();
-    res.writeHead(
-      200,
-      successHeaders(ctx, {
-        ...(encoding ? { "Content-Encoding": encoding } : {}),
-        ...(done ? {} : { "X-ClickHouse-Exception-Tag": tag }),
-      }),
-    );
-    const writer = new BodyWriter(res, encoding);
-    for (const chunk of held) {
-      if (!(await writer.write(chunk))) {
-        await stream.return(undefined);
-        return true;
+    let writer: BodyWriter;
+    try {
+      res.writeHead(
+        200,
+        successHeaders(ctx, {
+          ...(encoding ? { "Content-Encoding": encoding } : {}),
+          ...(done ? {} : { "X-ClickHouse-Exception-Tag": tag }),
+        }),
+      );
+      writer = new BodyWriter(res, encoding);
+      for (const chunk of held) {
+        if (!(await writer.write(chunk))) {
+          await stream.return(undefined);
+          return true;
+        }
       }
+    } catch (error) {
+      await stream.return(undefined); // never leave the engine stream open
+      throw error;
     }
     held.length = 0;
     if (!done) {
