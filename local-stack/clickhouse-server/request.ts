@@ -150,7 +150,8 @@ export function parseRequestParams(entries: Iterable<[string, string]>): Request
     }
     settings.set(name, value);
   }
-  out.settings = [...settings];
+  // Sorted: the pool key of a connection is its settings, whatever order a client sends them in.
+  out.settings = [...settings].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (out.queryId === "") out.queryId = randomUUID();
   return out;
 }
