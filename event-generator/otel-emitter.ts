@@ -13,7 +13,6 @@
  * yields.
  */
 
-import type { Context as ApiContext } from "@opentelemetry/api";
 import {
   type Context,
   type HrTime,
@@ -87,7 +86,7 @@ export class ShardedBatchProcessor implements SpanProcessor {
     );
   }
 
-  onStart(_span: Span, _parentContext: ApiContext): void {}
+  onStart(_span: Span, _parentContext: Context): void {}
 
   onEnd(span: ReadableSpan): void {
     const shards = this.shards;
