@@ -112,6 +112,27 @@ function attr(attributes: Record<string, string>, ...keys: string[]): string | u
   return undefined;
 }
 
+/** gRPC status codes by number (grpc/status.proto). */
+const GRPC_STATUS = [
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
+
 function httpStatusWords(code: string): string {
   const phrase = STATUS_CODES[Number(code)];
   return phrase ? `${code} ${phrase}` : code;
@@ -129,26 +150,35 @@ export function buildSpanText(span: SpanTextInput, maxChars = 600): string {
   parts.push(`${humanize(span.ServiceName)}: ${kind} ${humanize(span.SpanName)}`);
 
   const isError = span.StatusCode === "Error" || span.StatusCode === "STATUS_CODE_ERROR";
-  const message = stripNoise(span.StatusMessage);
-  if (isError) parts.push(message ? `failed with error: ${message}` : "failed with error");
-  else if (message) parts.push(`status: ${message}`);
-
-  const seenException = new Set<string>();
+  const exceptions: { raw: string; line: string }[] = [];
   span.EventNames.forEach((name, i) => {
     const attributes = span.EventAttributes[i] ?? {};
     if (name !== "exception") return;
     const type = attr(attributes, "exception.type") ?? "";
-    const text = stripNoise(attr(attributes, "exception.message") ?? "");
-    const line = `exception ${humanize(type)}${text ? `: ${text}` : ""}`.trim();
-    if (!seenException.has(line)) parts.push(line);
-    seenException.add(line);
+    const text = attr(attributes, "exception.message") ?? "";
+    exceptions.push({
+      raw: `${type}: ${text}`,
+      line: `exception ${humanize(type)}${text ? `: ${stripNoise(text)}` : ""}`.trim(),
+    });
   });
-  if (!seenException.size) {
+  if (exceptions.length === 0) {
     const type = attr(a, "exception.type");
     const text = attr(a, "exception.message");
-    if (type || text)
-      parts.push(`exception ${humanize(type ?? "")}${text ? `: ${stripNoise(text)}` : ""}`.trim());
+    if (type || text) {
+      exceptions.push({
+        raw: `${type ?? ""}: ${text ?? ""}`,
+        line: `exception ${humanize(type ?? "")}${text ? `: ${stripNoise(text)}` : ""}`.trim(),
+      });
+    }
   }
+  // The status message usually repeats the exception ("Type: message"): say it once.
+  const message = span.StatusMessage.trim();
+  const repeated =
+    message !== "" && exceptions.some((e) => e.raw.includes(message) || message.includes(e.raw));
+  if (isError)
+    parts.push(message && !repeated ? `failed with error: ${stripNoise(message)}` : "failed with error");
+  else if (message) parts.push(`status: ${stripNoise(message)}`);
+  for (const line of new Set(exceptions.map((e) => e.line))) parts.push(line);
 
   const method = attr(a, "http.request.method", "http.method");
   const route = attr(a, "http.route");
@@ -176,7 +206,8 @@ export function buildSpanText(span: SpanTextInput, maxChars = 600): string {
   const rpc = [attr(a, "rpc.system"), attr(a, "rpc.service"), attr(a, "rpc.method")].filter(Boolean);
   if (rpc.length) parts.push(`rpc ${humanize(rpc.join(" "))}`);
   const grpcStatus = attr(a, "rpc.grpc.status_code");
-  if (grpcStatus && grpcStatus !== "0") parts.push(`grpc status ${grpcStatus}`);
+  if (grpcStatus && grpcStatus !== "0")
+    parts.push(`grpc status ${humanize(GRPC_STATUS[Number(grpcStatus)] ?? grpcStatus)}`);
   const messaging = [
     attr(a, "messaging.system"),
     attr(a, "messaging.operation.type", "messaging.operation"),
