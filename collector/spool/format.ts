@@ -24,6 +24,15 @@ import { crc32 } from "node:zlib";
 export const SPOOL_MAGIC = Buffer.from("CKSPOOL1", "latin1");
 export const RECORD_HEADER_BYTES = 12;
 
+/** The 12-byte header of a record (the payload follows it). */
+export function encodeRecordHeader(payload: Uint8Array, spans: number): Buffer {
+  const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
+  header.writeUInt32LE(payload.length, 0);
+  header.writeUInt32LE(crc32(payload), 4);
+  header.writeUInt32LE(spans, 8);
+  return header;
+}
+
 export function encodeRecord(payload: Uint8Array, spans: number): Buffer {
   const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
   record.writeUInt32LE(payload.length, 0);

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
 import {
-  encodeRecord,
+  encodeRecordHeader,
   parseSpoolFile,
   parseSpoolFileName,
   RECORD_HEADER_BYTES,
@@ -198,8 +198,14 @@ export class Spool {
   append(batch: SpoolBatch, payload: Uint8Array, spans: number): Promise<void> {
     if (batch.fd === null) throw new Error(`spool batch ${batch.seq} is sealed`);
     if (batch.broken) throw batch.broken;
-    const record = encodeRecord(payload, spans);
-    writeFully(batch.fd, record, batch.bytes);
+    // Header and payload in one writev: the payload is not copied.
+    const header = encodeRecordHeader(payload, spans);
+    const length = header.length + payload.length;
+    const written = fs.writevSync(batch.fd, [header, payload], batch.bytes);
+    if (written < length) {
+      writeFully(batch.fd, Buffer.concat([header, payload]).subarray(written), batch.bytes + written);
+    }
+    const record = { length };
     batch.bytes += record.length;
     batch.records++;
     batch.spans += spans;

@@ -87,9 +87,9 @@ class JsonOut {
   pos = 0;
   /** False in validate-only mode: every write is skipped. */
   readonly on: boolean;
-  constructor(size: number, on = true) {
+  constructor(buf: Buffer, on = true) {
     this.on = on;
-    this.buf = Buffer.allocUnsafe(on ? size : 0);
+    this.buf = buf;
   }
 
   ensure(extra: number): void {
@@ -121,29 +121,25 @@ class JsonOut {
   /** A JSON string whose UTF-8 bytes are src[start, end). */
   stringFrom(src: Buffer, start: number, end: number): void {
     if (!this.on) return;
+    this.ensure(end - start + 2);
+    const buf = this.buf;
+    const begin = this.pos;
+    let pos = begin;
+    buf[pos++] = QUOTE;
+    // Copy while checking; JSON needs escapes only for controls, quote and backslash.
     for (let i = start; i < end; i++) {
       const byte = src[i] as number;
       if (byte < 0x20 || byte === QUOTE || byte === 0x5c) {
-        // Needs escaping: let JSON.stringify do it.
         const text = JSON.stringify(src.toString("utf8", start, end));
+        this.pos = begin;
         this.ensure(Buffer.byteLength(text));
         this.pos += this.buf.write(text, this.pos);
         return;
       }
+      buf[pos++] = byte;
     }
-    const length = end - start;
-    this.ensure(length + 2);
-    const buf = this.buf;
-    buf[this.pos++] = QUOTE;
-    if (length > 48) {
-      src.copy(buf, this.pos, start, end);
-      this.pos += length;
-    } else {
-      let pos = this.pos;
-      for (let i = start; i < end; i++) buf[pos++] = src[i] as number;
-      this.pos = pos;
-    }
-    buf[this.pos++] = QUOTE;
+    buf[pos++] = QUOTE;
+    this.pos = pos;
   }
 
   /** A JSON string of lowercase hex for src[start, end). */
@@ -292,24 +288,36 @@ function writeFixed64(ctx: Context, reader: Reader): void {
 function anyValue(ctx: Context, reader: Reader, end: number, depth: number): void {
   if (depth > MAX_VALUE_DEPTH) throw new PathError(`values nested deeper than ${MAX_VALUE_DEPTH} levels`);
   const out = ctx.out;
-  const object = new ObjectWriter(out);
+  // AnyValue and KeyValue are the most frequent messages: plain locals instead of an ObjectWriter.
+  let seen = 0;
+  let fields = 0;
+  out.ch(OPEN_BRACE);
   while (reader.pos < end) {
     const tag = reader.uint32();
     const wire = tag & 7;
     switch (tag >>> 3) {
       case 1:
         expectWire(wire, WIRE_LEN, "stringValue");
-        object.key(1, '"stringValue":');
+        if (seen & (1 << 1)) throw new NonCanonicalError();
+        seen |= 1 << 1;
+        if (fields++ > 0) out.ch(COMMA);
+        out.ascii('"stringValue":');
         writeString(ctx, reader);
         break;
       case 2:
         expectWire(wire, WIRE_VARINT, "boolValue");
-        object.key(2, '"boolValue":');
+        if (seen & (1 << 2)) throw new NonCanonicalError();
+        seen |= 1 << 2;
+        if (fields++ > 0) out.ch(COMMA);
+        out.ascii('"boolValue":');
         out.ascii(reader.bool() ? "true" : "false");
         break;
       case 3: {
         expectWire(wire, WIRE_VARINT, "intValue");
-        object.key(3, '"intValue":');
+        if (seen & (1 << 3)) throw new NonCanonicalError();
+        seen |= 1 << 3;
+        if (fields++ > 0) out.ch(COMMA);
+        out.ascii('"intValue":');
         const value = reader.int64() as unknown as { low: number; high: number };
         if (!out.on) break;
         out.ch(QUOTE);
@@ -319,7 +327,10 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
       }
       case 4: {
         expectWire(wire, WIRE_FIXED64, "doubleValue");
-        object.key(4, '"doubleValue":');
+        if (seen & (1 << 4)) throw new NonCanonicalError();
+        seen |= 1 << 4;
+        if (fields++ > 0) out.ch(COMMA);
+        out.ascii('"doubleValue":');
         const value = reader.double();
         if (Number.isFinite(value)) out.ascii(String(value));
         else out.ascii(Number.isNaN(value) ? '"NaN"' : value > 0 ? '"Infinity"' : '"-Infinity"');
@@ -330,7 +341,10 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
         const isArray = tag >>> 3 === 5;
         const name = isArray ? "arrayValue" : "kvlistValue";
         expectWire(wire, WIRE_LEN, name);
-        object.key(tag >>> 3, isArray ? '"arrayValue":' : '"kvlistValue":');
+        if (seen & (1 << (tag >>> 3))) throw new NonCanonicalError();
+        seen |= 1 << (tag >>> 3);
+        if (fields++ > 0) out.ch(COMMA);
+        out.ascii(isArray ? '"arrayValue":' : '"kvlistValue":');
         const list = new ObjectWriter(out);
         let count = 0;
         try {
@@ -360,7 +374,10 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
       }
       case 7: {
         expectWire(wire, WIRE_LEN, "bytesValue");
-        object.key(7, '"bytesValue":');
+        if (seen & (1 << 7)) throw new NonCanonicalError();
+        seen |= 1 << 7;
+        if (fields++ > 0) out.ch(COMMA);
+        out.ascii('"bytesValue":');
         const start = lengthDelimited(reader);
         if (!out.on) break;
         out.ch(QUOTE);
@@ -373,11 +390,13 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
     }
   }
   checkEnd(reader, end);
-  object.end();
+  out.ch(CLOSE_BRACE);
 }
 
 function keyValue(ctx: Context, reader: Reader, end: number, depth: number): void {
-  const object = new ObjectWriter(ctx.out);
+  const out = ctx.out;
+  let seen = 0;
+  out.ch(OPEN_BRACE);
   let keyStart = 0;
   let keyEnd = 0;
   while (reader.pos < end) {
@@ -386,7 +405,10 @@ function keyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
     switch (tag >>> 3) {
       case 1: {
         expectWire(wire, WIRE_LEN, "key");
-        object.key(1, '"key":');
+        if (seen & 2) throw new NonCanonicalError();
+        if (seen) out.ch(COMMA);
+        seen |= 2;
+        out.ascii('"key":');
         const start = lengthDelimited(reader);
         ctx.out.stringFrom(ctx.src, start, reader.pos);
         keyStart = start;
@@ -395,7 +417,10 @@ function keyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
       }
       case 2: {
         expectWire(wire, WIRE_LEN, "value");
-        object.key(2, '"value":');
+        if (seen & 4) throw new NonCanonicalError();
+        if (seen) out.ch(COMMA);
+        seen |= 4;
+        out.ascii('"value":');
         try {
           const inner = messageEnd(reader);
           anyValue(ctx, reader, inner, depth);
@@ -411,11 +436,8 @@ function keyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
     }
   }
   checkEnd(reader, end);
-  if (!object.has(1)) {
-    object.key(1, '"key":');
-    ctx.out.ascii('""');
-  }
-  object.end();
+  if (!(seen & 2)) out.ascii(seen ? ',"key":""' : '"key":""');
+  out.ch(CLOSE_BRACE);
 }
 
 /** One element of a repeated KeyValue field (tag already read). */
@@ -845,6 +867,26 @@ function resourceSpans(ctx: Context, reader: Reader, end: number): void {
 }
 
 /**
+ * One scratch buffer reused by every call (transcoding is synchronous), so a
+ * request costs one exactly-sized output allocation instead of a generously
+ * sized one that mostly stays empty.
+ */
+let scratch: Buffer = Buffer.allocUnsafe(1 << 20);
+const EMPTY = Buffer.alloc(0);
+
+function scratchFor(sourceBytes: number): Buffer {
+  const wanted = sourceBytes * 3 + 64;
+  if (scratch.length < wanted) scratch = Buffer.allocUnsafe(wanted);
+  return scratch;
+}
+
+/** Keeps a scratch buffer that grew during the call for the next one (bounded at 64 MiB). */
+function keepScratch(buf: Buffer): Buffer {
+  if (buf !== scratch && buf.length <= 64 * 1024 * 1024) scratch = buf;
+  return buf;
+}
+
+/**
  * Transcodes a protobuf request; throws OtlpDecodeError exactly where
  * decodeTraceRequestProto would. With `validateOnly` nothing is written (json
  * is empty): the same checks and span counts at a fraction of the cost.
@@ -856,7 +898,7 @@ export function transcodeTraceRequestToJson(
   const src = asBuffer(bytes);
   const reader = protobuf.Reader.create(src);
   const ctx: Context = {
-    out: new JsonOut(src.length * 3 + 64, !options.validateOnly),
+    out: new JsonOut(scratchFor(src.length), !options.validateOnly),
     src,
     spans: 0,
     invalidSpans: 0,
@@ -889,7 +931,8 @@ export function transcodeTraceRequestToJson(
     throw new OtlpDecodeError(describeWireError(pathError.detail), joinPath(segments), "protobuf");
   }
   return {
-    json: ctx.out.buf.subarray(0, ctx.out.pos),
+    // Copy out of the shared scratch buffer: exactly the bytes written.
+    json: options.validateOnly ? EMPTY : Buffer.from(keepScratch(ctx.out.buf).subarray(0, ctx.out.pos)),
     resourceSpans: count,
     spans: ctx.spans,
     invalidSpans: ctx.invalidSpans,
