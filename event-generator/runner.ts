@@ -231,8 +231,9 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
     emitter.spansCreated - exporter.counts.exportedSpans - exporter.counts.failedSpans;
   let tracesSkippedAtStop = 0;
   const emit = async (plan: TracePlan): Promise<void> => {
-    // Backpressure: never hand the processor more than its queue holds.
-    while (pendingSpans() + plan.spans.length > sizing.maxQueueSize) {
+    // Backpressure: never hand the processor more than its queue holds. (`pending > 0` only keeps a
+    // trace larger than the whole queue from waiting forever; plans stay far below the 4096 minimum.)
+    while (pendingSpans() > 0 && pendingSpans() + plan.spans.length > sizing.maxQueueSize) {
       if (options.signal?.aborted) {
         // Stopping while the receiver is slow or down: do not start traces we could not deliver.
         tracesSkippedAtStop += 1;
@@ -298,7 +299,7 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
   let next = simulation.next();
   while (next !== undefined && !stopRequested()) {
     if (bench) {
-      if (pendingSpans() + next.spans.length > sizing.maxQueueSize) await emit(next);
+      if (pendingSpans() > 0 && pendingSpans() + next.spans.length > sizing.maxQueueSize) await emit(next);
       else {
         const pending = emitNow(next);
         if (pending) await pending;
