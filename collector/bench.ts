@@ -303,16 +303,15 @@ const program = new Command("bench-collector")
     try {
       for (const marshaler of options.marshalers) {
         const r = await runOne(options, marshaler, s3Env, s3Server.pid);
-        process.stdout.write(
-          [
-            `\n${r.marshaler} (compression ${r.compression}):`,
-            `  sustained            ${Math.round(r.spansPerSecond).toLocaleString("en-US")} spans/s request -> stored object (${r.spansStored.toLocaleString("en-US")} spans in ${r.seconds.toFixed(1)} s incl. ${r.drainMs} ms final drain)`,
-            `  collector CPU        ${r.cpuSecondsPer100k.toFixed(2)} s per 100k spans = ${Math.round(r.spansPerCpuSecond).toLocaleString("en-US")} spans/s per core`,
-            `  rejected             ${r.rejectedRequests} of ${r.requests} requests`,
-            `  objects              ${r.objects} (${r.bytesPerSpan.toFixed(0)} bytes/span stored)`,
-            `  embedded S3 CPU      ${r.s3ServerCpuSeconds.toFixed(1)} s over the window (separate process)`,
-          ].join("\n") + "\n",
-        );
+        const lines = [
+          `\n${r.marshaler} (compression ${r.compression}):`,
+          `  sustained            ${Math.round(r.spansPerSecond).toLocaleString("en-US")} spans/s request -> stored object (${r.spansStored.toLocaleString("en-US")} spans in ${r.seconds.toFixed(1)} s incl. ${r.drainMs} ms final drain)`,
+          `  collector CPU        ${r.cpuSecondsPer100k.toFixed(2)} s per 100k spans = ${Math.round(r.spansPerCpuSecond).toLocaleString("en-US")} spans/s per core`,
+          `  rejected             ${r.rejectedRequests} of ${r.requests} requests`,
+          `  objects              ${r.objects} (${r.bytesPerSpan.toFixed(0)} bytes/span stored)`,
+          `  embedded S3 CPU      ${r.s3ServerCpuSeconds.toFixed(1)} s over the window (separate process)`,
+        ];
+        process.stdout.write(`${lines.join("\n")}\n`);
       }
     } finally {
       await s3Server.stop();
