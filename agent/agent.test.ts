@@ -265,6 +265,15 @@ describe("agent loop against the Messages API wire protocol", () => {
     expect(sent.some((c: string) => c.includes("first question"))).toBe(true);
   });
 
+  it("says when an answer was cut at max_tokens", async () => {
+    server.enqueue({ content: [{ type: "text", text: "The top services are" }], stopReason: "max_tokens" });
+    const result = await makeAgent().ask("list everything");
+    expect(result.stopReason).toBe("max_tokens");
+    expect(result.answer).toBe(
+      "The top services are\n(answer cut at the 1024-token limit; raise AGENT_MAX_TOKENS or ask for less)",
+    );
+  });
+
   it("serves non-streaming requests as one JSON message the SDK parses", async () => {
     server.enqueue({
       content: [

@@ -177,6 +177,9 @@ export class Agent {
       this.lastSql = result.toolCalls.flatMap((call) => call.sql);
     }
     result.answer = answerParts.join("").trim();
+    if (result.stopReason === "max_tokens") {
+      result.answer += `\n(answer cut at the ${options.maxTokens}-token limit; raise AGENT_MAX_TOKENS or ask for less)`;
+    }
     if (result.hitRoundCap && result.answer === "") {
       result.answer = `(stopped after ${options.maxToolRounds} tool rounds without an answer; ask a narrower question or raise AGENT_MAX_TOOL_ROUNDS)`;
     }

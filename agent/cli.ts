@@ -143,6 +143,11 @@ async function ask(session: Session, question: string, signal: AbortSignal): Pro
     );
   } else {
     stdout.write("\n");
+    if (result.stopReason === "max_tokens") {
+      stderr.write(dim("  (answer cut at the token limit; raise AGENT_MAX_TOKENS or --max-tokens)\n"));
+    }
+    if (result.hitRoundCap)
+      stderr.write(dim("  (tool round limit reached; AGENT_MAX_TOOL_ROUNDS / --max-tool-rounds)\n"));
     if (result.trimmed.droppedTurns > 0) {
       stderr.write(dim(`  (dropped ${result.trimmed.droppedTurns} oldest question(s) to fit the context)\n`));
     }
