@@ -96,12 +96,25 @@ export function stripNoise(text: string): string {
 export function durationBucket(durationNs: string | number): string {
   const ms = Number(durationNs) / 1e6;
   if (!Number.isFinite(ms) || ms < 0) return "unknown duration";
-  if (ms < 1) return "took under 1 ms, instant";
-  if (ms < 10) return "took 1 to 10 ms, fast";
-  if (ms < 100) return "took 10 to 100 ms, normal";
-  if (ms < 1000) return "took 100 ms to 1 s, slow";
-  if (ms < 10_000) return "took 1 to 10 s, very slow";
-  return "took over 10 s, extremely slow, hanging";
+  if (ms < 1) return "instant";
+  if (ms < 100) return "fast";
+  if (ms < 1000) return "slow, 100 ms to 1 s";
+  if (ms < 10_000) return "very slow, 1 to 10 s";
+  return "extremely slow, over 10 s, hanging";
+}
+
+/**
+ * Keeps only the words of a detail that the text has not said yet (a route
+ * or RPC method usually repeats the span name): every word once, so the
+ * words that matter weigh more in a mean-pooled embedding.
+ */
+function novel(seen: Set<string>, label: string, words: (string | undefined)[]): string | undefined {
+  const fresh = words
+    .filter((w): w is string => Boolean(w))
+    .flatMap((w) => w.split(" "))
+    .filter((w) => w !== "" && !seen.has(w.toLowerCase()));
+  if (fresh.length === 0) return undefined;
+  return `${label} ${fresh.join(" ")}`.trim();
 }
 
 function attr(attributes: Record<string, string>, ...keys: string[]): string | undefined {
@@ -180,44 +193,54 @@ export function buildSpanText(span: SpanTextInput, maxChars = 600): string {
   else if (message) parts.push(`status: ${stripNoise(message)}`);
   for (const line of new Set(exceptions.map((e) => e.line))) parts.push(line);
 
+  const seen = new Set(
+    parts
+      .join(" ")
+      .toLowerCase()
+      .split(/[^a-z0-9]+/)
+      .filter(Boolean),
+  );
+  const detail = (label: string, words: (string | undefined)[]) => {
+    const text = novel(seen, label, words);
+    if (!text) return;
+    parts.push(text);
+    for (const w of text.toLowerCase().split(/[^a-z0-9]+/)) if (w) seen.add(w);
+  };
   const method = attr(a, "http.request.method", "http.method");
   const route = attr(a, "http.route");
   const status = attr(a, "http.response.status_code", "http.status_code");
-  if (method || route || status) {
-    parts.push(
-      [
-        "http",
-        method,
-        route ? humanize(route) : undefined,
-        status ? `status ${httpStatusWords(status)}` : undefined,
-      ]
-        .filter(Boolean)
-        .join(" "),
-    );
+  detail("http", [method, route ? humanize(route) : undefined]);
+  // A status phrase stays whole ("504 Gateway Timeout"), even if a word repeats.
+  if (status) {
+    parts.push(`http status ${httpStatusWords(status)}`);
+    for (const w of httpStatusWords(status)
+      .toLowerCase()
+      .split(/[^a-z0-9]+/))
+      if (w) seen.add(w);
   }
-  const dbSystem = attr(a, "db.system.name", "db.system");
-  const dbOperation = attr(a, "db.operation.name", "db.operation");
   const dbTable = attr(a, "db.collection.name", "db.sql.table");
-  if (dbSystem || dbOperation || dbTable) {
-    parts.push(
-      ["database", dbSystem, dbOperation, dbTable ? humanize(dbTable) : undefined].filter(Boolean).join(" "),
-    );
-  }
-  const rpc = [attr(a, "rpc.system"), attr(a, "rpc.service"), attr(a, "rpc.method")].filter(Boolean);
-  if (rpc.length) parts.push(`rpc ${humanize(rpc.join(" "))}`);
+  detail("database", [
+    attr(a, "db.system.name", "db.system"),
+    attr(a, "db.operation.name", "db.operation"),
+    dbTable ? humanize(dbTable) : undefined,
+  ]);
+  detail("rpc", [
+    attr(a, "rpc.system"),
+    humanize(attr(a, "rpc.service") ?? ""),
+    humanize(attr(a, "rpc.method") ?? ""),
+  ]);
   const grpcStatus = attr(a, "rpc.grpc.status_code");
   if (grpcStatus && grpcStatus !== "0")
-    parts.push(`grpc status ${humanize(GRPC_STATUS[Number(grpcStatus)] ?? grpcStatus)}`);
-  const messaging = [
+    detail("grpc status", [humanize(GRPC_STATUS[Number(grpcStatus)] ?? grpcStatus)]);
+  detail("messaging", [
     attr(a, "messaging.system"),
-    attr(a, "messaging.operation.type", "messaging.operation"),
-    attr(a, "messaging.destination.name"),
-  ].filter(Boolean);
-  if (messaging.length) parts.push(`messaging ${humanize(messaging.join(" "))}`);
+    humanize(attr(a, "messaging.operation.type", "messaging.operation") ?? ""),
+    humanize(attr(a, "messaging.destination.name") ?? ""),
+  ]);
   const peer = attr(a, "peer.service");
   if (peer) parts.push(`calls ${humanize(peer)}`);
   const errorType = attr(a, "error.type");
-  if (errorType) parts.push(`error type ${humanize(errorType)}`);
+  if (errorType) detail("error type", [humanize(errorType)]);
   const flag = attr(a, "feature_flag.key");
   if (flag) parts.push(`feature flag ${humanize(flag)}`);
   if (a["cache.hit"] === "false") parts.push("cache miss");
