@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
+import net from "node:net";
 import { deflateSync, gzipSync } from "node:zlib";
 import type { S3Client } from "@aws-sdk/client-s3";
 import * as grpc from "@grpc/grpc-js";
@@ -90,6 +91,29 @@ function exportClient(port: number): ExportClient {
       new Promise((resolve) => client.Export(body, (error, response) => resolve({ error, response }))),
     close: () => client.close(),
   };
+}
+
+/** A TCP proxy in front of S3 that can refuse connections (S3 down) and accept them again on the same port. */
+async function startToggleProxy(target: URL) {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => socket.destroy());
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  const down = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+  return { endpoint: `http://127.0.0.1:${port}`, down, up: () => listen(port), close: down };
 }
 
 const PROTO = { "Content-Type": "application/x-protobuf" };
@@ -263,19 +287,16 @@ describe("collector bad input and OTLP responses", () => {
     client.close();
   });
 
-  // Last in this file: it stops and restarts the embedded S3 server.
   it("keeps accepting into the spool, answers 503/UNAVAILABLE with a retry hint when full, and drains when S3 returns", async () => {
-    const { startS3Server } = await import("../local-stack/s3-server/launch.ts");
-    const s3Dir = `${stack.dir}/s3`;
-    const s3Port = stack.s3Server?.port as number;
+    // S3 reached through a TCP proxy that this test switches off and on.
+    const proxy = await startToggleProxy(new URL(stack.s3.endpoint));
     const prefix = "outage";
     const { collector } = await startTestCollector(
-      { ...stack.s3, prefix },
+      { ...stack.s3, endpoint: proxy.endpoint, prefix },
       { spoolMaxBytes: 40 * 1024, batchSize: 50, retryAfterMs: 7000, retryInitialMs: 100, retryMaxMs: 300 },
     );
-    let restarted: { stop(): Promise<void> } | undefined;
     try {
-      await stack.s3Server?.stop();
+      await proxy.down();
       const acked = new Set<string>();
       let rejected: RawResponse | undefined;
       for (let i = 0; i < 200 && !rejected; i++) {
@@ -305,7 +326,8 @@ describe("collector bad input and OTLP responses", () => {
       expect(details.details[0]?.typeUrl).toBe(RETRY_INFO_TYPE_URL);
       expect(decodeRetryInfoDelayMs(details.details[0]!)).toBe(7000);
 
-      restarted = await startS3Server({ dir: s3Dir, port: s3Port, buckets: [] });
+      expect(collector.status().objectsWritten).toBe(0);
+      await proxy.up();
       expect(await collector.drain(20_000)).toBe(true);
       const counts = spanIdCounts(await readObjects(s3, stack.s3.bucket, prefix));
       expect(counts.size).toBe(acked.size);
@@ -322,7 +344,7 @@ describe("collector bad input and OTLP responses", () => {
       expect((await listKeys(s3, stack.s3.bucket, prefix)).length).toBeGreaterThan(0);
     } finally {
       await collector.stop();
-      await restarted?.stop();
+      await proxy.close();
     }
   });
 });
