@@ -31,6 +31,13 @@ export class ShuttingDownError extends Error {
   }
 }
 
+/** A full disk is a full spool: the client should retry later (503), not give up (500). */
+function asSpoolError(error: unknown, spool: Spool): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return new SpoolFullError(spool.bytes, spool.maxBytes);
+  return error;
+}
+
 export class Batcher {
   private current: SpoolBatch | null = null;
   private opening: Promise<SpoolBatch> | null = null;
@@ -50,11 +57,23 @@ export class Batcher {
     if (!this.spool.hasRoomFor(request.payload.length))
       throw new SpoolFullError(this.spool.bytes, this.spool.maxBytes);
     for (;;) {
-      const batch = this.current ?? (await this.openBatch());
+      let batch: SpoolBatch;
+      try {
+        batch = this.current ?? (await this.openBatch());
+      } catch (error) {
+        throw asSpoolError(error, this.spool);
+      }
       if (this.stopped) throw new ShuttingDownError();
       // Another request may have sealed the batch while this one waited for the file.
       if (batch !== this.current) continue;
-      const durable = this.spool.append(batch, request.payload, request.spans);
+      let durable: Promise<void>;
+      try {
+        durable = this.spool.append(batch, request.payload, request.spans);
+      } catch (error) {
+        // The file cannot take more (write failed earlier): send what it has, start a new one.
+        if (this.current === batch) this.sealCurrent();
+        throw asSpoolError(error, this.spool);
+      }
       if (this.options.keep === "json") {
         if (request.json) batch.json?.push(request.json);
       } else
@@ -63,7 +82,12 @@ export class Batcher {
         );
       if (batch.spans >= this.options.batchSize || batch.bytes >= this.options.batchMaxBytes)
         this.sealCurrent();
-      await durable;
+      try {
+        await durable;
+      } catch (error) {
+        if (this.current === batch) this.sealCurrent();
+        throw asSpoolError(error, this.spool);
+      }
       return;
     }
   }
