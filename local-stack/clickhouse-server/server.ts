@@ -332,8 +332,8 @@ export async function startClickHouseHttpServer(
     connection: Connection,
     work: { sql: string; analysis: SqlAnalysis; insertData: Buffer | undefined },
   ): Promise<boolean> {
-    const reusable =
-      work.analysis.kind === "select" || work.analysis.kind === "insert" || work.analysis.kind === "ddl";
+    // SET/USE/temporary tables and statements we do not know may have changed the connection.
+    const reusable = ["select", "read", "insert", "ddl"].includes(work.analysis.kind);
     const hasParams = Object.keys(ctx.params.params).length > 0;
     // Every INSERT without bound parameters goes through the raw insert entry,
     // also INSERT ... SELECT/VALUES (empty data): it reports written rows.
