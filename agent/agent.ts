@@ -127,7 +127,11 @@ export class Agent {
         result.usage.outputTokens += message.usage.output_tokens ?? 0;
         result.usage.cacheReadTokens += message.usage.cache_read_input_tokens ?? 0;
         result.usage.cacheWriteTokens += message.usage.cache_creation_input_tokens ?? 0;
-        const content = message.content as ContentBlockParam[];
+        // The API rejects an empty assistant turn in the history; keep a marker instead.
+        const content: ContentBlockParam[] =
+          message.content.length > 0
+            ? (message.content as ContentBlockParam[])
+            : [{ type: "text", text: "(no answer)" }];
         this.history.push({ role: "assistant", content });
         for (const block of message.content) if (block.type === "text") answerParts.push(block.text);
         const toolUses = message.content.filter((b): b is ToolUseBlock => b.type === "tool_use");
