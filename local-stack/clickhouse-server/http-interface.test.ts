@@ -334,6 +334,16 @@ describe("parameters, database and settings", () => {
     expect(error.code).toBe("81");
   });
 
+  it("takes the database and default format from X-ClickHouse-Database/-Format headers too", async () => {
+    const response = await fetch(`${server.url}/`, {
+      method: "POST",
+      headers: { "X-ClickHouse-Database": "conformance", "X-ClickHouse-Format": "JSONEachRow" },
+      body: "SELECT currentDatabase() AS db, count() AS c FROM items",
+    });
+    expect(response.headers.get("x-clickhouse-format")).toBe("JSONEachRow");
+    expect(await response.text()).toBe('{"db":"conformance","c":3}\n');
+  });
+
   it("applies URL settings to that request only", async () => {
     const withSetting = await rows<{ v: string }>("SELECT toString(getSetting('max_block_size')) AS v", {
       max_block_size: 1234,

@@ -439,6 +439,15 @@ export async function startClickHouseHttpServer(
       body = Buffer.alloc(0);
     }
     const params = ctx.params;
+    // ClickHouse also takes the database and default format as headers.
+    const headerDatabase = req.headers["x-clickhouse-database"];
+    if (params.database === undefined && typeof headerDatabase === "string" && headerDatabase !== "") {
+      params.database = headerDatabase;
+    }
+    const headerFormat = req.headers["x-clickhouse-format"];
+    if (params.defaultFormat === undefined && typeof headerFormat === "string" && headerFormat !== "") {
+      params.defaultFormat = headerFormat;
+    }
     let sql: string;
     let insertData: Buffer | undefined;
     if (params.query !== undefined) {
