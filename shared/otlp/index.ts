@@ -8,4 +8,10 @@ export { OtlpDecodeError } from "./errors.ts";
 export { encodeTraceRequestJson, parseTraceRequestJson } from "./json.ts";
 export * from "./response.ts";
 export { TRACE_EXPORT_GRPC_PATH } from "./schema.ts";
+export {
+  hasValidIds,
+  joinTranscodedJson,
+  type TranscodedRequest,
+  transcodeTraceRequestToJson,
+} from "./transcode.ts";
 export * from "./types.ts";
