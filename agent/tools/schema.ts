@@ -45,18 +45,23 @@ export const schemaTool: AgentTool<Record<string, never>> = {
   describe: () => "",
   async run(ctx: ToolContext): Promise<ToolOutput> {
     const sql: string[] = [];
-    const summarySql =
-      "SELECT count() AS spans, countIf(StatusCode = 'Error') AS errors, " +
-      "toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms FROM otel_traces";
-    sql.push(sqlWithParams(summarySql, {}));
-    const [summary] = await queryRows<{ spans: string; errors: string; first_ms: string; last_ms: string }>(
-      ctx,
-      summarySql,
-    );
-    const servicesSql =
-      "SELECT ServiceName AS service, count() AS spans FROM otel_traces GROUP BY ServiceName ORDER BY spans DESC LIMIT 50";
+    // One scan: per-service counts and times; the totals are summed here.
+    const servicesSql = `SELECT ServiceName AS service, count() AS spans, countIf(StatusCode = 'Error') AS errors,
+        toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
+      FROM otel_traces GROUP BY ServiceName ORDER BY spans DESC, service`;
     sql.push(sqlWithParams(servicesSql, {}));
-    const services = await queryRows<{ service: string; spans: string }>(ctx, servicesSql);
+    const perService = await queryRows<{
+      service: string;
+      spans: string;
+      errors: string;
+      first_ms: string;
+      last_ms: string;
+    }>(ctx, servicesSql);
+    const services = perService.slice(0, 50);
+    const spans = perService.reduce((sum, s) => sum + num(s.spans), 0);
+    const errors = perService.reduce((sum, s) => sum + num(s.errors), 0);
+    const firstMs = Math.min(...perService.map((s) => num(s.first_ms)));
+    const lastMs = Math.max(...perService.map((s) => num(s.last_ms)));
     // Keys only (a subcolumn) of the first 100k spans, so this stays cheap on large tables.
     const keysSql =
       "SELECT key, count() AS spans FROM (SELECT SpanAttributes.keys AS keys FROM otel_traces LIMIT 100000) ARRAY JOIN keys AS key GROUP BY key ORDER BY spans DESC, key LIMIT 40";
@@ -82,14 +87,15 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     } else {
       lines.push("Table otel_traces_enriched: not present yet (the enricher has not run).");
     }
-    const spans = num(summary?.spans);
     lines.push(
       spans > 0
-        ? `Data: ${spans} spans, ${num(summary?.errors)} with StatusCode='Error', from ${isoFromMs(summary!.first_ms)} to ${isoFromMs(summary!.last_ms)}.`
+        ? `Data: ${spans} spans, ${errors} with StatusCode='Error', from ${isoFromMs(firstMs)} to ${isoFromMs(lastMs)}.`
         : "Data: otel_traces is empty.",
     );
     if (services.length > 0) {
-      lines.push(`Services (${services.length}${services.length === 50 ? "+" : ""}, by span count):`);
+      lines.push(
+        `Services (${perService.length}${perService.length > 50 ? ", top 50 shown" : ""}, by span count):`,
+      );
       lines.push(`  ${services.map((s) => `${s.service} (${num(s.spans)})`).join(", ")}`);
     }
     if (keys.length > 0) {
