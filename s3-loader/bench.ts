@@ -11,10 +11,12 @@
  *  3. loader: S3Loader in this process, from listing to the last ledger update;
  *  4. lag: the loader CLI (`run`, default settings) while objects are written at
  *     ~BENCH_LAG_SPANS_PER_SEC; lag = object PUT done -> its rows inserted
- *     (ledger updated_at).
+ *     (ledger updated_at);
+ *  5. memory: peak RSS of the loader CLI loading one BENCH_LARGE_MB object,
+ *     split into parts (default) and with one JSON.parse for comparison.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -51,6 +53,9 @@ const FORMAT_SAMPLE_ROWS = Number(process.env.BENCH_FORMAT_SAMPLE_ROWS ?? 50_000
 const RAW_ROWS_PER_INSERT = 10_000;
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 20);
 const LAG_SPANS_PER_SEC = Number(process.env.BENCH_LAG_SPANS_PER_SEC ?? 5000);
+/** Size of the single large object whose loading memory is measured (0 skips it). */
+const LARGE_MB = Number(process.env.BENCH_LARGE_MB ?? 100);
+const LARGE_HEAP_MB = Number(process.env.BENCH_LARGE_HEAP_MB ?? 256);
 
 const SERVICES = ["frontend", "checkout", "inventory", "payments", "draw", "fraud", "notifications", "auth"];
 const ROUTES = [
@@ -132,6 +137,27 @@ function generatorLikeRequest(seed: number, spans: number): OtlpTraceRequest {
       },
     ],
   };
+}
+
+/** Writes one OTLP/JSON document of about `bytes` bytes (one resource, one scope) without holding it in memory. */
+async function writeLargeObject(file: string, bytes: number): Promise<number> {
+  const out = createWriteStream(file);
+  const request = generatorLikeRequest(7, 1);
+  const head = JSON.stringify(request).replace(/"spans":\[.*\]\}\]\}\]\}$/, '"spans":[');
+  out.write(head);
+  let written = head.length;
+  let spans = 0;
+  for (let seed = 10_000; written < bytes; seed++) {
+    const part = generatorLikeRequest(seed, 1000).resourceSpans![0]!.scopeSpans![0]!.spans!;
+    const text = part.map((span) => JSON.stringify(span)).join(",");
+    const piece = spans === 0 ? text : `,${text}`;
+    if (!out.write(piece)) await new Promise<void>((r) => out.once("drain", () => r()));
+    written += piece.length;
+    spans += part.length;
+  }
+  out.end("]}]}]}");
+  await new Promise<void>((r) => out.once("finish", () => r()));
+  return spans;
 }
 
 /** An OtelTraceRow as a JSONEachRow object for client.insert (maps as objects, ns as digit strings). */
@@ -415,6 +441,53 @@ async function main(): Promise<void> {
     log(
       `  object written -> rows inserted: p50 ${fmt(pct(0.5), 2)} s, p95 ${fmt(pct(0.95), 2)} s, max ${fmt(lags.at(-1)!, 2)} s  (target < 5 s)`,
     );
+
+    // 5. memory for one large object: peak RSS of the loader process, split parts vs one JSON.parse.
+    if (LARGE_MB > 0) {
+      const file = path.join(dir, "large.json");
+      const spans = await writeLargeObject(file, LARGE_MB * 1024 ** 2);
+      const size = statSync(file).size;
+      for (const [mode, largeObjectBytes] of [
+        ["split into parts (default for objects over LOADER_LARGE_OBJECT_BYTES)", "1MiB"],
+        ["one JSON.parse (for comparison)", "4GiB"],
+      ] as const) {
+        const prefix = `large-${largeObjectBytes.toLowerCase()}`;
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: s3Config.bucket,
+            Key: collectorKey(prefix, new Date(), "1"),
+            Body: createReadStream(file),
+            ContentLength: size,
+          }),
+        );
+        const loaderChild = startCli(["run", "--once"], {
+          ...env,
+          S3_PREFIX: prefix,
+          LOADER_LARGE_OBJECT_BYTES: largeObjectBytes,
+          // A capped JS heap shows what the process needs, not what V8 lets accumulate before collecting.
+          NODE_OPTIONS: `--max-old-space-size=${LARGE_HEAP_MB}`,
+        });
+        let peak = 0;
+        const sampler = setInterval(() => {
+          try {
+            const status = readFileSync(`/proc/${loaderChild.pid}/status`, "utf8");
+            const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+            peak = Math.max(peak, rss);
+          } catch {
+            // exited
+          }
+        }, 50);
+        const started = performance.now();
+        const code = await new Promise<number | null>((resolve) => loaderChild.once("exit", resolve));
+        clearInterval(sampler);
+        const seconds = (performance.now() - started) / 1000;
+        const outcome =
+          code === 0
+            ? `loaded within a ${LARGE_HEAP_MB} MiB JS heap, peak RSS ${fmt(peak / 1024 ** 2)} MiB, ${fmt(spans / seconds)} spans/s`
+            : `FAILED with a ${LARGE_HEAP_MB} MiB JS heap (exit ${code}, peak RSS ${fmt(peak / 1024 ** 2)} MiB)`;
+        log(`large object ${fmt(size / 1024 ** 2)} MiB JSON (${fmt(spans)} spans), ${mode}: ${outcome}`);
+      }
+    }
   } finally {
     s3.destroy();
     await client.close();

@@ -417,6 +417,21 @@ export class S3Loader {
         })(),
       );
       if (!gzip) {
+        // Known length: one buffer, no second copy at the end (a 200 MB object needs 200 MB, not 400).
+        const length = response.ContentLength;
+        if (length !== undefined && length >= first.length) {
+          const whole = Buffer.allocUnsafe(length);
+          let offset = 0;
+          for await (const c of rest) {
+            const piece = c as Buffer;
+            if (offset + piece.length > length)
+              throw new TransientError(`S3 read ${key}: more bytes than Content-Length`);
+            piece.copy(whole, offset);
+            offset += piece.length;
+          }
+          if (offset !== length) throw new TransientError(`S3 read ${key}: ${offset} of ${length} bytes`);
+          return whole;
+        }
         for await (const c of rest) raw.push(c as Buffer);
         return Buffer.concat(raw);
       }
@@ -432,7 +447,7 @@ export class S3Loader {
       }
       return Buffer.concat(chunks);
     } catch (error) {
-      if (error instanceof CorruptObjectError) throw error;
+      if (error instanceof CorruptObjectError || error instanceof TransientError) throw error;
       throw new TransientError(`S3 read ${key}: ${errorText(error)}`);
     }
   }
