@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -13,12 +13,19 @@ import { type RunningCollector, startCollector } from "./collector.ts";
 
 /** Test-only helpers shared by the collector's integration tests. */
 
+const scratchDirs: string[] = [];
+process.once("exit", () => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 export function testCollectorConfig(overrides: Partial<CollectorConfig> = {}): CollectorConfig {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-collector-"));
+  scratchDirs.push(dir);
   return {
     ...readCollectorConfig({}),
     httpPort: 0,
     grpcPort: 0,
-    spoolDir: path.join(mkdtempSync(path.join(os.tmpdir(), "click-ai-collector-")), "spool"),
+    spoolDir: path.join(dir, "spool"),
     batchTimeoutMs: 50,
     retryInitialMs: 50,
     retryMaxMs: 500,

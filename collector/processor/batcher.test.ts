@@ -1,9 +1,19 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Spool, type SpoolBatch, SpoolFullError } from "../spool/spool.ts";
 import { Batcher, ShuttingDownError } from "./batcher.ts";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-batcher-"));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 async function setup(options: {
   batchSize?: number;
@@ -12,7 +22,7 @@ async function setup(options: {
   maxBytes?: number;
 }) {
   const spool = new Spool({
-    dir: mkdtempSync(path.join(os.tmpdir(), "click-ai-batcher-")),
+    dir: tempDir(),
     maxBytes: options.maxBytes ?? 1 << 20,
   });
   await spool.open();

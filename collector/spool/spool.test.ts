@@ -1,11 +1,19 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { encodeRecord, parseSpoolFile, parseSpoolFileName, SPOOL_MAGIC, spoolFileName } from "./format.ts";
 import { Spool, SpoolFullError } from "./spool.ts";
 
-const tempDir = () => mkdtempSync(path.join(os.tmpdir(), "click-ai-spool-"));
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-spool-"));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 describe("spool file format", () => {
   it("parses records and stops at a torn or corrupt tail", () => {
