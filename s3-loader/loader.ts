@@ -257,6 +257,27 @@ export class S3Loader {
       }),
     );
     await this.transient("ledger claim", () => this.ledger.write(claimRows));
+    if (!batch.recovered && config.shardCount === 1) {
+      // Guard for unsharded instances racing on the same keys: whoever's claim
+      // is not the latest version backs off. ClickHouse offers no compare-and-
+      // set, so two claims landing within the same instant can both pass; a
+      // re-run of the SAME batch is always safe (same tokens), but two
+      // different batches are not: run several instances with --shard i/n.
+      const after = await this.transient("ledger claim check", () =>
+        this.ledger.latest(members.map((m) => m.key)),
+      );
+      const lost = members.filter((m) => {
+        const row = after.get(m.key);
+        return !row || row.batchId !== batch.id || row.owner !== config.instanceId;
+      });
+      if (lost.length > 0) {
+        logger.info(
+          { batch: batch.id, lost: lost.length },
+          "another instance claimed these objects first; skipping",
+        );
+        return { loaded: 0, failed: 0, rows: 0 };
+      }
+    }
 
     // Prefetch every member (bounded by the GET queue), map them in key order.
     const single = members.length === 1;
