@@ -1,11 +1,9 @@
 import { execFile } from "node:child_process";
-import { createRequire } from "node:module";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { CHILD_NODE_ARGS } from "../local-stack/process/spawn-tsx.ts";
 
-const require = createRequire(import.meta.url);
 export const ROOT_DIR = fileURLToPath(new URL("../", import.meta.url));
-const TSX = require.resolve("tsx");
 
 /** Ports the OS says are free right now (bound, then released). */
 export async function freePorts(count: number): Promise<number[]> {
@@ -41,7 +39,7 @@ export function runProjectCommand(
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", TSX, script, ...args],
+      [...CHILD_NODE_ARGS, script, ...args],
       { cwd: ROOT_DIR, env, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;

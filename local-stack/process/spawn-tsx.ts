@@ -1,10 +1,18 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import readline from "node:readline";
+import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
 /** tsx's ESM loader, resolved once so children work from any cwd. */
 export const TSX_LOADER = require.resolve("tsx");
+const EXIT_WITH_PARENT = fileURLToPath(new URL("./exit-with-parent.ts", import.meta.url));
+
+/**
+ * Node flags for a supervised child: run TypeScript, and stop when the parent
+ * is gone (see exit-with-parent.ts).
+ */
+export const CHILD_NODE_ARGS = ["--import", TSX_LOADER, "--import", EXIT_WITH_PARENT];
 
 export interface SpawnTsxOptions {
   env?: NodeJS.ProcessEnv | undefined;
@@ -39,15 +47,11 @@ export function spawnTsx(
   args: string[],
   options: SpawnTsxOptions,
 ): Promise<ChildProcessHandle> {
-  const child = spawn(
-    process.execPath,
-    [...(options.nodeArgs ?? []), "--import", TSX_LOADER, script, ...args],
-    {
-      cwd: options.cwd,
-      env: { ...process.env, LOG_FORMAT: "json", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...CHILD_NODE_ARGS, script, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, LOG_FORMAT: "json", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const stderrTail: string[] = [];
 

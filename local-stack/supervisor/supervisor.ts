@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import path from "node:path";
 import type { Logger } from "../../shared/logger.ts";
-import { TSX_LOADER } from "../process/spawn-tsx.ts";
+import { CHILD_NODE_ARGS } from "../process/spawn-tsx.ts";
 import type { HealthCheck, ProcessSpec } from "./processes.ts";
 import {
   DEFAULT_RESTART_POLICY,
@@ -173,8 +173,7 @@ export class Supervisor {
       process.execPath,
       [
         ...(spec.nodeArgs ?? []),
-        "--import",
-        TSX_LOADER,
+        ...CHILD_NODE_ARGS,
         path.join(this.options.rootDir, spec.script),
         ...spec.args,
       ],
