@@ -9,8 +9,8 @@ import { writeStaticModel } from "./static-model.ts";
  * version: a change to the recipe below must bump it, because every enriched
  * row records the id and vectors of different builds must not be compared.
  */
-export const DEFAULT_MODEL_ID = "click-ai/use-lite-static-v1";
-export const DEFAULT_MODEL_RECIPE = { dims: 256, sifA: 1e-3 } as const;
+export const DEFAULT_MODEL_ID = "click-ai/use-lite-static-v2";
+export const DEFAULT_MODEL_RECIPE = { dims: 256, sifA: 1e-3, centre: false } as const;
 
 /** Files transformers.js needs in a local model folder. */
 export const MODEL_FILES = [

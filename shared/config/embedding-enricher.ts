@@ -12,7 +12,7 @@ import { readPathsConfig } from "./paths.ts";
 import { parseShard } from "./s3-loader.ts";
 
 /** The id of the project's offline default model (kept in sync with embedding-enricher/model/default-model.ts). */
-export const DEFAULT_EMBEDDING_MODEL = "click-ai/use-lite-static-v1";
+export const DEFAULT_EMBEDDING_MODEL = "click-ai/use-lite-static-v2";
 
 export interface Shard {
   index: number;
