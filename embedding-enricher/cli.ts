@@ -141,8 +141,8 @@ program
         oldestPendingSpan: counts.oldestPendingTimestamp ?? null,
         watermark: formatPosition(watermark),
         latestLoaded: formatPosition(counts.latestSource),
-        // The hit rate lives in the running worker; its log line "enriched" reports it.
-        cacheHitRate: "see `just enricher-logs` (cacheHitRate)",
+        // Of the last writer since its start: spans whose text already had a vector.
+        cacheHitRate: state?.cacheHitRate !== undefined ? Number(state.cacheHitRate.toFixed(3)) : null,
       };
       if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else

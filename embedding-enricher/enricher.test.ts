@@ -9,7 +9,7 @@ import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
 import { Enricher } from "./enricher.ts";
 import { batchToken, START } from "./position.ts";
-import { insertEnriched, readSourceBatch, vectorIndexDims } from "./store.ts";
+import { insertEnriched, readShardState, readSourceBatch, vectorIndexDims } from "./store.ts";
 import { count, insertSpans, makeSpans } from "./testing/spans.ts";
 import { writeTinyModel } from "./testing/tiny-model.ts";
 
@@ -71,6 +71,10 @@ describe("enricher against a real ClickHouse", () => {
     expect(await enrichedCount()).toBe(1270);
     expect(await distinctEnriched()).toBe(1270);
     expect(first.cacheHitRate()).toBeGreaterThan(0.5);
+    const state = await readShardState(client, db, embedder.model, { index: 0, count: 1 });
+    expect(state?.watermark).toEqual(first.watermark);
+    expect(state?.enrichedRows).toBe(1270n);
+    expect(state?.cacheHitRate).toBeCloseTo(first.cacheHitRate(), 3);
 
     // A new process (fresh state) finds nothing left to do.
     const second = enricher();

@@ -224,12 +224,13 @@ export class Enricher {
     }
     await insertEnriched(client, database, rows, batchToken(embedder.model, shard, from, upTo));
     this.enrichedRows += BigInt(rows.length);
+    this.stats.spans += rows.length;
     await writeShardState(client, database, embedder.model, shard, {
       watermark: upTo,
       enrichedRows: this.enrichedRows,
+      cacheHitRate: this.cacheHitRate(),
     });
     this.watermark = upTo;
-    this.stats.spans += rows.length;
     this.stats.batches++;
     this.options.log?.debug({ rows: rows.length, watermark: formatPosition(upTo) }, "batch written");
   }

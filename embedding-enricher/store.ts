@@ -146,6 +146,8 @@ export async function insertTextEmbeddings(
 export interface ShardState {
   watermark: Position;
   enrichedRows: bigint;
+  /** Of the writing process, since it started. */
+  cacheHitRate?: number;
 }
 
 export async function readShardState(
@@ -156,17 +158,19 @@ export async function readShardState(
 ): Promise<ShardState | undefined> {
   const result = await client.query({
     query: `
-      SELECT toString(WatermarkBlock) AS block, toString(WatermarkOffset) AS offset, toString(EnrichedRows) AS rows
+      SELECT toString(WatermarkBlock) AS block, toString(WatermarkOffset) AS offset, toString(EnrichedRows) AS rows,
+        CacheHitRate AS hitRate
       FROM ${database}.${STATE_TABLE} FINAL
       WHERE Model = ${sqlString(model)} AND Shard = ${sqlString(formatShard(shard))}
       ORDER BY UpdatedAt DESC LIMIT 1`,
     format: "JSONEachRow",
   });
-  const [row] = await result.json<{ block: string; offset: string; rows: string }>();
+  const [row] = await result.json<{ block: string; offset: string; rows: string; hitRate: number }>();
   if (!row) return undefined;
   return {
     watermark: { block: BigInt(row.block), offset: BigInt(row.offset) },
     enrichedRows: BigInt(row.rows),
+    cacheHitRate: Number(row.hitRate),
   };
 }
 
@@ -186,6 +190,7 @@ export async function writeShardState(
         WatermarkBlock: state.watermark.block.toString(),
         WatermarkOffset: state.watermark.offset.toString(),
         EnrichedRows: state.enrichedRows.toString(),
+        CacheHitRate: state.cacheHitRate ?? 0,
       },
     ],
     format: "JSONEachRow",

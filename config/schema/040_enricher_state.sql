@@ -7,6 +7,8 @@ CREATE TABLE IF NOT EXISTS {database}.enricher_state (
     WatermarkBlock UInt64,
     WatermarkOffset UInt64,
     EnrichedRows UInt64,
+    -- Share of the writer's spans whose text already had a vector (no model call).
+    CacheHitRate Float32 DEFAULT 0,
     UpdatedAt DateTime64(6) DEFAULT now64(6)
 ) ENGINE = ReplacingMergeTree(UpdatedAt)
 ORDER BY (Model, Shard);
