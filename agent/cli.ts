@@ -10,6 +10,7 @@ import type { AskResult } from "./agent.ts";
 import { CancelledError, dispatchTool, formatToolLine, type ToolCallRecord } from "./dispatch.ts";
 import { type AgentRuntime, createAgentRuntime, type RuntimeOverrides } from "./runtime.ts";
 import { parseSlash, SLASH_HELP } from "./slash.ts";
+import { resolveServiceName } from "./tools/filters.ts";
 import { ALL_TOOLS } from "./tools/index.ts";
 
 const NO_KEY =
@@ -87,9 +88,14 @@ async function runSlash(session: Session, line: string, signal?: AbortSignal): P
       return "failed";
     case "tool": {
       const { toolContext } = session.runtime;
+      const input = { ...command.input };
+      // A typed "/slow checkout" means the one service whose name contains "checkout".
+      if (typeof input.service === "string") {
+        input.service = await resolveServiceName(toolContext, input.service).catch(() => input.service);
+      }
       const record = await dispatchTool(
         ALL_TOOLS,
-        { id: "cli", name: command.tool, input: command.input },
+        { id: "cli", name: command.tool, input },
         { ...toolContext, ...(signal ? { signal } : {}) },
       );
       session.lastSql = record.sql;

@@ -186,7 +186,7 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     const [p95] = await rows<{ ns: string }>(
       "SELECT toUInt64(quantileExact(0.95)(Duration)) AS ns FROM otel_traces WHERE ServiceName = 'checkout-service'",
     );
-    const slowText = await agent("/slow checkout-service");
+    const slowText = await agent("/slow checkout");
     const slow = tableRows(slowText);
     expect(slow.length).toBeGreaterThan(0);
     for (const row of slow) expect(row).toContain("checkout-service");

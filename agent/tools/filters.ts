@@ -93,6 +93,22 @@ export const ERROR_MESSAGE_SQL =
   "if(StatusMessage != '', StatusMessage, arrayFirst(m -> m != '', arrayMap(a -> a['exception.message'], Events.Attributes)))";
 
 /**
+ * For commands a person types: "checkout" means "checkout-service" when that
+ * is the only stored service whose name contains it (any case). An exact name,
+ * or a term several services share, is returned unchanged.
+ */
+export async function resolveServiceName(ctx: ToolContext, service: string): Promise<string> {
+  const rows = await queryRows<{ name: string }>(
+    ctx,
+    `SELECT DISTINCT ServiceName AS name FROM otel_traces
+     WHERE positionCaseInsensitive(ServiceName, {service:String}) > 0 LIMIT 30`,
+    { service },
+  );
+  if (rows.some((r) => r.name === service)) return service;
+  return rows.length === 1 ? rows[0]!.name : service;
+}
+
+/**
  * When a service filter matched nothing, the names the model may have meant
  * (same letters in another case, or containing what it typed), so it can
  * retry with an exact name.

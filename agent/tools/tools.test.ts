@@ -7,6 +7,7 @@ import { startTestStack, type TestStack } from "../../testing/stack.ts";
 import { createAgentClickHouseClient } from "../clickhouse.ts";
 import { dispatchTool } from "../dispatch.ts";
 import { insertSeed, SEED_TRACES, type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
+import { resolveServiceName } from "./filters.ts";
 import { formatMs } from "./format.ts";
 import { ALL_TOOLS } from "./index.ts";
 import { createEnricherSearch } from "./semantic-search.ts";
@@ -58,6 +59,14 @@ const errorsBy = (service: string, list = spans) =>
   list.filter((s) => s.ServiceName === service && s.StatusCode === "Error").length;
 
 describe("tools on the embedded ClickHouse with known spans", () => {
+  it("resolves a typed partial service name only when it is unambiguous", async () => {
+    expect(await resolveServiceName(ctx, "INVENT")).toBe("inventory");
+    expect(await resolveServiceName(ctx, "inventory")).toBe("inventory");
+    // Matches several services (or none): left as typed, so the tool's hint explains.
+    expect(await resolveServiceName(ctx, "o")).toBe("o");
+    expect(await resolveServiceName(ctx, "no-such-service")).toBe("no-such-service");
+  });
+
   it("service_overview counts every span exactly and ranks the service with most errors first", async () => {
     const result = await call("service_overview", {});
     expect(result.isError).toBe(false);
