@@ -154,8 +154,14 @@ export class S3Loader {
     const now = Date.now();
     const batches: Batch[] = [];
 
+    // The three sources are independent reads: one round trip's time, not three.
+    const [claimed, due, fresh] = await Promise.all([
+      this.ledger.claimed(),
+      this.ledger.dueRetries(now, 1000),
+      this.discover(),
+    ]);
+
     // 1. Claimed batches left by a crash (ours at once, others' after the lease).
-    const claimed = await this.ledger.claimed();
     const byBatch = new Map<string, LedgerRow[]>();
     for (const row of claimed) {
       if (this.inFlight.has(row.key)) continue;
@@ -175,7 +181,6 @@ export class S3Loader {
     }
 
     // 2. Failed objects whose backoff is over; each retries alone (see header).
-    const due = await this.ledger.dueRetries(now, 1000);
     for (const row of due) {
       if (this.inFlight.has(row.key) || !this.mine(row.key)) continue;
       const member = { ...ledgerObject(row), previous: row };
@@ -187,8 +192,7 @@ export class S3Loader {
       });
     }
 
-    // 3. New objects.
-    const fresh = await this.discover();
+    // 3. New objects (claimed/due ones can't be among them: the ledger knows them).
     for (const members of groupBatches(fresh, {
       maxObjects: config.batchMaxObjects,
       maxBytes: config.batchMaxBytes,
@@ -232,15 +236,7 @@ export class S3Loader {
   private async loadBatch(batch: Batch): Promise<{ loaded: number; failed: number; rows: number }> {
     const { config, logger } = this.deps;
     const now = Date.now();
-    const latest = batch.recovered
-      ? new Map<string, LedgerRow>()
-      : await this.ledger.latest(batch.members.map((m) => m.key));
-    // Another instance (or an earlier poll) may have finished some of these meanwhile.
-    const members = batch.members.filter((m) => {
-      const state = latest.get(m.key)?.state;
-      return state === undefined || state === "failed" || state === "queued" || batch.recovered;
-    });
-    if (members.length !== batch.members.length) return { loaded: 0, failed: 0, rows: 0 };
+    const members = batch.members;
 
     // Write-ahead claim: composition + chunking are fixed before any insert.
     const claimRows = members.map((m) =>
@@ -253,31 +249,26 @@ export class S3Loader {
         owner: config.instanceId,
         error: m.previous?.error ?? "",
         now,
-        after: Math.max(m.previous?.version ?? 0, latest.get(m.key)?.version ?? 0),
+        after: m.previous?.version ?? 0,
       }),
     );
     await this.transient("ledger claim", () => this.ledger.write(claimRows));
-    if (!batch.recovered && config.shardCount === 1) {
-      // Guard for unsharded instances racing on the same keys: whoever's claim
-      // is not the latest version backs off. ClickHouse offers no compare-and-
-      // set, so two claims landing within the same instant can both pass; a
-      // re-run of the SAME batch is always safe (same tokens), but two
-      // different batches are not: run several instances with --shard i/n.
-      const after = await this.transient("ledger claim check", () =>
-        this.ledger.latest(members.map((m) => m.key)),
-      );
-      const lost = members.filter((m) => {
-        const row = after.get(m.key);
-        return !row || row.batchId !== batch.id || row.owner !== config.instanceId;
-      });
-      if (lost.length > 0) {
-        logger.info(
-          { batch: batch.id, lost: lost.length },
-          "another instance claimed these objects first; skipping",
-        );
-        return { loaded: 0, failed: 0, rows: 0 };
-      }
-    }
+    // Guard for unsharded instances racing on the same keys: whoever's claim is
+    // not the latest version backs off. ClickHouse offers no compare-and-set,
+    // so two claims landing within the same instant can both pass; a re-run of
+    // the SAME batch is always safe (same tokens), two different batches are
+    // not: run several instances with --shard i/n. Checked while the GETs run.
+    const claimCheck =
+      !batch.recovered && config.shardCount === 1
+        ? this.transient("ledger claim check", () => this.ledger.latest(members.map((m) => m.key))).then(
+            (after) =>
+              members.filter((m) => {
+                const row = after.get(m.key);
+                return !row || row.batchId !== batch.id || row.owner !== config.instanceId;
+              }).length,
+          )
+        : Promise.resolve(0);
+    claimCheck.catch(() => undefined);
 
     // Prefetch every member (bounded by the GET queue), map them in key order.
     const single = members.length === 1;
@@ -297,6 +288,11 @@ export class S3Loader {
     const chunk = new ChunkWriter(batch, (lines, index) => this.insertChunk(batch, lines, index));
     const rowsByKey = new Map<string, number>();
     const failures = new Map<string, string>();
+    const lost = await claimCheck;
+    if (lost > 0) {
+      logger.info({ batch: batch.id, lost }, "another instance claimed these objects first; skipping");
+      return { loaded: 0, failed: 0, rows: 0 };
+    }
     try {
       for (let i = 0; i < members.length; i++) {
         const member = members[i]!;
