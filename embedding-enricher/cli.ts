@@ -162,11 +162,20 @@ program
   .option("--from <time>", "span start at or after (ISO time)")
   .option("--to <time>", "span start before (ISO time)")
   .option("--service <name>", "only this service")
+  .option("--per-text <n>", "at most n spans per distinct span text")
   .option("--json", "one JSON object per line")
   .action(
     async (
       query: string,
-      flags: { model?: string; k: string; from?: string; to?: string; service?: string; json?: boolean },
+      flags: {
+        model?: string;
+        k: string;
+        from?: string;
+        to?: string;
+        service?: string;
+        perText?: string;
+        json?: boolean;
+      },
     ) => {
       const cfg = config(flags);
       const ch = readClickHouseConfig();
@@ -179,6 +188,7 @@ program
           from: flags.from,
           to: flags.to,
           service: flags.service,
+          maxPerText: flags.perText === undefined ? undefined : Number(flags.perText),
           model: embedder,
         });
         for (const m of matches) {

@@ -128,4 +128,13 @@ describe("searchSpans with the default (offline, distilled) model", () => {
     expect(recent.filter((m) => m.serviceName === "image-service")).toHaveLength(1);
     await expect(searchSpans(client, { query: " ", model: embedder, database: db })).rejects.toThrow(/empty/);
   });
+
+  it("returns one span per distinct text when asked", async () => {
+    const query = "picture shrinking job";
+    const diverse = await searchSpans(client, { query, k: 4, maxPerText: 1, model: embedder, database: db });
+    expect(diverse).toHaveLength(4);
+    expect(new Set(diverse.map((m) => m.text)).size).toBe(4);
+    const plain = await searchSpans(client, { query, k: 4, model: embedder, database: db });
+    expect(new Set(plain.map((m) => m.text)).size).toBeLessThan(4);
+  });
 });

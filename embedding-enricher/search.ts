@@ -14,6 +14,8 @@ export interface SearchSpansOptions {
   service?: string;
   /** The model that embeds the query; only rows it made are compared. */
   model: Embedder;
+  /** At most this many spans per distinct text (spans repeat texts; 1 = one example of each). */
+  maxPerText?: number;
   /** Database holding otel_traces_enriched (default: the client's). */
   database?: string;
 }
@@ -55,6 +57,10 @@ export async function searchSpans(
   if (!query) throw new Error("search: the query is empty");
   const k = options.k ?? 10;
   if (!Number.isInteger(k) || k < 1 || k > 1000) throw new Error(`search: k must be 1..1000, got ${k}`);
+  const perText = options.maxPerText;
+  if (perText !== undefined && (!Number.isInteger(perText) || perText < 1)) {
+    throw new Error(`search: maxPerText must be a positive integer, got ${perText}`);
+  }
   const [vector] = await options.model.embed([query]);
   if (!vector) throw new Error("search: the model returned no embedding");
   const literal = `[${Array.from(vector, (x) => (Number.isFinite(x) ? x : 0).toPrecision(8)).join(",")}]::Array(Float32)`;
@@ -88,6 +94,7 @@ export async function searchSpans(
       INNER JOIN ranked AS r ON s.TextHash = r.TextHash
       WHERE ${spanFilters.map((f) => `s.${f}`).join(" AND ")}
       ORDER BY r.distance ASC, s.Timestamp DESC
+      ${perText ? `LIMIT ${perText} BY s.TextHash` : ""}
       LIMIT ${k}`,
     format: "JSONEachRow",
   });
