@@ -1,6 +1,5 @@
 import path from "node:path";
 import {
-  ConfigError,
   type Env,
   readBool,
   readDurationMs,
