@@ -202,7 +202,7 @@ describe("mapping through the whole path", () => {
 describe("discovery", () => {
   it("loads objects that arrive late behind the watermark, and nothing twice", async () => {
     const prefix = "late";
-    const l = loader(prefix, { lateWindowMs: 5 * 60_000 });
+    const l = loader(prefix, { lateWindowMs: 5 * 60_000, lateScanIntervalMs: 0 });
     await putObject(
       t.s3,
       t.s3Config.bucket,
@@ -229,6 +229,30 @@ describe("discovery", () => {
     await drain(l);
     expect(await rowsOf("late-svc")).toBe(30);
     expect(Object.keys(await ledgerStates(prefix))).toHaveLength(3);
+  });
+});
+
+describe("discovery between full late scans", () => {
+  it("re-lists the watermark's minute and the one before on every poll, the whole window only on a full scan", async () => {
+    const prefix = "late2";
+    const l = loader(prefix, { lateWindowMs: 10 * 60_000, lateScanIntervalMs: 60 * 60_000 });
+    const put = (m: number, id: string, seed: number) =>
+      putObject(
+        t.s3,
+        t.s3Config.bucket,
+        collectorKey(prefix, minute(m), id),
+        JSON.stringify(sampleRequest(seed, 4, "late2-svc")),
+      );
+    await put(5, "500000000", 30);
+    await drain(l); // first poll is a full scan
+    await put(5, "100000000", 31); // same minute, smaller suffix
+    await put(4, "900000000", 32); // previous minute
+    await put(1, "900000000", 33); // four minutes back: only a full scan finds it
+    await drain(l);
+    expect(await rowsOf("late2-svc")).toBe(12);
+    const full = loader(prefix, { lateWindowMs: 10 * 60_000, lateScanIntervalMs: 0 });
+    await drain(full);
+    expect(await rowsOf("late2-svc")).toBe(16);
   });
 });
 

@@ -88,6 +88,7 @@ export class S3Loader {
   private readonly getQueue: PQueue;
   private readonly insertQueue: PQueue;
   private readonly inFlight = new Set<string>();
+  private lastFullScan = 0;
 
   constructor(private readonly deps: LoaderDeps) {
     this.ledger = new Ledger(deps.clickhouse, deps.database, deps.bucket, deps.prefix);
@@ -137,12 +138,21 @@ export class S3Loader {
   }
 
   private async discover(): Promise<BatchMember[]> {
+    const { config } = this.deps;
     const watermark = await this.ledger.watermark();
-    const startAfter = listStartAfter(this.deps.prefix, watermark, this.deps.config.lateWindowMs);
+    // Every poll re-lists the watermark's minute and the one before (keys of a
+    // minute arrive in random order, and a PUT begun at :59.9 shows up after
+    // the next minute's keys); the whole late window only every
+    // lateScanIntervalMs, so listing cost does not grow with the window.
+    const now = Date.now();
+    const full = now - this.lastFullScan >= config.lateScanIntervalMs;
+    const windowMs = full ? config.lateWindowMs : Math.min(config.lateWindowMs, 60_000);
+    const startAfter = listStartAfter(this.deps.prefix, watermark, windowMs);
     const [listed, known] = await Promise.all([
       this.list(startAfter),
       this.ledger.knownKeysAfter(startAfter),
     ]);
+    if (full) this.lastFullScan = now;
     return listed.filter((o) => !known.has(o.key) && !this.inFlight.has(o.key) && this.mine(o.key));
   }
 

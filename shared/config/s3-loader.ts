@@ -6,6 +6,8 @@ export interface S3LoaderConfig {
   pollIntervalMs: number;
   /** How far behind the watermark's minute partition every poll re-lists for late objects. */
   lateWindowMs: number;
+  /** How often the whole late window is re-listed (every poll covers the watermark's minute and the one before). */
+  lateScanIntervalMs: number;
   /** A batch (one claim, one set of insert tokens) closes at this many objects ... */
   batchMaxObjects: number;
   /** ... or at this many stored (listed) bytes. */
@@ -55,6 +57,7 @@ export function readS3LoaderConfig(env: Env = process.env): S3LoaderConfig {
   return {
     pollIntervalMs: readDurationMs(env, "LOADER_POLL_INTERVAL", 1000, { min: 50 }),
     lateWindowMs: readDurationMs(env, "LOADER_LATE_WINDOW", 5 * 60_000, { min: 0 }),
+    lateScanIntervalMs: readDurationMs(env, "LOADER_LATE_SCAN_INTERVAL", 30_000, { min: 0 }),
     batchMaxObjects: readInt(env, "LOADER_BATCH_MAX_OBJECTS", 200, { min: 1, max: 100_000 }),
     batchMaxBytes: readBytes(env, "LOADER_BATCH_MAX_BYTES", 16 * 1024 ** 2, { min: 1 }),
     chunkRows: readInt(env, "LOADER_CHUNK_ROWS", 20_000, { min: 1 }),
