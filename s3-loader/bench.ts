@@ -286,21 +286,30 @@ async function main(): Promise<void> {
 
     // 2. insert format on a sample, then the raw engine rate for the whole corpus.
     const sampleBodies = compactBodies.slice(0, objectBodies.length);
-    const formatCompact = await rawInsert(
-      client,
-      "bench_raw_each",
-      "JSONCompactEachRow",
-      sampleBodies,
-      sampleRows,
-    );
-    await client.command({ query: "TRUNCATE TABLE bench_raw_each.otel_traces" });
-    const formatEach = await rawInsert(client, "bench_raw_each", "JSONEachRow", objectBodies, sampleRows);
+    const eachBytes = objectBodies.reduce((sum, b) => sum + b.length, 0);
+    // Alternate the formats over three rounds (the first inserts into a fresh
+    // server are slower) and keep each format's best round.
+    let formatCompact = { seconds: 0, rate: 0 };
+    let formatEach = { seconds: 0, rate: 0 };
+    for (let round = 0; round < 3; round++) {
+      await client.command({ query: "TRUNCATE TABLE bench_raw_each.otel_traces" });
+      const c = await rawInsert(client, "bench_raw_each", "JSONCompactEachRow", sampleBodies, sampleRows);
+      await client.command({ query: "TRUNCATE TABLE bench_raw_each.otel_traces" });
+      const e = await rawInsert(client, "bench_raw_each", "JSONEachRow", objectBodies, sampleRows);
+      if (c.rate > formatCompact.rate) formatCompact = c;
+      if (e.rate > formatEach.rate) formatEach = e;
+    }
     objectBodies.length = 0;
     log(
-      `insert format, first ${fmt(sampleRows)} rows, ${fmt(RAW_ROWS_PER_INSERT)} rows per INSERT, 2 in parallel:`,
+      `insert format, first ${fmt(sampleRows)} rows, ${fmt(RAW_ROWS_PER_INSERT)} rows per INSERT, 2 in parallel, best of 3:`,
     );
-    log(`  JSONCompactEachRow ${fmt(formatCompact.rate).padStart(9)} spans/s`);
-    log(`  JSONEachRow        ${fmt(formatEach.rate).padStart(9)} spans/s`);
+    const compactBytes = sampleBodies.reduce((sum, b) => sum + b.length, 0);
+    log(
+      `  JSONCompactEachRow ${fmt(formatCompact.rate).padStart(9)} spans/s, ${fmt(compactBytes / sampleRows)} B/row`,
+    );
+    log(
+      `  JSONEachRow        ${fmt(formatEach.rate).padStart(9)} spans/s, ${fmt(eachBytes / sampleRows)} B/row`,
+    );
     const rawCompact = await rawInsert(
       client,
       "bench_raw_compact",

@@ -4,12 +4,10 @@
  * CLI run as a child process.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { CreateBucketCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { type StartedS3Server, startS3Server } from "../local-stack/s3-server/launch.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import type { S3Config } from "../shared/config/s3.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
@@ -21,7 +19,6 @@ const ROOT = path.dirname(path.dirname(CLI));
 
 export interface LoaderTestStack {
   stack: TestStack;
-  s3Server: StartedS3Server;
   s3Config: S3Config;
   s3: S3Client;
   clickhouse: ClickHouseClient;
@@ -30,27 +27,13 @@ export interface LoaderTestStack {
 }
 
 export async function startLoaderTestStack(): Promise<LoaderTestStack> {
-  const stack = await startTestStack({ clickhouse: true });
-  const s3Server = await startS3Server({ dir: path.join(stack.dir, "s3"), buckets: [] });
-  // s3rver knows only its built-in account; any signature is accepted for it.
-  const s3Config: S3Config = {
-    endpoint: s3Server.endpoint,
-    region: "us-east-1",
-    accessKeyId: "S3RVER",
-    secretAccessKey: "S3RVER",
-    bucket: `loader-${randomBytes(4).toString("hex")}`,
-    prefix: "otlp",
-  };
+  // A fresh database with the schema and a fresh bucket (testing/stack.ts).
+  const stack = await startTestStack({ clickhouse: true, s3: true });
+  const s3Config: S3Config = stack.s3;
   const s3 = createS3Client(s3Config);
-  await s3.send(new CreateBucketCommand({ Bucket: s3Config.bucket }));
   const clickhouse = createClickHouseClient(stack.clickhouse);
   const env: Record<string, string> = {
     ...stack.env,
-    S3_ENDPOINT: s3Config.endpoint,
-    S3_ACCESS_KEY_ID: s3Config.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3Config.secretAccessKey,
-    S3_BUCKET: s3Config.bucket,
-    S3_PREFIX: s3Config.prefix,
     LOG_FORMAT: "json",
     LOG_LEVEL: "info",
     LOADER_POLL_INTERVAL: "200ms",
@@ -58,7 +41,6 @@ export async function startLoaderTestStack(): Promise<LoaderTestStack> {
   };
   return {
     stack,
-    s3Server,
     s3Config,
     s3,
     clickhouse,
@@ -66,7 +48,6 @@ export async function startLoaderTestStack(): Promise<LoaderTestStack> {
     async stop() {
       s3.destroy();
       await clickhouse.close();
-      await s3Server.stop();
       await stack.stop();
     },
   };
