@@ -60,6 +60,10 @@ loader-status:
 enrichment-status:
     @{{just_executable()}} mode={{mode}} _stage embedding-enricher embedding-enricher/cli.ts status
 
+# the collector's counters: spans received, objects written, spool, rejected requests
+collector-status:
+    @if [ "{{mode}}" = "docker" ]; then {{compose}} exec otel-collector wget -qO- http://127.0.0.1:8888/metrics | grep -E '^otelcol_(receiver_accepted|receiver_refused|exporter_sent|exporter_send_failed)_spans'; else {{tsx}} collector/cli.ts status; fi
+
 # list the trace objects in the bucket
 minio-ls:
     @{{just_executable()}} mode={{mode}} _stage s3-loader s3-loader/cli.ts ls
