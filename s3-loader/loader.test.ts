@@ -286,6 +286,10 @@ describe("failures", () => {
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/quarantined\s+2 objects/);
     expect(status.stdout).toContain("not valid JSON");
+    const listing = await runCli(["ls", "--limit", "3"], { ...t.env, S3_PREFIX: prefix });
+    expect(listing.code).toBe(0);
+    expect(listing.stdout).toContain(bad);
+    expect(listing.stdout).toContain("3 object(s)");
     const retried = await runCli(["retry-failed"], { ...t.env, S3_PREFIX: prefix });
     expect(retried.stdout).toContain("re-queued 2 object(s)");
     expect((await ledgerStates(prefix))[bad]).toBe("queued");
