@@ -4,6 +4,7 @@
  * once. `run` is what the supervisor starts; `status`, `retry-failed` and
  * `ls` are for operators (`just loader-status`, `just minio-ls`).
  */
+import { ClickHouseLogLevel } from "@clickhouse/client";
 import { Command, Option } from "commander";
 import { onShutdownSignal, runCli } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
@@ -33,7 +34,11 @@ function setup(options: CommonOptions = {}) {
       config.instanceId = config.instanceId.replace(/:\d+\/\d+$/, `:${shard.shardIndex}/${shard.shardCount}`);
     }
   }
-  const clickhouse = createClickHouseClient(clickhouseConfig, { application: "s3-loader" });
+  // The client's own per-request error lines are off: the loop logs one line per distinct problem.
+  const clickhouse = createClickHouseClient(clickhouseConfig, {
+    application: "s3-loader",
+    logLevel: ClickHouseLogLevel.OFF,
+  });
   const s3 = createS3Client(s3Config);
   const loader = new S3Loader({
     s3,

@@ -143,6 +143,8 @@ describe("outages", () => {
       const failures = output.split("\n").filter((line) => line.includes("poll failed")).length;
       expect(failures).toBeGreaterThanOrEqual(1);
       expect(failures).toBeLessThan(6);
+      const errorLines = output.split("\n").filter((line) => line.includes('"level":50')).length;
+      expect(errorLines).toBe(failures);
     } finally {
       await stopChild(loader);
       await client.close();
