@@ -361,7 +361,7 @@ async function main(): Promise<void> {
       database: "bench_loader",
       bucket: s3Config.bucket,
       prefix: s3Config.prefix,
-      config: { ...readS3LoaderConfig({}), instanceId: "bench" },
+      config: { ...readS3LoaderConfig(process.env), instanceId: "bench" },
       logger: createLogger("bench", { level: "warn" }),
     });
     const loadStarted = performance.now();
@@ -377,6 +377,7 @@ async function main(): Promise<void> {
       }
     }
     const loadSeconds = (performance.now() - loadStarted) / 1000;
+    await loader.close();
     const loaded = await scalar(client, "SELECT count() FROM bench_loader.otel_traces");
     if (loaded !== totalSpans) throw new Error(`loader: expected ${totalSpans} rows, found ${loaded}`);
     const same = await scalar(

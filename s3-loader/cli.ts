@@ -50,6 +50,7 @@ function setup(options: CommonOptions = {}) {
     logger,
   });
   const close = async () => {
+    await loader.close();
     s3.destroy();
     await clickhouse.close();
   };

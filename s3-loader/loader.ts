@@ -33,6 +33,8 @@ import type { Logger } from "../shared/logger.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { otelTracesColumnList, traceRequestLines } from "../shared/otlp/to-rows.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { ObjectDecodeError, parseJsonDocument } from "./decode.ts";
+import { DecoderPool } from "./decoder-pool.ts";
 import { bodyStream, type FileState, Ledger, type LedgerRow, nextVersion } from "./ledger.ts";
 import {
   batchId,
@@ -88,12 +90,19 @@ export class S3Loader {
   private readonly getQueue: PQueue;
   private readonly insertQueue: PQueue;
   private readonly inFlight = new Set<string>();
+  private readonly decoder: DecoderPool;
   private lastFullScan = 0;
 
   constructor(private readonly deps: LoaderDeps) {
     this.ledger = new Ledger(deps.clickhouse, deps.database, deps.bucket, deps.prefix);
     this.getQueue = new PQueue({ concurrency: deps.config.getConcurrency });
     this.insertQueue = new PQueue({ concurrency: deps.config.insertConcurrency });
+    this.decoder = new DecoderPool(deps.config.decodeWorkers);
+  }
+
+  /** Stops the decode workers. */
+  async close(): Promise<void> {
+    await this.decoder.close();
   }
 
   private mine(text: string): boolean {
@@ -282,13 +291,17 @@ export class S3Loader {
 
     // Prefetch every member (bounded by the GET queue), map them in key order.
     const single = members.length === 1;
-    const fetches = members.map((m) =>
+    // Objects up to largeObjectBytes are decoded and mapped by the decoder pool as
+    // soon as they arrive; larger ones come back as bytes for the streaming path.
+    type Fetched = { lines: string[] } | { body: Buffer } | { error: unknown };
+    const fetches: Array<Promise<Fetched>> = members.map((m) =>
       this.getQueue
         .add(() => this.fetch(m.key))
-        .then(
-          (body) => ({ body }),
-          (error: unknown) => ({ error }),
-        ),
+        .then(async (body): Promise<Fetched> => {
+          if (body.length > config.largeObjectBytes) return { body };
+          return { lines: await this.decoder.decode(m.key, body) };
+        })
+        .catch((error: unknown) => ({ error })),
     );
     // Keep rejected fetches from being reported as unhandled while we wait on earlier ones.
     for (const f of fetches) f.catch(() => undefined);
@@ -310,13 +323,20 @@ export class S3Loader {
         const fetched = await fetches[i]!;
         timing.fetchWaitMs += Date.now() - mark;
         if ("error" in fetched) {
-          if (fetched.error instanceof CorruptObjectError) {
+          if (fetched.error instanceof CorruptObjectError || fetched.error instanceof ObjectDecodeError) {
             failures.set(member.key, fetched.error.message);
             continue;
           }
           throw fetched.error;
         }
-        fetches[i] = Promise.resolve({ body: Buffer.alloc(0) }); // drop the reference early
+        fetches[i] = Promise.resolve({ lines: [] }); // drop the reference early
+        if ("lines" in fetched) {
+          mark = Date.now();
+          await chunk.addMany(fetched.lines);
+          timing.insertWaitMs += Date.now() - mark;
+          rowsByKey.set(member.key, fetched.lines.length);
+          continue;
+        }
         try {
           // A multi-object batch maps a whole object before any of its rows go
           // out, so a corrupt object contributes no rows at all. A single-object
@@ -632,20 +652,6 @@ export async function retrySocketErrors<T>(fn: () => Promise<T>, attempts = 3): 
       if (!socket || attempt >= attempts) throw error;
       await new Promise((r) => setTimeout(r, 100 * attempt));
     }
-  }
-}
-
-/**
- * One OTLP/JSON document, parsed without a separate validation pass: the
- * mapping (traceRequestLines) checks the type of every value it reads and
- * refuses what pdata would refuse, which saves a full walk per object.
- */
-function parseJsonDocument(body: Buffer): OtlpTraceRequest {
-  const start = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
-  try {
-    return JSON.parse(body.toString("utf8", start)) as OtlpTraceRequest;
-  } catch (error) {
-    throw new CorruptObjectError(`not valid JSON (${errorText(error)})`);
   }
 }
 

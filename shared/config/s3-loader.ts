@@ -16,6 +16,8 @@ export interface S3LoaderConfig {
   chunkRows: number;
   /** Objects above this size are read through the bounded-memory scanner instead of one JSON.parse. */
   largeObjectBytes: number;
+  /** Worker threads that parse and map objects (0: on the main thread); for machines with spare cores. */
+  decodeWorkers: number;
   /** Parallel S3 GETs. */
   getConcurrency: number;
   /** Parallel INSERTs into otel_traces. */
@@ -62,6 +64,10 @@ export function readS3LoaderConfig(env: Env = process.env): S3LoaderConfig {
     batchMaxBytes: readBytes(env, "LOADER_BATCH_MAX_BYTES", 16 * 1024 ** 2, { min: 1 }),
     chunkRows: readInt(env, "LOADER_CHUNK_ROWS", 20_000, { min: 1 }),
     largeObjectBytes: readBytes(env, "LOADER_LARGE_OBJECT_BYTES", 32 * 1024 ** 2, { min: 1 }),
+    decodeWorkers: readInt(env, "LOADER_DECODE_WORKERS", Math.min(2, os.availableParallelism()), {
+      min: 0,
+      max: 64,
+    }),
     getConcurrency: readInt(env, "LOADER_GET_CONCURRENCY", 16, { min: 1, max: 256 }),
     insertConcurrency: readInt(env, "LOADER_INSERT_CONCURRENCY", 2, { min: 1, max: 64 }),
     batchesInFlight: readInt(env, "LOADER_BATCHES_IN_FLIGHT", 3, { min: 1, max: 64 }),

@@ -1,0 +1,77 @@
+/**
+ * Parsing OTLP JSON and mapping it to rows is the loader's main CPU cost; a
+ * few worker threads do it for objects below LOADER_LARGE_OBJECT_BYTES so it
+ * overlaps with S3 reads and inserts on other cores. Size 0 decodes inline.
+ * Large objects stay on the main thread, streamed part by part (bounded memory).
+ */
+import { Worker } from "node:worker_threads";
+import { ObjectDecodeError, objectLines } from "./decode.ts";
+
+interface Pending {
+  resolve(lines: string[]): void;
+  reject(error: Error): void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+export class DecoderPool {
+  private readonly workers: PoolWorker[] = [];
+  private nextId = 0;
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(new URL("./decode-worker.mjs", import.meta.url));
+      const entry: PoolWorker = { worker, pending: new Map() };
+      worker.on("message", (message: { id: number; lines?: string[]; error?: string }) => {
+        const task = entry.pending.get(message.id);
+        if (!task) return;
+        entry.pending.delete(message.id);
+        if (entry.pending.size === 0) worker.unref();
+        if (message.error !== undefined) task.reject(new ObjectDecodeError(message.error));
+        else task.resolve(message.lines ?? []);
+      });
+      worker.on("error", (error) => {
+        for (const task of entry.pending.values()) task.reject(error);
+        entry.pending.clear();
+      });
+      // A worker that died takes no more tasks (the others, or the main thread, carry on).
+      worker.on("exit", () => {
+        for (const task of entry.pending.values()) task.reject(new Error("decode worker exited"));
+        entry.pending.clear();
+        const index = this.workers.indexOf(entry);
+        if (index >= 0) this.workers.splice(index, 1);
+      });
+      worker.unref();
+      this.workers.push(entry);
+    }
+  }
+
+  /** The object's rows as JSONCompactEachRow lines; ObjectDecodeError when it is corrupt. */
+  decode(key: string, body: Buffer): Promise<string[]> {
+    if (this.workers.length === 0) {
+      try {
+        return Promise.resolve(objectLines(key, body));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    const entry = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    // Transfer, don't copy: but a small Buffer may share the pool's ArrayBuffer, which must not be detached.
+    const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    const bytes = own ? new Uint8Array(body.buffer, 0, body.byteLength) : new Uint8Array(body);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      entry.pending.set(id, { resolve, reject });
+      entry.worker.ref();
+      entry.worker.postMessage({ id, key, body: bytes }, [bytes.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    this.workers.length = 0;
+  }
+}
