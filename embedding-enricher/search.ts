@@ -84,17 +84,48 @@ export async function searchSpans(
       ORDER BY distance ASC
       LIMIT ${candidates * 2}
     ) GROUP BY TextHash ORDER BY distance ASC LIMIT ${candidates}`;
+  // Three small steps instead of one join: the best texts first (the HNSW
+  // index serves this without filters); then how many spans in scope each
+  // has (reads one column); then the spans of just enough of the best texts
+  // to fill k, with their hashes as literals, so the engine filters on
+  // TextHash before it reads the wide columns. A join with the ranking read
+  // the wide columns of every span in scope (~0.6 s on 1M spans vs ~0.1 s).
+  const ranked = await (await client.query({ query: textRanking, format: "JSONCompactEachRow" })).json<
+    [string, number]
+  >();
+  if (ranked.length === 0) return [];
+  const inScope = await (
+    await client.query({
+      query: `SELECT TextHash, count() FROM ${spans}
+        WHERE ${spanFilters.join(" AND ")} AND TextHash IN (${ranked.map(([hash]) => hash).join(",")})
+        GROUP BY TextHash`,
+      format: "JSONCompactEachRow",
+    })
+  ).json<[string, string]>();
+  const spansOfText = new Map(inScope.map(([hash, count]) => [hash, Number(count)]));
+  const chosen: Array<[string, number]> = [];
+  let covered = 0;
+  for (const [hash, distance] of ranked) {
+    const count = spansOfText.get(hash) ?? 0;
+    if (count === 0) continue;
+    // Texts tied with the last one chosen stay in: their spans compete by time.
+    if (covered >= k && distance !== chosen[chosen.length - 1]![1]) break;
+    chosen.push([hash, distance]);
+    covered += Math.min(count, perText ?? count);
+  }
+  if (chosen.length === 0) return [];
+  const hashes = chosen.map(([hash]) => hash).join(",");
+  const distances = chosen.map(([, distance]) => Number(distance).toPrecision(8)).join(",");
   const result = await client.query({
     query: `
-      WITH ranked AS (${textRanking})
-      SELECT toString(s.Timestamp) AS timestamp, s.TraceId AS traceId, s.SpanId AS spanId,
-        s.ServiceName AS serviceName, s.SpanName AS spanName, s.SpanKind AS spanKind,
-        s.StatusCode AS statusCode, toString(s.Duration) AS durationNs, s.Text AS text, r.distance AS distance
-      FROM ${spans} AS s
-      INNER JOIN ranked AS r ON s.TextHash = r.TextHash
-      WHERE ${spanFilters.map((f) => `s.${f}`).join(" AND ")}
-      ORDER BY r.distance ASC, s.Timestamp DESC
-      ${perText ? `LIMIT ${perText} BY s.TextHash` : ""}
+      SELECT toString(Timestamp) AS timestamp, TraceId AS traceId, SpanId AS spanId,
+        ServiceName AS serviceName, SpanName AS spanName, SpanKind AS spanKind,
+        StatusCode AS statusCode, toString(Duration) AS durationNs, Text AS text,
+        transform(TextHash, [${hashes}]::Array(UInt64), [${distances}]::Array(Float64), 2.0) AS distance
+      FROM ${spans}
+      WHERE ${spanFilters.join(" AND ")} AND TextHash IN (${hashes})
+      ORDER BY distance ASC, Timestamp DESC
+      ${perText ? "LIMIT " + perText + " BY TextHash" : ""}
       LIMIT ${k}`,
     format: "JSONEachRow",
   });
