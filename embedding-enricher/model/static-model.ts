@@ -14,6 +14,8 @@ export interface StaticModelSpec {
   dims: number;
   /** Free text kept in config.json so a reader knows where the model came from. */
   description: string;
+  /** Lowercase text before tokenizing (vocabularies of lowercase words). */
+  lowercase?: boolean;
 }
 
 /**
@@ -21,7 +23,12 @@ export interface StaticModelSpec {
  * (via @huggingface/tokenizers) loads: NFKC, "▁" marks word starts, no
  * special tokens added around the text (a static model has no use for them).
  */
-export function unigramTokenizerJson(vocab: UnigramVocab, unkId: number, padId: number): unknown {
+export function unigramTokenizerJson(
+  vocab: UnigramVocab,
+  unkId: number,
+  padId: number,
+  lowercase = false,
+): unknown {
   return {
     version: "1.0",
     truncation: null,
@@ -37,7 +44,9 @@ export function unigramTokenizerJson(vocab: UnigramVocab, unkId: number, padId: 
         special: true,
       },
     ],
-    normalizer: { type: "NFKC" },
+    normalizer: lowercase
+      ? { type: "Sequence", normalizers: [{ type: "NFKC" }, { type: "Lowercase" }] }
+      : { type: "NFKC" },
     pre_tokenizer: { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true },
     post_processor: null,
     decoder: { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true },
@@ -78,7 +87,7 @@ export async function writeStaticModel(dir: string, spec: StaticModelSpec): Prom
   );
   await writeFile(
     path.join(staging, "tokenizer.json"),
-    JSON.stringify(unigramTokenizerJson(vocab, unkId, padId)),
+    JSON.stringify(unigramTokenizerJson(vocab, unkId, padId, spec.lowercase ?? false)),
   );
   await writeFile(
     path.join(staging, "onnx", "model.onnx"),

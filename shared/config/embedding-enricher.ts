@@ -1,17 +1,10 @@
 import path from "node:path";
-import {
-  type Env,
-  readBool,
-  readDurationMs,
-  readInt,
-  readOptionalString,
-  readString,
-} from "./env.ts";
+import { type Env, readBool, readDurationMs, readInt, readOptionalString, readString } from "./env.ts";
 import { readPathsConfig } from "./paths.ts";
 import { parseShard } from "./s3-loader.ts";
 
 /** The id of the project's offline default model (kept in sync with embedding-enricher/model/default-model.ts). */
-export const DEFAULT_EMBEDDING_MODEL = "click-ai/use-lite-static-v2";
+export const DEFAULT_EMBEDDING_MODEL = "click-ai/glove-use-static-v3";
 
 export interface Shard {
   index: number;
