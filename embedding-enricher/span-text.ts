@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { STATUS_CODES } from "node:http";
+import { GRPC_CODE_NAMES } from "../shared/grpc-status.ts";
 
 /** The columns of an otel_traces row that the span text is built from. */
 export interface SpanTextInput {
@@ -125,27 +126,6 @@ function attr(attributes: Record<string, string>, ...keys: string[]): string | u
   return undefined;
 }
 
-/** gRPC status codes by number (grpc/status.proto). */
-const GRPC_STATUS = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
-
 function httpStatusWords(code: string): string {
   const phrase = STATUS_CODES[Number(code)];
   return phrase ? `${code} ${phrase}` : code;
@@ -231,7 +211,7 @@ export function buildSpanText(span: SpanTextInput, maxChars = 600): string {
   ]);
   const grpcStatus = attr(a, "rpc.grpc.status_code");
   if (grpcStatus && grpcStatus !== "0")
-    detail("grpc status", [humanize(GRPC_STATUS[Number(grpcStatus)] ?? grpcStatus)]);
+    detail("grpc status", [humanize(GRPC_CODE_NAMES[Number(grpcStatus)] ?? grpcStatus)]);
   detail("messaging", [
     attr(a, "messaging.system"),
     humanize(attr(a, "messaging.operation.type", "messaging.operation") ?? ""),

@@ -7,6 +7,8 @@
  * the query text only as db.query.text) and pass failures up
  * the call chain the way the services would.
  */
+
+import { GRPC_CODE_NAMES } from "../shared/grpc-status.ts";
 import { DATASTORES, type Datastore, KAFKA, SERVICES, type ServiceKey } from "./catalog.ts";
 import { DB_POOL_TIMEOUT_MS, type LatencyModel } from "./latency.ts";
 import type { Attributes, Outcome, PlannedError, SpanHandle } from "./trace-plan.ts";
@@ -27,26 +29,6 @@ export const HTTP_REASONS: Record<number, string> = {
   503: "Service Unavailable",
   504: "Gateway Timeout",
 };
-
-export const GRPC_CODE_NAMES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-] as const;
 
 /** The gRPC status a service returns for an HTTP-style outcome. */
 export function grpcCodeForStatus(status: number): number {
