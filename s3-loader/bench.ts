@@ -16,10 +16,24 @@
  *     split into parts (default) and with one JSON.parse for comparison.
  */
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  createReadStream,
+  createWriteStream,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import type { ClickHouseClient } from "@clickhouse/client";
 import PQueue from "p-queue";
 import { startClickHouseServer } from "../local-stack/clickhouse-server/launch.ts";
@@ -207,6 +221,66 @@ async function rawInsert(
   return { seconds, rate: rows / seconds };
 }
 
+/** 1-minute load average and core count: the figures below share these cores with whatever else runs. */
+function machineLoad(): string {
+  return `load average ${fmt(os.loadavg()[0]!, 1)} on ${os.availableParallelism()} cores`;
+}
+
+/**
+ * CPU seconds used so far by this process and by every process whose command
+ * line names `dir` (the bench's ClickHouse and S3 servers): where the cores went.
+ */
+function cpuSeconds(dir: string): { bench: number; servers: number } {
+  const usage = process.cpuUsage();
+  let servers = 0;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      servers += (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, USER_HZ ticks
+    } catch {
+      // gone, or not Linux
+    }
+  }
+  return { bench: (usage.user + usage.system) / 1e6, servers };
+}
+
+function cpuSince(dir: string, before: { bench: number; servers: number }): string {
+  const now = cpuSeconds(dir);
+  return `CPU: ${fmt(now.bench - before.bench, 1)} s in the bench/loader process, ${fmt(now.servers - before.servers, 1)} s in the ClickHouse + S3 servers`;
+}
+
+/**
+ * The S3 server's own ceiling: list and GET every object (16 in parallel, as the
+ * loader does) and nothing else. The loader cannot go faster than this.
+ */
+async function getOnly(s3: S3Client, bucket: string, prefix: string, spans: number) {
+  const started = performance.now();
+  const keys: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/`, StartAfter: after, MaxKeys: 1000 }),
+    );
+    for (const item of page.Contents ?? []) keys.push(String(item.Key));
+    if (!page.IsTruncated || (page.Contents ?? []).length === 0) break;
+    after = keys.at(-1);
+  }
+  const queue = new PQueue({ concurrency: 16 });
+  let bytes = 0;
+  await Promise.all(
+    keys.map((key) =>
+      queue.add(async () => {
+        const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const body = await response.Body!.transformToByteArray();
+        bytes += body.length;
+      }),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { seconds, rate: spans / seconds, bytes };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-bench-loader-"));
   const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -238,6 +312,9 @@ async function main(): Promise<void> {
     const totalSpans = OBJECTS * SPANS_PER_OBJECT;
     log(
       `corpus: ${fmt(OBJECTS)} objects x ${fmt(SPANS_PER_OBJECT)} spans = ${fmt(totalSpans)} spans (otlp_json)`,
+    );
+    log(
+      `machine: ${machineLoad()}; this process, the embedded ClickHouse and the S3 server share them (so does anything else running)`,
     );
 
     // 1. corpus into S3, and the same rows serialized for the raw inserts.
@@ -310,6 +387,7 @@ async function main(): Promise<void> {
     log(
       `  JSONEachRow        ${fmt(formatEach.rate).padStart(9)} spans/s, ${fmt(eachBytes / sampleRows)} B/row`,
     );
+    const rawCpu = cpuSeconds(dir);
     const rawCompact = await rawInsert(
       client,
       "bench_raw_compact",
@@ -317,10 +395,12 @@ async function main(): Promise<void> {
       compactBodies,
       totalSpans,
     );
+    const rawCpuText = cpuSince(dir, rawCpu);
     compactBodies.length = 0;
     log(
       `raw engine insert, whole corpus pre-serialized (JSONCompactEachRow, ${fmt(RAW_ROWS_PER_INSERT)} rows per INSERT, 2 in parallel): ${fmt(rawCompact.rate)} spans/s (${fmt(rawCompact.seconds, 1)} s)`,
     );
+    log(`  ${rawCpuText}`);
 
     // The brief's baseline: one client.insert of 10k row objects at a time (the client serializes).
     let clientSeconds = 0;
@@ -354,7 +434,19 @@ async function main(): Promise<void> {
       `raw client.insert, row objects, one INSERT of ${fmt(RAW_ROWS_PER_INSERT)} rows at a time: ${fmt(clientRate)} spans/s`,
     );
 
+    // The S3 side alone (best of 2): what the loader pays before it has a single row.
+    let s3Only = { seconds: 0, rate: 0, bytes: 0 };
+    for (let round = 0; round < 2; round++) {
+      const run = await getOnly(s3, s3Config.bucket, s3Config.prefix, totalSpans);
+      if (run.rate > s3Only.rate) s3Only = run;
+    }
+    log(
+      `S3 list + GET only (16 in parallel, best of 2, no parsing, no insert): ${fmt(s3Only.rate)} spans/s (${fmt(s3Only.seconds, 1)} s, ${fmt(s3Only.bytes / 1024 ** 2, 1)} MiB)`,
+    );
+
     // 3. the loader, from listing to the last ledger update.
+    const loadBefore = machineLoad();
+    const loaderCpu = cpuSeconds(dir);
     const loader = new S3Loader({
       s3,
       clickhouse: client,
@@ -377,6 +469,7 @@ async function main(): Promise<void> {
       }
     }
     const loadSeconds = (performance.now() - loadStarted) / 1000;
+    const loaderCpuText = cpuSince(dir, loaderCpu);
     await loader.close();
     const loaded = await scalar(client, "SELECT count() FROM bench_loader.otel_traces");
     if (loaded !== totalSpans) throw new Error(`loader: expected ${totalSpans} rows, found ${loaded}`);
@@ -389,11 +482,20 @@ async function main(): Promise<void> {
     log(
       `loader (S3 list+get+parse+map+insert+ledger): ${fmt(loaderRate)} spans/s (${fmt(loadSeconds, 1)} s)`,
     );
-    log(`  rows differing from the raw insert: ${same}`);
+    log(`  ${loaderCpuText} (decode workers included)`);
+    log(
+      `  rows differing from the raw insert: ${same}; ${loadBefore} before, ${fmt(os.loadavg()[0]!, 1)} after`,
+    );
+    // ratio = loader spans/s (list -> last ledger update, exactly-once bookkeeping
+    // included) / spans/s of inserting the very same rows, already serialized,
+    // into an identical table on the same server in the same run.
     log(
       `  ratio loader / raw pre-serialized JSONCompactEachRow: ${fmt(loaderRate / rawCompact.rate, 2)}  (target >= 0.8)`,
     );
     log(`  ratio loader / raw client.insert per 10k rows:         ${fmt(loaderRate / clientRate, 2)}`);
+    log(
+      `  ratio loader / S3 list + GET only:                     ${fmt(loaderRate / s3Only.rate, 2)}  (the loader must also GET every object: raw inserts read no S3)`,
+    );
 
     // 4. end-to-end lag at a generator-like rate, with the loader CLI as its own process.
     const lagPrefix = "lag";
