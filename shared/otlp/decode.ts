@@ -48,6 +48,29 @@ import {
  * message or an id of the wrong length is an OtlpDecodeError naming where.
  */
 
+/**
+ * Decodes one length-delimited sub-message (its tag already read). A failure
+ * inside is reported under `segment` (default: the field name), and under
+ * `[index]` first for an element of a repeated field. `depth` is passed on
+ * to the decoder (AnyValue nesting); no closure is made per call on this hot path.
+ */
+function decodeNested<T>(
+  reader: Reader,
+  wire: number,
+  field: string,
+  decode: (reader: Reader, end: number, depth: number) => T,
+  depth = 0,
+  index?: number,
+  segment: string = field,
+): T {
+  expectWire(wire, WIRE_LEN, field);
+  try {
+    return decode(reader, messageEnd(reader), depth);
+  } catch (error) {
+    throw withSegment(index === undefined ? error : withSegment(error, `[${index}]`), segment);
+  }
+}
+
 function decodeAnyValue(reader: Reader, end: number, depth: number): OtlpAnyValue {
   if (depth > MAX_VALUE_DEPTH) throw new PathError(`values nested deeper than ${MAX_VALUE_DEPTH} levels`);
   const value: OtlpAnyValue = {};
@@ -144,13 +167,15 @@ function decodeKeyValue(reader: Reader, end: number, depth: number): OtlpKeyValu
         key = readString(reader);
         break;
       case 2: {
-        expectWire(wire, WIRE_LEN, "value");
-        try {
-          const inner = messageEnd(reader);
-          value = decodeAnyValue(reader, inner, depth);
-        } catch (error) {
-          throw withSegment(error, key ? `value(${key})` : "value");
-        }
+        value = decodeNested(
+          reader,
+          wire,
+          "value",
+          decodeAnyValue,
+          depth,
+          undefined,
+          key ? `value(${key})` : "value",
+        );
         break;
       }
       default:
@@ -163,13 +188,7 @@ function decodeKeyValue(reader: Reader, end: number, depth: number): OtlpKeyValu
 
 /** Reads one repeated KeyValue element (the tag was already read) onto `list`. */
 function pushAttribute(reader: Reader, wire: number, list: OtlpKeyValue[], field: string): void {
-  expectWire(wire, WIRE_LEN, field);
-  try {
-    const end = messageEnd(reader);
-    list.push(decodeKeyValue(reader, end, 0));
-  } catch (error) {
-    throw withSegment(withSegment(error, `[${list.length}]`), field);
-  }
+  list.push(decodeNested(reader, wire, field, decodeKeyValue, 0, list.length));
 }
 
 function decodeResource(reader: Reader, end: number): OtlpResource {
@@ -402,13 +421,7 @@ function decodeSpan(reader: Reader, end: number): OtlpSpan {
         span.droppedLinksCount = reader.uint32();
         break;
       case 15: {
-        expectWire(wire, WIRE_LEN, "status");
-        try {
-          const inner = messageEnd(reader);
-          span.status = decodeStatus(reader, inner);
-        } catch (error) {
-          throw withSegment(error, "status");
-        }
+        span.status = decodeNested(reader, wire, "status", decodeStatus);
         break;
       }
       case 16:
@@ -439,23 +452,11 @@ function decodeScopeSpans(reader: Reader, end: number): OtlpScopeSpans {
     const wire = tag & 7;
     switch (tag >>> 3) {
       case 1: {
-        expectWire(wire, WIRE_LEN, "scope");
-        try {
-          const inner = messageEnd(reader);
-          scopeSpans.scope = decodeScope(reader, inner);
-        } catch (error) {
-          throw withSegment(error, "scope");
-        }
+        scopeSpans.scope = decodeNested(reader, wire, "scope", decodeScope);
         break;
       }
       case 2: {
-        expectWire(wire, WIRE_LEN, "spans");
-        try {
-          const inner = messageEnd(reader);
-          spans.push(decodeSpan(reader, inner));
-        } catch (error) {
-          throw withSegment(withSegment(error, `[${spans.length}]`), "spans");
-        }
+        spans.push(decodeNested(reader, wire, "spans", decodeSpan, 0, spans.length));
         break;
       }
       case 3:
@@ -480,23 +481,13 @@ function decodeResourceSpans(reader: Reader, end: number): OtlpResourceSpans {
     const wire = tag & 7;
     switch (tag >>> 3) {
       case 1: {
-        expectWire(wire, WIRE_LEN, "resource");
-        try {
-          const inner = messageEnd(reader);
-          resourceSpans.resource = decodeResource(reader, inner);
-        } catch (error) {
-          throw withSegment(error, "resource");
-        }
+        resourceSpans.resource = decodeNested(reader, wire, "resource", decodeResource);
         break;
       }
       case 2: {
-        expectWire(wire, WIRE_LEN, "scopeSpans");
-        try {
-          const inner = messageEnd(reader);
-          scopeSpansList.push(decodeScopeSpans(reader, inner));
-        } catch (error) {
-          throw withSegment(withSegment(error, `[${scopeSpansList.length}]`), "scopeSpans");
-        }
+        scopeSpansList.push(
+          decodeNested(reader, wire, "scopeSpans", decodeScopeSpans, 0, scopeSpansList.length),
+        );
         break;
       }
       case 3:
