@@ -1,5 +1,7 @@
 # click-ai — run `just --list` for the commands.
 # mode=local (default): the embedded stack, no Docker. mode=docker: docker compose.
+# Process names are the local ones everywhere; in docker mode `collector` and
+# `s3` mean the compose services otel-collector and minio.
 mode := "local"
 
 set dotenv-load := false
@@ -22,19 +24,19 @@ status:
 
 # follow logs of every process, or of one: just logs s3-loader
 logs *name:
-    @if [ "{{mode}}" = "docker" ]; then {{compose}} logs -f {{name}}; else {{tsx}} local-stack/supervisor/cli.ts logs {{name}}; fi
+    @if [ "{{mode}}" = "docker" ]; then {{compose}} logs -f {{ if name == "collector" { "otel-collector" } else if name == "s3" { "minio" } else { name } }}; else {{tsx}} local-stack/supervisor/cli.ts logs {{name}}; fi
 
 # stop one process (default: the event generator)
 stop name="event-generator":
-    @if [ "{{mode}}" = "docker" ]; then {{compose}} stop {{name}}; else {{tsx}} local-stack/supervisor/cli.ts stop {{name}}; fi
+    @if [ "{{mode}}" = "docker" ]; then {{compose}} stop {{ if name == "collector" { "otel-collector" } else if name == "s3" { "minio" } else { name } }}; else {{tsx}} local-stack/supervisor/cli.ts stop {{name}}; fi
 
 # start one process (default: the event generator)
 start name="event-generator":
-    @if [ "{{mode}}" = "docker" ]; then {{compose}} start {{name}}; else {{tsx}} local-stack/supervisor/cli.ts start {{name}}; fi
+    @if [ "{{mode}}" = "docker" ]; then {{compose}} start {{ if name == "collector" { "otel-collector" } else if name == "s3" { "minio" } else { name } }}; else {{tsx}} local-stack/supervisor/cli.ts start {{name}}; fi
 
 # restart one process (default: the event generator)
 restart name="event-generator":
-    @if [ "{{mode}}" = "docker" ]; then {{compose}} restart {{name}}; else {{tsx}} local-stack/supervisor/cli.ts restart {{name}}; fi
+    @if [ "{{mode}}" = "docker" ]; then {{compose}} restart {{ if name == "collector" { "otel-collector" } else if name == "s3" { "minio" } else { name } }}; else {{tsx}} local-stack/supervisor/cli.ts restart {{name}}; fi
 
 # apply the ClickHouse schema (idempotent; `up` does it too)
 migrate:
