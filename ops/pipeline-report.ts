@@ -1,7 +1,9 @@
 import { Command } from "commander";
+import { Ledger } from "../s3-loader/ledger.ts";
 import { runCli } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
+import { readS3Config } from "../shared/config/s3.ts";
 
 /**
  * `just bench`: where the pipeline stands, from ClickHouse alone (works the
@@ -33,13 +35,11 @@ const program = new Command("pipeline-report")
                  if(count() = 0, NULL, round(dateDiff('millisecond', max(Timestamp), now64(3)) / 1000, 1)) AS newest_span_age_s
           FROM {db:Identifier}.otel_traces`)
         : [];
+      // The loader's own summary (objects by state, watermark, lag), not a second copy of its queries.
+      const s3 = readS3Config();
       const loader = names.has("loader_files")
-        ? await rows<Record<string, string>>(`
-          SELECT state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes
-          FROM (SELECT key, argMax(state, version) AS state, argMax(rows, version) AS rows, argMax(size, version) AS size
-                FROM {db:Identifier}.loader_files GROUP BY bucket, key)
-          GROUP BY state ORDER BY state`)
-        : [];
+        ? await new Ledger(client, config.database, s3.bucket, s3.prefix).status()
+        : undefined;
       const [enriched] = names.has("otel_traces_enriched")
         ? await rows<Record<string, string>>(`
           SELECT count() AS spans,
@@ -79,7 +79,14 @@ const program = new Command("pipeline-report")
           `loaded spans      ${traces.spans} (${(Number(traces.spans_last_minute) / 60).toFixed(0)}/s over the last minute), newest span ${traces.newest_span_age_s ?? "-"} s old`,
         );
       }
-      for (const s of loader) out.push(`loader objects    ${s.state}: ${s.objects} objects, ${s.rows} rows`);
+      for (const s of loader?.byState ?? []) {
+        out.push(`loader objects    ${s.state}: ${s.objects} objects, ${s.rows} rows`);
+      }
+      if (loader?.recentLagSeconds != null) {
+        out.push(
+          `loader lag        ${loader.recentLagSeconds.toFixed(2)} s object written -> loaded (last 5 min)`,
+        );
+      }
       if (enriched) {
         out.push(
           `enriched spans    ${enriched.spans} (${(Number(enriched.spans_last_minute) / 60).toFixed(0)}/s), coverage ${report.enrichedCoverage === null ? "-" : `${(report.enrichedCoverage * 100).toFixed(1)}%`}, ${enriched.distinct_texts} distinct texts, newest ${enriched.newest_embedding_age_s ?? "-"} s old`,
