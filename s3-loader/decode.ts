@@ -1,5 +1,6 @@
 /**
- * One (not large) object's bytes -> its otel_traces JSONCompactEachRow lines.
+ * One (not large) object's bytes -> its otel_traces JSONCompactEachRow rows,
+ * encoded (row-chunks.ts).
  * Pure and synchronous so it can run on the main thread or in a decode
  * worker (decoder-pool.ts) alike.
  */
@@ -7,6 +8,7 @@ import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { traceRequestLines } from "../shared/otlp/to-rows.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { objectEncoding } from "./plan.ts";
+import { type EncodedRows, encodeLines } from "./row-chunks.ts";
 
 /** The object's bytes cannot become rows (its fault, not the infrastructure's). */
 export class ObjectDecodeError extends Error {}
@@ -31,7 +33,7 @@ export function parseJsonDocument(body: Uint8Array): OtlpTraceRequest {
   }
 }
 
-export function objectLines(key: string, body: Uint8Array): string[] {
+export function objectRows(key: string, body: Uint8Array): EncodedRows {
   const encoding = objectEncoding(key, body.subarray(0, 16));
   let request: OtlpTraceRequest;
   try {
@@ -40,7 +42,7 @@ export function objectLines(key: string, body: Uint8Array): string[] {
     throw new ObjectDecodeError(`${encoding}: ${firstLine(error)}`);
   }
   try {
-    return [...traceRequestLines(request)];
+    return encodeLines(traceRequestLines(request));
   } catch (error) {
     throw new ObjectDecodeError(firstLine(error));
   }

@@ -5,10 +5,11 @@
  * Large objects stay on the main thread, streamed part by part (bounded memory).
  */
 import { Worker } from "node:worker_threads";
-import { ObjectDecodeError, objectLines } from "./decode.ts";
+import { ObjectDecodeError, objectRows } from "./decode.ts";
+import type { EncodedRows } from "./row-chunks.ts";
 
 interface Pending {
-  resolve(lines: string[]): void;
+  resolve(rows: EncodedRows): void;
   reject(error: Error): void;
 }
 
@@ -25,13 +26,19 @@ export class DecoderPool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(new URL("./decode-worker.mjs", import.meta.url));
       const entry: PoolWorker = { worker, pending: new Map() };
-      worker.on("message", (message: { id: number; lines?: string[]; error?: string }) => {
+      worker.on("message", (message: { id: number; body?: Uint8Array; rows?: number; error?: string }) => {
         const task = entry.pending.get(message.id);
         if (!task) return;
         entry.pending.delete(message.id);
         if (entry.pending.size === 0) worker.unref();
         if (message.error !== undefined) task.reject(new ObjectDecodeError(message.error));
-        else task.resolve(message.lines ?? []);
+        else {
+          const body = message.body ?? new Uint8Array(0);
+          task.resolve({
+            body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+            rows: message.rows ?? 0,
+          });
+        }
       });
       worker.on("error", (error) => {
         for (const task of entry.pending.values()) task.reject(error);
@@ -49,11 +56,11 @@ export class DecoderPool {
     }
   }
 
-  /** The object's rows as JSONCompactEachRow lines; ObjectDecodeError when it is corrupt. */
-  decode(key: string, body: Buffer): Promise<string[]> {
+  /** The object's rows, encoded; ObjectDecodeError when it is corrupt. */
+  decode(key: string, body: Buffer): Promise<EncodedRows> {
     if (this.workers.length === 0) {
       try {
-        return Promise.resolve(objectLines(key, body));
+        return Promise.resolve(objectRows(key, body));
       } catch (error) {
         return Promise.reject(error);
       }

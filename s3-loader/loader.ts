@@ -46,6 +46,7 @@ import {
   retryDelayMs,
   shardOf,
 } from "./plan.ts";
+import { type EncodedRows, encodeLines, RowChunker } from "./row-chunks.ts";
 import { splitJsonRequest, splitProtoRequest } from "./split.ts";
 
 export interface LoaderDeps {
@@ -293,13 +294,13 @@ export class S3Loader {
     const single = members.length === 1;
     // Objects up to largeObjectBytes are decoded and mapped by the decoder pool as
     // soon as they arrive; larger ones come back as bytes for the streaming path.
-    type Fetched = { lines: string[] } | { body: Buffer } | { error: unknown };
+    type Fetched = { rows: EncodedRows } | { body: Buffer } | { error: unknown };
     const fetches: Array<Promise<Fetched>> = members.map((m) =>
       this.getQueue
         .add(() => this.fetch(m.key))
         .then(async (body): Promise<Fetched> => {
           if (body.length > config.largeObjectBytes) return { body };
-          return { lines: await this.decoder.decode(m.key, body) };
+          return { rows: await this.decoder.decode(m.key, body) };
         })
         .catch((error: unknown) => ({ error })),
     );
@@ -308,7 +309,7 @@ export class S3Loader {
 
     const timing = { claimMs: 0, fetchWaitMs: 0, mapMs: 0, insertWaitMs: 0 };
     timing.claimMs = Date.now() - now;
-    const chunk = new ChunkWriter(batch, (lines, index) => this.insertChunk(batch, lines, index));
+    const chunk = new ChunkWriter(batch.chunkRows, (rows, index) => this.insertChunk(batch, rows, index));
     const rowsByKey = new Map<string, number>();
     const failures = new Map<string, string>();
     const lost = await claimCheck;
@@ -329,12 +330,12 @@ export class S3Loader {
           }
           throw fetched.error;
         }
-        fetches[i] = Promise.resolve({ lines: [] }); // drop the reference early
-        if ("lines" in fetched) {
+        fetches[i] = Promise.resolve({ error: undefined }); // drop the reference early
+        if ("rows" in fetched) {
           mark = Date.now();
-          await chunk.addMany(fetched.lines);
+          await chunk.add(fetched.rows);
           timing.insertWaitMs += Date.now() - mark;
-          rowsByKey.set(member.key, fetched.lines.length);
+          rowsByKey.set(member.key, fetched.rows.rows);
           continue;
         }
         try {
@@ -343,23 +344,20 @@ export class S3Loader {
           // batch streams part by part: a failure mid-way leaves earlier chunks
           // inserted, and its retry is this same single-object batch (same
           // tokens), so they dedupe.
-          let objectLines: string[] = [];
+          const parts: EncodedRows[] = [];
           let rows = 0;
           for (const part of this.decode(member.key, fetched.body)) {
             mark = Date.now();
-            for (const line of traceRequestLines(part)) objectLines.push(line);
+            const encoded = encodeLines(traceRequestLines(part));
             timing.mapMs += Date.now() - mark;
-            if (single) {
-              rows += objectLines.length;
-              mark = Date.now();
-              await chunk.addMany(objectLines);
-              timing.insertWaitMs += Date.now() - mark;
-              objectLines = [];
-            }
+            rows += encoded.rows;
+            mark = Date.now();
+            if (single) await chunk.add(encoded);
+            else parts.push(encoded);
+            timing.insertWaitMs += Date.now() - mark;
           }
-          rows += objectLines.length;
           mark = Date.now();
-          await chunk.addMany(objectLines);
+          for (const encoded of parts) await chunk.add(encoded);
           timing.insertWaitMs += Date.now() - mark;
           rowsByKey.set(member.key, rows);
         } catch (error) {
@@ -514,9 +512,9 @@ export class S3Loader {
     }
   }
 
-  private async insertChunk(batch: Batch, lines: string[], index: number): Promise<void> {
+  private async insertChunk(batch: Batch, chunk: EncodedRows, index: number): Promise<void> {
     const token = insertToken(batch.id, index, batch.chunkRows);
-    const body = `${lines.join("\n")}\n`;
+    const body = chunk.body;
     await this.insertQueue.add(async () => {
       try {
         await retrySocketErrors(async () => {
@@ -549,28 +547,25 @@ export class S3Loader {
   }
 }
 
-/** Accumulates serialized rows and inserts a chunk every chunkRows rows (insert overlaps mapping). */
+/** Cuts a batch's rows into chunks of chunkRows rows and inserts each as it fills (insert overlaps mapping). */
 class ChunkWriter {
-  private lines: string[] = [];
+  private readonly chunker: RowChunker;
   private pending: Array<Promise<void>> = [];
   chunks = 0;
 
   constructor(
-    private readonly batch: Batch,
-    private readonly insert: (lines: string[], index: number) => Promise<void>,
-  ) {}
-
-  async addMany(lines: string[]): Promise<void> {
-    for (const line of lines) {
-      this.lines.push(line);
-      if (this.lines.length >= this.batch.chunkRows) await this.emit();
-    }
+    chunkRows: number,
+    private readonly insert: (rows: EncodedRows, index: number) => Promise<void>,
+  ) {
+    this.chunker = new RowChunker(chunkRows);
   }
 
-  private async emit(): Promise<void> {
-    const lines = this.lines;
-    this.lines = [];
-    const done = this.insert(lines, this.chunks++);
+  async add(rows: EncodedRows): Promise<void> {
+    for (const full of this.chunker.add(rows)) await this.emit(full);
+  }
+
+  private async emit(rows: EncodedRows): Promise<void> {
+    const done = this.insert(rows, this.chunks++);
     done.catch(() => undefined);
     this.pending.push(done);
     // Keep at most two chunks of this batch in memory/in flight.
@@ -578,7 +573,8 @@ class ChunkWriter {
   }
 
   async flush(): Promise<void> {
-    if (this.lines.length > 0) await this.emit();
+    const rest = this.chunker.rest();
+    if (rest.rows > 0) await this.emit(rest);
     const pending = this.pending;
     this.pending = [];
     await Promise.all(pending);
