@@ -94,54 +94,12 @@ function decodeAnyValue(reader: Reader, end: number, depth: number): OtlpAnyValu
         expectWire(wire, WIRE_FIXED64, "doubleValue");
         value.doubleValue = jsonDouble(reader.double());
         break;
-      case 5: {
-        expectWire(wire, WIRE_LEN, "arrayValue");
-        const values: OtlpAnyValue[] = [];
-        try {
-          const inner = messageEnd(reader);
-          while (reader.pos < inner) {
-            const itemTag = reader.uint32();
-            if (itemTag >>> 3 === 1) {
-              expectWire(itemTag & 7, WIRE_LEN, `values[${values.length}]`);
-              const itemEnd = messageEnd(reader);
-              try {
-                values.push(decodeAnyValue(reader, itemEnd, depth + 1));
-              } catch (error) {
-                throw withSegment(error, `[${values.length}]`);
-              }
-            } else reader.skipType(itemTag & 7);
-          }
-          checkEnd(reader, inner);
-        } catch (error) {
-          throw withSegment(error, "arrayValue");
-        }
-        value.arrayValue = { values };
+      case 5:
+        value.arrayValue = { values: decodeNested(reader, wire, "arrayValue", decodeArrayValues, depth) };
         break;
-      }
-      case 6: {
-        expectWire(wire, WIRE_LEN, "kvlistValue");
-        const values: OtlpKeyValue[] = [];
-        try {
-          const inner = messageEnd(reader);
-          while (reader.pos < inner) {
-            const itemTag = reader.uint32();
-            if (itemTag >>> 3 === 1) {
-              expectWire(itemTag & 7, WIRE_LEN, `values[${values.length}]`);
-              const itemEnd = messageEnd(reader);
-              try {
-                values.push(decodeKeyValue(reader, itemEnd, depth + 1));
-              } catch (error) {
-                throw withSegment(error, `[${values.length}]`);
-              }
-            } else reader.skipType(itemTag & 7);
-          }
-          checkEnd(reader, inner);
-        } catch (error) {
-          throw withSegment(error, "kvlistValue");
-        }
-        value.kvlistValue = { values };
+      case 6:
+        value.kvlistValue = { values: decodeNested(reader, wire, "kvlistValue", decodeKvlistValues, depth) };
         break;
-      }
       case 7: {
         expectWire(wire, WIRE_LEN, "bytesValue");
         value.bytesValue = (reader.bytes() as Buffer).toString("base64");
@@ -153,6 +111,43 @@ function decodeAnyValue(reader: Reader, end: number, depth: number): OtlpAnyValu
   }
   checkEnd(reader, end);
   return value;
+}
+
+/**
+ * The `values` (field 1) of an ArrayValue or a KeyValueList message, each
+ * item one nesting level deeper; a failure inside item n is reported under `[n]`.
+ */
+function decodeValueList<T>(
+  reader: Reader,
+  end: number,
+  depth: number,
+  decodeItem: (reader: Reader, end: number, depth: number) => T,
+): T[] {
+  const values: T[] = [];
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 1) {
+      const n = values.length;
+      expectWire(tag & 7, WIRE_LEN, `values[${n}]`);
+      // The item's length is read outside its `[n]` segment, as the transcoder does.
+      const itemEnd = messageEnd(reader);
+      try {
+        values.push(decodeItem(reader, itemEnd, depth + 1));
+      } catch (error) {
+        throw withSegment(error, `[${n}]`);
+      }
+    } else reader.skipType(tag & 7);
+  }
+  checkEnd(reader, end);
+  return values;
+}
+
+function decodeArrayValues(reader: Reader, end: number, depth: number): OtlpAnyValue[] {
+  return decodeValueList(reader, end, depth, decodeAnyValue);
+}
+
+function decodeKvlistValues(reader: Reader, end: number, depth: number): OtlpKeyValue[] {
+  return decodeValueList(reader, end, depth, decodeKeyValue);
 }
 
 function decodeKeyValue(reader: Reader, end: number, depth: number): OtlpKeyValue {
@@ -517,13 +512,10 @@ export function decodeTraceRequestProto(bytes: Uint8Array): OtlpTraceRequest {
       const tag = reader.uint32();
       const wire = tag & 7;
       if (tag >>> 3 === 1) {
-        expectWire(wire, WIRE_LEN, "resourceSpans");
-        try {
-          const end = messageEnd(reader);
-          resourceSpans.push(decodeResourceSpans(reader, end));
-        } catch (error) {
-          throw withSegment(error, `[${resourceSpans.length}]`);
-        }
+        const n = resourceSpans.length;
+        resourceSpans.push(
+          decodeNested(reader, wire, "resourceSpans", decodeResourceSpans, 0, undefined, `[${n}]`),
+        );
       } else {
         if (tag >>> 3 === 0) throw new PathError(`illegal field number 0 at byte ${reader.pos}`);
         reader.skipType(wire);
