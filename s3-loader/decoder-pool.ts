@@ -6,7 +6,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { ObjectDecodeError, objectRows } from "./decode.ts";
-import type { EncodedRows } from "./row-chunks.ts";
+import { type EncodedRows, transferable } from "./row-chunks.ts";
 
 interface Pending {
   resolve(rows: EncodedRows): void;
@@ -66,14 +66,12 @@ export class DecoderPool {
       }
     }
     const entry = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
-    // Transfer, don't copy: but a small Buffer may share the pool's ArrayBuffer, which must not be detached.
-    const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
-    const bytes = own ? new Uint8Array(body.buffer, 0, body.byteLength) : new Uint8Array(body);
+    const { bytes, transfer } = transferable(body);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       entry.pending.set(id, { resolve, reject });
       entry.worker.ref();
-      entry.worker.postMessage({ id, key, body: bytes }, [bytes.buffer as ArrayBuffer]);
+      entry.worker.postMessage({ id, key, body: bytes }, transfer);
     });
   }
 

@@ -46,7 +46,7 @@ import {
   retryDelayMs,
   shardOf,
 } from "./plan.ts";
-import { type EncodedRows, encodeLines, RowChunker } from "./row-chunks.ts";
+import { type EncodedRows, encodeLines, NO_ROWS, RowChunker } from "./row-chunks.ts";
 import { splitJsonRequest, splitProtoRequest } from "./split.ts";
 
 export interface LoaderDeps {
@@ -330,7 +330,7 @@ export class S3Loader {
           }
           throw fetched.error;
         }
-        fetches[i] = Promise.resolve({ error: undefined }); // drop the reference early
+        fetches[i] = Promise.resolve({ rows: NO_ROWS }); // drop the reference early
         if ("rows" in fetched) {
           mark = Date.now();
           await chunk.add(fetched.rows);
@@ -514,13 +514,12 @@ export class S3Loader {
 
   private async insertChunk(batch: Batch, chunk: EncodedRows, index: number): Promise<void> {
     const token = insertToken(batch.id, index, batch.chunkRows);
-    const body = chunk.body;
     await this.insertQueue.add(async () => {
       try {
         await retrySocketErrors(async () => {
           const result = await this.deps.clickhouse.exec({
             query: `INSERT INTO ${this.deps.database}.otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow`,
-            values: bodyStream(body),
+            values: bodyStream(chunk.body),
             clickhouse_settings: {
               insert_deduplicate: 1,
               insert_deduplication_token: token,

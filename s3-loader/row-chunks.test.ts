@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { encodeLines, endOfRow, NO_ROWS, RowChunker } from "./row-chunks.ts";
+import { encodeLines, endOfRow, NO_ROWS, RowChunker, transferable } from "./row-chunks.ts";
 
 function lines(from: number, count: number): string[] {
   // multi-byte text and escaped newlines must not be mistaken for row ends
@@ -60,5 +60,21 @@ describe("RowChunker", () => {
     expect(chunker.add(encodeLines(lines(0, 4)))).toHaveLength(2);
     expect(chunker.rest()).toBe(NO_ROWS);
     expect(() => new RowChunker(0)).toThrow(/chunkRows/);
+  });
+});
+
+describe("transferable", () => {
+  it("moves a buffer that owns its ArrayBuffer and copies a view into a shared one", () => {
+    const own = Buffer.alloc(8192, 1);
+    const moved = transferable(own);
+    expect(moved.bytes.buffer).toBe(own.buffer);
+    expect(moved.transfer).toEqual([own.buffer]);
+
+    const pooled = Buffer.from("row\n"); // a slice of Node's shared pool
+    expect(pooled.byteLength).toBeLessThan(pooled.buffer.byteLength);
+    const copied = transferable(pooled);
+    expect(copied.bytes.buffer).not.toBe(pooled.buffer);
+    expect(Buffer.from(copied.bytes).toString()).toBe("row\n");
+    expect(copied.transfer).toEqual([copied.bytes.buffer]);
   });
 });

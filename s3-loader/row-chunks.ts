@@ -16,6 +16,17 @@ export interface EncodedRows {
 
 export const NO_ROWS: EncodedRows = { body: Buffer.alloc(0), rows: 0 };
 
+/**
+ * Bytes to post to another thread, with their transfer list: moved when the
+ * view spans its whole ArrayBuffer, else copied first (a small Buffer may share
+ * Node's pool ArrayBuffer with others, which must not be detached).
+ */
+export function transferable(view: Uint8Array): { bytes: Uint8Array; transfer: ArrayBuffer[] } {
+  const own = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
+  const bytes = own ? new Uint8Array(view.buffer, 0, view.byteLength) : new Uint8Array(view);
+  return { bytes, transfer: [bytes.buffer as ArrayBuffer] };
+}
+
 /** Serialized lines (no newlines of their own) as one encoded body. */
 export function encodeLines(lines: Iterable<string>): EncodedRows {
   // Appending to one string and encoding it once beats collecting an array
