@@ -1,0 +1,39 @@
+import type { ClickHouseServerConfig, ClickHouseServerUser } from "../../shared/config/clickhouse-server.ts";
+import type { Logger } from "../../shared/logger.ts";
+import type { Engine } from "./engine.ts";
+import type { RequestParams } from "./request.ts";
+import type { Summary } from "./response.ts";
+import type { SqlAnalysis } from "./sql.ts";
+
+/** What every request handler shares: the engine, its version (for error texts), config and log. */
+export interface ServerState {
+  engine: Engine;
+  engineVersion: string;
+  config: ClickHouseServerConfig;
+  log: Logger;
+}
+
+/** One query request as it is handled: what it asked for and what it has produced so far. */
+export interface RequestContext {
+  /** Time until the request body was read, and its size (for the request log). */
+  bodyMs?: number;
+  bodyBytes?: number;
+  params: RequestParams;
+  user: ClickHouseServerUser;
+  format: string;
+  summary: Summary;
+  started: bigint;
+}
+
+/** The statement of a request, ready to run. */
+export interface QueryWork {
+  sql: string;
+  analysis: SqlAnalysis;
+  /** The request body of `INSERT ... FORMAT X`, handed to the engine as bytes. */
+  insertData: Buffer | undefined;
+}
+
+/** Header values carry client-chosen text (query id, format name): keep them valid. */
+export function headerSafe(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, "?").slice(0, 1000);
+}

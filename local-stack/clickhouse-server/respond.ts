@@ -1,0 +1,165 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { headerSafe, type RequestContext, type ServerState } from "./context.ts";
+import type { Connection } from "./engine.ts";
+import { type ClickHouseHttpError, engineError } from "./errors.ts";
+import {
+  BodyWriter,
+  chooseEncoding,
+  contentTypeFor,
+  emptySummary,
+  exceptionBlock,
+  newExceptionTag,
+  summaryHeader,
+} from "./response.ts";
+
+/** Rows are held back up to this much so small results get an exact summary header. */
+const LOOKAHEAD_BYTES = 1024 * 1024;
+
+export function sendError(
+  state: ServerState,
+  res: ServerResponse,
+  ctx: Partial<RequestContext>,
+  error: ClickHouseHttpError,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${error.text}${error.text.includes("(version ") ? "" : ` (version ${state.engineVersion})`}\n`;
+  res.writeHead(error.httpStatus, {
+    "Content-Type": "text/plain; charset=UTF-8",
+    "X-ClickHouse-Exception-Code": String(error.code),
+    ...(ctx.params ? { "X-ClickHouse-Query-Id": headerSafe(ctx.params.queryId) } : {}),
+    "X-ClickHouse-Server-Display-Name": "chdb",
+    "X-ClickHouse-Summary": summaryHeader(ctx.summary ?? emptySummary()),
+  });
+  res.end(body);
+}
+
+function successHeaders(ctx: RequestContext, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    "Content-Type": contentTypeFor(ctx.format),
+    "X-ClickHouse-Query-Id": headerSafe(ctx.params.queryId),
+    "X-ClickHouse-Format": headerSafe(ctx.format),
+    "X-ClickHouse-Timezone": "UTC",
+    "X-ClickHouse-Server-Display-Name": "chdb",
+    "X-ClickHouse-Summary": summaryHeader(ctx.summary),
+    ...extra,
+  };
+}
+
+/** Sends a result that is already complete in memory. */
+export async function sendBuffered(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RequestContext,
+  data: Buffer,
+): Promise<void> {
+  const encoding = ctx.params.enableHttpCompression
+    ? chooseEncoding(req.headers["accept-encoding"])
+    : undefined;
+  res.writeHead(200, successHeaders(ctx, encoding ? { "Content-Encoding": encoding } : {}));
+  const writer = new BodyWriter(res, encoding);
+  if (data.length > 0) await writer.write(data);
+  await writer.end();
+}
+
+type EngineStream = AsyncGenerator<{ data: Buffer; rows: number }>;
+
+/**
+ * Reads ahead up to LOOKAHEAD_BYTES so that errors at the start become a
+ * proper error status and small results carry an exact summary. Returns
+ * undefined when the engine cannot stream this statement.
+ */
+async function lookAhead(
+  stream: EngineStream,
+  ctx: RequestContext,
+): Promise<{ held: Buffer[]; done: boolean } | undefined> {
+  const held: Buffer[] = [];
+  let heldBytes = 0;
+  while (heldBytes < LOOKAHEAD_BYTES) {
+    let next: IteratorResult<{ data: Buffer; rows: number }>;
+    try {
+      next = await stream.next();
+    } catch (error) {
+      if (held.length === 0 && /Streaming query is not supported/.test(String((error as Error).message))) {
+        return undefined;
+      }
+      throw error;
+    }
+    if (next.done) return { held, done: true };
+    held.push(next.value.data);
+    heldBytes += next.value.data.length;
+    ctx.summary.resultRows += next.value.rows;
+    ctx.summary.resultBytes += next.value.data.length;
+  }
+  return { held, done: false };
+}
+
+/**
+ * Streams a SELECT: chunks go out as the engine produces them, one at a
+ * time, waiting for the socket between chunks. A failure after the first
+ * byte is reported in ClickHouse's in-stream exception block. Returns false
+ * when the engine cannot stream the statement (nothing was sent).
+ */
+export async function sendStream(
+  state: ServerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RequestContext,
+  connection: Connection,
+  sql: string,
+): Promise<boolean> {
+  const hasParams = Object.keys(ctx.params.params).length > 0;
+  // chDB: bound parameters are process-wide state while a query starts.
+  const stream = hasParams
+    ? connection.stream(sql, ctx.format, ctx.params.params, state.engine.serializeParams)
+    : connection.stream(sql, ctx.format);
+  const ahead = await lookAhead(stream, ctx);
+  if (!ahead) return false;
+  const { held, done } = ahead;
+  ctx.summary.elapsedNs = Number(process.hrtime.bigint() - ctx.started);
+  const encoding = ctx.params.enableHttpCompression
+    ? chooseEncoding(req.headers["accept-encoding"])
+    : undefined;
+  const tag = newExceptionTag();
+  let writer: BodyWriter;
+  try {
+    res.writeHead(
+      200,
+      successHeaders(ctx, {
+        ...(encoding ? { "Content-Encoding": encoding } : {}),
+        ...(done ? {} : { "X-ClickHouse-Exception-Tag": tag }),
+      }),
+    );
+    writer = new BodyWriter(res, encoding);
+    for (const chunk of held) {
+      if (!(await writer.write(chunk))) {
+        await stream.return(undefined);
+        return true;
+      }
+    }
+  } catch (error) {
+    await stream.return(undefined); // never leave the engine stream open
+    throw error;
+  }
+  held.length = 0;
+  if (!done) {
+    try {
+      for await (const chunk of stream) {
+        ctx.summary.resultRows += chunk.rows;
+        ctx.summary.resultBytes += chunk.data.length;
+        if (!(await writer.write(chunk.data))) break; // client gone: leaving the loop cancels the query
+      }
+    } catch (error) {
+      const failure = engineError(error);
+      state.log.warn(
+        { queryId: ctx.params.queryId, code: failure.code, err: failure.text.slice(0, 500) },
+        "query failed mid-stream",
+      );
+      await writer.write(exceptionBlock(tag, failure.text));
+    }
+  }
+  await writer.end();
+  return true;
+}
