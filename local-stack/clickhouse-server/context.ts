@@ -21,6 +21,8 @@ export interface RequestContext {
   params: RequestParams;
   user: ClickHouseServerUser;
   format: string;
+  /** The client asked for extremes (the server may ask the engine for them to get the document footer). */
+  extremesRequested: boolean;
   summary: Summary;
   started: bigint;
 }

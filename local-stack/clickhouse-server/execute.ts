@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { QueryWork, RequestContext, ServerState } from "./context.ts";
+import { needsEngineFooter } from "./documents.ts";
 import type { Connection, Profile } from "./engine.ts";
 import { checkStatement, profileFor } from "./query.ts";
 import { sendBuffered, sendStream } from "./respond.ts";
@@ -54,9 +55,21 @@ export async function runQuery(
   ctx: RequestContext,
   work: QueryWork,
 ): Promise<void> {
-  const profile: Profile = profileFor(ctx, req);
-  checkStatement(work.analysis, profile);
   const params = ctx.params;
+  let profile: Profile = profileFor(ctx, req);
+  checkStatement(work.analysis, profile);
+  if (
+    work.analysis.kind === "select" &&
+    params.sessionId === undefined &&
+    needsEngineFooter(ctx.format) &&
+    !profile.settings.some(([name]) => name === "extremes")
+  ) {
+    // With extremes the engine sends a last chunk holding the footer of the
+    // whole query (rows_before_limit_at_least, statistics); resultDocument
+    // drops the extremes again unless the client asked for them.
+    const settings = [...profile.settings, ["extremes", "1"] as const].sort(([a], [b]) => (a < b ? -1 : 1));
+    profile = { ...profile, settings };
+  }
   if (work.insertData === undefined && work.analysis.kind === "insert" && params.query !== undefined) {
     if (isInsertAwaitingData(work.sql)) {
       // INSERT ... FORMAT X without a body inserts nothing.

@@ -79,6 +79,9 @@ export async function readQueryRequest(
     user,
     format:
       (analysis.kind === "insert" ? undefined : analysis.format) ?? params.defaultFormat ?? "TabSeparated",
+    extremesRequested:
+      params.settings.some(([name, value]) => name === "extremes" && value !== "0") ||
+      analysis.tokens.some((t) => t.kind === "word" && t.text.toLowerCase() === "extremes"),
     summary: emptySummary(),
     started: ctx.started!,
   };

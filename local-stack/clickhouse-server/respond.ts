@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { headerSafe, type RequestContext, type ServerState } from "./context.ts";
+import { resultDocument } from "./documents.ts";
 import type { Connection } from "./engine.ts";
 import { type ClickHouseHttpError, engineError } from "./errors.ts";
 import {
@@ -74,8 +75,8 @@ type EngineStream = AsyncGenerator<{ data: Buffer; rows: number }>;
 async function lookAhead(
   stream: EngineStream,
   ctx: RequestContext,
-): Promise<{ held: Buffer[]; done: boolean } | undefined> {
-  const held: Buffer[] = [];
+): Promise<{ held: Array<{ data: Buffer; rows: number }>; done: boolean } | undefined> {
+  const held: Array<{ data: Buffer; rows: number }> = [];
   let heldBytes = 0;
   while (heldBytes < LOOKAHEAD_BYTES) {
     let next: IteratorResult<{ data: Buffer; rows: number }>;
@@ -88,7 +89,7 @@ async function lookAhead(
       throw error;
     }
     if (next.done) return { held, done: true };
-    held.push(next.value.data);
+    held.push(next.value);
     heldBytes += next.value.data.length;
     ctx.summary.resultRows += next.value.rows;
     ctx.summary.resultBytes += next.value.data.length;
@@ -110,6 +111,11 @@ export async function sendStream(
   connection: Connection,
   sql: string,
 ): Promise<boolean> {
+  const document = resultDocument(ctx.format, {
+    extremesRequested: ctx.extremesRequested,
+    startedNs: ctx.started,
+  });
+  if (document === "buffer") return false;
   const hasParams = Object.keys(ctx.params.params).length > 0;
   // chDB: bound parameters are process-wide state while a query starts.
   const stream = hasParams
@@ -123,7 +129,11 @@ export async function sendStream(
     ? chooseEncoding(req.headers["accept-encoding"])
     : undefined;
   const tag = newExceptionTag();
-  let writer: BodyWriter;
+  const writer = new BodyWriter(res, encoding);
+  const writeAll = async (chunks: Buffer[]) => {
+    for (const chunk of chunks) if (chunk.length > 0 && !(await writer.write(chunk))) return false;
+    return true;
+  };
   try {
     res.writeHead(
       200,
@@ -132,9 +142,8 @@ export async function sendStream(
         ...(done ? {} : { "X-ClickHouse-Exception-Tag": tag }),
       }),
     );
-    writer = new BodyWriter(res, encoding);
     for (const chunk of held) {
-      if (!(await writer.write(chunk))) {
+      if (!(await writeAll(document.push(chunk.data, chunk.rows)))) {
         await stream.return(undefined);
         return true;
       }
@@ -149,7 +158,8 @@ export async function sendStream(
       for await (const chunk of stream) {
         ctx.summary.resultRows += chunk.rows;
         ctx.summary.resultBytes += chunk.data.length;
-        if (!(await writer.write(chunk.data))) break; // client gone: leaving the loop cancels the query
+        // Client gone: leaving the loop cancels the query.
+        if (!(await writeAll(document.push(chunk.data, chunk.rows)))) return true;
       }
     } catch (error) {
       const failure = engineError(error);
@@ -158,8 +168,11 @@ export async function sendStream(
         "query failed mid-stream",
       );
       await writer.write(exceptionBlock(tag, failure.text));
+      await writer.end();
+      return true;
     }
   }
+  await writeAll(document.finish());
   await writer.end();
   return true;
 }
