@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import { finished, pipeline, type Readable, type Transform } from "node:stream";
 import zlib from "node:zlib";
 import { ErrorCode, serverError } from "./errors.ts";
+import { createZstdDecompress } from "./zstd.ts";
 
 /**
  * Reads the whole request body, undoing Content-Encoding, refusing more than
@@ -18,6 +19,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   if (encoding === "gzip" || encoding === "x-gzip") source = decompress(zlib.createGunzip());
   else if (encoding === "deflate") source = decompress(zlib.createInflate());
   else if (encoding === "br") source = decompress(zlib.createBrotliDecompress());
+  else if (encoding === "zstd") source = decompress(createZstdDecompress());
   else if (encoding !== "" && encoding !== "identity") {
     return Promise.reject(serverError(ErrorCode.NOT_IMPLEMENTED, `Unknown Content-Encoding '${encoding}'`));
   }

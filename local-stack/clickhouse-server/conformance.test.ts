@@ -24,10 +24,15 @@ afterAll(async () => {
 });
 
 /** POSTs `sql` with URL parameters; small blocks make the engine stream many chunks. */
-async function post(sql: string, params: Record<string, string> = {}, headers: Record<string, string> = {}) {
+async function post(
+  sql: string,
+  params: Record<string, string> = {},
+  headers: Record<string, string> = {},
+  body: Buffer | string = sql,
+) {
   const url = new URL(server.url);
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  return fetch(url, { method: "POST", body: sql, headers });
+  return fetch(url, { method: "POST", body, headers });
 }
 
 const MANY_BLOCKS = { max_block_size: "1000" };
@@ -142,5 +147,92 @@ describe("1. whole-document formats across many engine blocks", () => {
     // fetch already decoded the body; the header says it was compressed.
     const text = raw[0] === 0x1f ? gunzipSync(raw).toString() : raw.toString();
     expect(JSON.parse(text).rows).toBe(200000);
+  });
+});
+
+describe("2. error bodies are compressed like results", () => {
+  it("gzip error body with Content-Encoding (raw HTTP)", async () => {
+    const url = `${server.url}/?enable_http_compression=1`;
+    const response = await fetch(url, {
+      method: "POST",
+      body: "SELECT nope",
+      headers: { "Accept-Encoding": "gzip" },
+    });
+    expect(response.status).toBe(404);
+    expect(response.headers.get("content-encoding")).toBe("gzip");
+    expect(response.headers.get("x-clickhouse-exception-code")).toBe("47");
+    expect(await response.text()).toMatch(/^Code: 47\. DB::Exception: .*UNKNOWN_IDENTIFIER/);
+  });
+
+  it("the client decompresses the error and raises it with its code", async () => {
+    const compressed = createClient({
+      url: server.url,
+      compression: { response: true },
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+    try {
+      await expect(compressed.query({ query: "SELECT nope", format: "JSON" })).rejects.toMatchObject({
+        code: "47",
+      });
+    } finally {
+      await compressed.close();
+    }
+  });
+});
+
+describe("4. zstd both ways", () => {
+  it("decompresses a zstd request body and compresses the response with zstd", async () => {
+    const body = await zstd("compress", Buffer.from("SELECT sum(number) FROM numbers(100000) FORMAT TSV"));
+    const response = await post(
+      "",
+      { enable_http_compression: "1" },
+      { "Content-Encoding": "zstd", "Accept-Encoding": "zstd" },
+      body,
+    );
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-encoding")).toBe("zstd");
+    const raw = Buffer.from(await response.arrayBuffer());
+    // fetch decodes zstd itself only on newer Node versions.
+    const text =
+      raw.toString().trim() === "4999950000" ? raw.toString() : (await zstd("decompress", raw)).toString();
+    expect(text.trim()).toBe("4999950000");
+  });
+
+  it("a corrupt zstd body is CANNOT_DECOMPRESS", async () => {
+    const response = await post("", {}, { "Content-Encoding": "zstd" }, Buffer.from("not zstd at all"));
+    expect(response.headers.get("x-clickhouse-exception-code")).toBe("271");
+  });
+});
+
+/** zstd through the server's own codec module (Node's zlib has no zstd before 22.15). */
+async function zstd(direction: "compress" | "decompress", input: Buffer): Promise<Buffer> {
+  const codec = await import("./zstd.ts");
+  await codec.loadZstd();
+  const stream = direction === "compress" ? codec.createZstdCompress() : codec.createZstdDecompress();
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    stream.on("data", (chunk: Buffer) => out.push(chunk));
+    stream.on("end", () => resolve(Buffer.concat(out)));
+    stream.on("error", reject);
+    stream.end(input);
+  });
+}
+
+describe("5. server defaults where clickhouse-local differs", () => {
+  it("a bare word is a syntax error (62), not a query", async () => {
+    const response = await post("invalid");
+    expect(response.headers.get("x-clickhouse-exception-code")).toBe("62");
+    expect(response.status).toBe(400);
+  });
+
+  it("introspection functions are off and files are read with pread", async () => {
+    const text = await (
+      await post(
+        "SELECT name, value FROM system.settings WHERE name IN ('implicit_select', 'allow_introspection_functions', 'storage_file_read_method') ORDER BY name FORMAT TSV",
+      )
+    ).text();
+    expect(text).toBe(
+      "allow_introspection_functions\t0\nimplicit_select\t0\nstorage_file_read_method\tpread\n",
+    );
   });
 });

@@ -77,6 +77,18 @@ function loadNative(): ChdbNative {
 }
 
 /**
+ * Settings where clickhouse-local (what chDB runs) differs from
+ * clickhouse-server, set back to the server's defaults: a bare word is not
+ * a query (`implicit_select`), introspection functions are off, files are
+ * read with pread.
+ */
+export const SERVER_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
+  ["implicit_select", "0"],
+  ["allow_introspection_functions", "0"],
+  ["storage_file_read_method", "pread"],
+];
+
+/**
  * `clickhouse local` arguments that size the engine for a laptop: the memory
  * cap and every cache the engine would otherwise size for a dedicated server
  * (several GiB of mark, vector-index and text-index caches by default).
@@ -389,7 +401,8 @@ export class Engine {
       if (profile.database !== undefined && profile.database !== "default") {
         await connection.query(`USE ${quoteIdentifier(profile.database)}`, "TabSeparated");
       }
-      if (profile.settings.length > 0) await connection.query(setStatement(profile.settings), "TabSeparated");
+      // Applied on every connection: they are per-connection settings in chDB.
+      await connection.query(setStatement([...SERVER_DEFAULTS, ...profile.settings]), "TabSeparated");
       if (profile.readonly) await connection.query("SET readonly = 1", "TabSeparated");
     } catch (error) {
       connection.close();

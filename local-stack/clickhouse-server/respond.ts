@@ -10,31 +10,43 @@ import {
   emptySummary,
   exceptionBlock,
   newExceptionTag,
+  type ResponseEncoding,
   summaryHeader,
 } from "./response.ts";
 
 /** Rows are held back up to this much so small results get an exact summary header. */
 const LOOKAHEAD_BYTES = 1024 * 1024;
 
-export function sendError(
+/** The response encoding the request asked for (enable_http_compression=1 and Accept-Encoding). */
+function responseEncoding(req: IncomingMessage, ctx: Partial<RequestContext>): ResponseEncoding | undefined {
+  return ctx.params?.enableHttpCompression ? chooseEncoding(req.headers["accept-encoding"]) : undefined;
+}
+
+/** An error response; its body is compressed like a result would be, as clickhouse-server does. */
+export async function sendError(
   state: ServerState,
+  req: IncomingMessage,
   res: ServerResponse,
   ctx: Partial<RequestContext>,
   error: ClickHouseHttpError,
-): void {
+): Promise<void> {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = `${error.text}${error.text.includes("(version ") ? "" : ` (version ${state.engineVersion})`}\n`;
+  const encoding = responseEncoding(req, ctx);
   res.writeHead(error.httpStatus, {
     "Content-Type": "text/plain; charset=UTF-8",
     "X-ClickHouse-Exception-Code": String(error.code),
     ...(ctx.params ? { "X-ClickHouse-Query-Id": headerSafe(ctx.params.queryId) } : {}),
     "X-ClickHouse-Server-Display-Name": "chdb",
     "X-ClickHouse-Summary": summaryHeader(ctx.summary ?? emptySummary()),
+    ...(encoding ? { "Content-Encoding": encoding } : {}),
   });
-  res.end(body);
+  const writer = new BodyWriter(res, encoding);
+  await writer.write(Buffer.from(body, "utf8"));
+  await writer.end();
 }
 
 function successHeaders(ctx: RequestContext, extra: Record<string, string> = {}): Record<string, string> {
@@ -56,9 +68,7 @@ export async function sendBuffered(
   ctx: RequestContext,
   data: Buffer,
 ): Promise<void> {
-  const encoding = ctx.params.enableHttpCompression
-    ? chooseEncoding(req.headers["accept-encoding"])
-    : undefined;
+  const encoding = responseEncoding(req, ctx);
   res.writeHead(200, successHeaders(ctx, encoding ? { "Content-Encoding": encoding } : {}));
   const writer = new BodyWriter(res, encoding);
   if (data.length > 0) await writer.write(data);
@@ -125,9 +135,7 @@ export async function sendStream(
   if (!ahead) return false;
   const { held, done } = ahead;
   ctx.summary.elapsedNs = Number(process.hrtime.bigint() - ctx.started);
-  const encoding = ctx.params.enableHttpCompression
-    ? chooseEncoding(req.headers["accept-encoding"])
-    : undefined;
+  const encoding = responseEncoding(req, ctx);
   const tag = newExceptionTag();
   const writer = new BodyWriter(res, encoding);
   const writeAll = async (chunks: Buffer[]) => {

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { Writable } from "node:stream";
+import type { Transform, Writable } from "node:stream";
 import zlib from "node:zlib";
+import { createZstdCompress } from "./zstd.ts";
 
 /** What X-ClickHouse-Summary reports (ClickHouse sends every counter as a string). */
 export interface Summary {
@@ -61,7 +62,7 @@ export function contentTypeFor(format: string): string {
   return "text/plain; charset=UTF-8";
 }
 
-export type ResponseEncoding = "gzip" | "deflate" | "br";
+export type ResponseEncoding = "gzip" | "deflate" | "br" | "zstd";
 
 /** The encoding to use when the request enabled HTTP compression, from Accept-Encoding. */
 export function chooseEncoding(acceptEncoding: string | undefined): ResponseEncoding | undefined {
@@ -70,7 +71,7 @@ export function chooseEncoding(acceptEncoding: string | undefined): ResponseEnco
     .toLowerCase()
     .split(",")
     .map((part) => part.trim().split(";")[0]);
-  for (const encoding of ["gzip", "deflate", "br"] as const) {
+  for (const encoding of ["gzip", "deflate", "br", "zstd"] as const) {
     if (offered.includes(encoding)) return encoding;
   }
   return undefined;
@@ -92,6 +93,19 @@ export function exceptionBlock(tag: string, message: string): Buffer {
   return Buffer.from(`\r\n__exception__\r\n${tag}\n${text}\n${length} ${tag}\r\n__exception__\r\n`, "utf8");
 }
 
+function createCompressor(encoding: ResponseEncoding): Transform {
+  switch (encoding) {
+    case "gzip":
+      return zlib.createGzip({ level: 3 });
+    case "deflate":
+      return zlib.createDeflate({ level: 3 });
+    case "br":
+      return zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } });
+    case "zstd":
+      return createZstdCompress();
+  }
+}
+
 /**
  * Writes a response body with back-pressure, through a compressor when the
  * request asked for one. `write` resolves when the socket can take more;
@@ -109,12 +123,7 @@ export class BodyWriter {
       if (!res.writableFinished) this.gone = true;
     });
     if (encoding) {
-      const compressor =
-        encoding === "gzip"
-          ? zlib.createGzip({ level: 3 })
-          : encoding === "deflate"
-            ? zlib.createDeflate({ level: 3 })
-            : zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } });
+      const compressor = createCompressor(encoding);
       compressor.pipe(res);
       compressor.on("error", () => {
         this.gone = true;

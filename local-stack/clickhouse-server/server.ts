@@ -10,6 +10,7 @@ import { readQueryRequest } from "./query.ts";
 import { sendError } from "./respond.ts";
 import { emptySummary } from "./response.ts";
 import { SessionRegistry } from "./session.ts";
+import { loadZstd } from "./zstd.ts";
 
 /*
  * The ClickHouse HTTP interface over chDB. The request path:
@@ -107,7 +108,7 @@ async function handle(
       "request failed",
     );
     if (!req.complete) req.resume();
-    sendError(state, res, ctx, error);
+    await sendError(state, req, res, ctx, error);
   }
 }
 
@@ -121,6 +122,7 @@ export async function startClickHouseHttpServer(
     maxConcurrentQueries: config.maxConcurrentQueries,
   });
   const engineVersion = (await engine.rootQuery("SELECT version()")).trim();
+  await loadZstd();
   const state: ServerState = { engine, engineVersion, config, log };
   const sessions = new SessionRegistry(engine, config.sessionTimeoutMs);
   let inFlight = 0;
