@@ -362,7 +362,7 @@ describe("parameters, database and settings", () => {
 describe("errors like ClickHouse", () => {
   it("syntax error -> 62", async () => {
     // Not "SELEC 1": its message quotes "(SELEC)", which the client reads as the type, as with any server.
-    const error = await errorOf(client.query({ query: "SELECT 1 FROM" }));
+    const error = await errorOf(client.query({ query: "SELECT (1 +" }));
     expect(error.code).toBe("62");
     expect(error.type).toBe("SYNTAX_ERROR");
   });
