@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Shard } from "../shared/config/embedding-enricher.ts";
+import type { Shard } from "./config.ts";
 import { formatShard, type Position, START } from "./position.ts";
 import type { SpanTextInput } from "./span-text.ts";
 

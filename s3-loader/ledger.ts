@@ -1,5 +1,5 @@
 /**
- * The loader's ledger in ClickHouse (config/schema/030_loader_files.sql):
+ * The loader's ledger in ClickHouse (clickhouse-ddl/030_loader_files.sql):
  * one logical row per object, every change appended as a new version.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
