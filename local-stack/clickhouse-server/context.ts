@@ -1,5 +1,5 @@
-import type { ClickHouseServerConfig, ClickHouseServerUser } from "../../shared/config/clickhouse-server.ts";
 import type { Logger } from "../../shared/logger.ts";
+import type { ClickHouseServerConfig, ClickHouseServerUser } from "./config.ts";
 import type { Engine } from "./engine.ts";
 import type { RequestParams } from "./request.ts";
 import type { Summary } from "./response.ts";

@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ClickHouseServerConfig } from "../../shared/config/clickhouse-server.ts";
 import type { Logger } from "../../shared/logger.ts";
+import type { ClickHouseServerConfig } from "./config.ts";
 import type { RequestContext, ServerState } from "./context.ts";
 import { Engine, engineArgsFor } from "./engine.ts";
 import { ErrorCode, engineError, serverError } from "./errors.ts";
