@@ -1,5 +1,6 @@
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import {
   ConfigError,
@@ -39,7 +40,14 @@ export interface ClickHouseServerConfig {
   /** Extra `clickhouse local` arguments for the engine, space separated (escape hatch). */
   engineArgs: string[];
   users: ClickHouseServerUser[];
+  /** The users.d XML docker mode mounts into clickhouse-server: profiles, constraints and grants per user. */
+  usersXmlPath: string;
 }
+
+/** The same file docker mode mounts as /etc/clickhouse-server/users.d/click-ai.xml. */
+const DEFAULT_USERS_XML = fileURLToPath(
+  new URL("../../docker/clickhouse-server-config/users.d/click-ai.xml", import.meta.url),
+);
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -96,5 +104,6 @@ export function readClickHouseServerConfig(env: Env = process.env): ClickHouseSe
       { name: client.username, password: client.password, readonly: false },
       { name: agent.username, password: agent.password, readonly: true },
     ],
+    usersXmlPath: path.resolve(readString(env, "CLICKHOUSE_SERVER_USERS_XML", DEFAULT_USERS_XML)),
   };
 }

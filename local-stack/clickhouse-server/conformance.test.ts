@@ -236,3 +236,128 @@ describe("5. server defaults where clickhouse-local differs", () => {
     );
   });
 });
+
+/** The agent user of the embedded server (CLICKHOUSE_AGENT_USER/PASSWORD defaults), profile from the users.d XML. */
+const AGENT = { "X-ClickHouse-User": "agent", "X-ClickHouse-Key": "agent" };
+
+async function codeOf(response: Response): Promise<string | null> {
+  await response.arrayBuffer();
+  return response.headers.get("x-clickhouse-exception-code");
+}
+
+describe("6. users and profiles from the users.d XML", () => {
+  it("refuses CREATE USER with one clear error", async () => {
+    const response = await post("CREATE USER someone IDENTIFIED BY 'x'");
+    expect(response.status).toBe(501);
+    expect(await response.text()).toContain("users.d XML");
+  });
+
+  it("system.query_log lists finished queries with their user and exception", async () => {
+    await post("SELECT 1 FORMAT Null", { query_id: "logged-ok" });
+    await post("SELECT nope", { query_id: "logged-failed" });
+    const text = await (
+      await post(
+        "SELECT query_id, type, exception_code, user FROM system.query_log WHERE query_id LIKE 'logged-%' ORDER BY query_id FORMAT TSV",
+      )
+    ).text();
+    expect(text).toBe(
+      "logged-failed\tExceptionWhileProcessing\t47\tdefault\nlogged-ok\tQueryFinish\t0\tdefault\n",
+    );
+  });
+});
+
+describe("8. the agent user runs under its profile's limits", () => {
+  it("applies the profile (max_result_rows with break) to every request", async () => {
+    const text = await (await post("SELECT number FROM numbers(3000000) FORMAT TSV", {}, AGENT)).text();
+    const rows = text.trimEnd().split("\n").length;
+    expect(rows).toBeGreaterThanOrEqual(1_000_000);
+    expect(rows).toBeLessThan(1_100_000);
+  });
+
+  it("refuses to raise a limit through the URL, SET or SETTINGS", async () => {
+    expect(await codeOf(await post("SELECT 1", { max_result_rows: "0" }, AGENT))).toBe("452");
+    expect(await codeOf(await post("SELECT 1", { max_result_rows: "20000000" }, AGENT))).toBe("452");
+    expect(await codeOf(await post("SELECT 1", { max_execution_time: "0" }, AGENT))).toBe("452");
+    expect(await codeOf(await post("SELECT 1", { max_memory_usage: "9000000000" }, AGENT))).toBe("452");
+    expect(await codeOf(await post("SELECT 1", { readonly: "0" }, AGENT))).toBe("164");
+    expect(await codeOf(await post("SELECT 1", { max_threads: "64" }, AGENT))).toBe("164");
+    expect(await codeOf(await post("SET max_result_rows = 0", {}, AGENT))).toBe("452");
+    expect(await codeOf(await post("SELECT 1 SETTINGS max_execution_time = 0", {}, AGENT))).toBe("452");
+    expect(await codeOf(await post("SELECT 1 SETTINGS max_result_rows = 100000000", {}, AGENT))).toBe("452");
+  });
+
+  it("accepts lowering a changeable limit and the values every click-ai client pins", async () => {
+    const response = await post(
+      "SELECT number FROM numbers(100) FORMAT TSV",
+      {
+        max_result_rows: "10",
+        result_overflow_mode: "throw",
+        output_format_json_quote_64bit_integers: "1",
+        async_insert: "0",
+      },
+      AGENT,
+    );
+    expect(response.headers.get("x-clickhouse-exception-code")).toBe("396");
+  });
+
+  it("errors name the agent, not the engine's user", async () => {
+    const text = await (await post("CREATE TABLE t_agent (a Int32) ENGINE = Memory", {}, AGENT)).text();
+    expect(text).toMatch(/DB::Exception: agent: /);
+  });
+});
+
+describe("7. KILL QUERY and system.processes are scoped to the caller", () => {
+  it("the agent sees and kills only its own queries; the default user sees and kills all", async () => {
+    const long = (id: string, headers: Record<string, string> = {}) =>
+      post("SELECT count() FROM numbers(1e12) FORMAT TSV", { query_id: id }, headers).then((r) => r.text());
+    const pipeline = long("pipeline-long");
+    const agentQuery = long("agent-long", AGENT);
+    const seen = async (headers: Record<string, string>) => {
+      const text = await (
+        await post("SELECT query_id FROM system.processes ORDER BY query_id FORMAT TSV", {}, headers)
+      ).text();
+      return text
+        .trimEnd()
+        .split("\n")
+        .filter((id) => id.endsWith("-long"));
+    };
+    await expect.poll(() => seen({}), { timeout: 10_000 }).toEqual(["agent-long", "pipeline-long"]);
+    expect(await seen(AGENT)).toEqual(["agent-long"]);
+    const killed = await (await post("KILL QUERY WHERE 1 FORMAT TSV", {}, AGENT)).text();
+    expect(
+      killed
+        .trimEnd()
+        .split("\n")
+        .map((line) => line.split("\t")[1]),
+    ).toEqual(["agent-long"]);
+    expect(await agentQuery).toMatch(/QUERY_WAS_CANCELLED/);
+    expect(await seen({})).toEqual(["pipeline-long"]);
+    await post("KILL QUERY WHERE query_id = 'pipeline-long' SYNC");
+    expect(await pipeline).toMatch(/QUERY_WAS_CANCELLED/);
+  });
+
+  it("a client that goes away cancels its query in the engine", async () => {
+    const controller = new AbortController();
+    const url = `${server.url}/?query_id=abandoned`;
+    const request = fetch(url, {
+      method: "POST",
+      body: "SELECT count() FROM numbers(1e12) FORMAT TSV",
+      headers: AGENT,
+      signal: controller.signal,
+    });
+    const count = (sql: string) =>
+      post(sql)
+        .then((r) => r.text())
+        .then((t) => t.trim());
+    await expect
+      .poll(() => count("SELECT count() FROM system.processes WHERE query_id = 'abandoned'"))
+      .toBe("1");
+    controller.abort();
+    await request.catch(() => undefined);
+    await expect
+      .poll(() => count("SELECT exception_code FROM system.query_log WHERE query_id = 'abandoned'"), {
+        timeout: 10_000,
+      })
+      .toBe("394");
+  });
+});

@@ -1,9 +1,11 @@
 import type { Logger } from "../../shared/logger.ts";
 import type { ClickHouseServerConfig, ClickHouseServerUser } from "./config.ts";
 import type { Engine } from "./engine.ts";
+import type { KillQuery, ProcessList } from "./processes.ts";
 import type { RequestParams } from "./request.ts";
 import type { Summary } from "./response.ts";
 import type { SqlAnalysis } from "./sql.ts";
+import type { UserAccess } from "./users.ts";
 
 /** What every request handler shares: the engine, its version (for error texts), config and log. */
 export interface ServerState {
@@ -11,6 +13,9 @@ export interface ServerState {
   engineVersion: string;
   config: ClickHouseServerConfig;
   log: Logger;
+  /** Profile, constraints and grants per user name (from the users.d XML). */
+  access: Map<string, UserAccess>;
+  processes: ProcessList;
 }
 
 /** One query request as it is handled: what it asked for and what it has produced so far. */
@@ -18,6 +23,8 @@ export interface RequestContext {
   /** Time until the request body was read, and its size (for the request log). */
   bodyMs?: number;
   bodyBytes?: number;
+  /** The statement as the client sent it (for system.query_log). */
+  query?: string;
   params: RequestParams;
   user: ClickHouseServerUser;
   format: string;
@@ -25,6 +32,10 @@ export interface RequestContext {
   extremesRequested: boolean;
   summary: Summary;
   started: bigint;
+  /** The user's profile, constraints and grants. */
+  access: UserAccess;
+  /** Appended to engine statements so that the engine's KILL QUERY can find them (see processes.ts). */
+  engineTag: string;
 }
 
 /** The statement of a request, ready to run. */
@@ -33,6 +44,8 @@ export interface QueryWork {
   analysis: SqlAnalysis;
   /** The request body of `INSERT ... FORMAT X`, handed to the engine as bytes. */
   insertData: Buffer | undefined;
+  /** KILL QUERY, which the server answers from its own process list. */
+  kill?: KillQuery;
 }
 
 /** Header values carry client-chosen text (query id, format name): keep them valid. */

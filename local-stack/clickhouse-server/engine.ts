@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { quoteIdentifier, setStatement } from "./request.ts";
+import { quoteIdentifier, quoteString, setStatement } from "./request.ts";
 
 /**
  * The chDB engine behind the HTTP interface: one data directory, many native
@@ -328,6 +328,24 @@ export class Engine {
   async rootQuery(sql: string, format = "TabSeparated"): Promise<string> {
     const result = await this.native.QueryAsyncConnection(this.root, sql, format);
     return Buffer.from(result.bytes).toString("utf8");
+  }
+
+  /**
+   * Cancels, in the engine, the running statement that ends with `tag`
+   * (chDB's KILL QUERY reaches queries on other connections; cancelling a
+   * stream does not stop a query that has not produced its first block).
+   */
+  async killTagged(tag: string): Promise<void> {
+    const connection = this.native.CreateConnection(path.resolve(this.options.dataDir));
+    try {
+      await this.native.QueryAsyncConnection(
+        connection,
+        `KILL QUERY WHERE endsWith(query, ${quoteString(tag)}) ASYNC FORMAT Null`,
+        "TabSeparated",
+      );
+    } finally {
+      this.native.CloseConnection(connection);
+    }
   }
 
   get activeOperations(): number {

@@ -19,7 +19,10 @@ export const ErrorCode = {
   SESSION_NOT_FOUND: 372,
   SESSION_IS_LOCKED: 373,
   INVALID_SESSION_TIMEOUT: 374,
+  QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING: 216,
   QUERY_WAS_CANCELLED: 394,
+  SETTING_CONSTRAINT_VIOLATION: 452,
+  ACCESS_DENIED: 497,
   AUTHENTICATION_FAILED: 516,
   STD_EXCEPTION: 1001,
 } as const;
@@ -51,6 +54,22 @@ export function serverError(code: number, message: string): ClickHouseHttpError 
   const type = NAME_BY_CODE[code] ?? "UNKNOWN_EXCEPTION";
   const sentence = /[.!?]$/.test(message) ? message : `${message}.`;
   return new ClickHouseHttpError(code, type, `Code: ${code}. DB::Exception: ${sentence} (${type})`);
+}
+
+/**
+ * The error as the caller sees it: without the engine tag appended to its
+ * statement, and naming the caller where the engine names its one user.
+ */
+export function forCaller(
+  error: ClickHouseHttpError,
+  caller: { user?: string; tag?: string },
+): ClickHouseHttpError {
+  let text = error.text;
+  if (caller.tag) text = text.split(`\n${caller.tag}`).join("").split(caller.tag).join("");
+  if (caller.user && caller.user !== "default") {
+    text = text.replace(/DB::Exception: default: /g, `DB::Exception: ${caller.user}: `);
+  }
+  return text === error.text ? error : new ClickHouseHttpError(error.code, error.type, text);
 }
 
 /** Turns whatever the engine threw into a ClickHouse error (code and type kept). */

@@ -2,7 +2,16 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { QueryWork, RequestContext, ServerState } from "./context.ts";
 import { needsEngineFooter } from "./documents.ts";
 import type { Connection, Profile } from "./engine.ts";
+import {
+  type KillQuery,
+  parseKillQuery,
+  processesSubquery,
+  queryLogSubquery,
+  showProcesslistRest,
+  systemTableReferences,
+} from "./processes.ts";
 import { checkStatement, profileFor } from "./query.ts";
+import { quoteString } from "./request.ts";
 import { sendBuffered, sendStream } from "./respond.ts";
 import type { SessionRegistry } from "./session.ts";
 import { isInsertAwaitingData } from "./sql.ts";
@@ -16,6 +25,10 @@ async function execute(
   connection: Connection,
   work: QueryWork,
 ): Promise<boolean> {
+  if (work.kill) {
+    await runKillQuery(state, req, res, ctx, connection, work.kill);
+    return true;
+  }
   // SET/USE/temporary tables and statements we do not know may have changed the connection.
   const reusable = ["select", "read", "insert", "ddl"].includes(work.analysis.kind);
   const hasParams = Object.keys(ctx.params.params).length > 0;
@@ -46,6 +59,78 @@ async function execute(
   return reusable;
 }
 
+/**
+ * The statement as the engine runs it: system.processes, system.query_log
+ * and SHOW PROCESSLIST answered from the server's own lists (scoped to the
+ * caller unless a grant says otherwise), KILL QUERY taken over, and reads
+ * tagged so that they can be cancelled in the engine.
+ */
+function engineStatement(state: ServerState, ctx: RequestContext, work: QueryWork): QueryWork {
+  const kill = parseKillQuery(work.sql, work.analysis.tokens);
+  if (kill) return { ...work, kill };
+  const tokens = work.analysis.tokens;
+  // Trailing semicolons would make the tag a second statement.
+  let end = tokens.length;
+  while (end > 0 && tokens[end - 1]!.text === ";") end--;
+  let sql = end < tokens.length ? work.sql.slice(0, tokens[end - 1]?.end ?? 0) : work.sql;
+  const all = ctx.access.seesAllQueries;
+  const running = () =>
+    state.processes.runningVisibleTo(ctx.user.name, all).filter((q) => q.queryId !== ctx.params.queryId);
+  const showRest = showProcesslistRest(sql, tokens);
+  if (showRest !== undefined) sql = `SELECT * FROM ${processesSubquery(running())}${showRest}`;
+  else {
+    for (const ref of systemTableReferences(tokens).reverse()) {
+      const table =
+        ref.table === "processes"
+          ? processesSubquery(running())
+          : queryLogSubquery(state.processes.logVisibleTo(ctx.user.name, all));
+      sql = `${sql.slice(0, ref.start)}${table}${sql.slice(ref.end)}`;
+    }
+  }
+  if (work.analysis.kind === "select" || work.analysis.kind === "read") sql = `${sql}\n${ctx.engineTag}`;
+  return { ...work, sql };
+}
+
+/** KILL QUERY over the server's own process list: the caller's queries unless a grant says otherwise. */
+async function runKillQuery(
+  state: ServerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RequestContext,
+  connection: Connection,
+  kill: KillQuery,
+): Promise<void> {
+  const candidates = state.processes
+    .runningVisibleTo(ctx.user.name, ctx.access.seesAllQueries)
+    .filter((query) => query.queryId !== ctx.params.queryId);
+  const matched = await connection.query(
+    `SELECT query_id FROM ${processesSubquery(candidates)} WHERE ${kill.where}`,
+    "JSONEachRow",
+  );
+  const ids = matched.data
+    .toString("utf8")
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => (JSON.parse(line) as { query_id: string }).query_id);
+  const rows: string[] = [];
+  for (const id of ids) {
+    const query = state.processes.get(id);
+    if (!query) continue;
+    if (kill.mode !== "TEST") query.cancel();
+    const status = kill.mode === "TEST" ? "pending" : kill.mode === "SYNC" ? "finished" : "waiting";
+    rows.push(`(${[status, query.queryId, query.user, query.query].map(quoteString).join(", ")})`);
+  }
+  const structure = "kill_status String, query_id String, user String, query String";
+  const result = await connection.query(
+    rows.length === 0
+      ? `SELECT * FROM generateRandom(${quoteString(structure)}) LIMIT 0`
+      : `SELECT * FROM values(${quoteString(structure)}, ${rows.join(", ")})`,
+    ctx.format,
+  );
+  ctx.summary.resultRows = rows.length;
+  await sendBuffered(req, res, ctx, result.data);
+}
+
 /** Checks and runs a parsed request on a pooled connection or its session's own. */
 export async function runQuery(
   state: ServerState,
@@ -53,11 +138,12 @@ export async function runQuery(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: RequestContext,
-  work: QueryWork,
+  requested: QueryWork,
 ): Promise<void> {
+  let work = requested;
   const params = ctx.params;
   let profile: Profile = profileFor(ctx, req);
-  checkStatement(work.analysis, profile);
+  checkStatement(work.analysis, profile, ctx);
   if (
     work.analysis.kind === "select" &&
     params.sessionId === undefined &&
@@ -77,6 +163,7 @@ export async function runQuery(
       return;
     }
   }
+  work = engineStatement(state, ctx, work);
   if (params.sessionId !== undefined) {
     const request = {
       user: ctx.user.name,

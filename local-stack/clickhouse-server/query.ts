@@ -3,8 +3,10 @@ import { readBody } from "./body.ts";
 import type { QueryWork, RequestContext, ServerState } from "./context.ts";
 import type { Profile } from "./engine.ts";
 import { ErrorCode, serverError } from "./errors.ts";
+import { newEngineTag } from "./processes.ts";
 import {
   authenticate,
+  HTTP_ONLY_SETTINGS,
   parseMultipart,
   parseRequestParams,
   type RequestParams,
@@ -18,7 +20,9 @@ import {
   isInsertAwaitingData,
   readonlyViolation,
   type SqlAnalysis,
+  settingAssignments,
 } from "./sql.ts";
+import { checkSettingChanges, UNRESTRICTED } from "./users.ts";
 
 /** ClickHouse also takes the database and default format as headers. */
 function applyHeaderParams(req: IncomingMessage, params: RequestParams): void {
@@ -69,6 +73,7 @@ export async function readQueryRequest(
   const params = ctx.params;
   applyHeaderParams(req, params);
   const { sql, insertData } = statementOf(params, body);
+  ctx.query = sql;
   const analysis = analyzeSql(sql);
   if (analysis.empty) throw serverError(ErrorCode.SYNTAX_ERROR, "Empty query");
   if (analysis.multiStatement) {
@@ -84,32 +89,69 @@ export async function readQueryRequest(
       analysis.tokens.some((t) => t.kind === "word" && t.text.toLowerCase() === "extremes"),
     summary: emptySummary(),
     started: ctx.started!,
+    access: state.access.get(user.name) ?? UNRESTRICTED,
+    engineTag: newEngineTag(),
   };
   Object.assign(ctx, context);
   return { context, work: { sql, analysis, insertData } };
 }
 
-/** The connection profile a request runs under: its database and settings, and whether it is read-only. */
+/**
+ * The connection profile a request runs under: the user's profile settings,
+ * then the request's URL settings (within the profile's constraints), then
+ * readonly=1 for readonly users and GET requests (never readonly=2: it lets
+ * file() read local files in chDB).
+ */
 export function profileFor(ctx: RequestContext, req: IncomingMessage): Profile {
-  // GET requests are read-only in ClickHouse; here they get readonly=1
-  // (readonly=2 would let file() read local files in chDB).
-  const readonly = ctx.user.readonly || req.method === "GET";
-  let settings = ctx.params.settings;
+  const userReadonly = ctx.user.readonly || ctx.access.readonly;
+  const readonly = userReadonly || req.method === "GET";
+  let urlSettings = ctx.params.settings;
   if (readonly) {
     // URL settings are applied before readonly=1, so they are vetted here.
-    for (const [name, value] of settings) {
+    for (const [name, value] of urlSettings) {
       if (name === "readonly" && value === "1") continue;
       if (deniedReadonlySetting(name)) {
         throw serverError(ErrorCode.READONLY, `Cannot modify '${name}' setting in readonly mode`);
       }
     }
-    settings = settings.filter(([name]) => name !== "readonly");
+    urlSettings = urlSettings.filter(([name]) => name !== "readonly");
   }
+  checkSettingChanges(ctx.access, userReadonly, urlSettings);
+  const merged = new Map(ctx.access.settings.filter(([name]) => !HTTP_ONLY_SETTINGS.has(name)));
+  for (const [name, value] of urlSettings) merged.set(name, value);
+  // Sorted: the pool key of a connection is its settings.
+  const settings = [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return { database: ctx.params.database, settings, readonly };
 }
 
 /** Refuses what the HTTP interface never runs (file clauses) and what a read-only profile may not. */
-export function checkStatement(analysis: SqlAnalysis, profile: Profile): void {
+const ACCESS_ENTITIES = new Set(["USER", "ROLE", "QUOTA", "PROFILE", "POLICY", "SETTINGS"]);
+
+/** CREATE/ALTER/DROP USER, ROLE, QUOTA, SETTINGS PROFILE, ROW POLICY, GRANT, REVOKE. */
+function isAccessManagement(analysis: SqlAnalysis): boolean {
+  if (analysis.keyword === "GRANT" || analysis.keyword === "REVOKE") return true;
+  if (!["CREATE", "ALTER", "DROP"].includes(analysis.keyword)) return false;
+  const words = analysis.tokens.slice(1, 4).map((token) => token.text.toUpperCase());
+  const entity = words[0] === "ROW" || words[0] === "OR" ? words[words[0] === "OR" ? 2 : 1] : words[0];
+  return entity !== undefined && ACCESS_ENTITIES.has(entity);
+}
+
+export function checkStatement(analysis: SqlAnalysis, profile: Profile, ctx: RequestContext): void {
+  if (isAccessManagement(analysis)) {
+    throw serverError(
+      ErrorCode.NOT_IMPLEMENTED,
+      "User and role management is not supported by the embedded server (chDB has no access storage): " +
+        "its users, profiles and constraints come from the users.d XML that docker mode mounts " +
+        "(CLICKHOUSE_SERVER_USERS_XML)",
+    );
+  }
+  // SET and SETTINGS clauses within the constraints too (the engine refuses
+  // any change in readonly mode on its own).
+  checkSettingChanges(
+    ctx.access,
+    ctx.user.readonly || ctx.access.readonly,
+    settingAssignments(analysis.tokens),
+  );
   const clause = fileClause(analysis.tokens);
   if (clause === "INTO OUTFILE")
     throw serverError(ErrorCode.INTO_OUTFILE_NOT_ALLOWED, "INTO OUTFILE is not allowed");

@@ -48,7 +48,7 @@ const INTERFACE_PARAMS = new Set([
 ]);
 
 /** Settings that only steer the HTTP layer; passing them to chDB would change nothing. */
-const HTTP_ONLY_SETTINGS = new Set([
+export const HTTP_ONLY_SETTINGS: ReadonlySet<string> = new Set([
   "enable_http_compression",
   "http_zlib_compression_level",
   "send_progress_in_http_headers",

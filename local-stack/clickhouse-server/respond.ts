@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { headerSafe, type RequestContext, type ServerState } from "./context.ts";
 import { resultDocument } from "./documents.ts";
 import type { Connection } from "./engine.ts";
-import { type ClickHouseHttpError, engineError } from "./errors.ts";
+import { type ClickHouseHttpError, engineError, forCaller } from "./errors.ts";
 import {
   BodyWriter,
   chooseEncoding,
@@ -170,7 +170,7 @@ export async function sendStream(
         if (!(await writeAll(document.push(chunk.data, chunk.rows)))) return true;
       }
     } catch (error) {
-      const failure = engineError(error);
+      const failure = forCaller(engineError(error), { user: ctx.user.name, tag: ctx.engineTag });
       state.log.warn(
         { queryId: ctx.params.queryId, code: failure.code, err: failure.text.slice(0, 500) },
         "query failed mid-stream",

@@ -4,12 +4,14 @@ import type { Logger } from "../../shared/logger.ts";
 import type { ClickHouseServerConfig } from "./config.ts";
 import type { RequestContext, ServerState } from "./context.ts";
 import { Engine, engineArgsFor } from "./engine.ts";
-import { ErrorCode, engineError, serverError } from "./errors.ts";
+import { type ClickHouseHttpError, ErrorCode, engineError, forCaller, serverError } from "./errors.ts";
 import { runQuery } from "./execute.ts";
+import { ProcessList, type RunningQuery } from "./processes.ts";
 import { readQueryRequest } from "./query.ts";
 import { sendError } from "./respond.ts";
 import { emptySummary } from "./response.ts";
 import { SessionRegistry } from "./session.ts";
+import { loadUsersXml, UNRESTRICTED, type UserAccess } from "./users.ts";
 import { loadZstd } from "./zstd.ts";
 
 /*
@@ -21,6 +23,33 @@ import { loadZstd } from "./zstd.ts";
  */
 
 const KEEP_ALIVE_TIMEOUT_MS = 10_000;
+
+/**
+ * Each configured user's access from the users.d XML, by name; a readonly
+ * user the XML does not describe still gets readonly=1 and sees only its
+ * own queries.
+ */
+function accessByUser(
+  config: ClickHouseServerConfig,
+  xml: Map<string, UserAccess>,
+  log: Logger,
+): Map<string, UserAccess> {
+  const access = new Map<string, UserAccess>();
+  for (const user of config.users) {
+    const fromXml = xml.get(user.name);
+    if (!fromXml && user.readonly) {
+      log.warn(
+        { user: user.name, file: config.usersXmlPath },
+        "readonly user has no profile in the users XML",
+      );
+    }
+    access.set(
+      user.name,
+      fromXml ?? (user.readonly ? { ...UNRESTRICTED, readonly: true, seesAllQueries: false } : UNRESTRICTED),
+    );
+  }
+  return access;
+}
 
 export interface RunningClickHouseServer {
   url: string;
@@ -78,6 +107,70 @@ function logRequest(state: ServerState, ctx: Partial<RequestContext>, method: st
   );
 }
 
+/** Runs a query request as a registered process (system.processes, KILL QUERY) and logs it (system.query_log). */
+async function runRegistered(
+  state: ServerState,
+  sessions: SessionRegistry,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  ctx: Partial<RequestContext>,
+): Promise<void> {
+  const { context, work } = await readQueryRequest(state, req, url, ctx);
+  const running: RunningQuery = {
+    queryId: context.params.queryId,
+    user: context.user.name,
+    query: work.sql,
+    database: context.params.database ?? "default",
+    startedNs: context.started,
+    startedAt: new Date(),
+    summary: context.summary,
+    cancelled: false,
+    cancel: () => {
+      if (running.cancelled) return;
+      running.cancelled = true;
+      state.engine.killTagged(context.engineTag).catch((error: Error) => {
+        state.log.warn({ queryId: running.queryId, err: error.message }, "cancelling a query failed");
+      });
+    },
+  };
+  const remove = state.processes.add(running);
+  // A client that goes away cancels its query, also one still computing its first block.
+  const onClose = () => {
+    if (!res.writableFinished) running.cancel();
+  };
+  res.on("close", onClose);
+  try {
+    await runQuery(state, sessions, req, res, context, work);
+  } finally {
+    remove();
+  }
+}
+
+function logFinished(
+  state: ServerState,
+  ctx: Partial<RequestContext>,
+  error: ClickHouseHttpError | undefined,
+): void {
+  if (!ctx.params || !ctx.user) return;
+  state.processes.finished({
+    type: error
+      ? ctx.format === undefined
+        ? "ExceptionBeforeStart"
+        : "ExceptionWhileProcessing"
+      : "QueryFinish",
+    queryId: ctx.params.queryId,
+    user: ctx.user.name,
+    query: ctx.query ?? ctx.params.query ?? "",
+    database: ctx.params.database ?? "default",
+    startedAt: new Date(Date.now() - Number(process.hrtime.bigint() - ctx.started!) / 1e6),
+    durationMs: Number(process.hrtime.bigint() - ctx.started!) / 1e6,
+    summary: ctx.summary ?? emptySummary(),
+    exceptionCode: error?.code ?? 0,
+    exception: error?.text ?? "",
+  });
+}
+
 async function handle(
   state: ServerState,
   sessions: SessionRegistry,
@@ -91,11 +184,11 @@ async function handle(
   try {
     if (answerNonQuery(req, res, url)) return;
     if (isClosing()) throw serverError(ErrorCode.QUERY_WAS_CANCELLED, "Server is shutting down");
-    const { context, work } = await readQueryRequest(state, req, url, ctx);
-    await runQuery(state, sessions, req, res, context, work);
+    await runRegistered(state, sessions, req, res, url, ctx);
     logRequest(state, ctx, method);
+    logFinished(state, ctx, undefined);
   } catch (raw) {
-    const error = engineError(raw);
+    const error = forCaller(engineError(raw), { user: ctx.user?.name, tag: ctx.engineTag });
     state.log.warn(
       {
         queryId: ctx.params?.queryId,
@@ -107,6 +200,7 @@ async function handle(
       },
       "request failed",
     );
+    logFinished(state, ctx, error);
     if (!req.complete) req.resume();
     await sendError(state, req, res, ctx, error);
   }
@@ -123,7 +217,15 @@ export async function startClickHouseHttpServer(
   });
   const engineVersion = (await engine.rootQuery("SELECT version()")).trim();
   await loadZstd();
-  const state: ServerState = { engine, engineVersion, config, log };
+  const access = loadUsersXml(config.usersXmlPath);
+  const state: ServerState = {
+    engine,
+    engineVersion,
+    config,
+    log,
+    access: accessByUser(config, access, log),
+    processes: new ProcessList(),
+  };
   const sessions = new SessionRegistry(engine, config.sessionTimeoutMs);
   let inFlight = 0;
   let closing = false;

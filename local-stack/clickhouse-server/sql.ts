@@ -298,3 +298,34 @@ export function deniedReadonlySetting(name: string): boolean {
     lower === "readonly" || lower.includes("schema") || lower.startsWith("allow_") || lower.includes("path")
   );
 }
+
+/**
+ * `name = value` pairs of a SET statement and of SETTINGS clauses, values
+ * unquoted; what a request would change with them.
+ */
+export function settingAssignments(tokens: SqlToken[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const word = tokens[i]!;
+    const upper = word.kind === "word" ? word.text.toUpperCase() : "";
+    if (upper !== "SETTINGS" && !(upper === "SET" && i === 0)) continue;
+    let j = i + 1;
+    while (j + 2 < tokens.length + 1 && tokens[j]?.kind === "word" && tokens[j + 1]?.text === "=") {
+      const name = tokens[j]!.text;
+      let k = j + 2;
+      let value = "";
+      if (tokens[k]?.text === "-") {
+        value = "-";
+        k++;
+      }
+      const token = tokens[k];
+      if (!token) break;
+      value += token.kind === "quoted" ? token.text.slice(1, -1) : token.text;
+      out.push([name, value]);
+      j = k + 1;
+      if (tokens[j]?.text !== ",") break;
+      j++;
+    }
+  }
+  return out;
+}
