@@ -361,3 +361,40 @@ describe("7. KILL QUERY and system.processes are scoped to the caller", () => {
       .toBe("394");
   });
 });
+
+describe("3. an exception after rows started goes into the stream", () => {
+  // Slow enough that the first blocks reach the client before the failing one
+  // is computed (the engine drops blocks it had queued when a later one fails).
+  const LATE =
+    "SELECT number, throwIf(number = 2500, 'late failure') AS e FROM numbers(3000) WHERE sleepEachRow(0.0002) = 0";
+
+  it("raw HTTP: 200, the rows so far, then the exception block with the tag", async () => {
+    const response = await post(`${LATE} FORMAT JSONEachRow`, MANY_BLOCKS);
+    expect(response.status).toBe(200);
+    const tag = response.headers.get("x-clickhouse-exception-tag");
+    expect(tag).toMatch(/^[0-9a-f]{16}$/);
+    const body = await response.text();
+    expect(body.startsWith('{"number":0,"e":0}\n')).toBe(true);
+    expect(body).toContain('{"number":999,"e":0}\n');
+    expect(body).toMatch(new RegExp(`\\r\\n__exception__\\r\\n${tag}\\nCode: 395\\. .*late failure`, "s"));
+    expect(body.endsWith(`${tag}\r\n__exception__\r\n`)).toBe(true);
+  });
+
+  it("the client raises the exception while reading the stream", async () => {
+    const result = await client.query({
+      query: LATE,
+      format: "JSONEachRow",
+      clickhouse_settings: { max_block_size: "1000" },
+    });
+    await expect(result.json()).rejects.toMatchObject({
+      code: "395",
+      message: expect.stringContaining("late failure"),
+    });
+  });
+
+  it("an error before the first block is an error status", async () => {
+    const response = await post("SELECT throwIf(number = 5, 'early') FROM numbers(10) FORMAT JSONEachRow");
+    expect(response.status).toBe(500);
+    expect(response.headers.get("x-clickhouse-exception-code")).toBe("395");
+  });
+});

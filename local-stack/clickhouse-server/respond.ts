@@ -14,9 +14,6 @@ import {
   summaryHeader,
 } from "./response.ts";
 
-/** Rows are held back up to this much so small results get an exact summary header. */
-const LOOKAHEAD_BYTES = 1024 * 1024;
-
 /** The response encoding the request asked for (enable_http_compression=1 and Accept-Encoding). */
 function responseEncoding(req: IncomingMessage, ctx: Partial<RequestContext>): ResponseEncoding | undefined {
   return ctx.params?.enableHttpCompression ? chooseEncoding(req.headers["accept-encoding"]) : undefined;
@@ -78,17 +75,17 @@ export async function sendBuffered(
 type EngineStream = AsyncGenerator<{ data: Buffer; rows: number }>;
 
 /**
- * Reads ahead up to LOOKAHEAD_BYTES so that errors at the start become a
- * proper error status and small results carry an exact summary. Returns
- * undefined when the engine cannot stream this statement.
+ * Waits for the first chunk before the status is sent, as clickhouse-server
+ * commits to 200 with its first block: an error before it gets an error
+ * status, one after it goes into the stream. Returns undefined when the
+ * engine cannot stream this statement.
  */
 async function lookAhead(
   stream: EngineStream,
   ctx: RequestContext,
 ): Promise<{ held: Array<{ data: Buffer; rows: number }>; done: boolean } | undefined> {
   const held: Array<{ data: Buffer; rows: number }> = [];
-  let heldBytes = 0;
-  while (heldBytes < LOOKAHEAD_BYTES) {
+  while (held.length === 0) {
     let next: IteratorResult<{ data: Buffer; rows: number }>;
     try {
       next = await stream.next();
@@ -100,7 +97,6 @@ async function lookAhead(
     }
     if (next.done) return { held, done: true };
     held.push(next.value);
-    heldBytes += next.value.data.length;
     ctx.summary.resultRows += next.value.rows;
     ctx.summary.resultBytes += next.value.data.length;
   }
