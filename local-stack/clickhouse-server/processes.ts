@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { ErrorCode, serverError } from "./errors.ts";
 import { quoteString } from "./request.ts";
-import type { Summary } from "./response.ts";
+import { emptySummary, type Summary } from "./response.ts";
 import type { SqlToken } from "./sql.ts";
 
 /**
@@ -131,16 +131,17 @@ function processRow(query: RunningQuery, now: bigint): string {
   ].join(", ");
 }
 
-function logRow(entry: FinishedQuery): string {
-  const s = entry.summary;
+function logRow(entry: FinishedQuery, type: string = entry.type): string {
+  const s = type === "QueryStart" ? emptySummary() : entry.summary;
+  const durationMs = type === "QueryStart" ? 0 : entry.durationMs;
   const micro = quoteString(entry.startedAt.toISOString().replace("T", " ").replace("Z", ""));
   return [
-    quoteString(entry.type),
+    quoteString(type),
     quoteString(entry.startedAt.toISOString().slice(0, 10)),
-    seconds(new Date(entry.startedAt.getTime() + entry.durationMs)),
+    seconds(new Date(entry.startedAt.getTime() + durationMs)),
     seconds(entry.startedAt),
     micro,
-    Math.round(entry.durationMs),
+    Math.round(durationMs),
     s.readRows,
     s.readBytes,
     s.writtenRows,
@@ -151,8 +152,8 @@ function logRow(entry: FinishedQuery): string {
     quoteString(entry.database),
     quoteString(entry.query),
     quoteString(queryKind(entry.query)),
-    entry.exceptionCode,
-    quoteString(entry.exception),
+    type === "QueryStart" ? 0 : entry.exceptionCode,
+    quoteString(type === "QueryStart" ? "" : entry.exception),
     quoteString(entry.user),
     quoteString(entry.queryId),
     quoteString(entry.user),
@@ -177,8 +178,14 @@ export function processesSubquery(queries: RunningQuery[]): string {
   );
 }
 
+/** Each query as clickhouse-server logs it: a QueryStart row, then how it ended (a refused query only the latter). */
 export function queryLogSubquery(entries: FinishedQuery[]): string {
-  return valuesSubquery(QUERY_LOG_STRUCTURE, entries.map(logRow));
+  return valuesSubquery(
+    QUERY_LOG_STRUCTURE,
+    entries.flatMap((entry) =>
+      entry.type === "ExceptionBeforeStart" ? [logRow(entry)] : [logRow(entry, "QueryStart"), logRow(entry)],
+    ),
+  );
 }
 
 type SystemTable = "processes" | "query_log";
