@@ -6,7 +6,10 @@
  * to the raw insert), measured in one run on the same batches, rotating the
  * order of the paths. Serialising the rows counts in every path.
  *
- *   npm run bench:clickhouse -- [--batches 10] [--batch-rows 10000]
+ * Then the server's resident memory while it streams a 10M-row FORMAT JSON
+ * document (one document, spliced from the engine's blocks as they come).
+ *
+ *   npm run bench:clickhouse -- [--batches 10] [--batch-rows 10000] [--json-rows 10000000]
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -37,7 +40,59 @@ function ddl(): string {
   return readFileSync(SCHEMA, "utf8").replaceAll("{database}", DATABASE).replaceAll("{ttl_days}", "30");
 }
 
-async function main(options: { batches: number; batchRows: number }): Promise<void> {
+/** Resident memory of a process in bytes (Linux /proc), or undefined elsewhere. */
+function residentBytes(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Streams `rows` rows as one FORMAT JSON document from the server, reading
+ * it as fast as the client can, and samples the server's resident memory:
+ * the document must not be held in the server.
+ */
+async function measureJsonStream(
+  client: ReturnType<typeof createClickHouseClient>,
+  pid: number,
+  rows: number,
+): Promise<string> {
+  const before = residentBytes(pid);
+  if (before === undefined) return "  FORMAT JSON stream memory: not measured (no /proc on this system)";
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, residentBytes(pid) ?? 0);
+  }, 50);
+  const t0 = performance.now();
+  let bytes = 0;
+  let tail = "";
+  try {
+    const result = await client.exec({
+      query: `SELECT number, toString(number) AS s FROM numbers(${rows}) FORMAT JSON`,
+    });
+    for await (const chunk of result.stream as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      tail = (tail + chunk.toString("latin1")).slice(-300);
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const reported = /"rows": (\d+)/.exec(tail)?.[1];
+  if (reported !== String(rows))
+    throw new Error(`the JSON document reports ${reported} rows, expected ${rows}`);
+  const mib = (value: number) => (value / 1024 / 1024).toFixed(0);
+  return (
+    `  FORMAT JSON stream of ${rows.toLocaleString("en-US")} rows (${mib(bytes)} MiB in ${seconds.toFixed(1)} s): ` +
+    `server resident memory ${mib(before)} MiB before, peak ${mib(peak)} MiB (+${mib(peak - before)} MiB; target < 300 MiB)`
+  );
+}
+
+async function main(options: { batches: number; batchRows: number; jsonRows: number }): Promise<void> {
   const { batches, batchRows } = options;
   const config = readClickHouseServerConfig();
   const scratch = mkdtempSync(path.join(os.tmpdir(), "click-ai-bench-ch-"));
@@ -142,6 +197,8 @@ async function main(options: { batches: number; batchRows: number }): Promise<vo
     if (inProcessCount !== expected)
       throw new Error(`in-process table has ${inProcessCount} rows, expected ${expected}`);
 
+    const jsonLine =
+      options.jsonRows > 0 ? await measureJsonStream(client, server.pid, options.jsonRows) : "";
     const measuredRows = batches * batchRows;
     const rate = (ms: number) => measuredRows / (ms / 1000);
     const show = (value: number) => Math.round(value).toLocaleString("en-US").padStart(8);
@@ -154,6 +211,7 @@ async function main(options: { batches: number; batchRows: number }): Promise<vo
         `  in-process chDB raw insert (NDJSON Buffer):    ${show(rate(totals.inProcess))} rows/s`,
         `  ratio HTTP insert / in-process: ${(rate(totals.insert) / rate(totals.inProcess)).toFixed(3)} (median per batch ${median(insertRatios).toFixed(3)}; target >= 0.85)`,
         `  ratio HTTP exec / in-process:   ${(rate(totals.exec) / rate(totals.inProcess)).toFixed(3)} (median per batch ${median(execRatios).toFixed(3)})`,
+        ...(jsonLine ? [jsonLine] : []),
         "",
       ].join("\n"),
     );
@@ -169,8 +227,17 @@ const program = new Command("bench-clickhouse")
   .description("Insert rows/s of otel_traces rows: embedded HTTP server vs in-process chDB, and their ratio.")
   .option("--batches <n>", "measured batches per path", "10")
   .option("--batch-rows <n>", "rows per insert", "10000")
-  .action(async (flags: { batches: string; batchRows: string }) => {
-    await main({ batches: Number(flags.batches), batchRows: Number(flags.batchRows) });
+  .option(
+    "--json-rows <n>",
+    "rows of the FORMAT JSON stream whose server memory is measured (0: skip)",
+    "10000000",
+  )
+  .action(async (flags: { batches: string; batchRows: string; jsonRows: string }) => {
+    await main({
+      batches: Number(flags.batches),
+      batchRows: Number(flags.batchRows),
+      jsonRows: Number(flags.jsonRows),
+    });
   });
 
 await program.parseAsync();
