@@ -3,12 +3,13 @@ import type { S3Config } from "../shared/config/s3.ts";
 import type { Logger } from "../shared/logger.ts";
 import { createS3Client } from "../shared/s3.ts";
 import type { CollectorConfig } from "./config.ts";
+import type { TraceConsumer } from "./consumer.ts";
 import { S3Exporter } from "./exporter/s3-exporter.ts";
 import { type BodyFormat, ingestBody } from "./ingest.ts";
 import type { PartialSuccess } from "./otlp/response.ts";
 import { Batcher } from "./processor/batcher.ts";
 import { type RunningGrpcReceiver, startGrpcReceiver } from "./receivers/grpc.ts";
-import { type RunningHttpReceiver, startHttpReceiver, type TraceSink } from "./receivers/http.ts";
+import { type RunningHttpReceiver, startHttpReceiver } from "./receivers/http.ts";
 import { Spool } from "./spool/spool.ts";
 import { CollectorStats, type RejectReason } from "./stats.ts";
 
@@ -108,7 +109,7 @@ export async function startCollector(options: CollectorOptions): Promise<Running
       },
     });
 
-  const sink: TraceSink = {
+  const sink: TraceConsumer = {
     async accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess> {
       const ingested = ingestBody(body, format, { json: config.marshaler === "otlp_json" });
       if (ingested.spans > 0) {

@@ -1,19 +1,14 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../shared/logger.ts";
-import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
+import { classify, type TraceConsumer } from "../consumer.ts";
 import type { BodyFormat } from "../ingest.ts";
 import {
   encodeExportTraceResponseJson,
   encodeExportTraceResponseProto,
   encodeRpcStatusJson,
   encodeRpcStatusProto,
-  GrpcCode,
-  type PartialSuccess,
 } from "../otlp/response.ts";
-import { ShuttingDownError } from "../processor/batcher.ts";
-import { SpoolFullError } from "../spool/spool.ts";
-import type { RejectReason } from "../stats.ts";
 import { bodyFormat, decodeContentEncoding, HttpReceiverError, readBody } from "./body.ts";
 
 /**
@@ -26,19 +21,12 @@ import { bodyFormat, decodeContentEncoding, HttpReceiverError, readBody } from "
  * GET /status (the counters as JSON).
  */
 
-export interface TraceSink {
-  accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess>;
-  reject(reason: RejectReason): void;
-  health(): { healthy: boolean; detail: Record<string, unknown> };
-  status(): Record<string, unknown>;
-}
-
 export interface HttpReceiverOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
   retryAfterMs: number;
-  sink: TraceSink;
+  sink: TraceConsumer;
   log: Logger;
 }
 
@@ -113,31 +101,9 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<R
   }
 
   function fail(res: http.ServerResponse, format: BodyFormat | undefined, error: unknown): void {
-    let status: number;
-    let reason: RejectReason;
-    let message: string;
-    let grpcCode: number;
-    if (error instanceof HttpReceiverError) {
-      ({ status, reason, message } = error);
-      grpcCode = status === 413 ? GrpcCode.RESOURCE_EXHAUSTED : GrpcCode.INVALID_ARGUMENT;
-    } else if (error instanceof OtlpDecodeError) {
-      status = 400;
-      reason = "malformed";
-      message = error.message;
-      grpcCode = GrpcCode.INVALID_ARGUMENT;
-    } else if (error instanceof SpoolFullError || error instanceof ShuttingDownError) {
-      status = 503;
-      reason = error instanceof SpoolFullError ? "spool_full" : "shutting_down";
-      message = error.message;
-      grpcCode = GrpcCode.UNAVAILABLE;
-      res.setHeader("Retry-After", String(Math.ceil(options.retryAfterMs / 1000)));
-    } else {
-      status = 500;
-      reason = "internal";
-      message = `internal error: ${(error as Error)?.message ?? String(error)}`;
-      grpcCode = GrpcCode.INTERNAL;
-      log.error({ error: message }, "OTLP/HTTP request failed");
-    }
+    const { retryable, reason, message, httpStatus: status, grpcCode } = classify(error);
+    if (retryable) res.setHeader("Retry-After", String(Math.ceil(options.retryAfterMs / 1000)));
+    if (reason === "internal") log.error({ error: message }, "OTLP/HTTP request failed");
     sink.reject(reason);
     if (status >= 500 || status === 400) log.debug({ status, reason, message }, "OTLP/HTTP request rejected");
     else log.debug({ status, reason, message }, "OTLP/HTTP request rejected");
