@@ -1,4 +1,4 @@
-import type { AgentConfig } from "../../shared/config/agent.ts";
+import type { AgentConfig } from "../config.ts";
 import type { ModelProvider } from "./types.ts";
 
 export type { ModelProvider } from "./types.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { isLoopbackUrl, readAgentConfig } from "../../shared/config/agent.ts";
 import { ConfigError } from "../../shared/config/env.ts";
+import { isLoopbackUrl, readAgentConfig } from "../config.ts";
 import { createAgentRuntime } from "../runtime.ts";
 import { providerUnavailable } from "./index.ts";
 
