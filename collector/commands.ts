@@ -1,5 +1,5 @@
-import { Command } from "commander";
-import { type FlagOverride, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
+import type { Command } from "commander";
+import { commandLine, type FlagOverride, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
 import { readS3Config } from "../shared/config/s3.ts";
 import { createLogger } from "../shared/logger.ts";
 import { startCollector } from "./collector.ts";
@@ -61,14 +61,13 @@ function formatStatus(base: string, status: Record<string, unknown>): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** The collector command line: build it, then parseAsync (cli.ts does). Importing this runs nothing. */
 export function collectorProgram(): Command {
-  const program = new Command("collector").description(
+  return commandLine(
+    "collector",
     "OTLP collector: OTLP/HTTP + OTLP/gRPC in, awss3-exporter-layout objects out, with a durable spool.",
+    addRunCommand,
+    addStatusCommand,
   );
-  addRunCommand(program);
-  addStatusCommand(program);
-  return program;
 }
 
 function addRunCommand(program: Command): void {

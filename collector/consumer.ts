@@ -1,3 +1,4 @@
+import type { Logger } from "../shared/logger.ts";
 import { OtlpDecodeError } from "../shared/otlp/errors.ts";
 import type { BodyFormat } from "./ingest.ts";
 import { GrpcCode, type PartialSuccess } from "./otlp/response.ts";
@@ -17,6 +18,18 @@ export interface TraceConsumer {
   reject(reason: RejectReason): void;
   health(): { healthy: boolean; detail: Record<string, unknown> };
   status(): Record<string, unknown>;
+}
+
+/** What both receivers are started with. */
+export interface ReceiverOptions {
+  host: string;
+  port: number;
+  /** Request size limit, compressed and decompressed. */
+  maxBodyBytes: number;
+  /** What a throttled client is told to wait (Retry-After, RetryInfo). */
+  retryAfterMs: number;
+  sink: TraceConsumer;
+  log: Logger;
 }
 
 /** The collector cannot take the request now (spool full, shutting down): the client should retry later. */

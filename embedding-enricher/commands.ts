@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Command, Option } from "commander";
-import { flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
+import { type Command, Option } from "commander";
+import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { createLogger } from "../shared/logger.ts";
@@ -41,17 +41,16 @@ const modelOption = new Option(
   "embedding model (default EMBEDDING_MODEL or the built-in model)",
 );
 
-/** The embedding-enricher command line: build it, then parseAsync (cli.ts does). Importing this runs nothing. */
 export function enricherProgram(): Command {
-  const program = new Command("embedding-enricher").description(
+  return commandLine(
+    "embedding-enricher",
     "Embeds every span of otel.otel_traces once (load-order watermark) into otel.otel_traces_enriched, and searches them.",
+    addRunCommand,
+    addStatusCommand,
+    addSearchCommand,
+    addReEmbedCommand,
+    addBuildModelCommand,
   );
-  addRunCommand(program);
-  addStatusCommand(program);
-  addSearchCommand(program);
-  addReEmbedCommand(program);
-  addBuildModelCommand(program);
-  return program;
 }
 
 function addRunCommand(program: Command): void {

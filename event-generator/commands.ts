@@ -8,8 +8,8 @@
  *   npx tsx event-generator/cli.ts status                   # settings and whether the endpoint answers
  */
 import net from "node:net";
-import { Command, InvalidArgumentError, Option } from "commander";
-import { type FlagOverride, flagsOverEnv, runCli } from "../shared/cli.ts";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { commandLine, type FlagOverride, flagsOverEnv, runCli } from "../shared/cli.ts";
 import { parseDurationMs } from "../shared/config/env.ts";
 import { createLogger } from "../shared/logger.ts";
 import { DROP_PHASES, OTLP_PROTOCOLS, type OtlpProtocol, readEventGeneratorConfig } from "./config.ts";
@@ -92,17 +92,14 @@ function loadConfig(flags: RunFlags) {
   return flagsOverEnv(runFlagOverrides(flags)).read(readEventGeneratorConfig);
 }
 
-/** The event-generator command line: build it, then parseAsync (cli.ts does). Importing this runs nothing. */
 export function generatorProgram(): Command {
-  const program = new Command()
-    .name("event-generator")
-    .description(
-      "Simulates SNKRS sneaker drops (PRE_DROP -> DROP_LIVE -> POST_DROP, repeating) and sends the traffic as " +
-        "distributed traces from 11 services over OTLP. Settings: EVENT_GENERATOR_* and OTEL_EXPORTER_OTLP_* variables.",
-    );
-  addRunCommand(program);
-  addStatusCommand(program);
-  return program;
+  return commandLine(
+    "event-generator",
+    "Simulates SNKRS sneaker drops (PRE_DROP -> DROP_LIVE -> POST_DROP, repeating) and sends the traffic as " +
+      "distributed traces from 11 services over OTLP. Settings: EVENT_GENERATOR_* and OTEL_EXPORTER_OTLP_* variables.",
+    addRunCommand,
+    addStatusCommand,
+  );
 }
 
 function addRunCommand(program: Command): void {

@@ -209,19 +209,11 @@ async function ls(options: { limit: string; after?: string }): Promise<number> {
   }
 }
 
-/** The s3-loader command line: build it, then parseAsync (cli.ts does). Importing this runs nothing. */
+/** The s3-loader command line (cli.ts parses it); importing this module runs nothing. */
 export function loaderProgram(): Command {
-  const program = new Command()
-    .name("s3-loader")
-    .description("Loads OTLP trace objects from S3 into ClickHouse otel_traces, exactly once.");
-  addRunCommand(program);
-  addStatusCommand(program);
-  addRetryFailedCommand(program);
-  addLsCommand(program);
-  return program;
-}
-
-function addRunCommand(program: Command): void {
+  const program = new Command("s3-loader").description(
+    "Loads OTLP trace objects from S3 into ClickHouse otel_traces, exactly once.",
+  );
   program
     .command("run")
     .description("Poll the bucket and load new objects until stopped (what the supervisor starts).")
@@ -230,30 +222,22 @@ function addRunCommand(program: Command): void {
       new Option("--shard <i/n>", "load only keys whose hash falls into shard i of n (several instances)"),
     )
     .action(async (options) => runCli("s3-loader run", () => run(options)));
-}
-
-function addStatusCommand(program: Command): void {
   program
     .command("status")
     .description("Objects by state, rows loaded, watermark, lag and the last errors.")
     .option("--json", "print JSON")
     .action(async (options) => runCli("s3-loader status", () => status(options)));
-}
-
-function addRetryFailedCommand(program: Command): void {
   program
     .command("retry-failed")
     .description("Re-queue failed and quarantined objects (attempts reset).")
     .option("--quarantined-only", "only quarantined objects")
     .option("--key <key...>", "only these keys")
     .action(async (options) => runCli("s3-loader retry-failed", () => retryFailed(options)));
-}
-
-function addLsCommand(program: Command): void {
   program
     .command("ls")
     .description("List the bucket under the configured prefix, in key order.")
     .option("--limit <n>", "at most n objects", "1000")
     .option("--after <key>", "start after this key")
     .action(async (options) => runCli("s3-loader ls", () => ls(options)));
+  return program;
 }

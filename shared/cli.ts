@@ -1,3 +1,4 @@
+import { Command } from "commander";
 import { ConfigError, type Env } from "./config/env.ts";
 
 /** Exit codes shared by every command. */
@@ -94,4 +95,19 @@ export function flagsOverEnv(overrides: FlagOverride[], base: Env = process.env)
       }
     },
   };
+}
+
+/**
+ * A command line: the program, then one function per subcommand that adds
+ * it. Every stage's commands.ts builds its program this way (cli.ts parses
+ * it), so importing a commands module runs nothing.
+ */
+export function commandLine(
+  name: string,
+  description: string,
+  ...subcommands: Array<(program: Command) => void>
+): Command {
+  const program = new Command(name).description(description);
+  for (const add of subcommands) add(program);
+  return program;
 }

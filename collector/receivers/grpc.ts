@@ -1,6 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import type { Logger } from "../../shared/logger.ts";
-import { classify, type TraceConsumer } from "../consumer.ts";
+import { classify, type ReceiverOptions } from "../consumer.ts";
 import { TRACE_EXPORT_GRPC_PATH } from "../otlp/proto-types.ts";
 import { encodeExportTraceResponseProto, encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
 
@@ -13,14 +12,7 @@ import { encodeExportTraceResponseProto, encodeRpcStatusProto, retryInfoDetail }
  * google.rpc.RetryInfo in grpc-status-details-bin, as the OTLP spec asks.
  */
 
-export interface GrpcReceiverOptions {
-  host: string;
-  port: number;
-  maxBodyBytes: number;
-  retryAfterMs: number;
-  sink: TraceConsumer;
-  log: Logger;
-}
+export type GrpcReceiverOptions = ReceiverOptions;
 
 export interface RunningGrpcReceiver {
   port: number;

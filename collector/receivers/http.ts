@@ -1,7 +1,7 @@
+import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Logger } from "../../shared/logger.ts";
-import { classify, type TraceConsumer } from "../consumer.ts";
+import { classify, type ReceiverOptions } from "../consumer.ts";
 import type { BodyFormat } from "../ingest.ts";
 import {
   encodeExportTraceResponseJson,
@@ -21,14 +21,7 @@ import { bodyFormat, decodeContentEncoding, HttpReceiverError, readBody } from "
  * GET /status (the counters as JSON).
  */
 
-export interface HttpReceiverOptions {
-  host: string;
-  port: number;
-  maxBodyBytes: number;
-  retryAfterMs: number;
-  sink: TraceConsumer;
-  log: Logger;
-}
+export type HttpReceiverOptions = ReceiverOptions;
 
 export interface RunningHttpReceiver {
   port: number;
@@ -48,13 +41,8 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<R
   // Large bodies from slow clients must still fit in a request timeout.
   server.requestTimeout = 120_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  server.listen(options.port, options.host);
+  await once(server, "listening");
   const port = (server.address() as AddressInfo).port;
   return {
     port,

@@ -176,43 +176,20 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The local stack (supervisor) command line: build it, then parseAsync (cli.ts does). Importing this runs nothing. */
+/** The stack command line (cli.ts parses it); importing this module runs nothing. */
 export function stackProgram(): Command {
   const program = new Command("stack").description(
     "Runs the local click-ai stack (no Docker): embedded ClickHouse and S3, collector and stages, supervised.",
   );
-  addUpCommand(program);
-  addDownCommand(program);
-  addStatusCommand(program);
-  addLogsCommand(program);
-  addProcessCommands(program);
-  addCleanCommand(program);
-  return program;
-}
-
-function addUpCommand(program: Command): void {
   program
     .command("up")
     .description("start everything in the background, wait until healthy, print where things are")
-    .action(async () => {
-      process.exitCode = await up();
-    });
-}
-
-function addDownCommand(program: Command): void {
+    .action(setsExitCode(up));
   program.command("down").description("stop everything cleanly (data is kept)").action(down);
-}
-
-function addStatusCommand(program: Command): void {
   program
     .command("status")
     .description("each process: state, pid, restarts, uptime")
-    .action(async () => {
-      process.exitCode = await status();
-    });
-}
-
-function addLogsCommand(program: Command): void {
+    .action(setsExitCode(status));
   program
     .command("logs [names...]")
     .description("show and follow logs (all processes, or the named ones)")
@@ -221,17 +198,19 @@ function addLogsCommand(program: Command): void {
     .action((names: string[], flags: { lines: string; follow: boolean }) =>
       logs(names, Number(flags.lines), flags.follow),
     );
-}
-
-function addCleanCommand(program: Command): void {
-  program.command("clean").description("delete all local data (the stack must be down)").action(clean);
-}
-
-function addProcessCommands(program: Command): void {
   for (const action of ["stop", "start", "restart"] as const) {
     program
       .command(`${action} [name]`)
       .description(`${action} one process (default: event-generator)`)
       .action((name?: string) => act(action, name ?? "event-generator"));
   }
+  program.command("clean").description("delete all local data (the stack must be down)").action(clean);
+  return program;
+}
+
+/** An action whose result is the process's exit code. */
+function setsExitCode(run: () => Promise<number>): () => Promise<void> {
+  return async () => {
+    process.exitCode = await run();
+  };
 }
