@@ -80,12 +80,15 @@ function loadNative(): ChdbNative {
  * Settings where clickhouse-local (what chDB runs) differs from
  * clickhouse-server, set back to the server's defaults: a bare word is not
  * a query (`implicit_select`), introspection functions are off, files are
- * read with pread.
+ * read with pread; and a larger max_query_size (see processes.ts).
  */
 export const SERVER_DEFAULTS: ReadonlyArray<readonly [string, string]> = [
   ["implicit_select", "0"],
   ["allow_introspection_functions", "0"],
   ["storage_file_read_method", "pread"],
+  // Not a clickhouse-local difference: the server's own system.processes and
+  // system.query_log reach the engine as literal rows in the statement text.
+  ["max_query_size", String(8 * 1024 * 1024)],
 ];
 
 /**

@@ -178,14 +178,26 @@ export function processesSubquery(queries: RunningQuery[]): string {
   );
 }
 
+/**
+ * The rows go into the statement text, which the engine caps at
+ * max_query_size (8 MiB on this server's connections, see engine.ts): the
+ * newest entries that fit in this much are shown.
+ */
+const QUERY_LOG_SQL_BUDGET = 6 * 1024 * 1024;
+
 /** Each query as clickhouse-server logs it: a QueryStart row, then how it ended (a refused query only the latter). */
 export function queryLogSubquery(entries: FinishedQuery[]): string {
-  return valuesSubquery(
-    QUERY_LOG_STRUCTURE,
-    entries.flatMap((entry) =>
-      entry.type === "ExceptionBeforeStart" ? [logRow(entry)] : [logRow(entry, "QueryStart"), logRow(entry)],
-    ),
-  );
+  const rows: string[] = [];
+  let size = 0;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = entries[i]!;
+    const rowsOfEntry =
+      entry.type === "ExceptionBeforeStart" ? [logRow(entry)] : [logRow(entry, "QueryStart"), logRow(entry)];
+    size += rowsOfEntry.reduce((sum, row) => sum + row.length + 4, 0);
+    if (size > QUERY_LOG_SQL_BUDGET) break;
+    rows.push(...rowsOfEntry.reverse());
+  }
+  return valuesSubquery(QUERY_LOG_STRUCTURE, rows.reverse());
 }
 
 type SystemTable = "processes" | "query_log";

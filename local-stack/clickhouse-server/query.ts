@@ -73,7 +73,8 @@ export async function readQueryRequest(
   const params = ctx.params;
   applyHeaderParams(req, params);
   const { sql, insertData } = statementOf(params, body);
-  ctx.query = sql;
+  // clickhouse-server logs an insert's statement as the text before its data: the URL query and a newline.
+  ctx.query = insertData ? `${sql}\n` : sql;
   const analysis = analyzeSql(sql);
   if (analysis.empty) throw serverError(ErrorCode.SYNTAX_ERROR, "Empty query");
   if (analysis.multiStatement) {
