@@ -112,26 +112,65 @@ const XML_FRAME: Frame = {
       .replace(/<bytes_read>\d+<\/bytes_read>/, `<bytes_read>${stats.bytesRead}</bytes_read>`),
 };
 
-const PROGRESS_FRAME: Frame = {
-  documentStart: '{"meta":',
-  dataStart: "\n",
-  dataEnd: undefined,
-  rowSeparator: "",
-  closeData: "",
-  extremesStart: /^\{"(?:min|max)":.*\n/gm,
-  statistics: /\{"progress":\{"read_rows":"(\d+)","read_bytes":"(\d+)"/,
-  footer: (_rows, stats) =>
-    `{"progress":{"read_rows":"${stats.rowsRead}","read_bytes":"${stats.bytesRead}","total_rows_to_read":"${stats.rowsRead}","elapsed_ns":"${Math.round(stats.elapsedSec * 1e9)}"}}\n`,
-  fixFooter: (footer, _rows, stats) =>
-    footer.replace(
-      /\{"progress":\{"read_rows":"\d+","read_bytes":"\d+"/,
-      `{"progress":{"read_rows":"${stats.rowsRead}","read_bytes":"${stats.bytesRead}"`,
-    ),
-};
+/**
+ * JSONEachRowWithProgress / JSONStringsEachRowWithProgress: one JSON object
+ * per line. The engine's per-block documents each start with `meta` and
+ * report progress read since the previous block; the response has `meta`
+ * once and cumulative progress rows (none that add nothing), as
+ * clickhouse-server writes them.
+ */
+class ProgressDocument implements ResultDocument {
+  private wroteMeta = false;
+  private readRows = 0;
+  private readBytes = 0;
+  private totalRows = 0;
+
+  constructor(private readonly options: DocumentOptions) {}
+
+  push(data: Buffer): Buffer[] {
+    const out: string[] = [];
+    for (const line of data.toString("utf8").split("\n")) {
+      if (line === "") continue;
+      if (line.startsWith('{"meta":')) {
+        if (this.wroteMeta) continue;
+        this.wroteMeta = true;
+      } else if (line.startsWith('{"progress":')) {
+        const progress = this.progressLine(line);
+        if (progress === undefined) continue;
+        out.push(progress);
+        continue;
+      } else if (!this.options.extremesRequested && /^\{"(?:min|max)":/.test(line)) {
+        continue;
+      }
+      out.push(line);
+    }
+    return out.length === 0 ? [] : [Buffer.from(`${out.join("\n")}\n`, "utf8")];
+  }
+
+  /** The progress so far, or undefined when this row adds nothing. */
+  private progressLine(line: string): string | undefined {
+    const number = (name: string) => Number(new RegExp(`"${name}":"(\\d+)"`).exec(line)?.[1] ?? 0);
+    const rows = number("read_rows");
+    const bytes = number("read_bytes");
+    if (rows === 0 && bytes === 0) return undefined;
+    this.readRows += rows;
+    this.readBytes += bytes;
+    this.totalRows = Math.max(this.totalRows, number("total_rows_to_read"), this.readRows);
+    const elapsed = /"elapsed_ns":"(\d+)"/.exec(line)?.[1] ?? "0";
+    return (
+      `{"progress":{"read_rows":"${this.readRows}","read_bytes":"${this.readBytes}",` +
+      `"total_rows_to_read":"${this.totalRows}","elapsed_ns":"${elapsed}"}}`
+    );
+  }
+
+  finish(): Buffer[] {
+    return [];
+  }
+}
 
 /**
  * Documents with a header, rows and a footer (JSON, JSONCompact,
- * JSONStrings, XML, JSONEachRowWithProgress): header once, rows of every
+ * JSONStrings, XML): header once, rows of every
  * chunk, the engine's totals/extremes and whole-query footer at the end.
  */
 class FramedDocument implements ResultDocument {
@@ -314,9 +353,9 @@ const FRAMED: Record<string, Frame> = {
   jsoncompact: JSON_FRAME,
   jsoncompactstrings: JSON_FRAME,
   xml: XML_FRAME,
-  jsoneachrowwithprogress: PROGRESS_FRAME,
-  jsonstringseachrowwithprogress: PROGRESS_FRAME,
 };
+
+const PROGRESS_FORMATS = new Set(["jsoneachrowwithprogress", "jsonstringseachrowwithprogress"]);
 
 /** Formats that are one file (or one object) for the whole result: only a buffered run gets them right. */
 const WHOLE_FILE = new Set([
@@ -335,7 +374,8 @@ const WHOLE_FILE = new Set([
 
 /** Whether the engine must be asked for extremes so that its final chunk carries the query's footer. */
 export function needsEngineFooter(format: string): boolean {
-  return FRAMED[format.toLowerCase()] !== undefined;
+  const f = format.toLowerCase();
+  return FRAMED[f] !== undefined || PROGRESS_FORMATS.has(f);
 }
 
 /** How to turn the engine's chunks into one response for `format`; "buffer" when streaming cannot. */
@@ -344,6 +384,7 @@ export function resultDocument(format: string, options: DocumentOptions): Result
   if (WHOLE_FILE.has(f)) return "buffer";
   const frame = FRAMED[f];
   if (frame) return new FramedDocument(frame, options);
+  if (PROGRESS_FORMATS.has(f)) return new ProgressDocument(options);
   // Pretty tables: one table of at most output_format_pretty_max_rows rows, as the server draws them.
   if (f.startsWith("pretty")) return "buffer";
   if (f.startsWith("rowbinarywithnamesandtypes")) return new BinaryHeaderDocument(2);
