@@ -405,3 +405,10 @@ describe("3. an exception after rows started goes into the stream", () => {
     expect(response.headers.get("x-clickhouse-exception-code")).toBe("395");
   });
 });
+
+describe("7. the engine's own process list stays out of reach", () => {
+  it("refuses other ways to name it to a user who sees only its own queries", async () => {
+    expect(await codeOf(await post("SELECT * FROM processes", { database: "system" }, AGENT))).toBe("497");
+    expect(await codeOf(await post("SELECT * FROM merge('system', '^proc')", {}, AGENT))).toBe("497");
+  });
+});

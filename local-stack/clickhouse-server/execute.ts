@@ -2,8 +2,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { QueryWork, RequestContext, ServerState } from "./context.ts";
 import { needsEngineFooter } from "./documents.ts";
 import type { Connection, Profile } from "./engine.ts";
+import { ErrorCode, serverError } from "./errors.ts";
 import {
   type KillQuery,
+  otherProcessListReference,
   parseKillQuery,
   processesSubquery,
   queryLogSubquery,
@@ -77,9 +79,17 @@ function engineStatement(state: ServerState, ctx: RequestContext, work: QueryWor
   const running = () =>
     state.processes.runningVisibleTo(ctx.user.name, all).filter((q) => q.queryId !== ctx.params.queryId);
   const showRest = showProcesslistRest(sql, tokens);
+  const refs = systemTableReferences(tokens);
+  const other = all ? undefined : otherProcessListReference(tokens, refs);
+  if (other !== undefined) {
+    throw serverError(
+      ErrorCode.ACCESS_DENIED,
+      `${ctx.user.name}: Not enough privileges to read '${other}' this way`,
+    );
+  }
   if (showRest !== undefined) sql = `SELECT * FROM ${processesSubquery(running())}${showRest}`;
   else {
-    for (const ref of systemTableReferences(tokens).reverse()) {
+    for (const ref of [...refs].reverse()) {
       const table =
         ref.table === "processes"
           ? processesSubquery(running())

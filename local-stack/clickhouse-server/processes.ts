@@ -11,7 +11,7 @@ import type { SqlToken } from "./sql.ts";
  * user with engine query ids, and chDB keeps no query_log; so references to
  * both tables are answered from these lists, with the HTTP query ids and
  * user names, and scoped to the caller's own queries unless the caller may
- * see all (docs/ARCHITECTURE.md: the embedded server).
+ * see all (docs/ARCHITECTURE.md).
  */
 
 const QUERY_LOG_SIZE = 5000;
@@ -230,6 +230,27 @@ export function systemTableReferences(
     }
   }
   return found;
+}
+
+/**
+ * A name of the engine's own process list that the rewrite above does not
+ * catch (`processes` after `USE system`, `merge('system', ...)`): refused for
+ * users who may not see other users' queries.
+ */
+export function otherProcessListReference(
+  tokens: SqlToken[],
+  refs: ReadonlyArray<{ start: number; end: number }>,
+): string | undefined {
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    if (refs.some((ref) => token.start >= ref.start && token.end <= ref.end)) continue;
+    const name =
+      unquote(token) ?? (token.kind === "quoted" ? token.text.slice(1, -1).toLowerCase() : undefined);
+    if (name === undefined) continue;
+    const call = tokens[i + 1]?.text === "(";
+    if (/(^|\.)(processes|query_log)$/.test(name) || (name === "merge" && call)) return name;
+  }
+  return undefined;
 }
 
 /** `SHOW PROCESSLIST [FORMAT f]`: what follows PROCESSLIST, or undefined for another statement. */
