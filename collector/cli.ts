@@ -127,13 +127,17 @@ function formatStatus(base: string, status: Record<string, unknown>): string {
     .filter(([, count]) => count > 0)
     .map(([reason, count]) => `${reason}=${count}`)
     .join(" ");
+  const refused = Object.entries((status.spansRefused ?? {}) as Record<string, number>)
+    .filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${reason}=${count}`)
+    .join(" ");
   const accepted = (status.requestsAccepted ?? {}) as Record<string, number>;
   const cpu = (status.cpuSeconds ?? {}) as Record<string, number>;
   const lines = [
     `collector at ${base} (up ${status.uptimeSeconds}s, S3 ${status.s3Healthy ? "ok" : "FAILING"})`,
     `  requests accepted   http=${accepted.http ?? 0} grpc=${accepted.grpc ?? 0}`,
     `  requests rejected   ${rejected || "none"}`,
-    `  spans received      ${status.spansReceived} (dropped as invalid: ${status.spansRejected})`,
+    `  spans accepted      ${status.spansReceived} (stored), refused ${status.spansRejected}: ${refused || "none"}`,
     `  objects written     ${status.objectsWritten} (${status.spansWritten} spans, ${status.bytesWritten} bytes)`,
     `  spool               ${status.spoolFiles} files, ${status.spoolBytes} of ${status.spoolMaxBytes} bytes; ${status.pendingBatches} batches waiting`,
     `  upload failures     ${status.uploadFailures}${status.lastUploadError ? ` (last: ${status.lastUploadError} at ${status.lastUploadErrorAt})` : ""}`,

@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { CollectorConfig } from "../shared/config/collector.ts";
 import type { S3Config } from "../shared/config/s3.ts";
@@ -9,6 +10,7 @@ import { type BodyFormat, ingestBody } from "./ingest.ts";
 import { Batcher } from "./processor/batcher.ts";
 import { type RunningGrpcReceiver, startGrpcReceiver } from "./receivers/grpc.ts";
 import { type RunningHttpReceiver, startHttpReceiver, type TraceSink } from "./receivers/http.ts";
+import { spanTimeCheck } from "./span-times.ts";
 import { Spool } from "./spool/spool.ts";
 import { CollectorStats, type RejectReason } from "./stats.ts";
 
@@ -47,6 +49,9 @@ export interface RunningCollector {
 export async function startCollector(options: CollectorOptions): Promise<RunningCollector> {
   const { config, s3, log } = options;
   const stats = new CollectorStats();
+  // Next to the spool: the counters belong to the same collector instance and data dir.
+  const countersFile = path.join(path.dirname(config.spoolDir), "collector-counters.json");
+  const hadTotals = stats.loadTotals(countersFile);
   const client = options.s3Client ?? createS3Client(s3);
   const spool = new Spool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync });
   const exporter = new S3Exporter({
@@ -87,7 +92,11 @@ export async function startCollector(options: CollectorOptions): Promise<Running
       "uploading the spool left by the previous run",
     );
   }
-  stats.recoveredBatches = recovered.batches.length;
+  stats.recordStart(
+    recovered.batches.length,
+    recovered.batches.reduce((sum, batch) => sum + batch.spans, 0),
+    hadTotals,
+  );
   for (const batch of recovered.batches) exporter.enqueue(batch);
 
   const status = (): Record<string, unknown> =>
@@ -108,15 +117,29 @@ export async function startCollector(options: CollectorOptions): Promise<Running
       },
     });
 
+  const spanLimits = { maxAgeMs: config.maxSpanAgeMs, maxFutureSkewMs: config.maxFutureSkewMs };
+  const saveTotals = () => {
+    try {
+      stats.saveTotals(countersFile);
+    } catch (error) {
+      log.warn({ error: (error as Error).message, file: countersFile }, "could not save counters");
+    }
+  };
+  saveTotals();
+  const totalsTimer = setInterval(saveTotals, 2000).unref();
+
   const sink: TraceSink = {
     async accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess> {
-      const ingested = ingestBody(body, format, { json: config.marshaler === "otlp_json" });
+      const ingested = ingestBody(body, format, {
+        json: config.marshaler === "otlp_json",
+        checkSpan: spanTimeCheck(spanLimits, Date.now()),
+      });
       if (ingested.spans > 0) {
         await batcher.accept({ payload: ingested.payload, json: ingested.json, spans: ingested.spans });
       }
       stats.requestsAccepted[protocol]++;
       stats.spansReceived += ingested.spans;
-      stats.spansRejected += ingested.rejectedSpans;
+      stats.refuseSpans(ingested.refused);
       return { rejectedSpans: ingested.rejectedSpans, errorMessage: ingested.rejectionMessage };
     },
     reject(reason: RejectReason) {
@@ -169,12 +192,14 @@ export async function startCollector(options: CollectorOptions): Promise<Running
     stop() {
       stopping ??= (async () => {
         if (statusTimer) clearInterval(statusTimer);
+        clearInterval(totalsTimer);
         // Stop taking requests first; requests already inside finish (and are spooled).
         await Promise.all([http?.close(), grpc?.close()]);
         await batcher.stop();
         const drained = await exporter.drain(config.shutdownTimeoutMs);
         exporter.stop();
         await spool.close();
+        saveTotals();
         log.info(
           { drained, spoolFiles: spool.files, spoolBytes: spool.bytes, ...pick(status()) },
           drained
