@@ -57,13 +57,18 @@ function setup(options: CommonOptions = {}) {
   return { loader, config, s3Config, clickhouseConfig, close };
 }
 
+/** Sleeps, or less if the signal aborts; removes its listener either way (one per poll would pile up). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
+    const onAbort = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 
 async function run(options: CommonOptions & { once?: boolean }): Promise<number> {
@@ -113,9 +118,12 @@ async function run(options: CommonOptions & { once?: boolean }): Promise<number>
       const result = await poll;
       busy = result.batches > 0;
       if (busy) logger.info(result, "loaded");
+      const text = result.errors?.[0];
+      if (text !== undefined && text !== lastError)
+        logger.error({ error: text, failedBatches: result.errors?.length }, "batch failed; retrying it with backoff");
       if (failures > 0) logger.info({ after: failures }, "recovered");
       failures = 0;
-      lastError = "";
+      lastError = text ?? "";
     } catch (error) {
       failures++;
       const text = errorText(error);

@@ -101,3 +101,44 @@ export class RowChunker {
     return chunk;
   }
 }
+
+const NS_PER_DAY = 86_400_000_000_000;
+
+/**
+ * Rows regrouped so that no group spans more than `maxDays` distinct UTC days
+ * of their Timestamp (the first column, written as integer nanoseconds):
+ * otel_traces is partitioned by day and ClickHouse refuses an insert block
+ * touching more than max_partitions_per_insert_block partitions. Groups come
+ * in day order, rows keep their order inside a group, and the result is a
+ * pure function of the rows (each group's insert token derives from
+ * `firstDay`, so a re-run produces the same blocks).
+ */
+export function groupByDay(
+  encoded: EncodedRows,
+  maxDays: number,
+): Array<{ firstDay: number; rows: EncodedRows }> {
+  const byDay = new Map<number, { parts: Buffer[]; rows: number }>();
+  const body = encoded.body;
+  let offset = 0;
+  while (offset < body.length) {
+    const newline = body.indexOf(0x0a, offset);
+    const end = newline < 0 ? body.length : newline + 1;
+    // A row is `[<Timestamp ns>,...]`.
+    const comma = body.indexOf(0x2c, offset);
+    const day = Math.floor(Number(body.toString("latin1", offset + 1, comma)) / NS_PER_DAY);
+    const entry = byDay.get(day) ?? { parts: [], rows: 0 };
+    entry.parts.push(body.subarray(offset, end));
+    entry.rows++;
+    byDay.set(day, entry);
+    offset = end;
+  }
+  const days = [...byDay.keys()].sort((a, b) => a - b);
+  const groups: Array<{ firstDay: number; rows: EncodedRows }> = [];
+  for (let i = 0; i < days.length; i += maxDays) {
+    const slice = days.slice(i, i + maxDays);
+    const parts = slice.flatMap((day) => byDay.get(day)!.parts);
+    const rows = slice.reduce((sum, day) => sum + byDay.get(day)!.rows, 0);
+    groups.push({ firstDay: slice[0]!, rows: { body: Buffer.concat(parts), rows } });
+  }
+  return groups;
+}
