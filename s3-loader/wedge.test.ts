@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readS3LoaderConfig, type S3LoaderConfig } from "../shared/config/s3-loader.ts";
+import { createLogger } from "../shared/logger.ts";
+import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
+import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { S3Loader } from "./loader.ts";
+import { collectorKey, count, type LoaderTestStack, putObject, sampleRequest, startLoaderTestStack } from "./test-support.ts";
+
+/**
+ * No object can hold the pipeline: rows spread over many days load (split by
+ * partition), and an object whose rows ClickHouse refuses is isolated from
+ * its batch, retried alone and quarantined with its error while every other
+ * object of the batch loads; no batch is left claimed.
+ */
+
+let t: LoaderTestStack;
+beforeAll(async () => {
+  t = await startLoaderTestStack();
+  // A real refusal by ClickHouse for one kind of row (VIOLATED_CONSTRAINT).
+  await t.clickhouse.command({
+    query: "ALTER TABLE otel_traces ADD CONSTRAINT no_poison CHECK SpanName != 'poison'",
+  });
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const logger = createLogger("s3-loader-test", { level: "silent" });
+const DAY_NS = 86_400_000_000_000n;
+
+function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Loader {
+  return new S3Loader({
+    s3: t.s3,
+    clickhouse: t.clickhouse,
+    database: t.stack.clickhouse.database,
+    bucket: t.s3Config.bucket,
+    prefix,
+    config: { ...readS3LoaderConfig({}), retryBaseMs: 0, decodeWorkers: 0, instanceId: `test-${prefix}`, ...overrides },
+    logger,
+  });
+}
+
+async function drain(l: S3Loader, polls = 40): Promise<void> {
+  for (let i = 0; i < polls; i++) if ((await l.pollOnce()).batches === 0) return;
+  throw new Error("loader never went idle");
+}
+
+/** One span per day for `days` days, starting at `start` (ns). */
+function spreadRequest(service: string, days: number, start: bigint): OtlpTraceRequest {
+  const request = sampleRequest(7, days, service);
+  const spans = request.resourceSpans![0]!.scopeSpans![0]!.spans!;
+  spans.forEach((span, i) => {
+    span.startTimeUnixNano = String(start + BigInt(i) * DAY_NS);
+    span.endTimeUnixNano = String(start + BigInt(i) * DAY_NS + 1000n);
+  });
+  return request;
+}
+
+async function ledger(prefix: string) {
+  const result = await t.clickhouse.query({
+    query: `SELECT key, state, rows, attempts, error FROM loader_files FINAL WHERE startsWith(key, '${prefix}/') ORDER BY key`,
+    format: "JSONEachRow",
+  });
+  return (await result.json()) as Array<{ key: string; state: string; rows: number; attempts: number; error: string }>;
+}
+
+describe("no object can hold the pipeline", () => {
+  it("loads one object whose spans fall on 150 different days (split by partition), exactly once", async () => {
+    const prefix = "spread";
+    const at = new Date(Date.UTC(2026, 10, 27, 10, 30));
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, at, "000000001"),
+      encodeTraceRequestJson(spreadRequest("spread", 150, 1_764_200_000_000_000_000n)),
+    );
+    await drain(loader(prefix));
+    expect(await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'spread'")).toBe(150);
+    expect(
+      await count(
+        t.clickhouse,
+        "SELECT uniqExact(toDate(Timestamp)) AS n FROM otel_traces WHERE ServiceName = 'spread'",
+      ),
+    ).toBe(150);
+    const rows = await ledger(prefix);
+    expect(rows.map((r) => [r.state, Number(r.rows)])).toEqual([["loaded", 150]]);
+  });
+
+  it("isolates an object ClickHouse refuses: the rest of its batch loads, it is quarantined with the error", async () => {
+    const prefix = "poison";
+    const at = new Date(Date.UTC(2026, 10, 27, 11, 0));
+    const good = 9;
+    for (let i = 0; i < good + 1; i++) {
+      const request = sampleRequest(100 + i, 20, "poison-test");
+      if (i === 4) request.resourceSpans![0]!.scopeSpans![0]!.spans![3]!.name = "poison";
+      await putObject(
+        t.s3,
+        t.s3Config.bucket,
+        collectorKey(prefix, at, String(i).padStart(9, "0")),
+        encodeTraceRequestJson(request),
+      );
+    }
+    const l = loader(prefix, { maxAttempts: 3 });
+    await drain(l);
+    const rows = await ledger(prefix);
+    expect(rows.filter((r) => r.state === "claimed")).toEqual([]);
+    const loaded = rows.filter((r) => r.state === "loaded");
+    const quarantined = rows.filter((r) => r.state === "quarantined");
+    expect(loaded).toHaveLength(good);
+    expect(quarantined).toHaveLength(1);
+    expect(quarantined[0]!.key).toMatch(/000000004\.json$/);
+    expect(quarantined[0]!.error).toMatch(/ClickHouse refused rows.*(VIOLATED_CONSTRAINT|no_poison)/i);
+    // Exactly once: the table holds the loaded objects' rows, nothing twice, nothing of the refused one.
+    const ledgerRows = loaded.reduce((sum, r) => sum + Number(r.rows), 0);
+    expect(ledgerRows).toBe(good * 20);
+    expect(await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'poison-test'")).toBe(
+      good * 20,
+    );
+    expect(
+      await count(
+        t.clickhouse,
+        "SELECT count() AS n FROM (SELECT SpanId FROM otel_traces WHERE ServiceName = 'poison-test' GROUP BY SpanId HAVING count() > 1)",
+      ),
+    ).toBe(0);
+    const status = await l.ledger.status();
+    expect(status.lastErrors.some((e) => e.state === "quarantined" && e.error.includes("refused"))).toBe(true);
+    await l.close();
+  });
+});
