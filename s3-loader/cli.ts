@@ -13,7 +13,8 @@ import { readS3Config } from "../shared/config/s3.ts";
 import { parseShard, readS3LoaderConfig, type S3LoaderConfig } from "../shared/config/s3-loader.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createS3Client } from "../shared/s3.ts";
-import { nextVersion } from "./ledger.ts";
+import { terminalSafe } from "../shared/terminal-text.ts";
+import { nextVersion, type StatusSummary } from "./ledger.ts";
 import { errorText, S3Loader } from "./loader.ts";
 import { retryDelayMs } from "./plan.ts";
 
@@ -120,7 +121,10 @@ async function run(options: CommonOptions & { once?: boolean }): Promise<number>
       if (busy) logger.info(result, "loaded");
       const text = result.errors?.[0];
       if (text !== undefined && text !== lastError)
-        logger.error({ error: text, failedBatches: result.errors?.length }, "batch failed; retrying it with backoff");
+        logger.error(
+          { error: text, failedBatches: result.errors?.length },
+          "batch failed; retrying it with backoff",
+        );
       if (failures > 0) logger.info({ after: failures }, "recovered");
       failures = 0;
       lastError = text ?? "";
@@ -140,40 +144,55 @@ async function run(options: CommonOptions & { once?: boolean }): Promise<number>
 }
 
 async function status(options: { json?: boolean }): Promise<number> {
-  const { loader, close } = setup();
+  const { loader, config, close } = setup();
   try {
-    const summary = await loader.ledger.status();
+    const summary = await loader.ledger.status(config.lateWindowMs);
+    const pending = await loader.pendingObjects(summary.watermark);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...summary, pending }, null, 2)}\n`);
       return 0;
     }
-    const lines: string[] = [];
-    lines.push("objects by state:");
-    if (summary.byState.length === 0) lines.push("  (none yet)");
-    for (const s of summary.byState) {
-      lines.push(
-        `  ${s.state.padEnd(12)} ${String(s.objects).padStart(9)} objects ${String(s.rows).padStart(12)} rows ${String(s.bytes).padStart(14)} bytes`,
-      );
-    }
-    lines.push(`watermark:    ${summary.watermark || "(none)"}`);
-    lines.push(
-      `newest loaded object written: ${summary.newestLoadedObjectTime ? new Date(summary.newestLoadedObjectTime).toISOString() : "(none)"}`,
-    );
-    lines.push(
-      `lag (object written -> loaded, last 5 min): ${summary.recentLagSeconds === null ? "(no recent loads)" : `${summary.recentLagSeconds.toFixed(2)} s`}`,
-    );
-    lines.push("last errors:");
-    if (summary.lastErrors.length === 0) lines.push("  (none)");
-    for (const e of summary.lastErrors) {
-      lines.push(
-        `  ${new Date(e.updatedAt).toISOString()} ${e.state} attempts=${e.attempts} ${e.key}: ${e.error}`,
-      );
-    }
-    process.stdout.write(`${lines.join("\n")}\n`);
+    process.stdout.write(formatStatus(summary, pending));
     return 0;
   } finally {
     await close();
   }
+}
+
+function formatStatus(summary: StatusSummary, pending: number): string {
+  const lines: string[] = [];
+  lines.push("objects by state:");
+  if (summary.byState.length === 0) lines.push("  (none yet)");
+  for (const s of summary.byState) {
+    lines.push(
+      `  ${terminalSafe(s.state).padEnd(12)} ${String(s.objects).padStart(9)} objects ${String(s.rows).padStart(12)} rows ${String(s.bytes).padStart(14)} bytes`,
+    );
+  }
+  const loaded = summary.byState.find((s) => s.state === "loaded");
+  lines.push(`rows loaded:  ${loaded?.rows ?? 0}`);
+  lines.push(
+    `objects:      ${pending} pending (listed, not yet loaded), ${summary.late} found late (partition older than the late window), ${summary.outsideLayout} outside the partition layout, ${summary.unreadable} unreadable (failed or quarantined)`,
+  );
+  lines.push(`watermark:    ${terminalSafe(summary.watermark || "(none)")}`);
+  lines.push(
+    `newest loaded object written: ${summary.newestLoadedObjectTime ? new Date(summary.newestLoadedObjectTime).toISOString() : "(none)"}`,
+  );
+  const lag = summary.recentLag;
+  lines.push(
+    `lag, object written -> rows loaded (loads of the last 5 min): ${
+      lag === null
+        ? "(no recent loads)"
+        : `p50 ${lag.p50.toFixed(3)} s, p95 ${lag.p95.toFixed(3)} s, max ${lag.max.toFixed(3)} s over ${lag.loads} objects`
+    }`,
+  );
+  lines.push("last errors:");
+  if (summary.lastErrors.length === 0) lines.push("  (none)");
+  for (const e of summary.lastErrors) {
+    lines.push(
+      `  ${new Date(e.updatedAt).toISOString()} ${terminalSafe(e.state)} attempts=${e.attempts} ${terminalSafe(e.key)}: ${terminalSafe(e.error)}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 async function retryFailed(options: { quarantinedOnly?: boolean; key?: string[] }): Promise<number> {

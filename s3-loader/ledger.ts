@@ -101,7 +101,27 @@ export interface StatusSummary {
   newestLoadedObjectTime: number;
   /** Average seconds from object written to rows loaded, over the last 5 minutes of loads. */
   recentLagSeconds: number | null;
+  /** The same lag's p50 / p95 / max in seconds (ms resolution), over the same loads. */
+  recentLag: { loads: number; p50: number; p95: number; max: number } | null;
+  /** Objects under the prefix whose key is outside the year=/month=/day=/hour=/minute= layout. */
+  outsideLayout: number;
+  /** Objects first seen more than the late window after their partition's minute (found late). */
+  late: number;
+  /** Objects that could not be loaded: failed (will retry) plus quarantined. */
+  unreadable: number;
   lastErrors: Array<{ key: string; state: string; attempts: number; error: string; updatedAt: number }>;
+}
+
+// The collector's minute partition in a key, for SQL regular expressions (re2).
+const LAYOUT_SQL = "year=\\\\d{4}/month=\\\\d{2}/day=\\\\d{2}/hour=\\\\d{2}/minute=\\\\d{2}";
+const LAYOUT_SQL_CAPTURE =
+  "year=(\\\\d{4})/month=(\\\\d{2})/day=(\\\\d{2})/hour=(\\\\d{2})/minute=(\\\\d{2})";
+
+function lagQuantiles(row: Record<string, unknown> | undefined): StatusSummary["recentLag"] {
+  const loads = Number(row?.recent ?? 0);
+  const q = (row?.lag_quantiles ?? []) as Array<string | number>;
+  if (loads === 0 || q.length < 3) return null;
+  return { loads, p50: Number(q[0]) / 1000, p95: Number(q[1]) / 1000, max: Number(q[2]) / 1000 };
 }
 
 export class Ledger {
@@ -159,6 +179,17 @@ export class Ledger {
     return new Set(rows.map((r) => r[0]));
   }
 
+  /** Keys the ledger knows in (after, upTo] (any state): the full listing skips them. */
+  async knownKeysBetween(after: string, upTo: string): Promise<Set<string>> {
+    const result = await this.client.query({
+      query: `SELECT DISTINCT key FROM ${this.table} WHERE ${this.prefixFilter()} AND key > {after:String} AND key <= {upTo:String}`,
+      query_params: this.params({ after, upTo }),
+      format: "JSONCompactEachRow",
+    });
+    const rows = (await result.json()) as Array<[string]>;
+    return new Set(rows.map((r) => r[0]));
+  }
+
   async claimed(): Promise<LedgerRow[]> {
     return this.select("state = 'claimed'", {}, "ORDER BY key");
   }
@@ -199,7 +230,7 @@ export class Ledger {
     });
   }
 
-  async status(): Promise<StatusSummary> {
+  async status(lateWindowMs = 5 * 60_000): Promise<StatusSummary> {
     const byState = await this.client.query({
       query: `SELECT state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes
         FROM ${this.table} FINAL WHERE ${this.prefixFilter()} GROUP BY state ORDER BY state`,
@@ -212,9 +243,16 @@ export class Ledger {
           toUnixTimestamp64Milli(maxIf(object_time, state = 'loaded')) AS newest,
           avgIf(toUnixTimestamp64Milli(updated_at) - toUnixTimestamp64Milli(object_time),
                 state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) / 1000 AS lag,
-          countIf(state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) AS recent
+          quantilesExactIf(0.5, 0.95, 1)(toUnixTimestamp64Milli(updated_at) - toUnixTimestamp64Milli(object_time),
+                state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) AS lag_quantiles,
+          countIf(state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) AS recent,
+          countIf(NOT match(key, '(^|/)${LAYOUT_SQL}/')) AS outside_layout,
+          countIf(match(key, '(^|/)${LAYOUT_SQL}/') AND toUnixTimestamp64Milli(first_seen_at) >
+            toUnixTimestamp(parseDateTimeBestEffortOrZero(replaceRegexpOne(key, '^.*?${LAYOUT_SQL_CAPTURE}/.*$',
+              '\\\\1-\\\\2-\\\\3 \\\\4:\\\\5:00'), 'UTC')) * 1000 + 60000 + {late:UInt64}) AS late,
+          countIf(state IN ('failed', 'quarantined')) AS unreadable
         FROM ${this.table} FINAL WHERE ${this.prefixFilter()}`,
-      query_params: this.params(),
+      query_params: this.params({ late: Math.trunc(lateWindowMs) }),
       format: "JSONEachRow",
     });
     const [lagRow] = (await lag.json()) as Array<Record<string, string | number>>;
@@ -229,6 +267,10 @@ export class Ledger {
       watermark: String(lagRow?.watermark ?? ""),
       newestLoadedObjectTime: Number(lagRow?.newest ?? 0),
       recentLagSeconds: Number(lagRow?.recent ?? 0) > 0 ? Number(lagRow?.lag) : null,
+      recentLag: lagQuantiles(lagRow),
+      outsideLayout: Number(lagRow?.outside_layout ?? 0),
+      late: Number(lagRow?.late ?? 0),
+      unreadable: Number(lagRow?.unreadable ?? 0),
       lastErrors: errors.map((e) => ({
         key: e.key,
         state: e.state,

@@ -172,6 +172,9 @@ export class S3Loader {
   private readonly inFlight = new Set<string>();
   private readonly decoder: DecoderPool;
   private lastFullScan = 0;
+  /** The full listing in progress: where it continues (undefined: none running) and when the last one started. */
+  private sweepCursor: string | undefined;
+  private lastSweepStart = 0;
 
   constructor(private readonly deps: LoaderDeps) {
     this.ledger = new Ledger(deps.clickhouse, deps.database, deps.bucket, deps.prefix);
@@ -193,9 +196,19 @@ export class S3Loader {
 
   /** Lists the bucket under the prefix after startAfter, in key order (StartAfter paging: no continuation tokens). */
   async list(startAfter: string, limit = Number.POSITIVE_INFINITY): Promise<ListedObject[]> {
+    return (await this.listPages(startAfter, limit, Number.POSITIVE_INFINITY)).objects;
+  }
+
+  /** Like list(), at most maxPages pages; `done` when the listing reached the end of the prefix. */
+  async listPages(
+    startAfter: string,
+    limit: number,
+    maxPages: number,
+  ): Promise<{ objects: ListedObject[]; done: boolean }> {
     const out: ListedObject[] = [];
     const prefix = this.deps.prefix ? `${this.deps.prefix}/` : "";
     let after = startAfter;
+    let pages = maxPages;
     for (;;) {
       let page: ListObjectsV2CommandOutput;
       try {
@@ -219,11 +232,26 @@ export class S3Loader {
           size: Number(item.Size ?? 0),
           lastModified: item.LastModified instanceof Date ? item.LastModified.getTime() : Date.now(),
         });
-        if (out.length >= limit) return out;
+        if (out.length >= limit) return { objects: out, done: !page.IsTruncated && item === contents.at(-1) };
       }
-      if (!page.IsTruncated || contents.length === 0) return out;
+      if (!page.IsTruncated || contents.length === 0) return { objects: out, done: true };
       after = String(contents[contents.length - 1]!.Key);
+      if (--pages <= 0) return { objects: out, done: false };
     }
+  }
+
+  /** Objects the ordinary listing sees (watermark window) that the ledger does not know yet. */
+  async pendingObjects(watermark: string | undefined): Promise<number> {
+    const startAfter = listStartAfter(
+      this.deps.prefix,
+      watermark || undefined,
+      this.deps.config.lateWindowMs,
+    );
+    const [listed, known] = await Promise.all([
+      this.list(startAfter),
+      this.ledger.knownKeysAfter(startAfter),
+    ]);
+    return listed.filter((o) => !known.has(o.key)).length;
   }
 
   private async discover(): Promise<BatchMember[]> {
@@ -237,12 +265,48 @@ export class S3Loader {
     const full = now - this.lastFullScan >= config.lateScanIntervalMs;
     const windowMs = full ? config.lateWindowMs : Math.min(config.lateWindowMs, 60_000);
     const startAfter = listStartAfter(this.deps.prefix, watermark, windowMs);
-    const [listed, known] = await Promise.all([
+    const [listed, known, swept] = await Promise.all([
       this.list(startAfter),
       this.ledger.knownKeysAfter(startAfter),
+      this.sweep(startAfter),
     ]);
     if (full) this.lastFullScan = now;
-    return listed.filter((o) => !known.has(o.key) && !this.inFlight.has(o.key) && this.mine(o.key));
+    const seen = new Set<string>();
+    return [...swept, ...listed].filter((o) => {
+      if (seen.has(o.key) || known.has(o.key) || this.inFlight.has(o.key) || !this.mine(o.key)) return false;
+      seen.add(o.key);
+      return true;
+    });
+  }
+
+  /**
+   * The full listing: finds what the watermark window never lists - keys
+   * outside the partition layout (they sort anywhere) and objects written
+   * into partitions older than the late window. It starts every
+   * fullScanIntervalMs and advances at most fullScanPagesPerPoll pages per
+   * poll, so its cost per poll is bounded whatever the bucket's size; keys at
+   * or after the window's start are left to the ordinary listing.
+   */
+  private async sweep(windowStart: string): Promise<ListedObject[]> {
+    const { config } = this.deps;
+    const now = Date.now();
+    if (this.sweepCursor === undefined) {
+      if (now - this.lastSweepStart < config.fullScanIntervalMs) return [];
+      this.sweepCursor = "";
+      this.lastSweepStart = now;
+    }
+    const from = this.sweepCursor;
+    const { objects, done } = await this.listPages(
+      from,
+      Number.POSITIVE_INFINITY,
+      config.fullScanPagesPerPoll,
+    );
+    const last = objects.at(-1)?.key;
+    this.sweepCursor = done || last === undefined ? undefined : last;
+    const older = windowStart ? objects.filter((o) => o.key <= windowStart) : [];
+    if (older.length === 0) return [];
+    const known = await this.ledger.knownKeysBetween(from, older.at(-1)!.key);
+    return older.filter((o) => !known.has(o.key));
   }
 
   // ---------------------------------------------------------------- one poll

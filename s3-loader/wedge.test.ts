@@ -4,7 +4,14 @@ import { createLogger } from "../shared/logger.ts";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { S3Loader } from "./loader.ts";
-import { collectorKey, count, type LoaderTestStack, putObject, sampleRequest, startLoaderTestStack } from "./test-support.ts";
+import {
+  collectorKey,
+  count,
+  type LoaderTestStack,
+  putObject,
+  sampleRequest,
+  startLoaderTestStack,
+} from "./test-support.ts";
 
 /**
  * No object can hold the pipeline: rows spread over many days load (split by
@@ -35,7 +42,13 @@ function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Load
     database: t.stack.clickhouse.database,
     bucket: t.s3Config.bucket,
     prefix,
-    config: { ...readS3LoaderConfig({}), retryBaseMs: 0, decodeWorkers: 0, instanceId: `test-${prefix}`, ...overrides },
+    config: {
+      ...readS3LoaderConfig({}),
+      retryBaseMs: 0,
+      decodeWorkers: 0,
+      instanceId: `test-${prefix}`,
+      ...overrides,
+    },
     logger,
   });
 }
@@ -61,7 +74,13 @@ async function ledger(prefix: string) {
     query: `SELECT key, state, rows, attempts, error FROM loader_files FINAL WHERE startsWith(key, '${prefix}/') ORDER BY key`,
     format: "JSONEachRow",
   });
-  return (await result.json()) as Array<{ key: string; state: string; rows: number; attempts: number; error: string }>;
+  return (await result.json()) as Array<{
+    key: string;
+    state: string;
+    rows: number;
+    attempts: number;
+    error: string;
+  }>;
 }
 
 describe("no object can hold the pipeline", () => {
@@ -75,7 +94,9 @@ describe("no object can hold the pipeline", () => {
       encodeTraceRequestJson(spreadRequest("spread", 150, 1_764_200_000_000_000_000n)),
     );
     await drain(loader(prefix));
-    expect(await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'spread'")).toBe(150);
+    expect(
+      await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'spread'"),
+    ).toBe(150);
     expect(
       await count(
         t.clickhouse,
@@ -113,9 +134,9 @@ describe("no object can hold the pipeline", () => {
     // Exactly once: the table holds the loaded objects' rows, nothing twice, nothing of the refused one.
     const ledgerRows = loaded.reduce((sum, r) => sum + Number(r.rows), 0);
     expect(ledgerRows).toBe(good * 20);
-    expect(await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'poison-test'")).toBe(
-      good * 20,
-    );
+    expect(
+      await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'poison-test'"),
+    ).toBe(good * 20);
     expect(
       await count(
         t.clickhouse,
@@ -123,7 +144,36 @@ describe("no object can hold the pipeline", () => {
       ),
     ).toBe(0);
     const status = await l.ledger.status();
-    expect(status.lastErrors.some((e) => e.state === "quarantined" && e.error.includes("refused"))).toBe(true);
+    expect(status.lastErrors.some((e) => e.state === "quarantined" && e.error.includes("refused"))).toBe(
+      true,
+    );
+    await l.close();
+  });
+
+  it("finds objects outside the partition layout and in partitions older than the late window (full listing), and says so", async () => {
+    const prefix = "sweep";
+    const at = new Date(Date.now() - 60_000);
+    const put = (key: string, seed: number) =>
+      putObject(t.s3, t.s3Config.bucket, key, encodeTraceRequestJson(sampleRequest(seed, 5, "sweep-test")));
+    await put(collectorKey(prefix, at, "000000001"), 301);
+    const l = loader(prefix, { fullScanIntervalMs: 1000, fullScanPagesPerPoll: 1, listPageSize: 2 });
+    await drain(l);
+    // Behind the watermark's window (an hour old partition) and outside the layout.
+    await put(collectorKey(prefix, new Date(Date.now() - 3_600_000), "000000002"), 302);
+    await put(`${prefix}/manual-upload/traces.json`, 303);
+    await put(`${prefix}/zz-outside.json`, 304);
+    await drain(l);
+    // The next full listing starts after its interval and walks the prefix a page per poll.
+    await new Promise((r) => setTimeout(r, 1100));
+    for (let i = 0; i < 10; i++) await l.pollOnce();
+    expect(
+      await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'sweep-test'"),
+    ).toBe(20);
+    const status = await l.ledger.status();
+    expect(status.outsideLayout).toBe(2);
+    expect(status.late).toBe(1);
+    expect(status.unreadable).toBe(0);
+    expect(status.recentLag?.loads).toBe(4);
     await l.close();
   });
 });

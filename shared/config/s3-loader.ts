@@ -36,6 +36,10 @@ export interface S3LoaderConfig {
   instanceId: string;
   /** Page size of ListObjectsV2. */
   listPageSize: number;
+  /** A full listing of the prefix (keys outside the partition layout, partitions older than the late window) starts this often ... */
+  fullScanIntervalMs: number;
+  /** ... and advances at most this many list pages per poll (bounded cost per poll). */
+  fullScanPagesPerPoll: number;
   /** Debug hook for crash tests: exit(137) right after the first insert, before the ledger update. */
   crashAfterInsert: boolean;
 }
@@ -82,6 +86,8 @@ export function readS3LoaderConfig(env: Env = process.env): S3LoaderConfig {
       `${os.hostname()}:${shard.shardIndex}/${shard.shardCount}`,
     ),
     listPageSize: readInt(env, "LOADER_LIST_PAGE_SIZE", 1000, { min: 1, max: 1000 }),
+    fullScanIntervalMs: readDurationMs(env, "LOADER_FULL_SCAN_INTERVAL", 10 * 60_000, { min: 1000 }),
+    fullScanPagesPerPoll: readInt(env, "LOADER_FULL_SCAN_PAGES", 5, { min: 1, max: 1000 }),
     crashAfterInsert: readBool(env, "LOADER_TEST_CRASH_AFTER_INSERT", false),
   };
 }
