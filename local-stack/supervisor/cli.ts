@@ -8,6 +8,7 @@ import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { readCollectorConfig } from "../../shared/config/collector.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
 import { readSupervisorConfig, type SupervisorConfig } from "../../shared/config/supervisor.ts";
+import { terminalSafe } from "../../shared/terminal-text.ts";
 import { TSX_LOADER } from "../process/spawn-tsx.ts";
 import { controlRequest, SupervisorNotRunning } from "./control.ts";
 import { formatStatusTable } from "./format.ts";
@@ -31,6 +32,7 @@ const isUp = (row: ProcessStatus) =>
 async function up(): Promise<number> {
   const config = readSupervisorConfig();
   let rows = await tryStatus(config);
+  const startedHere = !rows;
   if (!rows) {
     mkdirSync(config.dataDir, { recursive: true });
     const supervisorLog = openSync(path.join(config.dataDir, "supervisor.log"), "a");
@@ -50,6 +52,20 @@ async function up(): Promise<number> {
   while (Date.now() - started < config.startTimeoutMs) {
     rows = await tryStatus(config);
     if (rows?.length && rows.every(isUp)) break;
+    const failed = rows?.filter((r) => r.state === "failed") ?? [];
+    if (failed.length > 0) {
+      // A configuration error will not heal by waiting: say which and why, stop what we started.
+      for (const r of failed)
+        process.stderr.write(`${r.name}: ${terminalSafe(r.error ?? r.lastExit ?? "failed")}\n`);
+      if (startedHere) {
+        await controlRequest(config.socketPath, "POST", "/shutdown").catch(() => undefined);
+        const deadline = Date.now() + 60_000;
+        while (existsSync(config.pidFile) && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 200));
+        process.stderr.write("stopped the processes this `just up` started\n");
+      }
+      return 2;
+    }
     const line = rows
       ? `waiting for: ${rows
           .filter((r) => !isUp(r))
@@ -126,13 +142,15 @@ function logs(names: string[], lines: number, follow: boolean): Promise<void> {
       );
   const missing = files.filter((f) => !existsSync(f));
   if (missing.length === files.length) throw new Error(`no log file yet: ${missing.join(", ")}`);
-  const tail = spawn(
-    "tail",
-    ["-n", String(lines), ...(follow ? ["-F"] : []), ...files.filter((f) => existsSync(f))],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+  const args = ["-n", String(lines), ...(follow ? ["-F"] : []), ...files.filter((f) => existsSync(f))];
+  if (!process.stdout.isTTY) {
+    // Piped or redirected: the JSON lines as they are (one per entry, no colour codes), for grep and jq.
+    const raw = spawn("tail", ["-q", ...args], { stdio: ["ignore", "inherit", "inherit"] });
+    return new Promise((resolve) => raw.once("exit", () => resolve()));
+  }
+  const tail = spawn("tail", args, {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const pretty = spawn(
     process.execPath,
     [
