@@ -77,17 +77,45 @@ program
       log,
     });
     let stopping = false;
+    const stop = new AbortController();
     onShutdownSignal(async () => {
       stopping = true;
+      stop.abort();
       log.info("stopping after the current batch");
       await done;
     });
+    const pause = (ms: number) => sleep(ms, undefined, { signal: stop.signal }).catch(() => undefined);
     const done = (async () => {
-      await enricher.start();
+      let ready = false;
+      let failures = 0;
+      let lastError = "";
       let lastReport = Date.now();
       let lastSpans = 0;
       while (!stopping) {
-        const written = await enricher.runOnce(() => stopping);
+        let written: number;
+        try {
+          // (Re)reads the watermark from ClickHouse: after a failure the table is the truth.
+          if (!ready) await enricher.start();
+          ready = true;
+          written = await enricher.runOnce(() => stopping);
+        } catch (error) {
+          if (flags.once) throw error;
+          // ClickHouse away or a batch failed: back off like the loader instead of exiting (and being restarted).
+          failures++;
+          ready = false;
+          const text = error instanceof Error ? error.message.split("\n")[0]! : String(error);
+          if (text !== lastError)
+            log.error(
+              { error: text.slice(0, 500), attempt: failures },
+              "enrichment failed; retrying with backoff",
+            );
+          lastError = text;
+          await pause(Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6)));
+          continue;
+        }
+        if (failures > 0) log.info({ after: failures }, "recovered");
+        failures = 0;
+        lastError = "";
         const now = Date.now();
         if (written > 0 || now - lastReport > 60_000) {
           const s = enricher.stats;
@@ -106,7 +134,7 @@ program
           lastSpans = s.spans;
         }
         if (flags.once) break;
-        if (written === 0) await sleep(pollMs);
+        if (written === 0) await pause(pollMs);
       }
       await client.close();
     })();
