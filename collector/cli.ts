@@ -4,8 +4,10 @@ import { type CollectorConfig, readCollectorConfig } from "../shared/config/coll
 import type { Env } from "../shared/config/env.ts";
 import { readS3Config } from "../shared/config/s3.ts";
 import { createLogger } from "../shared/logger.ts";
+import { terminalSafe } from "../shared/terminal-text.ts";
 import { READY_PREFIX } from "./cli-ready.ts";
 import { startCollector } from "./collector.ts";
+import type { PersistedCounters } from "./stats.ts";
 
 interface RunFlags {
   host?: string;
@@ -140,10 +142,27 @@ function formatStatus(base: string, status: Record<string, unknown>): string {
     `  spans accepted      ${status.spansReceived} (stored), refused ${status.spansRejected}: ${refused || "none"}`,
     `  objects written     ${status.objectsWritten} (${status.spansWritten} spans, ${status.bytesWritten} bytes)`,
     `  spool               ${status.spoolFiles} files, ${status.spoolBytes} of ${status.spoolMaxBytes} bytes; ${status.pendingBatches} batches waiting`,
-    `  upload failures     ${status.uploadFailures}${status.lastUploadError ? ` (last: ${status.lastUploadError} at ${status.lastUploadErrorAt})` : ""}`,
+    `  upload failures     ${status.uploadFailures}${status.lastUploadError ? ` (last: ${terminalSafe(status.lastUploadError)} at ${status.lastUploadErrorAt})` : ""}`,
+    `  spool recovered     ${status.recoveredBatches} batches at this start`,
+    ...totalsLines(status.totals as PersistedCounters | undefined),
     `  cpu                 ${Number(cpu.total ?? 0).toFixed(2)} s, rss ${Math.round(Number(status.rssBytes ?? 0) / 1024 / 1024)} MiB`,
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** The counters since the first start (kept across restarts). */
+function totalsLines(totals: PersistedCounters | undefined): string[] {
+  if (!totals) return [];
+  const refused = Object.entries(totals.spansRefused)
+    .filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${terminalSafe(reason)}=${count}`)
+    .join(" ");
+  return [
+    `since first start (${totals.restarts} restarts):`,
+    `  spans received      ${totals.spansReceived + totals.spansRejected} = ${totals.spansReceived} accepted + ${totals.spansRejected} refused (${refused || "none"})`,
+    `  objects written     ${totals.objectsWritten} (${totals.spansWritten} spans)`,
+    `  spool recovered     ${totals.recoveredBatches} batches (${totals.recoveredSpans} spans) left by crashes or outages`,
+  ];
 }
 
 await runCli("collector", async () => {
