@@ -1,8 +1,8 @@
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import { parseTraceRequestJson } from "../shared/otlp/json.ts";
-import { type SpanCheck, spanRefusal, transcodeTraceRequestToJson } from "../shared/otlp/transcode.ts";
 import type { OtlpResourceSpans, OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { type SpanCheck, spanRefusal, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
 import { refusalMessage, type SpanRefusalReason } from "./span-times.ts";
 
 /**

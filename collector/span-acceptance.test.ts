@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { CollectorConfig } from "../shared/config/collector.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
-import { decodeExportTraceResponseProto } from "../shared/otlp/response.ts";
 import type { OtlpSpan, OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { createS3Client } from "../shared/s3.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import type { RunningCollector } from "./collector.ts";
-import { readObjects, spanIdCounts, startTestCollector } from "./test-helpers.ts";
+import type { CollectorConfig } from "./config.ts";
+import { decodeExportTraceResponseProto } from "./otlp/response.ts";
+import { readObjects, spanIdCounts, startTestCollector } from "./testing/collector-harness.ts";
 
 /**
  * The acceptance contract at the request level: every span of an accepted

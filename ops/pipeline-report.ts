@@ -1,10 +1,10 @@
 import { Command } from "commander";
+import { readCollectorConfig } from "../collector/config.ts";
 import type { PersistedCounters } from "../collector/stats.ts";
 import { Ledger } from "../s3-loader/ledger.ts";
 import { runCli } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
-import { readCollectorConfig } from "../shared/config/collector.ts";
 import { readS3Config } from "../shared/config/s3.ts";
 import { terminalSafe } from "../shared/terminal-text.ts";
 

@@ -5,11 +5,11 @@
  * worker (decoder-pool.ts) alike.
  */
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
-import { traceRequestLines } from "../shared/otlp/to-rows.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { errorText as firstLine, ObjectError } from "./errors.ts";
 import { objectEncoding } from "./plan.ts";
 import { type EncodedRows, encodeLines } from "./row-chunks.ts";
+import { traceRequestLines } from "./to-rows.ts";
 
 /**
  * One OTLP/JSON document, parsed without a separate validation pass: the

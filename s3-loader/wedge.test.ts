@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readS3LoaderConfig, type S3LoaderConfig } from "../shared/config/s3-loader.ts";
 import { createLogger } from "../shared/logger.ts";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { readS3LoaderConfig, type S3LoaderConfig } from "./config.ts";
 import { S3Loader } from "./loader.ts";
 import {
   collectorKey,
@@ -11,7 +11,7 @@ import {
   putObject,
   sampleRequest,
   startLoaderTestStack,
-} from "./test-support.ts";
+} from "./testing/loader-harness.ts";
 
 /**
  * No object can hold the pipeline: rows spread over many days load (split by
