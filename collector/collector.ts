@@ -156,6 +156,7 @@ export async function startCollector(options: CollectorOptions): Promise<Running
 
   const receiverOptions = {
     host: config.host,
+    bodyTimeoutMs: config.bodyTimeoutMs,
     maxBodyBytes: config.maxBodyBytes,
     retryAfterMs: config.retryAfterMs,
     sink,

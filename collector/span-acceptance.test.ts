@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
@@ -77,7 +78,7 @@ describe("collector span acceptance (checkSpanTimes)", () => {
     s3 = createS3Client(stack.s3);
     ({ collector, base, config } = await startTestCollector(
       { ...stack.s3, prefix },
-      { maxSpanAgeMs: 7 * DAY_MS, maxFutureSkewMs: 3_600_000 },
+      { maxSpanAgeMs: 7 * DAY_MS, maxFutureSkewMs: 3_600_000, bodyTimeoutMs: 500 },
     ));
   });
   afterAll(async () => {
@@ -146,6 +147,34 @@ describe("collector span acceptance (checkSpanTimes)", () => {
     await collector.flush();
     expect(await collector.drain(5000)).toBe(true);
     expect(collector.stats.objectsWritten).toBe(objectsBefore);
+  });
+
+  it("answers a stalled request body with 408 after the body timeout and closes the connection", async () => {
+    const started = Date.now();
+    const response = await new Promise<{ status: number; connection: string | undefined }>(
+      (resolve, reject) => {
+        const req = http.request(
+          {
+            host: "127.0.0.1",
+            port: collector.httpPort,
+            path: "/v1/traces",
+            method: "POST",
+            headers: { "Content-Type": "application/x-protobuf", "Content-Length": 1000 },
+            agent: false,
+          },
+          (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, connection: res.headers.connection });
+          },
+        );
+        req.on("error", reject);
+        req.write(Buffer.alloc(10)); // and then nothing more
+      },
+    );
+    expect(response.status).toBe(408);
+    expect(response.connection).toBe("close");
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(collector.stats.requestsRejected.body_timeout).toBe(1);
   });
 
   it("keeps its counters across a restart", async () => {

@@ -16,6 +16,7 @@ export const REJECT_REASONS = [
   "unsupported_media_type",
   "unsupported_encoding",
   "too_large",
+  "body_timeout",
   "spool_full",
   "shutting_down",
   "not_found",

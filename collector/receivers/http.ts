@@ -37,6 +37,8 @@ export interface HttpReceiverOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
+  /** A body not complete this long after the request arrived is refused with 408 (default: no limit). */
+  bodyTimeoutMs?: number;
   retryAfterMs: number;
   sink: TraceSink;
   log: Logger;
@@ -101,7 +103,7 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<R
           `unsupported Content-Type "${req.headers["content-type"] ?? ""}" (use application/x-protobuf or application/json)`,
         );
       }
-      const raw = await readBody(req, options.maxBodyBytes);
+      const raw = await readBody(req, options.maxBodyBytes, options.bodyTimeoutMs);
       const body = await decodeContentEncoding(raw, req.headers["content-encoding"], options.maxBodyBytes);
       const partial = await sink.accept(body, format, "http");
       if (format === "protobuf") {
@@ -142,7 +144,7 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<R
     if (status >= 500 || status === 400) log.debug({ status, reason, message }, "OTLP/HTTP request rejected");
     else log.debug({ status, reason, message }, "OTLP/HTTP request rejected");
     // A body we did not read to the end would otherwise be drained on a kept-alive connection.
-    if (status === 413 || !res.req.complete) res.setHeader("Connection", "close");
+    if (status === 413 || status === 408 || !res.req.complete) res.setHeader("Connection", "close");
     if (format === "protobuf") {
       send(res, status, "application/x-protobuf", Buffer.from(encodeRpcStatusProto(grpcCode, message)));
     } else send(res, status, "application/json", Buffer.from(encodeRpcStatusJson(grpcCode, message)));
