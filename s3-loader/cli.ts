@@ -221,20 +221,26 @@ async function retryFailed(options: { quarantinedOnly?: boolean; key?: string[] 
   }
 }
 
-async function ls(options: { limit: string; after?: string }): Promise<number> {
+async function ls(options: { limit: string; after?: string; all?: boolean }): Promise<number> {
   const { loader, close } = setup();
   try {
-    const limit = Number(options.limit);
-    const objects = await loader.list(
-      options.after ?? "",
-      Number.isFinite(limit) && limit > 0 ? limit : 1000,
-    );
-    for (const o of objects) {
+    const limit = options.all ? Number.POSITIVE_INFINITY : Number(options.limit);
+    if (!options.all && !(Number.isInteger(limit) && limit > 0))
+      throw new Error(`--limit: expected a positive integer, got "${options.limit}"`);
+    // One more than asked for tells whether the listing was cut.
+    const objects = await loader.list(options.after ?? "", limit + 1);
+    const shown = objects.slice(0, limit);
+    for (const o of shown) {
       process.stdout.write(
-        `${new Date(o.lastModified).toISOString()} ${String(o.size).padStart(10)} ${o.key}\n`,
+        `${new Date(o.lastModified).toISOString()} ${String(o.size).padStart(10)} ${terminalSafe(o.key)}\n`,
       );
     }
-    process.stdout.write(`${objects.length} object(s)\n`);
+    if (objects.length > shown.length) {
+      const last = shown.at(-1)!.key;
+      process.stdout.write(
+        `${shown.length} object(s) shown; more exist: --after '${terminalSafe(last)}' for the next page, --all for everything\n`,
+      );
+    } else process.stdout.write(`${shown.length} object(s)\n`);
     return 0;
   } finally {
     await close();
@@ -270,8 +276,9 @@ program
 program
   .command("ls")
   .description("List the bucket under the configured prefix, in key order.")
-  .option("--limit <n>", "at most n objects", "1000")
-  .option("--after <key>", "start after this key")
+  .option("--limit <n>", "at most n objects (says so when more exist)", "1000")
+  .option("--after <key>", "start after this key (the next page)")
+  .option("--all", "every object, however many (pages through the listing)")
   .action(async (options) => runCli("s3-loader ls", () => ls(options)));
 
 await program.parseAsync(process.argv);
