@@ -97,6 +97,9 @@ const program = new Command("pipeline-report")
       }
       if (loader) {
         out.push(
+          `loader rows       ${loader.byState.find((s) => s.state === "loaded")?.rows ?? 0} loaded, ${loader.rowsRefusedOlderThanRetention} refused (older than the retention window)`,
+        );
+        out.push(
           `loader found      ${loader.late} late, ${loader.outsideLayout} outside the partition layout, ${loader.unreadable} unreadable (failed or quarantined)`,
         );
       }

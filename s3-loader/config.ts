@@ -1,4 +1,5 @@
 import os from "node:os";
+import { readSchemaConfig } from "../local-stack/migrate-config.ts";
 import {
   ConfigError,
   type Env,
@@ -42,6 +43,8 @@ export interface S3LoaderConfig {
   shardCount: number;
   /** Stable across restarts so a restarted instance recovers its own claims at once. */
   instanceId: string;
+  /** otel_traces' TTL (OTEL_TRACES_TTL_DAYS): older rows are left out and counted as refused. */
+  retentionMs: number;
   /** Page size of ListObjectsV2. */
   listPageSize: number;
   /** A full listing of the prefix (keys outside the partition layout, partitions older than the late window) starts this often ... */
@@ -94,6 +97,7 @@ export function readS3LoaderConfig(env: Env = process.env): S3LoaderConfig {
       `${os.hostname()}:${shard.shardIndex}/${shard.shardCount}`,
     ),
     listPageSize: readInt(env, "LOADER_LIST_PAGE_SIZE", 1000, { min: 1, max: 1000 }),
+    retentionMs: readSchemaConfig(env).ttlDays * 86_400_000,
     fullScanIntervalMs: readDurationMs(env, "LOADER_FULL_SCAN_INTERVAL", 10 * 60_000, { min: 1000 }),
     fullScanPagesPerPoll: readInt(env, "LOADER_FULL_SCAN_PAGES", 5, { min: 1, max: 1000 }),
     crashAfterInsert: readBool(env, "LOADER_TEST_CRASH_AFTER_INSERT", false),

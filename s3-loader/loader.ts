@@ -53,7 +53,14 @@ import {
   retryDelayMs,
   shardOf,
 } from "./plan.ts";
-import { type EncodedRows, encodeLines, groupByDay, NO_ROWS, RowChunker } from "./row-chunks.ts";
+import {
+  dropRowsBefore,
+  type EncodedRows,
+  encodeLines,
+  groupByDay,
+  NO_ROWS,
+  RowChunker,
+} from "./row-chunks.ts";
 import { splitJsonRequest, splitProtoRequest } from "./split.ts";
 import { otelTracesColumnList, traceRequestLines } from "./to-rows.ts";
 
@@ -94,6 +101,8 @@ interface Inserted {
   ranges: Map<string, [number, number]>;
   /** Members whose bytes could not become rows. */
   failures: Map<string, string>;
+  /** Rows of a member left out as older than the table's TTL. */
+  refused: Map<string, number>;
   /** Chunks ClickHouse acknowledged. */
   acked: Set<number>;
   /** What stopped the batch (an insert or a transient read failure), if anything did. */
@@ -165,11 +174,21 @@ export { errorText, ObjectError, TransientError };
  */
 const MAX_DAYS_PER_INSERT = 50;
 
+/** How long a poll waits for its batches before letting a slow one finish in the background. */
+const SLOW_BATCH_WAIT_MS = 2000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 export class S3Loader {
   readonly ledger: Ledger;
   private readonly getQueue: PQueue;
   private readonly insertQueue: PQueue;
   private readonly inFlight = new Set<string>();
+  /** Batches being loaded, across polls (bounded by batchesInFlight). */
+  private readonly batchQueue: PQueue;
+  private readonly running = new Set<Promise<void>>();
+  /** Outcomes of batches that ended since the last poll result. */
+  private finished = { batches: 0, loaded: 0, failed: 0, rows: 0, errors: [] as unknown[] };
   private readonly decoder: DecoderPool;
   private lastFullScan = 0;
   /** The full listing in progress: where it continues (undefined: none running) and when the last one started. */
@@ -181,10 +200,12 @@ export class S3Loader {
     this.getQueue = new PQueue({ concurrency: deps.config.getConcurrency });
     this.insertQueue = new PQueue({ concurrency: deps.config.insertConcurrency });
     this.decoder = new DecoderPool(deps.config.decodeWorkers);
+    this.batchQueue = new PQueue({ concurrency: deps.config.batchesInFlight });
   }
 
-  /** Stops the decode workers. */
+  /** Waits for the batches still running, then stops the decode workers. */
   async close(): Promise<void> {
+    await Promise.allSettled([...this.running]);
     await this.decoder.close();
   }
 
@@ -366,37 +387,53 @@ export class S3Loader {
     }
 
     const result: PollResult = { batches: batches.length, objectsLoaded: 0, objectsFailed: 0, rows: 0 };
-    if (batches.length === 0) return result;
-    for (const batch of batches) for (const m of batch.members) this.inFlight.add(m.key);
-    const batchQueue = new PQueue({ concurrency: config.batchesInFlight });
-    const errors: unknown[] = [];
-    try {
-      await Promise.all(
-        batches.map((batch) =>
-          batchQueue.add(async () => {
-            try {
-              const outcome = await this.loadBatch(batch);
-              result.objectsLoaded += outcome.loaded;
-              result.objectsFailed += outcome.failed;
-              result.rows += outcome.rows;
-            } catch (error) {
-              errors.push(error);
-              this.deps.logger.debug({ err: error, batch: batch.id }, "batch failed");
-            }
-          }),
-        ),
-      );
-    } finally {
-      for (const batch of batches) for (const m of batch.members) this.inFlight.delete(m.key);
-    }
+    const started = batches.map((batch) => this.startBatch(batch));
+    // Wait for this poll's batches, but not for a slow one: after
+    // SLOW_BATCH_WAIT_MS it goes on in the background (its objects stay in
+    // flight) and the next poll picks up what arrived meanwhile, so one
+    // expensive object does not hold the objects behind it.
+    const waitFor = started.length > 0 ? Promise.all(started) : Promise.race(this.running);
+    if (this.running.size > 0) await Promise.race([waitFor, delay(SLOW_BATCH_WAIT_MS)]);
+    const done = this.finished;
+    this.finished = { batches: 0, loaded: 0, failed: 0, rows: 0, errors: [] };
+    Object.assign(result, {
+      batches: done.batches + this.running.size,
+      objectsLoaded: done.loaded,
+      objectsFailed: done.failed,
+      rows: done.rows,
+    });
     // A failing batch never holds the others: the poll fails (and the loop
-    // backs off) only when nothing at all could be loaded.
-    if (errors.length > 0 && errors.length === batches.length) {
-      const first = errors[0];
+    // backs off) only when every batch that ended failed and none is still running.
+    if (done.errors.length > 0 && done.errors.length === done.batches && this.running.size === 0) {
+      const first = done.errors[0];
       throw first instanceof TransientError ? first : new TransientError(errorText(first));
     }
-    result.errors = errors.map(errorText);
+    if (done.errors.length > 0) result.errors = done.errors.map(errorText);
     return result;
+  }
+
+  /** Runs a batch in the shared batch queue; its outcome is collected for the next poll result. */
+  private startBatch(batch: Batch): Promise<void> {
+    for (const m of batch.members) this.inFlight.add(m.key);
+    const run = this.batchQueue
+      .add(async () => {
+        try {
+          const outcome = await this.loadBatch(batch);
+          this.finished.loaded += outcome.loaded;
+          this.finished.failed += outcome.failed;
+          this.finished.rows += outcome.rows;
+        } catch (error) {
+          this.finished.errors.push(error);
+          this.deps.logger.debug({ err: error, batch: batch.id }, "batch failed");
+        } finally {
+          this.finished.batches++;
+          for (const m of batch.members) this.inFlight.delete(m.key);
+        }
+      })
+      .then(() => undefined);
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+    return run;
   }
 
   // ---------------------------------------------------------------- one batch
@@ -418,7 +455,12 @@ export class S3Loader {
       for (const r of reads) r.catch(() => undefined);
       return { loaded: 0, failed: 0, rows: 0 };
     }
-    const inserted = await this.insert(batch, reads);
+    // Rows older than the table's TTL are left out and counted. The cutoff
+    // derives from when the ledger first saw the members, so a re-run of the
+    // batch leaves out the same rows (same chunks, same tokens).
+    const firstSeen = Math.min(...claim.rows.map((r) => r.firstSeenAt));
+    const cutoffNs = (firstSeen - this.deps.config.retentionMs) * 1e6;
+    const inserted = await this.insert(batch, reads, cutoffNs);
     const outcome = await this.record(batch, claim.rows, inserted);
     this.deps.logger.debug(
       { batch: batch.id, objects: batch.members.length, rows: outcome.rows, ms: Date.now() - started },
@@ -493,13 +535,14 @@ export class S3Loader {
    * object whose bytes fail is left out (its failure recorded); an insert
    * failure stops the batch and is returned with which chunks made it.
    */
-  private async insert(batch: Batch, fetches: Array<Promise<Fetched>>): Promise<Inserted> {
+  private async insert(batch: Batch, fetches: Array<Promise<Fetched>>, cutoffNs: number): Promise<Inserted> {
     const single = batch.members.length === 1;
     const chunk = new ChunkWriter(batch.chunkRows, (rows, index) => this.insertChunk(batch, rows, index));
     const result: Inserted = {
       rowsByKey: new Map(),
       ranges: new Map(),
       failures: new Map(),
+      refused: new Map(),
       acked: chunk.acked,
     };
     let offset = 0;
@@ -514,12 +557,15 @@ export class S3Loader {
           continue;
         }
         let rows = 0;
+        let refused = 0;
         if ("rows" in fetched) {
-          await chunk.add(fetched.rows);
-          rows = fetched.rows.rows;
+          const { kept, dropped } = dropRowsBefore(fetched.rows, cutoffNs);
+          await chunk.add(kept);
+          rows = kept.rows;
+          refused = dropped;
         } else {
           try {
-            rows = await this.insertLarge(member.key, fetched.body, chunk, single);
+            ({ rows, refused } = await this.insertLarge(member.key, fetched.body, chunk, single, cutoffNs));
           } catch (error) {
             if (!blamesObject(error)) throw error;
             result.failures.set(member.key, errorText(error));
@@ -527,6 +573,7 @@ export class S3Loader {
           }
         }
         result.rowsByKey.set(member.key, rows);
+        if (refused > 0) result.refused.set(member.key, refused);
         result.ranges.set(member.key, [offset, offset + rows]);
         offset += rows;
       }
@@ -545,17 +592,25 @@ export class S3Loader {
    * mid-way leaves earlier chunks inserted, and its retry is this same
    * single-object batch (same tokens), so they dedupe.
    */
-  private async insertLarge(key: string, body: Buffer, chunk: ChunkWriter, single: boolean): Promise<number> {
+  private async insertLarge(
+    key: string,
+    body: Buffer,
+    chunk: ChunkWriter,
+    single: boolean,
+    cutoffNs: number,
+  ): Promise<{ rows: number; refused: number }> {
     const parts: EncodedRows[] = [];
     let rows = 0;
+    let refused = 0;
     for (const part of this.decode(key, body)) {
-      const encoded = encodeLines(traceRequestLines(part));
-      rows += encoded.rows;
-      if (single) await chunk.add(encoded);
-      else parts.push(encoded);
+      const { kept, dropped } = dropRowsBefore(encodeLines(traceRequestLines(part)), cutoffNs);
+      rows += kept.rows;
+      refused += dropped;
+      if (single) await chunk.add(kept);
+      else parts.push(kept);
     }
     for (const encoded of parts) await chunk.add(encoded);
-    return rows;
+    return { rows, refused };
   }
 
   /** Records the batch's outcome for every member in one ledger insert. */
@@ -588,7 +643,13 @@ export class S3Loader {
       const fate = memberFate(claim.key, batch, inserted);
       const base = { ...claim, now: done, after: claim.version, batchId: claim.batchId };
       if (fate.state === "loaded")
-        return ledgerRow(member, { ...base, state: "loaded", rows: fate.rows, error: "" });
+        return ledgerRow(member, {
+          ...base,
+          state: "loaded",
+          rows: fate.rows,
+          refusedRows: inserted.refused.get(claim.key) ?? 0,
+          error: "",
+        });
       if (fate.state === "released") {
         // Not blamed: the batch failed elsewhere; it retries alone now (a new single-object batch).
         return ledgerRow(member, {
@@ -853,6 +914,7 @@ function ledgerRow(member: BatchMember, fields: RowFields & Partial<LedgerRow>):
     size: member.size,
     objectTime: member.lastModified,
     rows: fields.rows ?? 0,
+    refusedRows: fields.refusedRows ?? 0,
     attempts: fields.attempts,
     error: fields.error,
     batchId: fields.batchId,

@@ -43,7 +43,7 @@ function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Load
     bucket: t.s3Config.bucket,
     prefix,
     config: {
-      ...readS3LoaderConfig({}),
+      ...readS3LoaderConfig({ OTEL_TRACES_TTL_DAYS: "3650" }),
       retryBaseMs: 0,
       decodeWorkers: 0,
       instanceId: `test-${prefix}`,
@@ -174,6 +174,38 @@ describe("no object can hold the pipeline", () => {
     expect(status.late).toBe(1);
     expect(status.unreadable).toBe(0);
     expect(status.recentLag?.loads).toBe(4);
+    await l.close();
+  });
+
+  it("leaves out rows older than the retention window and counts them as refused (ledger = table)", async () => {
+    const prefix = "expired";
+    const at = new Date(Date.UTC(2026, 10, 27, 12, 0));
+    const request = sampleRequest(500, 6, "expired-test");
+    const spans = request.resourceSpans![0]!.scopeSpans![0]!.spans!;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    spans.forEach((span, i) => {
+      // Three fresh spans, three from 40 days ago (past a 30-day retention).
+      const start = i < 3 ? now - BigInt(i) * 1_000_000n : now - 40n * 86_400_000_000_000n;
+      span.startTimeUnixNano = String(start);
+      span.endTimeUnixNano = String(start + 1000n);
+    });
+    await putObject(
+      t.s3,
+      t.s3Config.bucket,
+      collectorKey(prefix, at, "000000001"),
+      encodeTraceRequestJson(request),
+    );
+    const l = loader(prefix, { retentionMs: 30 * 86_400_000 });
+    await drain(l);
+    const result = await t.clickhouse.query({
+      query: `SELECT state, rows, refused_rows FROM loader_files FINAL WHERE startsWith(key, '${prefix}/')`,
+      format: "JSONEachRow",
+    });
+    expect(await result.json()).toEqual([{ state: "loaded", rows: "3", refused_rows: "3" }]);
+    expect(
+      await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'expired-test'"),
+    ).toBe(3);
+    expect((await l.ledger.status()).rowsRefusedOlderThanRetention).toBe(3);
     await l.close();
   });
 });
