@@ -187,13 +187,7 @@ describe("docker-compose.yaml", () => {
     const ignored = read(".dockerignore")
       .split(/\r?\n/)
       .map((line) => line.trim());
-    for (const needed of [
-      "package.json",
-      "package-lock.json",
-      "config",
-      "shared",
-      "tsconfig.json",
-    ]) {
+    for (const needed of ["package.json", "package-lock.json", "config", "shared", "tsconfig.json"]) {
       expect(ignored, needed).not.toContain(needed);
     }
   });

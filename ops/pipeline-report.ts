@@ -97,7 +97,7 @@ const program = new Command("pipeline-report")
       }
       if (loader) {
         out.push(
-          `loader rows       ${loader.byState.find((s) => s.state === "loaded")?.rows ?? 0} loaded, ${loader.rowsRefusedOlderThanRetention} refused (older than the retention window)`,
+          `loader rows       ${loader.byState.find((s) => s.state === "loaded")?.rows ?? 0} loaded, refused: ${loader.rowsRefused.olderThanRetention} older than the retention window, ${loader.rowsRefused.tooFarInFuture} too far in the future`,
         );
         out.push(
           `loader found      ${loader.late} late, ${loader.outsideLayout} outside the partition layout, ${loader.unreadable} unreadable (failed or quarantined)`,

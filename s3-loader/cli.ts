@@ -170,7 +170,7 @@ function formatStatus(summary: StatusSummary, pending: number): string {
   }
   const loaded = summary.byState.find((s) => s.state === "loaded");
   lines.push(
-    `rows loaded:  ${loaded?.rows ?? 0}; refused: ${summary.rowsRefusedOlderThanRetention} older than the retention window (OTEL_TRACES_TTL_DAYS; ClickHouse would drop them)`,
+    `rows loaded:  ${loaded?.rows ?? 0}; refused: ${summary.rowsRefused.olderThanRetention} older than the retention window (OTEL_TRACES_TTL_DAYS), ${summary.rowsRefused.tooFarInFuture} too far in the future (LOADER_MAX_FUTURE_SKEW)`,
   );
   lines.push(
     `objects:      ${pending} pending (listed, not yet loaded), ${summary.late} found late (partition older than the late window), ${summary.outsideLayout} outside the partition layout, ${summary.unreadable} unreadable (failed or quarantined)`,

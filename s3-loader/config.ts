@@ -45,6 +45,8 @@ export interface S3LoaderConfig {
   instanceId: string;
   /** otel_traces' TTL (OTEL_TRACES_TTL_DAYS): older rows are left out and counted as refused. */
   retentionMs: number;
+  /** Rows starting further ahead of the loader's clock than this are left out and counted as refused. */
+  maxFutureSkewMs: number;
   /** Page size of ListObjectsV2. */
   listPageSize: number;
   /** A full listing of the prefix (keys outside the partition layout, partitions older than the late window) starts this often ... */
@@ -98,6 +100,7 @@ export function readS3LoaderConfig(env: Env = process.env): S3LoaderConfig {
     ),
     listPageSize: readInt(env, "LOADER_LIST_PAGE_SIZE", 1000, { min: 1, max: 1000 }),
     retentionMs: readSchemaConfig(env).ttlDays * 86_400_000,
+    maxFutureSkewMs: readDurationMs(env, "LOADER_MAX_FUTURE_SKEW", 3_600_000, { min: 0 }),
     fullScanIntervalMs: readDurationMs(env, "LOADER_FULL_SCAN_INTERVAL", 10 * 60_000, { min: 1000 }),
     fullScanPagesPerPoll: readInt(env, "LOADER_FULL_SCAN_PAGES", 5, { min: 1, max: 1000 }),
     crashAfterInsert: readBool(env, "LOADER_TEST_CRASH_AFTER_INSERT", false),

@@ -15,8 +15,10 @@ export interface LedgerRow {
   /** ms since epoch */
   objectTime: number;
   rows: number;
-  /** Rows left out because they were older than otel_traces' TTL (ClickHouse would drop them). */
-  refusedRows: number;
+  /** Rows left out: older than otel_traces' TTL (ClickHouse would drop them) ... */
+  refusedOldRows: number;
+  /** ... or further in the future than the allowed clock skew. */
+  refusedFutureRows: number;
   attempts: number;
   error: string;
   batchId: string;
@@ -28,7 +30,7 @@ export interface LedgerRow {
   version: number;
 }
 
-const SELECT_COLUMNS = `bucket, key, state, etag, size, toUnixTimestamp64Milli(object_time) AS object_time_ms, rows, refused_rows, attempts,
+const SELECT_COLUMNS = `bucket, key, state, etag, size, toUnixTimestamp64Milli(object_time) AS object_time_ms, rows, refused_old_rows, refused_future_rows, attempts,
   error, batch_id, chunk_rows, owner, toUnixTimestamp64Milli(first_seen_at) AS first_seen_at_ms,
   toUnixTimestamp64Milli(updated_at) AS updated_at_ms, toUnixTimestamp64Milli(next_attempt_at) AS next_attempt_at_ms, version`;
 
@@ -43,7 +45,8 @@ function fromRaw(raw: RawRow): LedgerRow {
     size: Number(raw.size),
     objectTime: Number(raw.object_time_ms),
     rows: Number(raw.rows),
-    refusedRows: Number(raw.refused_rows ?? 0),
+    refusedOldRows: Number(raw.refused_old_rows ?? 0),
+    refusedFutureRows: Number(raw.refused_future_rows ?? 0),
     attempts: Number(raw.attempts),
     error: String(raw.error),
     batchId: String(raw.batch_id),
@@ -78,7 +81,8 @@ function rowLine(row: LedgerRow): string {
     etag: row.etag,
     size: row.size,
     rows: row.rows,
-    refused_rows: row.refusedRows,
+    refused_old_rows: row.refusedOldRows,
+    refused_future_rows: row.refusedFutureRows,
     attempts: row.attempts,
     error: row.error.slice(0, 2000),
     batch_id: row.batchId,
@@ -96,8 +100,8 @@ function rowLine(row: LedgerRow): string {
 
 export interface StatusSummary {
   byState: Array<{ state: string; objects: number; rows: number; bytes: number }>;
-  /** Rows of loaded objects left out as older than the table's TTL (refused, with that reason). */
-  rowsRefusedOlderThanRetention: number;
+  /** Rows of loaded objects left out (refused), by reason. */
+  rowsRefused: { olderThanRetention: number; tooFarInFuture: number };
   watermark: string;
   newestLoadedObjectTime: number;
   /** Average seconds from object written to rows loaded, over the last 5 minutes of loads. */
@@ -235,7 +239,8 @@ export class Ledger {
 
   async status(lateWindowMs = 5 * 60_000): Promise<StatusSummary> {
     const byState = await this.client.query({
-      query: `SELECT state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes, sum(refused_rows) AS refused
+      query: `SELECT state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes, sum(refused_old_rows) AS refused_old,
+          sum(refused_future_rows) AS refused_future
         FROM ${this.table} FINAL WHERE ${this.prefixFilter()} GROUP BY state ORDER BY state`,
       query_params: this.params(),
       format: "JSONEachRow",
@@ -267,7 +272,10 @@ export class Ledger {
         rows: Number(s.rows),
         bytes: Number(s.bytes),
       })),
-      rowsRefusedOlderThanRetention: states.reduce((sum, s) => sum + Number(s.refused ?? 0), 0),
+      rowsRefused: {
+        olderThanRetention: states.reduce((sum, s) => sum + Number(s.refused_old ?? 0), 0),
+        tooFarInFuture: states.reduce((sum, s) => sum + Number(s.refused_future ?? 0), 0),
+      },
       watermark: String(lagRow?.watermark ?? ""),
       newestLoadedObjectTime: Number(lagRow?.newest ?? 0),
       recentLagSeconds: Number(lagRow?.recent ?? 0) > 0 ? Number(lagRow?.lag) : null,

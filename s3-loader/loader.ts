@@ -54,10 +54,10 @@ import {
   shardOf,
 } from "./plan.ts";
 import {
-  dropRowsBefore,
   type EncodedRows,
   encodeLines,
   groupByDay,
+  keepRowsBetween,
   NO_ROWS,
   RowChunker,
 } from "./row-chunks.ts";
@@ -92,6 +92,18 @@ interface BatchOutcome {
   rows: number;
 }
 
+/** The span start times a batch stores: [now - TTL, now + allowed skew], "now" = when the ledger first saw the batch. */
+interface TimeWindow {
+  minNs: number;
+  maxNs: number;
+}
+
+/** Rows left out: older than the retention window, further ahead than the allowed skew. */
+interface RefusedRows {
+  old: number;
+  future: number;
+}
+
 type Fetched = { rows: EncodedRows } | { body: Buffer } | { error: unknown };
 
 /** What the insert phase did: rows per member, their place in the batch's row order, failures. */
@@ -101,8 +113,8 @@ interface Inserted {
   ranges: Map<string, [number, number]>;
   /** Members whose bytes could not become rows. */
   failures: Map<string, string>;
-  /** Rows of a member left out as older than the table's TTL. */
-  refused: Map<string, number>;
+  /** Rows of a member left out as outside the time window. */
+  refused: Map<string, RefusedRows>;
   /** Chunks ClickHouse acknowledged. */
   acked: Set<number>;
   /** What stopped the batch (an insert or a transient read failure), if anything did. */
@@ -459,8 +471,11 @@ export class S3Loader {
     // derives from when the ledger first saw the members, so a re-run of the
     // batch leaves out the same rows (same chunks, same tokens).
     const firstSeen = Math.min(...claim.rows.map((r) => r.firstSeenAt));
-    const cutoffNs = (firstSeen - this.deps.config.retentionMs) * 1e6;
-    const inserted = await this.insert(batch, reads, cutoffNs);
+    const window: TimeWindow = {
+      minNs: (firstSeen - this.deps.config.retentionMs) * 1e6,
+      maxNs: (firstSeen + this.deps.config.maxFutureSkewMs) * 1e6,
+    };
+    const inserted = await this.insert(batch, reads, window);
     const outcome = await this.record(batch, claim.rows, inserted);
     this.deps.logger.debug(
       { batch: batch.id, objects: batch.members.length, rows: outcome.rows, ms: Date.now() - started },
@@ -535,7 +550,11 @@ export class S3Loader {
    * object whose bytes fail is left out (its failure recorded); an insert
    * failure stops the batch and is returned with which chunks made it.
    */
-  private async insert(batch: Batch, fetches: Array<Promise<Fetched>>, cutoffNs: number): Promise<Inserted> {
+  private async insert(
+    batch: Batch,
+    fetches: Array<Promise<Fetched>>,
+    window: TimeWindow,
+  ): Promise<Inserted> {
     const single = batch.members.length === 1;
     const chunk = new ChunkWriter(batch.chunkRows, (rows, index) => this.insertChunk(batch, rows, index));
     const result: Inserted = {
@@ -557,15 +576,15 @@ export class S3Loader {
           continue;
         }
         let rows = 0;
-        let refused = 0;
+        let refused: RefusedRows = { old: 0, future: 0 };
         if ("rows" in fetched) {
-          const { kept, dropped } = dropRowsBefore(fetched.rows, cutoffNs);
+          const { kept, old, future } = keepRowsBetween(fetched.rows, window.minNs, window.maxNs);
           await chunk.add(kept);
           rows = kept.rows;
-          refused = dropped;
+          refused = { old, future };
         } else {
           try {
-            ({ rows, refused } = await this.insertLarge(member.key, fetched.body, chunk, single, cutoffNs));
+            ({ rows, refused } = await this.insertLarge(member.key, fetched.body, chunk, single, window));
           } catch (error) {
             if (!blamesObject(error)) throw error;
             result.failures.set(member.key, errorText(error));
@@ -573,7 +592,7 @@ export class S3Loader {
           }
         }
         result.rowsByKey.set(member.key, rows);
-        if (refused > 0) result.refused.set(member.key, refused);
+        if (refused.old + refused.future > 0) result.refused.set(member.key, refused);
         result.ranges.set(member.key, [offset, offset + rows]);
         offset += rows;
       }
@@ -597,15 +616,17 @@ export class S3Loader {
     body: Buffer,
     chunk: ChunkWriter,
     single: boolean,
-    cutoffNs: number,
-  ): Promise<{ rows: number; refused: number }> {
+    window: TimeWindow,
+  ): Promise<{ rows: number; refused: RefusedRows }> {
     const parts: EncodedRows[] = [];
     let rows = 0;
-    let refused = 0;
+    const refused = { old: 0, future: 0 };
     for (const part of this.decode(key, body)) {
-      const { kept, dropped } = dropRowsBefore(encodeLines(traceRequestLines(part)), cutoffNs);
+      const lines = encodeLines(traceRequestLines(part));
+      const { kept, old, future } = keepRowsBetween(lines, window.minNs, window.maxNs);
       rows += kept.rows;
-      refused += dropped;
+      refused.old += old;
+      refused.future += future;
       if (single) await chunk.add(kept);
       else parts.push(kept);
     }
@@ -647,7 +668,8 @@ export class S3Loader {
           ...base,
           state: "loaded",
           rows: fate.rows,
-          refusedRows: inserted.refused.get(claim.key) ?? 0,
+          refusedOldRows: inserted.refused.get(claim.key)?.old ?? 0,
+          refusedFutureRows: inserted.refused.get(claim.key)?.future ?? 0,
           error: "",
         });
       if (fate.state === "released") {
@@ -914,7 +936,8 @@ function ledgerRow(member: BatchMember, fields: RowFields & Partial<LedgerRow>):
     size: member.size,
     objectTime: member.lastModified,
     rows: fields.rows ?? 0,
-    refusedRows: fields.refusedRows ?? 0,
+    refusedOldRows: fields.refusedOldRows ?? 0,
+    refusedFutureRows: fields.refusedFutureRows ?? 0,
     attempts: fields.attempts,
     error: fields.error,
     batchId: fields.batchId,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
-  dropRowsBefore,
   encodeLines,
   endOfRow,
   groupByDay,
+  keepRowsBetween,
   NO_ROWS,
   RowChunker,
   transferable,
@@ -87,15 +87,15 @@ describe("transferable", () => {
   });
 });
 
-describe("dropRowsBefore", () => {
-  it("leaves out rows whose Timestamp is before the cutoff, keeping the others in order", () => {
-    const rows = encodeLines(['[100,"a"]', '[300,"b"]', '[50,"c"]', '[200,"d"]']);
-    const { kept, dropped } = dropRowsBefore(rows, 150);
-    expect(dropped).toBe(2);
+describe("keepRowsBetween", () => {
+  it("leaves out rows whose Timestamp is outside [min, max], counting each side, keeping the others in order", () => {
+    const rows = encodeLines(['[100,"a"]', '[300,"b"]', '[50,"c"]', '[200,"d"]', '[900,"e"]']);
+    const { kept, old, future } = keepRowsBetween(rows, 150, 500);
+    expect({ old, future }).toEqual({ old: 2, future: 1 });
     expect(kept.rows).toBe(2);
     expect(kept.body.toString()).toBe('[300,"b"]\n[200,"d"]\n');
-    expect(dropRowsBefore(rows, 0)).toEqual({ kept: rows, dropped: 0 });
-    expect(dropRowsBefore(rows, 1000).kept.rows).toBe(0);
+    expect(keepRowsBetween(rows, 0, 1000)).toEqual({ kept: rows, old: 0, future: 0 });
+    expect(keepRowsBetween(rows, 1000, 2000).kept.rows).toBe(0);
   });
 });
 

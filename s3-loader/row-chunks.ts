@@ -155,19 +155,23 @@ export function groupByDay(
 }
 
 /**
- * Rows whose Timestamp (first column, integer ns) is at or after `cutoffNs`,
- * and how many were left out. Rows older than the table's TTL would be
- * dropped by ClickHouse on insert; leaving them out here lets the ledger
- * count them as refused instead of loaded. Reads the digits in place (no
- * per-row string); returns the same buffer when nothing is dropped.
+ * Rows whose Timestamp (first column, integer ns) lies in [minNs, maxNs],
+ * and how many were left out on each side. Rows older than the table's TTL
+ * would be dropped by ClickHouse on insert, rows far in the future are a
+ * broken clock (and each day of them a partition to write); leaving them out
+ * here lets the ledger count them as refused instead of loaded. Reads the
+ * digits in place (no per-row string); returns the same buffer when nothing
+ * is left out.
  */
-export function dropRowsBefore(
+export function keepRowsBetween(
   encoded: EncodedRows,
-  cutoffNs: number,
-): { kept: EncodedRows; dropped: number } {
+  minNs: number,
+  maxNs: number,
+): { kept: EncodedRows; old: number; future: number } {
   const body = encoded.body;
   const keep: Buffer[] = [];
-  let dropped = 0;
+  let old = 0;
+  let future = 0;
   let runStart = 0;
   let offset = 0;
   while (offset < body.length) {
@@ -179,15 +183,17 @@ export function dropRowsBefore(
       if (digit < 0 || digit > 9) break;
       ns = ns * 10 + digit;
     }
-    if (ns < cutoffNs) {
+    if (ns < minNs || ns > maxNs) {
       if (offset > runStart) keep.push(body.subarray(runStart, offset));
-      dropped++;
+      if (ns < minNs) old++;
+      else future++;
       runStart = newline + 1;
     }
     offset = newline + 1;
   }
-  if (dropped === 0) return { kept: encoded, dropped: 0 };
+  const dropped = old + future;
+  if (dropped === 0) return { kept: encoded, old: 0, future: 0 };
   if (runStart < body.length) keep.push(body.subarray(runStart));
   const rows = encoded.rows - dropped;
-  return { kept: rows === 0 ? NO_ROWS : { body: Buffer.concat(keep), rows }, dropped };
+  return { kept: rows === 0 ? NO_ROWS : { body: Buffer.concat(keep), rows }, old, future };
 }

@@ -184,8 +184,13 @@ describe("no object can hold the pipeline", () => {
     const spans = request.resourceSpans![0]!.scopeSpans![0]!.spans!;
     const now = BigInt(Date.now()) * 1_000_000n;
     spans.forEach((span, i) => {
-      // Three fresh spans, three from 40 days ago (past a 30-day retention).
-      const start = i < 3 ? now - BigInt(i) * 1_000_000n : now - 40n * 86_400_000_000_000n;
+      // Two fresh spans, one two days ahead (past a 1h skew), three from 40 days ago (past a 30-day retention).
+      const start =
+        i < 2
+          ? now - BigInt(i) * 1_000_000n
+          : i === 2
+            ? now + 2n * 86_400_000_000_000n
+            : now - 40n * 86_400_000_000_000n;
       span.startTimeUnixNano = String(start);
       span.endTimeUnixNano = String(start + 1000n);
     });
@@ -198,14 +203,16 @@ describe("no object can hold the pipeline", () => {
     const l = loader(prefix, { retentionMs: 30 * 86_400_000 });
     await drain(l);
     const result = await t.clickhouse.query({
-      query: `SELECT state, rows, refused_rows FROM loader_files FINAL WHERE startsWith(key, '${prefix}/')`,
+      query: `SELECT state, rows, refused_old_rows, refused_future_rows FROM loader_files FINAL WHERE startsWith(key, '${prefix}/')`,
       format: "JSONEachRow",
     });
-    expect(await result.json()).toEqual([{ state: "loaded", rows: "3", refused_rows: "3" }]);
+    expect(await result.json()).toEqual([
+      { state: "loaded", rows: "2", refused_old_rows: "3", refused_future_rows: "1" },
+    ]);
     expect(
       await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'expired-test'"),
-    ).toBe(3);
-    expect((await l.ledger.status()).rowsRefusedOlderThanRetention).toBe(3);
+    ).toBe(2);
+    expect((await l.ledger.status()).rowsRefused).toEqual({ olderThanRetention: 3, tooFarInFuture: 1 });
     await l.close();
   });
 });
