@@ -26,6 +26,9 @@ async function tryStatus(config: SupervisorConfig): Promise<ProcessStatus[] | un
   }
 }
 
+/** How long everything must stay up before `up` reports success. */
+const SETTLE_MS = 3000;
+
 const isUp = (row: ProcessStatus) =>
   row.state === "healthy" || row.state === "done" || row.state === "stopped";
 
@@ -49,9 +52,15 @@ async function up(): Promise<number> {
   }
   const started = Date.now();
   let lastLine = "";
+  let settledSince: number | undefined;
   while (Date.now() - started < config.startTimeoutMs) {
     rows = await tryStatus(config);
-    if (rows?.length && rows.every(isUp)) break;
+    if (rows?.length && rows.every(isUp)) {
+      // Healthy by uptime can still mean "has not read its settings yet" on a
+      // busy machine: watch a little longer for a configuration error.
+      settledSince ??= Date.now();
+      if (Date.now() - settledSince >= SETTLE_MS) break;
+    } else settledSince = undefined;
     const failed = rows?.filter((r) => r.state === "failed") ?? [];
     if (failed.length > 0) {
       // A configuration error will not heal by waiting: say which and why, stop what we started.
