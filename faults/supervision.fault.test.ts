@@ -27,6 +27,8 @@ describe("case 5: supervision", () => {
     const started = Date.now();
     const up = await runProjectCommand("local-stack/supervisor/cli.ts", ["up"], env, 200_000);
     const tookMs = Date.now() - started;
+    // Whatever the outcome, leave nothing running.
+    if (up.code === 0) await runProjectCommand("local-stack/supervisor/cli.ts", ["down"], env);
     expect(up.code).toBe(2);
     expect(up.stderr).toMatch(
       /^s3-loader: s3-loader run: invalid configuration: LOADER_BATCH_MAX_OBJECTS: .*"abc"/m,
