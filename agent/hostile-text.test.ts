@@ -3,7 +3,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
-import { main } from "./cli.ts";
+import { main } from "./commands.ts";
 import { insertSeed, type SeedSpan } from "./testing/seed.ts";
 
 /**
