@@ -17,9 +17,12 @@ ARG BUSYBOX_IMAGE=busybox:1.37.0-musl
 # ---- deps: production node_modules, installed the way the README says -------
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
-# The project's .npmrc matters: it skips onnxruntime-node's CUDA download,
-# which would fail (and is never needed) inside the build.
-COPY package.json package-lock.json .npmrc ./
+# onnxruntime-node's install script would download CUDA files from outside
+# npm (never needed, and failing inside the build). npm 11 does not run it
+# (package.json allowScripts denies it); npm 10 ignores allowScripts, so the
+# script's own switch skips it. (An .npmrc key for it makes npm 11 warn on every command.)
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --no-audit --no-fund \
  # chdb (~550 MB) is the embedded engine of the local stack only; in docker

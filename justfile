@@ -66,9 +66,9 @@ enrichment-status:
 collector-status:
     @if [ "{{mode}}" = "docker" ]; then {{compose}} exec otel-collector wget -qO- http://127.0.0.1:8888/metrics | grep -E '^otelcol_(receiver_accepted|receiver_refused|exporter_sent|exporter_send_failed)_spans'; else {{tsx}} collector/cli.ts status; fi
 
-# list the trace objects in the bucket
-minio-ls:
-    @{{just_executable()}} mode={{mode}} _stage s3-loader s3-loader/cli.ts ls
+# list the trace objects in the bucket (1,000 at a time; says when more exist): just minio-ls --all
+minio-ls *args:
+    @{{just_executable()}} mode={{mode}} _stage s3-loader s3-loader/cli.ts ls {{args}}
 
 # row counts of every table, lag and rates of each stage
 bench:

@@ -4,6 +4,7 @@ import readline from "node:readline";
 import { Command, InvalidArgumentError } from "commander";
 import { flagsOverEnv } from "../shared/cli.ts";
 import { readPathsConfig } from "../shared/config/paths.ts";
+import { terminalSafe } from "../shared/terminal-text.ts";
 import type { AskResult } from "./agent.ts";
 import { readAgentConfig } from "./config.ts";
 import { CancelledError, dispatchTool, formatToolLine, type ToolCallRecord } from "./dispatch.ts";
@@ -74,13 +75,17 @@ async function runSlash(session: Session, line: string, signal?: AbortSignal): P
       out.write("Conversation cleared.\n");
       return "ok";
     case "sql":
-      out.write(session.lastSql.length > 0 ? `${session.lastSql.join(";\n\n")}\n` : "(no SQL run yet)\n");
+      out.write(
+        session.lastSql.length > 0
+          ? `${terminalSafe(session.lastSql.join(";\n\n"), { multiline: true })}\n`
+          : "(no SQL run yet)\n",
+      );
       return "ok";
     case "tools":
       for (const tool of ALL_TOOLS) out.write(`${tool.name}: ${tool.description}\n\n`);
       return "ok";
     case "error":
-      session.io.stderr.write(`${command.message}\n`);
+      session.io.stderr.write(`${terminalSafe(command.message)}\n`);
       return "failed";
     case "tool": {
       const { toolContext } = session.runtime;
@@ -98,8 +103,8 @@ async function runSlash(session: Session, line: string, signal?: AbortSignal): P
       if (session.json) {
         out.write(`${JSON.stringify(toolCallJson(record), null, 2)}\n`);
       } else {
-        session.io.stderr.write(`${dim(formatToolLine(record))}\n`);
-        out.write(`${record.content}\n`);
+        session.io.stderr.write(`${dim(terminalSafe(formatToolLine(record)))}\n`);
+        out.write(`${terminalSafe(record.content, { multiline: true })}\n`);
       }
       return record.isError ? "failed" : "ok";
     }
@@ -115,13 +120,13 @@ async function ask(session: Session, question: string, signal: AbortSignal): Pro
     onText: (delta) => {
       if (session.json) return;
       wroteText = true;
-      stdout.write(delta);
+      stdout.write(terminalSafe(delta, { multiline: true }));
     },
     onToolCall: (record) => {
       if (session.json) return;
       if (wroteText) stdout.write("\n");
       wroteText = false;
-      stderr.write(`${dim(formatToolLine(record))}\n`);
+      stderr.write(`${dim(terminalSafe(formatToolLine(record)))}\n`);
     },
   });
   session.lastSql = agent.lastSql;

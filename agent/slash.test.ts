@@ -39,10 +39,27 @@ describe("slash commands", () => {
     expect(parseSlash("/nope")).toMatchObject({ kind: "error" });
     expect(parseSlash("what errors?")).toBeUndefined();
     const compare = parseSlash("/compare payment 30m");
-    expect(compare).toMatchObject({
-      kind: "tool",
-      tool: "compare_windows",
-      input: { service: "payment", b_last: "30m" },
+    expect(compare).toMatchObject({ kind: "tool", tool: "compare_windows", input: { service: "payment" } });
+    const input = (compare as { input: Record<string, string> }).input;
+    // Adjacent windows of 30 minutes each: A ends exactly where B starts.
+    expect(input.a_to).toBe(input.b_from);
+    expect(Date.parse(input.b_to!) - Date.parse(input.b_from!)).toBe(1_800_000);
+    expect(Date.parse(input.a_to!) - Date.parse(input.a_from!)).toBe(1_800_000);
+  });
+
+  it("refuses windows that do not parse, naming the accepted forms", () => {
+    for (const line of ["/services 5x", "/errors checkout 5x", "/slow checkout 10q", "/compare payment 1y"]) {
+      const parsed = parseSlash(line);
+      expect(parsed, line).toMatchObject({ kind: "error" });
+      expect((parsed as { message: string }).message, line).toMatch(
+        /not understood; accepted forms: .*15m, 1h, 2d/,
+      );
+    }
+    expect(parseSlash("/services checkout")).toMatchObject({
+      kind: "error",
+      message: expect.stringMatching(/usage/),
     });
+    expect(parseSlash("/services 0m")).toMatchObject({ kind: "error" });
+    expect(parseSlash("/errors checkout 30m")).toMatchObject({ kind: "tool", input: { last: "30m" } });
   });
 });

@@ -22,12 +22,24 @@ export const SLASH_HELP = `Ask a question in plain words, or use a command:
   /tools                        list the tools the model can use
   /reset                        forget the conversation
   /exit                         quit (Ctrl-C cancels the current answer; Ctrl-D quits)
-Windows look like 15m, 1h, 2d; without one, all stored data is used.`;
+Windows look like 30s, 15m, 1h, 2d, 1w; without one, all stored data is used.`;
 
-function splitWindow(args: string[]): { rest: string[]; last?: string } {
+export const WINDOW_FORMS = "a number and a unit: 30s, 15m, 1h, 2d, 1w (units s, m, h, d, w)";
+
+/** Looks like an attempt at a window (starts with a digit), so it is never taken for a service name. */
+const WINDOW_LIKE = /^\d/;
+
+/**
+ * Splits a trailing window off the arguments. A trailing word that looks
+ * like a window but does not parse is an error, not part of a service name.
+ */
+function splitWindow(args: string[]): { rest: string[]; last?: string } | { error: string } {
   const tail = args[args.length - 1];
-  if (tail !== undefined && parseRelativeDuration(tail) !== undefined)
-    return { rest: args.slice(0, -1), last: tail };
+  if (tail === undefined) return { rest: args };
+  const ms = parseRelativeDuration(tail);
+  if (ms !== undefined && ms > 0) return { rest: args.slice(0, -1), last: tail };
+  if (WINDOW_LIKE.test(tail))
+    return { error: `window "${tail}" not understood; accepted forms: ${WINDOW_FORMS}` };
   return { rest: args };
 }
 
@@ -55,11 +67,16 @@ export function parseSlash(line: string): SlashCommand | undefined {
     case "/schema":
       return { kind: "tool", tool: "schema", input: {} };
     case "/services": {
-      const { last } = splitWindow(args);
-      return { kind: "tool", tool: "service_overview", input: withWindow({}, last) };
+      const split = splitWindow(args);
+      if ("error" in split) return { kind: "error", message: split.error };
+      if (split.rest.length > 0)
+        return { kind: "error", message: `usage: /services [window]; window: ${WINDOW_FORMS}` };
+      return { kind: "tool", tool: "service_overview", input: withWindow({}, split.last) };
     }
     case "/errors": {
-      const { rest, last } = splitWindow(args);
+      const split = splitWindow(args);
+      if ("error" in split) return { kind: "error", message: split.error };
+      const { rest, last } = split;
       return {
         kind: "tool",
         tool: "find_errors",
@@ -67,7 +84,9 @@ export function parseSlash(line: string): SlashCommand | undefined {
       };
     }
     case "/slow": {
-      const { rest, last } = splitWindow(args);
+      const split = splitWindow(args);
+      if ("error" in split) return { kind: "error", message: split.error };
+      const { rest, last } = split;
       const input: Record<string, unknown> = { percentile: 95 };
       if (rest.length) input.service = rest.join(" ");
       return { kind: "tool", tool: "find_slow_spans", input: withWindow(input, last) };
@@ -79,17 +98,27 @@ export function parseSlash(line: string): SlashCommand | undefined {
       if (argText === "") return { kind: "error", message: "usage: /search <text>" };
       return { kind: "tool", tool: "semantic_search", input: { query: argText } };
     case "/compare": {
-      const { rest, last } = splitWindow(args);
+      const split = splitWindow(args);
+      if ("error" in split) return { kind: "error", message: split.error };
+      const { rest, last } = split;
       if (rest.length === 0)
-        return { kind: "error", message: "usage: /compare <service> [window, e.g. 30m]" };
+        return { kind: "error", message: `usage: /compare <service> [window]; window: ${WINDOW_FORMS}` };
       const window = last ?? "1h";
       const ms = parseRelativeDuration(window)!;
-      const to = new Date(Date.now() - ms).toISOString();
-      const from = new Date(Date.now() - 2 * ms).toISOString();
+      // One clock reading for both windows: B is [now - w, now), A the window
+      // right before it, [now - 2w, now - w) - adjacent, no gap, no overlap.
+      const now = Date.now();
+      const iso = (t: number) => new Date(t).toISOString();
       return {
         kind: "tool",
         tool: "compare_windows",
-        input: { service: rest.join(" "), a_from: from, a_to: to, b_last: window },
+        input: {
+          service: rest.join(" "),
+          a_from: iso(now - 2 * ms),
+          a_to: iso(now - ms),
+          b_from: iso(now - ms),
+          b_to: iso(now),
+        },
       };
     }
     case "/run":

@@ -242,6 +242,10 @@ describe("collector bad input and OTLP responses", () => {
     }
     const json = await post(port, "/v1/traces", JSON_TYPE, Buffer.from("{}"));
     expect(json.status).toBe(200);
+    // A zero-length OTLP/JSON body is the empty request too, as in protobuf.
+    const nothing = await post(port, "/v1/traces", JSON_TYPE, Buffer.alloc(0));
+    expect(nothing.status).toBe(200);
+    expect(JSON.parse(nothing.body.toString())).toEqual({});
     expect(collector.stats.spansReceived).toBe(before);
     expect(collector.status().openBatchSpans).toBe(0);
   });

@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3Config } from "../shared/config/s3.ts";
 import type { Logger } from "../shared/logger.ts";
@@ -10,6 +11,7 @@ import type { PartialSuccess } from "./otlp/response.ts";
 import { Batcher } from "./processor/batcher.ts";
 import { type RunningGrpcReceiver, startGrpcReceiver } from "./receivers/grpc.ts";
 import { type RunningHttpReceiver, startHttpReceiver } from "./receivers/http.ts";
+import { spanTimeCheck } from "./span-times.ts";
 import { Spool } from "./spool/spool.ts";
 import { CollectorStats, type RejectReason } from "./stats.ts";
 
@@ -58,11 +60,13 @@ export async function startCollector(options: CollectorOptions): Promise<Running
   const client = options.s3Client ?? createS3Client(s3);
   const pipeline = createPipeline(options, client);
   const { spool, exporter, batcher, stats } = pipeline;
-  await uploadLeftoverSpool(pipeline, log);
+  const counters = persistCounters(stats, config, log);
+  await uploadLeftoverSpool(pipeline, log, counters.hadTotals);
   const status = (): Record<string, unknown> => statusSnapshot(pipeline, config, s3);
   const receiverOptions = {
     host: config.host,
     maxBodyBytes: config.maxBodyBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
     retryAfterMs: config.retryAfterMs,
     sink: createConsumer(pipeline, config, status),
     log,
@@ -101,6 +105,7 @@ export async function startCollector(options: CollectorOptions): Promise<Running
         // Stop taking requests first; requests already inside finish (and are spooled).
         await Promise.all([http?.close(), grpc?.close()]);
         await stopPipeline(pipeline, config, log, status);
+        counters.stop();
         if (!options.s3Client) client.destroy();
       })();
       return stopping;
@@ -141,7 +146,11 @@ function createPipeline(options: CollectorOptions, client: S3Client): Pipeline {
 }
 
 /** Opens the spool and queues what an earlier run left (crash, S3 outage, shutdown timeout) for upload. */
-async function uploadLeftoverSpool({ spool, exporter, stats }: Pipeline, log: Logger): Promise<void> {
+async function uploadLeftoverSpool(
+  { spool, exporter, stats }: Pipeline,
+  log: Logger,
+  hadTotals: boolean,
+): Promise<void> {
   const recovered = await spool.open();
   if (recovered.batches.length > 0 || recovered.tornBytes > 0) {
     log.info(
@@ -154,7 +163,11 @@ async function uploadLeftoverSpool({ spool, exporter, stats }: Pipeline, log: Lo
       "uploading the spool left by the previous run",
     );
   }
-  stats.recoveredBatches = recovered.batches.length;
+  stats.recordStart(
+    recovered.batches.length,
+    recovered.batches.reduce((sum, batch) => sum + batch.spans, 0),
+    hadTotals,
+  );
   for (const batch of recovered.batches) exporter.enqueue(batch);
 }
 
@@ -187,15 +200,19 @@ function createConsumer(
   config: CollectorConfig,
   status: () => Record<string, unknown>,
 ): TraceConsumer {
+  const spanLimits = { maxAgeMs: config.maxSpanAgeMs, maxFutureSkewMs: config.maxFutureSkewMs };
   return {
     async accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess> {
-      const ingested = ingestBody(body, format, { json: config.marshaler === "otlp_json" });
+      const ingested = ingestBody(body, format, {
+        json: config.marshaler === "otlp_json",
+        checkSpan: spanTimeCheck(spanLimits, Date.now()),
+      });
       if (ingested.spans > 0) {
         await batcher.accept({ payload: ingested.payload, json: ingested.json, spans: ingested.spans });
       }
       stats.requestsAccepted[protocol]++;
       stats.spansReceived += ingested.spans;
-      stats.spansRejected += ingested.rejectedSpans;
+      stats.refuseSpans(ingested.refused);
       return { rejectedSpans: ingested.rejectedSpans, errorMessage: ingested.rejectionMessage };
     },
     reject(reason: RejectReason) {
@@ -228,6 +245,35 @@ async function stopPipeline(
       ? "collector stopped; spool empty"
       : "collector stopped; the rest stays spooled for the next start",
   );
+}
+
+/**
+ * Keeps the counters in a file next to the spool (same instance, same data
+ * dir): loaded at start, saved every 2 s and at stop, so they survive restarts.
+ */
+function persistCounters(
+  stats: CollectorStats,
+  config: CollectorConfig,
+  log: Logger,
+): { hadTotals: boolean; stop(): void } {
+  const file = path.join(path.dirname(config.spoolDir), "collector-counters.json");
+  const hadTotals = stats.loadTotals(file);
+  const save = () => {
+    try {
+      stats.saveTotals(file);
+    } catch (error) {
+      log.warn({ error: (error as Error).message, file }, "could not save counters");
+    }
+  };
+  save();
+  const timer = setInterval(save, 2000).unref();
+  return {
+    hadTotals,
+    stop() {
+      clearInterval(timer);
+      save();
+    },
+  };
 }
 
 function pick(snapshot: Record<string, unknown>): Record<string, unknown> {

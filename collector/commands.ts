@@ -2,8 +2,10 @@ import type { Command } from "commander";
 import { commandLine, type FlagOverride, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
 import { readS3Config } from "../shared/config/s3.ts";
 import { createLogger } from "../shared/logger.ts";
+import { terminalSafe } from "../shared/terminal-text.ts";
 import { startCollector } from "./collector.ts";
 import { type CollectorConfig, readCollectorConfig } from "./config.ts";
+import type { PersistedCounters } from "./stats.ts";
 
 /**
  * The stdout line `collector run` prints once both receivers listen:
@@ -46,19 +48,40 @@ function formatStatus(base: string, status: Record<string, unknown>): string {
     .filter(([, count]) => count > 0)
     .map(([reason, count]) => `${reason}=${count}`)
     .join(" ");
+  const refused = Object.entries((status.spansRefused ?? {}) as Record<string, number>)
+    .filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${reason}=${count}`)
+    .join(" ");
   const accepted = (status.requestsAccepted ?? {}) as Record<string, number>;
   const cpu = (status.cpuSeconds ?? {}) as Record<string, number>;
   const lines = [
     `collector at ${base} (up ${status.uptimeSeconds}s, S3 ${status.s3Healthy ? "ok" : "FAILING"})`,
     `  requests accepted   http=${accepted.http ?? 0} grpc=${accepted.grpc ?? 0}`,
     `  requests rejected   ${rejected || "none"}`,
-    `  spans received      ${status.spansReceived} (dropped as invalid: ${status.spansRejected})`,
+    `  spans accepted      ${status.spansReceived} (stored), refused ${status.spansRejected}: ${refused || "none"}`,
     `  objects written     ${status.objectsWritten} (${status.spansWritten} spans, ${status.bytesWritten} bytes)`,
     `  spool               ${status.spoolFiles} files, ${status.spoolBytes} of ${status.spoolMaxBytes} bytes; ${status.pendingBatches} batches waiting`,
-    `  upload failures     ${status.uploadFailures}${status.lastUploadError ? ` (last: ${status.lastUploadError} at ${status.lastUploadErrorAt})` : ""}`,
+    `  upload failures     ${status.uploadFailures}${status.lastUploadError ? ` (last: ${terminalSafe(status.lastUploadError)} at ${status.lastUploadErrorAt})` : ""}`,
+    `  spool recovered     ${status.recoveredBatches} batches at this start`,
+    ...totalsLines(status.totals as PersistedCounters | undefined),
     `  cpu                 ${Number(cpu.total ?? 0).toFixed(2)} s, rss ${Math.round(Number(status.rssBytes ?? 0) / 1024 / 1024)} MiB`,
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** The counters since the first start (kept across restarts). */
+function totalsLines(totals: PersistedCounters | undefined): string[] {
+  if (!totals) return [];
+  const refused = Object.entries(totals.spansRefused)
+    .filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${terminalSafe(reason)}=${count}`)
+    .join(" ");
+  return [
+    `since first start (${totals.restarts} restarts):`,
+    `  spans received      ${totals.spansReceived + totals.spansRejected} = ${totals.spansReceived} accepted + ${totals.spansRejected} refused (${refused || "none"})`,
+    `  objects written     ${totals.objectsWritten} (${totals.spansWritten} spans)`,
+    `  spool recovered     ${totals.recoveredBatches} batches (${totals.recoveredSpans} spans) left by crashes or outages`,
+  ];
 }
 
 export function collectorProgram(): Command {

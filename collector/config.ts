@@ -1,4 +1,5 @@
 import path from "node:path";
+import { readSchemaConfig } from "../local-stack/migrate-config.ts";
 import { MINUTE_PARTITION_FORMAT } from "../shared/awss3-layout.ts";
 import {
   ConfigError,
@@ -72,6 +73,12 @@ export interface CollectorConfig {
   statusIntervalMs: number;
   /** On SIGTERM, wait this long for the last batches to reach S3 (the rest stays spooled). */
   shutdownTimeoutMs: number;
+  /** Spans that started longer ago than this are refused (default: the table's TTL, OTEL_TRACES_TTL_DAYS). */
+  maxSpanAgeMs: number;
+  /** Spans that start further ahead of the collector's clock than this are refused. */
+  maxFutureSkewMs: number;
+  /** A request whose body has not fully arrived this long after its headers is answered 408 and closed. */
+  bodyTimeoutMs: number;
 }
 
 export function readCollectorConfig(env: Env = process.env): CollectorConfig {
@@ -112,5 +119,10 @@ export function readCollectorConfig(env: Env = process.env): CollectorConfig {
     retryAfterMs: readDurationMs(env, "COLLECTOR_RETRY_AFTER", 5000, { min: 1000 }),
     statusIntervalMs: readDurationMs(env, "COLLECTOR_STATUS_INTERVAL", 30_000, { min: 0 }),
     shutdownTimeoutMs: readDurationMs(env, "COLLECTOR_SHUTDOWN_TIMEOUT", 10_000, { min: 0 }),
+    maxSpanAgeMs: readDurationMs(env, "COLLECTOR_MAX_SPAN_AGE", readSchemaConfig(env).ttlDays * 86_400_000, {
+      min: 60_000,
+    }),
+    maxFutureSkewMs: readDurationMs(env, "COLLECTOR_MAX_FUTURE_SKEW", 3_600_000, { min: 0 }),
+    bodyTimeoutMs: readDurationMs(env, "COLLECTOR_BODY_TIMEOUT", 30_000, { min: 100 }),
   };
 }

@@ -26,6 +26,8 @@ export interface ReceiverOptions {
   port: number;
   /** Request size limit, compressed and decompressed. */
   maxBodyBytes: number;
+  /** OTLP/HTTP: a body not complete this long after the request arrived is refused with 408 (default: no limit). */
+  bodyTimeoutMs?: number;
   /** What a throttled client is told to wait (Retry-After, RetryInfo). */
   retryAfterMs: number;
   sink: TraceConsumer;

@@ -2,13 +2,21 @@
  * The collector's counters: what `collector status` prints, what the
  * periodic log line carries and what the benchmark reads (CPU included, so a
  * load generator can measure the collector process from outside).
+ *
+ * The totals also live in a small JSON file (saved every few seconds and on
+ * stop, loaded on start), so `collector status` counts since the first start,
+ * not since the last restart; `sinceStart` holds this run's share.
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { SPAN_REFUSAL_REASONS, type SpanRefusalReason } from "./span-times.ts";
 
 export const REJECT_REASONS = [
   "malformed",
   "unsupported_media_type",
   "unsupported_encoding",
   "too_large",
+  "body_timeout",
   "spool_full",
   "shutting_down",
   "not_found",
@@ -21,8 +29,11 @@ export class CollectorStats {
   readonly startedAtMs = Date.now();
   requestsAccepted = { http: 0, grpc: 0 };
   spansReceived = 0;
-  /** Spans dropped from accepted requests (partial success: invalid ids). */
+  /** Spans refused from accepted requests (partial success), total and by reason. */
   spansRejected = 0;
+  spansRefused: Record<SpanRefusalReason, number> = Object.fromEntries(
+    SPAN_REFUSAL_REASONS.map((r) => [r, 0]),
+  ) as Record<SpanRefusalReason, number>;
   requestsRejected: Record<RejectReason, number> = Object.fromEntries(
     REJECT_REASONS.map((r) => [r, 0]),
   ) as Record<RejectReason, number>;
@@ -34,10 +45,77 @@ export class CollectorStats {
   uploadFailures = 0;
   lastUploadError: string | undefined;
   lastUploadErrorAtMs: number | undefined;
+  /** Batches found in the spool at start (left by a crash or an outage), this run and in total. */
   recoveredBatches = 0;
+  recoveredBatchesTotal = 0;
+  recoveredSpansTotal = 0;
+  /** Totals of the runs before this one (from the counters file). */
+  private previous: PersistedCounters = emptyCounters();
 
   reject(reason: RejectReason): void {
     this.requestsRejected[reason]++;
+  }
+
+  refuseSpans(byReason: Partial<Record<SpanRefusalReason, number>>): void {
+    for (const [reason, n] of Object.entries(byReason) as Array<[SpanRefusalReason, number]>) {
+      this.spansRefused[reason] += n;
+      this.spansRejected += n;
+    }
+  }
+
+  /** Loads the totals of earlier runs; a missing or unreadable file starts from zero. */
+  loadTotals(file: string): boolean {
+    try {
+      const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<PersistedCounters>;
+      this.previous = { ...emptyCounters(), ...parsed };
+      this.recoveredBatchesTotal = this.previous.recoveredBatches;
+      this.recoveredSpansTotal = this.previous.recoveredSpans;
+      return true;
+    } catch {
+      this.previous = emptyCounters();
+      return false;
+    }
+  }
+
+  /** Writes the running totals (atomic rename: a crash leaves the old file or the new one). */
+  saveTotals(file: string): void {
+    mkdirSync(path.dirname(file), { recursive: true });
+    const temporary = `${file}.tmp`;
+    writeFileSync(temporary, JSON.stringify(this.totals()));
+    renameSync(temporary, file);
+  }
+
+  /** Counters since the first start: earlier runs plus this one. */
+  totals(): PersistedCounters {
+    const p = this.previous;
+    const add = <K extends string>(a: Record<K, number>, b: Record<K, number>): Record<K, number> => {
+      const out = { ...a } as Record<K, number>;
+      for (const [k, v] of Object.entries(b) as Array<[K, number]>) out[k] = (out[k] ?? 0) + v;
+      return out;
+    };
+    return {
+      requestsAccepted: add(p.requestsAccepted, this.requestsAccepted),
+      requestsRejected: add(p.requestsRejected, this.requestsRejected),
+      spansReceived: p.spansReceived + this.spansReceived,
+      spansRejected: p.spansRejected + this.spansRejected,
+      spansRefused: add(p.spansRefused, this.spansRefused),
+      objectsWritten: p.objectsWritten + this.objectsWritten,
+      spansWritten: p.spansWritten + this.spansWritten,
+      bytesWritten: p.bytesWritten + this.bytesWritten,
+      objectsAlreadyStored: p.objectsAlreadyStored + this.objectsAlreadyStored,
+      uploadFailures: p.uploadFailures + this.uploadFailures,
+      recoveredBatches: this.recoveredBatchesTotal,
+      recoveredSpans: this.recoveredSpansTotal,
+      restarts: p.restarts,
+    };
+  }
+
+  /** Called once at start, after the spool was read. */
+  recordStart(recoveredBatches: number, recoveredSpans: number, hadTotals: boolean): void {
+    this.recoveredBatches = recoveredBatches;
+    this.recoveredBatchesTotal = this.previous.recoveredBatches + recoveredBatches;
+    this.recoveredSpansTotal = this.previous.recoveredSpans + recoveredSpans;
+    if (hadTotals) this.previous.restarts++;
   }
 
   snapshot(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -49,6 +127,7 @@ export class CollectorStats {
       requestsRejected: { ...this.requestsRejected },
       spansReceived: this.spansReceived,
       spansRejected: this.spansRejected,
+      spansRefused: { ...this.spansRefused },
       objectsWritten: this.objectsWritten,
       spansWritten: this.spansWritten,
       bytesWritten: this.bytesWritten,
@@ -59,9 +138,46 @@ export class CollectorStats {
         ? new Date(this.lastUploadErrorAtMs).toISOString()
         : undefined,
       recoveredBatches: this.recoveredBatches,
+      totals: this.totals(),
       cpuSeconds: { user: cpu.user / 1e6, system: cpu.system / 1e6, total: (cpu.user + cpu.system) / 1e6 },
       rssBytes: memory.rss,
       ...extra,
     };
   }
+}
+
+/** What the counters file holds: every counter, summed over all runs. */
+export interface PersistedCounters {
+  requestsAccepted: Record<string, number>;
+  requestsRejected: Record<string, number>;
+  spansReceived: number;
+  spansRejected: number;
+  spansRefused: Record<string, number>;
+  objectsWritten: number;
+  spansWritten: number;
+  bytesWritten: number;
+  objectsAlreadyStored: number;
+  uploadFailures: number;
+  recoveredBatches: number;
+  recoveredSpans: number;
+  /** Starts that found an earlier run's counters. */
+  restarts: number;
+}
+
+function emptyCounters(): PersistedCounters {
+  return {
+    requestsAccepted: {},
+    requestsRejected: {},
+    spansReceived: 0,
+    spansRejected: 0,
+    spansRefused: {},
+    objectsWritten: 0,
+    spansWritten: 0,
+    bytesWritten: 0,
+    objectsAlreadyStored: 0,
+    uploadFailures: 0,
+    recoveredBatches: 0,
+    recoveredSpans: 0,
+    restarts: 0,
+  };
 }

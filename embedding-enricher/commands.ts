@@ -72,42 +72,80 @@ function addRunCommand(program: Command): void {
         cacheEntries: cfg.cacheEntries,
         log,
       });
-      let stopping = false;
+      const stop = new AbortController();
       onShutdownSignal(async () => {
-        stopping = true;
+        stop.abort();
         log.info("stopping after the current batch");
         await done;
       });
-      const done = (async () => {
-        await enricher.start();
-        let lastReport = Date.now();
-        let lastSpans = 0;
-        while (!stopping) {
-          const written = await enricher.runOnce(() => stopping);
-          const now = Date.now();
-          if (written > 0 || now - lastReport > 60_000) {
-            const s = enricher.stats;
-            log.info(
-              {
-                spans: written,
-                totalSpans: s.spans,
-                spansPerSec: Math.round(((s.spans - lastSpans) * 1000) / Math.max(1, now - lastReport)),
-                embeddedTexts: s.embeddedTexts,
-                cacheHitRate: Number(enricher.cacheHitRate().toFixed(3)),
-                watermark: formatPosition(enricher.watermark),
-              },
-              "enriched",
-            );
-            lastReport = now;
-            lastSpans = s.spans;
-          }
-          if (flags.once) break;
-          if (written === 0) await sleep(pollMs);
-        }
-        await client.close();
-      })();
+      const done = enrichUntilStopped(enricher, {
+        once: flags.once === true,
+        pollMs,
+        signal: stop.signal,
+      }).finally(() => client.close());
       await done;
     });
+}
+
+/**
+ * The enricher's loop: enrich what is loaded, pause when idle. A failure
+ * (ClickHouse away, a batch that failed) backs off like the loader, 0.5 s
+ * doubling to 30 s, with one log line per distinct error, instead of exiting
+ * and being restarted; after it, the watermark is read again from ClickHouse.
+ */
+async function enrichUntilStopped(
+  enricher: Enricher,
+  options: { once: boolean; pollMs: number; signal: AbortSignal },
+): Promise<void> {
+  const pause = (ms: number) => sleep(ms, undefined, { signal: options.signal }).catch(() => undefined);
+  let ready = false;
+  let failures = 0;
+  let lastError = "";
+  let lastReport = Date.now();
+  let lastSpans = 0;
+  while (!options.signal.aborted) {
+    let written: number;
+    try {
+      if (!ready) await enricher.start();
+      ready = true;
+      written = await enricher.runOnce(() => options.signal.aborted);
+    } catch (error) {
+      if (options.once) throw error;
+      failures++;
+      ready = false;
+      const text = error instanceof Error ? error.message.split("\n")[0]! : String(error);
+      if (text !== lastError)
+        log.error(
+          { error: text.slice(0, 500), attempt: failures },
+          "enrichment failed; retrying with backoff",
+        );
+      lastError = text;
+      await pause(Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6)));
+      continue;
+    }
+    if (failures > 0) log.info({ after: failures }, "recovered");
+    failures = 0;
+    lastError = "";
+    const now = Date.now();
+    if (written > 0 || now - lastReport > 60_000) {
+      const s = enricher.stats;
+      log.info(
+        {
+          spans: written,
+          totalSpans: s.spans,
+          spansPerSec: Math.round(((s.spans - lastSpans) * 1000) / Math.max(1, now - lastReport)),
+          embeddedTexts: s.embeddedTexts,
+          cacheHitRate: Number(enricher.cacheHitRate().toFixed(3)),
+          watermark: formatPosition(enricher.watermark),
+        },
+        "enriched",
+      );
+      lastReport = now;
+      lastSpans = s.spans;
+    }
+    if (options.once) break;
+    if (written === 0) await pause(options.pollMs);
+  }
 }
 
 function addStatusCommand(program: Command): void {

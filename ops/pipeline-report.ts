@@ -1,9 +1,12 @@
 import { Command } from "commander";
+import { readCollectorConfig } from "../collector/config.ts";
+import type { PersistedCounters } from "../collector/stats.ts";
 import { Ledger } from "../s3-loader/ledger.ts";
 import { runCli } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { readS3Config } from "../shared/config/s3.ts";
+import { terminalSafe } from "../shared/terminal-text.ts";
 
 /**
  * `just bench`: where the pipeline stands, from ClickHouse alone (works the
@@ -30,9 +33,13 @@ const program = new Command("pipeline-report")
       const [traces] = names.has("otel_traces")
         ? await rows<Record<string, string>>(`
           SELECT count() AS spans,
-                 countIf(Timestamp > now64() - INTERVAL 60 SECOND) AS spans_last_minute,
-                 toString(max(Timestamp)) AS newest_span,
-                 if(count() = 0, NULL, round(dateDiff('millisecond', max(Timestamp), now64(3)) / 1000, 1)) AS newest_span_age_s
+                 countIf(Timestamp > now64() - INTERVAL 60 SECOND AND Timestamp <= now64()) AS spans_last_minute,
+                 toString(maxIf(Timestamp, Timestamp <= now64(9))) AS newest_span,
+                 if(countIf(Timestamp <= now64(9)) = 0, NULL,
+                    round(dateDiff('millisecond', maxIf(Timestamp, Timestamp <= now64(9)), now64(3)) / 1000, 1)) AS newest_span_age_s,
+                 countIf(Timestamp > now64(9)) AS future_spans,
+                 if(countIf(Timestamp > now64(9)) = 0, NULL,
+                    round(dateDiff('millisecond', now64(3), max(Timestamp)) / 1000, 1)) AS furthest_future_s
           FROM {db:Identifier}.otel_traces`)
         : [];
       // The loader's own summary (objects by state, watermark, lag), not a second copy of its queries.
@@ -48,10 +55,12 @@ const program = new Command("pipeline-report")
                  uniqExact(TextHash) AS distinct_texts
           FROM {db:Identifier}.otel_traces_enriched`)
         : [];
+      const collector = await collectorCounters();
       const report = {
         database: config.database,
         tables,
         traces,
+        collector,
         loader,
         enriched,
         enrichedCoverage:
@@ -70,21 +79,34 @@ const program = new Command("pipeline-report")
       ];
       for (const t of tables) {
         out.push(
-          `${t.table.padEnd(30)} ${t.rows.padStart(10)}  ${(Number(t.bytes) / 1e6).toFixed(1).padStart(8)} MB`,
+          `${terminalSafe(t.table).padEnd(30)} ${t.rows.padStart(10)}  ${(Number(t.bytes) / 1e6).toFixed(1).padStart(8)} MB`,
         );
       }
+      out.push("", collectorLine(collector));
       if (traces) {
         out.push(
-          "",
           `loaded spans      ${traces.spans} (${(Number(traces.spans_last_minute) / 60).toFixed(0)}/s over the last minute), newest span ${traces.newest_span_age_s ?? "-"} s old`,
         );
+        if (Number(traces.future_spans) > 0)
+          out.push(
+            `                  ${traces.future_spans} span(s) dated in the future (furthest ${traces.furthest_future_s} s ahead)`,
+          );
       }
       for (const s of loader?.byState ?? []) {
-        out.push(`loader objects    ${s.state}: ${s.objects} objects, ${s.rows} rows`);
+        out.push(`loader objects    ${terminalSafe(s.state)}: ${s.objects} objects, ${s.rows} rows`);
       }
-      if (loader?.recentLagSeconds != null) {
+      if (loader) {
         out.push(
-          `loader lag        ${loader.recentLagSeconds.toFixed(2)} s object written -> loaded (last 5 min)`,
+          `loader rows       ${loader.byState.find((s) => s.state === "loaded")?.rows ?? 0} loaded, refused: ${loader.rowsRefused.olderThanRetention} older than the retention window, ${loader.rowsRefused.tooFarInFuture} too far in the future`,
+        );
+        out.push(
+          `loader found      ${loader.late} late, ${loader.outsideLayout} outside the partition layout, ${loader.unreadable} unreadable (failed or quarantined)`,
+        );
+      }
+      if (loader?.recentLag) {
+        const lag = loader.recentLag;
+        out.push(
+          `loader lag        object written -> loaded, last 5 min: p50 ${lag.p50.toFixed(3)} s, p95 ${lag.p95.toFixed(3)} s, max ${lag.max.toFixed(3)} s (${lag.loads} objects)`,
         );
       }
       if (enriched) {
@@ -97,6 +119,31 @@ const program = new Command("pipeline-report")
       await client.close();
     }
   });
+
+/** The running collector's counters (since its first start), or undefined when it cannot be reached. */
+async function collectorCounters(): Promise<PersistedCounters | undefined> {
+  try {
+    const config = readCollectorConfig();
+    const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+    const response = await fetch(`http://${host}:${config.httpPort}/status`, {
+      signal: AbortSignal.timeout(2000),
+    });
+    if (!response.ok) return undefined;
+    return ((await response.json()) as { totals?: PersistedCounters }).totals;
+  } catch {
+    return undefined;
+  }
+}
+
+function collectorLine(totals: PersistedCounters | undefined): string {
+  if (!totals) return "collector         (not reachable: received/refused counts unknown)";
+  const refused = Object.entries(totals.spansRefused)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${terminalSafe(reason)}=${n}`)
+    .join(" ");
+  const received = totals.spansReceived + totals.spansRejected;
+  return `collector         ${received} spans received = ${totals.spansReceived} accepted + ${totals.spansRejected} refused (${refused || "none"}); ${totals.spansWritten} written to S3`;
+}
 
 await runCli("pipeline-report", async () => {
   await program.parseAsync();

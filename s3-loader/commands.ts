@@ -12,8 +12,9 @@ import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { readS3Config } from "../shared/config/s3.ts";
 import { createLogger } from "../shared/logger.ts";
 import { createS3Client } from "../shared/s3.ts";
+import { terminalSafe } from "../shared/terminal-text.ts";
 import { readS3LoaderConfig, type S3LoaderConfig } from "./config.ts";
-import { nextVersion } from "./ledger.ts";
+import { nextVersion, type StatusSummary } from "./ledger.ts";
 import { errorText, S3Loader } from "./loader.ts";
 import { retryDelayMs } from "./plan.ts";
 
@@ -52,13 +53,18 @@ function setup(options: CommonOptions = {}) {
   return { loader, config, s3Config, clickhouseConfig, close };
 }
 
+/** Sleeps, or less if the signal aborts; removes its listener either way (one per poll would pile up). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
+    const onAbort = () => {
       clearTimeout(timer);
       resolve();
-    });
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 
 async function run(options: CommonOptions & { once?: boolean }): Promise<number> {
@@ -108,9 +114,15 @@ async function run(options: CommonOptions & { once?: boolean }): Promise<number>
       const result = await poll;
       busy = result.batches > 0;
       if (busy) logger.info(result, "loaded");
+      const text = result.errors?.[0];
+      if (text !== undefined && text !== lastError)
+        logger.error(
+          { error: text, failedBatches: result.errors?.length },
+          "batch failed; retrying it with backoff",
+        );
       if (failures > 0) logger.info({ after: failures }, "recovered");
       failures = 0;
-      lastError = "";
+      lastError = text ?? "";
     } catch (error) {
       failures++;
       const text = errorText(error);
@@ -127,40 +139,57 @@ async function run(options: CommonOptions & { once?: boolean }): Promise<number>
 }
 
 async function status(options: { json?: boolean }): Promise<number> {
-  const { loader, close } = setup();
+  const { loader, config, close } = setup();
   try {
-    const summary = await loader.ledger.status();
+    const summary = await loader.ledger.status(config.lateWindowMs);
+    const pending = await loader.pendingObjects(summary.watermark);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...summary, pending }, null, 2)}\n`);
       return 0;
     }
-    const lines: string[] = [];
-    lines.push("objects by state:");
-    if (summary.byState.length === 0) lines.push("  (none yet)");
-    for (const s of summary.byState) {
-      lines.push(
-        `  ${s.state.padEnd(12)} ${String(s.objects).padStart(9)} objects ${String(s.rows).padStart(12)} rows ${String(s.bytes).padStart(14)} bytes`,
-      );
-    }
-    lines.push(`watermark:    ${summary.watermark || "(none)"}`);
-    lines.push(
-      `newest loaded object written: ${summary.newestLoadedObjectTime ? new Date(summary.newestLoadedObjectTime).toISOString() : "(none)"}`,
-    );
-    lines.push(
-      `lag (object written -> loaded, last 5 min): ${summary.recentLagSeconds === null ? "(no recent loads)" : `${summary.recentLagSeconds.toFixed(2)} s`}`,
-    );
-    lines.push("last errors:");
-    if (summary.lastErrors.length === 0) lines.push("  (none)");
-    for (const e of summary.lastErrors) {
-      lines.push(
-        `  ${new Date(e.updatedAt).toISOString()} ${e.state} attempts=${e.attempts} ${e.key}: ${e.error}`,
-      );
-    }
-    process.stdout.write(`${lines.join("\n")}\n`);
+    process.stdout.write(formatStatus(summary, pending));
     return 0;
   } finally {
     await close();
   }
+}
+
+function formatStatus(summary: StatusSummary, pending: number): string {
+  const lines: string[] = [];
+  lines.push("objects by state:");
+  if (summary.byState.length === 0) lines.push("  (none yet)");
+  for (const s of summary.byState) {
+    lines.push(
+      `  ${terminalSafe(s.state).padEnd(12)} ${String(s.objects).padStart(9)} objects ${String(s.rows).padStart(12)} rows ${String(s.bytes).padStart(14)} bytes`,
+    );
+  }
+  const loaded = summary.byState.find((s) => s.state === "loaded");
+  lines.push(
+    `rows loaded:  ${loaded?.rows ?? 0}; refused: ${summary.rowsRefused.olderThanRetention} older than the retention window (OTEL_TRACES_TTL_DAYS), ${summary.rowsRefused.tooFarInFuture} too far in the future (LOADER_MAX_FUTURE_SKEW)`,
+  );
+  lines.push(
+    `objects:      ${pending} pending (listed, not yet loaded), ${summary.late} found late (partition older than the late window), ${summary.outsideLayout} outside the partition layout, ${summary.unreadable} unreadable (failed or quarantined)`,
+  );
+  lines.push(`watermark:    ${terminalSafe(summary.watermark || "(none)")}`);
+  lines.push(
+    `newest loaded object written: ${summary.newestLoadedObjectTime ? new Date(summary.newestLoadedObjectTime).toISOString() : "(none)"}`,
+  );
+  const lag = summary.recentLag;
+  lines.push(
+    `lag, object written -> rows loaded (loads of the last 5 min): ${
+      lag === null
+        ? "(no recent loads)"
+        : `p50 ${lag.p50.toFixed(3)} s, p95 ${lag.p95.toFixed(3)} s, max ${lag.max.toFixed(3)} s over ${lag.loads} objects`
+    }`,
+  );
+  lines.push("last errors:");
+  if (summary.lastErrors.length === 0) lines.push("  (none)");
+  for (const e of summary.lastErrors) {
+    lines.push(
+      `  ${new Date(e.updatedAt).toISOString()} ${terminalSafe(e.state)} attempts=${e.attempts} ${terminalSafe(e.key)}: ${terminalSafe(e.error)}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
 }
 
 async function retryFailed(options: { quarantinedOnly?: boolean; key?: string[] }): Promise<number> {
@@ -189,20 +218,26 @@ async function retryFailed(options: { quarantinedOnly?: boolean; key?: string[] 
   }
 }
 
-async function ls(options: { limit: string; after?: string }): Promise<number> {
+async function ls(options: { limit: string; after?: string; all?: boolean }): Promise<number> {
   const { loader, close } = setup();
   try {
-    const limit = Number(options.limit);
-    const objects = await loader.list(
-      options.after ?? "",
-      Number.isFinite(limit) && limit > 0 ? limit : 1000,
-    );
-    for (const o of objects) {
+    const limit = options.all ? Number.POSITIVE_INFINITY : Number(options.limit);
+    if (!options.all && !(Number.isInteger(limit) && limit > 0))
+      throw new Error(`--limit: expected a positive integer, got "${options.limit}"`);
+    // One more than asked for tells whether the listing was cut.
+    const objects = await loader.list(options.after ?? "", limit + 1);
+    const shown = objects.slice(0, limit);
+    for (const o of shown) {
       process.stdout.write(
-        `${new Date(o.lastModified).toISOString()} ${String(o.size).padStart(10)} ${o.key}\n`,
+        `${new Date(o.lastModified).toISOString()} ${String(o.size).padStart(10)} ${terminalSafe(o.key)}\n`,
       );
     }
-    process.stdout.write(`${objects.length} object(s)\n`);
+    if (objects.length > shown.length) {
+      const last = shown.at(-1)!.key;
+      process.stdout.write(
+        `${shown.length} object(s) shown; more exist: --after '${terminalSafe(last)}' for the next page, --all for everything\n`,
+      );
+    } else process.stdout.write(`${shown.length} object(s)\n`);
     return 0;
   } finally {
     await close();
@@ -236,8 +271,9 @@ export function loaderProgram(): Command {
   program
     .command("ls")
     .description("List the bucket under the configured prefix, in key order.")
-    .option("--limit <n>", "at most n objects", "1000")
-    .option("--after <key>", "start after this key")
+    .option("--limit <n>", "at most n objects (says so when more exist)", "1000")
+    .option("--after <key>", "start after this key (the next page)")
+    .option("--all", "every object, however many (pages through the listing)")
     .action(async (options) => runCli("s3-loader ls", () => ls(options)));
   return program;
 }

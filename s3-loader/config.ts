@@ -1,4 +1,5 @@
 import os from "node:os";
+import { readSchemaConfig } from "../local-stack/migrate-config.ts";
 import {
   type Env,
   parseShard,
@@ -42,8 +43,16 @@ export interface S3LoaderConfig {
   shardCount: number;
   /** Stable across restarts so a restarted instance recovers its own claims at once. */
   instanceId: string;
+  /** otel_traces' TTL (OTEL_TRACES_TTL_DAYS): older rows are left out and counted as refused. */
+  retentionMs: number;
+  /** Rows starting further ahead of the loader's clock than this are left out and counted as refused. */
+  maxFutureSkewMs: number;
   /** Page size of ListObjectsV2. */
   listPageSize: number;
+  /** A full listing of the prefix (keys outside the partition layout, partitions older than the late window) starts this often ... */
+  fullScanIntervalMs: number;
+  /** ... and advances at most this many list pages per poll (bounded cost per poll). */
+  fullScanPagesPerPoll: number;
   /** Debug hook for crash tests: exit(137) right after the first insert, before the ledger update. */
   crashAfterInsert: boolean;
 }
@@ -76,6 +85,10 @@ export function readS3LoaderConfig(env: Env = process.env): S3LoaderConfig {
       `${os.hostname()}:${shard.shardIndex}/${shard.shardCount}`,
     ),
     listPageSize: readInt(env, "LOADER_LIST_PAGE_SIZE", 1000, { min: 1, max: 1000 }),
+    retentionMs: readSchemaConfig(env).ttlDays * 86_400_000,
+    maxFutureSkewMs: readDurationMs(env, "LOADER_MAX_FUTURE_SKEW", 3_600_000, { min: 0 }),
+    fullScanIntervalMs: readDurationMs(env, "LOADER_FULL_SCAN_INTERVAL", 10 * 60_000, { min: 1000 }),
+    fullScanPagesPerPoll: readInt(env, "LOADER_FULL_SCAN_PAGES", 5, { min: 1, max: 1000 }),
     crashAfterInsert: readBool(env, "LOADER_TEST_CRASH_AFTER_INSERT", false),
   };
 }

@@ -6,17 +6,10 @@
  */
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { errorText as firstLine, ObjectError } from "./errors.ts";
 import { objectEncoding } from "./plan.ts";
 import { type EncodedRows, encodeLines } from "./row-chunks.ts";
 import { traceRequestLines } from "./to-rows.ts";
-
-/** The object's bytes cannot become rows (its fault, not the infrastructure's). */
-export class ObjectDecodeError extends Error {}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0]!.slice(0, 500);
-}
 
 /**
  * One OTLP/JSON document, parsed without a separate validation pass: the
@@ -29,7 +22,7 @@ export function parseJsonDocument(body: Uint8Array): OtlpTraceRequest {
   try {
     return JSON.parse(buffer.toString("utf8", start)) as OtlpTraceRequest;
   } catch (error) {
-    throw new ObjectDecodeError(`not valid JSON (${firstLine(error)})`);
+    throw new ObjectError(`not valid JSON (${firstLine(error)})`);
   }
 }
 
@@ -39,11 +32,11 @@ export function objectRows(key: string, body: Uint8Array): EncodedRows {
   try {
     request = encoding === "otlp_proto" ? decodeTraceRequestProto(body) : parseJsonDocument(body);
   } catch (error) {
-    throw new ObjectDecodeError(`${encoding}: ${firstLine(error)}`);
+    throw new ObjectError(`${encoding}: ${firstLine(error)}`);
   }
   try {
     return encodeLines(traceRequestLines(request));
   } catch (error) {
-    throw new ObjectDecodeError(firstLine(error));
+    throw new ObjectError(firstLine(error));
   }
 }

@@ -1,8 +1,8 @@
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
-import { ObjectDecodeError } from "./decode.ts";
 import { DecoderPool } from "./decoder-pool.ts";
+import { ObjectError } from "./errors.ts";
 import { encodeLines } from "./row-chunks.ts";
 import { sampleRequest } from "./testing/loader-harness.ts";
 import { traceRequestLines } from "./to-rows.ts";
@@ -33,10 +33,10 @@ describe("DecoderPool", () => {
       expect(pooled.toString()).toBe("{}");
     });
 
-    it(`rejects a corrupt object with ObjectDecodeError (${size} workers)`, async () => {
+    it(`rejects a corrupt object with ObjectError (${size} workers)`, async () => {
       const pool = new DecoderPool(size);
       pools.push(pool);
-      await expect(pool.decode("p/bad.json", Buffer.from("{nope"))).rejects.toBeInstanceOf(ObjectDecodeError);
+      await expect(pool.decode("p/bad.json", Buffer.from("{nope"))).rejects.toBeInstanceOf(ObjectError);
       await expect(pool.decode("p/bad.binpb", gzipSync("x"))).rejects.toThrow(/otlp_proto/);
       await expect(
         pool.decode(

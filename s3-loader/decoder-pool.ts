@@ -5,7 +5,8 @@
  * Large objects stay on the main thread, streamed part by part (bounded memory).
  */
 import { Worker } from "node:worker_threads";
-import { ObjectDecodeError, objectRows } from "./decode.ts";
+import { objectRows } from "./decode.ts";
+import { ObjectError } from "./errors.ts";
 import { type EncodedRows, transferable } from "./row-chunks.ts";
 
 interface Pending {
@@ -31,7 +32,7 @@ export class DecoderPool {
         if (!task) return;
         entry.pending.delete(message.id);
         if (entry.pending.size === 0) worker.unref();
-        if (message.error !== undefined) task.reject(new ObjectDecodeError(message.error));
+        if (message.error !== undefined) task.reject(new ObjectError(message.error));
         else {
           const body = message.body ?? new Uint8Array(0);
           task.resolve({
@@ -56,7 +57,7 @@ export class DecoderPool {
     }
   }
 
-  /** The object's rows, encoded; ObjectDecodeError when it is corrupt. */
+  /** The object's rows, encoded; ObjectError when it is corrupt. */
   decode(key: string, body: Buffer): Promise<EncodedRows> {
     if (this.workers.length === 0) {
       try {

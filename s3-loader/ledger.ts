@@ -15,6 +15,10 @@ export interface LedgerRow {
   /** ms since epoch */
   objectTime: number;
   rows: number;
+  /** Rows left out: older than otel_traces' TTL (ClickHouse would drop them) ... */
+  refusedOldRows: number;
+  /** ... or further in the future than the allowed clock skew. */
+  refusedFutureRows: number;
   attempts: number;
   error: string;
   batchId: string;
@@ -26,7 +30,7 @@ export interface LedgerRow {
   version: number;
 }
 
-const SELECT_COLUMNS = `bucket, key, state, etag, size, toUnixTimestamp64Milli(object_time) AS object_time_ms, rows, attempts,
+const SELECT_COLUMNS = `bucket, key, state, etag, size, toUnixTimestamp64Milli(object_time) AS object_time_ms, rows, refused_old_rows, refused_future_rows, attempts,
   error, batch_id, chunk_rows, owner, toUnixTimestamp64Milli(first_seen_at) AS first_seen_at_ms,
   toUnixTimestamp64Milli(updated_at) AS updated_at_ms, toUnixTimestamp64Milli(next_attempt_at) AS next_attempt_at_ms, version`;
 
@@ -41,6 +45,8 @@ function fromRaw(raw: RawRow): LedgerRow {
     size: Number(raw.size),
     objectTime: Number(raw.object_time_ms),
     rows: Number(raw.rows),
+    refusedOldRows: Number(raw.refused_old_rows ?? 0),
+    refusedFutureRows: Number(raw.refused_future_rows ?? 0),
     attempts: Number(raw.attempts),
     error: String(raw.error),
     batchId: String(raw.batch_id),
@@ -75,6 +81,8 @@ function rowLine(row: LedgerRow): string {
     etag: row.etag,
     size: row.size,
     rows: row.rows,
+    refused_old_rows: row.refusedOldRows,
+    refused_future_rows: row.refusedFutureRows,
     attempts: row.attempts,
     error: row.error.slice(0, 2000),
     batch_id: row.batchId,
@@ -92,11 +100,33 @@ function rowLine(row: LedgerRow): string {
 
 export interface StatusSummary {
   byState: Array<{ state: string; objects: number; rows: number; bytes: number }>;
+  /** Rows of loaded objects left out (refused), by reason. */
+  rowsRefused: { olderThanRetention: number; tooFarInFuture: number };
   watermark: string;
   newestLoadedObjectTime: number;
   /** Average seconds from object written to rows loaded, over the last 5 minutes of loads. */
   recentLagSeconds: number | null;
+  /** The same lag's p50 / p95 / max in seconds (ms resolution), over the same loads. */
+  recentLag: { loads: number; p50: number; p95: number; max: number } | null;
+  /** Objects under the prefix whose key is outside the year=/month=/day=/hour=/minute= layout. */
+  outsideLayout: number;
+  /** Objects first seen more than the late window after their partition's minute (found late). */
+  late: number;
+  /** Objects that could not be loaded: failed (will retry) plus quarantined. */
+  unreadable: number;
   lastErrors: Array<{ key: string; state: string; attempts: number; error: string; updatedAt: number }>;
+}
+
+// The collector's minute partition in a key, for SQL regular expressions (re2).
+const LAYOUT_SQL = "year=\\\\d{4}/month=\\\\d{2}/day=\\\\d{2}/hour=\\\\d{2}/minute=\\\\d{2}";
+const LAYOUT_SQL_CAPTURE =
+  "year=(\\\\d{4})/month=(\\\\d{2})/day=(\\\\d{2})/hour=(\\\\d{2})/minute=(\\\\d{2})";
+
+function lagQuantiles(row: Record<string, unknown> | undefined): StatusSummary["recentLag"] {
+  const loads = Number(row?.recent ?? 0);
+  const q = (row?.lag_quantiles ?? []) as Array<string | number>;
+  if (loads === 0 || q.length < 3) return null;
+  return { loads, p50: Number(q[0]) / 1000, p95: Number(q[1]) / 1000, max: Number(q[2]) / 1000 };
 }
 
 export class Ledger {
@@ -156,6 +186,17 @@ export class Ledger {
     return new Set(rows.map((r) => r[0]));
   }
 
+  /** Keys the ledger knows in (after, upTo] (any state): the full listing skips them. */
+  async knownKeysBetween(after: string, upTo: string): Promise<Set<string>> {
+    const result = await this.client.query({
+      query: `SELECT DISTINCT key FROM ${this.table} WHERE ${this.prefixFilter()} AND key > {after:String} AND key <= {upTo:String}`,
+      query_params: this.params({ after, upTo }),
+      format: "JSONCompactEachRow",
+    });
+    const rows = (await result.json()) as Array<[string]>;
+    return new Set(rows.map((r) => r[0]));
+  }
+
   async claimed(): Promise<LedgerRow[]> {
     return this.select("state = 'claimed'", {}, "ORDER BY key");
   }
@@ -196,9 +237,10 @@ export class Ledger {
     });
   }
 
-  async status(): Promise<StatusSummary> {
+  async status(lateWindowMs = 5 * 60_000): Promise<StatusSummary> {
     const byState = await this.client.query({
-      query: `SELECT state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes
+      query: `SELECT state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes, sum(refused_old_rows) AS refused_old,
+          sum(refused_future_rows) AS refused_future
         FROM ${this.table} FINAL WHERE ${this.prefixFilter()} GROUP BY state ORDER BY state`,
       query_params: this.params(),
       format: "JSONEachRow",
@@ -209,9 +251,16 @@ export class Ledger {
           toUnixTimestamp64Milli(maxIf(object_time, state = 'loaded')) AS newest,
           avgIf(toUnixTimestamp64Milli(updated_at) - toUnixTimestamp64Milli(object_time),
                 state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) / 1000 AS lag,
-          countIf(state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) AS recent
+          quantilesExactIf(0.5, 0.95, 1)(toUnixTimestamp64Milli(updated_at) - toUnixTimestamp64Milli(object_time),
+                state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) AS lag_quantiles,
+          countIf(state = 'loaded' AND updated_at > now64(3) - INTERVAL 5 MINUTE) AS recent,
+          countIf(NOT match(key, '(^|/)${LAYOUT_SQL}/')) AS outside_layout,
+          countIf(match(key, '(^|/)${LAYOUT_SQL}/') AND toUnixTimestamp64Milli(first_seen_at) >
+            toUnixTimestamp(parseDateTimeBestEffortOrZero(replaceRegexpOne(key, '^.*?${LAYOUT_SQL_CAPTURE}/.*$',
+              '\\\\1-\\\\2-\\\\3 \\\\4:\\\\5:00'), 'UTC')) * 1000 + 60000 + {late:UInt64}) AS late,
+          countIf(state IN ('failed', 'quarantined')) AS unreadable
         FROM ${this.table} FINAL WHERE ${this.prefixFilter()}`,
-      query_params: this.params(),
+      query_params: this.params({ late: Math.trunc(lateWindowMs) }),
       format: "JSONEachRow",
     });
     const [lagRow] = (await lag.json()) as Array<Record<string, string | number>>;
@@ -223,9 +272,17 @@ export class Ledger {
         rows: Number(s.rows),
         bytes: Number(s.bytes),
       })),
+      rowsRefused: {
+        olderThanRetention: states.reduce((sum, s) => sum + Number(s.refused_old ?? 0), 0),
+        tooFarInFuture: states.reduce((sum, s) => sum + Number(s.refused_future ?? 0), 0),
+      },
       watermark: String(lagRow?.watermark ?? ""),
       newestLoadedObjectTime: Number(lagRow?.newest ?? 0),
       recentLagSeconds: Number(lagRow?.recent ?? 0) > 0 ? Number(lagRow?.lag) : null,
+      recentLag: lagQuantiles(lagRow),
+      outsideLayout: Number(lagRow?.outside_layout ?? 0),
+      late: Number(lagRow?.late ?? 0),
+      unreadable: Number(lagRow?.unreadable ?? 0),
       lastErrors: errors.map((e) => ({
         key: e.key,
         state: e.state,

@@ -33,7 +33,12 @@ function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Load
     database: t.stack.clickhouse.database,
     bucket: t.s3Config.bucket,
     prefix,
-    config: { ...readS3LoaderConfig({}), retryBaseMs: 0, instanceId: `test-${prefix}`, ...overrides },
+    config: {
+      ...readS3LoaderConfig({ OTEL_TRACES_TTL_DAYS: "3650" }),
+      retryBaseMs: 0,
+      instanceId: `test-${prefix}`,
+      ...overrides,
+    },
     logger,
   });
 }
@@ -290,6 +295,11 @@ describe("failures", () => {
     expect(listing.code).toBe(0);
     expect(listing.stdout).toContain(bad);
     expect(listing.stdout).toContain("3 object(s)");
+    const all = await runCli(["ls", "--all"], { ...t.env, S3_PREFIX: prefix });
+    const total = Number(/^(\d+) object\(s\)$/m.exec(all.stdout)?.[1]);
+    expect(all.stdout.trim().split("\n")).toHaveLength(total + 1);
+    if (total > 3)
+      expect(listing.stdout).toMatch(/3 object\(s\) shown; more exist: --after '.+' for the next page/);
     const retried = await runCli(["retry-failed"], { ...t.env, S3_PREFIX: prefix });
     expect(retried.stdout).toContain("re-queued 2 object(s)");
     expect((await ledgerStates(prefix))[bad]).toBe("queued");

@@ -32,8 +32,16 @@ import type { Logger } from "../shared/logger.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import type { S3LoaderConfig } from "./config.ts";
-import { ObjectDecodeError, parseJsonDocument } from "./decode.ts";
+import { parseJsonDocument } from "./decode.ts";
 import { DecoderPool } from "./decoder-pool.ts";
+import {
+  blamesObject,
+  CLICKHOUSE_INFRA_CODES,
+  errorText,
+  isTooManyPartitions,
+  ObjectError,
+  TransientError,
+} from "./errors.ts";
 import { bodyStream, type FileState, Ledger, type LedgerRow, nextVersion } from "./ledger.ts";
 import {
   batchId,
@@ -45,7 +53,14 @@ import {
   retryDelayMs,
   shardOf,
 } from "./plan.ts";
-import { type EncodedRows, encodeLines, NO_ROWS, RowChunker } from "./row-chunks.ts";
+import {
+  type EncodedRows,
+  encodeLines,
+  groupByDay,
+  keepRowsBetween,
+  NO_ROWS,
+  RowChunker,
+} from "./row-chunks.ts";
 import { splitJsonRequest, splitProtoRequest } from "./split.ts";
 import { otelTracesColumnList, traceRequestLines } from "./to-rows.ts";
 
@@ -64,6 +79,90 @@ export interface PollResult {
   objectsLoaded: number;
   objectsFailed: number;
   rows: number;
+  /** Batches that failed transiently while others loaded (they stay claimed, with a backoff). */
+  errors?: string[];
+}
+
+/** A batch's objects fail transiently this many times maxAttempts before the batch ends anyway. */
+const TRANSIENT_ATTEMPT_FACTOR = 4;
+
+interface BatchOutcome {
+  loaded: number;
+  failed: number;
+  rows: number;
+}
+
+/** The span start times a batch stores: [now - TTL, now + allowed skew], "now" = when the ledger first saw the batch. */
+interface TimeWindow {
+  minNs: number;
+  maxNs: number;
+}
+
+/** Rows left out: older than the retention window, further ahead than the allowed skew. */
+interface RefusedRows {
+  old: number;
+  future: number;
+}
+
+type Fetched = { rows: EncodedRows } | { body: Buffer } | { error: unknown };
+
+/** What the insert phase did: rows per member, their place in the batch's row order, failures. */
+interface Inserted {
+  rowsByKey: Map<string, number>;
+  /** [first, end) row of each mapped member in the batch's row order (chunk n = rows [n*chunkRows, (n+1)*chunkRows)). */
+  ranges: Map<string, [number, number]>;
+  /** Members whose bytes could not become rows. */
+  failures: Map<string, string>;
+  /** Rows of a member left out as outside the time window. */
+  refused: Map<string, RefusedRows>;
+  /** Chunks ClickHouse acknowledged. */
+  acked: Set<number>;
+  /** What stopped the batch (an insert or a transient read failure), if anything did. */
+  error?: unknown;
+}
+
+type Fate =
+  | { state: "loaded"; rows: number }
+  | { state: "failed"; rows: 0; error: string }
+  | { state: "released"; error: string }
+  | { state: "partial"; rows: number; error: string };
+
+function single(batch: Batch): boolean {
+  return batch.members.length === 1;
+}
+
+/**
+ * What becomes of one member. Without a batch error: loaded, or failed if its
+ * bytes were bad. After an insert failure: a single-object batch's member
+ * failed (its retry re-runs the same tokens); in a larger batch, a member
+ * whose rows all went into acknowledged chunks is loaded, one none of whose
+ * rows did is released to retry alone (no insert can double it: its new
+ * batch has new tokens but none of its rows are in the table), and one
+ * split across acknowledged and refused chunks is quarantined with its
+ * inserted row count (re-inserting it would double those rows).
+ */
+function memberFate(key: string, batch: Batch, inserted: Inserted): Fate {
+  const failure = inserted.failures.get(key);
+  if (failure !== undefined) return { state: "failed", rows: 0, error: failure };
+  const range = inserted.ranges.get(key);
+  if (inserted.error === undefined) return { state: "loaded", rows: inserted.rowsByKey.get(key) ?? 0 };
+  const error = errorText(inserted.error);
+  if (single(batch)) return { state: "failed", rows: 0, error };
+  if (!range) return { state: "released", error };
+  const [first, end] = range;
+  if (end === first) return { state: "loaded", rows: 0 };
+  let acked = 0;
+  for (let chunk = Math.floor(first / batch.chunkRows); chunk * batch.chunkRows < end; chunk++) {
+    if (!inserted.acked.has(chunk)) continue;
+    acked += Math.min(end, (chunk + 1) * batch.chunkRows) - Math.max(first, chunk * batch.chunkRows);
+  }
+  if (acked === end - first) return { state: "loaded", rows: acked };
+  if (acked === 0) return { state: "released", error };
+  return {
+    state: "partial",
+    rows: acked,
+    error: `partially inserted (${acked} of ${end - first} rows) when its batch failed: ${error}`,
+  };
 }
 
 interface BatchMember extends ListedObject {
@@ -78,31 +177,47 @@ interface Batch {
   recovered: boolean;
 }
 
-/** An object whose bytes cannot become rows: the object's fault, not the infrastructure's. */
-export class CorruptObjectError extends Error {}
+export { errorText, ObjectError, TransientError };
 
-/** S3 or ClickHouse did not answer as expected: retry later, never blame the object. */
-export class TransientError extends Error {}
+/**
+ * Days per insert block when a chunk's rows span too many partitions: half of
+ * ClickHouse's default max_partitions_per_insert_block (100), so a server
+ * whose partition day is not UTC still stays under it.
+ */
+const MAX_DAYS_PER_INSERT = 50;
 
-const CLICKHOUSE_DATA_ERRORS = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 130]);
+/** How long a poll waits for its batches before letting a slow one finish in the background. */
+const SLOW_BATCH_WAIT_MS = 2000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 export class S3Loader {
   readonly ledger: Ledger;
   private readonly getQueue: PQueue;
   private readonly insertQueue: PQueue;
   private readonly inFlight = new Set<string>();
+  /** Batches being loaded, across polls (bounded by batchesInFlight). */
+  private readonly batchQueue: PQueue;
+  private readonly running = new Set<Promise<void>>();
+  /** Outcomes of batches that ended since the last poll result. */
+  private finished = { batches: 0, loaded: 0, failed: 0, rows: 0, errors: [] as unknown[] };
   private readonly decoder: DecoderPool;
   private lastFullScan = 0;
+  /** The full listing in progress: where it continues (undefined: none running) and when the last one started. */
+  private sweepCursor: string | undefined;
+  private lastSweepStart = 0;
 
   constructor(private readonly deps: LoaderDeps) {
     this.ledger = new Ledger(deps.clickhouse, deps.database, deps.bucket, deps.prefix);
     this.getQueue = new PQueue({ concurrency: deps.config.getConcurrency });
     this.insertQueue = new PQueue({ concurrency: deps.config.insertConcurrency });
     this.decoder = new DecoderPool(deps.config.decodeWorkers);
+    this.batchQueue = new PQueue({ concurrency: deps.config.batchesInFlight });
   }
 
-  /** Stops the decode workers. */
+  /** Waits for the batches still running, then stops the decode workers. */
   async close(): Promise<void> {
+    await Promise.allSettled([...this.running]);
     await this.decoder.close();
   }
 
@@ -114,9 +229,19 @@ export class S3Loader {
 
   /** Lists the bucket under the prefix after startAfter, in key order (StartAfter paging: no continuation tokens). */
   async list(startAfter: string, limit = Number.POSITIVE_INFINITY): Promise<ListedObject[]> {
+    return (await this.listPages(startAfter, limit, Number.POSITIVE_INFINITY)).objects;
+  }
+
+  /** Like list(), at most maxPages pages; `done` when the listing reached the end of the prefix. */
+  async listPages(
+    startAfter: string,
+    limit: number,
+    maxPages: number,
+  ): Promise<{ objects: ListedObject[]; done: boolean }> {
     const out: ListedObject[] = [];
     const prefix = this.deps.prefix ? `${this.deps.prefix}/` : "";
     let after = startAfter;
+    let pages = maxPages;
     for (;;) {
       let page: ListObjectsV2CommandOutput;
       try {
@@ -140,11 +265,26 @@ export class S3Loader {
           size: Number(item.Size ?? 0),
           lastModified: item.LastModified instanceof Date ? item.LastModified.getTime() : Date.now(),
         });
-        if (out.length >= limit) return out;
+        if (out.length >= limit) return { objects: out, done: !page.IsTruncated && item === contents.at(-1) };
       }
-      if (!page.IsTruncated || contents.length === 0) return out;
+      if (!page.IsTruncated || contents.length === 0) return { objects: out, done: true };
       after = String(contents[contents.length - 1]!.Key);
+      if (--pages <= 0) return { objects: out, done: false };
     }
+  }
+
+  /** Objects the ordinary listing sees (watermark window) that the ledger does not know yet. */
+  async pendingObjects(watermark: string | undefined): Promise<number> {
+    const startAfter = listStartAfter(
+      this.deps.prefix,
+      watermark || undefined,
+      this.deps.config.lateWindowMs,
+    );
+    const [listed, known] = await Promise.all([
+      this.list(startAfter),
+      this.ledger.knownKeysAfter(startAfter),
+    ]);
+    return listed.filter((o) => !known.has(o.key)).length;
   }
 
   private async discover(): Promise<BatchMember[]> {
@@ -158,12 +298,48 @@ export class S3Loader {
     const full = now - this.lastFullScan >= config.lateScanIntervalMs;
     const windowMs = full ? config.lateWindowMs : Math.min(config.lateWindowMs, 60_000);
     const startAfter = listStartAfter(this.deps.prefix, watermark, windowMs);
-    const [listed, known] = await Promise.all([
+    const [listed, known, swept] = await Promise.all([
       this.list(startAfter),
       this.ledger.knownKeysAfter(startAfter),
+      this.sweep(startAfter),
     ]);
     if (full) this.lastFullScan = now;
-    return listed.filter((o) => !known.has(o.key) && !this.inFlight.has(o.key) && this.mine(o.key));
+    const seen = new Set<string>();
+    return [...swept, ...listed].filter((o) => {
+      if (seen.has(o.key) || known.has(o.key) || this.inFlight.has(o.key) || !this.mine(o.key)) return false;
+      seen.add(o.key);
+      return true;
+    });
+  }
+
+  /**
+   * The full listing: finds what the watermark window never lists - keys
+   * outside the partition layout (they sort anywhere) and objects written
+   * into partitions older than the late window. It starts every
+   * fullScanIntervalMs and advances at most fullScanPagesPerPoll pages per
+   * poll, so its cost per poll is bounded whatever the bucket's size; keys at
+   * or after the window's start are left to the ordinary listing.
+   */
+  private async sweep(windowStart: string): Promise<ListedObject[]> {
+    const { config } = this.deps;
+    const now = Date.now();
+    if (this.sweepCursor === undefined) {
+      if (now - this.lastSweepStart < config.fullScanIntervalMs) return [];
+      this.sweepCursor = "";
+      this.lastSweepStart = now;
+    }
+    const from = this.sweepCursor;
+    const { objects, done } = await this.listPages(
+      from,
+      Number.POSITIVE_INFINITY,
+      config.fullScanPagesPerPoll,
+    );
+    const last = objects.at(-1)?.key;
+    this.sweepCursor = done || last === undefined ? undefined : last;
+    const older = windowStart ? objects.filter((o) => o.key <= windowStart) : [];
+    if (older.length === 0) return [];
+    const known = await this.ledger.knownKeysBetween(from, older.at(-1)!.key);
+    return older.filter((o) => !known.has(o.key));
   }
 
   // ---------------------------------------------------------------- one poll
@@ -187,6 +363,8 @@ export class S3Loader {
       if (this.inFlight.has(row.key)) continue;
       const ours = row.owner === config.instanceId;
       if (!ours && (now - row.updatedAt < config.claimLeaseMs || !this.mine(row.batchId))) continue;
+      // Our own claim that failed transiently waits for its backoff.
+      if (ours && row.nextAttemptAt > now) continue;
       const list = byBatch.get(row.batchId) ?? [];
       list.push(row);
       byBatch.set(row.batchId, list);
@@ -221,44 +399,99 @@ export class S3Loader {
     }
 
     const result: PollResult = { batches: batches.length, objectsLoaded: 0, objectsFailed: 0, rows: 0 };
-    if (batches.length === 0) return result;
-    for (const batch of batches) for (const m of batch.members) this.inFlight.add(m.key);
-    const batchQueue = new PQueue({ concurrency: config.batchesInFlight });
-    const errors: unknown[] = [];
-    try {
-      await Promise.all(
-        batches.map((batch) =>
-          batchQueue.add(async () => {
-            try {
-              const outcome = await this.loadBatch(batch);
-              result.objectsLoaded += outcome.loaded;
-              result.objectsFailed += outcome.failed;
-              result.rows += outcome.rows;
-            } catch (error) {
-              errors.push(error);
-              this.deps.logger.debug({ err: error, batch: batch.id }, "batch failed");
-            }
-          }),
-        ),
-      );
-    } finally {
-      for (const batch of batches) for (const m of batch.members) this.inFlight.delete(m.key);
-    }
-    if (errors.length > 0) {
-      const first = errors[0];
+    const started = batches.map((batch) => this.startBatch(batch));
+    // Wait for this poll's batches, but not for a slow one: after
+    // SLOW_BATCH_WAIT_MS it goes on in the background (its objects stay in
+    // flight) and the next poll picks up what arrived meanwhile, so one
+    // expensive object does not hold the objects behind it.
+    const waitFor = started.length > 0 ? Promise.all(started) : Promise.race(this.running);
+    if (this.running.size > 0) await Promise.race([waitFor, delay(SLOW_BATCH_WAIT_MS)]);
+    const done = this.finished;
+    this.finished = { batches: 0, loaded: 0, failed: 0, rows: 0, errors: [] };
+    Object.assign(result, {
+      batches: done.batches + this.running.size,
+      objectsLoaded: done.loaded,
+      objectsFailed: done.failed,
+      rows: done.rows,
+    });
+    // A failing batch never holds the others: the poll fails (and the loop
+    // backs off) only when every batch that ended failed and none is still running.
+    if (done.errors.length > 0 && done.errors.length === done.batches && this.running.size === 0) {
+      const first = done.errors[0];
       throw first instanceof TransientError ? first : new TransientError(errorText(first));
     }
+    if (done.errors.length > 0) result.errors = done.errors.map(errorText);
     return result;
+  }
+
+  /** Runs a batch in the shared batch queue; its outcome is collected for the next poll result. */
+  private startBatch(batch: Batch): Promise<void> {
+    for (const m of batch.members) this.inFlight.add(m.key);
+    const run = this.batchQueue
+      .add(async () => {
+        try {
+          const outcome = await this.loadBatch(batch);
+          this.finished.loaded += outcome.loaded;
+          this.finished.failed += outcome.failed;
+          this.finished.rows += outcome.rows;
+        } catch (error) {
+          this.finished.errors.push(error);
+          this.deps.logger.debug({ err: error, batch: batch.id }, "batch failed");
+        } finally {
+          this.finished.batches++;
+          for (const m of batch.members) this.inFlight.delete(m.key);
+        }
+      })
+      .then(() => undefined);
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+    return run;
   }
 
   // ---------------------------------------------------------------- one batch
 
-  private async loadBatch(batch: Batch): Promise<{ loaded: number; failed: number; rows: number }> {
+  /**
+   * Loads one batch: claim, read, insert, record. Every claimed batch ends
+   * here in loaded, failed or quarantined states for all its members, except
+   * on a transient failure (S3/ClickHouse away), where it stays claimed with
+   * the error text and a backoff and is re-run identically (same tokens) -
+   * until it has failed transiently too often, then it ends like any other
+   * failure (see errors.ts for the rule).
+   */
+  private async loadBatch(batch: Batch): Promise<BatchOutcome> {
+    const started = Date.now();
+    const claim = await this.claim(batch);
+    // The GETs start while the claim is being checked.
+    const reads = this.read(batch);
+    if (!(await claim.won)) {
+      for (const r of reads) r.catch(() => undefined);
+      return { loaded: 0, failed: 0, rows: 0 };
+    }
+    // Rows older than the table's TTL are left out and counted. The cutoff
+    // derives from when the ledger first saw the members, so a re-run of the
+    // batch leaves out the same rows (same chunks, same tokens).
+    const firstSeen = Math.min(...claim.rows.map((r) => r.firstSeenAt));
+    const window: TimeWindow = {
+      minNs: (firstSeen - this.deps.config.retentionMs) * 1e6,
+      maxNs: (firstSeen + this.deps.config.maxFutureSkewMs) * 1e6,
+    };
+    const inserted = await this.insert(batch, reads, window);
+    const outcome = await this.record(batch, claim.rows, inserted);
+    this.deps.logger.debug(
+      { batch: batch.id, objects: batch.members.length, rows: outcome.rows, ms: Date.now() - started },
+      "batch done",
+    );
+    return outcome;
+  }
+
+  /**
+   * Write-ahead claim: composition + chunking are fixed before any insert.
+   * `won` resolves false when another instance claimed these objects first.
+   */
+  private async claim(batch: Batch): Promise<{ rows: LedgerRow[]; won: Promise<boolean> }> {
     const { config, logger } = this.deps;
     const now = Date.now();
     const members = batch.members;
-
-    // Write-ahead claim: composition + chunking are fixed before any insert.
     const claimRows = members.map((m) =>
       ledgerRow(m, {
         bucket: this.deps.bucket,
@@ -277,147 +510,211 @@ export class S3Loader {
     // not the latest version backs off. ClickHouse offers no compare-and-set,
     // so two claims landing within the same instant can both pass; a re-run of
     // the SAME batch is always safe (same tokens), two different batches are
-    // not: run several instances with --shard i/n. Checked while the GETs run.
-    const claimCheck =
-      !batch.recovered && config.shardCount === 1
-        ? this.transient("ledger claim check", () => this.ledger.latest(members.map((m) => m.key))).then(
-            (after) =>
-              members.filter((m) => {
-                const row = after.get(m.key);
-                return !row || row.batchId !== batch.id || row.owner !== config.instanceId;
-              }).length,
-          )
-        : Promise.resolve(0);
-    claimCheck.catch(() => undefined);
+    // not: run several instances with --shard i/n.
+    if (batch.recovered || config.shardCount !== 1) return { rows: claimRows, won: Promise.resolve(true) };
+    const won = this.transient("ledger claim check", () =>
+      this.ledger.latest(members.map((m) => m.key)),
+    ).then((after) => {
+      const lost = members.filter((m) => {
+        const row = after.get(m.key);
+        return !row || row.batchId !== batch.id || row.owner !== config.instanceId;
+      }).length;
+      if (lost > 0)
+        logger.info({ batch: batch.id, lost }, "another instance claimed these objects first; skipping");
+      return lost === 0;
+    });
+    return { rows: claimRows, won };
+  }
 
-    // Prefetch every member (bounded by the GET queue), map them in key order.
-    const single = members.length === 1;
-    // Objects up to largeObjectBytes are decoded and mapped by the decoder pool as
-    // soon as they arrive; larger ones come back as bytes for the streaming path.
-    type Fetched = { rows: EncodedRows } | { body: Buffer } | { error: unknown };
-    const fetches: Array<Promise<Fetched>> = members.map((m) =>
+  /**
+   * Starts reading every member (bounded by the GET queue). Objects up to
+   * largeObjectBytes are decoded and mapped by the decoder pool as soon as
+   * they arrive; larger ones come back as bytes for the streaming path.
+   */
+  private read(batch: Batch): Array<Promise<Fetched>> {
+    const { config } = this.deps;
+    const fetches = batch.members.map((m) =>
       this.getQueue
         .add(() => this.fetch(m.key))
         .then(async (body): Promise<Fetched> => {
           if (body.length > config.largeObjectBytes) return { body };
           return { rows: await this.decoder.decode(m.key, body) };
         })
-        .catch((error: unknown) => ({ error })),
+        .catch((error: unknown): Fetched => ({ error })),
     );
-    // Keep rejected fetches from being reported as unhandled while we wait on earlier ones.
-    for (const f of fetches) f.catch(() => undefined);
+    return fetches;
+  }
 
-    const timing = { claimMs: 0, fetchWaitMs: 0, mapMs: 0, insertWaitMs: 0 };
-    timing.claimMs = Date.now() - now;
+  /**
+   * Maps the members in key order and inserts their rows in chunks. An
+   * object whose bytes fail is left out (its failure recorded); an insert
+   * failure stops the batch and is returned with which chunks made it.
+   */
+  private async insert(
+    batch: Batch,
+    fetches: Array<Promise<Fetched>>,
+    window: TimeWindow,
+  ): Promise<Inserted> {
+    const single = batch.members.length === 1;
     const chunk = new ChunkWriter(batch.chunkRows, (rows, index) => this.insertChunk(batch, rows, index));
-    const rowsByKey = new Map<string, number>();
-    const failures = new Map<string, string>();
-    const lost = await claimCheck;
-    if (lost > 0) {
-      logger.info({ batch: batch.id, lost }, "another instance claimed these objects first; skipping");
-      return { loaded: 0, failed: 0, rows: 0 };
-    }
+    const result: Inserted = {
+      rowsByKey: new Map(),
+      ranges: new Map(),
+      failures: new Map(),
+      refused: new Map(),
+      acked: chunk.acked,
+    };
+    let offset = 0;
     try {
-      for (let i = 0; i < members.length; i++) {
-        const member = members[i]!;
-        let mark = Date.now();
+      for (let i = 0; i < batch.members.length; i++) {
+        const member = batch.members[i]!;
         const fetched = await fetches[i]!;
-        timing.fetchWaitMs += Date.now() - mark;
-        if ("error" in fetched) {
-          if (fetched.error instanceof CorruptObjectError || fetched.error instanceof ObjectDecodeError) {
-            failures.set(member.key, fetched.error.message);
-            continue;
-          }
-          throw fetched.error;
-        }
         fetches[i] = Promise.resolve({ rows: NO_ROWS }); // drop the reference early
-        if ("rows" in fetched) {
-          mark = Date.now();
-          await chunk.add(fetched.rows);
-          timing.insertWaitMs += Date.now() - mark;
-          rowsByKey.set(member.key, fetched.rows.rows);
+        if ("error" in fetched) {
+          if (!blamesObject(fetched.error)) throw fetched.error;
+          result.failures.set(member.key, errorText(fetched.error));
           continue;
         }
-        try {
-          // A multi-object batch maps a whole object before any of its rows go
-          // out, so a corrupt object contributes no rows at all. A single-object
-          // batch streams part by part: a failure mid-way leaves earlier chunks
-          // inserted, and its retry is this same single-object batch (same
-          // tokens), so they dedupe.
-          const parts: EncodedRows[] = [];
-          let rows = 0;
-          for (const part of this.decode(member.key, fetched.body)) {
-            mark = Date.now();
-            const encoded = encodeLines(traceRequestLines(part));
-            timing.mapMs += Date.now() - mark;
-            rows += encoded.rows;
-            mark = Date.now();
-            if (single) await chunk.add(encoded);
-            else parts.push(encoded);
-            timing.insertWaitMs += Date.now() - mark;
+        let rows = 0;
+        let refused: RefusedRows = { old: 0, future: 0 };
+        if ("rows" in fetched) {
+          const { kept, old, future } = keepRowsBetween(fetched.rows, window.minNs, window.maxNs);
+          await chunk.add(kept);
+          rows = kept.rows;
+          refused = { old, future };
+        } else {
+          try {
+            ({ rows, refused } = await this.insertLarge(member.key, fetched.body, chunk, single, window));
+          } catch (error) {
+            if (!blamesObject(error)) throw error;
+            result.failures.set(member.key, errorText(error));
+            continue;
           }
-          mark = Date.now();
-          for (const encoded of parts) await chunk.add(encoded);
-          timing.insertWaitMs += Date.now() - mark;
-          rowsByKey.set(member.key, rows);
-        } catch (error) {
-          if (error instanceof TransientError) throw error;
-          failures.set(member.key, errorText(error));
         }
+        result.rowsByKey.set(member.key, rows);
+        if (refused.old + refused.future > 0) result.refused.set(member.key, refused);
+        result.ranges.set(member.key, [offset, offset + rows]);
+        offset += rows;
       }
       await chunk.flush();
     } catch (error) {
-      // S3/ClickHouse trouble: the batch stays claimed; the next poll recovers it (same tokens).
       await chunk.settle();
+      result.error = error;
+    }
+    return result;
+  }
+
+  /**
+   * A large object, streamed part by part. In a multi-object batch it is
+   * mapped whole before any of its rows go out, so a corrupt object
+   * contributes no rows at all. A single-object batch streams: a failure
+   * mid-way leaves earlier chunks inserted, and its retry is this same
+   * single-object batch (same tokens), so they dedupe.
+   */
+  private async insertLarge(
+    key: string,
+    body: Buffer,
+    chunk: ChunkWriter,
+    single: boolean,
+    window: TimeWindow,
+  ): Promise<{ rows: number; refused: RefusedRows }> {
+    const parts: EncodedRows[] = [];
+    let rows = 0;
+    const refused = { old: 0, future: 0 };
+    for (const part of this.decode(key, body)) {
+      const lines = encodeLines(traceRequestLines(part));
+      const { kept, old, future } = keepRowsBetween(lines, window.minNs, window.maxNs);
+      rows += kept.rows;
+      refused.old += old;
+      refused.future += future;
+      if (single) await chunk.add(kept);
+      else parts.push(kept);
+    }
+    for (const encoded of parts) await chunk.add(encoded);
+    return { rows, refused };
+  }
+
+  /** Records the batch's outcome for every member in one ledger insert. */
+  private async record(batch: Batch, claimRows: LedgerRow[], inserted: Inserted): Promise<BatchOutcome> {
+    const { config, logger } = this.deps;
+    const attempts = Math.max(...claimRows.map((c) => c.attempts));
+    const error = inserted.error;
+    if (
+      error !== undefined &&
+      !blamesObject(error) &&
+      attempts < config.maxAttempts * TRANSIENT_ATTEMPT_FACTOR
+    ) {
+      // S3/ClickHouse trouble: the batch stays claimed and is re-run as it is
+      // (same tokens) after a backoff; the error text shows in loader-status.
+      const now = Date.now();
+      const retryAt = now + retryDelayMs(attempts, config.retryBaseMs, config.retryMaxMs);
+      const stillClaimed = claimRows.map((c) => ({
+        ...c,
+        error: errorText(error),
+        updatedAt: now,
+        nextAttemptAt: Math.min(retryAt, now + config.claimLeaseMs / 2),
+        version: nextVersion(c.version),
+      }));
+      await this.ledger.write(stillClaimed).catch(() => undefined);
       throw error;
     }
-
-    // Outcome for every member in one ledger insert.
     const done = Date.now();
-    const outcome = members.map((m) => {
-      const claim = claimRows.find((c) => c.key === m.key)!;
-      const failure = failures.get(m.key);
-      if (failure === undefined) {
-        return ledgerRow(m, {
-          ...claim,
+    const outcome = claimRows.map((claim) => {
+      const member = batch.members.find((m) => m.key === claim.key)!;
+      const fate = memberFate(claim.key, batch, inserted);
+      const base = { ...claim, now: done, after: claim.version, batchId: claim.batchId };
+      if (fate.state === "loaded")
+        return ledgerRow(member, {
+          ...base,
           state: "loaded",
-          rows: rowsByKey.get(m.key) ?? 0,
+          rows: fate.rows,
+          refusedOldRows: inserted.refused.get(claim.key)?.old ?? 0,
+          refusedFutureRows: inserted.refused.get(claim.key)?.future ?? 0,
           error: "",
-          now: done,
-          after: claim.version,
+        });
+      if (fate.state === "released") {
+        // Not blamed: the batch failed elsewhere; it retries alone now (a new single-object batch).
+        return ledgerRow(member, {
+          ...base,
+          state: "failed",
+          rows: 0,
+          attempts: member.previous?.attempts ?? 0,
+          error: `retrying alone: batch of ${batch.members.length} failed: ${fate.error}`,
+          nextAttemptAt: done,
+          batchId: batchId([member]),
         });
       }
-      const quarantined = claim.attempts >= config.maxAttempts;
-      return ledgerRow(m, {
-        ...claim,
+      const quarantined = fate.state === "partial" || claim.attempts >= config.maxAttempts;
+      return ledgerRow(member, {
+        ...base,
         state: quarantined ? "quarantined" : "failed",
-        error: failure,
-        rows: 0,
-        now: done,
+        error: fate.error,
+        rows: fate.rows,
         nextAttemptAt: done + retryDelayMs(claim.attempts, config.retryBaseMs, config.retryMaxMs),
         // A single-object batch keeps its id so a retry reproduces its tokens.
-        batchId: claim.batchId,
-        after: claim.version,
+        batchId: single(batch) ? claim.batchId : batchId([member]),
       });
     });
     await this.transient("ledger update", () => this.ledger.write(outcome));
-    for (const [key, error] of failures) {
-      const row = outcome.find((o) => o.key === key)!;
-      logger.warn({ key, attempts: row.attempts, state: row.state, error }, "object not loadable");
+    let loaded = 0;
+    let rows = 0;
+    for (const row of outcome) {
+      if (row.state === "loaded") {
+        loaded++;
+        rows += row.rows;
+      } else if (row.state !== "failed" || !row.error.startsWith("retrying alone")) {
+        logger.warn(
+          { key: row.key, attempts: row.attempts, state: row.state, error: row.error },
+          "object not loadable",
+        );
+      }
     }
-    const rows = [...rowsByKey.values()].reduce((a, b) => a + b, 0);
-    logger.debug(
-      {
-        batch: batch.id,
-        objects: members.length,
-        rows,
-        chunks: chunk.chunks,
-        ms: Date.now() - now,
-        ...timing,
-      },
-      "batch loaded",
-    );
-    return { loaded: members.length - failures.size, failed: failures.size, rows };
+    if (error !== undefined && !single(batch))
+      logger.warn(
+        { batch: batch.id, objects: batch.members.length, error: errorText(error) },
+        "batch failed; its objects retry alone",
+      );
+    return { loaded, failed: outcome.length - loaded, rows };
   }
 
   private async transient<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -435,12 +732,11 @@ export class S3Loader {
       response = await this.deps.s3.send(new GetObjectCommand({ Bucket: this.deps.bucket, Key: key }));
     } catch (error) {
       const name = (error as { name?: string }).name;
-      if (name === "NoSuchKey" || name === "NotFound")
-        throw new CorruptObjectError(`${key}: object disappeared`);
+      if (name === "NoSuchKey" || name === "NotFound") throw new ObjectError(`${key}: object disappeared`);
       throw new TransientError(`S3 get ${key}: ${errorText(error)}`);
     }
     const body = response.Body as Readable | undefined;
-    if (!body) throw new CorruptObjectError(`${key}: empty response body`);
+    if (!body) throw new ObjectError(`${key}: empty response body`);
     const raw: Buffer[] = [];
     let first: Buffer | undefined;
     const chunks: Buffer[] = [];
@@ -486,13 +782,13 @@ export class S3Loader {
         await pipeline(rest, gunzip);
       } catch (error) {
         if ((error as { code?: string }).code?.startsWith("Z_")) {
-          throw new CorruptObjectError(`${key}: gzip: ${errorText(error)}`);
+          throw new ObjectError(`${key}: gzip: ${errorText(error)}`);
         }
         throw error;
       }
       return Buffer.concat(chunks);
     } catch (error) {
-      if (error instanceof CorruptObjectError || error instanceof TransientError) throw error;
+      if (error instanceof ObjectError || error instanceof TransientError) throw error;
       throw new TransientError(`S3 read ${key}: ${errorText(error)}`);
     }
   }
@@ -508,7 +804,7 @@ export class S3Loader {
       } else if (large) yield* splitJsonRequest(body, this.deps.config.chunkRows);
       else yield parseJsonDocument(body);
     } catch (error) {
-      throw new CorruptObjectError(`${encoding}: ${errorText(error)}`);
+      throw new ObjectError(`${encoding}: ${errorText(error)}`);
     }
   }
 
@@ -516,26 +812,19 @@ export class S3Loader {
     const token = insertToken(batch.id, index, batch.chunkRows);
     await this.insertQueue.add(async () => {
       try {
-        await retrySocketErrors(async () => {
-          const result = await this.deps.clickhouse.exec({
-            query: `INSERT INTO ${this.deps.database}.otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow`,
-            values: bodyStream(chunk.body),
-            clickhouse_settings: {
-              insert_deduplicate: 1,
-              insert_deduplication_token: token,
-              async_insert: 0,
-            },
-          });
-          result.stream.resume();
-          await new Promise<void>((resolve, reject) => {
-            result.stream.on("end", resolve);
-            result.stream.on("error", reject);
-          });
-        });
+        await this.insertRows(chunk, token);
       } catch (error) {
-        const code = Number((error as { code?: string }).code);
-        const prefix = CLICKHOUSE_DATA_ERRORS.has(code) ? "ClickHouse refused rows" : "ClickHouse insert";
-        throw new TransientError(`${prefix} (batch ${batch.id} chunk ${index}): ${errorText(error)}`);
+        if (!isTooManyPartitions(error)) throw insertError(batch, index, error);
+        // Rows spread over many days (partitions): insert them in groups of
+        // days instead. The refused block wrote nothing, and the groups and
+        // their tokens are a pure function of the chunk, so a re-run repeats them.
+        for (const group of groupByDay(chunk, MAX_DAYS_PER_INSERT)) {
+          try {
+            await this.insertRows(group.rows, `${token}:day${group.firstDay}`);
+          } catch (inner) {
+            throw insertError(batch, index, inner);
+          }
+        }
       }
     });
     if (this.deps.config.crashAfterInsert) {
@@ -544,6 +833,38 @@ export class S3Loader {
       await new Promise(() => undefined);
     }
   }
+
+  private async insertRows(rows: EncodedRows, token: string): Promise<void> {
+    await retrySocketErrors(async () => {
+      const result = await this.deps.clickhouse.exec({
+        query: `INSERT INTO ${this.deps.database}.otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow`,
+        values: bodyStream(rows.body),
+        clickhouse_settings: {
+          insert_deduplicate: 1,
+          insert_deduplication_token: token,
+          async_insert: 0,
+        },
+      });
+      result.stream.resume();
+      await new Promise<void>((resolve, reject) => {
+        result.stream.on("end", resolve);
+        result.stream.on("error", reject);
+      });
+    });
+  }
+}
+
+/**
+ * An insert failure, sorted by the rule in errors.ts: ClickHouse refusing the
+ * rows (an exception code that does not describe the server) is the rows'
+ * fault; no answer or a server-side condition is transient.
+ */
+function insertError(batch: Batch, index: number, error: unknown): Error {
+  const code = Number((error as { code?: string }).code);
+  const where = `(batch ${batch.id} chunk ${index})`;
+  if (Number.isInteger(code) && code > 0 && !CLICKHOUSE_INFRA_CODES.has(code))
+    return new ObjectError(`ClickHouse refused rows ${where}: ${errorText(error)}`);
+  return new TransientError(`ClickHouse insert ${where}: ${errorText(error)}`);
 }
 
 /** Cuts a batch's rows into chunks of chunkRows rows and inserts each as it fills (insert overlaps mapping). */
@@ -551,6 +872,8 @@ class ChunkWriter {
   private readonly chunker: RowChunker;
   private pending: Array<Promise<void>> = [];
   chunks = 0;
+  /** Indexes of the chunks ClickHouse acknowledged. */
+  readonly acked = new Set<number>();
 
   constructor(
     chunkRows: number,
@@ -564,7 +887,10 @@ class ChunkWriter {
   }
 
   private async emit(rows: EncodedRows): Promise<void> {
-    const done = this.insert(rows, this.chunks++);
+    const index = this.chunks++;
+    const done = this.insert(rows, index).then(() => {
+      this.acked.add(index);
+    });
     done.catch(() => undefined);
     this.pending.push(done);
     // Keep at most two chunks of this batch in memory/in flight.
@@ -610,6 +936,8 @@ function ledgerRow(member: BatchMember, fields: RowFields & Partial<LedgerRow>):
     size: member.size,
     objectTime: member.lastModified,
     rows: fields.rows ?? 0,
+    refusedOldRows: fields.refusedOldRows ?? 0,
+    refusedFutureRows: fields.refusedFutureRows ?? 0,
     attempts: fields.attempts,
     error: fields.error,
     batchId: fields.batchId,
@@ -648,9 +976,4 @@ export async function retrySocketErrors<T>(fn: () => Promise<T>, attempts = 3): 
       await new Promise((r) => setTimeout(r, 100 * attempt));
     }
   }
-}
-
-export function errorText(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split("\n")[0]!.slice(0, 500);
 }

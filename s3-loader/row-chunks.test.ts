@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { encodeLines, endOfRow, NO_ROWS, RowChunker, transferable } from "./row-chunks.ts";
+import {
+  encodeLines,
+  endOfRow,
+  groupByDay,
+  keepRowsBetween,
+  NO_ROWS,
+  RowChunker,
+  transferable,
+} from "./row-chunks.ts";
 
 function lines(from: number, count: number): string[] {
   // multi-byte text and escaped newlines must not be mistaken for row ends
@@ -76,5 +84,32 @@ describe("transferable", () => {
     expect(copied.bytes.buffer).not.toBe(pooled.buffer);
     expect(Buffer.from(copied.bytes).toString()).toBe("row\n");
     expect(copied.transfer).toEqual([copied.bytes.buffer]);
+  });
+});
+
+describe("keepRowsBetween", () => {
+  it("leaves out rows whose Timestamp is outside [min, max], counting each side, keeping the others in order", () => {
+    const rows = encodeLines(['[100,"a"]', '[300,"b"]', '[50,"c"]', '[200,"d"]', '[900,"e"]']);
+    const { kept, old, future } = keepRowsBetween(rows, 150, 500);
+    expect({ old, future }).toEqual({ old: 2, future: 1 });
+    expect(kept.rows).toBe(2);
+    expect(kept.body.toString()).toBe('[300,"b"]\n[200,"d"]\n');
+    expect(keepRowsBetween(rows, 0, 1000)).toEqual({ kept: rows, old: 0, future: 0 });
+    expect(keepRowsBetween(rows, 1000, 2000).kept.rows).toBe(0);
+  });
+});
+
+describe("groupByDay", () => {
+  it("puts the day with most rows first, alone, then the others in day order, at most maxDays each", () => {
+    const day = 86_400_000_000_000;
+    const lines = [3, 0, 1, 3, 2].map((d, i) => `[${d * day + i},"r${i}"]`);
+    const groups = groupByDay(encodeLines(lines), 2);
+    expect(groups.map((g) => [g.firstDay, g.rows.rows])).toEqual([
+      [3, 2],
+      [0, 2],
+      [2, 1],
+    ]);
+    expect(groups[0]!.rows.body.toString()).toBe(`${lines[0]}\n${lines[3]}\n`);
+    expect(groups[1]!.rows.body.toString()).toBe(`${lines[1]}\n${lines[2]}\n`);
   });
 });

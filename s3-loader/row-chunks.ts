@@ -101,3 +101,99 @@ export class RowChunker {
     return chunk;
   }
 }
+
+const NS_PER_DAY = 86_400_000_000_000;
+
+/**
+ * Rows regrouped so that no group spans more than `maxDays` distinct UTC days
+ * of their Timestamp (the first column, written as integer nanoseconds):
+ * otel_traces is partitioned by day and ClickHouse refuses an insert block
+ * touching more than max_partitions_per_insert_block partitions. The day
+ * holding the most rows goes first, alone (typically today's traffic mixed
+ * with a few odd spans: it becomes queryable after one ordinary insert);
+ * the other days follow in day order, `maxDays` at a time. Rows keep their
+ * order inside a group, and the result is a pure function of the rows (each
+ * group's insert token derives from `firstDay`, so a re-run produces the
+ * same blocks).
+ */
+export function groupByDay(
+  encoded: EncodedRows,
+  maxDays: number,
+): Array<{ firstDay: number; rows: EncodedRows }> {
+  const byDay = new Map<number, { parts: Buffer[]; rows: number }>();
+  const body = encoded.body;
+  let offset = 0;
+  while (offset < body.length) {
+    const newline = body.indexOf(0x0a, offset);
+    const end = newline < 0 ? body.length : newline + 1;
+    // A row is `[<Timestamp ns>,...]`.
+    const comma = body.indexOf(0x2c, offset);
+    const day = Math.floor(Number(body.toString("latin1", offset + 1, comma)) / NS_PER_DAY);
+    const entry = byDay.get(day) ?? { parts: [], rows: 0 };
+    entry.parts.push(body.subarray(offset, end));
+    entry.rows++;
+    byDay.set(day, entry);
+    offset = end;
+  }
+  const sorted = [...byDay.keys()].sort((a, b) => a - b);
+  // The heaviest day (the earliest among equals) first, alone.
+  const heaviest = sorted.reduce((best, day) => (byDay.get(day)!.rows > byDay.get(best)!.rows ? day : best));
+  const groups: Array<{ firstDay: number; rows: EncodedRows }> = [
+    {
+      firstDay: heaviest,
+      rows: { body: Buffer.concat(byDay.get(heaviest)!.parts), rows: byDay.get(heaviest)!.rows },
+    },
+  ];
+  const days = sorted.filter((day) => day !== heaviest);
+  for (let i = 0; i < days.length; i += maxDays) {
+    const slice = days.slice(i, i + maxDays);
+    const parts = slice.flatMap((day) => byDay.get(day)!.parts);
+    const rows = slice.reduce((sum, day) => sum + byDay.get(day)!.rows, 0);
+    groups.push({ firstDay: slice[0]!, rows: { body: Buffer.concat(parts), rows } });
+  }
+  return groups;
+}
+
+/**
+ * Rows whose Timestamp (first column, integer ns) lies in [minNs, maxNs],
+ * and how many were left out on each side. Rows older than the table's TTL
+ * would be dropped by ClickHouse on insert, rows far in the future are a
+ * broken clock (and each day of them a partition to write); leaving them out
+ * here lets the ledger count them as refused instead of loaded. Reads the
+ * digits in place (no per-row string); returns the same buffer when nothing
+ * is left out.
+ */
+export function keepRowsBetween(
+  encoded: EncodedRows,
+  minNs: number,
+  maxNs: number,
+): { kept: EncodedRows; old: number; future: number } {
+  const body = encoded.body;
+  const keep: Buffer[] = [];
+  let old = 0;
+  let future = 0;
+  let runStart = 0;
+  let offset = 0;
+  while (offset < body.length) {
+    let newline = body.indexOf(0x0a, offset);
+    if (newline < 0) newline = body.length - 1;
+    let ns = 0;
+    for (let i = offset + 1; i < newline; i++) {
+      const digit = body[i]! - 0x30;
+      if (digit < 0 || digit > 9) break;
+      ns = ns * 10 + digit;
+    }
+    if (ns < minNs || ns > maxNs) {
+      if (offset > runStart) keep.push(body.subarray(runStart, offset));
+      if (ns < minNs) old++;
+      else future++;
+      runStart = newline + 1;
+    }
+    offset = newline + 1;
+  }
+  const dropped = old + future;
+  if (dropped === 0) return { kept: encoded, old: 0, future: 0 };
+  if (runStart < body.length) keep.push(body.subarray(runStart));
+  const rows = encoded.rows - dropped;
+  return { kept: rows === 0 ? NO_ROWS : { body: Buffer.concat(keep), rows }, old, future };
+}

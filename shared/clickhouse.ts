@@ -58,12 +58,61 @@ class PinoClientLogger implements ClientLogger {
   info({ module, message, args }: LogParams) {
     this.log.info({ module, ...args }, message);
   }
-  warn({ module, message, args, err }: WarnLogParams) {
-    this.log.warn({ module, ...args, err }, message);
+  // One short line per problem: the error's first line and code, not its
+  // stack and every request setting (callers report the failure themselves).
+  warn({ module, message, err }: WarnLogParams) {
+    this.log.warn({ module, ...briefError(err) }, message);
   }
-  error({ module, message, args, err }: ErrorLogParams) {
-    this.log.error({ module, ...args, err }, message);
+  error({ module, message, err }: ErrorLogParams) {
+    this.log.error({ module, ...briefError(err) }, message);
   }
+}
+
+function briefError(err: unknown): { error?: string; code?: string } {
+  if (!err) return {};
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown }).code;
+  return {
+    error: message.split("\n")[0]!.slice(0, 300),
+    ...(code !== undefined ? { code: String(code) } : {}),
+  };
+}
+
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+]);
+
+/**
+ * A failure to reach the server, named as such: "ClickHouse at <url>
+ * unreachable (ECONNREFUSED)" instead of "connect ECONNREFUSED 127.0.0.1:1".
+ * The error keeps its code, so retry logic that looks at it still works.
+ */
+export function describeUnreachable(error: unknown, url: string): unknown {
+  const code = String((error as { code?: unknown })?.code ?? "");
+  if (!UNREACHABLE_CODES.has(code)) return error;
+  const named = new Error(`ClickHouse at ${url} unreachable (${code})`);
+  Object.assign(named, { code, cause: error });
+  return named;
+}
+
+/** The client with every request method naming an unreachable server (describeUnreachable). */
+function namingUnreachable(client: ClickHouseClient, url: string): ClickHouseClient {
+  for (const method of ["query", "command", "exec", "insert"] as const) {
+    const original = (client[method] as (...args: unknown[]) => Promise<unknown>).bind(client);
+    (client as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+      try {
+        return await original(...args);
+      } catch (error) {
+        throw describeUnreachable(error, url);
+      }
+    };
+  }
+  return client;
 }
 
 /** The one factory for ClickHouse connections; knows nothing of local vs docker mode. */
@@ -71,7 +120,7 @@ export function createClickHouseClient(
   config: ClickHouseConfig,
   options: ClickHouseClientOptions = {},
 ): ClickHouseClient {
-  return createClient({
+  const client = createClient({
     url: config.url,
     username: options.username ?? config.username,
     password: options.password ?? config.password,
@@ -84,4 +133,5 @@ export function createClickHouseClient(
     keep_alive: { enabled: true, eagerly_destroy_stale_sockets: true },
     log: { LoggerClass: PinoClientLogger, level: options.logLevel ?? ClickHouseLogLevel.WARN },
   });
+  return namingUnreachable(client, config.url);
 }

@@ -1,3 +1,4 @@
+import { terminalSafe } from "../../shared/terminal-text.ts";
 import type { ResultLimits } from "./types.ts";
 
 /**
@@ -14,10 +15,8 @@ export function formatCell(value: unknown, cellMax = CELL_MAX_CHARS): string {
   else if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean")
     text = String(value);
   else text = JSON.stringify(value);
-  text = text
-    .replace(/\r?\n|\r/g, "\\n")
-    .replace(/\t/g, " ")
-    .replace(/\|/g, "¦");
+  // Control characters (ESC, NUL, CR/LF, ...) shown escaped: a cell is one line of data.
+  text = terminalSafe(text.replace(/\t/g, " ")).replace(/\|/g, "¦");
   return text.length > cellMax ? `${text.slice(0, cellMax - 1)}…` : text;
 }
 

@@ -37,9 +37,17 @@ export interface TranscodedRequest {
   resourceSpans: number;
   /** Spans with a valid trace id and span id. */
   spans: number;
-  /** Spans whose trace id or span id is missing or all zero (invalid per the OTLP spec). */
+  /** Spans refused: trace id or span id missing or all zero (invalid per the OTLP spec), or refused by `checkSpan`. */
   invalidSpans: number;
+  /** invalidSpans by reason ("invalid_id" or what `checkSpan` returned). */
+  refused: Record<string, number>;
 }
+
+/**
+ * The receiver's span acceptance hook (the collector's checkSpanTimes): given
+ * the halves of startTimeUnixNano and endTimeUnixNano, a refusal reason or null.
+ */
+export type SpanCheck = (start: { lo: number; hi: number }, end: { lo: number; hi: number }) => string | null;
 
 const ZERO_TRACE_ID = "00000000000000000000000000000000";
 const ZERO_SPAN_ID = "0000000000000000";
@@ -241,6 +249,13 @@ interface Context {
   src: Buffer;
   spans: number;
   invalidSpans: number;
+  refused: Record<string, number>;
+  checkSpan: SpanCheck | undefined;
+}
+
+function refuse(ctx: { invalidSpans: number; refused: Record<string, number> }, reason: string): void {
+  ctx.invalidSpans++;
+  ctx.refused[reason] = (ctx.refused[reason] ?? 0) + 1;
 }
 
 /** Bytes of a length-delimited field; advances the reader. */
@@ -643,6 +658,8 @@ function span(ctx: Context, reader: Reader, end: number): void {
   let traceIdLength = 0;
   let spanIdStart = -1;
   let spanIdLength = 0;
+  const start = { lo: 0, hi: 0 };
+  const finish = { lo: 0, hi: 0 };
   while (reader.pos < end) {
     const tag = reader.uint32();
     const wire = tag & 7;
@@ -697,11 +714,15 @@ function span(ctx: Context, reader: Reader, end: number): void {
       case 7:
         expectWire(wire, WIRE_FIXED64, "startTimeUnixNano");
         object.key(7, '"startTimeUnixNano":');
+        start.lo = ctx.src.readUInt32LE(reader.pos);
+        start.hi = ctx.src.readUInt32LE(reader.pos + 4);
         writeFixed64(ctx, reader);
         break;
       case 8:
         expectWire(wire, WIRE_FIXED64, "endTimeUnixNano");
         object.key(8, '"endTimeUnixNano":');
+        finish.lo = ctx.src.readUInt32LE(reader.pos);
+        finish.hi = ctx.src.readUInt32LE(reader.pos + 4);
         writeFixed64(ctx, reader);
         break;
       case 9:
@@ -773,11 +794,15 @@ function span(ctx: Context, reader: Reader, end: number): void {
   checkEnd(reader, end);
   object.end();
   if (
-    isNonZeroId(ctx.src, traceIdStart, traceIdLength, 16) &&
-    isNonZeroId(ctx.src, spanIdStart, spanIdLength, 8)
+    !isNonZeroId(ctx.src, traceIdStart, traceIdLength, 16) ||
+    !isNonZeroId(ctx.src, spanIdStart, spanIdLength, 8)
   ) {
-    ctx.spans++;
-  } else ctx.invalidSpans++;
+    refuse(ctx, "invalid_id");
+    return;
+  }
+  const refusal = ctx.checkSpan?.(start, finish) ?? null;
+  if (refusal === null) ctx.spans++;
+  else refuse(ctx, refusal);
 }
 
 function scopeSpans(ctx: Context, reader: Reader, end: number): void {
@@ -893,7 +918,7 @@ function keepScratch(buf: Buffer): Buffer {
  */
 export function transcodeTraceRequestToJson(
   bytes: Uint8Array,
-  options: { validateOnly?: boolean } = {},
+  options: { validateOnly?: boolean; checkSpan?: SpanCheck } = {},
 ): TranscodedRequest {
   const src = asBuffer(bytes);
   const reader = protobuf.Reader.create(src);
@@ -902,6 +927,8 @@ export function transcodeTraceRequestToJson(
     src,
     spans: 0,
     invalidSpans: 0,
+    refused: {},
+    checkSpan: options.checkSpan,
   };
   let count = 0;
   try {
@@ -924,7 +951,7 @@ export function transcodeTraceRequestToJson(
       }
     }
   } catch (error) {
-    if (error instanceof NonCanonicalError) return transcodeViaDecoder(src, options.validateOnly === true);
+    if (error instanceof NonCanonicalError) return transcodeViaDecoder(src, options);
     const pathError = error instanceof PathError ? error : withSegment(error, "");
     const segments = pathError.segments.filter((segment) => segment !== "");
     if (segments[0]?.startsWith("[")) segments.unshift("resourceSpans");
@@ -936,26 +963,49 @@ export function transcodeTraceRequestToJson(
     resourceSpans: count,
     spans: ctx.spans,
     invalidSpans: ctx.invalidSpans,
+    refused: ctx.refused,
   };
 }
 
 /** The slow path for non-canonical messages: decode, then JSON.stringify each ResourceSpans. */
-function transcodeViaDecoder(src: Buffer, validateOnly: boolean): TranscodedRequest {
+function transcodeViaDecoder(
+  src: Buffer,
+  options: { validateOnly?: boolean; checkSpan?: SpanCheck },
+): TranscodedRequest {
   const decoded = decodeTraceRequestProto(src);
-  let spans = 0;
-  let invalidSpans = 0;
+  const counts = { spans: 0, invalidSpans: 0, refused: {} as Record<string, number> };
   const parts: string[] = [];
   for (const item of decoded.resourceSpans ?? []) {
     parts.push(JSON.stringify(item));
     for (const scopeSpans of item.scopeSpans ?? []) {
       for (const s of scopeSpans.spans ?? []) {
-        if (hasValidIds(s.traceId, s.spanId)) spans++;
-        else invalidSpans++;
+        const reason = spanRefusal(s, options.checkSpan);
+        if (reason === null) counts.spans++;
+        else refuse(counts, reason);
       }
     }
   }
-  const json = validateOnly ? Buffer.alloc(0) : Buffer.from(parts.join(","));
-  return { json, resourceSpans: parts.length, spans, invalidSpans };
+  const json = options.validateOnly ? Buffer.alloc(0) : Buffer.from(parts.join(","));
+  return { json, resourceSpans: parts.length, ...counts };
+}
+
+/** Why a decoded span is refused (the same rule as the fast path), or null. */
+export function spanRefusal(
+  span: {
+    traceId?: string;
+    spanId?: string;
+    startTimeUnixNano?: string | number;
+    endTimeUnixNano?: string | number;
+  },
+  checkSpan: SpanCheck | undefined,
+): string | null {
+  if (!hasValidIds(span.traceId, span.spanId)) return "invalid_id";
+  return checkSpan?.(fixed64Halves(span.startTimeUnixNano), fixed64Halves(span.endTimeUnixNano)) ?? null;
+}
+
+function fixed64Halves(value: string | number | undefined): { lo: number; hi: number } {
+  const big = BigInt.asUintN(64, BigInt(value ?? 0));
+  return { lo: Number(big & 0xffffffffn), hi: Number(big >> 32n) };
 }
 
 /** One OTLP/JSON ExportTraceServiceRequest document from transcoded requests. */

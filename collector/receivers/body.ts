@@ -28,18 +28,45 @@ export function bodyFormat(contentType: string | undefined): BodyFormat | undefi
   return undefined;
 }
 
-/** Reads the raw body, refusing (413) as soon as it passes maxBytes. */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads the raw body, refusing (413) as soon as it passes maxBytes and (408)
+ * when it has not fully arrived within timeoutMs, so stalled clients cannot
+ * hold connections and memory open.
+ */
+export function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  timeoutMs = Number.POSITIVE_INFINITY,
+): Promise<Buffer> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
     return Promise.reject(
       tooLarge(`request body of ${declared} bytes exceeds the limit of ${maxBytes} bytes`),
     );
   }
-  return new Promise<Buffer>((resolve, reject) => {
+  return new Promise<Buffer>((resolve, rejectBody) => {
     const chunks: Buffer[] = [];
     let length = 0;
     let done = false;
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          if (done) return;
+          done = true;
+          req.pause();
+          rejectBody(
+            new HttpReceiverError(
+              408,
+              "body_timeout",
+              `request body not complete after ${timeoutMs} ms (${length} bytes received)`,
+            ),
+          );
+        }, timeoutMs)
+      : undefined;
+    timer?.unref();
+    const reject = (error: unknown) => {
+      clearTimeout(timer);
+      rejectBody(error);
+    };
     req.on("data", (chunk: Buffer) => {
       if (done) return;
       length += chunk.length;
@@ -54,6 +81,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
     req.on("end", () => {
       if (done) return;
       done = true;
+      clearTimeout(timer);
       resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length));
     });
     req.on("error", (error) => {

@@ -104,7 +104,7 @@ async function handleRequest(
         `unsupported Content-Type "${req.headers["content-type"] ?? ""}" (use application/x-protobuf or application/json)`,
       );
     }
-    const raw = await readBody(req, options.maxBodyBytes);
+    const raw = await readBody(req, options.maxBodyBytes, options.bodyTimeoutMs);
     const body = await decodeContentEncoding(raw, req.headers["content-encoding"], options.maxBodyBytes);
     const partial = await sink.accept(body, format, "http");
     if (format === "protobuf") {
@@ -129,7 +129,7 @@ function fail(
   sink.reject(reason);
   log.debug({ status, reason, message }, "OTLP/HTTP request rejected");
   // A body we did not read to the end would otherwise be drained on a kept-alive connection.
-  if (status === 413 || !res.req.complete) res.setHeader("Connection", "close");
+  if (status === 413 || status === 408 || !res.req.complete) res.setHeader("Connection", "close");
   if (format === "protobuf") {
     send(res, status, "application/x-protobuf", Buffer.from(encodeRpcStatusProto(grpcCode, message)));
   } else send(res, status, "application/json", Buffer.from(encodeRpcStatusJson(grpcCode, message)));

@@ -31,6 +31,8 @@ export function testCollectorConfig(overrides: Partial<CollectorConfig> = {}): C
     retryMaxMs: 500,
     statusIntervalMs: 0,
     shutdownTimeoutMs: 5000,
+    // Test fixtures use fixed dates; the fault suite sets real limits.
+    maxSpanAgeMs: 3650 * 86_400_000,
     ...overrides,
   };
 }

@@ -6,6 +6,7 @@ import { Command } from "commander";
 import { readCollectorConfig } from "../../collector/config.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
+import { terminalSafe } from "../../shared/terminal-text.ts";
 import { TSX_LOADER } from "../process/spawn-tsx.ts";
 import { readSupervisorConfig, type SupervisorConfig } from "./config.ts";
 import { controlRequest, SupervisorNotRunning } from "./control.ts";
@@ -27,9 +28,44 @@ async function tryStatus(config: SupervisorConfig): Promise<ProcessStatus[] | un
 const isUp = (row: ProcessStatus) =>
   row.state === "healthy" || row.state === "done" || row.state === "stopped";
 
+/** How long everything must stay up before `up` reports success. */
+const SETTLE_MS = 3000;
+
+/**
+ * Waits until every process is up and has stayed up for SETTLE_MS (healthy
+ * by uptime can still mean "has not read its settings yet" on a busy
+ * machine), or the start timeout passes. Returns the processes that failed
+ * with a configuration error, if any: waiting longer would not help them.
+ */
+async function waitUntilUp(config: SupervisorConfig): Promise<ProcessStatus[]> {
+  const started = Date.now();
+  let lastLine = "";
+  let settledSince: number | undefined;
+  while (Date.now() - started < config.startTimeoutMs) {
+    const rows = await tryStatus(config);
+    const failed = rows?.filter((r) => r.state === "failed") ?? [];
+    if (failed.length > 0) return failed;
+    if (rows?.length && rows.every(isUp)) {
+      settledSince ??= Date.now();
+      if (Date.now() - settledSince >= SETTLE_MS) return [];
+    } else settledSince = undefined;
+    const line = rows
+      ? `waiting for: ${rows
+          .filter((r) => !isUp(r))
+          .map((r) => `${r.name} (${r.state})`)
+          .join(", ")}`
+      : "";
+    if (process.stdout.isTTY && line && line !== lastLine) process.stdout.write(`  ${line}\n`);
+    lastLine = line;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return [];
+}
+
 async function up(): Promise<number> {
   const config = readSupervisorConfig();
   let rows = await tryStatus(config);
+  const startedHere = !rows;
   if (!rows) {
     mkdirSync(config.dataDir, { recursive: true });
     const supervisorLog = openSync(path.join(config.dataDir, "supervisor.log"), "a");
@@ -45,19 +81,19 @@ async function up(): Promise<number> {
     process.stdout.write("the local stack is already running\n");
   }
   const started = Date.now();
-  let lastLine = "";
-  while (Date.now() - started < config.startTimeoutMs) {
-    rows = await tryStatus(config);
-    if (rows?.length && rows.every(isUp)) break;
-    const line = rows
-      ? `waiting for: ${rows
-          .filter((r) => !isUp(r))
-          .map((r) => `${r.name} (${r.state})`)
-          .join(", ")}`
-      : "";
-    if (process.stdout.isTTY && line && line !== lastLine) process.stdout.write(`  ${line}\n`);
-    lastLine = line;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  const failed = await waitUntilUp(config);
+  if (failed.length > 0) {
+    // A configuration error will not heal by waiting: say which and why, stop what we started.
+    for (const r of failed)
+      process.stderr.write(`${r.name}: ${terminalSafe(r.error ?? r.lastExit ?? "failed")}\n`);
+    if (startedHere) {
+      await controlRequest(config.socketPath, "POST", "/shutdown").catch(() => undefined);
+      const deadline = Date.now() + 60_000;
+      while (existsSync(config.pidFile) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 200));
+      process.stderr.write("stopped the processes this `just up` started\n");
+    }
+    return 2;
   }
   rows = (await tryStatus(config)) ?? [];
   process.stdout.write(`${formatStatusTable(rows)}\n\n`);
@@ -125,13 +161,13 @@ function logs(names: string[], lines: number, follow: boolean): Promise<void> {
       );
   const missing = files.filter((f) => !existsSync(f));
   if (missing.length === files.length) throw new Error(`no log file yet: ${missing.join(", ")}`);
-  const tail = spawn(
-    "tail",
-    ["-n", String(lines), ...(follow ? ["-F"] : []), ...files.filter((f) => existsSync(f))],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
+  const args = ["-n", String(lines), ...(follow ? ["-F"] : []), ...files.filter((f) => existsSync(f))];
+  if (!process.stdout.isTTY) {
+    // Piped or redirected: the JSON lines as they are (one per entry, no colour codes), for grep and jq.
+    const raw = spawn("tail", ["-q", ...args], { stdio: ["ignore", "inherit", "inherit"] });
+    return new Promise((resolve) => raw.once("exit", () => resolve()));
+  }
+  const tail = spawn("tail", args, { stdio: ["ignore", "pipe", "inherit"] });
   const pretty = spawn(
     process.execPath,
     [

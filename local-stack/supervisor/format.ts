@@ -1,3 +1,4 @@
+import { terminalSafe } from "../../shared/terminal-text.ts";
 import type { ProcessStatus } from "./supervisor.ts";
 
 export function formatDuration(ms: number | null): string {
@@ -18,7 +19,7 @@ export function formatStatusTable(rows: ProcessStatus[]): string {
     r.pid === null ? "-" : String(r.pid),
     String(r.restarts),
     formatDuration(r.uptimeMs),
-    r.lastExit ?? "-",
+    terminalSafe(r.error ? `${r.lastExit}: ${r.error}` : (r.lastExit ?? "-")),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   return [header, ...lines]

@@ -86,4 +86,42 @@ describe("Supervisor", () => {
     await until(() => byName("steady").state === "healthy");
     expect(byName("steady").pid).not.toBe(steadyPid);
   });
+
+  it("does not restart a process that exits with the configuration-error code and keeps its one-line error", async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), "supervisor-test-"));
+    writeFileSync(
+      path.join(dir, "misconfigured.mjs"),
+      "process.stderr.write('s3-loader run: invalid configuration: LOADER_BATCH_MAX_OBJECTS: expected an integer, got \"abc\"\\n'); process.exit(2);\n",
+    );
+    supervisor = new Supervisor(
+      [
+        {
+          name: "misconfigured",
+          description: "exits 2",
+          script: "misconfigured.mjs",
+          args: [],
+          kind: "service",
+          dependsOn: [],
+          health: { type: "uptime", ms: 50 },
+        },
+      ],
+      {
+        rootDir: dir,
+        logDir: path.join(dir, "logs"),
+        env: process.env,
+        log: createLogger("test", { level: "silent" }),
+        policy: { initialDelayMs: 50, maxDelayMs: 100, stableAfterMs: 60_000 },
+        healthIntervalMs: 50,
+      },
+    );
+    supervisor.start();
+    await until(() => byName("misconfigured").state === "failed");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(byName("misconfigured")).toMatchObject({
+      state: "failed",
+      restarts: 0,
+      lastExit: "code 2",
+      error: 's3-loader run: invalid configuration: LOADER_BATCH_MAX_OBJECTS: expected an integer, got "abc"',
+    });
+  });
 });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import path from "node:path";
+import { EXIT_CONFIG } from "../../shared/cli.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { CHILD_NODE_ARGS } from "../process/spawn-tsx.ts";
 import type { HealthCheck, ProcessSpec } from "./processes.ts";
@@ -19,6 +20,7 @@ export type ProcessState =
   | "backoff" // crashed, restart scheduled
   | "stopping"
   | "stopped" // by request
+  | "failed" // exited with the configuration-error code: not restarted (a restart cannot fix a setting)
   | "done"; // one-shot finished successfully
 
 export interface ProcessStatus {
@@ -31,6 +33,8 @@ export interface ProcessStatus {
   startedAt: string | null;
   uptimeMs: number | null;
   lastExit: string | null;
+  /** For a failed process: its one-line error (the last line it wrote). */
+  error: string | null;
   logFile: string;
 }
 
@@ -42,6 +46,7 @@ interface Managed {
   restarts: number;
   crashStreak: number;
   lastExit: string | null;
+  error: string | null;
   restartTimer: NodeJS.Timeout | null;
   /** Set when a stop was requested, so the exit is not treated as a crash. */
   wanted: boolean;
@@ -82,6 +87,7 @@ export class Supervisor {
         restarts: 0,
         crashStreak: 0,
         lastExit: null,
+        error: null,
         restartTimer: null,
         wanted: true,
       });
@@ -105,6 +111,7 @@ export class Supervisor {
       startedAt: m.startedAt ? new Date(m.startedAt).toISOString() : null,
       uptimeMs: m.child && m.startedAt ? Date.now() - m.startedAt : null,
       lastExit: m.lastExit,
+      error: m.error,
       logFile: this.logFile(m.spec.name),
     }));
   }
@@ -126,6 +133,7 @@ export class Supervisor {
     const m = this.get(name);
     m.wanted = true;
     m.crashStreak = 0;
+    m.error = null;
     if (!m.child) m.state = "waiting";
     void this.checkHealth();
   }
@@ -203,6 +211,15 @@ export class Supervisor {
       return;
     }
     if (!m.wanted || this.shuttingDown) return;
+    if (code === EXIT_CONFIG) {
+      m.state = "failed";
+      m.error = lastLine(this.logFile(m.spec.name)) ?? "invalid configuration";
+      this.options.log.error(
+        { process: m.spec.name, exit: m.lastExit, error: m.error },
+        "configuration error; not restarting",
+      );
+      return;
+    }
     m.crashStreak = nextCrashStreak(m.crashStreak, uptimeMs, this.policy);
     const delayMs = restartDelayMs(m.crashStreak, this.policy);
     m.state = "backoff";
@@ -263,5 +280,28 @@ async function probe(check: HealthCheck, startedAt: number): Promise<boolean> {
     return response.status < 500;
   } catch {
     return false;
+  }
+}
+
+/** The last non-empty line of a log file (its last 4 KiB), or undefined. */
+function lastLine(file: string): string | undefined {
+  try {
+    const size = statSync(file).size;
+    const length = Math.min(size, 4096);
+    const buffer = Buffer.alloc(length);
+    const fd = openSync(file, "r");
+    try {
+      readSync(fd, buffer, 0, length, size - length);
+    } finally {
+      closeSync(fd);
+    }
+    const lines = buffer
+      .toString("utf8")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    return lines.at(-1)?.slice(0, 500);
+  } catch {
+    return undefined;
   }
 }

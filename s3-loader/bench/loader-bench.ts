@@ -514,7 +514,10 @@ async function main(): Promise<void> {
         database,
         bucket: s3Config.bucket,
         prefix: s3Config.prefix,
-        config: { ...readS3LoaderConfig(process.env), instanceId: "bench" },
+        config: {
+          ...readS3LoaderConfig({ ...process.env, OTEL_TRACES_TTL_DAYS: "3650" }),
+          instanceId: "bench",
+        },
         logger: createLogger("bench", { level: "warn" }),
       });
       const started = performance.now();

@@ -113,17 +113,18 @@ export function readDurationMs(env: Env, name: string, fallbackMs: number, bound
   if (value === undefined) return fallbackMs;
   const parsed = parseDurationMs(value);
   if (parsed === undefined)
-    throw new ConfigError(name, `expected a duration like 500ms, 5s, 2m, got "${value}"`);
+    throw new ConfigError(name, `expected a duration like 500ms, 5s, 2m, 1h, 30d, got "${value}"`);
   checkBounds(name, parsed, bounds);
   return parsed;
 }
 
 export function parseDurationMs(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(text.trim());
   if (!match) return undefined;
   const amount = Number(match[1]);
   const unit = match[2] ?? "ms";
-  const factor = unit === "h" ? 3_600_000 : unit === "m" ? 60_000 : unit === "s" ? 1000 : 1;
+  const factor =
+    unit === "d" ? 86_400_000 : unit === "h" ? 3_600_000 : unit === "m" ? 60_000 : unit === "s" ? 1000 : 1;
   return Math.round(amount * factor);
 }
 
