@@ -4,6 +4,7 @@ import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { createLogger } from "../shared/logger.ts";
+import { terminalSafe } from "../shared/terminal-text.ts";
 import { type EmbeddingEnricherConfig, embedderSettings, readEmbeddingEnricherConfig } from "./config.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
 import { Enricher } from "./enricher.ts";
@@ -183,7 +184,7 @@ function addStatusCommand(program: Command): void {
         if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else
           for (const [key, value] of Object.entries(report))
-            process.stdout.write(`${key.padEnd(18)} ${value}\n`);
+            process.stdout.write(`${key.padEnd(18)} ${terminalSafe(value)}\n`);
       } finally {
         await client.close();
       }
@@ -233,7 +234,7 @@ function addSearchCommand(program: Command): void {
             if (flags.json) process.stdout.write(`${JSON.stringify(m)}\n`);
             else
               process.stdout.write(
-                `${m.score.toFixed(3)}  ${m.timestamp}  ${m.traceId}/${m.spanId}  ${m.text}\n`,
+                `${m.score.toFixed(3)}  ${m.timestamp}  ${terminalSafe(`${m.traceId}/${m.spanId}`)}  ${terminalSafe(m.text)}\n`,
               );
           }
           if (matches.length === 0 && !flags.json) process.stdout.write("no enriched spans for this model\n");

@@ -115,8 +115,9 @@ async function run(options: CommonOptions & { once?: boolean }): Promise<number>
       busy = result.batches > 0;
       if (busy) logger.info(result, "loaded");
       const text = result.errors?.[0];
+      // A warning: the batch stays claimed and is retried; the poll itself went on.
       if (text !== undefined && text !== lastError)
-        logger.error(
+        logger.warn(
           { error: text, failedBatches: result.errors?.length },
           "batch failed; retrying it with backoff",
         );

@@ -412,3 +412,50 @@ describe("7. the engine's own process list stays out of reach", () => {
     expect(await codeOf(await post("SELECT * FROM merge('system', '^proc')", {}, AGENT))).toBe("497");
   });
 });
+
+describe("5-9 with the real client", () => {
+  const agentClient = () =>
+    createClient({
+      url: server.url,
+      username: "agent",
+      password: "agent",
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+
+  it("5. a bare word is SYNTAX_ERROR", async () => {
+    await expect(client.command({ query: "invalid" })).rejects.toMatchObject({ code: "62" });
+  });
+
+  it("6. CREATE USER is one clear NOT_IMPLEMENTED", async () => {
+    await expect(client.command({ query: "CREATE USER u2 IDENTIFIED BY 'x'" })).rejects.toMatchObject({
+      code: "48",
+      message: expect.stringContaining("users.d XML"),
+    });
+  });
+
+  it("7-9. the agent: no limit escapes, no other user's queries, errors in its name", async () => {
+    const agent = agentClient();
+    try {
+      await expect(
+        agent.query({ query: "SELECT 1", clickhouse_settings: { max_result_rows: "0" } }),
+      ).rejects.toMatchObject({ code: "452" });
+      await expect(agent.command({ query: "SET max_execution_time = 0" })).rejects.toMatchObject({
+        code: "452",
+      });
+      const killed = await agent.query({ query: "KILL QUERY WHERE 1", format: "JSONEachRow" });
+      expect(await killed.json()).toEqual([]);
+      const processes = await agent.query({
+        query: "SELECT DISTINCT user FROM system.processes",
+        format: "JSONEachRow",
+      });
+      expect(await processes.json()).toEqual([]);
+      await expect(
+        agent.command({ query: "CREATE TABLE t_agent2 (a Int32) ENGINE = Memory" }),
+      ).rejects.toMatchObject({
+        message: expect.stringMatching(/^agent: /),
+      });
+    } finally {
+      await agent.close();
+    }
+  });
+});

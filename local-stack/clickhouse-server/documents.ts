@@ -22,6 +22,8 @@ export interface ResultDocument {
   push(data: Buffer, rows: number): Buffer[];
   /** Bytes that close the response once the engine stream has ended. */
   finish(): Buffer[];
+  /** Rows held back, to be sent before an exception is written into the stream. */
+  flush?(): Buffer[];
 }
 
 export interface DocumentOptions {
@@ -115,35 +117,47 @@ const XML_FRAME: Frame = {
 /**
  * JSONEachRowWithProgress / JSONStringsEachRowWithProgress: one JSON object
  * per line. The engine's per-block documents each start with `meta` and
- * report progress read since the previous block; the response has `meta`
- * once and cumulative progress rows (none that add nothing), as
- * clickhouse-server writes them.
+ * report progress read since the previous block, and the progress of a
+ * block comes with the next one (the last with the closing chunk). The
+ * response has `meta` once and cumulative progress rows (none that add
+ * nothing) before the rows they count, as clickhouse-server writes them: so
+ * the lines of each chunk are held until the next chunk brings its progress.
  */
 class ProgressDocument implements ResultDocument {
   private wroteMeta = false;
   private readRows = 0;
   private readBytes = 0;
   private totalRows = 0;
+  private held: string[] = [];
 
   constructor(private readonly options: DocumentOptions) {}
 
   push(data: Buffer): Buffer[] {
-    const out: string[] = [];
+    const progress: string[] = [];
+    const lines: string[] = [];
     for (const line of data.toString("utf8").split("\n")) {
       if (line === "") continue;
       if (line.startsWith('{"meta":')) {
         if (this.wroteMeta) continue;
         this.wroteMeta = true;
       } else if (line.startsWith('{"progress":')) {
-        const progress = this.progressLine(line);
-        if (progress === undefined) continue;
-        out.push(progress);
+        const cumulative = this.progressLine(line);
+        if (cumulative !== undefined) progress.push(cumulative);
         continue;
       } else if (!this.options.extremesRequested && /^\{"(?:min|max)":/.test(line)) {
         continue;
       }
-      out.push(line);
+      lines.push(line);
     }
+    const out = [...progress, ...this.held];
+    this.held = lines;
+    return out.length === 0 ? [] : [Buffer.from(`${out.join("\n")}\n`, "utf8")];
+  }
+
+  /** Lines still held (before an exception is written into the stream). */
+  flush(): Buffer[] {
+    const out = this.held;
+    this.held = [];
     return out.length === 0 ? [] : [Buffer.from(`${out.join("\n")}\n`, "utf8")];
   }
 
@@ -164,7 +178,7 @@ class ProgressDocument implements ResultDocument {
   }
 
   finish(): Buffer[] {
-    return [];
+    return this.flush();
   }
 }
 

@@ -171,6 +171,7 @@ export async function sendStream(
         { queryId: ctx.params.queryId, code: failure.code, err: failure.text.slice(0, 500) },
         "query failed mid-stream",
       );
+      await writeAll(document.flush?.() ?? []);
       await writer.write(exceptionBlock(tag, failure.text));
       await writer.end();
       return true;
