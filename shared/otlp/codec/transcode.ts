@@ -13,7 +13,7 @@ import {
   WIRE_VARINT,
 } from "../wire.ts";
 import { decodeExportRequest, toDecodeError } from "./decode.ts";
-import { type FieldPlan, MESSAGE_PLANS, type MessagePlan, wireTypeOf } from "./plan.ts";
+import { type FieldPlan, generatedPlans, MESSAGE_PLANS, type MessagePlan, wireTypeOf } from "./plan.ts";
 
 /**
  * Protobuf export request -> OTLP/JSON bytes in one pass, without building
@@ -684,7 +684,7 @@ function transcoderSource(plan: MessagePlan): string {
 type Transcoder = (ctx: Context, reader: Reader, end: number) => void;
 
 function generate(): Map<string, Transcoder> {
-  const plans = [...MESSAGE_PLANS.values()];
+  const plans = generatedPlans();
   const source = `${plans.map(transcoderSource).join("\n")}
 return { ${plans.map((plan) => `${plan.name}: t_${plan.name}`).join(", ")} };`;
   const runtime: Record<string, unknown> = { ...RUNTIME, uint64Text };
