@@ -408,7 +408,10 @@ export function metricRequestRows(request: unknown): TableRows[] {
           if (data === undefined || data === null) continue;
           const dataObject = object(data, table.field);
           let lines = byTable.get(table.table);
-          if (!lines) byTable.set(table.table, (lines = []));
+          if (!lines) {
+            lines = [];
+            byTable.set(table.table, lines);
+          }
           for (const point of objects(dataObject.dataPoints, "dataPoints")) {
             lines.push(line(table.columns, { point, data: dataObject, shared }));
           }
