@@ -1,11 +1,10 @@
 import { encodeExportRequestJsonBody } from "../shared/otlp/codec/encode.ts";
-import { transcodeExportRequest } from "../shared/otlp/codec/transcode.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import { parseTraceRequestJson } from "../shared/otlp/json.ts";
 import { SIGNALS, type Signal } from "../shared/otlp/signals.ts";
-import { hasValidIds, transcodeTraceRequestToJson } from "../shared/otlp/transcode.ts";
 import type { OtlpResourceSpans, OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { hasValidIds, transcodeExportRequest, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
 
 /**
  * Turns a request body into what the spool stores, the same way for both

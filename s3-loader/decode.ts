@@ -8,11 +8,11 @@
  */
 import { decodeExportRequest } from "../shared/otlp/codec/decode.ts";
 import { SIGNALS, type SignalName } from "../shared/otlp/signals.ts";
-import { traceRequestLines } from "../shared/otlp/to-rows.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { objectEncoding, signalOfKey } from "./plan.ts";
 import { type EncodedRows, encodeLines } from "./row-chunks.ts";
 import { logRequestRows, metricRequestRows } from "./signal-rows.ts";
+import { traceRequestLines } from "./to-rows.ts";
 
 /** The object's bytes cannot become rows (its fault, not the infrastructure's). */
 export class ObjectDecodeError extends Error {}

@@ -20,6 +20,7 @@
  * column list and the values of a row come from one definition.
  */
 import { messagePlan } from "../shared/otlp/codec/plan.ts";
+import type { OtlpKeyValue } from "../shared/otlp/types.ts";
 import {
   anyValueToString,
   attributesJson,
@@ -29,8 +30,7 @@ import {
   serviceNameOf,
   text,
   unixNanoToString,
-} from "../shared/otlp/to-rows.ts";
-import type { OtlpKeyValue } from "../shared/otlp/types.ts";
+} from "./to-rows.ts";
 
 type Json = Record<string, unknown>;
 

@@ -1,8 +1,8 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { CollectorConfig } from "../../shared/config/collector.ts";
 import type { Logger } from "../../shared/logger.ts";
-import { joinTranscodedExports, transcodeExportRequest } from "../../shared/otlp/codec/transcode.ts";
 import { SIGNALS, type Signal } from "../../shared/otlp/signals.ts";
+import type { CollectorConfig } from "../config.ts";
+import { joinTranscodedExports, transcodeExportRequest } from "../otlp/transcode.ts";
 import type { Spool, SpoolBatch } from "../spool/spool.ts";
 import type { CollectorStats } from "../stats.ts";
 import { type KeyLayout, newUniqueKey, objectKey } from "./layout.ts";

@@ -2,15 +2,15 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../shared/logger.ts";
 import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
+import { type Signal, signalByHttpPath } from "../../shared/otlp/signals.ts";
+import type { BodyFormat } from "../ingest.ts";
 import {
   encodeRpcStatusJson,
   encodeRpcStatusProto,
   GrpcCode,
   type PartialSuccess,
-} from "../../shared/otlp/response.ts";
-import { encodeExportResponseJson, encodeExportResponseProto } from "../../shared/otlp/signal-response.ts";
-import { type Signal, signalByHttpPath } from "../../shared/otlp/signals.ts";
-import type { BodyFormat } from "../ingest.ts";
+} from "../otlp/response.ts";
+import { encodeExportResponseJson, encodeExportResponseProto } from "../otlp/signal-response.ts";
 import { ShuttingDownError } from "../processor/batcher.ts";
 import { SpoolFullError } from "../spool/spool.ts";
 import type { RejectReason } from "../stats.ts";

@@ -1,9 +1,9 @@
 import protobuf from "protobufjs";
 import { joinPath, OtlpDecodeError, PathError, withSegment } from "../errors.ts";
 import { toInt64Parts } from "../int64.ts";
+import type { RequestShape } from "../signals.ts";
 import { MAX_VALUE_DEPTH } from "../wire.ts";
 import { type FieldPlan, messagePlan, wireTypeOf } from "./plan.ts";
-import type { RequestShape } from "./transcode.ts";
 
 /**
  * OTLP/JSON -> protobuf for every signal, walking the same field table as

@@ -1,6 +1,9 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
-import { PROTO_DIR } from "../schema.ts";
+
+/** The project's OTLP .proto files (shared/otlp/proto/). */
+export const PROTO_DIR = fileURLToPath(new URL("../proto/", import.meta.url));
 
 /**
  * The one table behind the OTLP codec of all three signals: every message
