@@ -99,7 +99,8 @@ function writeScalar(writer: Writer, field: FieldPlan, value: unknown): void {
     case "uint64":
     case "int64": {
       const { lo, hi } = int64Parts(value, field.kind === "int64", name);
-      writer.uint64(new protobuf.util.LongBits(lo, hi) as unknown as number);
+      // protobufjs takes any {low, high} pair as a 64-bit value.
+      writer.uint64({ low: lo, high: hi, unsigned: true } as unknown as number);
       return;
     }
     case "double":
