@@ -14,7 +14,6 @@
  *   npm run bench:collector -- [--seconds 15] [--concurrency 8] [--spans-per-request 500]
  *                              [--marshaler otlp_json,otlp_proto] [--compression none]
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -25,12 +24,10 @@ import { Command } from "commander";
 import { spawnTsx } from "../../local-stack/process/spawn-tsx.ts";
 import { startS3Server } from "../../local-stack/s3-server/launch.ts";
 import { runCli } from "../../shared/cli.ts";
-import { encodeTraceRequestProto } from "../../shared/otlp/encode.ts";
 import { SIGNAL_NAMES, type SignalName } from "../../shared/otlp/signals.ts";
-import type { OtlpKeyValue, OtlpSpan } from "../../shared/otlp/types.ts";
 import { createS3Client } from "../../shared/s3.ts";
+import { buildLogPayloads, buildMetricPayloads, buildTracePayloads } from "../../testing/otlp-payloads.ts";
 import { READY_PREFIX } from "../cli-ready.ts";
-import { buildLogPayloads, buildMetricPayloads } from "./signal-payloads.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
@@ -42,92 +39,6 @@ interface Options {
   marshalers: string[];
   signals: SignalName[];
   compression: string;
-}
-
-const str = (key: string, value: string): OtlpKeyValue => ({ key, value: { stringValue: value } });
-const int = (key: string, value: number): OtlpKeyValue => ({ key, value: { intValue: value } });
-
-const ROUTES = [
-  "/api/drops/{id}/enter",
-  "/api/cart",
-  "/api/checkout",
-  "/api/inventory/{sku}",
-  "/api/auth/session",
-];
-const SERVICES = ["drop-gateway", "entry-service", "inventory-service", "payment-service"];
-
-/** Requests shaped like the event generator's: HTTP server/client and DB spans with ~10 attributes. */
-function buildPayloads(count: number, spansPerRequest: number): Buffer[] {
-  const payloads: Buffer[] = [];
-  const base = BigInt(Date.now()) * 1_000_000n;
-  for (let p = 0; p < count; p++) {
-    const spans: OtlpSpan[] = [];
-    let traceId = randomBytes(16).toString("hex");
-    let parent = "";
-    for (let i = 0; i < spansPerRequest; i++) {
-      if (i % 8 === 0) {
-        traceId = randomBytes(16).toString("hex");
-        parent = "";
-      }
-      const spanId = randomBytes(8).toString("hex");
-      const start = base + BigInt(p * 1_000_000 + i * 1000);
-      const status = i % 37 === 0 ? 503 : 200;
-      spans.push({
-        traceId,
-        spanId,
-        parentSpanId: parent || undefined,
-        name:
-          i % 8 === 0 ? `POST ${ROUTES[i % ROUTES.length]}` : i % 3 === 0 ? "SELECT inventory" : "GET cache",
-        kind: i % 8 === 0 ? 2 : 3,
-        startTimeUnixNano: start.toString(),
-        endTimeUnixNano: (start + BigInt(1_000_000 + (i % 50) * 100_000)).toString(),
-        attributes: [
-          str("http.request.method", "POST"),
-          str("http.route", ROUTES[i % ROUTES.length] as string),
-          int("http.response.status_code", status),
-          str("server.address", "snkrs.example.com"),
-          str("user.id", `u-${(p * 7919 + i) % 100_000}`),
-          str("drop.id", `drop-${p % 12}`),
-          str("sku", `DZ${5000 + (i % 300)}-612`),
-          int("retry.count", i % 3),
-          { key: "cache.hit", value: { boolValue: i % 2 === 0 } },
-          { key: "queue.wait_ms", value: { doubleValue: (i % 100) / 3 } },
-        ],
-        events:
-          status === 503
-            ? [
-                {
-                  timeUnixNano: start.toString(),
-                  name: "exception",
-                  attributes: [str("exception.type", "UpstreamUnavailable")],
-                },
-              ]
-            : undefined,
-        status: status === 503 ? { code: 2, message: "upstream unavailable" } : undefined,
-      });
-      if (!parent) parent = spanId;
-    }
-    payloads.push(
-      Buffer.from(
-        encodeTraceRequestProto({
-          resourceSpans: [
-            {
-              resource: {
-                attributes: [
-                  str("service.name", SERVICES[p % SERVICES.length] as string),
-                  str("service.version", "1.4.2"),
-                  str("deployment.environment", "bench"),
-                  str("host.name", `node-${p % 5}`),
-                ],
-              },
-              scopeSpans: [{ scope: { name: "snkrs-sim", version: "1.0.0" }, spans }],
-            },
-          ],
-        }),
-      ),
-    );
-  }
-  return payloads;
 }
 
 interface Status {
@@ -165,7 +76,7 @@ function procCpuSeconds(pid: number): number {
 }
 
 const PAYLOADS: Record<SignalName, (count: number, itemsPerRequest: number) => Buffer[]> = {
-  traces: buildPayloads,
+  traces: buildTracePayloads,
   logs: buildLogPayloads,
   metrics: buildMetricPayloads,
 };

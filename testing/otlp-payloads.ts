@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { encodeExportRequestFromJson } from "../../shared/otlp/codec/encode.ts";
-import { SIGNALS } from "../../shared/otlp/signals.ts";
-import type { OtlpKeyValue } from "../../shared/otlp/types.ts";
+import { encodeExportRequestFromJson } from "../shared/otlp/codec/encode.ts";
+import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
+import { SIGNALS } from "../shared/otlp/signals.ts";
+import type { OtlpKeyValue, OtlpSpan } from "../shared/otlp/types.ts";
 
 /**
- * Pre-encoded protobuf log and metric requests for the collector benchmark,
- * shaped like the event generator's: log records with a templated body,
+ * Pre-encoded protobuf requests of each signal for the benchmarks (collector,
+ * loader), shaped like the event generator's: HTTP server/client and DB spans
+ * with ~10 attributes; log records with a templated body,
  * severity, ~8 attributes and the ids of their span; metric data points
  * (request counters, latency histograms with 10 buckets, runtime gauges)
  * with per-route attributes.
@@ -26,6 +28,92 @@ function resource(p: number): { attributes: OtlpKeyValue[] } {
       str("host.name", `node-${p % 5}`),
     ],
   };
+}
+
+const TRACE_ROUTES = [
+  "/api/drops/{id}/enter",
+  "/api/cart",
+  "/api/checkout",
+  "/api/inventory/{sku}",
+  "/api/auth/session",
+];
+
+/** Requests shaped like the event generator's: HTTP server/client and DB spans with ~10 attributes. */
+export function buildTracePayloads(count: number, spansPerRequest: number): Buffer[] {
+  const payloads: Buffer[] = [];
+  const base = BigInt(Date.now()) * 1_000_000n;
+  for (let p = 0; p < count; p++) {
+    const spans: OtlpSpan[] = [];
+    let traceId = randomBytes(16).toString("hex");
+    let parent = "";
+    for (let i = 0; i < spansPerRequest; i++) {
+      if (i % 8 === 0) {
+        traceId = randomBytes(16).toString("hex");
+        parent = "";
+      }
+      const spanId = randomBytes(8).toString("hex");
+      const start = base + BigInt(p * 1_000_000 + i * 1000);
+      const status = i % 37 === 0 ? 503 : 200;
+      spans.push({
+        traceId,
+        spanId,
+        parentSpanId: parent || undefined,
+        name:
+          i % 8 === 0
+            ? `POST ${TRACE_ROUTES[i % TRACE_ROUTES.length]}`
+            : i % 3 === 0
+              ? "SELECT inventory"
+              : "GET cache",
+        kind: i % 8 === 0 ? 2 : 3,
+        startTimeUnixNano: start.toString(),
+        endTimeUnixNano: (start + BigInt(1_000_000 + (i % 50) * 100_000)).toString(),
+        attributes: [
+          str("http.request.method", "POST"),
+          str("http.route", TRACE_ROUTES[i % TRACE_ROUTES.length] as string),
+          int("http.response.status_code", status),
+          str("server.address", "snkrs.example.com"),
+          str("user.id", `u-${(p * 7919 + i) % 100_000}`),
+          str("drop.id", `drop-${p % 12}`),
+          str("sku", `DZ${5000 + (i % 300)}-612`),
+          int("retry.count", i % 3),
+          { key: "cache.hit", value: { boolValue: i % 2 === 0 } },
+          { key: "queue.wait_ms", value: { doubleValue: (i % 100) / 3 } },
+        ],
+        events:
+          status === 503
+            ? [
+                {
+                  timeUnixNano: start.toString(),
+                  name: "exception",
+                  attributes: [str("exception.type", "UpstreamUnavailable")],
+                },
+              ]
+            : undefined,
+        status: status === 503 ? { code: 2, message: "upstream unavailable" } : undefined,
+      });
+      if (!parent) parent = spanId;
+    }
+    payloads.push(
+      Buffer.from(
+        encodeTraceRequestProto({
+          resourceSpans: [
+            {
+              resource: {
+                attributes: [
+                  str("service.name", SERVICES[p % SERVICES.length] as string),
+                  str("service.version", "1.4.2"),
+                  str("deployment.environment", "bench"),
+                  str("host.name", `node-${p % 5}`),
+                ],
+              },
+              scopeSpans: [{ scope: { name: "snkrs-sim", version: "1.0.0" }, spans }],
+            },
+          ],
+        }),
+      ),
+    );
+  }
+  return payloads;
 }
 
 export function buildLogPayloads(count: number, recordsPerRequest: number): Buffer[] {
