@@ -2,8 +2,8 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../../shared/logger.ts";
 import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
 import { SIGNAL_NAMES, SIGNALS, type Signal } from "../../shared/otlp/signals.ts";
-import { encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
-import { encodeExportResponseProto } from "../otlp/signal-response.ts";
+import { encodeExportResponseProto, encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
+
 import { ShuttingDownError } from "../processor/batcher.ts";
 import { SpoolFullError } from "../spool/spool.ts";
 import type { OtlpSink } from "./http.ts";

@@ -5,12 +5,13 @@ import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
 import { type Signal, signalByHttpPath } from "../../shared/otlp/signals.ts";
 import type { BodyFormat } from "../ingest.ts";
 import {
+  encodeExportResponseJson,
+  encodeExportResponseProto,
   encodeRpcStatusJson,
   encodeRpcStatusProto,
   GrpcCode,
   type PartialSuccess,
 } from "../otlp/response.ts";
-import { encodeExportResponseJson, encodeExportResponseProto } from "../otlp/signal-response.ts";
 import { ShuttingDownError } from "../processor/batcher.ts";
 import { SpoolFullError } from "../spool/spool.ts";
 import type { RejectReason } from "../stats.ts";
