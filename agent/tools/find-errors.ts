@@ -10,8 +10,8 @@ import {
 } from "./filters.ts";
 import { SPAN_LIST_COLUMNS, SPAN_LIST_HEADER, type SpanListRow, spanListTable } from "./find-slow-spans.ts";
 import { isoFromMs, renderTable } from "./format.ts";
-import { num, pct, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, pct, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalEnum, optionalNumber, optionalString, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -91,7 +91,7 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
     ]
       .filter(Boolean)
       .join(" "),
-  async run(ctx: ToolContext, input: FindErrorsInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: FindErrorsInput): Promise<ToolResult> {
     const win = windowCondition(input.window);
     const flt = spanFilterCondition(input.filter);
     const params: Record<string, unknown> = { ...win.params, ...flt.params };
@@ -101,10 +101,8 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
       errorConditions.push(`positionCaseInsensitive(${ERROR_MESSAGE_SQL}, {message:String}) > 0`);
       params.message = input.messageContains;
     }
-    const sql: string[] = [];
     const totalSql = `SELECT count() AS spans, countIf(${errorConditions.slice(scope.length).join(" AND ")}) AS errors
       FROM otel_traces ${where(scope)}`;
-    sql.push(sqlWithParams(totalSql, params));
     const [totals] = await queryRows<{ spans: string; errors: string }>(ctx, totalSql, params);
     const spans = num(totals?.spans);
     const errors = num(totals?.errors);
@@ -115,7 +113,6 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
     if (input.groupBy === "span") {
       const listSql = `SELECT ${SPAN_LIST_COLUMNS}, ${ERROR_MESSAGE_SQL} AS error_message FROM otel_traces ${where(errorConditions)}
         ORDER BY Timestamp DESC, SpanId ASC LIMIT {limit:UInt32}`;
-      sql.push(sqlWithParams(listSql, listParams));
       const rows = await queryRows<SpanListRow & { error_message: string }>(ctx, listSql, listParams);
       const table = renderTable(
         [...SPAN_LIST_HEADER, "message"],
@@ -126,7 +123,6 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
       return {
         text: `${header}; latest ${rows.length}:\n${table.text}${hint}`,
         rows: rows.length,
-        sql,
         truncated: table.truncated,
       };
     }
@@ -134,7 +130,6 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
         toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
       FROM otel_traces ${where(errorConditions)}
       GROUP BY service, span, message ORDER BY errors DESC, service, span, message LIMIT {limit:UInt32}`;
-    sql.push(sqlWithParams(groupSql, listParams));
     const groups = await queryRows<ErrorGroupRow>(ctx, groupSql, listParams);
     const table = renderTable(
       ["service", "span", "message", "errors", "last_seen"],
@@ -144,7 +139,6 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
     return {
       text: `${header}; top ${groups.length} groups by count (group_by="span" lists spans with trace ids):\n${table.text}${hint}`,
       rows: groups.length,
-      sql,
       truncated: table.truncated,
     };
   },
