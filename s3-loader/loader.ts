@@ -28,6 +28,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { ClickHouseClient } from "@clickhouse/client";
 import PQueue from "p-queue";
+import { signalOfKey } from "../shared/awss3-layout.ts";
 import type { Logger } from "../shared/logger.ts";
 import { SIGNALS, type Signal } from "../shared/otlp/signals.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
@@ -50,7 +51,6 @@ import {
   objectEncoding,
   retryDelayMs,
   shardOf,
-  signalOfKey,
 } from "./plan.ts";
 import { type EncodedRows, RowChunker } from "./row-chunks.ts";
 import { SIGNAL_TABLE_COLUMNS } from "./signal-rows.ts";
