@@ -2,28 +2,30 @@ import path from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { S3Config } from "../shared/config/s3.ts";
 import type { Logger } from "../shared/logger.ts";
+import { SIGNAL_NAMES, SIGNALS, type Signal, type SignalName } from "../shared/otlp/signals.ts";
 import { createS3Client } from "../shared/s3.ts";
 import type { CollectorConfig } from "./config.ts";
-import type { TraceConsumer } from "./consumer.ts";
+import type { OtlpConsumer } from "./consumer.ts";
 import { S3Exporter } from "./exporter/s3-exporter.ts";
 import { type BodyFormat, ingestBody } from "./ingest.ts";
 import type { PartialSuccess } from "./otlp/response.ts";
 import { Batcher } from "./processor/batcher.ts";
 import { type RunningGrpcReceiver, startGrpcReceiver } from "./receivers/grpc.ts";
 import { type RunningHttpReceiver, startHttpReceiver } from "./receivers/http.ts";
-import { spanTimeCheck } from "./span-times.ts";
-import { Spool } from "./spool/spool.ts";
+import { itemTimeCheck } from "./span-times.ts";
+import { Spool, type SpoolBudget } from "./spool/spool.ts";
 import { CollectorStats, type RejectReason } from "./stats.ts";
 
 /**
- * The collector pipeline, laid out like the OpenTelemetry Collector's:
+ * The collector pipelines, laid out like the OpenTelemetry Collector's, one
+ * per signal (traces, logs, metrics) behind the same receivers:
  *
  *   receivers (OTLP/HTTP, OTLP/gRPC) -> batch processor -> awss3 exporter
  *                                         |  spool (fsync before ack) |
  *
  * A request is acknowledged once it is in the spool; the spool file of a
- * batch is deleted once its object is in S3. On start the spool left by an
- * earlier run (crash, S3 outage, shutdown timeout) is uploaded first.
+ * batch is deleted once its object is in S3. On start the spools left by an
+ * earlier run (crash, S3 outage, shutdown timeout) are uploaded first.
  */
 
 export interface CollectorOptions {
@@ -39,36 +41,43 @@ export interface RunningCollector {
   grpcPort: number;
   stats: CollectorStats;
   status(): Record<string, unknown>;
-  /** Seals the open batch now (tests). */
+  /** Seals the open batches now (tests). */
   flush(): Promise<void>;
   /** Waits until every sealed batch is uploaded (or timeoutMs passes). */
   drain(timeoutMs: number): Promise<boolean>;
-  /** Graceful stop: no new requests, flush the open batch, wait for uploads up to shutdownTimeoutMs. */
+  /** Graceful stop: no new requests, flush the open batches, wait for uploads up to shutdownTimeoutMs. */
   stop(): Promise<void>;
 }
 
-/** The processor and exporter half of the pipeline, with the spool between them. */
+/** The processor and exporter half of one signal's pipeline, with the spool between them. */
 interface Pipeline {
-  stats: CollectorStats;
+  signal: Signal;
   spool: Spool;
   exporter: S3Exporter;
   batcher: Batcher;
 }
 
+/** Every signal's pipeline, with the counters they share. */
+interface Pipelines {
+  stats: CollectorStats;
+  list: Pipeline[];
+  bySignal: Map<SignalName, Pipeline>;
+}
+
 export async function startCollector(options: CollectorOptions): Promise<RunningCollector> {
   const { config, s3, log } = options;
   const client = options.s3Client ?? createS3Client(s3);
-  const pipeline = createPipeline(options, client);
-  const { spool, exporter, batcher, stats } = pipeline;
+  const pipelines = createPipelines(options, client);
+  const { stats, list } = pipelines;
   const counters = persistCounters(stats, config, log);
-  await uploadLeftoverSpool(pipeline, log, counters.hadTotals);
-  const status = (): Record<string, unknown> => statusSnapshot(pipeline, config, s3);
+  await uploadLeftoverSpools(pipelines, log, counters.hadTotals);
+  const status = (): Record<string, unknown> => statusSnapshot(pipelines, config, s3);
   const receiverOptions = {
     host: config.host,
     maxBodyBytes: config.maxBodyBytes,
     bodyTimeoutMs: config.bodyTimeoutMs,
     retryAfterMs: config.retryAfterMs,
-    sink: createConsumer(pipeline, config, status),
+    sink: createConsumer(pipelines, config, status),
     log,
   };
   let http: RunningHttpReceiver | undefined;
@@ -78,8 +87,10 @@ export async function startCollector(options: CollectorOptions): Promise<Running
     grpc = await startGrpcReceiver({ ...receiverOptions, port: config.grpcPort });
   } catch (error) {
     await http?.close();
-    exporter.stop();
-    await spool.close();
+    for (const { exporter, spool } of list) {
+      exporter.stop();
+      await spool.close();
+    }
     throw error;
   }
 
@@ -88,23 +99,26 @@ export async function startCollector(options: CollectorOptions): Promise<Running
       ? setInterval(() => log.info(status(), "collector status"), config.statusIntervalMs).unref()
       : undefined;
 
+  const flush = async (): Promise<void> => {
+    await Promise.all(list.map((p) => p.batcher.flush()));
+  };
   let stopping: Promise<void> | undefined;
   return {
     httpPort: http.port,
     grpcPort: grpc.port,
     stats,
     status,
-    flush: () => batcher.flush(),
+    flush,
     drain: async (timeoutMs) => {
-      await batcher.flush();
-      return exporter.drain(timeoutMs);
+      await flush();
+      return (await Promise.all(list.map((p) => p.exporter.drain(timeoutMs)))).every(Boolean);
     },
     stop() {
       stopping ??= (async () => {
         if (statusTimer) clearInterval(statusTimer);
         // Stop taking requests first; requests already inside finish (and are spooled).
         await Promise.all([http?.close(), grpc?.close()]);
-        await stopPipeline(pipeline, config, log, status);
+        await stopPipelines(pipelines, config, log, status);
         counters.stop();
         if (!options.s3Client) client.destroy();
       })();
@@ -113,76 +127,104 @@ export async function startCollector(options: CollectorOptions): Promise<Running
   };
 }
 
-function createPipeline(options: CollectorOptions, client: S3Client): Pipeline {
-  const { config, s3, log } = options;
-  const stats = new CollectorStats();
-  const spool = new Spool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync });
-  const exporter = new S3Exporter({
-    client,
-    bucket: s3.bucket,
-    layout: {
-      prefix: s3.prefix,
-      partitionFormat: config.partitionFormat,
-      filePrefix: config.filePrefix,
-      marshaler: config.marshaler,
-      compression: config.compression,
-    },
-    config,
-    spool,
-    stats,
-    log,
-  });
-  const batcher = new Batcher(
-    spool,
-    {
-      batchSize: config.batchSize,
-      batchMaxBytes: config.batchMaxBytes,
-      batchTimeoutMs: config.batchTimeoutMs,
-      keep: config.marshaler === "otlp_json" ? "json" : "payloads",
-    },
-    (batch) => exporter.enqueue(batch),
-  );
-  return { stats, spool, exporter, batcher };
+/**
+ * Where a signal's spool lives: traces directly in the spool directory (where
+ * it always was, so an upgrade finds its old spool), logs and metrics in
+ * subdirectories. All share one byte budget (COLLECTOR_SPOOL_MAX_BYTES).
+ */
+function spoolDirOf(spoolDir: string, signal: SignalName): string {
+  return signal === "traces" ? spoolDir : path.join(spoolDir, signal);
 }
 
-/** Opens the spool and queues what an earlier run left (crash, S3 outage, shutdown timeout) for upload. */
-async function uploadLeftoverSpool(
-  { spool, exporter, stats }: Pipeline,
+function createPipelines(options: CollectorOptions, client: S3Client): Pipelines {
+  const { config, s3, log } = options;
+  const stats = new CollectorStats();
+  const budget: SpoolBudget = { bytes: 0 };
+  const list = SIGNAL_NAMES.map((name): Pipeline => {
+    const signal = SIGNALS[name];
+    const spool = new Spool({
+      dir: spoolDirOf(config.spoolDir, name),
+      maxBytes: config.spoolMaxBytes,
+      fsync: config.spoolFsync,
+      budget,
+    });
+    const exporter = new S3Exporter({
+      client,
+      bucket: s3.bucket,
+      layout: {
+        prefix: s3.prefix,
+        partitionFormat: config.partitionFormat,
+        filePrefix: config.filePrefix,
+        marshaler: config.marshaler,
+        compression: config.compression,
+        signal: name,
+      },
+      config,
+      spool,
+      stats,
+      log: log.child({ signal: name }),
+      signal,
+    });
+    const batcher = new Batcher(
+      spool,
+      {
+        batchSize: config.batchSize,
+        batchMaxBytes: config.batchMaxBytes,
+        batchTimeoutMs: config.batchTimeoutMs,
+        keep: config.marshaler === "otlp_json" ? "json" : "payloads",
+      },
+      (batch) => exporter.enqueue(batch),
+    );
+    return { signal, spool, exporter, batcher };
+  });
+  return { stats, list, bySignal: new Map(list.map((p) => [p.signal.name, p])) };
+}
+
+/** Opens the spools and queues what an earlier run left (crash, S3 outage, shutdown timeout) for upload. */
+async function uploadLeftoverSpools(
+  { list, stats }: Pipelines,
   log: Logger,
   hadTotals: boolean,
 ): Promise<void> {
-  const recovered = await spool.open();
-  if (recovered.batches.length > 0 || recovered.tornBytes > 0) {
-    log.info(
-      {
-        batches: recovered.batches.length,
-        spans: recovered.batches.reduce((sum, batch) => sum + batch.spans, 0),
-        tornBytes: recovered.tornBytes,
-        removedEmptyFiles: recovered.removedEmpty,
-      },
-      "uploading the spool left by the previous run",
-    );
+  let batches = 0;
+  let items = 0;
+  for (const { signal, spool, exporter } of list) {
+    const recovered = await spool.open();
+    const recoveredItems = recovered.batches.reduce((sum, batch) => sum + batch.spans, 0);
+    if (recovered.batches.length > 0 || recovered.tornBytes > 0) {
+      log.info(
+        {
+          signal: signal.name,
+          batches: recovered.batches.length,
+          items: recoveredItems,
+          tornBytes: recovered.tornBytes,
+          removedEmptyFiles: recovered.removedEmpty,
+        },
+        "uploading the spool left by the previous run",
+      );
+    }
+    batches += recovered.batches.length;
+    items += recoveredItems;
+    for (const batch of recovered.batches) exporter.enqueue(batch);
   }
-  stats.recordStart(
-    recovered.batches.length,
-    recovered.batches.reduce((sum, batch) => sum + batch.spans, 0),
-    hadTotals,
-  );
-  for (const batch of recovered.batches) exporter.enqueue(batch);
+  stats.recordStart(batches, items, hadTotals);
 }
 
+const sum = (list: Pipeline[], value: (p: Pipeline) => number): number =>
+  list.reduce((total, p) => total + value(p), 0);
+
 function statusSnapshot(
-  { stats, spool, exporter, batcher }: Pipeline,
+  { stats, list, bySignal }: Pipelines,
   config: CollectorConfig,
   s3: S3Config,
 ): Record<string, unknown> {
   return stats.snapshot({
-    spoolFiles: spool.files,
-    spoolBytes: spool.bytes,
-    spoolMaxBytes: spool.maxBytes,
-    pendingBatches: exporter.pendingBatches,
-    openBatchSpans: batcher.openBatchSpans,
-    s3Healthy: exporter.healthy,
+    spoolFiles: sum(list, (p) => p.spool.files),
+    spoolBytes: sum(list, (p) => p.spool.bytes),
+    spoolMaxBytes: config.spoolMaxBytes,
+    pendingBatches: sum(list, (p) => p.exporter.pendingBatches),
+    openBatchSpans: bySignal.get("traces")?.batcher.openBatchSpans ?? 0,
+    s3Healthy: list.every((p) => p.exporter.healthy),
     config: {
       marshaler: config.marshaler,
       compression: config.compression,
@@ -194,25 +236,37 @@ function statusSnapshot(
   });
 }
 
-/** What both receivers hand requests to: ingest, then the batch processor. */
+/** What both receivers hand requests to: ingest, then the signal's batch processor. */
 function createConsumer(
-  { stats, spool, exporter, batcher }: Pipeline,
+  { stats, list, bySignal }: Pipelines,
   config: CollectorConfig,
   status: () => Record<string, unknown>,
-): TraceConsumer {
-  const spanLimits = { maxAgeMs: config.maxSpanAgeMs, maxFutureSkewMs: config.maxFutureSkewMs };
+): OtlpConsumer {
+  const timeLimits = { maxAgeMs: config.maxSpanAgeMs, maxFutureSkewMs: config.maxFutureSkewMs };
   return {
-    async accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess> {
-      const ingested = ingestBody(body, format, {
-        json: config.marshaler === "otlp_json",
-        checkSpan: spanTimeCheck(spanLimits, Date.now()),
-      });
+    async accept(
+      body: Buffer,
+      format: BodyFormat,
+      protocol: "http" | "grpc",
+      signal: Signal = SIGNALS.traces,
+    ): Promise<PartialSuccess> {
+      const pipeline = bySignal.get(signal.name) as Pipeline;
+      const ingested = ingestBody(
+        body,
+        format,
+        { json: config.marshaler === "otlp_json", checkItem: itemTimeCheck(timeLimits, Date.now()) },
+        signal,
+      );
       if (ingested.spans > 0) {
-        await batcher.accept({ payload: ingested.payload, json: ingested.json, spans: ingested.spans });
+        await pipeline.batcher.accept({
+          payload: ingested.payload,
+          json: ingested.json,
+          spans: ingested.spans,
+        });
       }
       stats.requestsAccepted[protocol]++;
-      stats.spansReceived += ingested.spans;
-      stats.refuseSpans(ingested.refused);
+      stats.signals[signal.name].received += ingested.spans;
+      stats.refuseItems(signal.name, ingested.refused);
       return { rejectedSpans: ingested.rejectedSpans, errorMessage: ingested.rejectionMessage };
     },
     reject(reason: RejectReason) {
@@ -221,26 +275,39 @@ function createConsumer(
     health() {
       return {
         healthy: true,
-        detail: { s3Healthy: exporter.healthy, spoolBytes: spool.bytes, spoolMaxBytes: spool.maxBytes },
+        detail: {
+          s3Healthy: list.every((p) => p.exporter.healthy),
+          spoolBytes: sum(list, (p) => p.spool.bytes),
+          spoolMaxBytes: config.spoolMaxBytes,
+        },
       };
     },
     status,
   };
 }
 
-/** Flushes the open batch and waits for uploads up to shutdownTimeoutMs; what is left stays spooled. */
-async function stopPipeline(
-  { spool, exporter, batcher }: Pipeline,
+/** Flushes the open batches and waits for uploads up to shutdownTimeoutMs; what is left stays spooled. */
+async function stopPipelines(
+  { list }: Pipelines,
   config: CollectorConfig,
   log: Logger,
   status: () => Record<string, unknown>,
 ): Promise<void> {
-  await batcher.stop();
-  const drained = await exporter.drain(config.shutdownTimeoutMs);
-  exporter.stop();
-  await spool.close();
+  await Promise.all(list.map((p) => p.batcher.stop()));
+  const drained = (await Promise.all(list.map((p) => p.exporter.drain(config.shutdownTimeoutMs)))).every(
+    Boolean,
+  );
+  for (const { exporter, spool } of list) {
+    exporter.stop();
+    await spool.close();
+  }
   log.info(
-    { drained, spoolFiles: spool.files, spoolBytes: spool.bytes, ...pick(status()) },
+    {
+      drained,
+      spoolFiles: sum(list, (p) => p.spool.files),
+      spoolBytes: sum(list, (p) => p.spool.bytes),
+      ...pick(status()),
+    },
     drained
       ? "collector stopped; spool empty"
       : "collector stopped; the rest stays spooled for the next start",
@@ -281,5 +348,7 @@ function pick(snapshot: Record<string, unknown>): Record<string, unknown> {
     spansReceived: snapshot.spansReceived,
     objectsWritten: snapshot.objectsWritten,
     spansWritten: snapshot.spansWritten,
+    logRecordsWritten: snapshot.logRecordsWritten,
+    dataPointsWritten: snapshot.dataPointsWritten,
   };
 }

@@ -1,19 +1,25 @@
 import type { Logger } from "../shared/logger.ts";
 import { OtlpDecodeError } from "../shared/otlp/errors.ts";
+import type { Signal } from "../shared/otlp/signals.ts";
 import type { BodyFormat } from "./ingest.ts";
 import { GrpcCode, type PartialSuccess } from "./otlp/response.ts";
 import type { RejectReason } from "./stats.ts";
 
 /**
- * The one contract of the collector's span path (docs/ARCHITECTURE.md): what a
- * receiver hands a request body to, and the two kinds of error it may get
+ * The one contract of the collector's OTLP path, for every signal
+ * (docs/ARCHITECTURE.md): what a receiver hands a request body to, and the two kinds of error it may get
  * back. Receivers know this module only, never the processor's or the
  * spool's error classes; `classify` turns any error into the answer both
  * receivers give (HTTP status and gRPC code), so they cannot drift apart.
  */
-export interface TraceConsumer {
-  /** Spools the request's spans; resolves with the partial success to answer. */
-  accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess>;
+export interface OtlpConsumer {
+  /** Spools the request's items (default signal: traces); resolves with the partial success to answer. */
+  accept(
+    body: Buffer,
+    format: BodyFormat,
+    protocol: "http" | "grpc",
+    signal?: Signal,
+  ): Promise<PartialSuccess>;
   /** Counts a request the receiver refused. */
   reject(reason: RejectReason): void;
   health(): { healthy: boolean; detail: Record<string, unknown> };
@@ -30,7 +36,7 @@ export interface ReceiverOptions {
   bodyTimeoutMs?: number;
   /** What a throttled client is told to wait (Retry-After, RetryInfo). */
   retryAfterMs: number;
-  sink: TraceConsumer;
+  sink: OtlpConsumer;
   log: Logger;
 }
 

@@ -1,16 +1,17 @@
 /**
- * The collector's acceptance rule for span times: a span the collector
- * acknowledges must be storable and queryable, so spans whose times cannot be
- * (no start time, impossible values, outside the table's retention, too far
- * in the future) are refused here, through OTLP partial success, instead of
- * being dropped silently later (docs/ARCHITECTURE.md, "acceptance contract").
+ * The collector's acceptance rule for item times: a span, log record or data
+ * point the collector acknowledges must be storable and queryable, so items
+ * whose times cannot be (no time, impossible values, outside the table's
+ * retention, too far in the future) are refused here, through OTLP partial
+ * success, instead of being dropped silently later (docs/ARCHITECTURE.md,
+ * "acceptance contract"). Every signal's tables have the same TTL.
  *
  * Times arrive as the two 32-bit halves of a fixed64 so the codec can call
  * this without allocating a bigint per span; nanoseconds as a double are
  * exact enough for limits measured in minutes and days.
  */
 
-/** Why a span was refused; also the keys of the collector's refusal counters. */
+/** Why an item was refused; also the keys of the collector's refusal counters (the same for every signal). */
 export const SPAN_REFUSAL_REASONS = [
   "invalid_id",
   "no_start_time",
@@ -64,6 +65,59 @@ export function checkSpanTimes(
   return null;
 }
 
+/**
+ * Null when a log record's times are acceptable, otherwise the reason it is
+ * refused. Its row's Timestamp is timeUnixNano, or observedTimeUnixNano when
+ * that is 0 (as the OTel ClickHouse exporter stores it); without either the
+ * record has no time at all.
+ */
+export function checkLogRecordTimes(
+  time: { lo: number; hi: number },
+  observed: { lo: number; hi: number },
+  limits: SpanTimeLimits,
+  nowMs: number,
+): SpanRefusalReason | null {
+  const hasTime = time.lo !== 0 || time.hi !== 0;
+  if (!hasTime && observed.lo === 0 && observed.hi === 0) return "no_start_time";
+  return checkStoredTime(hasTime ? time : observed, hasTime ? observed : time, limits, nowMs);
+}
+
+/**
+ * Null when a metric data point's times are acceptable, otherwise the reason
+ * it is refused: its row's TimeUnix is timeUnixNano (required by OTLP); the
+ * start time is optional (0 for gauges) but may not be impossible.
+ */
+export function checkDataPointTimes(
+  time: { lo: number; hi: number },
+  start: { lo: number; hi: number },
+  limits: SpanTimeLimits,
+  nowMs: number,
+): SpanRefusalReason | null {
+  if (time.lo === 0 && time.hi === 0) return "no_start_time";
+  return checkStoredTime(time, start, limits, nowMs);
+}
+
+/** The rule shared by logs and metrics: `stored` is the time the row is kept and partitioned by. */
+function checkStoredTime(
+  stored: { lo: number; hi: number },
+  other: { lo: number; hi: number },
+  limits: SpanTimeLimits,
+  nowMs: number,
+): SpanRefusalReason | null {
+  if (
+    (stored.hi === MAX_UINT32 && stored.lo === MAX_UINT32) ||
+    (other.hi === MAX_UINT32 && other.lo === MAX_UINT32)
+  )
+    return "impossible_time";
+  const storedNs = fixed64Ns(stored.lo, stored.hi);
+  if (storedNs >= LAST_STORABLE_NS || fixed64Ns(other.lo, other.hi) >= LAST_STORABLE_NS)
+    return "impossible_time";
+  const storedMs = storedNs / 1e6;
+  if (storedMs < nowMs - limits.maxAgeMs) return "older_than_retention";
+  if (storedMs > nowMs + limits.maxFutureSkewMs) return "too_far_in_future";
+  return null;
+}
+
 const MESSAGES: Record<SpanRefusalReason, string> = {
   invalid_id: "without a valid traceId/spanId (missing or all zero)",
   no_start_time: "without a start time",
@@ -72,17 +126,48 @@ const MESSAGES: Record<SpanRefusalReason, string> = {
   too_far_in_future: "further in the future than the allowed clock skew",
 };
 
-/** The partial-success message: counts by reason, e.g. "2 span(s) refused: 1 without a start time; 1 ...". */
-export function refusalMessage(byReason: Partial<Record<SpanRefusalReason, number>>): string {
+/** no_start_time of a log record or data point: it has no time at all. */
+const NO_TIME = "without a time (timeUnixNano)";
+
+/**
+ * The partial-success message: counts by reason, e.g. "2 span(s) refused: 1
+ * without a start time; 1 ...". `itemNoun` is the signal's ("spans", "log
+ * records", "data points").
+ */
+export function refusalMessage(
+  byReason: Partial<Record<SpanRefusalReason, number>>,
+  itemNoun = "spans",
+): string {
   const parts: string[] = [];
   let total = 0;
   for (const reason of SPAN_REFUSAL_REASONS) {
     const n = byReason[reason] ?? 0;
     if (n === 0) continue;
     total += n;
-    parts.push(`${n} ${MESSAGES[reason]}`);
+    parts.push(`${n} ${reason === "no_start_time" && itemNoun !== "spans" ? NO_TIME : MESSAGES[reason]}`);
   }
-  return total === 0 ? "" : `${total} span(s) refused: ${parts.join("; ")}`;
+  const noun = itemNoun.endsWith("s") ? itemNoun.slice(0, -1) : itemNoun;
+  return total === 0 ? "" : `${total} ${noun}(s) refused: ${parts.join("; ")}`;
+}
+
+/**
+ * The check for one request of any signal: every item of it is judged against
+ * the same clock reading. `message` is the item's OTLP message; the halves are
+ * its two time fields in ITEM_TIME_FIELDS order (collector/otlp/transcode.ts).
+ */
+export function itemTimeCheck(
+  limits: SpanTimeLimits,
+  nowMs: number,
+): (
+  message: string,
+  first: { lo: number; hi: number },
+  second: { lo: number; hi: number },
+) => SpanRefusalReason | null {
+  return (message, first, second) => {
+    if (message === "Span") return checkSpanTimes(first, second, limits, nowMs);
+    if (message === "LogRecord") return checkLogRecordTimes(first, second, limits, nowMs);
+    return checkDataPointTimes(first, second, limits, nowMs);
+  };
 }
 
 /** The check for one request: every span of it is judged against the same clock reading. */

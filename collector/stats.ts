@@ -9,6 +9,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { SIGNAL_NAMES, type SignalName } from "../shared/otlp/signals.ts";
 import { SPAN_REFUSAL_REASONS, type SpanRefusalReason } from "./span-times.ts";
 
 export const REJECT_REASONS = [
@@ -25,20 +26,39 @@ export const REJECT_REASONS = [
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
+/** Items (spans, log records, data points) of one signal through the collector. */
+export interface SignalCounters {
+  received: number;
+  /** Refused from accepted requests (partial success), total and by reason. */
+  rejected: number;
+  refused: Record<SpanRefusalReason, number>;
+  written: number;
+  objects: number;
+}
+
+function emptySignalCounters(): SignalCounters {
+  return {
+    received: 0,
+    rejected: 0,
+    refused: Object.fromEntries(SPAN_REFUSAL_REASONS.map((r) => [r, 0])) as Record<SpanRefusalReason, number>,
+    written: 0,
+    objects: 0,
+  };
+}
+
 export class CollectorStats {
   readonly startedAtMs = Date.now();
   requestsAccepted = { http: 0, grpc: 0 };
-  spansReceived = 0;
-  /** Spans refused from accepted requests (partial success), total and by reason. */
-  spansRejected = 0;
-  spansRefused: Record<SpanRefusalReason, number> = Object.fromEntries(
-    SPAN_REFUSAL_REASONS.map((r) => [r, 0]),
-  ) as Record<SpanRefusalReason, number>;
+  readonly signals: Record<SignalName, SignalCounters> = {
+    traces: emptySignalCounters(),
+    logs: emptySignalCounters(),
+    metrics: emptySignalCounters(),
+  };
   requestsRejected: Record<RejectReason, number> = Object.fromEntries(
     REJECT_REASONS.map((r) => [r, 0]),
   ) as Record<RejectReason, number>;
+  /** Objects and bytes of all signals. */
   objectsWritten = 0;
-  spansWritten = 0;
   bytesWritten = 0;
   /** Recovered batches found already stored under their persisted key (no second object). */
   objectsAlreadyStored = 0;
@@ -52,14 +72,33 @@ export class CollectorStats {
   /** Totals of the runs before this one (from the counters file). */
   private previous: PersistedCounters = emptyCounters();
 
+  get spansReceived(): number {
+    return this.signals.traces.received;
+  }
+
+  /** Spans refused from accepted requests (partial success). */
+  get spansRejected(): number {
+    return this.signals.traces.rejected;
+  }
+
+  get spansRefused(): Record<SpanRefusalReason, number> {
+    return this.signals.traces.refused;
+  }
+
+  get spansWritten(): number {
+    return this.signals.traces.written;
+  }
+
   reject(reason: RejectReason): void {
     this.requestsRejected[reason]++;
   }
 
-  refuseSpans(byReason: Partial<Record<SpanRefusalReason, number>>): void {
+  /** Counts a request's refused items of one signal by reason. */
+  refuseItems(signal: SignalName, byReason: Partial<Record<SpanRefusalReason, number>>): void {
+    const counters = this.signals[signal];
     for (const [reason, n] of Object.entries(byReason) as Array<[SpanRefusalReason, number]>) {
-      this.spansRefused[reason] += n;
-      this.spansRejected += n;
+      counters.refused[reason] += n;
+      counters.rejected += n;
     }
   }
 
@@ -68,6 +107,8 @@ export class CollectorStats {
     try {
       const parsed = JSON.parse(readFileSync(file, "utf8")) as Partial<PersistedCounters>;
       this.previous = { ...emptyCounters(), ...parsed };
+      // A file from before per-signal counters: its span counters are the traces'.
+      if (parsed.signals === undefined) this.previous.signals.traces = tracesOf(this.previous);
       this.recoveredBatchesTotal = this.previous.recoveredBatches;
       this.recoveredSpansTotal = this.previous.recoveredSpans;
       return true;
@@ -88,29 +129,41 @@ export class CollectorStats {
   /** Counters since the first start: earlier runs plus this one. */
   totals(): PersistedCounters {
     const p = this.previous;
-    const add = <K extends string>(a: Record<K, number>, b: Record<K, number>): Record<K, number> => {
-      const out = { ...a } as Record<K, number>;
-      for (const [k, v] of Object.entries(b) as Array<[K, number]>) out[k] = (out[k] ?? 0) + v;
-      return out;
-    };
+    const signals = Object.fromEntries(
+      SIGNAL_NAMES.map((name) => {
+        const before = p.signals[name] ?? emptyPersistedSignal();
+        const now = this.signals[name];
+        return [
+          name,
+          {
+            received: before.received + now.received,
+            rejected: before.rejected + now.rejected,
+            refused: addCounts(before.refused, now.refused),
+            written: before.written + now.written,
+            objects: before.objects + now.objects,
+          },
+        ];
+      }),
+    ) as Record<SignalName, PersistedSignalCounters>;
     return {
-      requestsAccepted: add(p.requestsAccepted, this.requestsAccepted),
-      requestsRejected: add(p.requestsRejected, this.requestsRejected),
-      spansReceived: p.spansReceived + this.spansReceived,
-      spansRejected: p.spansRejected + this.spansRejected,
-      spansRefused: add(p.spansRefused, this.spansRefused),
+      requestsAccepted: addCounts(p.requestsAccepted, this.requestsAccepted),
+      requestsRejected: addCounts(p.requestsRejected, this.requestsRejected),
+      spansReceived: signals.traces.received,
+      spansRejected: signals.traces.rejected,
+      spansRefused: signals.traces.refused,
       objectsWritten: p.objectsWritten + this.objectsWritten,
-      spansWritten: p.spansWritten + this.spansWritten,
+      spansWritten: signals.traces.written,
       bytesWritten: p.bytesWritten + this.bytesWritten,
       objectsAlreadyStored: p.objectsAlreadyStored + this.objectsAlreadyStored,
       uploadFailures: p.uploadFailures + this.uploadFailures,
       recoveredBatches: this.recoveredBatchesTotal,
       recoveredSpans: this.recoveredSpansTotal,
       restarts: p.restarts,
+      signals,
     };
   }
 
-  /** Called once at start, after the spool was read. */
+  /** Called once at start, after the spools were read (items of every signal). */
   recordStart(recoveredBatches: number, recoveredSpans: number, hadTotals: boolean): void {
     this.recoveredBatches = recoveredBatches;
     this.recoveredBatchesTotal = this.previous.recoveredBatches + recoveredBatches;
@@ -130,6 +183,13 @@ export class CollectorStats {
       spansRefused: { ...this.spansRefused },
       objectsWritten: this.objectsWritten,
       spansWritten: this.spansWritten,
+      logRecordsReceived: this.signals.logs.received,
+      logRecordsRejected: this.signals.logs.rejected,
+      logRecordsWritten: this.signals.logs.written,
+      dataPointsReceived: this.signals.metrics.received,
+      dataPointsRejected: this.signals.metrics.rejected,
+      dataPointsWritten: this.signals.metrics.written,
+      signals: structuredClone(this.signals),
       bytesWritten: this.bytesWritten,
       objectsAlreadyStored: this.objectsAlreadyStored,
       uploadFailures: this.uploadFailures,
@@ -146,7 +206,26 @@ export class CollectorStats {
   }
 }
 
-/** What the counters file holds: every counter, summed over all runs. */
+function addCounts<K extends string>(a: Record<K, number>, b: Record<K, number>): Record<K, number> {
+  const out = { ...a } as Record<K, number>;
+  for (const [k, v] of Object.entries(b) as Array<[K, number]>) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+/** One signal's counters in the counters file. */
+export interface PersistedSignalCounters {
+  received: number;
+  rejected: number;
+  refused: Record<string, number>;
+  written: number;
+  objects: number;
+}
+
+/**
+ * What the counters file holds: every counter, summed over all runs. The
+ * spans* fields repeat the traces' counters (files written before logs and
+ * metrics hold only those).
+ */
 export interface PersistedCounters {
   requestsAccepted: Record<string, number>;
   requestsRejected: Record<string, number>;
@@ -159,9 +238,25 @@ export interface PersistedCounters {
   objectsAlreadyStored: number;
   uploadFailures: number;
   recoveredBatches: number;
+  /** Items (of every signal) in recovered batches. */
   recoveredSpans: number;
   /** Starts that found an earlier run's counters. */
   restarts: number;
+  signals: Record<SignalName, PersistedSignalCounters>;
+}
+
+function emptyPersistedSignal(): PersistedSignalCounters {
+  return { received: 0, rejected: 0, refused: {}, written: 0, objects: 0 };
+}
+
+function tracesOf(counters: PersistedCounters): PersistedSignalCounters {
+  return {
+    received: counters.spansReceived,
+    rejected: counters.spansRejected,
+    refused: { ...counters.spansRefused },
+    written: counters.spansWritten,
+    objects: counters.objectsWritten,
+  };
 }
 
 function emptyCounters(): PersistedCounters {
@@ -179,5 +274,10 @@ function emptyCounters(): PersistedCounters {
     recoveredBatches: 0,
     recoveredSpans: 0,
     restarts: 0,
+    signals: {
+      traces: emptyPersistedSignal(),
+      logs: emptyPersistedSignal(),
+      metrics: emptyPersistedSignal(),
+    },
   };
 }

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { readCollectorConfig } from "../collector/config.ts";
-import type { PersistedCounters } from "../collector/stats.ts";
+import type { PersistedCounters, PersistedSignalCounters } from "../collector/stats.ts";
 import { Ledger } from "../s3-loader/ledger.ts";
 import { runCli } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
@@ -11,7 +11,8 @@ import { terminalSafe } from "../shared/terminal-text.ts";
 /**
  * `just bench`: where the pipeline stands, from ClickHouse alone (works the
  * same on the embedded stack and on a real server): row counts and disk use
- * of every table, freshness lag and rates of loading and enrichment.
+ * of every table, freshness lag and rates of loading (spans, log records,
+ * metric data points, loader objects per signal) and enrichment.
  */
 const program = new Command("pipeline-report")
   .description("Row counts of every table, lag and rates of the loader and the enricher")
@@ -42,6 +43,27 @@ const program = new Command("pipeline-report")
                     round(dateDiff('millisecond', now64(3), max(Timestamp)) / 1000, 1)) AS furthest_future_s
           FROM {db:Identifier}.otel_traces`)
         : [];
+      // Logs and metric data points loaded, with the rate of the last minute (by event time).
+      const metricTables = [
+        "otel_metrics_gauge",
+        "otel_metrics_sum",
+        "otel_metrics_histogram",
+        "otel_metrics_exponential_histogram",
+        "otel_metrics_summary",
+      ].filter((table) => names.has(table));
+      const [logs] = names.has("otel_logs")
+        ? await rows<Record<string, string>>(`
+          SELECT count() AS records, countIf(Timestamp > now64() - INTERVAL 60 SECOND) AS records_last_minute,
+                 if(count() = 0, NULL, round(dateDiff('millisecond', max(Timestamp), now64(3)) / 1000, 1)) AS newest_age_s
+          FROM {db:Identifier}.otel_logs`)
+        : [];
+      const [metrics] =
+        metricTables.length > 0
+          ? await rows<Record<string, string>>(`
+          SELECT count() AS points, countIf(TimeUnix > now() - INTERVAL 60 SECOND) AS points_last_minute,
+                 if(count() = 0, NULL, dateDiff('second', max(TimeUnix), now())) AS newest_age_s
+          FROM (${metricTables.map((table) => `SELECT TimeUnix FROM {db:Identifier}.${table}`).join(" UNION ALL ")})`)
+          : [];
       // The loader's own summary (objects by state, watermark, lag), not a second copy of its queries.
       const s3 = readS3Config();
       const loader = names.has("loader_files")
@@ -61,6 +83,8 @@ const program = new Command("pipeline-report")
         tables,
         traces,
         collector,
+        logs,
+        metrics,
         loader,
         enriched,
         enrichedCoverage:
@@ -92,8 +116,20 @@ const program = new Command("pipeline-report")
             `                  ${traces.future_spans} span(s) dated in the future (furthest ${traces.furthest_future_s} s ahead)`,
           );
       }
-      for (const s of loader?.byState ?? []) {
-        out.push(`loader objects    ${terminalSafe(s.state)}: ${s.objects} objects, ${s.rows} rows`);
+      if (logs) {
+        out.push(
+          `loaded log records ${logs.records} (${(Number(logs.records_last_minute) / 60).toFixed(0)}/s over the last minute), newest ${logs.newest_age_s ?? "-"} s old`,
+        );
+      }
+      if (metrics) {
+        out.push(
+          `loaded data points ${metrics.points} (${(Number(metrics.points_last_minute) / 60).toFixed(0)}/s over the last minute), newest ${metrics.newest_age_s ?? "-"} s old`,
+        );
+      }
+      for (const s of loader?.bySignal ?? []) {
+        out.push(
+          `loader objects    ${terminalSafe(s.signal)} ${terminalSafe(s.state)}: ${s.objects} objects, ${s.rows} rows, refused ${s.refusedOld} old / ${s.refusedFuture} future`,
+        );
       }
       if (loader) {
         out.push(
@@ -137,12 +173,27 @@ async function collectorCounters(): Promise<PersistedCounters | undefined> {
 
 function collectorLine(totals: PersistedCounters | undefined): string {
   if (!totals) return "collector         (not reachable: received/refused counts unknown)";
-  const refused = Object.entries(totals.spansRefused)
-    .filter(([, n]) => n > 0)
-    .map(([reason, n]) => `${terminalSafe(reason)}=${n}`)
-    .join(" ");
-  const received = totals.spansReceived + totals.spansRejected;
-  return `collector         ${received} spans received = ${totals.spansReceived} accepted + ${totals.spansRejected} refused (${refused || "none"}); ${totals.spansWritten} written to S3`;
+  const line = (noun: string, c: PersistedSignalCounters | undefined): string => {
+    const counts = c ?? { received: 0, rejected: 0, refused: {}, written: 0, objects: 0 };
+    const refused = Object.entries(counts.refused)
+      .filter(([, n]) => n > 0)
+      .map(([reason, n]) => `${terminalSafe(reason)}=${n}`)
+      .join(" ");
+    return `${counts.received + counts.rejected} ${noun} received = ${counts.received} accepted + ${counts.rejected} refused (${refused || "none"}); ${counts.written} written to S3`;
+  };
+  // Counters files from before logs and metrics hold only the span totals.
+  const traces = totals.signals?.traces ?? {
+    received: totals.spansReceived,
+    rejected: totals.spansRejected,
+    refused: totals.spansRefused,
+    written: totals.spansWritten,
+    objects: totals.objectsWritten,
+  };
+  return [
+    `collector         ${line("spans", traces)}`,
+    `                  ${line("log records", totals.signals?.logs)}`,
+    `                  ${line("data points", totals.signals?.metrics)}`,
+  ].join("\n");
 }
 
 await runCli("pipeline-report", async () => {

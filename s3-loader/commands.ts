@@ -1,8 +1,9 @@
 #!/usr/bin/env -S npx tsx
 /**
- * s3-loader: OTLP trace objects in S3 -> ClickHouse otel.otel_traces, exactly
- * once. `run` is what the supervisor starts; `status`, `retry-failed` and
- * `ls` are for operators (`just loader-status`, `just minio-ls`).
+ * s3-loader: OTLP trace, log and metric objects in S3 -> ClickHouse
+ * otel.otel_traces, otel_logs and otel_metrics_*, exactly once. `run` is
+ * what the supervisor starts; `status`, `retry-failed` and `ls` are for
+ * operators (`just loader-status`, `just minio-ls`).
  */
 import { ClickHouseLogLevel } from "@clickhouse/client";
 import { Command, Option } from "commander";
@@ -162,6 +163,13 @@ function formatStatus(summary: StatusSummary, pending: number): string {
   for (const s of summary.byState) {
     lines.push(
       `  ${terminalSafe(s.state).padEnd(12)} ${String(s.objects).padStart(9)} objects ${String(s.rows).padStart(12)} rows ${String(s.bytes).padStart(14)} bytes`,
+    );
+  }
+  lines.push("objects by signal (rows refused: older than the retention window / too far in the future):");
+  if (summary.bySignal.length === 0) lines.push("  (none yet)");
+  for (const s of summary.bySignal) {
+    lines.push(
+      `  ${terminalSafe(s.signal).padEnd(8)} ${terminalSafe(s.state).padEnd(12)} ${String(s.objects).padStart(9)} objects ${String(s.rows).padStart(12)} rows ${String(s.bytes).padStart(14)} bytes  refused ${s.refusedOld} / ${s.refusedFuture}`,
     );
   }
   const loaded = summary.byState.find((s) => s.state === "loaded");

@@ -98,10 +98,24 @@ function rowLine(row: LedgerRow): string {
     );
 }
 
+/** The signal of a key in SQL, as plan.ts signalOfKey reads it from the object name. */
+export const KEY_SIGNAL_SQL =
+  "if(extract(key, '(traces|logs|metrics)_[^_/]*$') = '', 'traces', extract(key, '(traces|logs|metrics)_[^_/]*$'))";
+
 export interface StatusSummary {
   byState: Array<{ state: string; objects: number; rows: number; bytes: number }>;
   /** Rows of loaded objects left out (refused), by reason. */
   rowsRefused: { olderThanRetention: number; tooFarInFuture: number };
+  /** The same per signal (traces, logs, metrics), with the rows left out (refused) by reason. */
+  bySignal: Array<{
+    signal: string;
+    state: string;
+    objects: number;
+    rows: number;
+    bytes: number;
+    refusedOld: number;
+    refusedFuture: number;
+  }>;
   watermark: string;
   newestLoadedObjectTime: number;
   /** Average seconds from object written to rows loaded, over the last 5 minutes of loads. */
@@ -246,6 +260,14 @@ export class Ledger {
       format: "JSONEachRow",
     });
     const states = (await byState.json()) as Array<Record<string, string | number>>;
+    const bySignal = await this.client.query({
+      query: `SELECT ${KEY_SIGNAL_SQL} AS signal, state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes,
+          sum(refused_old_rows) AS refused_old, sum(refused_future_rows) AS refused_future
+        FROM ${this.table} FINAL WHERE ${this.prefixFilter()} GROUP BY signal, state ORDER BY signal, state`,
+      query_params: this.params(),
+      format: "JSONEachRow",
+    });
+    const signals = (await bySignal.json()) as Array<Record<string, string | number>>;
     const lag = await this.client.query({
       query: `SELECT max(key) AS watermark,
           toUnixTimestamp64Milli(maxIf(object_time, state = 'loaded')) AS newest,
@@ -276,6 +298,15 @@ export class Ledger {
         olderThanRetention: states.reduce((sum, s) => sum + Number(s.refused_old ?? 0), 0),
         tooFarInFuture: states.reduce((sum, s) => sum + Number(s.refused_future ?? 0), 0),
       },
+      bySignal: signals.map((s) => ({
+        signal: String(s.signal),
+        state: String(s.state),
+        objects: Number(s.objects),
+        rows: Number(s.rows),
+        bytes: Number(s.bytes),
+        refusedOld: Number(s.refused_old ?? 0),
+        refusedFuture: Number(s.refused_future ?? 0),
+      })),
       watermark: String(lagRow?.watermark ?? ""),
       newestLoadedObjectTime: Number(lagRow?.newest ?? 0),
       recentLagSeconds: Number(lagRow?.recent ?? 0) > 0 ? Number(lagRow?.lag) : null,

@@ -28,11 +28,12 @@ import {
 } from "@aws-sdk/client-s3";
 import type { ClickHouseClient } from "@clickhouse/client";
 import PQueue from "p-queue";
+import { signalOfKey } from "../shared/awss3-layout.ts";
 import type { Logger } from "../shared/logger.ts";
-import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
+import { SIGNALS, type Signal } from "../shared/otlp/signals.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import type { S3LoaderConfig } from "./config.ts";
-import { parseJsonDocument } from "./decode.ts";
+import { objectRequest, parseJsonDocument, requestTables, type TableChunk } from "./decode.ts";
 import { DecoderPool } from "./decoder-pool.ts";
 import {
   blamesObject,
@@ -53,16 +54,10 @@ import {
   retryDelayMs,
   shardOf,
 } from "./plan.ts";
-import {
-  type EncodedRows,
-  encodeLines,
-  groupByDay,
-  keepRowsBetween,
-  NO_ROWS,
-  RowChunker,
-} from "./row-chunks.ts";
+import { type EncodedRows, groupByDay, keepRowsBetween, RowChunker } from "./row-chunks.ts";
+import { rowTimeUnitNs, SIGNAL_TABLE_COLUMNS } from "./signal-rows.ts";
 import { splitJsonRequest, splitProtoRequest } from "./split.ts";
-import { otelTracesColumnList, traceRequestLines } from "./to-rows.ts";
+import { otelTracesColumnList } from "./to-rows.ts";
 
 export interface LoaderDeps {
   s3: S3Client;
@@ -104,19 +99,44 @@ interface RefusedRows {
   future: number;
 }
 
-type Fetched = { rows: EncodedRows } | { body: Buffer } | { error: unknown };
+type Fetched = { tables: TableChunk[] } | { body: Buffer } | { error: unknown };
 
-/** What the insert phase did: rows per member, their place in the batch's row order, failures. */
+const EMPTY_BODY = Buffer.alloc(0);
+
+/** Each table's rows without those outside the window (the partition time leads every row), and the count left out. */
+function keepInWindow(
+  tables: TableChunk[],
+  window: TimeWindow,
+): { tables: TableChunk[]; refused: RefusedRows } {
+  const refused = { old: 0, future: 0 };
+  const kept = tables.map((encoded) => {
+    const { kept, old, future } = keepRowsBetween(
+      encoded,
+      window.minNs,
+      window.maxNs,
+      rowTimeUnitNs(encoded.table),
+    );
+    refused.old += old;
+    refused.future += future;
+    return { table: encoded.table, ...kept };
+  });
+  return { tables: kept, refused };
+}
+
+/** What the insert phase did: rows per member, their place in each table's row order, failures. */
 interface Inserted {
   rowsByKey: Map<string, number>;
-  /** [first, end) row of each mapped member in the batch's row order (chunk n = rows [n*chunkRows, (n+1)*chunkRows)). */
-  ranges: Map<string, [number, number]>;
+  /**
+   * Per table, [first, end) row of each mapped member in the batch's row
+   * order of that table (chunk n of a table = its rows [n*chunkRows, (n+1)*chunkRows)).
+   */
+  ranges: Map<string, Map<string, [number, number]>>;
   /** Members whose bytes could not become rows. */
   failures: Map<string, string>;
   /** Rows of a member left out as outside the time window. */
   refused: Map<string, RefusedRows>;
-  /** Chunks ClickHouse acknowledged. */
-  acked: Set<number>;
+  /** Chunks ClickHouse acknowledged, per table. */
+  acked: Map<string, Set<number>>;
   /** What stopped the batch (an insert or a transient read failure), if anything did. */
   error?: unknown;
 }
@@ -149,19 +169,22 @@ function memberFate(key: string, batch: Batch, inserted: Inserted): Fate {
   const error = errorText(inserted.error);
   if (single(batch)) return { state: "failed", rows: 0, error };
   if (!range) return { state: "released", error };
-  const [first, end] = range;
-  if (end === first) return { state: "loaded", rows: 0 };
   let acked = 0;
-  for (let chunk = Math.floor(first / batch.chunkRows); chunk * batch.chunkRows < end; chunk++) {
-    if (!inserted.acked.has(chunk)) continue;
-    acked += Math.min(end, (chunk + 1) * batch.chunkRows) - Math.max(first, chunk * batch.chunkRows);
+  let total = 0;
+  for (const [table, [first, end]] of range) {
+    total += end - first;
+    const tableAcked = inserted.acked.get(table);
+    for (let chunk = Math.floor(first / batch.chunkRows); chunk * batch.chunkRows < end; chunk++) {
+      if (!tableAcked?.has(chunk)) continue;
+      acked += Math.min(end, (chunk + 1) * batch.chunkRows) - Math.max(first, chunk * batch.chunkRows);
+    }
   }
-  if (acked === end - first) return { state: "loaded", rows: acked };
+  if (acked === total) return { state: "loaded", rows: acked };
   if (acked === 0) return { state: "released", error };
   return {
     state: "partial",
     rows: acked,
-    error: `partially inserted (${acked} of ${end - first} rows) when its batch failed: ${error}`,
+    error: `partially inserted (${acked} of ${total} rows) when its batch failed: ${error}`,
   };
 }
 
@@ -538,7 +561,7 @@ export class S3Loader {
         .add(() => this.fetch(m.key))
         .then(async (body): Promise<Fetched> => {
           if (body.length > config.largeObjectBytes) return { body };
-          return { rows: await this.decoder.decode(m.key, body) };
+          return { tables: await this.decoder.decode(m.key, body) };
         })
         .catch((error: unknown): Fetched => ({ error })),
     );
@@ -546,9 +569,10 @@ export class S3Loader {
   }
 
   /**
-   * Maps the members in key order and inserts their rows in chunks. An
-   * object whose bytes fail is left out (its failure recorded); an insert
-   * failure stops the batch and is returned with which chunks made it.
+   * Maps the members in key order and inserts their rows in chunks, each
+   * table's rows chunked and numbered on their own. An object whose bytes
+   * fail is left out (its failure recorded); an insert failure stops the
+   * batch and is returned with which chunks made it.
    */
   private async insert(
     batch: Batch,
@@ -556,7 +580,9 @@ export class S3Loader {
     window: TimeWindow,
   ): Promise<Inserted> {
     const single = batch.members.length === 1;
-    const chunk = new ChunkWriter(batch.chunkRows, (rows, index) => this.insertChunk(batch, rows, index));
+    const chunk = new TableChunkWriters(batch.chunkRows, (table, rows, index) =>
+      this.insertChunk(batch, table, rows, index),
+    );
     const result: Inserted = {
       rowsByKey: new Map(),
       ranges: new Map(),
@@ -564,37 +590,44 @@ export class S3Loader {
       refused: new Map(),
       acked: chunk.acked,
     };
-    let offset = 0;
+    const offsets = new Map<string, number>();
     try {
       for (let i = 0; i < batch.members.length; i++) {
         const member = batch.members[i]!;
         const fetched = await fetches[i]!;
-        fetches[i] = Promise.resolve({ rows: NO_ROWS }); // drop the reference early
+        fetches[i] = Promise.resolve({ tables: [] }); // drop the reference early
         if ("error" in fetched) {
           if (!blamesObject(fetched.error)) throw fetched.error;
           result.failures.set(member.key, errorText(fetched.error));
           continue;
         }
-        let rows = 0;
-        let refused: RefusedRows = { old: 0, future: 0 };
-        if ("rows" in fetched) {
-          const { kept, old, future } = keepRowsBetween(fetched.rows, window.minNs, window.maxNs);
-          await chunk.add(kept);
-          rows = kept.rows;
-          refused = { old, future };
+        let tables: TableChunk[];
+        let refused: RefusedRows;
+        if ("tables" in fetched) {
+          ({ tables, refused } = keepInWindow(fetched.tables, window));
+          for (const table of tables) await chunk.add(table);
         } else {
           try {
-            ({ rows, refused } = await this.insertLarge(member.key, fetched.body, chunk, single, window));
+            ({ tables, refused } = await this.insertLarge(member.key, fetched.body, chunk, single, window));
           } catch (error) {
             if (!blamesObject(error)) throw error;
             result.failures.set(member.key, errorText(error));
             continue;
           }
         }
-        result.rowsByKey.set(member.key, rows);
+        result.rowsByKey.set(
+          member.key,
+          tables.reduce((sum, t) => sum + t.rows, 0),
+        );
         if (refused.old + refused.future > 0) result.refused.set(member.key, refused);
-        result.ranges.set(member.key, [offset, offset + rows]);
-        offset += rows;
+        const ranges = new Map<string, [number, number]>();
+        for (const { table, rows } of tables) {
+          const first = offsets.get(table) ?? 0;
+          const [start] = ranges.get(table) ?? [first];
+          ranges.set(table, [start, first + rows]);
+          offsets.set(table, first + rows);
+        }
+        result.ranges.set(member.key, ranges);
       }
       await chunk.flush();
     } catch (error) {
@@ -609,29 +642,31 @@ export class S3Loader {
    * mapped whole before any of its rows go out, so a corrupt object
    * contributes no rows at all. A single-object batch streams: a failure
    * mid-way leaves earlier chunks inserted, and its retry is this same
-   * single-object batch (same tokens), so they dedupe.
+   * single-object batch (same tokens), so they dedupe. Returns the rows
+   * inserted per table (one entry per part).
    */
   private async insertLarge(
     key: string,
     body: Buffer,
-    chunk: ChunkWriter,
+    chunk: TableChunkWriters,
     single: boolean,
     window: TimeWindow,
-  ): Promise<{ rows: number; refused: RefusedRows }> {
-    const parts: EncodedRows[] = [];
-    let rows = 0;
+  ): Promise<{ tables: TableChunk[]; refused: RefusedRows }> {
+    const parts: TableChunk[] = [];
+    const counts: TableChunk[] = [];
     const refused = { old: 0, future: 0 };
-    for (const part of this.decode(key, body)) {
-      const lines = encodeLines(traceRequestLines(part));
-      const { kept, old, future } = keepRowsBetween(lines, window.minNs, window.maxNs);
-      rows += kept.rows;
-      refused.old += old;
-      refused.future += future;
-      if (single) await chunk.add(kept);
-      else parts.push(kept);
+    for (const part of this.decodeLarge(key, body)) {
+      const kept = keepInWindow([part], window);
+      refused.old += kept.refused.old;
+      refused.future += kept.refused.future;
+      for (const table of kept.tables) {
+        counts.push({ table: table.table, rows: table.rows, body: EMPTY_BODY });
+        if (single) await chunk.add(table);
+        else parts.push(table);
+      }
     }
     for (const encoded of parts) await chunk.add(encoded);
-    return { rows, refused };
+    return { tables: counts, refused };
   }
 
   /** Records the batch's outcome for every member in one ledger insert. */
@@ -793,36 +828,53 @@ export class S3Loader {
     }
   }
 
+  /**
+   * Rows of a large object, part by part: the object is split into requests
+   * of at most chunkRows items (spans, log records; whole metrics), so memory
+   * stays bounded whatever the object's size.
+   */
+  private *decodeLarge(key: string, body: Buffer): Generator<TableChunk> {
+    const signal = signalOfKey(key);
+    for (const part of this.decode(key, body, SIGNALS[signal])) yield* requestTables(part, signal);
+  }
+
   /** Requests of an object: whole for small ones, split into parts above largeObjectBytes. */
-  private *decode(key: string, body: Buffer): Generator<OtlpTraceRequest> {
+  private *decode(key: string, body: Buffer, signal: Signal): Generator<OtlpTraceRequest> {
     const encoding = objectEncoding(key, body.subarray(0, 16));
     const large = body.length > this.deps.config.largeObjectBytes;
     try {
       if (encoding === "otlp_proto") {
-        if (large) yield* splitProtoRequest(body, this.deps.config.chunkRows);
-        else yield decodeTraceRequestProto(body);
-      } else if (large) yield* splitJsonRequest(body, this.deps.config.chunkRows);
+        if (large) yield* splitProtoRequest(body, this.deps.config.chunkRows, signal);
+        else yield objectRequest(key, body, signal.name) as OtlpTraceRequest;
+      } else if (large) yield* splitJsonRequest(body, this.deps.config.chunkRows, signal);
       else yield parseJsonDocument(body);
     } catch (error) {
       throw new ObjectError(`${encoding}: ${errorText(error)}`);
     }
   }
 
-  private async insertChunk(batch: Batch, chunk: EncodedRows, index: number): Promise<void> {
-    const token = insertToken(batch.id, index, batch.chunkRows);
+  private async insertChunk(batch: Batch, table: string, chunk: EncodedRows, index: number): Promise<void> {
+    // Trace chunks keep their original tokens; other tables' chunks are numbered per table.
+    const base = insertToken(batch.id, index, batch.chunkRows);
+    const token = table === "otel_traces" ? base : `${base}:${table}`;
+    const columns =
+      table === "otel_traces"
+        ? otelTracesColumnList()
+        : (SIGNAL_TABLE_COLUMNS.get(table) ?? []).map((c) => `\`${c}\``).join(", ");
     await this.insertQueue.add(async () => {
       try {
-        await this.insertRows(chunk, token);
+        await this.insertRows(table, columns, chunk, token);
       } catch (error) {
-        if (!isTooManyPartitions(error)) throw insertError(batch, index, error);
+        const where = `(batch ${batch.id} ${table} chunk ${index})`;
+        if (!isTooManyPartitions(error)) throw insertError(where, error);
         // Rows spread over many days (partitions): insert them in groups of
         // days instead. The refused block wrote nothing, and the groups and
         // their tokens are a pure function of the chunk, so a re-run repeats them.
-        for (const group of groupByDay(chunk, MAX_DAYS_PER_INSERT)) {
+        for (const group of groupByDay(chunk, MAX_DAYS_PER_INSERT, rowTimeUnitNs(table))) {
           try {
-            await this.insertRows(group.rows, `${token}:day${group.firstDay}`);
+            await this.insertRows(table, columns, group.rows, `${token}:day${group.firstDay}`);
           } catch (inner) {
-            throw insertError(batch, index, inner);
+            throw insertError(where, inner);
           }
         }
       }
@@ -834,10 +886,10 @@ export class S3Loader {
     }
   }
 
-  private async insertRows(rows: EncodedRows, token: string): Promise<void> {
+  private async insertRows(table: string, columns: string, rows: EncodedRows, token: string): Promise<void> {
     await retrySocketErrors(async () => {
       const result = await this.deps.clickhouse.exec({
-        query: `INSERT INTO ${this.deps.database}.otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow`,
+        query: `INSERT INTO ${this.deps.database}.${table} (${columns}) FORMAT JSONCompactEachRow`,
         values: bodyStream(rows.body),
         clickhouse_settings: {
           insert_deduplicate: 1,
@@ -859,9 +911,8 @@ export class S3Loader {
  * rows (an exception code that does not describe the server) is the rows'
  * fault; no answer or a server-side condition is transient.
  */
-function insertError(batch: Batch, index: number, error: unknown): Error {
+function insertError(where: string, error: unknown): Error {
   const code = Number((error as { code?: string }).code);
-  const where = `(batch ${batch.id} chunk ${index})`;
   if (Number.isInteger(code) && code > 0 && !CLICKHOUSE_INFRA_CODES.has(code))
     return new ObjectError(`ClickHouse refused rows ${where}: ${errorText(error)}`);
   return new TransientError(`ClickHouse insert ${where}: ${errorText(error)}`);
@@ -907,6 +958,43 @@ class ChunkWriter {
 
   async settle(): Promise<void> {
     await Promise.allSettled(this.pending);
+  }
+}
+
+/** One ChunkWriter per target table: each table's rows are chunked and numbered on their own. */
+class TableChunkWriters {
+  private readonly writers = new Map<string, ChunkWriter>();
+  /** Indexes of the chunks ClickHouse acknowledged, per table. */
+  readonly acked = new Map<string, Set<number>>();
+
+  constructor(
+    private readonly chunkRows: number,
+    private readonly insert: (table: string, rows: EncodedRows, index: number) => Promise<void>,
+  ) {}
+
+  async add(rows: TableChunk): Promise<void> {
+    let writer = this.writers.get(rows.table);
+    if (!writer) {
+      const table = rows.table;
+      writer = new ChunkWriter(this.chunkRows, (chunk, index) => this.insert(table, chunk, index));
+      this.writers.set(table, writer);
+      this.acked.set(table, writer.acked);
+    }
+    await writer.add(rows);
+  }
+
+  get chunks(): number {
+    let total = 0;
+    for (const writer of this.writers.values()) total += writer.chunks;
+    return total;
+  }
+
+  async flush(): Promise<void> {
+    for (const writer of this.writers.values()) await writer.flush();
+  }
+
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.writers.values()].map((writer) => writer.settle()));
   }
 }
 

@@ -119,6 +119,7 @@ const NS_PER_DAY = 86_400_000_000_000;
 export function groupByDay(
   encoded: EncodedRows,
   maxDays: number,
+  nsPerUnit = 1,
 ): Array<{ firstDay: number; rows: EncodedRows }> {
   const byDay = new Map<number, { parts: Buffer[]; rows: number }>();
   const body = encoded.body;
@@ -126,9 +127,9 @@ export function groupByDay(
   while (offset < body.length) {
     const newline = body.indexOf(0x0a, offset);
     const end = newline < 0 ? body.length : newline + 1;
-    // A row is `[<Timestamp ns>,...]`.
+    // A row is `[<time>,...]`: the partition time first, in units of nsPerUnit ns (rowTimeUnitNs).
     const comma = body.indexOf(0x2c, offset);
-    const day = Math.floor(Number(body.toString("latin1", offset + 1, comma)) / NS_PER_DAY);
+    const day = Math.floor((Number(body.toString("latin1", offset + 1, comma)) * nsPerUnit) / NS_PER_DAY);
     const entry = byDay.get(day) ?? { parts: [], rows: 0 };
     entry.parts.push(body.subarray(offset, end));
     entry.rows++;
@@ -167,6 +168,7 @@ export function keepRowsBetween(
   encoded: EncodedRows,
   minNs: number,
   maxNs: number,
+  nsPerUnit = 1,
 ): { kept: EncodedRows; old: number; future: number } {
   const body = encoded.body;
   const keep: Buffer[] = [];
@@ -177,12 +179,13 @@ export function keepRowsBetween(
   while (offset < body.length) {
     let newline = body.indexOf(0x0a, offset);
     if (newline < 0) newline = body.length - 1;
-    let ns = 0;
+    let time = 0;
     for (let i = offset + 1; i < newline; i++) {
       const digit = body[i]! - 0x30;
       if (digit < 0 || digit > 9) break;
-      ns = ns * 10 + digit;
+      time = time * 10 + digit;
     }
+    const ns = time * nsPerUnit;
     if (ns < minNs || ns > maxNs) {
       if (offset > runStart) keep.push(body.subarray(runStart, offset));
       if (ns < minNs) old++;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { Spool, type SpoolBatch, SpoolFullError } from "../spool/spool.ts";
 import { Batcher, ShuttingDownError } from "./batcher.ts";
 
@@ -56,13 +56,12 @@ describe("Batcher (batch processor)", () => {
   it("seals by bytes and by time", async () => {
     const bySize = await setup({ batchSize: 1000, batchMaxBytes: 100 });
     await bySize.batcher.accept(request(1, 120));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(bySize.sealed).toHaveLength(1);
+    // Sealing is asynchronous; wait for it rather than a fixed time (a loaded machine is slow).
+    await vi.waitFor(() => expect(bySize.sealed).toHaveLength(1), { timeout: 5000 });
     const byTime = await setup({ batchTimeoutMs: 30 });
     await byTime.batcher.accept(request(2));
     expect(byTime.sealed).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    expect(byTime.sealed.map((b) => b.spans)).toEqual([2]);
+    await vi.waitFor(() => expect(byTime.sealed.map((b) => b.spans)).toEqual([2]), { timeout: 5000 });
   });
 
   it("flushes on stop and refuses requests afterwards", async () => {

@@ -1,11 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
+import { SIGNAL_NAMES, SIGNALS, type Signal } from "../../shared/otlp/signals.ts";
 import { classify, type ReceiverOptions } from "../consumer.ts";
-import { TRACE_EXPORT_GRPC_PATH } from "../otlp/proto-types.ts";
-import { encodeExportTraceResponseProto, encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
+import { encodeExportResponseProto, encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
 
 /**
- * OTLP/gRPC receiver: opentelemetry.proto.collector.trace.v1.TraceService/
- * Export served by @grpc/grpc-js. The method passes raw bytes through
+ * OTLP/gRPC receiver: the Export methods of TraceService, LogsService and
+ * MetricsService (opentelemetry.proto.collector.*.v1) served by @grpc/grpc-js. The method passes raw bytes through
  * (identity (de)serializers) so the shared decoder produces the error
  * message; grpc-js handles gzip-compressed messages and enforces the size
  * limit on the decompressed message. Throttling answers UNAVAILABLE with a
@@ -21,17 +21,22 @@ export interface RunningGrpcReceiver {
 
 const identity = (buffer: Buffer): Buffer => buffer;
 
-export const traceServiceDefinition: grpc.ServiceDefinition = {
-  Export: {
-    path: TRACE_EXPORT_GRPC_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+/** The service definition of a signal's Export method, with raw-bytes (de)serializers. */
+export function exportServiceDefinition(signal: Signal): grpc.ServiceDefinition {
+  return {
+    Export: {
+      path: signal.grpcPath,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  };
+}
+
+export const traceServiceDefinition: grpc.ServiceDefinition = exportServiceDefinition(SIGNALS.traces);
 
 export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<RunningGrpcReceiver> {
   const { sink, log } = options;
@@ -40,26 +45,30 @@ export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<R
     "grpc.max_send_message_length": 4 * 1024 * 1024,
   });
 
-  const exportHandler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
-    sink.accept(call.request, "protobuf", "grpc").then(
-      (partial) => callback(null, Buffer.from(encodeExportTraceResponseProto(partial))),
-      (error: unknown) => {
-        const { retryable, reason, message, grpcCode } = classify(error);
-        sink.reject(reason);
-        if (reason === "internal") log.error({ error: message }, "OTLP/gRPC request failed");
-        if (!retryable) {
-          callback({ code: grpcCode, details: message });
-          return;
-        }
-        // Throttled: google.rpc.Status with a RetryInfo in grpc-status-details-bin, as the OTLP spec asks.
-        const metadata = new grpc.Metadata();
-        const status = encodeRpcStatusProto(grpcCode, message, [retryInfoDetail(options.retryAfterMs)]);
-        metadata.set("grpc-status-details-bin", Buffer.from(status));
-        callback({ code: grpcCode, details: message, metadata });
-      },
-    );
-  };
-  server.addService(traceServiceDefinition, { Export: exportHandler });
+  const exportHandler =
+    (signal: Signal): grpc.handleUnaryCall<Buffer, Buffer> =>
+    (call, callback) => {
+      sink.accept(call.request, "protobuf", "grpc", signal).then(
+        (partial) => callback(null, Buffer.from(encodeExportResponseProto(signal, partial))),
+        (error: unknown) => {
+          const { retryable, reason, message, grpcCode } = classify(error);
+          sink.reject(reason);
+          if (reason === "internal") log.error({ error: message }, "OTLP/gRPC request failed");
+          if (!retryable) {
+            callback({ code: grpcCode, details: message });
+            return;
+          }
+          // Throttled: google.rpc.Status with a RetryInfo in grpc-status-details-bin, as the OTLP spec asks.
+          const metadata = new grpc.Metadata();
+          const status = encodeRpcStatusProto(grpcCode, message, [retryInfoDetail(options.retryAfterMs)]);
+          metadata.set("grpc-status-details-bin", Buffer.from(status));
+          callback({ code: grpcCode, details: message, metadata });
+        },
+      );
+    };
+  for (const name of SIGNAL_NAMES) {
+    server.addService(exportServiceDefinition(SIGNALS[name]), { Export: exportHandler(SIGNALS[name]) });
+  }
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(

@@ -1,11 +1,12 @@
 import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { signalByHttpPath } from "../../shared/otlp/signals.ts";
 import { classify, type ReceiverOptions } from "../consumer.ts";
 import type { BodyFormat } from "../ingest.ts";
 import {
-  encodeExportTraceResponseJson,
-  encodeExportTraceResponseProto,
+  encodeExportResponseJson,
+  encodeExportResponseProto,
   encodeRpcStatusJson,
   encodeRpcStatusProto,
 } from "../otlp/response.ts";
@@ -13,10 +14,10 @@ import { bodyFormat, decodeContentEncoding, HttpReceiverError, readBody } from "
 
 /**
  * OTLP/HTTP receiver (the Collector's otlp receiver, protocols.http):
- * POST /v1/traces with application/x-protobuf or application/json bodies,
- * optionally gzip/deflate/br encoded. Answers per the OTLP spec: 200 with an
- * ExportTraceServiceResponse in the request's content type (partial_success
- * when spans were dropped), errors as google.rpc.Status in that content type,
+ * POST /v1/traces, /v1/logs and /v1/metrics with application/x-protobuf or
+ * application/json bodies, optionally gzip/deflate/br encoded. Answers per
+ * the OTLP spec: 200 with the signal's Export*ServiceResponse in the
+ * request's content type (partial_success when items were dropped), errors as google.rpc.Status in that content type,
  * 503 + Retry-After while the spool is full. Also serves GET /health and
  * GET /status (the counters as JSON).
  */
@@ -73,14 +74,15 @@ async function handleRequest(
     return;
   }
   const format = bodyFormat(req.headers["content-type"]);
-  if (pathname !== "/v1/traces") {
+  const signal = signalByHttpPath(pathname ?? "");
+  if (!signal) {
     fail(
       res,
       format,
       new HttpReceiverError(
         404,
         "not_found",
-        `no such endpoint ${pathname}; OTLP traces go to POST /v1/traces`,
+        `no such endpoint ${pathname}; OTLP traces go to POST /v1/traces (logs: /v1/logs, metrics: /v1/metrics)`,
       ),
       options,
     );
@@ -106,10 +108,10 @@ async function handleRequest(
     }
     const raw = await readBody(req, options.maxBodyBytes, options.bodyTimeoutMs);
     const body = await decodeContentEncoding(raw, req.headers["content-encoding"], options.maxBodyBytes);
-    const partial = await sink.accept(body, format, "http");
+    const partial = await sink.accept(body, format, "http", signal);
     if (format === "protobuf") {
-      send(res, 200, "application/x-protobuf", Buffer.from(encodeExportTraceResponseProto(partial)));
-    } else send(res, 200, "application/json", Buffer.from(encodeExportTraceResponseJson(partial)));
+      send(res, 200, "application/x-protobuf", Buffer.from(encodeExportResponseProto(signal, partial)));
+    } else send(res, 200, "application/json", Buffer.from(encodeExportResponseJson(signal, partial)));
   } catch (error) {
     fail(res, format, error, options);
   }
