@@ -26,7 +26,7 @@ import {
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import type { OtlpExportConfig } from "../shared/config/event-generator.ts";
+import type { OtlpExportConfig } from "./config.ts";
 
 /** The three exporter classes of one signal, by protocol. */
 interface ExporterClasses<T> {

@@ -18,13 +18,8 @@ import { DiagLogLevel, diag } from "@opentelemetry/api";
 import type { LogRecordExporter } from "@opentelemetry/sdk-logs";
 import type { PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
-import {
-  type BatchSettings,
-  DROP_PHASES,
-  type DropPhase,
-  type EventGeneratorConfig,
-} from "../shared/config/event-generator.ts";
 import type { Logger } from "../shared/logger.ts";
+import { type BatchSettings, DROP_PHASES, type DropPhase, type EventGeneratorConfig } from "./config.ts";
 import {
   CountingExporter,
   CountingLogExporter,

@@ -1,6 +1,6 @@
 import path from "node:path";
 import protobuf from "protobufjs";
-import { PROTO_DIR } from "../schema.ts";
+import { PROTO_DIR } from "../../../collector/otlp/proto-types.ts";
 
 /**
  * The one table behind the OTLP codec of all three signals: every message
