@@ -201,3 +201,33 @@ describe("a failed checkout", () => {
     );
   });
 });
+
+describe("groupByPattern (find_errors, patterns)", () => {
+  it("counts sold-out errors of every size as one group per service and span", async () => {
+    const { groupByPattern } = await import("./message-patterns.ts");
+    const row = (keys: string[], message: string, count: number, lastMs = 1000) => ({
+      keys,
+      message,
+      count,
+      firstMs: 0,
+      lastMs,
+    });
+    const inv = ["inventory", "Reserve"];
+    const groups = groupByPattern([
+      ...["8", "9.5", "10", "10.5", "11"].map((size, i) =>
+        row(inv, `SKU DZ5485-612 size ${size} is sold out`, 10 + i, 1000 + i),
+      ),
+      row(["payment", "Authorize"], "no connection available in pool payments@pg-1", 12),
+      row(["payment", "Authorize"], "the card issuer declined the payment (card_declined)", 3),
+    ]);
+    expect(groups[0]).toMatchObject({
+      keys: inv,
+      template: "SKU <ID> size <NUM> is sold out",
+      count: 60,
+      variants: 5,
+      lastMs: 1004,
+      example: "SKU DZ5485-612 size 11 is sold out",
+    });
+    expect(groups.map((g) => g.count)).toEqual([60, 12, 3]);
+  });
+});

@@ -41,6 +41,14 @@ interface Cluster {
   order: number;
 }
 
+interface Shape {
+  tokens: string[];
+  count: number;
+  /** The raw messages (as added) with this masked form. */
+  keys: string[];
+  examples: Array<{ text: string; count: number }>;
+}
+
 const DEFAULTS = { similarity: 0.6, examples: 3, maxPatterns: 5000 };
 
 function similarity(template: string[], tokens: string[]): number {
@@ -53,6 +61,7 @@ function similarity(template: string[], tokens: string[]): number {
 export class PatternMiner {
   private readonly raw = new Map<string, number>();
   private readonly options: Required<PatternOptions>;
+  private readonly templates = new Map<string, string>();
 
   constructor(options: PatternOptions = {}) {
     this.options = { ...DEFAULTS, ...options };
@@ -73,6 +82,7 @@ export class PatternMiner {
     const groups = new Map<string, Cluster[]>();
     const clusters: Cluster[] = [];
     let overflow: Cluster | undefined;
+    const members = new Map<Cluster, string[]>();
     for (const shape of shapes) {
       const key = `${shape.tokens.length}\u0000${shape.tokens[0] ?? ""}`;
       const group = groups.get(key) ?? [];
@@ -97,23 +107,34 @@ export class PatternMiner {
       }
       target.count += shape.count;
       target.examples.push(...shape.examples);
+      const keys = members.get(target) ?? [];
+      members.set(target, keys);
+      for (const key of shape.keys) keys.push(key);
     }
     if (overflow) clusters.push(overflow);
+    this.templates.clear();
+    for (const [cluster, keys] of members)
+      for (const key of keys) this.templates.set(key, cluster.tokens.join(" "));
     return clusters.map((c) => this.toPattern(c)).sort(byCountThenTemplate);
+  }
+
+  /** The template a message added before the last `patterns()` call fell into. */
+  templateFor(message: string): string | undefined {
+    return this.templates.get(
+      message.length > MAX_MESSAGE_CHARS ? message.slice(0, MAX_MESSAGE_CHARS) : message,
+    );
   }
 
   /** Distinct masked token lists with their total counts and raw examples, most frequent first. */
   private maskedShapes() {
-    const shapes = new Map<
-      string,
-      { tokens: string[]; count: number; examples: Array<{ text: string; count: number }> }
-    >();
+    const shapes = new Map<string, Shape>();
     for (const [message, count] of this.raw) {
       const tokens = maskedTokens(message);
       const key = tokens.join(" ");
-      const shape = shapes.get(key) ?? { tokens, count: 0, examples: [] };
+      const shape: Shape = shapes.get(key) ?? { tokens, count: 0, keys: [], examples: [] };
       shapes.set(key, shape);
       shape.count += count;
+      shape.keys.push(message);
       shape.examples.push({ text: normalizeMessage(message), count });
     }
     return [...shapes.entries()]

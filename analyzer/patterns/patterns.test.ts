@@ -179,3 +179,16 @@ describe("patternId", () => {
     expect(patternId("a <NUM>")).not.toBe(patternId("b <NUM>"));
   });
 });
+
+describe("PatternMiner.templateFor", () => {
+  it("tells which pattern each added message fell into", async () => {
+    const { PatternMiner } = await import("./index.ts");
+    const miner = new PatternMiner();
+    for (const name of ["alice", "bob", "carol"]) miner.add(`user ${name} logged in from web`);
+    miner.add("cache miss", 4);
+    miner.patterns();
+    expect(miner.templateFor("user bob logged in from web")).toBe(`user ${WILDCARD} logged in from web`);
+    expect(miner.templateFor("cache miss")).toBe("cache miss");
+    expect(miner.templateFor("never added")).toBeUndefined();
+  });
+});
