@@ -108,9 +108,33 @@ function fmtMs(ns: number): string {
   return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 }
 
+/** A log record of the trace, shown under the span it was written in. */
+export interface TraceLog {
+  spanId: string;
+  timeNs: number;
+  severity: string;
+  body: string;
+}
+
 export interface WaterfallOptions {
   maxSpans: number;
   messageMax?: number;
+  /** The trace's log records (any order); each is shown under its span. */
+  logs?: TraceLog[];
+  /** Log lines shown under one span; the rest are counted. */
+  maxLogsPerSpan?: number;
+}
+
+/** Groups log records by span id, oldest first. */
+function logsBySpan(logs: TraceLog[]): Map<string, TraceLog[]> {
+  const bySpan = new Map<string, TraceLog[]>();
+  for (const log of logs) {
+    const list = bySpan.get(log.spanId) ?? [];
+    list.push(log);
+    bySpan.set(log.spanId, list);
+  }
+  for (const list of bySpan.values()) list.sort((a, b) => a.timeNs - b.timeNs);
+  return bySpan;
 }
 
 export interface Waterfall {
@@ -155,7 +179,7 @@ function criticalMark(path: CriticalPath, spanId: string): string {
 }
 
 /**
- * One line per span in tree order:
+ * One line per span in tree order, each followed by its log records (`| +offset SEVERITY body`):
  *   `* ! +12.0ms  85.3ms  ERROR  payment: POST /charge  -- card declined`
  * where `*` marks the critical path (`.` a span on it for under 1% of it)
  * and `!` a failing span.
@@ -175,6 +199,10 @@ export function renderWaterfall(spans: TraceSpan[], options: WaterfallOptions): 
     "Legend: * critical path (. on it for <1% of its length), ! failing span (error not explained by a failing child); offset from trace start, duration.",
   ];
   const messageMax = options.messageMax ?? 160;
+  const logs = logsBySpan(options.logs ?? []);
+  const maxLogs = options.maxLogsPerSpan ?? 5;
+  const logLine = (indent: string, log: TraceLog) =>
+    `${indent}| +${fmtMs(log.timeNs - traceStart)}ms ${log.severity || "-"} ${log.body.replace(/\s+/g, " ").slice(0, messageMax)}`;
   let shown = 0;
   const walk = (node: TreeNode, seen: Set<TreeNode>) => {
     if (seen.has(node)) return;
@@ -191,11 +219,24 @@ export function renderWaterfall(spans: TraceSpan[], options: WaterfallOptions): 
         `${marks} ${"  ".repeat(node.depth)}${s.service}: ${s.name} [${s.kind}] +${fmtMs(s.startNs - traceStart)}ms ${fmtMs(s.durationNs)}ms ${status} (${s.spanId})${message}`,
       );
       shown += 1;
+      const own = logs.get(s.spanId) ?? [];
+      const indent = `     ${"  ".repeat(node.depth)}`;
+      for (const log of own.slice(0, maxLogs)) lines.push(logLine(indent, log));
+      if (own.length > maxLogs)
+        lines.push(`${indent}| [${own.length - maxLogs} more log records of this span]`);
     }
     for (const child of node.children) walk(child, seen);
   };
   const seen = new Set<TreeNode>();
   for (const root of roots) walk(root, seen);
+  // Records of the trace whose span is not stored (or has no span id) would otherwise be invisible.
+  const spanIds = new Set(spans.map((s) => s.spanId));
+  const orphans = [...logs.entries()].filter(([id]) => !spanIds.has(id)).flatMap(([, list]) => list);
+  if (orphans.length > 0) {
+    lines.push(`Log records of the trace without a stored span (${orphans.length}):`);
+    for (const log of orphans.slice(0, maxLogs)) lines.push(logLine("   ", log));
+    if (orphans.length > maxLogs) lines.push(`   | [${orphans.length - maxLogs} more]`);
+  }
   if (shown < spans.length) {
     lines.push(
       `[waterfall cut: showing ${shown} of ${spans.length} spans; use run_sql on this TraceId for the rest]`,
