@@ -121,16 +121,18 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     // Wait until the loader and the enricher have caught up with every exported item.
     const deadline = Date.now() + 300_000;
     while (Date.now() < deadline) {
-      const [loaded, enriched, logs, points] = await Promise.all([
+      const [loaded, enriched, logs, enrichedLogs, points] = await Promise.all([
         count("SELECT count() AS n FROM otel_traces"),
         count("SELECT count() AS n FROM otel_traces_enriched"),
         count("SELECT count() AS n FROM otel_logs"),
+        count("SELECT count() AS n FROM otel_logs_enriched"),
         count(METRIC_ROWS_SQL),
       ]);
       if (
         loaded >= summary.spansExported &&
         enriched >= summary.spansExported &&
         logs >= summary.logs.exported &&
+        enrichedLogs >= summary.logs.exported &&
         points >= summary.metrics.exported
       )
         break;
@@ -203,6 +205,11 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
       summary.logs.exported,
     );
     expect(await count(METRIC_ROWS_SQL)).toBe(summary.metrics.exported);
+    // The enricher embeds every log record once.
+    expect(await count("SELECT count() AS n FROM otel_logs_enriched")).toBe(summary.logs.exported);
+    expect(
+      await count("SELECT uniqExact(TraceId, SpanId, Timestamp, Body) AS n FROM otel_logs_enriched"),
+    ).toBe(summary.logs.exported);
     expect(
       await count(
         "SELECT count() AS n FROM (SELECT ServiceName, MetricName, Attributes, ResourceAttributes, TimeUnix, count() AS c FROM otel_metrics_gauge GROUP BY ALL HAVING c > 1)",
