@@ -20,7 +20,7 @@ export const SLASH_HELP = `Ask a question in plain words, or use a command:
                                 /logs <trace_id> lists one trace's log records
   /metrics [service]            metric names per service (e.g. /metrics payment)
   /metrics <service> <metric> [window]
-                                one metric per minute (e.g. /metrics checkout db.client.connection.pending_requests 1h)
+                                one metric per minute (e.g. /metrics draw db.client.connection.pending_requests 1h)
   /search [--logs|--all] <text> semantic search over spans, log records or both (e.g. /search --logs card declined)
   /compare <service> [window]   last <window> vs the <window> before it (default 1h)
   /schema                       tables, columns, stored time range, services

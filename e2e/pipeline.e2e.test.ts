@@ -326,8 +326,11 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     // "Was the pool saturated?": the metric the generator reports per pool, per minute.
     const metrics = await agent("/metrics");
     expect(metrics).toContain("db.client.connection.pending_requests");
-    const series = await agent("/metrics checkout db.client.connection.count");
-    expect(series).toMatch(/db\.client\.connection\.count \(gauge/);
+    const series = await agent("/metrics draw db.client.connection.count");
+    expect(series).toMatch(
+      /db\.client\.connection\.count \(gauge, unit \{connection\}; service=draw-service/,
+    );
+    expect(series.split("\n").filter((line) => /^\d{4}-/.test(line)).length).toBeGreaterThan(0);
   });
 
   it("reports the freshness lag", async () => {

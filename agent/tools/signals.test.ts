@@ -215,6 +215,16 @@ describe("read_metrics", () => {
   });
 });
 
+describe("schema", () => {
+  it("describes the logs and metric tables with their row counts", async () => {
+    const result = await call("schema", {});
+    const logs = seedLogs(spans, END_MS).length;
+    expect(result.content).toContain(`Table otel_logs (one row per log record, ${logs} rows`);
+    expect(result.content).toContain("LogAttributes Map(String,String)");
+    expect(result.content).toContain(`otel_metrics_gauge ${METRIC_MINUTES * 6 * 2}`);
+  });
+});
+
 describe("slash commands for logs and metrics", () => {
   it("parses /logs and /metrics into tool calls", () => {
     expect(parseSlash("/logs checkout warn 30m -- timed out after")).toEqual({
@@ -230,6 +240,16 @@ describe("slash commands for logs and metrics", () => {
     });
     expect(parseSlash("/logs a b c")?.kind).toBe("error");
     expect(parseSlash("/metrics")).toEqual({ kind: "tool", tool: "read_metrics", input: {} });
+    expect(parseSlash("/search --logs card declined")).toEqual({
+      kind: "tool",
+      tool: "semantic_search",
+      input: { query: "card declined", kind: "logs" },
+    });
+    expect(parseSlash("/search card declined")).toEqual({
+      kind: "tool",
+      tool: "semantic_search",
+      input: { query: "card declined" },
+    });
     expect(parseSlash("/metrics payment http.server.request.duration 1h")).toEqual({
       kind: "tool",
       tool: "read_metrics",
