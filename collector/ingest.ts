@@ -1,7 +1,6 @@
 import { encodeExportRequestJsonBody } from "../shared/otlp/codec/encode.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
-import { parseTraceRequestJson } from "../shared/otlp/json.ts";
 import { SIGNALS, type Signal } from "../shared/otlp/signals.ts";
 import type { OtlpResourceSpans, OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { hasValidIds, transcodeExportRequest, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
@@ -42,8 +41,8 @@ export function ingestBody(
   options: { json: boolean },
   signal: Signal = SIGNALS.traces,
 ): IngestedRequest {
+  const payload = format === "protobuf" ? body : encodeExportRequestJsonBody(body, signal);
   if (signal.name !== "traces") {
-    const payload = format === "protobuf" ? body : encodeExportRequestJsonBody(body, signal);
     const transcoded = transcodeExportRequest(payload, signal, { validateOnly: !options.json });
     return {
       payload,
@@ -53,7 +52,6 @@ export function ingestBody(
       rejectionMessage: "",
     };
   }
-  const payload = format === "protobuf" ? body : encodeTraceRequestProto(parseTraceRequestJson(body));
   const transcoded = transcodeTraceRequestToJson(payload, { validateOnly: !options.json });
   if (transcoded.invalidSpans === 0) {
     return {

@@ -543,5 +543,13 @@ describe("objects written the Go collector's way", () => {
       { state: "loaded", rows: "2" },
       { state: "loaded", rows: "5" },
     ]);
+    // loader-status reports per signal (the signal follows from the object name).
+    const status = await loader(prefix).ledger.status();
+    expect(
+      status.bySignal.map(({ signal, state, objects, rows }) => ({ signal, state, objects, rows })),
+    ).toEqual([
+      { signal: "logs", state: "loaded", objects: 1, rows: 2 },
+      { signal: "metrics", state: "loaded", objects: 1, rows: 5 },
+    ]);
   });
 });

@@ -219,7 +219,8 @@ function writeMessageFields(
   for (const field of plan.fields) {
     const value = object[field.name];
     if (value === undefined || value === null) continue;
-    if (field.omitDefault && isDefault(field, value)) continue;
+    // Canonical proto3: implicit-presence scalars are not sent at their default value.
+    if (!field.repeated && !field.hasPresence && isDefault(field, value)) continue;
     writeField(writer, field, value, childDepth);
   }
 }

@@ -47,6 +47,8 @@ export interface FieldPlan {
   omitDefault: boolean;
   /** Repeated field written as [] even when it never occurred. */
   alwaysList: boolean;
+  /** Explicit presence (oneof member or proto3 `optional`): a default value is still sent. */
+  hasPresence: boolean;
   /** Enum value names (enum fields; OTLP/JSON may carry names instead of numbers). */
   enumValues: Readonly<Record<string, number>> | undefined;
 }
@@ -180,6 +182,7 @@ function planMessage(type: protobuf.Type): MessagePlan {
           ? TRACE_OMITTED_DEFAULTS.has(key)
           : scalar && !field.repeated && !hasPresence && !ID_FIELDS[field.name],
         alwaysList: ALWAYS_LISTS.has(key),
+        hasPresence,
         enumValues: field.resolvedType instanceof protobuf.Enum ? field.resolvedType.values : undefined,
       };
     })
