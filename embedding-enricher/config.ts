@@ -1,7 +1,8 @@
 import path from "node:path";
-import { parseShard } from "../s3-loader/config.ts";
+
 import {
   type Env,
+  parseShard,
   readBool,
   readDurationMs,
   readInt,

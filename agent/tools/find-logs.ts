@@ -1,8 +1,8 @@
 import { serviceHint, where } from "./filters.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
-import { num, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalEnum, optionalNumber, optionalString, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -147,12 +147,11 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
     ]
       .filter(Boolean)
       .join(" "),
-  async run(ctx: ToolContext, input: FindLogsInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: FindLogsInput): Promise<ToolResult> {
     if (!(await hasLogsTable(ctx))) {
       return {
         text: "There is no otel_logs table: this deployment stores no logs yet.",
         rows: 0,
-        sql: [],
         truncated: false,
       };
     }
@@ -160,9 +159,7 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
     const flt = logFilterCondition(input.filter);
     const conditions = [...win.sql, ...flt.sql];
     const params: Record<string, unknown> = { ...win.params, ...flt.params };
-    const sql: string[] = [];
     const totalSql = `SELECT count() AS n FROM otel_logs ${where(conditions)}`;
-    sql.push(sqlWithParams(totalSql, params));
     const [total] = await queryRows<{ n: string }>(ctx, totalSql, params);
     const matched = num(total?.n);
     const scope = [describeLogFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(", ");
@@ -174,7 +171,6 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
       const listSql = `SELECT toUnixTimestamp64Milli(Timestamp) AS ts_ms, ServiceName AS service, SeverityText AS severity,
           Body AS body, TraceId AS trace_id, SpanId AS span_id
         FROM otel_logs ${where(conditions)} ORDER BY ${order}, SpanId LIMIT {limit:UInt32}`;
-      sql.push(sqlWithParams(listSql, listParams));
       const rows = await queryRows<LogRow>(ctx, listSql, listParams);
       const table = renderTable(
         ["time", "service", "severity", "body", "trace_id", "span_id"],
@@ -185,7 +181,6 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
       return {
         text: `${matched} log records match (${scope}); ${input.filter.traceId ? "first" : "latest"} ${rows.length}:\n${table.text}${hint}`,
         rows: rows.length,
-        sql,
         truncated: table.truncated,
       };
     }
@@ -197,7 +192,6 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
       keyCount: 2,
     };
     const mined = await mineMessages(ctx, query);
-    sql.push(...mined.sql);
     const shown = mined.groups.slice(0, input.limit);
     const table = renderTable(
       ["service", "severity", "pattern", "count", "variants", "first_seen", "last_seen", "example"],
@@ -219,7 +213,6 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
         `${matched} log records match (${scope}); ${mined.groups.length} patterns (${readNotice(mined)}), ` +
         `top ${shown.length} by count (group_by="record" lists records with trace ids):\n${table.text}${hint}`,
       rows: shown.length,
-      sql,
       truncated: table.truncated || shown.length < mined.groups.length || mined.read < mined.distinctTotal,
     };
   },
