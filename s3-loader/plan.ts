@@ -5,7 +5,6 @@
  */
 import { createHash } from "node:crypto";
 import { keyMinute, minutePartitionPrefix } from "../shared/awss3-layout.ts";
-import type { SignalName } from "../shared/otlp/signals.ts";
 
 export interface ListedObject {
   key: string;
@@ -114,15 +113,4 @@ export function objectEncoding(key: string, head: Uint8Array): ObjectEncoding {
     return byte === 0x7b ? "otlp_json" : "otlp_proto";
   }
   return "otlp_json";
-}
-
-/**
- * The signal of an object, from its name as the awss3 exporter writes it
- * (`<file_prefix>traces_<unique>`, `logs_`, `metrics_`; the unique part has
- * no underscore). Objects named otherwise are read as traces.
- */
-export function signalOfKey(key: string): SignalName {
-  const base = key.slice(key.lastIndexOf("/") + 1);
-  const match = /(traces|logs|metrics)_[^_]*$/.exec(base);
-  return (match?.[1] as SignalName | undefined) ?? "traces";
 }

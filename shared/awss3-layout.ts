@@ -1,10 +1,13 @@
+import type { SignalName } from "./otlp/signals.ts";
+
 /**
  * The object key layout of the OpenTelemetry Collector's awss3 exporter with
- * minute partitions: the contract between whatever writes trace objects (our
+ * minute partitions: the contract between whatever writes OTLP objects (our
  * collector, otelcol-contrib in docker mode) and the s3-loader, which lists
- * and orders objects by their minute partition (docs/ARCHITECTURE.md).
+ * and orders objects by their minute partition and reads the signal from the
+ * name (docs/ARCHITECTURE.md).
  *
- *   [prefix/]year=YYYY/month=MM/day=DD/hour=HH/minute=mm/<file_prefix>traces_<unique>.<ext>[.gz]
+ *   [prefix/]year=YYYY/month=MM/day=DD/hour=HH/minute=mm/<file_prefix><signal>_<unique>.<ext>[.gz]
  */
 
 /** The s3_partition_format (strftime, UTC) the collector writes by default and the loader reads. */
@@ -31,4 +34,15 @@ export function minutePartitionPrefix(prefix: string, minuteMs: number): string 
     d.getUTCDate(),
   )}/hour=${pad(d.getUTCHours())}/minute=${pad(d.getUTCMinutes())}/`;
   return prefix ? `${prefix}/${path}` : path;
+}
+
+/**
+ * The signal of an object, from its name as the awss3 exporter writes it
+ * (`<file_prefix>traces_<unique>`, `logs_`, `metrics_`; the unique part has
+ * no underscore). Objects named otherwise are read as traces.
+ */
+export function signalOfKey(key: string): SignalName {
+  const base = key.slice(key.lastIndexOf("/") + 1);
+  const match = /(traces|logs|metrics)_[^_]*$/.exec(base);
+  return (match?.[1] as SignalName | undefined) ?? "traces";
 }
