@@ -8,6 +8,11 @@ describe("slash commands", () => {
       tool: "find_errors",
       input: { service: "checkout", last: "30m" },
     });
+    expect(parseSlash("/patterns checkout 1h")).toEqual({
+      kind: "tool",
+      tool: "patterns",
+      input: { service: "checkout", last: "1h" },
+    });
     expect(parseSlash("/slow checkout")).toEqual({
       kind: "tool",
       tool: "find_slow_spans",

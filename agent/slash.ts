@@ -12,9 +12,16 @@ export type SlashCommand =
 export const SLASH_HELP = `Ask a question in plain words, or use a command:
   /services [window]            per-service requests, errors, p50/p95/p99 (e.g. /services 1h)
   /errors [service] [window]    grouped errors (e.g. /errors checkout 30m)
+  /patterns [service] [window]  message patterns of errors: spans and logs (e.g. /patterns checkout 1h)
   /slow [service] [window]      slowest spans above p95 (e.g. /slow checkout)
-  /trace <trace_id>             one trace as a waterfall
-  /search <text>                semantic search over spans (e.g. /search card declined)
+  /trace <trace_id>             one trace as a waterfall, each span with its logs
+  /logs [service] [level] [window] [-- text]
+                                log patterns with counts (e.g. /logs checkout warn 30m -- timed out);
+                                /logs <trace_id> lists one trace's log records
+  /metrics [service]            metric names per service (e.g. /metrics payment)
+  /metrics <service> <metric> [window]
+                                one metric per minute (e.g. /metrics draw db.client.connection.pending_requests 1h)
+  /search [--logs|--all] <text> semantic search over spans, log records or both (e.g. /search --logs card declined)
   /compare <service> [window]   last <window> vs the <window> before it (default 1h)
   /schema                       tables, columns, stored time range, services
   /run <sql>                    run a read-only SELECT (alias /sql-run)
@@ -41,6 +48,47 @@ function splitWindow(args: string[]): { rest: string[]; last?: string } | { erro
   if (WINDOW_LIKE.test(tail))
     return { error: `window "${tail}" not understood; accepted forms: ${WINDOW_FORMS}` };
   return { rest: args };
+}
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
+
+/** `/logs [service] [level] [window] [-- text]`, or `/logs <trace_id>`. */
+function parseLogsCommand(argText: string): SlashCommand {
+  const dashes = argText.search(/(^|\s)--(\s|$)/);
+  const head = dashes === -1 ? argText : argText.slice(0, dashes);
+  const text =
+    dashes === -1
+      ? ""
+      : argText
+          .slice(dashes)
+          .replace(/^\s*--\s*/, "")
+          .trim();
+  // A trace id may start with a digit: taken out first, so it is never read as a window.
+  const words = head.split(/\s+/).filter(Boolean);
+  const isTraceId = (token: string) => /^(0x)?[0-9a-f]{32}$/i.test(token);
+  const split = splitWindow(words.filter((token) => !isTraceId(token)));
+  if ("error" in split) return { kind: "error", message: split.error };
+  const { rest, last } = split;
+  const input: Record<string, unknown> = {};
+  if (last) input.last = last;
+  if (text) input.text = text;
+  const traceIds = words.filter(isTraceId);
+  if (traceIds.length === 1) input.trace_id = traceIds[0];
+  else if (traceIds.length > 1)
+    return {
+      kind: "error",
+      message: "usage: /logs [service] [level] [window] [-- text], or /logs <trace_id>",
+    };
+  for (const token of rest) {
+    if (LOG_LEVELS.includes(token.toLowerCase())) input.min_severity = token.toUpperCase();
+    else if (input.service === undefined) input.service = token;
+    else
+      return {
+        kind: "error",
+        message: "usage: /logs [service] [level] [window] [-- text], or /logs <trace_id>",
+      };
+  }
+  return { kind: "tool", tool: "find_logs", input };
 }
 
 export function parseSlash(line: string): SlashCommand | undefined {
@@ -83,6 +131,29 @@ export function parseSlash(line: string): SlashCommand | undefined {
         input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
       };
     }
+    case "/patterns": {
+      const split = splitWindow(args);
+      if ("error" in split) return { kind: "error", message: split.error };
+      const { rest, last } = split;
+      return {
+        kind: "tool",
+        tool: "patterns",
+        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
+      };
+    }
+    case "/logs":
+      return parseLogsCommand(argText);
+    case "/metrics": {
+      const split = splitWindow(args);
+      if ("error" in split) return { kind: "error", message: split.error };
+      const { rest, last } = split;
+      if (rest.length > 2)
+        return { kind: "error", message: "usage: /metrics [service] [metric] [window, e.g. 1h]" };
+      const input: Record<string, unknown> = {};
+      if (rest[0] !== undefined) input.service = rest[0];
+      if (rest[1] !== undefined) input.metric = rest[1];
+      return { kind: "tool", tool: "read_metrics", input: withWindow(input, last) };
+    }
     case "/slow": {
       const split = splitWindow(args);
       if ("error" in split) return { kind: "error", message: split.error };
@@ -94,9 +165,13 @@ export function parseSlash(line: string): SlashCommand | undefined {
     case "/trace":
       if (args.length !== 1) return { kind: "error", message: "usage: /trace <trace_id>" };
       return { kind: "tool", tool: "trace_tree", input: { trace_id: args[0] } };
-    case "/search":
-      if (argText === "") return { kind: "error", message: "usage: /search <text>" };
+    case "/search": {
+      const flag = /^--(logs|all)\s+/.exec(argText);
+      const query = flag ? argText.slice(flag[0].length).trim() : argText;
+      if (query === "") return { kind: "error", message: "usage: /search [--logs|--all] <text>" };
+      if (flag) return { kind: "tool", tool: "semantic_search", input: { query, kind: flag[1] } };
       return { kind: "tool", tool: "semantic_search", input: { query: argText } };
+    }
     case "/compare": {
       const split = splitWindow(args);
       if ("error" in split) return { kind: "error", message: split.error };

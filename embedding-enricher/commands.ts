@@ -5,13 +5,27 @@ import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { createLogger } from "../shared/logger.ts";
 import { terminalSafe } from "../shared/terminal-text.ts";
-import { type EmbeddingEnricherConfig, embedderSettings, readEmbeddingEnricherConfig } from "./config.ts";
+import {
+  type EmbeddingEnricherConfig,
+  embedderSettings,
+  readEmbeddingEnricherConfig,
+  type Shard,
+} from "./config.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
 import { Enricher } from "./enricher.ts";
 import { DEFAULT_MODEL_ID, ensureDefaultModel } from "./model/default-model.ts";
 import { formatPosition, formatShard, maxPosition, START } from "./position.ts";
-import { searchSpans } from "./search.ts";
-import { maxEnrichedPosition, readActiveModel, readShardState, resetForModel, shardCounts } from "./store.ts";
+import { SEARCH_KINDS, type SearchKind, searchSpans } from "./search.ts";
+import {
+  hasTable,
+  LOG_ENRICHED_TABLE,
+  LOG_SOURCE_TABLE,
+  maxEnrichedPosition,
+  readActiveModel,
+  readShardState,
+  resetForModel,
+  shardCounts,
+} from "./store.ts";
 
 const log = createLogger("embedding-enricher");
 
@@ -63,7 +77,7 @@ function addRunCommand(program: Command): void {
       const ch = readClickHouseConfig();
       const client = createClickHouseClient(ch, { application: "embedding-enricher" });
       const embedder = await embedderFor(cfg);
-      const enricher = new Enricher({
+      const enricherOptions = {
         client,
         database: ch.database,
         embedder,
@@ -72,14 +86,20 @@ function addRunCommand(program: Command): void {
         maxTextChars: cfg.maxTextChars,
         cacheEntries: cfg.cacheEntries,
         log,
-      });
+      };
+      const enricher = new Enricher(enricherOptions);
+      // Log records get their own watermark and state, in the same loop (when the deployment stores logs).
+      const logEnricher = async (): Promise<Enricher | undefined> =>
+        (await hasTable(client, ch.database, LOG_SOURCE_TABLE))
+          ? new Enricher({ ...enricherOptions, source: "logs" })
+          : undefined;
       const stop = new AbortController();
       onShutdownSignal(async () => {
         stop.abort();
         log.info("stopping after the current batch");
         await done;
       });
-      const done = enrichUntilStopped(enricher, {
+      const done = enrichUntilStopped(enricher, logEnricher, {
         once: flags.once === true,
         pollMs,
         signal: stop.signal,
@@ -89,27 +109,37 @@ function addRunCommand(program: Command): void {
 }
 
 /**
- * The enricher's loop: enrich what is loaded, pause when idle. A failure
+ * The enricher's loop: enrich what is loaded (spans, then log records with
+ * their own watermark when the deployment stores logs), pause when idle. A failure
  * (ClickHouse away, a batch that failed) backs off like the loader, 0.5 s
  * doubling to 30 s, with one log line per distinct error, instead of exiting
  * and being restarted; after it, the watermark is read again from ClickHouse.
  */
 async function enrichUntilStopped(
   enricher: Enricher,
+  logEnricherOf: () => Promise<Enricher | undefined>,
   options: { once: boolean; pollMs: number; signal: AbortSignal },
 ): Promise<void> {
   const pause = (ms: number) => sleep(ms, undefined, { signal: options.signal }).catch(() => undefined);
+  const stopped = () => options.signal.aborted;
   let ready = false;
+  let logEnricher: Enricher | undefined;
   let failures = 0;
   let lastError = "";
   let lastReport = Date.now();
   let lastSpans = 0;
-  while (!options.signal.aborted) {
-    let written: number;
+  while (!stopped()) {
+    let spansWritten: number;
+    let logsWritten = 0;
     try {
-      if (!ready) await enricher.start();
+      if (!ready) {
+        await enricher.start();
+        logEnricher = await logEnricherOf();
+        await logEnricher?.start();
+      }
       ready = true;
-      written = await enricher.runOnce(() => options.signal.aborted);
+      spansWritten = await enricher.runOnce(stopped);
+      if (logEnricher && !stopped()) logsWritten = await logEnricher.runOnce(stopped);
     } catch (error) {
       if (options.once) throw error;
       failures++;
@@ -127,13 +157,21 @@ async function enrichUntilStopped(
     if (failures > 0) log.info({ after: failures }, "recovered");
     failures = 0;
     lastError = "";
+    const written = spansWritten + logsWritten;
     const now = Date.now();
     if (written > 0 || now - lastReport > 60_000) {
       const s = enricher.stats;
       log.info(
         {
-          spans: written,
+          spans: spansWritten,
           totalSpans: s.spans,
+          ...(logEnricher
+            ? {
+                logs: logsWritten,
+                totalLogs: logEnricher.stats.spans,
+                logsWatermark: formatPosition(logEnricher.watermark),
+              }
+            : {}),
           spansPerSec: Math.round(((s.spans - lastSpans) * 1000) / Math.max(1, now - lastReport)),
           embeddedTexts: s.embeddedTexts,
           cacheHitRate: Number(enricher.cacheHitRate().toFixed(3)),
@@ -147,6 +185,29 @@ async function enrichUntilStopped(
     if (options.once) break;
     if (written === 0) await pause(options.pollMs);
   }
+}
+
+/** The log records' side of `status`: their own watermark (state key "logs i/n") and counts. */
+async function logStatus(
+  client: ReturnType<typeof createClickHouseClient>,
+  database: string,
+  model: string,
+  shard: Shard,
+): Promise<Record<string, string | number | null>> {
+  if (!(await hasTable(client, database, LOG_SOURCE_TABLE))) return { logs: "no otel_logs table" };
+  const state = await readShardState(client, database, model, shard, `logs ${formatShard(shard)}`);
+  const fromRows = await maxEnrichedPosition(client, database, model, shard, LOG_ENRICHED_TABLE);
+  const watermark = maxPosition(state?.watermark ?? START, fromRows);
+  const counts = await shardCounts(client, database, model, shard, watermark, {
+    source: LOG_SOURCE_TABLE,
+    enriched: LOG_ENRICHED_TABLE,
+  });
+  return {
+    loadedLogs: counts.sourceRows,
+    enrichedLogs: counts.enrichedRows,
+    lagLogs: counts.pendingRows,
+    logsWatermark: formatPosition(watermark),
+  };
 }
 
 function addStatusCommand(program: Command): void {
@@ -180,6 +241,7 @@ function addStatusCommand(program: Command): void {
           latestLoaded: formatPosition(counts.latestSource),
           // Of the last writer since its start: spans whose text already had a vector.
           cacheHitRate: state?.cacheHitRate !== undefined ? Number(state.cacheHitRate.toFixed(3)) : null,
+          ...(await logStatus(client, ch.database, model, cfg.shard)),
         };
         if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else
@@ -194,7 +256,7 @@ function addStatusCommand(program: Command): void {
 function addSearchCommand(program: Command): void {
   program
     .command("search")
-    .description("semantic search: the spans closest in meaning to a plain-language query")
+    .description("semantic search: the spans (or log records) closest in meaning to a plain-language query")
     .argument("<query>", "what to look for, in plain words")
     .addOption(modelOption)
     .option("-k, --k <n>", "how many spans", "10")
@@ -202,6 +264,7 @@ function addSearchCommand(program: Command): void {
     .option("--to <time>", "span start before (ISO time)")
     .option("--service <name>", "only this service")
     .option("--per-text <n>", "at most n spans per distinct span text")
+    .addOption(new Option("--kind <kind>", "spans, logs or all").choices([...SEARCH_KINDS]).default("spans"))
     .option("--json", "one JSON object per line")
     .action(
       async (
@@ -213,6 +276,7 @@ function addSearchCommand(program: Command): void {
           to?: string;
           service?: string;
           perText?: string;
+          kind: SearchKind;
           json?: boolean;
         },
       ) => {
@@ -229,12 +293,13 @@ function addSearchCommand(program: Command): void {
             service: flags.service,
             maxPerText: flags.perText === undefined ? undefined : Number(flags.perText),
             model: embedder,
+            kind: flags.kind,
           });
           for (const m of matches) {
             if (flags.json) process.stdout.write(`${JSON.stringify(m)}\n`);
             else
               process.stdout.write(
-                `${m.score.toFixed(3)}  ${m.timestamp}  ${terminalSafe(`${m.traceId}/${m.spanId}`)}  ${terminalSafe(m.text)}\n`,
+                `${m.score.toFixed(3)}  ${m.kind.padEnd(4)}  ${m.timestamp}  ${terminalSafe(`${m.traceId}/${m.spanId}`)}  ${terminalSafe(m.kind === "log" ? `${m.severity} ${m.body}` : m.text)}\n`,
               );
           }
           if (matches.length === 0 && !flags.json) process.stdout.write("no enriched spans for this model\n");

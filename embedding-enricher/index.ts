@@ -1,6 +1,6 @@
 /**
  * The enricher's one public entry for other stages (the agent): similarity
- * search over the enriched spans, with the enricher's own model. Other
+ * search over the enriched spans and log records, with the enricher's own model. Other
  * stages import from here only, never from the enricher's inner modules
  * (see docs/ARCHITECTURE.md).
  */
@@ -11,4 +11,4 @@ export {
   type SearchSpans,
   type SpanSearchOptions,
 } from "./model-search.ts";
-export type { SearchSpansOptions, SpanMatch } from "./search.ts";
+export { SEARCH_KINDS, type SearchKind, type SearchSpansOptions, type SpanMatch } from "./search.ts";

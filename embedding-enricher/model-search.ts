@@ -2,11 +2,13 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import type { Env } from "../shared/config/env.ts";
 import { embedderSettings, readEmbeddingEnricherConfig } from "./config.ts";
 import type { Embedder } from "./embedder.ts";
-import { type SpanMatch, searchSpans } from "./search.ts";
+import { type SearchKind, type SpanMatch, searchSpans } from "./search.ts";
 
 export interface SpanSearchOptions {
   query: string;
   k: number;
+  /** spans (default), logs, or all. */
+  kind?: SearchKind;
   from?: Date;
   to?: Date;
   service?: string;

@@ -58,19 +58,34 @@ interface RunFlags {
   dropLive?: number;
   postDrop?: number;
   workers?: string;
+  signals?: string;
 }
 
 /** Each flag of `run` and the variable it overrides (see flagsOverEnv). */
 function runFlagOverrides(flags: RunFlags): FlagOverride[] {
   const overrides: FlagOverride[] = [
+    // The flags apply to all three signals, as the generic OTEL_EXPORTER_OTLP_* variables do.
     { variable: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", flag: "--protocol", value: flags.protocol },
+    { variable: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", flag: "--protocol", value: flags.protocol },
+    { variable: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", flag: "--protocol", value: flags.protocol },
     { variable: "OTEL_EXPORTER_OTLP_ENDPOINT", flag: "--endpoint", value: flags.endpoint },
-    // A base endpoint given as a flag wins over a traces endpoint from the environment.
+    // A base endpoint given as a flag wins over signal endpoints from the environment.
     {
       variable: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
       flag: "--endpoint",
       value: flags.endpoint ? null : undefined,
     },
+    {
+      variable: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+      flag: "--endpoint",
+      value: flags.endpoint ? null : undefined,
+    },
+    {
+      variable: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+      flag: "--endpoint",
+      value: flags.endpoint ? null : undefined,
+    },
+    { variable: "EVENT_GENERATOR_SIGNALS", flag: "--signals", value: flags.signals },
     { variable: "EVENT_GENERATOR_STOCK", flag: "--stock", value: flags.stock },
     { variable: "EVENT_GENERATOR_PRE_DROP_DURATION", flag: "--pre-drop", value: flags.preDrop },
     { variable: "EVENT_GENERATOR_DROP_LIVE_DURATION", flag: "--drop-live", value: flags.dropLive },
@@ -96,7 +111,8 @@ export function generatorProgram(): Command {
   return commandLine(
     "event-generator",
     "Simulates SNKRS sneaker drops (PRE_DROP -> DROP_LIVE -> POST_DROP, repeating) and sends the traffic as " +
-      "distributed traces from 11 services over OTLP. Settings: EVENT_GENERATOR_* and OTEL_EXPORTER_OTLP_* variables.",
+      "distributed traces, logs and metrics from 11 services over OTLP. Settings: EVENT_GENERATOR_* and " +
+      "OTEL_EXPORTER_OTLP_* variables.",
     addRunCommand,
     addStatusCommand,
   );
@@ -136,6 +152,10 @@ function addRunCommand(program: Command): void {
     .option("--drop-live <time>", "DROP_LIVE duration", duration)
     .option("--post-drop <time>", "POST_DROP duration", duration)
     .option("--workers <pre,live,post>", "sessions per phase, e.g. 5,40,8")
+    .option(
+      "--signals <list>",
+      "what to send: traces plus any of logs, metrics (default: EVENT_GENERATOR_SIGNALS or traces,logs,metrics)",
+    )
     .action(async (flags: RunFlags) => {
       await runCli("event-generator", async () => {
         const config = loadConfig(flags);
@@ -179,8 +199,9 @@ function addRunCommand(program: Command): void {
               });
         logger.info(summary, "event generator finished");
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-        // Spans that never reached the receiver make the run a failure for scripts.
-        return summary.spansFailed > 0 || summary.spansUnsent > 0 ? 1 : 0;
+        // Spans, log records or data points that never reached the receiver make the run a failure for scripts.
+        const lost = [summary.logs, summary.metrics].some((s) => s !== undefined && s.failed + s.unsent > 0);
+        return summary.spansFailed > 0 || summary.spansUnsent > 0 || lost ? 1 : 0;
       });
     });
 }
@@ -210,6 +231,16 @@ function addStatusCommand(program: Command): void {
         });
         const view = {
           otlp: { ...config.otlp, headers: Object.keys(config.otlp.headers) },
+          otlpLogs: config.signals.logs
+            ? { ...config.otlpLogs, headers: Object.keys(config.otlpLogs.headers) }
+            : false,
+          otlpMetrics: config.signals.metrics
+            ? {
+                ...config.otlpMetrics,
+                headers: Object.keys(config.otlpMetrics.headers),
+                intervalMs: config.metricIntervalMs,
+              }
+            : false,
           endpointReachable: reachable,
           phases: config.phases,
           stock: config.stock,

@@ -15,11 +15,24 @@
 import { performance } from "node:perf_hooks";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { DiagLogLevel, diag } from "@opentelemetry/api";
+import type { LogRecordExporter } from "@opentelemetry/sdk-logs";
+import type { PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "../shared/logger.ts";
 import { type BatchSettings, DROP_PHASES, type DropPhase, type EventGeneratorConfig } from "./config.ts";
-import { CountingExporter, createOtlpExporter } from "./exporter.ts";
-import { type BatchProcessorSizing, OtelEmitter } from "./otel-emitter.ts";
+import {
+  CountingExporter,
+  CountingLogExporter,
+  CountingMetricExporter,
+  createOtlpExporter,
+  createOtlpLogExporter,
+  createOtlpMetricExporter,
+  type ExportCounts,
+} from "./exporter.ts";
+import { type PlannedLog, planLogs } from "./log-plan.ts";
+import { type BatchProcessorSizing, buildFleet, OtelEmitter } from "./otel-emitter.ts";
+import { LogEmitter } from "./otel-logs.ts";
+import { FleetMetrics } from "./otel-metrics.ts";
 import { Prng } from "./prng.ts";
 import { DropSimulation } from "./simulation.ts";
 import type { TracePlan } from "./trace-plan.ts";
@@ -79,8 +92,12 @@ export interface RunOptions {
   /** Emit as fast as possible: simulated time runs ahead of the wall clock. */
   bench?: boolean;
   truthPath?: string;
-  /** Replaces the OTLP exporter (tests, benchmarks). */
+  /** Replaces the OTLP traces exporter (tests, benchmarks). */
   exporter?: SpanExporter;
+  /** Replaces the OTLP logs exporter (used only when logs are on). */
+  logExporter?: LogRecordExporter;
+  /** Replaces the OTLP metrics exporter (used only when metrics are on). */
+  metricExporter?: PushMetricExporter;
   signal?: AbortSignal;
   /** How long the final flush may take before unsent spans are reported. */
   flushTimeoutMs?: number;
@@ -92,6 +109,30 @@ export interface PhaseSummary {
   failedRequests: number;
   errorRate: number;
   meanRootMs: number;
+}
+
+/** What became of one signal's items (log records, or metric data points). */
+export interface SignalSummary {
+  created: number;
+  exported: number;
+  failed: number;
+  /** Created but neither exported nor failed after the final flush. */
+  unsent: number;
+  exportBatches: number;
+  failedBatches: number;
+  lastExportError?: string;
+}
+
+function signalSummary(created: number, counts: ExportCounts): SignalSummary {
+  return {
+    created,
+    exported: counts.exported,
+    failed: counts.failed,
+    unsent: created - counts.exported - counts.failed,
+    exportBatches: counts.exportedBatches,
+    failedBatches: counts.failedBatches,
+    ...(counts.lastError ? { lastExportError: counts.lastError } : {}),
+  };
 }
 
 export interface RunSummary {
@@ -120,6 +161,10 @@ export interface RunSummary {
   byPhase: Partial<Record<DropPhase, PhaseSummary>>;
   sellOutsMsIntoDrop: (number | null)[];
   lastExportError?: string;
+  /** Log records (absent when logs are off). */
+  logs?: SignalSummary;
+  /** Metric data points, one per stored row (absent when metrics are off). */
+  metrics?: SignalSummary;
 }
 
 /** Routes the SDK's own diagnostics into our log, at most one line per message every 10 s. */
@@ -169,6 +214,10 @@ class GeneratorRun {
   private readonly sizing: BatchProcessorSizing;
   private readonly exporter: CountingExporter;
   private readonly emitter: OtelEmitter;
+  private readonly logExporter: CountingLogExporter | undefined;
+  private readonly logEmitter: LogEmitter | undefined;
+  private readonly metricExporter: CountingMetricExporter | undefined;
+  private readonly metrics: FleetMetrics | undefined;
   private readonly simulation: DropSimulation;
   private readonly truth: TruthWriter | undefined;
   private readonly phaseStats = {} as Record<DropPhase, PhaseStats>;
@@ -194,13 +243,31 @@ class GeneratorRun {
       config.otlp.timeoutMs,
     );
     this.exporter = new CountingExporter(options.exporter ?? createOtlpExporter(config.otlp));
+    // Traces, logs and metrics of a replica share its Resource.
+    const fleet = buildFleet(config.environment, new Prng(options.seed ^ 0x5eed));
     this.emitter = new OtelEmitter({
       exporter: this.exporter,
       sizing: this.sizing,
       exportConcurrency: config.exportConcurrency ?? (this.bench ? 2 : 1),
-      environment: config.environment,
-      prng: new Prng(options.seed ^ 0x5eed),
+      fleet,
     });
+    if (config.signals.logs) {
+      this.logExporter = new CountingLogExporter(
+        options.logExporter ?? createOtlpLogExporter(config.otlpLogs),
+      );
+      this.logEmitter = new LogEmitter(this.logExporter, this.sizing, fleet);
+    }
+    if (config.signals.metrics) {
+      this.metricExporter = new CountingMetricExporter(
+        options.metricExporter ?? createOtlpMetricExporter(config.otlpMetrics),
+      );
+      this.metrics = new FleetMetrics(
+        this.metricExporter,
+        fleet,
+        config.metricIntervalMs,
+        options.seed ^ 0x3e7,
+      );
+    }
     this.simulation = new DropSimulation({
       phases: config.phases,
       stock: config.stock,
@@ -221,6 +288,10 @@ class GeneratorRun {
         protocol: config.otlp.protocol,
         endpoint: config.otlp.url,
         headers: Object.keys(config.otlp.headers),
+        logs: config.signals.logs ? config.otlpLogs.url : false,
+        metrics: config.signals.metrics
+          ? { endpoint: config.otlpMetrics.url, intervalMs: config.metricIntervalMs }
+          : false,
         bench: this.bench,
         rate: this.rate,
         cycles: options.cycles ?? null,
@@ -246,6 +317,7 @@ class GeneratorRun {
     this.wallStart = performance.now();
     this.epochAnchor = Date.now();
     this.progress.at = performance.now();
+    this.metrics?.start();
   }
 
   private simNow(): number {
@@ -262,7 +334,32 @@ class GeneratorRun {
   }
 
   private pendingSpans(): number {
-    return this.emitter.spansCreated - this.exporter.counts.exportedSpans - this.exporter.counts.failedSpans;
+    return this.emitter.spansCreated - this.exporter.counts.exported - this.exporter.counts.failed;
+  }
+
+  private pendingLogs(): number {
+    const { logEmitter, logExporter } = this;
+    return logEmitter && logExporter
+      ? logEmitter.logsCreated - logExporter.counts.exported - logExporter.counts.failed
+      : 0;
+  }
+
+  /** The batch processors would drop: wait for exports first (`pending > 0` lets a huge plan through an empty queue). */
+  private queueFull(spans: number, logs: number): boolean {
+    const max = this.sizing.maxQueueSize;
+    const pendingSpans = this.pendingSpans();
+    const pendingLogs = this.pendingLogs();
+    return (pendingSpans > 0 && pendingSpans + spans > max) || (pendingLogs > 0 && pendingLogs + logs > max);
+  }
+
+  private logsOf(plan: TracePlan): PlannedLog[] {
+    return this.logEmitter ? planLogs(plan) : [];
+  }
+
+  private waitForExports(timeoutMs: number): Promise<void> {
+    return this.logExporter && this.pendingLogs() > 0 && this.pendingSpans() === 0
+      ? this.logExporter.tally.waitForProgress(timeoutMs)
+      : this.exporter.waitForProgress(timeoutMs);
   }
 
   // ---- scheduling ----
@@ -272,10 +369,11 @@ class GeneratorRun {
     let yieldCounter = 0;
     let next = this.simulation.next();
     while (next !== undefined && !this.stopRequested()) {
-      if (this.pendingSpans() > 0 && this.pendingSpans() + next.spans.length > this.sizing.maxQueueSize) {
+      const logs = this.logsOf(next);
+      if (this.queueFull(next.spans.length, logs.length)) {
         await this.emit(next);
       } else {
-        const pending = this.emitNow(next);
+        const pending = this.emitNow(next, logs);
         if (pending) await pending;
       }
       next = this.simulation.next();
@@ -325,27 +423,30 @@ class GeneratorRun {
   }
 
   private async emit(plan: TracePlan): Promise<void> {
-    // Backpressure: never hand the processor more than its queue holds. (`pending > 0` only keeps a
+    // Backpressure: never hand the processors more than their queues hold. (`pending > 0` only keeps a
     // trace larger than the whole queue from waiting forever; plans stay far below the 4096 minimum.)
-    while (this.pendingSpans() > 0 && this.pendingSpans() + plan.spans.length > this.sizing.maxQueueSize) {
+    const logs = this.logsOf(plan);
+    while (this.queueFull(plan.spans.length, logs.length)) {
       if (this.options.signal?.aborted) {
         // Stopping while the receiver is slow or down: do not start traces we could not deliver.
         this.tracesSkippedAtStop += 1;
         return;
       }
       const waitStart = performance.now();
-      await this.exporter.waitForProgress(100);
+      await this.waitForExports(100);
       if (!this.bench) this.shiftMs += performance.now() - waitStart;
       this.maybeLogProgress();
     }
-    const pending = this.emitNow(plan);
+    const pending = this.emitNow(plan, logs);
     if (pending) await pending;
   }
 
   /** Emits at once; returns a promise only when the truth file needs draining. */
-  private emitNow(plan: TracePlan): Promise<void> | undefined {
+  private emitNow(plan: TracePlan, logs: PlannedLog[]): Promise<void> | undefined {
     const start = this.epochAnchor + this.shiftMs + plan.startMs;
     const emitted = this.emitter.emit(plan, start);
+    if (this.logEmitter && logs.length > 0) this.logEmitter.emit(plan, logs, emitted, start);
+    this.metrics?.record(plan);
     const stats = this.phaseStats[plan.phase];
     stats.traces += 1;
     stats.spans += plan.spans.length;
@@ -370,12 +471,27 @@ class GeneratorRun {
       rps: Math.round(((emitter.tracesCreated - progress.traces) / seconds) * 10) / 10,
       spansPerSec: Math.round((emitter.spansCreated - progress.spans) / seconds),
       spansCreated: emitter.spansCreated,
-      spansExported: counts.exportedSpans,
-      spansFailed: counts.failedSpans,
+      spansExported: counts.exported,
+      spansFailed: counts.failed,
       queued: this.pendingSpans(),
       stockLeft: state ? state.stockBySize.reduce((sum, count) => sum + count, 0) : null,
+      ...(this.logEmitter && this.logExporter
+        ? {
+            logsCreated: this.logEmitter.logsCreated,
+            logsExported: this.logExporter.counts.exported,
+            logsFailed: this.logExporter.counts.failed,
+          }
+        : {}),
+      ...(this.metricExporter
+        ? {
+            pointsExported: this.metricExporter.counts.exported,
+            pointsFailed: this.metricExporter.counts.failed,
+          }
+        : {}),
     };
-    if (counts.failedSpans > progress.failedSpans) {
+    const failedNow =
+      counts.failed + (this.logExporter?.counts.failed ?? 0) + (this.metricExporter?.counts.failed ?? 0);
+    if (failedNow > progress.failedSpans) {
       logger.warn(
         { ...fields, lastExportError: counts.lastError },
         "progress: exports failing (receiver down?)",
@@ -386,7 +502,7 @@ class GeneratorRun {
     progress.at = now;
     progress.spans = emitter.spansCreated;
     progress.traces = emitter.tracesCreated;
-    progress.failedSpans = counts.failedSpans;
+    progress.failedSpans = failedNow;
   }
 
   // ---- end of the run ----
@@ -396,13 +512,18 @@ class GeneratorRun {
     for (const plan of this.due.splice(0)) await this.emit(plan);
     const flushTimeoutMs = this.options.flushTimeoutMs ?? this.config.otlp.timeoutMs * 2 + 5000;
     let flushTimer: NodeJS.Timeout | undefined;
+    const flushFailed = (error: unknown): void => {
+      this.logger.warn(
+        { error: error instanceof Error ? error.message : String(error) },
+        "final flush reported an error",
+      );
+    };
     await Promise.race([
-      this.emitter.shutdown().catch((error: unknown) => {
-        this.logger.warn(
-          { error: error instanceof Error ? error.message : String(error) },
-          "final flush reported an error",
-        );
-      }),
+      Promise.all([
+        this.emitter.shutdown().catch(flushFailed),
+        this.logEmitter?.shutdown().catch(flushFailed),
+        this.metrics?.shutdown().catch(flushFailed),
+      ]),
       new Promise<void>((resolve) => {
         flushTimer = setTimeout(resolve, flushTimeoutMs);
       }),
@@ -425,8 +546,8 @@ class GeneratorRun {
       elapsedMs: Math.round(elapsedMs),
       traces: emitter.tracesCreated,
       spansCreated: emitter.spansCreated,
-      spansExported: counts.exportedSpans,
-      spansFailed: counts.failedSpans,
+      spansExported: counts.exported,
+      spansFailed: counts.failed,
       spansUnsent: this.pendingSpans(),
       exportBatches: counts.exportedBatches,
       failedBatches: counts.failedBatches,
@@ -442,6 +563,12 @@ class GeneratorRun {
         s.msIntoDrop === undefined ? null : Math.round(s.msIntoDrop),
       ),
       ...(counts.lastError ? { lastExportError: counts.lastError } : {}),
+      ...(this.logEmitter && this.logExporter
+        ? { logs: signalSummary(this.logEmitter.logsCreated, this.logExporter.counts) }
+        : {}),
+      ...(this.metrics && this.metricExporter
+        ? { metrics: signalSummary(this.metrics.pointsCreated(), this.metricExporter.counts) }
+        : {}),
     };
   }
 }

@@ -1,11 +1,47 @@
 import { boundText } from "./format.ts";
+import { hasLogsTable } from "./message-patterns.ts";
 import { num, queryRows } from "./query.ts";
 import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { readObject, requiredString } from "./validate.ts";
-import { renderWaterfall, type TraceSpan } from "./waterfall.ts";
+import { renderWaterfall, type TraceLog, type TraceSpan } from "./waterfall.ts";
 
 export interface TraceTreeInput {
   traceId: string;
+}
+
+/** Log records read for one trace at most. */
+export const MAX_TRACE_LOGS = 500;
+
+/** The trace's log records, when the deployment stores logs (none otherwise). */
+async function traceLogs(
+  ctx: ToolContext,
+  traceId: string,
+  spanParams: Record<string, unknown>,
+): Promise<TraceLog[]> {
+  if (!(await hasLogsTable(ctx))) return [];
+  const params: Record<string, unknown> = { trace_id: traceId, max_logs: MAX_TRACE_LOGS };
+  let timeCondition = "";
+  if (spanParams.start_s !== undefined) {
+    // Logs are written while their spans run; a minute of slack covers clock skew between services.
+    params.start_s = spanParams.start_s;
+    params.end_s = spanParams.end_s;
+    timeCondition =
+      "AND Timestamp >= toDateTime({start_s:UInt32}) - INTERVAL 1 MINUTE AND Timestamp < toDateTime({end_s:UInt32}) + INTERVAL 1 MINUTE";
+  }
+  const logsSql = `SELECT SpanId AS span_id, toString(toUnixTimestamp64Nano(Timestamp)) AS time_ns, SeverityText AS severity,
+      Body AS body FROM otel_logs WHERE TraceId = {trace_id:String} ${timeCondition}
+    ORDER BY Timestamp LIMIT {max_logs:UInt32}`;
+  const rows = await queryRows<{ span_id: string; time_ns: string; severity: string; body: string }>(
+    ctx,
+    logsSql,
+    params,
+  );
+  return rows.map((r) => ({
+    spanId: r.span_id,
+    timeNs: Number(r.time_ns),
+    severity: r.severity,
+    body: r.body,
+  }));
 }
 
 /** Spans read for one trace at most; a waterfall beyond this is not readable anyway. */
@@ -15,8 +51,9 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
   name: "trace_tree",
   description:
     "Shows one trace as an indented waterfall: service, span name, kind, offset from trace start, duration, status " +
-    "and error message, with the critical path (*) and the failing span (!) marked. Takes a trace_id from " +
-    "find_errors, find_slow_spans, semantic_search or run_sql.",
+    "and error message, with the critical path (*) and the failing span (!) marked, and under each span the log " +
+    "records written in it (offset, severity, body). Takes a trace_id from find_errors, find_slow_spans, find_logs, " +
+    "semantic_search or run_sql.",
   inputSchema: {
     type: "object",
     properties: { trace_id: { type: "string", description: "32 hex characters." } },
@@ -85,11 +122,15 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
       startNs: Number(r.start_ns),
       durationNs: num(r.duration),
     }));
-    const waterfall = renderWaterfall(spans, { maxSpans: Math.max(ctx.limits.maxRows, 20) });
+    const logs = await traceLogs(ctx, input.traceId, params);
+    const waterfall = renderWaterfall(spans, { maxSpans: Math.max(ctx.limits.maxRows, 20), logs });
     const cut =
-      rows.length >= MAX_TRACE_SPANS
+      (rows.length >= MAX_TRACE_SPANS
         ? `\n[trace has more than ${MAX_TRACE_SPANS} spans; only the first were read]`
-        : "";
+        : "") +
+      (logs.length >= MAX_TRACE_LOGS
+        ? `\n[trace has more than ${MAX_TRACE_LOGS} log records; only the first were read (find_logs with trace_id lists them)]`
+        : "");
     const bounded = boundText(`Trace ${input.traceId}: ${waterfall.text}${cut}`, ctx.limits.maxChars);
     return {
       text: bounded.text,
