@@ -48,17 +48,19 @@ function formatStatus(base: string, status: Record<string, unknown>): string {
     .filter(([, count]) => count > 0)
     .map(([reason, count]) => `${reason}=${count}`)
     .join(" ");
-  const refused = Object.entries((status.spansRefused ?? {}) as Record<string, number>)
-    .filter(([, count]) => count > 0)
-    .map(([reason, count]) => `${reason}=${count}`)
-    .join(" ");
+  const signals = (status.signals ?? {}) as Record<
+    string,
+    { received: number; rejected: number; refused: Record<string, number> }
+  >;
   const accepted = (status.requestsAccepted ?? {}) as Record<string, number>;
   const cpu = (status.cpuSeconds ?? {}) as Record<string, number>;
   const lines = [
     `collector at ${base} (up ${status.uptimeSeconds}s, S3 ${status.s3Healthy ? "ok" : "FAILING"})`,
     `  requests accepted   http=${accepted.http ?? 0} grpc=${accepted.grpc ?? 0}`,
     `  requests rejected   ${rejected || "none"}`,
-    `  spans accepted      ${status.spansReceived} (stored), refused ${status.spansRejected}: ${refused || "none"}`,
+    `  spans accepted      ${status.spansReceived} (stored), refused ${status.spansRejected}: ${reasons(status.spansRefused) || "none"}`,
+    `  log records         ${signals.logs?.received ?? 0} (stored), refused ${signals.logs?.rejected ?? 0}: ${reasons(signals.logs?.refused) || "none"}`,
+    `  data points         ${signals.metrics?.received ?? 0} (stored), refused ${signals.metrics?.rejected ?? 0}: ${reasons(signals.metrics?.refused) || "none"}`,
     `  objects written     ${status.objectsWritten} (${status.spansWritten} spans, ${status.bytesWritten} bytes)`,
     `  spool               ${status.spoolFiles} files, ${status.spoolBytes} of ${status.spoolMaxBytes} bytes; ${status.pendingBatches} batches waiting`,
     `  upload failures     ${status.uploadFailures}${status.lastUploadError ? ` (last: ${terminalSafe(status.lastUploadError)} at ${status.lastUploadErrorAt})` : ""}`,
@@ -69,16 +71,28 @@ function formatStatus(base: string, status: Record<string, unknown>): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** The counters since the first start (kept across restarts). */
-function totalsLines(totals: PersistedCounters | undefined): string[] {
-  if (!totals) return [];
-  const refused = Object.entries(totals.spansRefused)
+/** Refusal counts by reason, e.g. "no_start_time=2 too_far_in_future=1". */
+function reasons(byReason: unknown): string {
+  return Object.entries((byReason ?? {}) as Record<string, number>)
     .filter(([, count]) => count > 0)
     .map(([reason, count]) => `${terminalSafe(reason)}=${count}`)
     .join(" ");
+}
+
+/** The counters since the first start (kept across restarts). */
+function totalsLines(totals: PersistedCounters | undefined): string[] {
+  if (!totals) return [];
+  const received = (
+    c: { received: number; rejected: number; refused: Record<string, number> } | undefined,
+  ) =>
+    c
+      ? `${c.received + c.rejected} = ${c.received} accepted + ${c.rejected} refused (${reasons(c.refused) || "none"})`
+      : "0";
   return [
     `since first start (${totals.restarts} restarts):`,
-    `  spans received      ${totals.spansReceived + totals.spansRejected} = ${totals.spansReceived} accepted + ${totals.spansRejected} refused (${refused || "none"})`,
+    `  spans received      ${totals.spansReceived + totals.spansRejected} = ${totals.spansReceived} accepted + ${totals.spansRejected} refused (${reasons(totals.spansRefused) || "none"})`,
+    `  log records         ${received(totals.signals?.logs)}`,
+    `  data points         ${received(totals.signals?.metrics)}`,
     `  objects written     ${totals.objectsWritten} (${totals.spansWritten} spans)`,
     `  spool recovered     ${totals.recoveredBatches} batches (${totals.recoveredSpans} spans) left by crashes or outages`,
   ];

@@ -46,12 +46,25 @@ afterAll(async () => {
 const tableRows = (service: string) =>
   stack.count(`SELECT count() AS n FROM otel.otel_traces WHERE ServiceName = '${service}'`);
 
-/** Loaded rows the ledger claims vs rows the table holds: must be equal. */
+/** Every table the loader writes: the generator sends traces, logs and metrics. */
+const LOADED_TABLES = [
+  "otel_traces",
+  "otel_logs",
+  "otel_metrics_gauge",
+  "otel_metrics_sum",
+  "otel_metrics_histogram",
+  "otel_metrics_exponential_histogram",
+  "otel_metrics_summary",
+];
+
+/** Loaded rows the ledger claims vs rows the tables hold: must be equal. */
 async function ledgerVsTable(): Promise<{ ledger: number; table: number }> {
   const ledger = await stack.count(
     "SELECT sum(rows) AS n FROM otel.loader_files FINAL WHERE state = 'loaded'",
   );
-  const table = await stack.count("SELECT count() AS n FROM otel.otel_traces");
+  const table = await stack.count(
+    `SELECT sum(n) AS n FROM (${LOADED_TABLES.map((t) => `SELECT count() AS n FROM otel.${t}`).join(" UNION ALL ")})`,
+  );
   return { ledger, table };
 }
 
