@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Shard } from "../shared/config/embedding-enricher.ts";
+import { afterCondition } from "../shared/load-position.ts";
 import { formatShard, type Position, START } from "./position.ts";
 import type { SpanTextInput } from "./span-text.ts";
 
@@ -27,10 +28,6 @@ function sqlStringArray(values: readonly string[]): string {
 /** The condition that puts a span in one shard: every span belongs to exactly one of n shards. */
 export function shardCondition(shard: Shard): string {
   return shard.count === 1 ? "1" : `cityHash64(TraceId, SpanId) % ${shard.count} = ${shard.index}`;
-}
-
-function afterCondition(after: Position): string {
-  return `(_block_number > ${after.block} OR (_block_number = ${after.block} AND _block_offset > ${after.offset}))`;
 }
 
 export interface SourceSpan extends SpanTextInput {

@@ -1,0 +1,184 @@
+import { spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import type { ClickHouseClient } from "@clickhouse/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { startTestStack, type TestStack } from "../testing/stack.ts";
+import { Analyzer } from "./analyzer.ts";
+import { readDetectionConfig } from "./config.ts";
+import { listAnomalies, listIncidents } from "./query.ts";
+import { readState } from "./store.ts";
+import { insertSynthetic, syntheticSpans } from "./testing/synthetic.ts";
+
+const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+let stack: TestStack;
+let client: ClickHouseClient;
+let db: string;
+
+const START_MS = Date.UTC(2026, 11, 4, 10, 0, 0);
+const detection = { ...readDetectionConfig({}), baselineMinutes: 20 };
+
+function analyzer(overrides: Partial<ConstructorParameters<typeof Analyzer>[0]> = {}): Analyzer {
+  return new Analyzer({
+    client,
+    database: db,
+    shard: { index: 0, count: 1 },
+    batchRows: 1000,
+    settleMs: 0,
+    detectMinutesPerPass: 1000,
+    detection,
+    ...overrides,
+  });
+}
+
+async function scalar(sql: string): Promise<number> {
+  const result = await client.query({ query: sql, format: "JSONEachRow" });
+  const [row] = await result.json<Record<string, string>>();
+  return Number(Object.values(row ?? { n: 0 })[0]);
+}
+
+async function reset(): Promise<void> {
+  for (const table of [
+    "otel_traces",
+    "analyzer_state",
+    "analyzer_span_minutes",
+    "analyzer_pattern_minutes",
+    "anomalies",
+  ])
+    await client.command({ query: `TRUNCATE TABLE ${db}.${table}` });
+}
+
+const statsSpans = () => scalar(`SELECT sum(Spans) FROM ${db}.analyzer_span_minutes`);
+const statsPatterns = () => scalar(`SELECT sum(Count) FROM ${db}.analyzer_pattern_minutes`);
+const sourceSpans = () => scalar(`SELECT count() FROM ${db}.otel_traces`);
+const sourceMessages = () => scalar(`SELECT countIf(StatusMessage != '') FROM ${db}.otel_traces`);
+
+beforeAll(async () => {
+  stack = await startTestStack({ clickhouse: true });
+  db = stack.clickhouse.database;
+  client = createClickHouseClient(stack.clickhouse);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await stack?.stop();
+});
+
+describe("analyzer against a real ClickHouse", () => {
+  it("finds the injected fault: errors, latency and a new pattern of one service, grouped in one incident", async () => {
+    await reset();
+    const fault = { service: "payment", fromMinute: 30, toMinute: 33 };
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS, minutes: 40, fault }));
+    const a = analyzer();
+    while ((await a.countOnce()) > 0) {}
+    expect(await statsSpans()).toBe(await sourceSpans());
+    const judged = await a.detectOnce(true);
+    expect(judged.minutes).toBe(39);
+    const anomalies = await listAnomalies(client, db, {});
+    const faultFrom = START_MS + 30 * 60_000;
+    const faultTo = START_MS + 33 * 60_000;
+    const inFault = anomalies.filter((x) => x.timeMs >= faultFrom && x.timeMs <= faultTo);
+    expect(new Set(inFault.map((x) => x.service))).toEqual(new Set(["payment"]));
+    const kinds = new Set(inFault.map((x) => x.kind));
+    expect(kinds).toContain("error_rate");
+    expect(kinds).toContain("latency_p95");
+    expect(kinds).toContain("pattern_new");
+    const newPattern = inFault.find((x) => x.kind === "pattern_new")!;
+    expect(newPattern.subject).toBe("no connection available in pool payment-db after <DURATION>");
+    // Outside the fault, steady traffic: nothing of note.
+    expect(anomalies.filter((x) => x.timeMs < faultFrom && x.score >= detection.threshold * 2)).toEqual([]);
+    const incidents = await listIncidents(client, db, {});
+    const main = incidents.find((i) => i.startMs <= faultFrom && i.endMs > faultFrom)!;
+    expect(main.services[0]!.service).toBe("payment");
+    // The SQL view agrees on where the incident starts.
+    expect(
+      await scalar(
+        `SELECT count() FROM ${db}.incidents WHERE Start = toDateTime(${faultFrom / 1000}, 'UTC')`,
+      ),
+    ).toBe(1);
+  });
+
+  it("counts spans loaded late (older timestamps, newer load) exactly once, over several batches", async () => {
+    await reset();
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS, minutes: 10, seed: 1 }));
+    const a = analyzer({ batchRows: 333 });
+    while ((await a.countOnce()) > 0) {}
+    // Late arrivals dated before everything counted so far.
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS - 3_600_000, minutes: 3, seed: 2 }));
+    while ((await a.countOnce()) > 0) {}
+    expect(await statsSpans()).toBe(await sourceSpans());
+    expect(await statsPatterns()).toBe(await sourceMessages());
+    const state = await readState(client, db, "traces", { index: 0, count: 1 });
+    expect(Number(state.countedRows)).toBe(await sourceSpans());
+    expect(state.pending).toBeUndefined();
+  });
+
+  it("a batch retried after a crash between its inserts writes nothing twice", async () => {
+    await reset();
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS, minutes: 5, seed: 3 }));
+    const crashing = analyzer({
+      afterInsert: (table) => {
+        if (table === "analyzer_span_minutes") throw new Error("crash");
+      },
+    });
+    await expect(crashing.countBatch("traces")).rejects.toThrow("crash");
+    expect((await readState(client, db, "traces", { index: 0, count: 1 })).pending).toBeDefined();
+    const a = analyzer();
+    while ((await a.countOnce()) > 0) {}
+    expect(await statsSpans()).toBe(await sourceSpans());
+    expect(await statsPatterns()).toBe(await sourceMessages());
+  });
+
+  it("two shards together count every span once", async () => {
+    await reset();
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS, minutes: 6, seed: 4 }));
+    for (const index of [0, 1]) {
+      const a = analyzer({ shard: { index, count: 2 }, batchRows: 250 });
+      while ((await a.countOnce()) > 0) {}
+    }
+    expect(await statsSpans()).toBe(await sourceSpans());
+  });
+
+  it("kill -9 mid-run, restart: exact counts, no duplicates", { timeout: 180_000 }, async () => {
+    await reset();
+    for (let i = 0; i < 4; i++)
+      await insertSynthetic(
+        client,
+        db,
+        syntheticSpans({ startMs: START_MS + i * 600_000, minutes: 10, seed: 10 + i }),
+      );
+    const total = await sourceSpans();
+    const env = {
+      ...process.env,
+      ...stack.env,
+      ANALYZER_BATCH_ROWS: "150",
+      ANALYZER_SETTLE: "0",
+      LOG_LEVEL: "warn",
+    };
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "run", "--poll-interval", "50"], {
+      cwd: ROOT,
+      env,
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    const deadline = Date.now() + 90_000;
+    while ((await statsSpans()) < 1500 && Date.now() < deadline) await sleep(20);
+    expect(Date.now()).toBeLessThan(deadline);
+    child.kill("SIGKILL");
+    await exited;
+    const partial = await statsSpans();
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(total);
+    const again = spawn(process.execPath, ["--import", "tsx", CLI, "run", "--once"], {
+      cwd: ROOT,
+      env,
+      stdio: "inherit",
+    });
+    expect(await new Promise((resolve) => again.once("exit", resolve))).toBe(0);
+    expect(await statsSpans()).toBe(total);
+    expect(await statsPatterns()).toBe(await sourceMessages());
+  });
+});
