@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Shard } from "../shared/config/embedding-enricher.ts";
+import type { Shard } from "../shared/config/shard.ts";
 import type { Position } from "../shared/load-position.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { DetectionConfig } from "./config.ts";

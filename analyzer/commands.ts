@@ -3,8 +3,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { onShutdownSignal } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
-import { parseEnricherShard } from "../shared/config/embedding-enricher.ts";
 import { parseDurationMs } from "../shared/config/env.ts";
+import { parseShardSpec } from "../shared/config/shard.ts";
 import { formatPosition } from "../shared/load-position.ts";
 import { createLogger } from "../shared/logger.ts";
 import { Analyzer, DETECT_SOURCE } from "./analyzer.ts";
@@ -23,7 +23,7 @@ const log = createLogger("analyzer");
 const shardOption = new Option(
   "--shard <i/n>",
   "count only shard i of n (default ANALYZER_SHARD, 0/1)",
-).argParser((text) => parseEnricherShard(text, "--shard"));
+).argParser((text) => parseShardSpec(text, "--shard"));
 
 function config(flags: { shard?: AnalyzerConfig["shard"] }): AnalyzerConfig {
   const base = readAnalyzerConfig();

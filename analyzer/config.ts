@@ -1,5 +1,5 @@
-import { parseEnricherShard, type Shard } from "../shared/config/embedding-enricher.ts";
 import { type Env, readDurationMs, readInt, readNumber, readString } from "../shared/config/env.ts";
+import { parseShardSpec, type Shard } from "../shared/config/shard.ts";
 
 /**
  * The analyzer's settings. The detection settings are the method's, the same
@@ -48,7 +48,7 @@ export function readAnalyzerConfig(env: Env = process.env): AnalyzerConfig {
     pollIntervalMs: readDurationMs(env, "ANALYZER_POLL_INTERVAL", 5000, { min: 10 }),
     settleMs: readDurationMs(env, "ANALYZER_SETTLE", 120_000, { min: 0 }),
     detectMinutesPerPass: readInt(env, "ANALYZER_DETECT_MINUTES_PER_PASS", 120, { min: 1 }),
-    shard: parseEnricherShard(readString(env, "ANALYZER_SHARD", "0/1"), "ANALYZER_SHARD"),
+    shard: parseShardSpec(readString(env, "ANALYZER_SHARD", "0/1"), "ANALYZER_SHARD"),
     detection: readDetectionConfig(env),
   };
 }

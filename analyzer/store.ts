@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Shard } from "../shared/config/embedding-enricher.ts";
+import type { Shard } from "../shared/config/shard.ts";
 import {
   afterCondition,
   formatPosition,

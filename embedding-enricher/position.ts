@@ -1,6 +1,6 @@
-import type { Shard } from "../shared/config/embedding-enricher.ts";
 import type { Position } from "../shared/load-position.ts";
 import { formatPosition } from "../shared/load-position.ts";
+import type { Shard } from "./config.ts";
 
 export {
   comparePositions,
