@@ -59,7 +59,9 @@ describe("detect", () => {
 
   it("nothing in steady traffic", () => {
     const spans = Array.from({ length: 40 }, (_, m) => steady(m));
-    expect(detect({ spans, patterns: [], metrics: [] }, T0 + 10 * MINUTE_MS, T0 + 39 * MINUTE_MS, cfg)).toEqual([]);
+    expect(
+      detect({ spans, patterns: [], metrics: [] }, T0 + 10 * MINUTE_MS, T0 + 39 * MINUTE_MS, cfg),
+    ).toEqual([]);
   });
 
   it("an error burst, a latency jump and a traffic drop", () => {
@@ -80,7 +82,9 @@ describe("detect", () => {
   it("a few extra errors in a small minute are not an anomaly (counting noise)", () => {
     const spans = Array.from({ length: 40 }, (_, m) => spanMinute(m, 20, m % 10 === 0 ? 1 : 0, 40));
     spans[30] = spanMinute(30, 20, 2, 40);
-    expect(detect({ spans, patterns: [], metrics: [] }, T0 + 30 * MINUTE_MS, T0 + 30 * MINUTE_MS, cfg)).toEqual([]);
+    expect(
+      detect({ spans, patterns: [], metrics: [] }, T0 + 30 * MINUTE_MS, T0 + 30 * MINUTE_MS, cfg),
+    ).toEqual([]);
   });
 
   it("needs a baseline before judging", () => {
@@ -102,7 +106,12 @@ describe("detect", () => {
     const metrics = [];
     for (let m = 0; m < 30; m++) {
       patterns.push(pattern(m, "steady", 50 + (m % 4)));
-      metrics.push({ minuteMs: T0 + m * MINUTE_MS, service: "payment", metric: "cpu", value: 0.3 + (m % 3) * 0.01 });
+      metrics.push({
+        minuteMs: T0 + m * MINUTE_MS,
+        service: "payment",
+        metric: "cpu",
+        value: 0.3 + (m % 3) * 0.01,
+      });
     }
     patterns.push(pattern(30, "new", 12), pattern(30, "steady", 0));
     metrics.push({ minuteMs: T0 + 30 * MINUTE_MS, service: "payment", metric: "cpu", value: 0.95 });

@@ -59,7 +59,8 @@ function dropLiveTraces(): { plans: TracePlan[]; durationMs: number } {
   const config = readEventGeneratorConfig({});
   const simulation = new DropSimulation({ ...config, seed: 4242, rate: 0, cycles: 1 });
   const plans: TracePlan[] = [];
-  for (let plan = simulation.next(); plan; plan = simulation.next()) if (plan.phase === "DROP_LIVE") plans.push(plan);
+  for (let plan = simulation.next(); plan; plan = simulation.next())
+    if (plan.phase === "DROP_LIVE") plans.push(plan);
   // Times from the start of DROP_LIVE (plans count from the start of the run).
   const phaseStart = config.phases.PRE_DROP.durationMs;
   return {
@@ -130,7 +131,10 @@ async function keepUp(client: ClickHouseClient, database: string, serverPid: num
     passes += 1;
   }
   const wall = totalMs / 1000;
-  const anomalies = await client.query({ query: `SELECT count() AS n FROM ${database}.anomalies`, format: "JSONEachRow" });
+  const anomalies = await client.query({
+    query: `SELECT count() AS n FROM ${database}.anomalies`,
+    format: "JSONEachRow",
+  });
   const [found] = await anomalies.json<{ n: string }>();
   process.stdout.write(
     `keep-up: ${spans} spans = ${minutes} min of DROP_LIVE data (${(spans / wall).toFixed(0)} spans/s), ${passes} passes every ${pollSeconds} s, ${found?.n ?? 0} anomalies\n` +
@@ -145,7 +149,9 @@ async function rcaLatency(client: ClickHouseClient): Promise<void> {
   const runs = readInt(process.env, "BENCH_RCA_RUNS", 10, { min: 1 });
   let started = performance.now();
   await insertSyntheticSpans(client, spans);
-  process.stdout.write(`rca: ${spans} spans over 6 h generated in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(
+    `rca: ${spans} spans over 6 h generated in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+  );
   const at = new Date(Date.now() - 30 * 60_000);
   const times: number[] = [];
   let top = "";
@@ -163,7 +169,12 @@ async function rcaLatency(client: ClickHouseClient): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  process.stdout.write(`machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
+  process.stdout.write(
+    `machine: ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}\n`,
+  );
   const stack = await startTestStack({ clickhouse: true });
   const client = createClickHouseClient(stack.clickhouse);
   try {
