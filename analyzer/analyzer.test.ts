@@ -142,6 +142,66 @@ describe("analyzer against a real ClickHouse", () => {
     expect(await statsSpans()).toBe(await sourceSpans());
   });
 
+  it("counts log bodies into patterns and log counts, and metric points into metric minutes", async () => {
+    await reset();
+    for (const table of ["otel_logs", "otel_metrics_gauge", "analyzer_metric_minutes"])
+      await client.command({ query: `TRUNCATE TABLE ${db}.${table}` });
+    const at = (minute: number, second: number) =>
+      new Date(START_MS + minute * 60_000 + second * 1000).toISOString().replace("T", " ").replace("Z", "");
+    const logs = [];
+    for (let minute = 0; minute < 3; minute++)
+      for (let i = 0; i < 10; i++)
+        logs.push({
+          Timestamp: at(minute, i),
+          ServiceName: "ts-order-service",
+          SeverityText: i < 2 ? "ERROR" : "INFO",
+          SeverityNumber: i < 2 ? 17 : 9,
+          Body: i < 2 ? `order ${1000 + i} failed: timeout after ${i + 3}s` : `order ${2000 + i} created`,
+        });
+    await client.insert({ table: `${db}.otel_logs`, values: logs, format: "JSONEachRow" });
+    const points = [0, 1, 2].flatMap((minute) =>
+      [0, 30].map((second) => ({
+        ServiceName: "ts-order-service",
+        MetricName: "container.cpu.usage",
+        Attributes: { pod: "order-1" },
+        TimeUnix: at(minute, second).slice(0, 19),
+        Value: 0.5 + minute,
+      })),
+    );
+    await client.insert({ table: `${db}.otel_metrics_gauge`, values: points, format: "JSONEachRow" });
+    const a = analyzer({ batchRows: 7 });
+    while ((await a.countOnce()) > 0) {}
+    const patterns = await client.query({
+      query: `SELECT Template AS t, sum(Count) AS n, sum(Errors) AS e FROM ${db}.analyzer_pattern_minutes
+              WHERE Source = 'log' GROUP BY t ORDER BY t`,
+      format: "JSONEachRow",
+    });
+    expect(await patterns.json()).toEqual([
+      { t: "order <NUM> created", n: "24", e: "0" },
+      { t: "order <NUM> failed: timeout after <DURATION>", n: "6", e: "6" },
+    ]);
+    const metrics = await client.query({
+      query: `SELECT Metric AS m, toUnixTimestamp(Minute) AS t, if(any(Aggregation) = 'sum', sum(Sum), sum(Sum) / sum(Points)) AS v
+              FROM ${db}.analyzer_metric_minutes GROUP BY m, Minute ORDER BY m, Minute`,
+      format: "JSONEachRow",
+    });
+    const byMetric = (await metrics.json<{ m: string; t: string; v: number }>()).map((r) => [
+      r.m,
+      Number(r.v),
+    ]);
+    expect(byMetric).toEqual([
+      ["container.cpu.usage", 0.5],
+      ["container.cpu.usage", 1.5],
+      ["container.cpu.usage", 2.5],
+      ["log.errors", 2],
+      ["log.errors", 2],
+      ["log.errors", 2],
+      ["log.records", 10],
+      ["log.records", 10],
+      ["log.records", 10],
+    ]);
+  });
+
   it("kill -9 mid-run, restart: exact counts, no duplicates", { timeout: 180_000 }, async () => {
     await reset();
     for (let i = 0; i < 4; i++)
