@@ -101,6 +101,27 @@ describe("analyzer against a real ClickHouse", () => {
     ).toBe(1);
   });
 
+  it("anomalies, incidents and status commands print what was found", async () => {
+    const env = { ...process.env, ...stack.env, LOG_LEVEL: "warn" };
+    const run = (args: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: ROOT, env });
+        let out = "";
+        child.stdout.on("data", (chunk) => {
+          out += chunk;
+        });
+        child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${out}`))));
+      });
+    const anomalies = (await run(["anomalies", "--service", "payment", "--kind", "error_rate", "--json"]))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(anomalies.length).toBeGreaterThan(0);
+    expect(anomalies.every((a) => a.service === "payment" && a.kind === "error_rate")).toBe(true);
+    expect(await run(["incidents"])).toMatch(/anomalies {2}services: payment\(/);
+    expect(await run(["status", "--json"])).toContain('"source":"traces"');
+  });
+
   it("counts spans loaded late (older timestamps, newer load) exactly once, over several batches", async () => {
     await reset();
     await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS, minutes: 10, seed: 1 }));

@@ -44,6 +44,29 @@ function parseTime(text: string): number {
   return ms;
 }
 
+const KINDS: readonly AnomalyKind[] = [
+  "error_rate",
+  "latency_p95",
+  "request_rate_drop",
+  "pattern_new",
+  "pattern_spike",
+  "pattern_vanished",
+  "metric",
+];
+
+function parseKind(text: string): AnomalyKind {
+  if (!(KINDS as readonly string[]).includes(text))
+    throw new InvalidArgumentError(`expected one of ${KINDS.join(", ")}, got "${text}"`);
+  return text as AnomalyKind;
+}
+
+function positive(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new InvalidArgumentError(`expected a positive number, got "${text}"`);
+  return value;
+}
+
 function parseLast(text: string): number {
   const ms = parseDurationMs(text);
   if (ms === undefined || ms <= 0)
@@ -198,9 +221,9 @@ export function analyzerProgram(): Command {
     .action((flags: { json?: boolean }) => status(Boolean(flags.json)));
   withRange(program.command("anomalies").description("anomalies, oldest first"))
     .option("--service <name>", "only this service")
-    .option("--kind <kind>", "only this kind (error_rate, latency_p95, pattern_new, ...)")
-    .option("--min-score <z>", "only scores at or above", Number)
-    .option("--limit <n>", "at most n rows (default 200)", Number)
+    .option("--kind <kind>", `only this kind (${KINDS.join(", ")})`, parseKind)
+    .option("--min-score <z>", "only scores at or above", positive)
+    .option("--limit <n>", "at most n rows (default 200)", positive)
     .action(
       async (
         flags: RangeFlags & {
@@ -233,7 +256,7 @@ export function analyzerProgram(): Command {
   withRange(
     program.command("incidents").description("incidents: anomalies grouped into runs, services by score"),
   )
-    .option("--gap <minutes>", "minutes without anomalies that end an incident (default 5)", Number)
+    .option("--gap <minutes>", "minutes without anomalies that end an incident (default 5)", positive)
     .action(async (flags: RangeFlags & { json?: boolean; gap?: number }) => {
       const { ch, client: c } = client();
       try {
