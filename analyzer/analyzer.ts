@@ -165,11 +165,12 @@ export class Analyzer {
     const { client, database, shard, detection } = this.options;
     if (shard.index !== 0) return { minutes: 0, anomalies: 0 };
     const states = await readStates(client, database);
+    // Traces drive the clock: a logs or metrics source that goes quiet must not hold detection back
+    // (their rows still count into the stats; ones later than the settle time miss their minute's judgement).
     const counted = states.filter(
-      (s) => s.source !== DETECT_SOURCE && s.shard.endsWith(`/${shard.count}`) && s.state.countedRows > 0n,
+      (s) => s.source === "traces" && s.shard.endsWith(`/${shard.count}`) && s.state.countedRows > 0n,
     );
-    const traceShards = counted.filter((s) => s.source === "traces").length;
-    if (traceShards < shard.count) return { minutes: 0, anomalies: 0 };
+    if (counted.length < shard.count) return { minutes: 0, anomalies: 0 };
     const dataThrough = Math.min(...counted.map((s) => s.state.dataThroughMs));
     const settled = dataThrough - (flush ? 0 : this.options.settleMs);
     // The minute holding `settled` may still be filling: judge only the ones before it.

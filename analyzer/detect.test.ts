@@ -87,6 +87,15 @@ describe("detect", () => {
     ).toEqual([]);
   });
 
+  it("a minute without any span (a gap in the data) is not judged", () => {
+    const spans = Array.from({ length: 40 }, (_, m) => steady(m)).filter(
+      (s) => s.minuteMs !== T0 + 35 * MINUTE_MS,
+    );
+    expect(
+      detect({ spans, patterns: [], metrics: [] }, T0 + 35 * MINUTE_MS, T0 + 35 * MINUTE_MS, cfg),
+    ).toEqual([]);
+  });
+
   it("needs a baseline before judging", () => {
     const spans = [steady(0), steady(1), spanMinute(2, 100, 90, 5000)];
     expect(detect({ spans, patterns: [], metrics: [] }, T0, T0 + 2 * MINUTE_MS, cfg)).toEqual([]);

@@ -282,7 +282,11 @@ export function detect(data: MinuteData, fromMs: number, toMs: number, cfg: Dete
   const serviceFirst = new Map<string, number>();
   for (const r of [...data.spans, ...data.patterns])
     serviceFirst.set(r.service, Math.min(serviceFirst.get(r.service) ?? r.minuteMs, r.minuteMs));
+  // A minute without a single span anywhere is a gap in the data (nothing loaded, a replay's gap), not
+  // every operation failing at once: nothing is judged there.
+  const minutesWithData = new Set(data.spans.map((r) => r.minuteMs));
   for (let t = fromMs; t <= toMs; t += MINUTE_MS) {
+    if (!minutesWithData.has(t)) continue;
     for (const minutes of spanSeries.values())
       out.push(...detectSpanSeries(t, minutes, firstOf(minutes), cfg));
     for (const minutes of patternSeries.values()) {
