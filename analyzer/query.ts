@@ -19,6 +19,9 @@ export interface AnomalyFilter {
 
 export type { Anomaly, AnomalyKind, Incident };
 
+/** `database.table`, or the bare table (the client's default database) when database is "". */
+const table = (database: string, name: string) => (database ? `${database}.${name}` : name);
+
 /** Anomalies in [fromMs, toMs), oldest first (ties: highest score first). */
 export async function listAnomalies(
   client: ClickHouseClient,
@@ -50,7 +53,7 @@ export async function listAnomalies(
   const result = await client.query({
     query: `SELECT toUnixTimestamp(Time) AS t, ServiceName AS service, Kind AS kind, Subject AS subject, Score AS score,
         Value AS value, Baseline AS baseline, Evidence AS evidence
-      FROM ${database}.${ANOMALIES_TABLE} FINAL ${conditions.length ? `WHERE ${conditions.join(" AND ")}` : ""}
+      FROM ${table(database, ANOMALIES_TABLE)} FINAL ${conditions.length ? `WHERE ${conditions.join(" AND ")}` : ""}
       ORDER BY Time, Score DESC, ServiceName, Kind, Subject LIMIT {limit:UInt32}`,
     query_params: params,
     format: "JSONEachRow",
