@@ -223,7 +223,7 @@ describe("analyzer against a real ClickHouse", () => {
     ]);
   });
 
-  it("kill -9 mid-run, restart: exact counts, no duplicates", { timeout: 180_000 }, async () => {
+  it("kill -9 mid-run, restart: exact counts, no duplicates", { timeout: 400_000 }, async () => {
     await reset();
     for (let i = 0; i < 4; i++)
       await insertSynthetic(
@@ -245,8 +245,9 @@ describe("analyzer against a real ClickHouse", () => {
       stdio: "ignore",
     });
     const exited = new Promise((resolve) => child.once("exit", resolve));
-    const deadline = Date.now() + 90_000;
-    while ((await statsSpans()) < 1500 && Date.now() < deadline) await sleep(20);
+    // Kill as soon as the first batches are in (a loaded machine may take minutes to start the process).
+    const deadline = Date.now() + 240_000;
+    while ((await statsSpans()) < 300 && Date.now() < deadline) await sleep(20);
     expect(Date.now()).toBeLessThan(deadline);
     child.kill("SIGKILL");
     await exited;
