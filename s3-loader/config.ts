@@ -1,6 +1,5 @@
 import os from "node:os";
 import {
-  ConfigError,
   type Env,
   readBool,
   readBytes,

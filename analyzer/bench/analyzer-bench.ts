@@ -15,8 +15,9 @@
  *
  *   BENCH_MINUTES (10), BENCH_POLL_SECONDS (5), BENCH_RCA_SPANS (1000000), BENCH_RCA_RUNS (10)
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
+import { fileURLToPath } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { insertSyntheticSpans } from "../../agent/testing/synthetic.ts";
 import { SERVICES } from "../../event-generator/catalog.ts";
@@ -29,7 +30,6 @@ import { readInt } from "../../shared/config/env.ts";
 import { startTestStack } from "../../testing/stack.ts";
 import { Analyzer } from "../analyzer.ts";
 import { readDetectionConfig } from "../config.ts";
-import { rankRootCauses } from "../rca/rank.ts";
 import { chTime } from "../store.ts";
 
 const TICKS_PER_SECOND = 100; // Linux USER_HZ for /proc/<pid>/stat
@@ -168,7 +168,24 @@ async function catchUp(client: ClickHouseClient, database: string, serverPid: nu
   );
 }
 
+/** The ranking function, when analyzer/rca is on this branch (it is built beside the analyzer). */
+type RankRootCauses = (
+  client: ClickHouseClient,
+  options: { at: Date; windowMs?: number },
+) => Promise<{ ranked: Array<{ service: string }> }>;
+
+async function loadRankRootCauses(): Promise<RankRootCauses | undefined> {
+  const module = new URL("../rca/rank.ts", import.meta.url);
+  if (!existsSync(fileURLToPath(module))) return undefined;
+  return ((await import(module.href)) as { rankRootCauses: RankRootCauses }).rankRootCauses;
+}
+
 async function rcaLatency(client: ClickHouseClient): Promise<void> {
+  const rankRootCauses = await loadRankRootCauses();
+  if (!rankRootCauses) {
+    process.stdout.write("rca: analyzer/rca/rank.ts is not on this branch; /rca latency not measured\n");
+    return;
+  }
   const spans = readInt(process.env, "BENCH_RCA_SPANS", 1_000_000, { min: 1000 });
   const runs = readInt(process.env, "BENCH_RCA_RUNS", 10, { min: 1 });
   let started = performance.now();
