@@ -1,8 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Shard } from "../shared/config/shard.ts";
 import type { Position } from "../shared/load-position.ts";
 import type { Logger } from "../shared/logger.ts";
-import type { DetectionConfig } from "./config.ts";
+import type { DetectionConfig, Shard } from "./config.ts";
 import { detect, MINUTE_MS } from "./detect.ts";
 import {
   logCountRows,

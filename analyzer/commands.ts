@@ -4,11 +4,10 @@ import { onShutdownSignal } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { parseDurationMs } from "../shared/config/env.ts";
-import { parseShardSpec } from "../shared/config/shard.ts";
 import { formatPosition } from "../shared/load-position.ts";
 import { createLogger } from "../shared/logger.ts";
 import { Analyzer, DETECT_SOURCE } from "./analyzer.ts";
-import { type AnalyzerConfig, readAnalyzerConfig } from "./config.ts";
+import { type AnalyzerConfig, parseAnalyzerShard, readAnalyzerConfig } from "./config.ts";
 import type { Anomaly, AnomalyKind, Incident } from "./detect.ts";
 import { normalizeMessage } from "./patterns/index.ts";
 import { listAnomalies, listIncidents } from "./query.ts";
@@ -23,7 +22,7 @@ const log = createLogger("analyzer");
 const shardOption = new Option(
   "--shard <i/n>",
   "count only shard i of n (default ANALYZER_SHARD, 0/1)",
-).argParser((text) => parseShardSpec(text, "--shard"));
+).argParser((text) => parseAnalyzerShard(text, "--shard"));
 
 function config(flags: { shard?: AnalyzerConfig["shard"] }): AnalyzerConfig {
   const base = readAnalyzerConfig();

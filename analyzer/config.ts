@@ -1,11 +1,29 @@
-import { type Env, readDurationMs, readInt, readNumber, readString } from "../shared/config/env.ts";
-import { parseShardSpec, type Shard } from "../shared/config/shard.ts";
+import {
+  type Env,
+  parseShard,
+  readDurationMs,
+  readInt,
+  readNumber,
+  readString,
+} from "../shared/config/env.ts";
 
 /**
  * The analyzer's settings. The detection settings are the method's, the same
  * for every dataset (docs/ARCHITECTURE.md): nothing here names a service,
  * a fault or a time.
  */
+/** Shard i of n: rows with cityHash64(TraceId, SpanId) % n = i (the enricher's scheme). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+/** "i/n" -> shard i of n; `variable` names the setting in the error. */
+export function parseAnalyzerShard(text: string, variable = "ANALYZER_SHARD"): Shard {
+  const { shardIndex, shardCount } = parseShard(text, variable);
+  return { index: shardIndex, count: shardCount };
+}
+
 export interface DetectionConfig {
   /** Minutes of history a baseline is learned from. */
   baselineMinutes: number;
@@ -48,7 +66,7 @@ export function readAnalyzerConfig(env: Env = process.env): AnalyzerConfig {
     pollIntervalMs: readDurationMs(env, "ANALYZER_POLL_INTERVAL", 5000, { min: 10 }),
     settleMs: readDurationMs(env, "ANALYZER_SETTLE", 120_000, { min: 0 }),
     detectMinutesPerPass: readInt(env, "ANALYZER_DETECT_MINUTES_PER_PASS", 120, { min: 1 }),
-    shard: parseShardSpec(readString(env, "ANALYZER_SHARD", "0/1"), "ANALYZER_SHARD"),
+    shard: parseAnalyzerShard(readString(env, "ANALYZER_SHARD", "0/1")),
     detection: readDetectionConfig(env),
   };
 }

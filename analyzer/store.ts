@@ -1,5 +1,4 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Shard } from "../shared/config/shard.ts";
 import {
   afterCondition,
   formatPosition,
@@ -8,6 +7,7 @@ import {
   upToCondition,
 } from "../shared/load-position.ts";
 import { SPAN_MESSAGE_SQL } from "../shared/span-message.ts";
+import type { Shard } from "./config.ts";
 import { type Anomaly, BUCKETS_PER_OCTAVE, type MinuteData } from "./detect.ts";
 
 /**

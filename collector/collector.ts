@@ -3,12 +3,13 @@ import type { S3Config } from "../shared/config/s3.ts";
 import type { Logger } from "../shared/logger.ts";
 import { createS3Client } from "../shared/s3.ts";
 import type { CollectorConfig } from "./config.ts";
+import type { TraceConsumer } from "./consumer.ts";
 import { S3Exporter } from "./exporter/s3-exporter.ts";
 import { type BodyFormat, ingestBody } from "./ingest.ts";
 import type { PartialSuccess } from "./otlp/response.ts";
 import { Batcher } from "./processor/batcher.ts";
 import { type RunningGrpcReceiver, startGrpcReceiver } from "./receivers/grpc.ts";
-import { type RunningHttpReceiver, startHttpReceiver, type TraceSink } from "./receivers/http.ts";
+import { type RunningHttpReceiver, startHttpReceiver } from "./receivers/http.ts";
 import { Spool } from "./spool/spool.ts";
 import { CollectorStats, type RejectReason } from "./stats.ts";
 
@@ -44,98 +45,26 @@ export interface RunningCollector {
   stop(): Promise<void>;
 }
 
+/** The processor and exporter half of the pipeline, with the spool between them. */
+interface Pipeline {
+  stats: CollectorStats;
+  spool: Spool;
+  exporter: S3Exporter;
+  batcher: Batcher;
+}
+
 export async function startCollector(options: CollectorOptions): Promise<RunningCollector> {
   const { config, s3, log } = options;
-  const stats = new CollectorStats();
   const client = options.s3Client ?? createS3Client(s3);
-  const spool = new Spool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync });
-  const exporter = new S3Exporter({
-    client,
-    bucket: s3.bucket,
-    layout: {
-      prefix: s3.prefix,
-      partitionFormat: config.partitionFormat,
-      filePrefix: config.filePrefix,
-      marshaler: config.marshaler,
-      compression: config.compression,
-    },
-    config,
-    spool,
-    stats,
-    log,
-  });
-  const batcher = new Batcher(
-    spool,
-    {
-      batchSize: config.batchSize,
-      batchMaxBytes: config.batchMaxBytes,
-      batchTimeoutMs: config.batchTimeoutMs,
-      keep: config.marshaler === "otlp_json" ? "json" : "payloads",
-    },
-    (batch) => exporter.enqueue(batch),
-  );
-
-  const recovered = await spool.open();
-  if (recovered.batches.length > 0 || recovered.tornBytes > 0) {
-    log.info(
-      {
-        batches: recovered.batches.length,
-        spans: recovered.batches.reduce((sum, batch) => sum + batch.spans, 0),
-        tornBytes: recovered.tornBytes,
-        removedEmptyFiles: recovered.removedEmpty,
-      },
-      "uploading the spool left by the previous run",
-    );
-  }
-  stats.recoveredBatches = recovered.batches.length;
-  for (const batch of recovered.batches) exporter.enqueue(batch);
-
-  const status = (): Record<string, unknown> =>
-    stats.snapshot({
-      spoolFiles: spool.files,
-      spoolBytes: spool.bytes,
-      spoolMaxBytes: spool.maxBytes,
-      pendingBatches: exporter.pendingBatches,
-      openBatchSpans: batcher.openBatchSpans,
-      s3Healthy: exporter.healthy,
-      config: {
-        marshaler: config.marshaler,
-        compression: config.compression,
-        batchSize: config.batchSize,
-        batchTimeoutMs: config.batchTimeoutMs,
-        bucket: s3.bucket,
-        prefix: s3.prefix,
-      },
-    });
-
-  const sink: TraceSink = {
-    async accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess> {
-      const ingested = ingestBody(body, format, { json: config.marshaler === "otlp_json" });
-      if (ingested.spans > 0) {
-        await batcher.accept({ payload: ingested.payload, json: ingested.json, spans: ingested.spans });
-      }
-      stats.requestsAccepted[protocol]++;
-      stats.spansReceived += ingested.spans;
-      stats.spansRejected += ingested.rejectedSpans;
-      return { rejectedSpans: ingested.rejectedSpans, errorMessage: ingested.rejectionMessage };
-    },
-    reject(reason: RejectReason) {
-      stats.reject(reason);
-    },
-    health() {
-      return {
-        healthy: true,
-        detail: { s3Healthy: exporter.healthy, spoolBytes: spool.bytes, spoolMaxBytes: spool.maxBytes },
-      };
-    },
-    status,
-  };
-
+  const pipeline = createPipeline(options, client);
+  const { spool, exporter, batcher, stats } = pipeline;
+  await uploadLeftoverSpool(pipeline, log);
+  const status = (): Record<string, unknown> => statusSnapshot(pipeline, config, s3);
   const receiverOptions = {
     host: config.host,
     maxBodyBytes: config.maxBodyBytes,
     retryAfterMs: config.retryAfterMs,
-    sink,
+    sink: createConsumer(pipeline, config, status),
     log,
   };
   let http: RunningHttpReceiver | undefined;
@@ -171,21 +100,134 @@ export async function startCollector(options: CollectorOptions): Promise<Running
         if (statusTimer) clearInterval(statusTimer);
         // Stop taking requests first; requests already inside finish (and are spooled).
         await Promise.all([http?.close(), grpc?.close()]);
-        await batcher.stop();
-        const drained = await exporter.drain(config.shutdownTimeoutMs);
-        exporter.stop();
-        await spool.close();
-        log.info(
-          { drained, spoolFiles: spool.files, spoolBytes: spool.bytes, ...pick(status()) },
-          drained
-            ? "collector stopped; spool empty"
-            : "collector stopped; the rest stays spooled for the next start",
-        );
+        await stopPipeline(pipeline, config, log, status);
         if (!options.s3Client) client.destroy();
       })();
       return stopping;
     },
   };
+}
+
+function createPipeline(options: CollectorOptions, client: S3Client): Pipeline {
+  const { config, s3, log } = options;
+  const stats = new CollectorStats();
+  const spool = new Spool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, fsync: config.spoolFsync });
+  const exporter = new S3Exporter({
+    client,
+    bucket: s3.bucket,
+    layout: {
+      prefix: s3.prefix,
+      partitionFormat: config.partitionFormat,
+      filePrefix: config.filePrefix,
+      marshaler: config.marshaler,
+      compression: config.compression,
+    },
+    config,
+    spool,
+    stats,
+    log,
+  });
+  const batcher = new Batcher(
+    spool,
+    {
+      batchSize: config.batchSize,
+      batchMaxBytes: config.batchMaxBytes,
+      batchTimeoutMs: config.batchTimeoutMs,
+      keep: config.marshaler === "otlp_json" ? "json" : "payloads",
+    },
+    (batch) => exporter.enqueue(batch),
+  );
+  return { stats, spool, exporter, batcher };
+}
+
+/** Opens the spool and queues what an earlier run left (crash, S3 outage, shutdown timeout) for upload. */
+async function uploadLeftoverSpool({ spool, exporter, stats }: Pipeline, log: Logger): Promise<void> {
+  const recovered = await spool.open();
+  if (recovered.batches.length > 0 || recovered.tornBytes > 0) {
+    log.info(
+      {
+        batches: recovered.batches.length,
+        spans: recovered.batches.reduce((sum, batch) => sum + batch.spans, 0),
+        tornBytes: recovered.tornBytes,
+        removedEmptyFiles: recovered.removedEmpty,
+      },
+      "uploading the spool left by the previous run",
+    );
+  }
+  stats.recoveredBatches = recovered.batches.length;
+  for (const batch of recovered.batches) exporter.enqueue(batch);
+}
+
+function statusSnapshot(
+  { stats, spool, exporter, batcher }: Pipeline,
+  config: CollectorConfig,
+  s3: S3Config,
+): Record<string, unknown> {
+  return stats.snapshot({
+    spoolFiles: spool.files,
+    spoolBytes: spool.bytes,
+    spoolMaxBytes: spool.maxBytes,
+    pendingBatches: exporter.pendingBatches,
+    openBatchSpans: batcher.openBatchSpans,
+    s3Healthy: exporter.healthy,
+    config: {
+      marshaler: config.marshaler,
+      compression: config.compression,
+      batchSize: config.batchSize,
+      batchTimeoutMs: config.batchTimeoutMs,
+      bucket: s3.bucket,
+      prefix: s3.prefix,
+    },
+  });
+}
+
+/** What both receivers hand requests to: ingest, then the batch processor. */
+function createConsumer(
+  { stats, spool, exporter, batcher }: Pipeline,
+  config: CollectorConfig,
+  status: () => Record<string, unknown>,
+): TraceConsumer {
+  return {
+    async accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess> {
+      const ingested = ingestBody(body, format, { json: config.marshaler === "otlp_json" });
+      if (ingested.spans > 0) {
+        await batcher.accept({ payload: ingested.payload, json: ingested.json, spans: ingested.spans });
+      }
+      stats.requestsAccepted[protocol]++;
+      stats.spansReceived += ingested.spans;
+      stats.spansRejected += ingested.rejectedSpans;
+      return { rejectedSpans: ingested.rejectedSpans, errorMessage: ingested.rejectionMessage };
+    },
+    reject(reason: RejectReason) {
+      stats.reject(reason);
+    },
+    health() {
+      return {
+        healthy: true,
+        detail: { s3Healthy: exporter.healthy, spoolBytes: spool.bytes, spoolMaxBytes: spool.maxBytes },
+      };
+    },
+    status,
+  };
+}
+
+/** Flushes the open batch and waits for uploads up to shutdownTimeoutMs; what is left stays spooled. */
+async function stopPipeline(
+  { spool, exporter, batcher }: Pipeline,
+  config: CollectorConfig,
+  log: Logger,
+  status: () => Record<string, unknown>,
+): Promise<void> {
+  await batcher.stop();
+  const drained = await exporter.drain(config.shutdownTimeoutMs);
+  exporter.stop();
+  await spool.close();
+  log.info(
+    { drained, spoolFiles: spool.files, spoolBytes: spool.bytes, ...pick(status()) },
+    drained
+      ? "collector stopped; spool empty"
+      : "collector stopped; the rest stays spooled for the next start",
+  );
 }
 
 function pick(snapshot: Record<string, unknown>): Record<string, unknown> {

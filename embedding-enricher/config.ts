@@ -1,6 +1,8 @@
 import path from "node:path";
+
 import {
   type Env,
+  parseShard,
   readBool,
   readDurationMs,
   readInt,
@@ -8,12 +10,14 @@ import {
   readString,
 } from "../shared/config/env.ts";
 import { readPathsConfig } from "../shared/config/paths.ts";
-import { parseShardSpec, type Shard } from "../shared/config/shard.ts";
 
 /** The id of the project's offline default model (kept in sync with embedding-enricher/model/default-model.ts). */
 export const DEFAULT_EMBEDDING_MODEL = "click-ai/glove-use-static-v3";
 
-export type { Shard } from "../shared/config/shard.ts";
+export interface Shard {
+  index: number;
+  count: number;
+}
 
 export interface EmbeddingEnricherConfig {
   /** transformers.js feature-extraction model: a hub id, a folder under modelDir, or a folder path. */
@@ -39,7 +43,8 @@ export interface EmbeddingEnricherConfig {
 
 /** "i/n" -> shard i of n (the same syntax and checks as the loader's LOADER_SHARD). */
 export function parseEnricherShard(text: string, variable = "ENRICHER_SHARD"): Shard {
-  return parseShardSpec(text, variable);
+  const { shardIndex, shardCount } = parseShard(text, variable);
+  return { index: shardIndex, count: shardCount };
 }
 
 export function readEmbeddingEnricherConfig(env: Env = process.env): EmbeddingEnricherConfig {

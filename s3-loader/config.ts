@@ -1,13 +1,13 @@
 import os from "node:os";
 import {
   type Env,
+  parseShard,
   readBool,
   readBytes,
   readDurationMs,
   readInt,
   readString,
 } from "../shared/config/env.ts";
-import { parseShard as parseSharedShard } from "../shared/config/shard.ts";
 
 export interface S3LoaderConfig {
   /** Sleep between polls when the last one found nothing to do. */
@@ -46,14 +46,6 @@ export interface S3LoaderConfig {
   listPageSize: number;
   /** Debug hook for crash tests: exit(137) right after the first insert, before the ledger update. */
   crashAfterInsert: boolean;
-}
-
-/** "i/n" -> shard i of n (LOADER_SHARD). */
-export function parseShard(
-  text: string,
-  variable = "LOADER_SHARD",
-): { shardIndex: number; shardCount: number } {
-  return parseSharedShard(text, variable);
 }
 
 export function readS3LoaderConfig(env: Env = process.env): S3LoaderConfig {

@@ -1,7 +1,7 @@
 import { listAnomalies, listIncidents } from "../../analyzer/query.ts";
 import { isoFromMs, renderTable } from "./format.ts";
-import { queryRows } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { queryRows, recordSql } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalNumber, optionalString, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -55,12 +55,21 @@ export const anomaliesTool: AgentTool<AnomaliesInput> = {
     return input;
   },
   describe: (input) => [input.service ?? "", describeWindow(input.window)].filter(Boolean).join(" "),
-  async run(ctx: ToolContext, input: AnomaliesInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: AnomaliesInput): Promise<ToolResult> {
     const range = {
       ...(input.window.fromMs !== undefined ? { fromMs: input.window.fromMs } : {}),
       ...(input.window.toMs !== undefined ? { toMs: input.window.toMs } : {}),
     };
-    const [judged] = await queryRows<{ n: string }>(ctx, "SELECT count() AS n FROM analyzer_state");
+    const [judged] = await queryRows<{ n: string }>(
+      ctx,
+      "SELECT count() AS n FROM analyzer_state",
+      {},
+      { record: false },
+    );
+    recordSql(
+      ctx,
+      `-- analyzer/query.ts listAnomalies${input.service === undefined ? " + listIncidents" : ""} on anomalies FINAL`,
+    );
     const all = await listAnomalies(ctx.clickhouse, "", {
       ...range,
       ...(input.service !== undefined ? { service: input.service } : {}),
@@ -97,7 +106,6 @@ export const anomaliesTool: AgentTool<AnomaliesInput> = {
     return {
       text: `${lines.join("\n")}\nHighest-scoring anomalies:\n${table.text}`,
       rows: top.length,
-      sql: ["-- analyzer/query.ts listAnomalies / listIncidents on otel.anomalies"],
       truncated: table.truncated || top.length < all.length || incidents.length > shownIncidents.length,
     };
   },

@@ -28,7 +28,7 @@ import { runCli } from "../../shared/cli.ts";
 import { encodeTraceRequestProto } from "../../shared/otlp/encode.ts";
 import type { OtlpKeyValue, OtlpSpan } from "../../shared/otlp/types.ts";
 import { createS3Client } from "../../shared/s3.ts";
-import { READY_PREFIX } from "../cli-ready.ts";
+import { READY_PREFIX } from "../commands.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 
