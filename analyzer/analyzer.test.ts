@@ -52,7 +52,8 @@ async function reset(): Promise<void> {
 }
 
 const statsSpans = () => scalar(`SELECT sum(Spans) FROM ${db}.analyzer_span_minutes`);
-const statsPatterns = () => scalar(`SELECT sum(Count) FROM ${db}.analyzer_pattern_minutes`);
+const statsPatterns = () =>
+  scalar(`SELECT sum(Count) FROM ${db}.analyzer_pattern_minutes WHERE Source = 'span'`);
 const sourceSpans = () => scalar(`SELECT count() FROM ${db}.otel_traces`);
 const sourceMessages = () => scalar(`SELECT countIf(StatusMessage != '') FROM ${db}.otel_traces`);
 
