@@ -1,13 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Command, InvalidArgumentError, Option } from "commander";
-import { onShutdownSignal } from "../shared/cli.ts";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { parseDurationMs } from "../shared/config/env.ts";
 import { formatPosition } from "../shared/load-position.ts";
 import { createLogger } from "../shared/logger.ts";
 import { Analyzer, DETECT_SOURCE } from "./analyzer.ts";
-import { type AnalyzerConfig, parseAnalyzerShard, readAnalyzerConfig } from "./config.ts";
+import { type AnalyzerConfig, readAnalyzerConfig } from "./config.ts";
 import type { Anomaly, AnomalyKind, Incident } from "./detect.ts";
 import { normalizeMessage } from "./patterns/index.ts";
 import { listAnomalies, listIncidents } from "./query.ts";
@@ -21,12 +21,14 @@ const log = createLogger("analyzer");
 
 const shardOption = new Option(
   "--shard <i/n>",
-  "count only shard i of n (default ANALYZER_SHARD, 0/1)",
-).argParser((text) => parseAnalyzerShard(text, "--shard"));
+  "count only shard i of n: cityHash64(TraceId, SpanId) % n = i (default ANALYZER_SHARD, 0/1)",
+);
 
-function config(flags: { shard?: AnalyzerConfig["shard"] }): AnalyzerConfig {
-  const base = readAnalyzerConfig();
-  return flags.shard ? { ...base, shard: flags.shard } : base;
+function config(flags: { shard?: string; pollInterval?: string }): AnalyzerConfig {
+  return flagsOverEnv([
+    { variable: "ANALYZER_SHARD", flag: "--shard", value: flags.shard },
+    { variable: "ANALYZER_POLL_INTERVAL", flag: "--poll-interval", value: flags.pollInterval },
+  ]).read(readAnalyzerConfig);
 }
 
 function client() {
@@ -95,7 +97,7 @@ function withRange(command: Command): Command {
     .option("--json", "one JSON object per line");
 }
 
-async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean; pollInterval?: number }): Promise<void> {
+async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean }): Promise<void> {
   const { ch, client: ch_client } = client();
   const analyzer = new Analyzer({ client: ch_client, database: ch.database, ...cfg, log });
   let stopping = false;
@@ -113,7 +115,7 @@ async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean; pollInterva
         lastReport = now;
       }
       if (flags.once && rows === 0 && judged.minutes === 0) break;
-      if (rows === 0 && judged.minutes === 0) await sleep(flags.pollInterval ?? cfg.pollIntervalMs);
+      if (rows === 0 && judged.minutes === 0) await sleep(cfg.pollIntervalMs);
     }
     await ch_client.close();
   })();
@@ -191,67 +193,77 @@ function incidentLine(i: Incident): string {
 }
 
 export function analyzerProgram(): Command {
-  const program = new Command("analyzer").description(
+  return commandLine(
+    "analyzer",
     "Counts spans, span/log message patterns and metrics per minute (load-order watermark, exactly once), learns " +
       "baselines and writes anomalies to otel.anomalies, grouped into incidents.",
+    addRunCommand,
+    addStatusCommand,
+    addAnomaliesCommand,
+    addIncidentsCommand,
   );
+}
+
+function addRunCommand(program: Command): void {
   program
     .command("run")
     .description("count new rows and judge settled minutes continuously (the supervised worker)")
     .addOption(shardOption)
     .option("--once", "count what is loaded now, judge every complete minute, then exit")
     .option(
-      "--poll-interval <ms>",
-      "pause between polls when idle (default ANALYZER_POLL_INTERVAL)",
-      (text) => {
-        const ms = Number(text);
-        if (!Number.isFinite(ms) || ms < 10)
-          throw new InvalidArgumentError(`expected ms >= 10, got "${text}"`);
-        return ms;
-      },
+      "--poll-interval <duration>",
+      "pause between polls when idle, e.g. 500ms or 5s (default ANALYZER_POLL_INTERVAL)",
     )
-    .action((flags: { shard?: AnalyzerConfig["shard"]; once?: boolean; pollInterval?: number }) =>
+    .action((flags: { shard?: string; once?: boolean; pollInterval?: string }) =>
       runLoop(config(flags), flags),
     );
+}
+
+function addStatusCommand(program: Command): void {
   program
     .command("status")
     .description("per source and shard: rows counted, backlog, watermark, data time; minutes judged")
     .option("--json", "print one JSON object")
     .action((flags: { json?: boolean }) => status(Boolean(flags.json)));
+}
+
+interface AnomaliesFlags extends RangeFlags {
+  json?: boolean;
+  service?: string;
+  kind?: AnomalyKind;
+  minScore?: number;
+  limit?: number;
+}
+
+function addAnomaliesCommand(program: Command): void {
   withRange(program.command("anomalies").description("anomalies, oldest first"))
     .option("--service <name>", "only this service")
     .option("--kind <kind>", `only this kind (${KINDS.join(", ")})`, parseKind)
     .option("--min-score <z>", "only scores at or above", positive)
     .option("--limit <n>", "at most n rows (default 200)", positive)
-    .action(
-      async (
-        flags: RangeFlags & {
-          json?: boolean;
-          service?: string;
-          kind?: AnomalyKind;
-          minScore?: number;
-          limit?: number;
-        },
-      ) => {
-        const { ch, client: c } = client();
-        try {
-          const rows = await listAnomalies(c, ch.database, {
-            ...range(flags),
-            ...(flags.service ? { service: flags.service } : {}),
-            ...(flags.kind ? { kind: flags.kind } : {}),
-            ...(flags.minScore !== undefined ? { minScore: flags.minScore } : {}),
-            limit: flags.limit ?? 200,
-          });
-          for (const a of rows) process.stdout.write(`${flags.json ? JSON.stringify(a) : anomalyLine(a)}\n`);
-          if (!flags.json)
-            process.stdout.write(
-              `(${rows.length} anomalies${rows.length === (flags.limit ?? 200) ? ", cut at --limit" : ""})\n`,
-            );
-        } finally {
-          await c.close();
-        }
-      },
-    );
+    .action(async (flags: AnomaliesFlags) => {
+      const { ch, client: c } = client();
+      try {
+        const limit = flags.limit ?? 200;
+        const rows = await listAnomalies(c, ch.database, {
+          ...range(flags),
+          ...(flags.service ? { service: flags.service } : {}),
+          ...(flags.kind ? { kind: flags.kind } : {}),
+          ...(flags.minScore !== undefined ? { minScore: flags.minScore } : {}),
+          limit,
+        });
+        for (const a of rows) process.stdout.write(`${flags.json ? JSON.stringify(a) : anomalyLine(a)}\n`);
+        if (!flags.json)
+          process.stdout.write(
+            `(${rows.length} anomalies${rows.length === limit ? ", cut at --limit" : ""})\n`,
+          );
+      } finally {
+        await c.close();
+      }
+    });
+}
+
+function addIncidentsCommand(program: Command): void {
   withRange(
     program.command("incidents").description("incidents: anomalies grouped into runs, services by score"),
   )
@@ -269,5 +281,4 @@ export function analyzerProgram(): Command {
         await c.close();
       }
     });
-  return program;
 }
