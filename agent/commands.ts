@@ -203,17 +203,15 @@ function historyFile(env: CliIo["env"]): string | undefined {
   }
 }
 
-async function repl(session: Session): Promise<void> {
-  const { io } = session;
-  const file = historyFile(io.env);
+/** The interactive prompt, with the history of earlier sessions. */
+function openPrompt(io: CliIo, file: string | undefined, terminal: boolean): readline.Interface {
   let history: string[] = [];
   try {
     if (file) history = readFileSync(file, "utf8").split("\n").filter(Boolean).reverse().slice(0, 500);
   } catch {
     // no history yet
   }
-  const terminal = io.stdin.isTTY === true;
-  const rl = readline.createInterface({
+  return readline.createInterface({
     input: io.stdin,
     output: io.stdout,
     prompt: "agent> ",
@@ -221,6 +219,40 @@ async function repl(session: Session): Promise<void> {
     history,
     historySize: 500,
   });
+}
+
+function appendHistory(file: string, line: string): void {
+  try {
+    appendFileSync(file, `${line.replace(/\n/g, " ")}\n`);
+  } catch {
+    // history is best effort
+  }
+}
+
+/** One line typed at the prompt: a /command, or a question; errors end as one line, the session goes on. */
+async function answerLine(session: Session, line: string, signal: AbortSignal): Promise<"exit" | undefined> {
+  const { io, runtime } = session;
+  try {
+    if (line.startsWith("/")) {
+      if ((await runSlash(session, line, signal)) === "exit") return "exit";
+    } else if (!runtime.agent) {
+      io.stdout.write(`${runtime.unavailable}\n`);
+    } else {
+      await ask(session, line, signal);
+    }
+  } catch (error) {
+    if (error instanceof CancelledError) io.stderr.write("\n(cancelled)\n");
+    else
+      io.stderr.write(`\nerror: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);
+  }
+  return undefined;
+}
+
+async function repl(session: Session): Promise<void> {
+  const { io } = session;
+  const file = historyFile(io.env);
+  const terminal = io.stdin.isTTY === true;
+  const rl = openPrompt(io, file, terminal);
   const { runtime } = session;
   io.stdout.write(
     `click-ai agent - ${runtime.agent ? `model ${runtime.config.model} (${runtime.config.provider})` : "tools only"} - /help for commands, /exit to quit\n`,
@@ -265,34 +297,14 @@ async function repl(session: Session): Promise<void> {
       const line = queue.shift()!.trim();
       if (line === "") continue;
       exitArmed = false;
-      if (file) {
-        try {
-          appendFileSync(file, `${line.replace(/\n/g, " ")}\n`);
-        } catch {
-          // history is best effort
-        }
-      }
+      if (file) appendHistory(file, line);
       current = new AbortController();
-      try {
-        if (line.startsWith("/")) {
-          if ((await runSlash(session, line, current.signal)) === "exit") {
-            queue.length = 0;
-            rl.close();
-            break;
-          }
-        } else if (!runtime.agent) {
-          io.stdout.write(`${runtime.unavailable}\n`);
-        } else {
-          await ask(session, line, current.signal);
-        }
-      } catch (error) {
-        if (error instanceof CancelledError) io.stderr.write("\n(cancelled)\n");
-        else
-          io.stderr.write(
-            `\nerror: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`,
-          );
-      } finally {
-        current = undefined;
+      const outcome = await answerLine(session, line, current.signal);
+      current = undefined;
+      if (outcome === "exit") {
+        queue.length = 0;
+        rl.close();
+        break;
       }
       if (!closed) rl.prompt();
     }

@@ -4,7 +4,7 @@ import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { createLogger } from "../shared/logger.ts";
-import { type EmbeddingEnricherConfig, readEmbeddingEnricherConfig } from "./config.ts";
+import { type EmbeddingEnricherConfig, embedderSettings, readEmbeddingEnricherConfig } from "./config.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
 import { Enricher } from "./enricher.ts";
 import { DEFAULT_MODEL_ID, ensureDefaultModel } from "./model/default-model.ts";
@@ -22,14 +22,7 @@ function config(flags: { shard?: string; model?: string }): EmbeddingEnricherCon
 }
 
 function embedderFor(cfg: EmbeddingEnricherConfig): Promise<Embedder> {
-  return loadEmbedder({
-    model: cfg.model,
-    modelDir: cfg.modelDir,
-    allowRemoteModels: cfg.allowRemoteModels,
-    dtype: cfg.dtype,
-    inferenceBatchSize: cfg.inferenceBatchSize,
-    onProgress: (message) => log.info(message),
-  });
+  return loadEmbedder({ ...embedderSettings(cfg), onProgress: (message) => log.info(message) });
 }
 
 const shardOption = new Option(

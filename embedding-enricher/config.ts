@@ -62,3 +62,15 @@ export function readEmbeddingEnricherConfig(env: Env = process.env): EmbeddingEn
     shard: parseEnricherShard(readString(env, "ENRICHER_SHARD", "0/1")),
   };
 }
+
+/** What loading the configured embedding model takes (loadEmbedder's settings), from the config. */
+export function embedderSettings(config: EmbeddingEnricherConfig): {
+  model: string;
+  modelDir: string;
+  allowRemoteModels: boolean;
+  dtype: string | undefined;
+  inferenceBatchSize: number;
+} {
+  const { model, modelDir, allowRemoteModels, dtype, inferenceBatchSize } = config;
+  return { model, modelDir, allowRemoteModels, dtype, inferenceBatchSize };
+}

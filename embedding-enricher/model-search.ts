@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Env } from "../shared/config/env.ts";
-import { readEmbeddingEnricherConfig } from "./config.ts";
+import { embedderSettings, readEmbeddingEnricherConfig } from "./config.ts";
 import type { Embedder } from "./embedder.ts";
 import { type SpanMatch, searchSpans } from "./search.ts";
 
@@ -43,12 +43,6 @@ export function enricherSearchFromEnv(env: Env = process.env): SearchSpans {
     const config = readEmbeddingEnricherConfig(env);
     // Imported on first search: the model runtime is heavy and most questions never need it.
     const { loadEmbedder } = await import("./embedder.ts");
-    return loadEmbedder({
-      model: config.model,
-      modelDir: config.modelDir,
-      allowRemoteModels: config.allowRemoteModels,
-      dtype: config.dtype,
-      inferenceBatchSize: config.inferenceBatchSize,
-    });
+    return loadEmbedder(embedderSettings(config));
   });
 }
