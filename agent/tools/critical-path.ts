@@ -1,5 +1,3 @@
-import type { TreeNode } from "./waterfall.ts";
-
 /**
  * The critical path of a trace by the standard algorithm (the one Jaeger's UI
  * uses): start at the end of the root and walk back in time. At each span,
@@ -22,6 +20,14 @@ import type { TreeNode } from "./waterfall.ts";
  * outside (a consumer that runs after the producer returned) is off the
  * path, with all its descendants.
  */
+/** What the walk needs of a span tree node (waterfall.ts's TreeNode is one). */
+export interface PathNode {
+  span: { spanId: string; startNs: number; durationNs: number };
+  children: PathNode[];
+}
+
+type TreeNode = PathNode;
+
 export interface CriticalSection {
   spanId: string;
   startNs: number;
