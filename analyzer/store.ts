@@ -12,8 +12,10 @@ import { type Anomaly, BUCKETS_PER_OCTAVE, type MinuteData } from "./detect.ts";
 
 /**
  * The analyzer's SQL. Every value inlined here is a number, a bigint or one
- * of our own fixed names (never telemetry text): text goes in through
- * JSONEachRow inserts. Reads and writes run one at a time.
+ * of our own fixed names (never telemetry text); names go in as bound
+ * parameters and text through JSONEachRow inserts. Reads and writes run one
+ * at a time (the embedded engine must not run bound-parameter queries
+ * concurrently: docs/ARCHITECTURE.md).
  */
 
 export const SOURCES = {
@@ -67,10 +69,12 @@ export async function tableExists(
   database: string,
   table: string,
 ): Promise<boolean> {
-  const [row] = await rows<{ n: string }>(
-    client,
-    `SELECT count() AS n FROM system.tables WHERE database = '${database.replace(/[^\w]/g, "")}' AND name = '${table}'`,
-  );
+  const result = await client.query({
+    query: "SELECT count() AS n FROM system.tables WHERE database = {database:String} AND name = {table:String}",
+    query_params: { database, table },
+    format: "JSONEachRow",
+  });
+  const [row] = await result.json<{ n: string }>();
   return Number(row?.n ?? 0) > 0;
 }
 
