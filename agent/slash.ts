@@ -45,6 +45,16 @@ function splitWindow(args: string[]): { rest: string[]; last?: string } | { erro
   return { rest: args };
 }
 
+const withWindow = (input: Record<string, unknown>, last?: string) => (last ? { ...input, last } : input);
+
+/** `/<command> [service] [window]`: a tool over one service (or all) and a window (or all data). */
+function serviceWindowTool(tool: string, args: string[]): SlashCommand {
+  const split = splitWindow(args);
+  if ("error" in split) return { kind: "error", message: split.error };
+  const { rest, last } = split;
+  return { kind: "tool", tool, input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last) };
+}
+
 export function parseSlash(line: string): SlashCommand | undefined {
   const text = line.trim();
   if (!text.startsWith("/")) return undefined;
@@ -52,7 +62,6 @@ export function parseSlash(line: string): SlashCommand | undefined {
   const name = (space === -1 ? text : text.slice(0, space)).toLowerCase();
   const argText = space === -1 ? "" : text.slice(space + 1).trim();
   const args = argText === "" ? [] : argText.split(/\s+/);
-  const withWindow = (input: Record<string, unknown>, last?: string) => (last ? { ...input, last } : input);
   switch (name) {
     case "/help":
     case "/?":
@@ -75,32 +84,12 @@ export function parseSlash(line: string): SlashCommand | undefined {
         return { kind: "error", message: `usage: /services [window]; window: ${WINDOW_FORMS}` };
       return { kind: "tool", tool: "service_overview", input: withWindow({}, split.last) };
     }
-    case "/errors": {
-      const split = splitWindow(args);
-      if ("error" in split) return { kind: "error", message: split.error };
-      const { rest, last } = split;
-      return {
-        kind: "tool",
-        tool: "find_errors",
-        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
-      };
-    }
-    case "/patterns": {
-      const { rest, last } = splitWindow(args);
-      return {
-        kind: "tool",
-        tool: "patterns",
-        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
-      };
-    }
-    case "/anomalies": {
-      const { rest, last } = splitWindow(args);
-      return {
-        kind: "tool",
-        tool: "anomalies",
-        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
-      };
-    }
+    case "/errors":
+      return serviceWindowTool("find_errors", args);
+    case "/patterns":
+      return serviceWindowTool("patterns", args);
+    case "/anomalies":
+      return serviceWindowTool("anomalies", args);
     case "/slow": {
       const split = splitWindow(args);
       if ("error" in split) return { kind: "error", message: split.error };
