@@ -13,6 +13,7 @@ describe("slash commands", () => {
       tool: "patterns",
       input: { service: "checkout", last: "1h" },
     });
+    expect(parseSlash("/anomalies 6h")).toEqual({ kind: "tool", tool: "anomalies", input: { last: "6h" } });
     expect(parseSlash("/slow checkout")).toEqual({
       kind: "tool",
       tool: "find_slow_spans",

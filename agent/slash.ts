@@ -13,6 +13,7 @@ export const SLASH_HELP = `Ask a question in plain words, or use a command:
   /services [window]            per-service requests, errors, p50/p95/p99 (e.g. /services 1h)
   /errors [service] [window]    grouped errors (e.g. /errors checkout 30m)
   /patterns [service] [window]  message patterns of errors: spans and logs (e.g. /patterns checkout 1h)
+  /anomalies [service] [window] what the analyzer found: incidents and top anomalies (e.g. /anomalies 6h)
   /slow [service] [window]      slowest spans above p95 (e.g. /slow checkout)
   /trace <trace_id>             one trace as a waterfall, each span with its logs
   /logs [service] [level] [window] [-- text]
@@ -48,6 +49,16 @@ function splitWindow(args: string[]): { rest: string[]; last?: string } | { erro
   if (WINDOW_LIKE.test(tail))
     return { error: `window "${tail}" not understood; accepted forms: ${WINDOW_FORMS}` };
   return { rest: args };
+}
+
+const withWindow = (input: Record<string, unknown>, last?: string) => (last ? { ...input, last } : input);
+
+/** `/<command> [service] [window]`: a tool over one service (or all) and a window (or all data). */
+function serviceWindowTool(tool: string, args: string[]): SlashCommand {
+  const split = splitWindow(args);
+  if ("error" in split) return { kind: "error", message: split.error };
+  const { rest, last } = split;
+  return { kind: "tool", tool, input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last) };
 }
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
@@ -98,7 +109,6 @@ export function parseSlash(line: string): SlashCommand | undefined {
   const name = (space === -1 ? text : text.slice(0, space)).toLowerCase();
   const argText = space === -1 ? "" : text.slice(space + 1).trim();
   const args = argText === "" ? [] : argText.split(/\s+/);
-  const withWindow = (input: Record<string, unknown>, last?: string) => (last ? { ...input, last } : input);
   switch (name) {
     case "/help":
     case "/?":
@@ -121,26 +131,12 @@ export function parseSlash(line: string): SlashCommand | undefined {
         return { kind: "error", message: `usage: /services [window]; window: ${WINDOW_FORMS}` };
       return { kind: "tool", tool: "service_overview", input: withWindow({}, split.last) };
     }
-    case "/errors": {
-      const split = splitWindow(args);
-      if ("error" in split) return { kind: "error", message: split.error };
-      const { rest, last } = split;
-      return {
-        kind: "tool",
-        tool: "find_errors",
-        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
-      };
-    }
-    case "/patterns": {
-      const split = splitWindow(args);
-      if ("error" in split) return { kind: "error", message: split.error };
-      const { rest, last } = split;
-      return {
-        kind: "tool",
-        tool: "patterns",
-        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
-      };
-    }
+    case "/errors":
+      return serviceWindowTool("find_errors", args);
+    case "/patterns":
+      return serviceWindowTool("patterns", args);
+    case "/anomalies":
+      return serviceWindowTool("anomalies", args);
     case "/logs":
       return parseLogsCommand(argText);
     case "/metrics": {

@@ -1,3 +1,4 @@
+import { anomaliesTool } from "./anomalies.ts";
 import { compareWindowsTool } from "./compare-windows.ts";
 import { findErrorsTool } from "./find-errors.ts";
 import { findLogsTool } from "./find-logs.ts";
@@ -17,6 +18,7 @@ export const ALL_TOOLS: readonly AnyAgentTool[] = [
   serviceOverviewTool,
   findErrorsTool,
   patternsTool,
+  anomaliesTool,
   findSlowSpansTool,
   traceTreeTool,
   findLogsTool,

@@ -2,9 +2,26 @@
  * Pure trace-tree logic: builds the span tree of one trace, finds the
  * critical path and the failing span, and renders an indented waterfall.
  */
-import type { TraceSpan, TreeNode } from "./span-tree.ts";
+import { type CriticalPath, criticalPath } from "./critical-path.ts";
 
-export type { TraceSpan, TreeNode };
+export interface TraceSpan {
+  spanId: string;
+  parentSpanId: string;
+  service: string;
+  name: string;
+  kind: string;
+  status: string;
+  message: string;
+  /** Start, epoch nanoseconds (as a number: precision to ~0.25 us is plenty for a waterfall). */
+  startNs: number;
+  durationNs: number;
+}
+
+export interface TreeNode {
+  span: TraceSpan;
+  children: TreeNode[];
+  depth: number;
+}
 
 export function buildTree(spans: TraceSpan[]): TreeNode[] {
   const nodes = new Map<string, TreeNode>();
@@ -38,8 +55,6 @@ export function buildTree(spans: TraceSpan[]): TreeNode[] {
   }
   return roots;
 }
-
-import { type CriticalPath, criticalPath } from "./critical-path.ts";
 
 export { type CriticalPath, criticalPath };
 /** Spans on the critical path covering less than this share of it get "." instead of "*". */
