@@ -1,0 +1,241 @@
+import type { EdgeStats, Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
+
+/**
+ * Pure scoring: each kind of evidence becomes a per-service strength, the
+ * strengths add up, and the call graph moves blame from callers to the
+ * callee that explains their change. Every constant here is one setting for
+ * every system (none is fitted per fault or per dataset).
+ */
+
+export interface Evidence {
+  kind: "latency" | "call-latency" | "errors" | "log" | "metric";
+  service: string;
+  /** What moved: an operation, a log template, a metric, a call edge. */
+  subject: string;
+  /** Strength on a common scale (roughly: how many robust standard deviations). */
+  score: number;
+  detail: string;
+}
+
+export interface RankedService {
+  service: string;
+  score: number;
+  /** The service's own evidence, strongest first. */
+  evidence: Evidence[];
+  /** Callers whose change this service explains (propagation path, upstream first). */
+  explains: string[];
+}
+
+export const SCORING = {
+  /** Fewest spans per phase before a latency comparison counts. */
+  minSpans: 5,
+  /** Milliseconds added to both sides of a latency ratio so sub-millisecond jitter is not a change. */
+  latencyFloorMs: 1,
+  /** log2 latency ratio -> score scale. */
+  latencyWeight: 4,
+  /** Counts never exceed this z (a single flood must not outweigh all other evidence). */
+  maxScore: 20,
+  /** Share of a caller's score a callee inherits when the caller's change is explained by the callee. */
+  propagation: 0.5,
+};
+
+const clip = (x: number) => Math.max(0, Math.min(SCORING.maxScore, x));
+
+function byKey<T>(items: T[], key: (item: T) => string): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const item of items) map.set(key(item), item);
+  return map;
+}
+
+/** Latency evidence: change in a service's own (exclusive) time per operation; client calls count for the callee. */
+export function latencyEvidence(operations: OperationStats[]): Evidence[] {
+  const key = (o: OperationStats) => `${o.service}\u0000${o.operation}\u0000${o.callee}`;
+  const baseline = byKey(
+    operations.filter((o) => o.phase === "b"),
+    key,
+  );
+  const out: Evidence[] = [];
+  const floor = SCORING.latencyFloorMs;
+  for (const w of operations) {
+    if (w.phase !== "w") continue;
+    const b = baseline.get(key(w));
+    if (!b || w.spans < SCORING.minSpans || b.spans < SCORING.minSpans) continue;
+    const ratio = (w.selfP90 + floor) / (b.selfP90 + floor);
+    const medianRatio = (w.selfP50 + floor) / (b.selfP50 + floor);
+    const change = Math.log2(Math.max(ratio, 1)) + Math.log2(Math.max(medianRatio, 1));
+    const score = clip(SCORING.latencyWeight * change * Math.min(1, Math.sqrt(w.spans / 20)));
+    if (score <= 0) continue;
+    const self = `own time p50 ${b.selfP50.toFixed(1)} -> ${w.selfP50.toFixed(1)} ms, p90 ${b.selfP90.toFixed(1)} -> ${w.selfP90.toFixed(1)} ms (${w.spans} spans)`;
+    if (w.callee)
+      out.push({ kind: "call-latency", service: w.callee, subject: `${w.service} -> ${w.callee} ${w.operation}`, score, detail: `time outside the callee on calls from ${w.service}: ${self}` });
+    else out.push({ kind: "latency", service: w.service, subject: w.operation, score, detail: self });
+  }
+  return out;
+}
+
+/** Error evidence from span status: the rate of errors that start in a span (no failed child). */
+export function errorEvidence(operations: OperationStats[]): Evidence[] {
+  const totals = new Map<string, { w: number; wErr: number; b: number; bErr: number; ops: Map<string, number> }>();
+  for (const o of operations) {
+    let t = totals.get(o.service);
+    if (!t) totals.set(o.service, (t = { w: 0, wErr: 0, b: 0, bErr: 0, ops: new Map() }));
+    if (o.phase === "w") {
+      t.w += o.spans;
+      t.wErr += o.originErrors;
+      if (o.originErrors > 0) t.ops.set(o.operation, (t.ops.get(o.operation) ?? 0) + o.originErrors);
+    } else {
+      t.b += o.spans;
+      t.bErr += o.originErrors;
+    }
+  }
+  const out: Evidence[] = [];
+  for (const [service, t] of totals) {
+    const z = surge(t.wErr, t.w, t.bErr, t.b);
+    if (z <= 0) continue;
+    const top = [...t.ops].sort((a, b) => b[1] - a[1])[0];
+    out.push({
+      kind: "errors",
+      service,
+      subject: top ? top[0] : "",
+      score: clip(z),
+      detail: `errors starting here ${t.bErr}/${t.b} spans before, ${t.wErr}/${t.w} after`,
+    });
+  }
+  return out;
+}
+
+/**
+ * How far a count rose above what the baseline rate predicts for the window's
+ * volume: a Poisson z with the baseline rate smoothed by one event, so a
+ * pattern never seen before counts by how often it now appears.
+ */
+export function surge(windowCount: number, windowVolume: number, baselineCount: number, baselineVolume: number): number {
+  if (windowCount === 0 || windowVolume === 0) return 0;
+  const rate = (baselineCount + 0.5) / (baselineVolume + 1);
+  const expected = rate * windowVolume;
+  return (windowCount - expected) / Math.sqrt(expected + 1);
+}
+
+/** Log evidence: error/warning templates that appeared or surged, relative to the service's log volume. */
+export function logEvidence(templates: LogTemplateStats[], volume: Features["logVolume"]): Evidence[] {
+  const lines = byKey(volume, (v) => `${v.phase}\u0000${v.service}`);
+  const key = (t: LogTemplateStats) => `${t.service}\u0000${t.template}`;
+  const baseline = byKey(
+    templates.filter((t) => t.phase === "b"),
+    key,
+  );
+  const out: Evidence[] = [];
+  for (const w of templates) {
+    if (w.phase !== "w") continue;
+    const b = baseline.get(key(w));
+    const wLines = lines.get(`w\u0000${w.service}`)?.lines ?? w.count;
+    const bLines = lines.get(`b\u0000${w.service}`)?.lines ?? 0;
+    const weight = w.severity >= 17 ? 1 : 0.5;
+    const z = weight * surge(w.count, wLines, b?.count ?? 0, bLines);
+    if (z <= 0) continue;
+    out.push({
+      kind: "log",
+      service: w.service,
+      subject: w.example,
+      score: clip(z),
+      detail: b ? `${b.count} -> ${w.count} lines (of ${bLines} -> ${wLines})` : `new: ${w.count} lines (of ${wLines})`,
+    });
+  }
+  return out;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Robust z of the window's median against the baseline points (median and MAD). */
+export function robustZ(baseline: number[], window: number[]): number {
+  if (baseline.length < 3 || window.length === 0) return 0;
+  const center = median(baseline);
+  const mad = median(baseline.map((v) => Math.abs(v - center)));
+  const spread = 1.4826 * mad + 0.01 * Math.abs(center) + 1e-9;
+  return (median(window) - center) / spread;
+}
+
+/** Metric evidence: the per-pod series that moved most, per service (either direction). */
+export function metricEvidence(metrics: MetricStats[]): Evidence[] {
+  const out: Evidence[] = [];
+  for (const m of metrics) {
+    const z = robustZ(m.baseline, m.window);
+    const score = clip(Math.abs(z) / 2);
+    if (score <= 0) continue;
+    out.push({
+      kind: "metric",
+      service: m.service,
+      subject: m.metric,
+      score,
+      detail: `${m.pod}: median ${median(m.baseline).toPrecision(3)} -> ${median(m.window).toPrecision(3)} (robust z ${z.toFixed(1)})`,
+    });
+  }
+  return out;
+}
+
+/** Strongest evidence per kind, summed: one kind counts once however many of its items moved. */
+function serviceScore(evidence: Evidence[]): number {
+  const best = new Map<string, number>();
+  for (const e of evidence) best.set(e.kind, Math.max(best.get(e.kind) ?? 0, e.score));
+  let total = 0;
+  for (const score of best.values()) total += score;
+  return total;
+}
+
+/**
+ * Ranks services. A caller whose degradation is explained by a callee that
+ * degraded as much or more loses that share of its score to the callee
+ * ("its callees are not healthy"), so the origin outranks the services that
+ * only pass the failure on.
+ */
+export function rankServices(features: Features): RankedService[] {
+  const evidence = [
+    ...latencyEvidence(features.operations),
+    ...errorEvidence(features.operations),
+    ...logEvidence(features.logTemplates, features.logVolume),
+    ...metricEvidence(features.metrics),
+  ];
+  const byService = new Map<string, Evidence[]>();
+  for (const e of evidence) {
+    const list = byService.get(e.service);
+    if (list) list.push(e);
+    else byService.set(e.service, [e]);
+  }
+  const own = new Map<string, number>();
+  for (const [service, list] of byService) own.set(service, serviceScore(list));
+  const callees = calleesOf(features.edges);
+  const adjusted = new Map(own);
+  const explains = new Map<string, string[]>();
+  for (const [caller, score] of own) {
+    const worst = [...(callees.get(caller) ?? [])]
+      .map((callee) => ({ callee, score: own.get(callee) ?? 0 }))
+      .sort((a, b) => b.score - a.score)[0];
+    if (!worst || worst.score <= 0) continue;
+    const moved = SCORING.propagation * Math.min(score, worst.score);
+    adjusted.set(caller, (adjusted.get(caller) ?? 0) - moved);
+    explains.set(worst.callee, [...(explains.get(worst.callee) ?? []), caller]);
+  }
+  return [...adjusted]
+    .map(([service, score]) => ({
+      service,
+      score,
+      evidence: (byService.get(service) ?? []).sort((a, b) => b.score - a.score),
+      explains: explains.get(service) ?? [],
+    }))
+    .sort((a, b) => b.score - a.score || a.service.localeCompare(b.service));
+}
+
+function calleesOf(edges: EdgeStats[]): Map<string, Set<string>> {
+  const map = new Map<string, Set<string>>();
+  for (const e of edges) {
+    if (e.phase !== "w") continue;
+    const set = map.get(e.caller);
+    if (set) set.add(e.callee);
+    else map.set(e.caller, new Set([e.callee]));
+  }
+  return map;
+}
