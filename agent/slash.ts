@@ -12,6 +12,7 @@ export type SlashCommand =
 export const SLASH_HELP = `Ask a question in plain words, or use a command:
   /services [window]            per-service requests, errors, p50/p95/p99 (e.g. /services 1h)
   /errors [service] [window]    grouped errors (e.g. /errors checkout 30m)
+  /patterns [service] [window]  message patterns of errors: spans and logs (e.g. /patterns checkout 1h)
   /slow [service] [window]      slowest spans above p95 (e.g. /slow checkout)
   /trace <trace_id>             one trace as a waterfall
   /search <text>                semantic search over spans (e.g. /search card declined)
@@ -63,6 +64,14 @@ export function parseSlash(line: string): SlashCommand | undefined {
       return {
         kind: "tool",
         tool: "find_errors",
+        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
+      };
+    }
+    case "/patterns": {
+      const { rest, last } = splitWindow(args);
+      return {
+        kind: "tool",
+        tool: "patterns",
         input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
       };
     }

@@ -1,6 +1,7 @@
 import { compareWindowsTool } from "./compare-windows.ts";
 import { findErrorsTool } from "./find-errors.ts";
 import { findSlowSpansTool } from "./find-slow-spans.ts";
+import { patternsTool } from "./patterns.ts";
 import { runSqlTool } from "./run-sql.ts";
 import { schemaTool } from "./schema.ts";
 import { semanticSearchTool } from "./semantic-search.ts";
@@ -13,6 +14,7 @@ export const ALL_TOOLS: readonly AnyAgentTool[] = [
   schemaTool,
   serviceOverviewTool,
   findErrorsTool,
+  patternsTool,
   findSlowSpansTool,
   traceTreeTool,
   semanticSearchTool,
