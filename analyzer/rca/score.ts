@@ -1,3 +1,4 @@
+import { maskedTokens, minePatterns, WILDCARD } from "../patterns/index.ts";
 import type { EdgeStats, Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
 
 /**
@@ -116,30 +117,69 @@ export function surge(windowCount: number, windowVolume: number, baselineCount: 
   return (windowCount - expected) / Math.sqrt(expected + 1);
 }
 
-/** Log evidence: error/warning templates that appeared or surged, relative to the service's log volume. */
+function tokensMatch(pattern: string[], tokens: string[]): boolean {
+  if (pattern.length !== tokens.length) return false;
+  for (let i = 0; i < pattern.length; i++) if (pattern[i] !== WILDCARD && pattern[i] !== tokens[i]) return false;
+  return true;
+}
+
+interface PatternCounts {
+  template: string;
+  example: string;
+  severity: number;
+  w: number;
+  b: number;
+}
+
+/** One service's log lines clustered by the pattern miner, counted per phase. */
+export function servicePatterns(rows: LogTemplateStats[]): PatternCounts[] {
+  const patterns = minePatterns(rows.map((r) => ({ message: r.template, count: r.count })));
+  const counts = patterns.map((p) => ({ template: p.template, example: "", severity: 0, w: 0, b: 0 }));
+  for (const row of rows) {
+    const tokens = maskedTokens(row.template);
+    const index = patterns.findIndex((p) => tokensMatch(p.tokens, tokens));
+    const target = counts[index === -1 ? counts.length - 1 : index];
+    if (!target) continue;
+    target[row.phase] += row.count;
+    target.severity = Math.max(target.severity, row.severity);
+    if (row.phase === "w" || target.example === "") target.example = row.example;
+  }
+  return counts;
+}
+
+/**
+ * Log evidence: patterns that appeared, surged or vanished after the alert,
+ * against all services' log volume (so a service that stops logging stands
+ * out). Errors weigh most; informational patterns that vanish say a code
+ * path stopped running.
+ */
 export function logEvidence(templates: LogTemplateStats[], volume: Features["logVolume"]): Evidence[] {
-  const lines = byKey(volume, (v) => `${v.phase}\u0000${v.service}`);
-  const key = (t: LogTemplateStats) => `${t.service}\u0000${t.template}`;
-  const baseline = byKey(
-    templates.filter((t) => t.phase === "b"),
-    key,
-  );
+  const total = { w: 0, b: 0 };
+  for (const v of volume) total[v.phase] += v.lines;
+  const byService = new Map<string, LogTemplateStats[]>();
+  for (const t of templates) {
+    const list = byService.get(t.service);
+    if (list) list.push(t);
+    else byService.set(t.service, [t]);
+  }
   const out: Evidence[] = [];
-  for (const w of templates) {
-    if (w.phase !== "w") continue;
-    const b = baseline.get(key(w));
-    const wLines = lines.get(`w\u0000${w.service}`)?.lines ?? w.count;
-    const bLines = lines.get(`b\u0000${w.service}`)?.lines ?? 0;
-    const weight = w.severity >= 17 ? 1 : 0.5;
-    const z = weight * surge(w.count, wLines, b?.count ?? 0, bLines);
-    if (z <= 0) continue;
-    out.push({
-      kind: "log",
-      service: w.service,
-      subject: w.example,
-      score: clip(z),
-      detail: b ? `${b.count} -> ${w.count} lines (of ${bLines} -> ${wLines})` : `new: ${w.count} lines (of ${wLines})`,
-    });
+  for (const [service, rows] of byService) {
+    for (const p of servicePatterns(rows)) {
+      const weight = p.severity >= 17 ? 1 : p.severity >= 13 ? 0.7 : 0.5;
+      const up = surge(p.w, total.w, p.b, total.b);
+      const expected = (p.b * total.w) / Math.max(total.b, 1);
+      const down = (expected - p.w) / Math.sqrt(expected + 1);
+      const z = weight * Math.max(up, down);
+      if (z <= 0) continue;
+      const change = p.b === 0 ? "appeared" : p.w === 0 ? "vanished" : up >= down ? "surged" : "dropped";
+      out.push({
+        kind: "log",
+        service,
+        subject: p.template,
+        score: clip(z),
+        detail: `${change}: ${p.b} lines before, ${p.w} after (all services: ${total.b} -> ${total.w}); e.g. ${p.example}`,
+      });
+    }
   }
   return out;
 }
@@ -155,7 +195,7 @@ export function robustZ(baseline: number[], window: number[]): number {
   if (baseline.length < 3 || window.length === 0) return 0;
   const center = median(baseline);
   const mad = median(baseline.map((v) => Math.abs(v - center)));
-  const spread = 1.4826 * mad + 0.01 * Math.abs(center) + 1e-9;
+  const spread = Math.max(1.4826 * mad, 0.1 * Math.abs(center), 1e-9);
   return (median(window) - center) / spread;
 }
 

@@ -30,6 +30,9 @@ export interface SignalCounts {
 }
 export type ReplayCounts = Record<"traces" | "logs" | "metrics", SignalCounts>;
 
+/** The dataset, relative to the project root (never copied into the repository). */
+export const DEFAULT_DATASET = "../shared/datasets/nezha-train-ticket";
+
 const DAY_NS = 86_400n * 1_000_000_000n;
 
 export class ReplayError extends Error {}
