@@ -17,6 +17,7 @@ export const SLASH_HELP = `Ask a question in plain words, or use a command:
   /trace <trace_id>             one trace as a waterfall
   /search <text>                semantic search over spans (e.g. /search card declined)
   /compare <service> [window]   last <window> vs the <window> before it (default 1h)
+  /rca [time]                   services most likely behind an incident starting at time (ISO, or 15m ago)
   /schema                       tables, columns, stored time range, services
   /run <sql>                    run a read-only SELECT (alias /sql-run)
   /sql                          show the SQL of the last answer or command
@@ -75,6 +76,9 @@ export function parseSlash(line: string): SlashCommand | undefined {
         input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
       };
     }
+    case "/rca":
+      if (args.length > 1) return { kind: "error", message: "usage: /rca [time, ISO 8601 or e.g. 15m ago]" };
+      return { kind: "tool", tool: "root_cause", input: args.length ? { at: args[0] } : {} };
     case "/slow": {
       const { rest, last } = splitWindow(args);
       const input: Record<string, unknown> = { percentile: 95 };

@@ -2,6 +2,7 @@ import { compareWindowsTool } from "./compare-windows.ts";
 import { findErrorsTool } from "./find-errors.ts";
 import { findSlowSpansTool } from "./find-slow-spans.ts";
 import { patternsTool } from "./patterns.ts";
+import { rootCauseTool } from "./root-cause.ts";
 import { runSqlTool } from "./run-sql.ts";
 import { schemaTool } from "./schema.ts";
 import { semanticSearchTool } from "./semantic-search.ts";
@@ -19,6 +20,7 @@ export const ALL_TOOLS: readonly AnyAgentTool[] = [
   traceTreeTool,
   semanticSearchTool,
   compareWindowsTool,
+  rootCauseTool,
   runSqlTool,
 ];
 

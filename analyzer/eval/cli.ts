@@ -63,7 +63,7 @@ const program = new Command("eval-rca")
       // Replays shift by whole days; the first stored span lies minutes before the first fault.
       const offsetMs = Math.round((first - earliest) / DAY_MS) * DAY_MS;
       process.stderr.write(`replay offset: ${offsetMs / DAY_MS} days; ranking ${faults.length} faults x ${SIGNAL_SETS.length} signal sets\n`);
-      const results = await scoreFaults(client, config.database, faults, offsetMs, (r) => {
+      const results = await scoreFaults(client, faults, offsetMs, (r) => {
         if (flags.verbose)
           process.stdout.write(`${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`);
       });

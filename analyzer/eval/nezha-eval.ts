@@ -35,7 +35,6 @@ export const DAY_MS = 86_400_000;
 /** Ranks every fault with each signal set, the fault's injection time moved by the replay's offset. */
 export async function scoreFaults(
   client: ClickHouseClient,
-  database: string,
   faults: Fault[],
   offsetMs: number,
   onResult?: (result: FaultResult) => void,
@@ -43,7 +42,7 @@ export async function scoreFaults(
   const results: FaultResult[] = [];
   for (const fault of faults) {
     for (const set of SIGNAL_SETS) {
-      const report = await rankRootCauses(client, database, {
+      const report = await rankRootCauses(client, {
         at: new Date(fault.injectMs + offsetMs),
         signals: set.signals,
       });

@@ -88,7 +88,7 @@ WITH ${TIME_PARAMS},
 spans AS (
   SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, Duration, StatusCode = 'Error' AS failed,
          if(Timestamp >= t0, 'w', 'b') AS phase
-  FROM {db:Identifier}.otel_traces WHERE Timestamp >= b0 AND Timestamp < w1),
+  FROM otel_traces WHERE Timestamp >= b0 AND Timestamp < w1),
 children AS (
   SELECT TraceId, ParentSpanId AS SpanId, sum(Duration) AS childTime, countIf(failed) AS failedChildren,
          if(uniqExact(ServiceName) = 1, any(ServiceName), '') AS childService
@@ -106,7 +106,7 @@ export const EDGES_SQL = `
 WITH ${TIME_PARAMS},
 spans AS (
   SELECT TraceId, SpanId, ParentSpanId, ServiceName, if(Timestamp >= t0, 'w', 'b') AS phase
-  FROM {db:Identifier}.otel_traces WHERE Timestamp >= b0 AND Timestamp < w1)
+  FROM otel_traces WHERE Timestamp >= b0 AND Timestamp < w1)
 SELECT c.phase AS phase, p.ServiceName AS caller, c.ServiceName AS callee, count() AS calls
 FROM spans AS c INNER JOIN spans AS p ON p.TraceId = c.TraceId AND p.SpanId = c.ParentSpanId
 WHERE p.ServiceName != c.ServiceName
@@ -122,14 +122,14 @@ WITH ${TIME_PARAMS}
 SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service,
        replaceRegexpAll(substring(Body, 1, 1024), '[0-9a-fA-F]{8,}|[0-9]+', '0') AS template,
        max(SeverityNumber) AS severity, count() AS count, any(substring(Body, 1, 300)) AS example
-FROM {db:Identifier}.otel_logs
+FROM otel_logs
 WHERE Timestamp >= b0 AND Timestamp < w1
 GROUP BY phase, service, template`;
 
 export const LOG_VOLUME_SQL = `
 WITH ${TIME_PARAMS}
 SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service, count() AS lines
-FROM {db:Identifier}.otel_logs WHERE Timestamp >= b0 AND Timestamp < w1
+FROM otel_logs WHERE Timestamp >= b0 AND Timestamp < w1
 GROUP BY phase, service`;
 
 export const METRICS_SQL = `
@@ -137,7 +137,7 @@ WITH ${TIME_PARAMS}
 SELECT ServiceName AS service, ResourceAttributes['k8s.pod.name'] AS pod, MetricName AS metric,
        arrayMap(p -> p.2, arraySort(groupArrayIf((TimeUnix, Value), TimeUnix < t0))) AS baseline,
        arrayMap(p -> p.2, arraySort(groupArrayIf((TimeUnix, Value), TimeUnix >= t0))) AS window
-FROM {db:Identifier}.otel_metrics_gauge
+FROM otel_metrics_gauge
 WHERE TimeUnix >= b0 AND TimeUnix < w1 AND isFinite(Value)
 GROUP BY service, pod, metric`;
 
@@ -147,10 +147,8 @@ async function rows<T>(client: ClickHouseClient, sql: string, params: Record<str
 }
 
 /** Tables that exist in the database, so a stack without logs or metrics still ranks on traces. */
-async function existingTables(client: ClickHouseClient, database: string): Promise<Set<string>> {
-  const list = await rows<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = {db:String}", {
-    db: database,
-  });
+async function existingTables(client: ClickHouseClient): Promise<Set<string>> {
+  const list = await rows<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = currentDatabase()", {});
   return new Set(list.map((r) => r.name));
 }
 
@@ -159,14 +157,14 @@ const numeric = <T extends object>(row: T, keys: Array<keyof T>): T => {
   return row;
 };
 
+/** Reads the features from the client's default database (the one holding the otel_* tables). */
 export async function readFeatures(
   client: ClickHouseClient,
-  database: string,
   window: RcaWindow,
   signals: readonly Signal[],
 ): Promise<Features> {
-  const params = { ...bounds(window), db: database };
-  const tables = await existingTables(client, database);
+  const params = bounds(window);
+  const tables = await existingTables(client);
   const features: Features = { operations: [], edges: [], logTemplates: [], logVolume: [], metrics: [], sql: [] };
   const run = async <T>(sql: string): Promise<T[]> => {
     features.sql.push(sql);

@@ -20,7 +20,7 @@ export interface RootCauseReport {
   sql: string[];
 }
 
-export const DEFAULT_WINDOW_MS = 5 * 60_000;
+export const DEFAULT_WINDOW_MS = 3 * 60_000;
 export const DEFAULT_BASELINE_MS = 30 * 60_000;
 export const ALL_SIGNALS: readonly Signal[] = ["traces", "logs", "metrics"];
 
@@ -33,7 +33,6 @@ export const ALL_SIGNALS: readonly Signal[] = ["traces", "logs", "metrics"];
  */
 export async function rankRootCauses(
   client: ClickHouseClient,
-  database: string,
   options: RankRootCausesOptions,
 ): Promise<RootCauseReport> {
   const window: RcaWindow = {
@@ -42,6 +41,6 @@ export async function rankRootCauses(
     baselineMs: options.baselineMs ?? DEFAULT_BASELINE_MS,
   };
   const signals = options.signals ?? ALL_SIGNALS;
-  const features = await readFeatures(client, database, window, signals);
+  const features = await readFeatures(client, window, signals);
   return { window, signals, ranked: rankServices(features), sql: features.sql };
 }

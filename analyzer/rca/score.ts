@@ -34,8 +34,18 @@ export const SCORING = {
   latencyFloorMs: 1,
   /** log2 latency ratio -> score scale. */
   latencyWeight: 4,
+  /** Weight of the p90 change relative to the median's. */
+  tailShare: 0.25,
   /** Counts never exceed this z (a single flood must not outweigh all other evidence). */
-  maxScore: 20,
+  maxScore: 40,
+  /** log2 of a metric's relative move -> score scale (a move twice the typical one scores 0). */
+  metricWeight: 3,
+  /**
+   * Ceiling of one metric's score: a pod metric is the weakest evidence (one
+   * series, one point a minute, often idle), so it can tip a ranking but not
+   * outvote the traces and logs.
+   */
+  metricMax: 8,
   /** Share of a caller's score a callee inherits when the caller's change is explained by the callee. */
   propagation: 0.5,
 };
@@ -63,7 +73,8 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
     if (!b || w.spans < SCORING.minSpans || b.spans < SCORING.minSpans) continue;
     const ratio = (w.selfP90 + floor) / (b.selfP90 + floor);
     const medianRatio = (w.selfP50 + floor) / (b.selfP50 + floor);
-    const change = Math.log2(Math.max(ratio, 1)) + Math.log2(Math.max(medianRatio, 1));
+    // The median says most calls changed; the p90 alone moves with a few slow calls.
+    const change = Math.log2(Math.max(medianRatio, 1)) + SCORING.tailShare * Math.log2(Math.max(ratio, 1));
     const score = clip(SCORING.latencyWeight * change * Math.min(1, Math.sqrt(w.spans / 20)));
     if (score <= 0) continue;
     const self = `own time p50 ${b.selfP50.toFixed(1)} -> ${w.selfP50.toFixed(1)} ms, p90 ${b.selfP90.toFixed(1)} -> ${w.selfP90.toFixed(1)} ms (${w.spans} spans)`;
@@ -185,33 +196,56 @@ export function logEvidence(templates: LogTemplateStats[], volume: Features["log
 }
 
 function median(values: number[]): number {
+  if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** Robust z of the window's median against the baseline points (median and MAD). */
-export function robustZ(baseline: number[], window: number[]): number {
+/**
+ * Robust z of the window's median against the baseline points (median and
+ * MAD). The spread never falls below a tenth of the series' level or
+ * `scaleFloor` (a share of the metric's typical level across all series), so
+ * a flat or idle series does not turn a tiny step into a huge z.
+ */
+export function robustZ(baseline: number[], window: number[], scaleFloor = 0): number {
   if (baseline.length < 3 || window.length === 0) return 0;
   const center = median(baseline);
   const mad = median(baseline.map((v) => Math.abs(v - center)));
-  const spread = Math.max(1.4826 * mad, 0.1 * Math.abs(center), 1e-9);
+  const spread = Math.max(1.4826 * mad, 0.1 * Math.abs(center), scaleFloor, 1e-9);
   return (median(window) - center) / spread;
 }
 
-/** Metric evidence: the per-pod series that moved most, per service (either direction). */
+/**
+ * Metric evidence: per pod series, how far it moved relative to how far the
+ * same metric moved on every other pod at the same time. A fault is local; a
+ * shift every pod shows (load, the collector itself) is not evidence
+ * against any one of them.
+ */
 export function metricEvidence(metrics: MetricStats[]): Evidence[] {
-  const out: Evidence[] = [];
+  const byName = new Map<string, MetricStats[]>();
   for (const m of metrics) {
-    const z = robustZ(m.baseline, m.window);
-    const score = clip(Math.abs(z) / 2);
-    if (score <= 0) continue;
-    out.push({
-      kind: "metric",
-      service: m.service,
-      subject: m.metric,
-      score,
-      detail: `${m.pod}: median ${median(m.baseline).toPrecision(3)} -> ${median(m.window).toPrecision(3)} (robust z ${z.toFixed(1)})`,
+    const list = byName.get(m.metric);
+    if (list) list.push(m);
+    else byName.set(m.metric, [m]);
+  }
+  const out: Evidence[] = [];
+  for (const [name, series] of byName) {
+    const level = median(series.filter((m) => m.baseline.length > 0).map((m) => Math.abs(median(m.baseline))));
+    const zs = series.map((m) => robustZ(m.baseline, m.window, 0.05 * (level || 0)));
+    const typical = median(zs.map(Math.abs));
+    series.forEach((m, i) => {
+      const z = zs[i] as number;
+      const relative = Math.abs(z) / (1 + typical);
+      const score = Math.min(SCORING.metricMax, clip(SCORING.metricWeight * Math.log2(1 + relative) - SCORING.metricWeight));
+      if (score <= 0) return;
+      out.push({
+        kind: "metric",
+        service: m.service,
+        subject: name,
+        score,
+        detail: `${m.pod}: median ${median(m.baseline).toPrecision(3)} -> ${median(m.window).toPrecision(3)} (robust z ${z.toFixed(1)}, typical across pods ${typical.toFixed(1)})`,
+      });
     });
   }
   return out;
