@@ -1,6 +1,11 @@
 import type { Signal } from "../../analyzer/rca/features.ts";
 import { formatRootCauses } from "../../analyzer/rca/format.ts";
-import { ALL_SIGNALS, DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS, rankRootCauses } from "../../analyzer/rca/rank.ts";
+import {
+  ALL_SIGNALS,
+  DEFAULT_BASELINE_MS,
+  DEFAULT_WINDOW_MS,
+  rankRootCauses,
+} from "../../analyzer/rca/rank.ts";
 import { type AgentTool, ToolInputError } from "./types.ts";
 import { optionalNumber, optionalString, readObject } from "./validate.ts";
 import { parseRelativeDuration } from "./window.ts";
@@ -19,7 +24,10 @@ export function parseAlertTime(text: string | undefined, now: Date, defaultAgoMs
   const relative = parseRelativeDuration(text);
   if (relative !== undefined) return new Date(now.getTime() - relative);
   const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
-  if (!Number.isFinite(ms)) throw new ToolInputError(`"at" must be an ISO 8601 time or a duration ago like 15m, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(ms))
+    throw new ToolInputError(
+      `"at" must be an ISO 8601 time or a duration ago like 15m, got ${JSON.stringify(text)}`,
+    );
   return new Date(ms);
 }
 
@@ -33,18 +41,30 @@ export const rootCauseTool: AgentTool<RootCauseInput> = {
   inputSchema: {
     type: "object",
     properties: {
-      at: { type: "string", description: 'Alert time, ISO 8601 (UTC if no offset), or a duration ago like "15m". Default: 5 minutes ago.' },
+      at: {
+        type: "string",
+        description:
+          'Alert time, ISO 8601 (UTC if no offset), or a duration ago like "15m". Default: 5 minutes ago.',
+      },
       window_minutes: { type: "number", description: "Minutes after the alert to analyse (default 3)." },
-      baseline_minutes: { type: "number", description: "Minutes before the alert used as the baseline (default 30)." },
-      signals: { type: "string", description: 'Comma-separated evidence: "traces", "logs", "metrics" (default all).' },
+      baseline_minutes: {
+        type: "number",
+        description: "Minutes before the alert used as the baseline (default 30).",
+      },
+      signals: {
+        type: "string",
+        description: 'Comma-separated evidence: "traces", "logs", "metrics" (default all).',
+      },
       top: { type: "number", description: "Services to show (default 5)." },
     },
     additionalProperties: false,
   },
   parse(raw, now) {
     const fields = readObject(raw, ["at", "window_minutes", "baseline_minutes", "signals", "top"]);
-    const windowMin = optionalNumber(fields, "window_minutes", { min: 1, max: 120 }) ?? DEFAULT_WINDOW_MS / 60_000;
-    const baselineMin = optionalNumber(fields, "baseline_minutes", { min: 5, max: 1440 }) ?? DEFAULT_BASELINE_MS / 60_000;
+    const windowMin =
+      optionalNumber(fields, "window_minutes", { min: 1, max: 120 }) ?? DEFAULT_WINDOW_MS / 60_000;
+    const baselineMin =
+      optionalNumber(fields, "baseline_minutes", { min: 5, max: 1440 }) ?? DEFAULT_BASELINE_MS / 60_000;
     const signalText = optionalString(fields, "signals", { maxLength: 40 });
     const signals = signalText ? signalText.split(",").map((s) => s.trim()) : [...ALL_SIGNALS];
     for (const s of signals)

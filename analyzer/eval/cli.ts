@@ -2,8 +2,8 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
-import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { runCli } from "../../shared/cli.ts";
+import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { DEFAULT_DATASET, datasetDays, type Fault, readFaults } from "../replay/replay.ts";
 import { firstReplayedSpanMs } from "../replay/verify.ts";
@@ -13,22 +13,33 @@ const pad = (text: string, width: number) => text.padEnd(width);
 const fmt = (x: number) => x.toFixed(1).padStart(6);
 
 function accuracyTable(title: string, results: FaultResult[], faults: Fault[]): string {
-  const lines = [`${title} (${faults.length} faults)`, `  ${pad("signals / fault type", 34)}  faults  top-1  top-3  top-5`];
+  const lines = [
+    `${title} (${faults.length} faults)`,
+    `  ${pad("signals / fault type", 34)}  faults  top-1  top-3  top-5`,
+  ];
   for (const set of SIGNAL_SETS) {
     const mine = results.filter((r) => r.signals === set.name && faults.includes(r.fault));
     const a = accuracy(mine);
-    lines.push(`  ${pad(set.name, 34)}  ${String(a.faults).padStart(6)} ${fmt(a.top1)} ${fmt(a.top3)} ${fmt(a.top5)}`);
+    lines.push(
+      `  ${pad(set.name, 34)}  ${String(a.faults).padStart(6)} ${fmt(a.top1)} ${fmt(a.top3)} ${fmt(a.top5)}`,
+    );
     for (const type of [...new Set(faults.map((f) => f.type))].sort()) {
       const t = accuracy(mine.filter((r) => r.fault.type === type));
-      lines.push(`    ${pad(type, 32)}  ${String(t.faults).padStart(6)} ${fmt(t.top1)} ${fmt(t.top3)} ${fmt(t.top5)}`);
+      lines.push(
+        `    ${pad(type, 32)}  ${String(t.faults).padStart(6)} ${fmt(t.top1)} ${fmt(t.top3)} ${fmt(t.top5)}`,
+      );
     }
   }
   return lines.join("\n");
 }
 
 function publishedTable(): string {
-  const lines = ["Published on the same 45 faults (Nezha, FSE 2023):", `  ${pad("approach (input)", 50)} top-1  top-3  top-5`];
-  for (const p of PUBLISHED) lines.push(`  ${pad(`${p.approach} (${p.input})`, 50)}${fmt(p.top1)} ${fmt(p.top3)} ${fmt(p.top5)}`);
+  const lines = [
+    "Published on the same 45 faults (Nezha, FSE 2023):",
+    `  ${pad("approach (input)", 50)} top-1  top-3  top-5`,
+  ];
+  for (const p of PUBLISHED)
+    lines.push(`  ${pad(`${p.approach} (${p.input})`, 50)}${fmt(p.top1)} ${fmt(p.top3)} ${fmt(p.top5)}`);
   return lines.join("\n");
 }
 
@@ -51,7 +62,9 @@ const program = new Command("eval-rca")
       if (first === undefined) {
         process.stderr.write("no replay stored: replaying the dataset into the running stack\n");
         const replay = fileURLToPath(new URL("../replay/cli.ts", import.meta.url));
-        const run = spawnSync(process.execPath, ["--import", "tsx", replay, "--dataset", datasetDir], { stdio: "inherit" });
+        const run = spawnSync(process.execPath, ["--import", "tsx", replay, "--dataset", datasetDir], {
+          stdio: "inherit",
+        });
         if (run.status !== 0) throw new Error("the replay failed (see above)");
         first = await firstReplayedSpanMs(client, config.database);
         if (first === undefined) throw new Error("the replay stored no spans");
@@ -62,13 +75,24 @@ const program = new Command("eval-rca")
       const earliest = Math.min(...allFaults.map((f) => f.injectMs));
       // Replays shift by whole days; the first stored span lies minutes before the first fault.
       const offsetMs = Math.round((first - earliest) / DAY_MS) * DAY_MS;
-      process.stderr.write(`replay offset: ${offsetMs / DAY_MS} days; ranking ${faults.length} faults x ${SIGNAL_SETS.length} signal sets\n`);
+      process.stderr.write(
+        `replay offset: ${offsetMs / DAY_MS} days; ranking ${faults.length} faults x ${SIGNAL_SETS.length} signal sets\n`,
+      );
       const results = await scoreFaults(client, faults, offsetMs, (r) => {
         if (flags.verbose)
-          process.stdout.write(`${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`);
+          process.stdout.write(
+            `${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`,
+          );
       });
       const out = [accuracyTable("All days", results, faults)];
-      for (const day of days) out.push(accuracyTable(`Day ${day}`, results, faults.filter((f) => f.day === day)));
+      for (const day of days)
+        out.push(
+          accuracyTable(
+            `Day ${day}`,
+            results,
+            faults.filter((f) => f.day === day),
+          ),
+        );
       out.push(publishedTable());
       process.stdout.write(`${out.join("\n\n")}\n`);
     } finally {

@@ -148,7 +148,11 @@ async function rows<T>(client: ClickHouseClient, sql: string, params: Record<str
 
 /** Tables that exist in the database, so a stack without logs or metrics still ranks on traces. */
 async function existingTables(client: ClickHouseClient): Promise<Set<string>> {
-  const list = await rows<{ name: string }>(client, "SELECT name FROM system.tables WHERE database = currentDatabase()", {});
+  const list = await rows<{ name: string }>(
+    client,
+    "SELECT name FROM system.tables WHERE database = currentDatabase()",
+    {},
+  );
   return new Set(list.map((r) => r.name));
 }
 
@@ -165,20 +169,33 @@ export async function readFeatures(
 ): Promise<Features> {
   const params = bounds(window);
   const tables = await existingTables(client);
-  const features: Features = { operations: [], edges: [], logTemplates: [], logVolume: [], metrics: [], sql: [] };
+  const features: Features = {
+    operations: [],
+    edges: [],
+    logTemplates: [],
+    logVolume: [],
+    metrics: [],
+    sql: [],
+  };
   const run = async <T>(sql: string): Promise<T[]> => {
     features.sql.push(sql);
     return rows<T>(client, sql, params);
   };
   if (signals.includes("traces") && tables.has("otel_traces")) {
-    const [operations, edges] = await Promise.all([run<OperationStats>(OPERATIONS_SQL), run<EdgeStats>(EDGES_SQL)]);
+    const [operations, edges] = await Promise.all([
+      run<OperationStats>(OPERATIONS_SQL),
+      run<EdgeStats>(EDGES_SQL),
+    ]);
     features.operations = operations.map((r) =>
       numeric(r, ["spans", "errors", "originErrors", "p50", "p90", "selfP50", "selfP90"]),
     );
     features.edges = edges.map((r) => numeric(r, ["calls"]));
   }
   if (signals.includes("logs") && tables.has("otel_logs")) {
-    const [templates, volume] = await Promise.all([run<LogTemplateStats>(LOG_TEMPLATES_SQL), run<LogVolume>(LOG_VOLUME_SQL)]);
+    const [templates, volume] = await Promise.all([
+      run<LogTemplateStats>(LOG_TEMPLATES_SQL),
+      run<LogVolume>(LOG_VOLUME_SQL),
+    ]);
     features.logTemplates = templates.map((r) => numeric(r, ["severity", "count"]));
     features.logVolume = volume.map((r) => numeric(r, ["lines"]));
   }

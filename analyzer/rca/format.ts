@@ -20,12 +20,16 @@ export function formatRootCauses(report: RootCauseReport, top = 5, evidencePerSe
     return lines.join("\n");
   }
   ranked.slice(0, top).forEach((r, i) => {
-    const via = r.explains.length ? `; explains the change of its callers ${r.explains.slice(0, 5).join(", ")}` : "";
+    const via = r.explains.length
+      ? `; explains the change of its callers ${r.explains.slice(0, 5).join(", ")}`
+      : "";
     lines.push(`${i + 1}. ${safe(r.service, 80)}  score ${r.score.toFixed(1)}${via}`);
     for (const e of r.evidence.slice(0, evidencePerService))
       lines.push(`   - ${e.kind} ${e.score.toFixed(1)}: ${safe(e.subject, 120)} — ${safe(e.detail, 240)}`);
-    if (r.evidence.length > evidencePerService) lines.push(`   (${r.evidence.length - evidencePerService} more evidence items not shown)`);
+    if (r.evidence.length > evidencePerService)
+      lines.push(`   (${r.evidence.length - evidencePerService} more evidence items not shown)`);
   });
-  if (ranked.length > top) lines.push(`(${ranked.length - top} more services with evidence not shown, ${ranked.length} in all)`);
+  if (ranked.length > top)
+    lines.push(`(${ranked.length - top} more services with evidence not shown, ${ranked.length} in all)`);
   return lines.join("\n");
 }

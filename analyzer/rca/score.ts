@@ -79,7 +79,13 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
     if (score <= 0) continue;
     const self = `own time p50 ${b.selfP50.toFixed(1)} -> ${w.selfP50.toFixed(1)} ms, p90 ${b.selfP90.toFixed(1)} -> ${w.selfP90.toFixed(1)} ms (${w.spans} spans)`;
     if (w.callee)
-      out.push({ kind: "call-latency", service: w.callee, subject: `${w.service} -> ${w.callee} ${w.operation}`, score, detail: `time outside the callee on calls from ${w.service}: ${self}` });
+      out.push({
+        kind: "call-latency",
+        service: w.callee,
+        subject: `${w.service} -> ${w.callee} ${w.operation}`,
+        score,
+        detail: `time outside the callee on calls from ${w.service}: ${self}`,
+      });
     else out.push({ kind: "latency", service: w.service, subject: w.operation, score, detail: self });
   }
   return out;
@@ -87,10 +93,13 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
 
 /** Error evidence from span status: the rate of errors that start in a span (no failed child). */
 export function errorEvidence(operations: OperationStats[]): Evidence[] {
-  const totals = new Map<string, { w: number; wErr: number; b: number; bErr: number; ops: Map<string, number> }>();
+  const totals = new Map<
+    string,
+    { w: number; wErr: number; b: number; bErr: number; ops: Map<string, number> }
+  >();
   for (const o of operations) {
-    let t = totals.get(o.service);
-    if (!t) totals.set(o.service, (t = { w: 0, wErr: 0, b: 0, bErr: 0, ops: new Map() }));
+    const t = totals.get(o.service) ?? { w: 0, wErr: 0, b: 0, bErr: 0, ops: new Map<string, number>() };
+    totals.set(o.service, t);
     if (o.phase === "w") {
       t.w += o.spans;
       t.wErr += o.originErrors;
@@ -121,7 +130,12 @@ export function errorEvidence(operations: OperationStats[]): Evidence[] {
  * volume: a Poisson z with the baseline rate smoothed by one event, so a
  * pattern never seen before counts by how often it now appears.
  */
-export function surge(windowCount: number, windowVolume: number, baselineCount: number, baselineVolume: number): number {
+export function surge(
+  windowCount: number,
+  windowVolume: number,
+  baselineCount: number,
+  baselineVolume: number,
+): number {
   if (windowCount === 0 || windowVolume === 0) return 0;
   const rate = (baselineCount + 0.5) / (baselineVolume + 1);
   const expected = rate * windowVolume;
@@ -130,7 +144,8 @@ export function surge(windowCount: number, windowVolume: number, baselineCount: 
 
 function tokensMatch(pattern: string[], tokens: string[]): boolean {
   if (pattern.length !== tokens.length) return false;
-  for (let i = 0; i < pattern.length; i++) if (pattern[i] !== WILDCARD && pattern[i] !== tokens[i]) return false;
+  for (let i = 0; i < pattern.length; i++)
+    if (pattern[i] !== WILDCARD && pattern[i] !== tokens[i]) return false;
   return true;
 }
 
@@ -199,7 +214,9 @@ function median(values: number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /**
@@ -231,13 +248,18 @@ export function metricEvidence(metrics: MetricStats[]): Evidence[] {
   }
   const out: Evidence[] = [];
   for (const [name, series] of byName) {
-    const level = median(series.filter((m) => m.baseline.length > 0).map((m) => Math.abs(median(m.baseline))));
+    const level = median(
+      series.filter((m) => m.baseline.length > 0).map((m) => Math.abs(median(m.baseline))),
+    );
     const zs = series.map((m) => robustZ(m.baseline, m.window, 0.05 * (level || 0)));
     const typical = median(zs.map(Math.abs));
     series.forEach((m, i) => {
       const z = zs[i] as number;
       const relative = Math.abs(z) / (1 + typical);
-      const score = Math.min(SCORING.metricMax, clip(SCORING.metricWeight * Math.log2(1 + relative) - SCORING.metricWeight));
+      const score = Math.min(
+        SCORING.metricMax,
+        clip(SCORING.metricWeight * Math.log2(1 + relative) - SCORING.metricWeight),
+      );
       if (score <= 0) return;
       out.push({
         kind: "metric",

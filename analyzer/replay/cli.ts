@@ -1,7 +1,7 @@
 import path from "node:path";
 import { Command, Option } from "commander";
-import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { runCli } from "../../shared/cli.ts";
+import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { createLogger } from "../../shared/logger.ts";
 import { DEFAULT_DATASET, datasetDays, offsetForDays, type ReplayCounts, replayNezha } from "./replay.ts";
@@ -27,7 +27,9 @@ async function waitForStored(
   try {
     for (;;) {
       const now = await storedCounts(client, config.database);
-      const done = (Object.keys(expected) as ReplaySignal[]).every((s) => now[s] - Math.max(before[s], 0) >= expected[s]);
+      const done = (Object.keys(expected) as ReplaySignal[]).every(
+        (s) => now[s] - Math.max(before[s], 0) >= expected[s],
+      );
       process.stderr.write(`\rstored: traces ${now.traces}, logs ${now.logs}, metrics ${now.metrics}   `);
       if (done || Date.now() > deadline) {
         process.stderr.write("\n");
@@ -48,7 +50,10 @@ const program = new Command("replay-nezha")
   )
   .option("--dataset <dir>", "dataset folder", DEFAULT_DATASET)
   .option("--days <list>", "comma-separated day folders (default: all)")
-  .option("--endpoint <url>", "collector OTLP/HTTP base URL (default http://127.0.0.1:$COLLECTOR_HTTP_PORT or 4318)")
+  .option(
+    "--endpoint <url>",
+    "collector OTLP/HTTP base URL (default http://127.0.0.1:$COLLECTOR_HTTP_PORT or 4318)",
+  )
   .addOption(new Option("--signals <list>", "signals to send").default("traces,logs,metrics"))
   .option("--offset-days <n>", "shift in days (default: the most that keeps the last day before now)")
   .option("--batch-size <n>", "records per request", "2000")
@@ -63,14 +68,20 @@ const program = new Command("replay-nezha")
     const signals = String(flags.signals).split(",") as ReplaySignal[];
     for (const s of signals)
       if (!["traces", "logs", "metrics"].includes(s)) throw new Error(`--signals: unknown signal ${s}`);
-    const offsetNs = flags.offsetDays !== undefined ? BigInt(flags.offsetDays) * DAY_NS : offsetForDays(days, new Date());
+    const offsetNs =
+      flags.offsetDays !== undefined ? BigInt(flags.offsetDays) * DAY_NS : offsetForDays(days, new Date());
     const endpoint: string = flags.endpoint ?? `http://127.0.0.1:${process.env.COLLECTOR_HTTP_PORT ?? 4318}`;
     const config = readClickHouseConfig();
     const client = createClickHouseClient(config, { application: "replay-nezha" });
     const before = await storedCounts(client, config.database).finally(() => client.close());
     if (before.traces > 0 && !flags.force)
-      throw new Error(`${before.traces} replayed spans are already stored; reuse them, or pass --force to replay again`);
-    log.info({ datasetDir, days, endpoint, signals, offsetDays: Number(offsetNs / DAY_NS) }, "replay starting");
+      throw new Error(
+        `${before.traces} replayed spans are already stored; reuse them, or pass --force to replay again`,
+      );
+    log.info(
+      { datasetDir, days, endpoint, signals, offsetDays: Number(offsetNs / DAY_NS) },
+      "replay starting",
+    );
     let last = 0;
     const counts = await replayNezha({
       datasetDir,
@@ -89,11 +100,15 @@ const program = new Command("replay-nezha")
     });
     process.stderr.write(`\rsent: ${progressLine(counts)}\n`);
     if (!flags.verify) return;
-    const expected = Object.fromEntries(signals.map((s) => [s, counts[s].sent - counts[s].rejected])) as Record<ReplaySignal, number>;
+    const expected = Object.fromEntries(
+      signals.map((s) => [s, counts[s].sent - counts[s].rejected]),
+    ) as Record<ReplaySignal, number>;
     const stored = await waitForStored(expected, before, Number(flags.verifyTimeout) * 1000);
     const short = signals.filter((s) => stored[s] - Math.max(before[s], 0) < expected[s]);
     for (const s of signals)
-      process.stdout.write(`${s}: sent ${counts[s].sent}, rejected ${counts[s].rejected}, stored ${stored[s] - Math.max(before[s], 0)}\n`);
+      process.stdout.write(
+        `${s}: sent ${counts[s].sent}, rejected ${counts[s].rejected}, stored ${stored[s] - Math.max(before[s], 0)}\n`,
+      );
     if (short.length > 0) throw new Error(`not all replayed records reached ClickHouse: ${short.join(", ")}`);
   });
 

@@ -33,7 +33,12 @@ export interface OtlpMetricsRequest {
     resource: { attributes: OtlpKeyValue[] };
     scopeMetrics: Array<{
       scope: { name: string };
-      metrics: Array<{ name: string; unit: string; description: string; gauge: { dataPoints: OtlpGaugePoint[] } }>;
+      metrics: Array<{
+        name: string;
+        unit: string;
+        description: string;
+        gauge: { dataPoints: OtlpGaugePoint[] };
+      }>;
     }>;
   }>;
 }
@@ -57,7 +62,8 @@ function podResource(pod: string): OtlpKeyValue[] {
 }
 
 function shiftNs(value: string, offsetNs: bigint, what: string): string {
-  if (!/^\d+$/.test(value)) throw new NezhaFormatError(`${what}: not a Unix nanosecond time: ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value))
+    throw new NezhaFormatError(`${what}: not a Unix nanosecond time: ${JSON.stringify(value)}`);
   return (BigInt(value) + offsetNs).toString();
 }
 
@@ -131,7 +137,9 @@ export function parseSeverity(line: string): { text: string; number: number } {
 export function unwrapLogLine(raw: string): { line: string; stream?: string } {
   if (raw.startsWith("{")) {
     try {
-      const parsed = JSON.parse(raw) as { log?: unknown; stream?: unknown };
+      // Some envelopes hold raw control characters (multi-line stack traces); JSON wants them escaped.
+      const escaped = raw.replace(/[\n\r\t]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t"));
+      const parsed = JSON.parse(escaped) as { log?: unknown; stream?: unknown };
       if (typeof parsed.log === "string")
         return {
           line: parsed.log.replace(/\n$/, ""),
@@ -155,7 +163,9 @@ export function logTimeNs(record: Record<string, string>, what: string): string 
   const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z?$/.exec(record.Timestamp ?? "");
   const ms = match ? Date.parse(`${match[1]}Z`) : Number.NaN;
   if (!match || !Number.isFinite(ms))
-    throw new NezhaFormatError(`${what}: neither TimeUnixNano nor Timestamp is a time (${JSON.stringify(unixNano)})`);
+    throw new NezhaFormatError(
+      `${what}: neither TimeUnixNano nor Timestamp is a time (${JSON.stringify(unixNano)})`,
+    );
   return (BigInt(ms) * 1_000_000n + BigInt((match[2] ?? "").padEnd(9, "0"))).toString();
 }
 
@@ -239,8 +249,8 @@ export function metricsToOtlp(
     const owner = kind === "pod" ? need(record, "PodName", what) : need(record, "ServiceName", what);
     const seconds = need(record, "TimeStamp", what);
     const time = shiftNs(`${seconds}000000000`, offsetNs, what);
-    let series = resources.get(owner);
-    if (!series) resources.set(owner, (series = new Map()));
+    const series = resources.get(owner) ?? new Map<string, OtlpGaugePoint[]>();
+    resources.set(owner, series);
     for (const { column, name } of columns) {
       const cell = record[column];
       if (cell === undefined) continue;

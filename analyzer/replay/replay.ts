@@ -5,7 +5,13 @@ import PQueue from "p-queue";
 import type { Logger } from "../../shared/logger.ts";
 import type { OtlpTraceRequest } from "../../shared/otlp/types.ts";
 import { csvRecords } from "./csv.ts";
-import { logsToOtlp, metricsToOtlp, type OtlpLogsRequest, type OtlpMetricsRequest, tracesToOtlp } from "./nezha.ts";
+import {
+  logsToOtlp,
+  metricsToOtlp,
+  type OtlpLogsRequest,
+  type OtlpMetricsRequest,
+  tracesToOtlp,
+} from "./nezha.ts";
 
 /** A replay of the Nezha dataset: which days, where to, and by how much to shift time. */
 export interface ReplayOptions {
@@ -42,7 +48,9 @@ export async function datasetDays(datasetDir: string): Promise<string[]> {
   try {
     entries = await readdir(datasetDir);
   } catch {
-    throw new ReplayError(`no Nezha dataset at ${datasetDir} (expected <day>/trace, <day>/log, <day>/metric)`);
+    throw new ReplayError(
+      `no Nezha dataset at ${datasetDir} (expected <day>/trace, <day>/log, <day>/metric)`,
+    );
   }
   const days = entries.filter((name) => /^\d{4}-\d{2}-\d{2}$/.test(name)).sort();
   if (days.length === 0) throw new ReplayError(`no day folders (YYYY-MM-DD) in ${datasetDir}`);
@@ -110,25 +118,37 @@ async function readCsvFile(file: string, log: Logger): Promise<Array<Record<stri
   const text = file.endsWith(".gz") ? gunzipSync(bytes).toString("utf8") : bytes.toString("utf8");
   const { records, malformed } = csvRecords(text);
   if (malformed.length > 0)
-    log.warn({ file: path.basename(file), records: malformed.slice(0, 5), count: malformed.length }, "skipped malformed CSV records");
+    log.warn(
+      { file: path.basename(file), records: malformed.slice(0, 5), count: malformed.length },
+      "skipped malformed CSV records",
+    );
   return records;
 }
 
 /** The files to replay per signal, in time order within each day. */
-export async function replayFiles(datasetDir: string, days: string[]): Promise<Record<"traces" | "logs" | "metrics", string[]>> {
+export async function replayFiles(
+  datasetDir: string,
+  days: string[],
+): Promise<Record<"traces" | "logs" | "metrics", string[]>> {
   const files = { traces: [] as string[], logs: [] as string[], metrics: [] as string[] };
   for (const day of days) {
     for (const base of [path.join(datasetDir, day), path.join(datasetDir, "fault-free", day)]) {
-      for (const name of await listGz(path.join(base, "trace"))) files.traces.push(path.join(base, "trace", name));
+      for (const name of await listGz(path.join(base, "trace")))
+        files.traces.push(path.join(base, "trace", name));
       for (const name of await listGz(path.join(base, "log"))) files.logs.push(path.join(base, "log", name));
     }
-    for (const name of await listGz(path.join(datasetDir, day, "metric"))) files.metrics.push(path.join(datasetDir, day, "metric", name));
+    for (const name of await listGz(path.join(datasetDir, day, "metric")))
+      files.metrics.push(path.join(datasetDir, day, "metric", name));
   }
   return files;
 }
 
 interface ExportResponse {
-  partialSuccess?: { rejectedSpans?: string | number; rejectedLogRecords?: string | number; rejectedDataPoints?: string | number };
+  partialSuccess?: {
+    rejectedSpans?: string | number;
+    rejectedLogRecords?: string | number;
+    rejectedDataPoints?: string | number;
+  };
 }
 
 async function post(endpoint: string, signal: string, body: unknown): Promise<number> {
@@ -137,7 +157,11 @@ async function post(endpoint: string, signal: string, body: unknown): Promise<nu
   for (let attempt = 0; attempt < 5; attempt++) {
     let response: Response;
     try {
-      response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     } catch (error) {
       lastError = (error as Error).message;
       await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt));
