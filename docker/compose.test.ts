@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { COLLECTOR_MARSHALERS, readCollectorConfig } from "../collector/config.ts";
 import { resolveOtlpUrl } from "../event-generator/config.ts";
-import { keyMinute } from "../s3-loader/plan.ts";
+import { keyMinute, signalOfKey } from "../s3-loader/plan.ts";
 import { PINNED_SETTINGS } from "../shared/clickhouse.ts";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { readS3Config } from "../shared/config/s3.ts";
@@ -522,6 +522,24 @@ describe("docker/otelcol-contrib-config.yaml", () => {
     )?.[1];
     expect(traces?.receivers).toContain("otlp");
     expect(traces?.exporters).toContain(s3Name);
+  });
+
+  it("sends logs and metrics through pipelines from the OTLP receiver to the same exporter, named as the loader reads them", () => {
+    const pipelines = (config.service?.pipelines ?? {}) as Record<
+      string,
+      { receivers?: string[]; exporters?: string[] }
+    >;
+    for (const signal of ["logs", "metrics"] as const) {
+      const pipeline = Object.entries(pipelines).find(
+        ([name]) => name === signal || name.startsWith(`${signal}/`),
+      )?.[1];
+      expect(pipeline?.receivers, signal).toContain("otlp");
+      expect(pipeline?.exporters, signal).toContain(s3Name);
+      // The awss3 exporter names objects <file_prefix><signal>_<unique>.
+      expect(signalOfKey(`otlp/year=2026/month=11/day=27/hour=03/minute=04/${signal}_123456789.json`)).toBe(
+        signal,
+      );
+    }
   });
 
   it("listens on the ports compose publishes, and serves the health check compose probes", () => {

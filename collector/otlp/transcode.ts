@@ -1,60 +1,45 @@
 import protobuf from "protobufjs";
-import { decodeTraceRequestProto } from "../../shared/otlp/decode.ts";
-import { joinPath, OtlpDecodeError, PathError, withSegment } from "../../shared/otlp/errors.ts";
+import { decodeExportRequest, toDecodeError } from "../../shared/otlp/codec/decode.ts";
+import {
+  type FieldPlan,
+  generatedPlans,
+  MESSAGE_PLANS,
+  type MessagePlan,
+  wireTypeOf,
+} from "../../shared/otlp/codec/plan.ts";
+import { PathError, withSegment } from "../../shared/otlp/errors.ts";
 import { int64ToDecimal, uint64ToDecimal } from "../../shared/otlp/int64.ts";
+import type { RequestShape } from "../../shared/otlp/signals.ts";
+import { SIGNALS } from "../../shared/otlp/signals.ts";
 import {
   asBuffer,
   checkEnd,
-  describeWireError,
   expectWire,
   MAX_VALUE_DEPTH,
   messageEnd,
   type Reader,
-  WIRE_FIXED32,
   WIRE_FIXED64,
   WIRE_LEN,
   WIRE_VARINT,
 } from "../../shared/otlp/wire.ts";
 
 /**
- * Protobuf ExportTraceServiceRequest -> OTLP/JSON bytes in one pass, without
- * building the object tree: the collector's hot path for otlp_json objects.
- * It writes UTF-8 JSON straight into a Buffer (strings are copied byte for
- * byte from the protobuf when they need no escaping), so a batch costs no
- * per-span objects to allocate, keep alive until upload, and collect.
+ * Protobuf export request -> OTLP/JSON bytes in one pass, without building
+ * the object tree: the collector's hot path for otlp_json objects, for every
+ * signal. It writes UTF-8 JSON straight into a Buffer (strings are copied
+ * byte for byte from the protobuf when they need no escaping), so a batch
+ * costs no per-item objects to allocate, keep alive until upload, and
+ * collect. The walker of each message is generated once, at load, from the
+ * field table (shared/otlp/codec/plan.ts), exactly like the decoder's
+ * (shared/otlp/codec/decode.ts).
  *
- * The output means exactly what `JSON.stringify(decodeTraceRequestProto(b))`
+ * The output means exactly what `JSON.stringify(decodeExportRequest(b))`
  * means: same fields, values, defaults left out, validation and error
- * messages (transcode.test.ts checks the two against each other); keys come
- * in wire order. Messages a canonical encoder never produces (a field that
+ * messages (codec tests check the two against each other); keys come in
+ * wire order. Messages a canonical encoder never produces (a field that
  * occurs twice, a repeated field split in two runs) are handed to the
  * decoder instead, so their last-one-wins semantics stay exact.
  */
-
-export interface TranscodedRequest {
-  /** The ResourceSpans JSON objects of the request, comma-separated (no brackets). Empty when there are none. */
-  json: Buffer;
-  resourceSpans: number;
-  /** Spans with a valid trace id and span id. */
-  spans: number;
-  /** Spans whose trace id or span id is missing or all zero (invalid per the OTLP spec). */
-  invalidSpans: number;
-}
-
-const ZERO_TRACE_ID = "00000000000000000000000000000000";
-const ZERO_SPAN_ID = "0000000000000000";
-
-/** A span can be stored only with a 16-byte trace id and an 8-byte span id that are not all zero. */
-export function hasValidIds(traceId: string | undefined, spanId: string | undefined): boolean {
-  return (
-    traceId !== undefined &&
-    traceId.length === 32 &&
-    traceId !== ZERO_TRACE_ID &&
-    spanId !== undefined &&
-    spanId.length === 16 &&
-    spanId !== ZERO_SPAN_ID
-  );
-}
 
 /**
  * Thrown inside the fast path when the message is not in canonical form; the
@@ -236,11 +221,13 @@ class ObjectWriter {
   }
 }
 
-interface Context {
+export interface Context {
   out: JsonOut;
   src: Buffer;
-  spans: number;
-  invalidSpans: number;
+  /** Items (spans, log records, data points) written. */
+  items: number;
+  /** Spans without a valid trace id / span id. */
+  invalidItems: number;
 }
 
 /** Bytes of a length-delimited field; advances the reader. */
@@ -440,48 +427,6 @@ function keyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
   out.ch(CLOSE_BRACE);
 }
 
-/** One element of a repeated KeyValue field (tag already read). */
-function attribute(
-  ctx: Context,
-  reader: Reader,
-  object: ObjectWriter,
-  field: number,
-  wire: number,
-  index: number,
-) {
-  expectWire(wire, WIRE_LEN, "attributes");
-  try {
-    const end = messageEnd(reader);
-    object.item(field, '"attributes":');
-    keyValue(ctx, reader, end, 0);
-  } catch (error) {
-    throw withSegment(withSegment(error, `[${index}]`), "attributes");
-  }
-}
-
-function resource(ctx: Context, reader: Reader, end: number): void {
-  const object = new ObjectWriter(ctx.out);
-  let attributes = 0;
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      case 1:
-        attribute(ctx, reader, object, 1, wire, attributes++);
-        break;
-      case 2:
-        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
-        object.key(2, '"droppedAttributesCount":');
-        ctx.out.ascii(String(reader.uint32()));
-        break;
-      default:
-        reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
-  object.end();
-}
-
 /** Writes an optional string field, leaving it out when empty (the decoder deletes those). */
 function nonEmptyString(
   ctx: Context,
@@ -499,371 +444,281 @@ function nonEmptyString(
   ctx.out.stringFrom(ctx.src, start, reader.pos);
 }
 
-function scope(ctx: Context, reader: Reader, end: number): void {
-  const object = new ObjectWriter(ctx.out);
-  let attributes = 0;
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      case 1:
-        expectWire(wire, WIRE_LEN, "name");
-        nonEmptyString(ctx, reader, object, 1, '"name":');
-        break;
-      case 2:
-        expectWire(wire, WIRE_LEN, "version");
-        nonEmptyString(ctx, reader, object, 2, '"version":');
-        break;
-      case 3:
-        attribute(ctx, reader, object, 3, wire, attributes++);
-        break;
-      case 4:
-        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
-        object.key(4, '"droppedAttributesCount":');
-        ctx.out.ascii(String(reader.uint32()));
-        break;
-      default:
-        reader.skipType(wire);
-    }
+/** An id field left out when empty (peeks at the length first). */
+function optionalId(
+  ctx: Context,
+  reader: Reader,
+  object: ObjectWriter,
+  field: number,
+  key: string,
+  name: string,
+  size: number,
+): void {
+  const save = reader.pos;
+  const length = reader.uint32();
+  if (length === 0) {
+    object.mark(field);
+    return;
   }
-  checkEnd(reader, end);
-  object.end();
+  reader.pos = save;
+  object.key(field, key);
+  writeId(ctx, reader, name, size);
 }
 
-function event(ctx: Context, reader: Reader, end: number): void {
-  const object = new ObjectWriter(ctx.out);
-  let attributes = 0;
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      case 1:
-        expectWire(wire, WIRE_FIXED64, "timeUnixNano");
-        object.key(1, '"timeUnixNano":');
-        writeFixed64(ctx, reader);
-        break;
-      case 2:
-        expectWire(wire, WIRE_LEN, "name");
-        object.key(2, '"name":');
-        writeString(ctx, reader);
-        break;
-      case 3:
-        attribute(ctx, reader, object, 3, wire, attributes++);
-        break;
-      case 4:
-        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
-        object.key(4, '"droppedAttributesCount":');
-        ctx.out.ascii(String(reader.uint32()));
-        break;
-      default:
-        reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
-  object.end();
+function writeDouble(out: JsonOut, value: number): void {
+  if (Number.isFinite(value)) out.ascii(String(value));
+  else out.ascii(Number.isNaN(value) ? '"NaN"' : value > 0 ? '"Infinity"' : '"-Infinity"');
 }
 
-function link(ctx: Context, reader: Reader, end: number): void {
-  const object = new ObjectWriter(ctx.out);
-  let attributes = 0;
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      case 1:
-        expectWire(wire, WIRE_LEN, "traceId");
-        object.key(1, '"traceId":');
-        writeId(ctx, reader, "traceId", 16);
-        break;
-      case 2:
-        expectWire(wire, WIRE_LEN, "spanId");
-        object.key(2, '"spanId":');
-        writeId(ctx, reader, "spanId", 8);
-        break;
-      case 3:
-        expectWire(wire, WIRE_LEN, "traceState");
-        object.key(3, '"traceState":');
-        writeString(ctx, reader);
-        break;
-      case 4:
-        attribute(ctx, reader, object, 4, wire, attributes++);
-        break;
-      case 5:
-        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
-        object.key(5, '"droppedAttributesCount":');
-        ctx.out.ascii(String(reader.uint32()));
-        break;
-      case 6:
-        expectWire(wire, WIRE_FIXED32, "flags");
-        object.key(6, '"flags":');
-        ctx.out.ascii(String(reader.fixed32()));
-        break;
-      default:
-        reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
-  object.end();
+function writeQuoted(out: JsonOut, text: string): void {
+  if (!out.on) return;
+  out.ch(QUOTE);
+  out.ascii(text);
+  out.ch(QUOTE);
 }
 
-function status(ctx: Context, reader: Reader, end: number): void {
-  const object = new ObjectWriter(ctx.out);
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      case 2:
-        expectWire(wire, WIRE_LEN, "message");
-        nonEmptyString(ctx, reader, object, 2, '"message":');
-        break;
-      case 3: {
-        expectWire(wire, WIRE_VARINT, "code");
-        const code = reader.int32();
-        if (code !== 0) {
-          object.key(3, '"code":');
-          ctx.out.ascii(String(code));
-        } else object.mark(3);
-        break;
-      }
-      default:
-        reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
-  object.end();
+function readSfixed64Text(reader: Reader): string {
+  const lo = reader.fixed32();
+  const hi = reader.fixed32();
+  return int64ToDecimal(lo, hi);
 }
 
-function span(ctx: Context, reader: Reader, end: number): void {
+function readVarint64Text(reader: Reader, signed: boolean): string {
+  const value = (signed ? reader.int64() : reader.uint64()) as unknown as { low: number; high: number };
+  return signed
+    ? int64ToDecimal(value.low >>> 0, value.high >>> 0)
+    : uint64ToDecimal(value.low >>> 0, value.high >>> 0);
+}
+
+function writeBase64(ctx: Context, reader: Reader): void {
+  const start = lengthDelimited(reader);
+  writeQuoted(ctx.out, ctx.src.toString("base64", start, reader.pos));
+}
+
+const RUNTIME = {
+  ObjectWriter,
+  NonCanonicalError,
+  withSegment,
+  expectWire,
+  messageEnd,
+  checkEnd,
+  lengthDelimited,
+  writeString,
+  writeId,
+  isNonZeroId,
+  writeFixed64,
+  writeDouble,
+  writeQuoted,
+  writeBase64,
+  readSfixed64Text,
+  readVarint64Text,
+  nonEmptyString,
+  optionalId,
+  anyValue,
+  keyValue,
+};
+
+/** Statements writing one element value of a scalar field (tag and key already handled). */
+function writeValue(field: FieldPlan): string {
+  const name = JSON.stringify(field.name);
+  switch (field.kind) {
+    case "string":
+      return "writeString(ctx, reader);";
+    case "bytes":
+      return "writeBase64(ctx, reader);";
+    case "id16":
+      return `writeId(ctx, reader, ${name}, 16);`;
+    case "id8":
+      return `writeId(ctx, reader, ${name}, 8);`;
+    case "fixed64":
+      return "writeFixed64(ctx, reader);";
+    case "sfixed64":
+      return "writeQuoted(out, readSfixed64Text(reader));";
+    case "uint64":
+      return "writeQuoted(out, readVarint64Text(reader, false));";
+    case "int64":
+      return "writeQuoted(out, readVarint64Text(reader, true));";
+    case "double":
+      return "writeDouble(out, reader.double());";
+    case "bool":
+      return 'out.ascii(reader.bool() ? "true" : "false");';
+    case "uint32":
+      return "out.ascii(String(reader.uint32()));";
+    case "int32":
+      return "out.ascii(String(reader.int32()));";
+    case "sint32":
+      return "out.ascii(String(reader.sint32()));";
+    case "fixed32":
+      return "out.ascii(String(reader.fixed32()));";
+    default:
+      throw new Error(`no scalar writer for ${field.kind}`);
+  }
+}
+
+/** A scalar left out when it holds its default: read, compare, then write or mark. */
+function omittableScalar(field: FieldPlan, key: string): string {
+  const name = JSON.stringify(field.name);
+  switch (field.kind) {
+    case "string":
+      return `nonEmptyString(ctx, reader, object, ${field.no}, ${key});`;
+    case "id16":
+    case "id8":
+      return `optionalId(ctx, reader, object, ${field.no}, ${key}, ${name}, ${field.kind === "id16" ? 16 : 8});`;
+    case "fixed64":
+    case "uint64":
+    case "int64":
+    case "sfixed64": {
+      const read =
+        field.kind === "sfixed64"
+          ? "readSfixed64Text(reader)"
+          : field.kind === "fixed64"
+            ? "uint64Text(reader)"
+            : `readVarint64Text(reader, ${field.kind === "int64"})`;
+      return `const text = ${read};
+        if (text === "0") object.mark(${field.no});
+        else { object.key(${field.no}, ${key}); writeQuoted(out, text); }`;
+    }
+    case "bool":
+      return `const value = reader.bool();
+        if (!value) object.mark(${field.no}); else { object.key(${field.no}, ${key}); out.ascii("true"); }`;
+    case "double":
+      return `const value = reader.double();
+        if (value === 0) object.mark(${field.no}); else { object.key(${field.no}, ${key}); writeDouble(out, value); }`;
+    case "bytes":
+      return `const start = lengthDelimited(reader);
+        if (reader.pos === start) object.mark(${field.no});
+        else { object.key(${field.no}, ${key}); writeQuoted(out, ctx.src.toString("base64", start, reader.pos)); }`;
+    default: {
+      const read = { uint32: "reader.uint32()", int32: "reader.int32()", sint32: "reader.sint32()" }[
+        field.kind as string
+      ];
+      const value = read ?? "reader.fixed32()";
+      return `const value = ${value};
+        if (value === 0) object.mark(${field.no}); else { object.key(${field.no}, ${key}); out.ascii(String(value)); }`;
+    }
+  }
+}
+
+function nestedMessageCall(field: FieldPlan): string {
+  if (field.kind === "attributes") return "keyValue(ctx, reader, inner, 0);";
+  if (field.kind === "anyValue") return "anyValue(ctx, reader, inner, 0);";
+  return `t_${field.type}(ctx, reader, inner);`;
+}
+
+function transcodeCase(field: FieldPlan, index: number, plan: MessagePlan): string {
+  const name = JSON.stringify(field.name);
+  const key = JSON.stringify(`"${field.name}":`);
+  const counter = `c${index}`;
+  if (field.kind === "message" || field.kind === "attributes" || field.kind === "anyValue") {
+    if (field.repeated) {
+      return `expectWire(wire, ${WIRE_LEN}, ${name});
+        try {
+          const inner = messageEnd(reader);
+          object.item(${field.no}, ${key});
+          ${nestedMessageCall(field)}
+        } catch (error) {
+          throw withSegment(withSegment(error, "[" + ${counter} + "]"), ${name});
+        }
+        ${counter}++;`;
+    }
+    return `expectWire(wire, ${WIRE_LEN}, ${name});
+      object.key(${field.no}, ${key});
+      try {
+        const inner = messageEnd(reader);
+        ${nestedMessageCall(field)}
+      } catch (error) {
+        throw withSegment(error, ${name});
+      }`;
+  }
+  const elementWire = wireTypeOf(field.kind);
+  if (field.repeated) {
+    const one = `object.item(${field.no}, ${key}); ${writeValue(field)}`;
+    if (elementWire === WIRE_LEN) return `expectWire(wire, ${WIRE_LEN}, ${name}); ${one}`;
+    return `if (wire === ${WIRE_LEN}) {
+        const packedEnd = messageEnd(reader);
+        while (reader.pos < packedEnd) { ${one} }
+        checkEnd(reader, packedEnd);
+      } else {
+        expectWire(wire, ${elementWire}, ${name});
+        ${one}
+      }`;
+  }
+  const check = `expectWire(wire, ${elementWire}, ${name});`;
+  if (field.omitDefault) return `${check} ${omittableScalar(field, key)}`;
+  if (plan.needsIds && (field.name === "traceId" || field.name === "spanId")) {
+    const prefix = field.name === "traceId" ? "trace" : "span";
+    return `${check} object.key(${field.no}, ${key});
+      ${prefix}Start = writeId(ctx, reader, ${name}, ${field.kind === "id16" ? 16 : 8});
+      ${prefix}Length = reader.pos - ${prefix}Start;`;
+  }
+  return `${check} object.key(${field.no}, ${key}); ${writeValue(field)}`;
+}
+
+function transcoderSource(plan: MessagePlan): string {
+  const counters = plan.fields
+    .map((field, i) => (field.repeated && wireTypeOf(field.kind) === WIRE_LEN ? `let c${i} = 0;` : ""))
+    .join(" ");
+  const ids = plan.needsIds ? "let traceStart = -1, traceLength = 0, spanStart = -1, spanLength = 0;" : "";
+  const cases = plan.fields
+    .map((field, i) => `case ${field.no}: { ${transcodeCase(field, i, plan)} break; }`)
+    .join("\n      ");
+  const lists = plan.fields
+    .filter((field) => field.alwaysList)
+    .map((field) => `object.emptyListUnlessSeen(${field.no}, ${JSON.stringify(`"${field.name}":`)});`)
+    .join(" ");
+  let count = "";
+  if (plan.needsIds) {
+    count = `if (isNonZeroId(ctx.src, traceStart, traceLength, 16) && isNonZeroId(ctx.src, spanStart, spanLength, 8)) ctx.items++;
+  else ctx.invalidItems++;`;
+  } else if (plan.item) count = "ctx.items++;";
+  return `function t_${plan.name}(ctx, reader, end) {
   const out = ctx.out;
   const object = new ObjectWriter(out);
-  let attributes = 0;
-  let events = 0;
-  let links = 0;
-  let traceIdStart = -1;
-  let traceIdLength = 0;
-  let spanIdStart = -1;
-  let spanIdLength = 0;
+  ${counters} ${ids}
   while (reader.pos < end) {
     const tag = reader.uint32();
     const wire = tag & 7;
     switch (tag >>> 3) {
-      case 1: {
-        expectWire(wire, WIRE_LEN, "traceId");
-        object.key(1, '"traceId":');
-        traceIdStart = writeId(ctx, reader, "traceId", 16);
-        traceIdLength = reader.pos - traceIdStart;
-        break;
-      }
-      case 2: {
-        expectWire(wire, WIRE_LEN, "spanId");
-        object.key(2, '"spanId":');
-        spanIdStart = writeId(ctx, reader, "spanId", 8);
-        spanIdLength = reader.pos - spanIdStart;
-        break;
-      }
-      case 3:
-        expectWire(wire, WIRE_LEN, "traceState");
-        nonEmptyString(ctx, reader, object, 3, '"traceState":');
-        break;
-      case 4: {
-        expectWire(wire, WIRE_LEN, "parentSpanId");
-        // Written only when not empty: peek at the length first.
-        const save = reader.pos;
-        const length = reader.uint32();
-        reader.pos = save;
-        if (length === 0) {
-          reader.uint32();
-          object.mark(4);
-        } else {
-          object.key(4, '"parentSpanId":');
-          writeId(ctx, reader, "parentSpanId", 8);
-        }
-        break;
-      }
-      case 5:
-        expectWire(wire, WIRE_LEN, "name");
-        object.key(5, '"name":');
-        writeString(ctx, reader);
-        break;
-      case 6: {
-        expectWire(wire, WIRE_VARINT, "kind");
-        const kind = reader.int32();
-        if (kind !== 0) {
-          object.key(6, '"kind":');
-          out.ascii(String(kind));
-        } else object.mark(6);
-        break;
-      }
-      case 7:
-        expectWire(wire, WIRE_FIXED64, "startTimeUnixNano");
-        object.key(7, '"startTimeUnixNano":');
-        writeFixed64(ctx, reader);
-        break;
-      case 8:
-        expectWire(wire, WIRE_FIXED64, "endTimeUnixNano");
-        object.key(8, '"endTimeUnixNano":');
-        writeFixed64(ctx, reader);
-        break;
-      case 9:
-        attribute(ctx, reader, object, 9, wire, attributes++);
-        break;
-      case 10:
-        expectWire(wire, WIRE_VARINT, "droppedAttributesCount");
-        object.key(10, '"droppedAttributesCount":');
-        out.ascii(String(reader.uint32()));
-        break;
-      case 11: {
-        expectWire(wire, WIRE_LEN, "events");
-        try {
-          const inner = messageEnd(reader);
-          object.item(11, '"events":');
-          event(ctx, reader, inner);
-        } catch (error) {
-          throw withSegment(withSegment(error, `[${events}]`), "events");
-        }
-        events++;
-        break;
-      }
-      case 12:
-        expectWire(wire, WIRE_VARINT, "droppedEventsCount");
-        object.key(12, '"droppedEventsCount":');
-        out.ascii(String(reader.uint32()));
-        break;
-      case 13: {
-        expectWire(wire, WIRE_LEN, "links");
-        try {
-          const inner = messageEnd(reader);
-          object.item(13, '"links":');
-          link(ctx, reader, inner);
-        } catch (error) {
-          throw withSegment(withSegment(error, `[${links}]`), "links");
-        }
-        links++;
-        break;
-      }
-      case 14:
-        expectWire(wire, WIRE_VARINT, "droppedLinksCount");
-        object.key(14, '"droppedLinksCount":');
-        out.ascii(String(reader.uint32()));
-        break;
-      case 15: {
-        expectWire(wire, WIRE_LEN, "status");
-        object.key(15, '"status":');
-        try {
-          const inner = messageEnd(reader);
-          status(ctx, reader, inner);
-        } catch (error) {
-          throw withSegment(error, "status");
-        }
-        break;
-      }
-      case 16: {
-        expectWire(wire, WIRE_FIXED32, "flags");
-        const flags = reader.fixed32();
-        if (flags !== 0) {
-          object.key(16, '"flags":');
-          out.ascii(String(flags));
-        } else object.mark(16);
-        break;
-      }
-      default:
-        reader.skipType(wire);
+      ${cases}
+      default: reader.skipType(wire);
     }
   }
   checkEnd(reader, end);
+  ${lists}
   object.end();
-  if (
-    isNonZeroId(ctx.src, traceIdStart, traceIdLength, 16) &&
-    isNonZeroId(ctx.src, spanIdStart, spanIdLength, 8)
-  ) {
-    ctx.spans++;
-  } else ctx.invalidSpans++;
+  ${count}
+}`;
 }
 
-function scopeSpans(ctx: Context, reader: Reader, end: number): void {
-  const object = new ObjectWriter(ctx.out);
-  let spans = 0;
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      case 1: {
-        expectWire(wire, WIRE_LEN, "scope");
-        object.key(1, '"scope":');
-        try {
-          const inner = messageEnd(reader);
-          scope(ctx, reader, inner);
-        } catch (error) {
-          throw withSegment(error, "scope");
-        }
-        break;
-      }
-      case 2: {
-        expectWire(wire, WIRE_LEN, "spans");
-        try {
-          const inner = messageEnd(reader);
-          object.item(2, '"spans":');
-          span(ctx, reader, inner);
-        } catch (error) {
-          throw withSegment(withSegment(error, `[${spans}]`), "spans");
-        }
-        spans++;
-        break;
-      }
-      case 3:
-        expectWire(wire, WIRE_LEN, "schemaUrl");
-        nonEmptyString(ctx, reader, object, 3, '"schemaUrl":');
-        break;
-      default:
-        reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
-  object.emptyListUnlessSeen(2, '"spans":');
-  object.end();
+type Transcoder = (ctx: Context, reader: Reader, end: number) => void;
+
+function generate(): Map<string, Transcoder> {
+  const plans = generatedPlans();
+  const source = `${plans.map(transcoderSource).join("\n")}
+return { ${plans.map((plan) => `${plan.name}: t_${plan.name}`).join(", ")} };`;
+  const runtime: Record<string, unknown> = { ...RUNTIME, uint64Text };
+  const names = Object.keys(runtime);
+  const factory = new Function(...names, source) as (...args: unknown[]) => Record<string, Transcoder>;
+  return new Map(Object.entries(factory(...names.map((name) => runtime[name]))));
 }
 
-function resourceSpans(ctx: Context, reader: Reader, end: number): void {
-  const object = new ObjectWriter(ctx.out);
-  let scopes = 0;
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      case 1: {
-        expectWire(wire, WIRE_LEN, "resource");
-        object.key(1, '"resource":');
-        try {
-          const inner = messageEnd(reader);
-          resource(ctx, reader, inner);
-        } catch (error) {
-          throw withSegment(error, "resource");
-        }
-        break;
-      }
-      case 2: {
-        expectWire(wire, WIRE_LEN, "scopeSpans");
-        try {
-          const inner = messageEnd(reader);
-          object.item(2, '"scopeSpans":');
-          scopeSpans(ctx, reader, inner);
-        } catch (error) {
-          throw withSegment(withSegment(error, `[${scopes}]`), "scopeSpans");
-        }
-        scopes++;
-        break;
-      }
-      case 3:
-        expectWire(wire, WIRE_LEN, "schemaUrl");
-        nonEmptyString(ctx, reader, object, 3, '"schemaUrl":');
-        break;
-      default:
-        reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
-  object.emptyListUnlessSeen(2, '"scopeSpans":');
-  object.end();
+function uint64Text(reader: Reader): string {
+  const lo = reader.fixed32();
+  const hi = reader.fixed32();
+  return uint64ToDecimal(lo, hi);
+}
+
+const TRANSCODERS = generate();
+
+export interface TranscodedExport {
+  /** The top-level JSON objects of the request, comma-separated (no brackets). Empty when there are none. */
+  json: Buffer;
+  /** Number of top-level objects (ResourceSpans, ResourceLogs, ResourceMetrics). */
+  resources: number;
+  /** Valid items: spans with valid ids, log records, data points. */
+  items: number;
+  /** Spans whose trace id or span id is missing or all zero (invalid per the OTLP spec). */
+  invalidItems: number;
 }
 
 /**
@@ -887,21 +742,24 @@ function keepScratch(buf: Buffer): Buffer {
 }
 
 /**
- * Transcodes a protobuf request; throws OtlpDecodeError exactly where
- * decodeTraceRequestProto would. With `validateOnly` nothing is written (json
- * is empty): the same checks and span counts at a fraction of the cost.
+ * Transcodes a protobuf export request; throws OtlpDecodeError exactly where
+ * decodeExportRequest would. With `validateOnly` nothing is written (json is
+ * empty): the same checks and counts at a fraction of the cost.
  */
-export function transcodeTraceRequestToJson(
+export function transcodeExportRequest(
   bytes: Uint8Array,
+  shape: RequestShape,
   options: { validateOnly?: boolean } = {},
-): TranscodedRequest {
+): TranscodedExport {
+  const transcodeItem = TRANSCODERS.get(shape.itemMessage);
+  if (!transcodeItem) throw new Error(`OTLP codec: no transcoder for ${shape.itemMessage}`);
   const src = asBuffer(bytes);
   const reader = protobuf.Reader.create(src);
   const ctx: Context = {
     out: new JsonOut(scratchFor(src.length), !options.validateOnly),
     src,
-    spans: 0,
-    invalidSpans: 0,
+    items: 0,
+    invalidItems: 0,
   };
   let count = 0;
   try {
@@ -909,11 +767,11 @@ export function transcodeTraceRequestToJson(
       const tag = reader.uint32();
       const wire = tag & 7;
       if (tag >>> 3 === 1) {
-        expectWire(wire, WIRE_LEN, "resourceSpans");
+        expectWire(wire, WIRE_LEN, shape.listName);
         try {
           const end = messageEnd(reader);
           if (count > 0) ctx.out.ch(COMMA);
-          resourceSpans(ctx, reader, end);
+          transcodeItem(ctx, reader, end);
         } catch (error) {
           throw withSegment(error, `[${count}]`);
         }
@@ -924,43 +782,69 @@ export function transcodeTraceRequestToJson(
       }
     }
   } catch (error) {
-    if (error instanceof NonCanonicalError) return transcodeViaDecoder(src, options.validateOnly === true);
-    const pathError = error instanceof PathError ? error : withSegment(error, "");
-    const segments = pathError.segments.filter((segment) => segment !== "");
-    if (segments[0]?.startsWith("[")) segments.unshift("resourceSpans");
-    throw new OtlpDecodeError(describeWireError(pathError.detail), joinPath(segments), "protobuf");
+    if (error instanceof NonCanonicalError)
+      return transcodeViaDecoder(src, shape, options.validateOnly === true);
+    throw toDecodeError(error, shape.listName, shape.requestName);
   }
   return {
     // Copy out of the shared scratch buffer: exactly the bytes written.
     json: options.validateOnly ? EMPTY : Buffer.from(keepScratch(ctx.out.buf).subarray(0, ctx.out.pos)),
-    resourceSpans: count,
-    spans: ctx.spans,
-    invalidSpans: ctx.invalidSpans,
+    resources: count,
+    items: ctx.items,
+    invalidItems: ctx.invalidItems,
   };
 }
 
-/** The slow path for non-canonical messages: decode, then JSON.stringify each ResourceSpans. */
-function transcodeViaDecoder(src: Buffer, validateOnly: boolean): TranscodedRequest {
-  const decoded = decodeTraceRequestProto(src);
-  let spans = 0;
-  let invalidSpans = 0;
-  const parts: string[] = [];
-  for (const item of decoded.resourceSpans ?? []) {
-    parts.push(JSON.stringify(item));
-    for (const scopeSpans of item.scopeSpans ?? []) {
-      for (const s of scopeSpans.spans ?? []) {
-        if (hasValidIds(s.traceId, s.spanId)) spans++;
-        else invalidSpans++;
-      }
-    }
-  }
-  const json = validateOnly ? Buffer.alloc(0) : Buffer.from(parts.join(","));
-  return { json, resourceSpans: parts.length, spans, invalidSpans };
+/** The slow path for non-canonical messages: decode, then JSON.stringify each top-level object. */
+function transcodeViaDecoder(src: Buffer, shape: RequestShape, validateOnly: boolean): TranscodedExport {
+  const decoded = decodeExportRequest(src, shape.listName, shape.itemMessage, shape.requestName);
+  const resources = decoded[shape.listName] ?? [];
+  const counts = { items: 0, invalidItems: 0 };
+  for (const resource of resources) countItems(resource, shape.itemMessage, counts);
+  const json = validateOnly ? EMPTY : Buffer.from(resources.map((item) => JSON.stringify(item)).join(","));
+  return { json, resources: resources.length, ...counts };
 }
 
-/** One OTLP/JSON ExportTraceServiceRequest document from transcoded requests. */
-export function joinTranscodedJson(parts: readonly Buffer[]): Buffer {
-  const pieces: Buffer[] = [Buffer.from('{"resourceSpans":[')];
+const ZERO_TRACE_ID = "00000000000000000000000000000000";
+const ZERO_SPAN_ID = "0000000000000000";
+
+/** A span can be stored only with a 16-byte trace id and an 8-byte span id that are not all zero. */
+export function hasValidIds(traceId: string | undefined, spanId: string | undefined): boolean {
+  return (
+    traceId !== undefined &&
+    traceId.length === 32 &&
+    traceId !== ZERO_TRACE_ID &&
+    spanId !== undefined &&
+    spanId.length === 16 &&
+    spanId !== ZERO_SPAN_ID
+  );
+}
+
+/** Counts the items under a decoded message the way the transcoder does, walking the same table. */
+export function countItems(
+  value: unknown,
+  messageName: string,
+  counts: { items: number; invalidItems: number },
+): void {
+  const plan = MESSAGE_PLANS.get(messageName);
+  if (!plan || value === null || typeof value !== "object") return;
+  const record = value as Record<string, unknown>;
+  if (plan.item) {
+    if (!plan.needsIds || hasValidIds(record.traceId as string, record.spanId as string)) counts.items++;
+    else counts.invalidItems++;
+    return;
+  }
+  for (const field of plan.fields) {
+    if (field.kind !== "message") continue;
+    const child = record[field.name];
+    if (Array.isArray(child)) for (const item of child) countItems(item, field.type, counts);
+    else if (child !== undefined) countItems(child, field.type, counts);
+  }
+}
+
+/** One OTLP/JSON export request document from transcoded requests. */
+export function joinTranscodedExports(listName: string, parts: readonly Buffer[]): Buffer {
+  const pieces: Buffer[] = [Buffer.from(`{"${listName}":[`)];
   let first = true;
   for (const part of parts) {
     if (part.length === 0) continue;
@@ -970,4 +854,39 @@ export function joinTranscodedJson(parts: readonly Buffer[]): Buffer {
   }
   pieces.push(Buffer.from("]}"));
   return Buffer.concat(pieces);
+}
+
+// ---------------------------------------------------------------- traces
+
+export interface TranscodedRequest {
+  /** The ResourceSpans JSON objects of the request, comma-separated (no brackets). Empty when there are none. */
+  json: Buffer;
+  resourceSpans: number;
+  /** Spans with a valid trace id and span id. */
+  spans: number;
+  /** Spans whose trace id or span id is missing or all zero (invalid per the OTLP spec). */
+  invalidSpans: number;
+}
+
+/**
+ * Transcodes a protobuf request; throws OtlpDecodeError exactly where
+ * decodeTraceRequestProto would. With `validateOnly` nothing is written (json
+ * is empty): the same checks and span counts at a fraction of the cost.
+ */
+export function transcodeTraceRequestToJson(
+  bytes: Uint8Array,
+  options: { validateOnly?: boolean } = {},
+): TranscodedRequest {
+  const result = transcodeExportRequest(bytes, SIGNALS.traces, options);
+  return {
+    json: result.json,
+    resourceSpans: result.resources,
+    spans: result.items,
+    invalidSpans: result.invalidItems,
+  };
+}
+
+/** One OTLP/JSON ExportTraceServiceRequest document from transcoded requests. */
+export function joinTranscodedJson(parts: readonly Buffer[]): Buffer {
+  return joinTranscodedExports(SIGNALS.traces.listName, parts);
 }
