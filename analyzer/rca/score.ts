@@ -174,14 +174,38 @@ export function servicePatterns(rows: LogTemplateStats[]): PatternCounts[] {
 }
 
 /**
- * Log evidence: patterns that appeared, surged or vanished after the alert,
- * against all services' log volume (so a service that stops logging stands
- * out). Errors weigh most; informational patterns that vanish say a code
- * path stopped running.
+ * How much a service did in each phase, to scale its log counts: its spans
+ * when traces cover it (a service that fails still serves requests, so a
+ * pattern that stops is seen against them), else its own log lines.
  */
-export function logEvidence(templates: LogTemplateStats[], volume: Features["logVolume"]): Evidence[] {
-  const total = { w: 0, b: 0 };
-  for (const v of volume) total[v.phase] += v.lines;
+function serviceActivity(
+  service: string,
+  spans: Map<string, { w: number; b: number }>,
+  lines: Features["logVolume"],
+): { w: number; b: number } {
+  const fromSpans = spans.get(service);
+  if (fromSpans && fromSpans.w > 0 && fromSpans.b > 0) return fromSpans;
+  const out = { w: 0, b: 0 };
+  for (const v of lines) if (v.service === service) out[v.phase] += v.lines;
+  return out;
+}
+
+/**
+ * Log evidence: patterns that appeared, surged, dropped or vanished after the
+ * alert, against the service's own activity. Errors weigh most; an
+ * informational pattern that stops says a code path stopped running.
+ */
+export function logEvidence(
+  templates: LogTemplateStats[],
+  volume: Features["logVolume"],
+  operations: OperationStats[] = [],
+): Evidence[] {
+  const spans = new Map<string, { w: number; b: number }>();
+  for (const o of operations) {
+    const entry = spans.get(o.service) ?? { w: 0, b: 0 };
+    entry[o.phase] += o.spans;
+    spans.set(o.service, entry);
+  }
   const byService = new Map<string, LogTemplateStats[]>();
   for (const t of templates) {
     const list = byService.get(t.service);
@@ -190,10 +214,12 @@ export function logEvidence(templates: LogTemplateStats[], volume: Features["log
   }
   const out: Evidence[] = [];
   for (const [service, rows] of byService) {
+    const activity = serviceActivity(service, spans, volume);
+    if (activity.w === 0 || activity.b === 0) continue;
     for (const p of servicePatterns(rows)) {
       const weight = p.severity >= 17 ? 1 : p.severity >= 13 ? 0.7 : 0.5;
-      const up = surge(p.w, total.w, p.b, total.b);
-      const expected = (p.b * total.w) / Math.max(total.b, 1);
+      const up = surge(p.w, activity.w, p.b, activity.b);
+      const expected = (p.b * activity.w) / activity.b;
       const down = (expected - p.w) / Math.sqrt(expected + 1);
       const z = weight * Math.max(up, down);
       if (z <= 0) continue;
@@ -203,7 +229,7 @@ export function logEvidence(templates: LogTemplateStats[], volume: Features["log
         service,
         subject: p.template,
         score: clip(z),
-        detail: `${change}: ${p.b} lines before, ${p.w} after (all services: ${total.b} -> ${total.w}); e.g. ${p.example}`,
+        detail: `${change}: ${p.b} lines before, ${p.w} after (service activity ${activity.b} -> ${activity.w}); e.g. ${p.example}`,
       });
     }
   }
@@ -214,9 +240,7 @@ function median(values: number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /**
@@ -292,7 +316,7 @@ export function rankServices(features: Features): RankedService[] {
   const evidence = [
     ...latencyEvidence(features.operations),
     ...errorEvidence(features.operations),
-    ...logEvidence(features.logTemplates, features.logVolume),
+    ...logEvidence(features.logTemplates, features.logVolume, features.operations),
     ...metricEvidence(features.metrics),
   ];
   const byService = new Map<string, Evidence[]>();
