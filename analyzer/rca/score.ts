@@ -45,7 +45,13 @@ export const SCORING = {
    * series, one point a minute, often idle), so it can tip a ranking but not
    * outvote the traces and logs.
    */
-  metricMax: 8,
+  metricMax: 4,
+  /**
+   * Which pod's move counts as "typical" for a metric (a quantile across pods):
+   * above the median, so a shift that a quarter of the pods share is not
+   * evidence against any one of them.
+   */
+  metricTypicalQuantile: 0.75,
   /** Share of a caller's score a callee inherits when the caller's change is explained by the callee. */
   propagation: 0.5,
 };
@@ -217,10 +223,11 @@ export function logEvidence(
     const activity = serviceActivity(service, spans, volume);
     if (activity.w === 0 || activity.b === 0) continue;
     for (const p of servicePatterns(rows)) {
-      const weight = p.severity >= 17 ? 1 : p.severity >= 13 ? 0.7 : 0.5;
       const up = surge(p.w, activity.w, p.b, activity.b);
       const expected = (p.b * activity.w) / activity.b;
       const down = (expected - p.w) / Math.sqrt(expected + 1);
+      // Errors weigh most when they rise; any pattern that stops says a code path stopped running.
+      const weight = up >= down ? (p.severity >= 17 ? 1 : p.severity >= 13 ? 0.7 : 0.5) : 1;
       const z = weight * Math.max(up, down);
       if (z <= 0) continue;
       const change = p.b === 0 ? "appeared" : p.w === 0 ? "vanished" : up >= down ? "surged" : "dropped";
@@ -234,6 +241,12 @@ export function logEvidence(
     }
   }
   return out;
+}
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 
 function median(values: number[]): number {
@@ -276,7 +289,7 @@ export function metricEvidence(metrics: MetricStats[]): Evidence[] {
       series.filter((m) => m.baseline.length > 0).map((m) => Math.abs(median(m.baseline))),
     );
     const zs = series.map((m) => robustZ(m.baseline, m.window, 0.05 * (level || 0)));
-    const typical = median(zs.map(Math.abs));
+    const typical = quantile(zs.map(Math.abs), SCORING.metricTypicalQuantile);
     series.forEach((m, i) => {
       const z = zs[i] as number;
       const relative = Math.abs(z) / (1 + typical);
