@@ -313,12 +313,20 @@ export function metricEvidence(metrics: MetricStats[]): Evidence[] {
 }
 
 /** Strongest evidence per kind, summed: one kind counts once however many of its items moved. */
-function serviceScore(evidence: Evidence[]): number {
+function serviceScore(evidence: Evidence[], corroborate: boolean): number {
   const best = new Map<string, number>();
   for (const e of evidence) best.set(e.kind, Math.max(best.get(e.kind) ?? 0, e.score));
   let total = 0;
-  for (const score of best.values()) total += score;
-  return total;
+  let strongestOther = 0;
+  for (const [kind, score] of best) {
+    if (kind === "metric") continue;
+    total += score;
+    strongestOther = Math.max(strongestOther, score);
+  }
+  // A pod metric on its own is weak (one point a minute, idle pods jump); with traces or logs in
+  // hand it counts up to the service's strongest other evidence: it confirms, it does not accuse.
+  const metric = best.get("metric") ?? 0;
+  return total + (corroborate ? Math.min(metric, strongestOther) : metric);
 }
 
 /**
@@ -341,7 +349,8 @@ export function rankServices(features: Features): RankedService[] {
     else byService.set(e.service, [e]);
   }
   const own = new Map<string, number>();
-  for (const [service, list] of byService) own.set(service, serviceScore(list));
+  const corroborate = features.operations.length > 0 || features.logTemplates.length > 0;
+  for (const [service, list] of byService) own.set(service, serviceScore(list, corroborate));
   const callees = calleesOf(features.edges);
   const adjusted = new Map(own);
   const explains = new Map<string, string[]>();
