@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { COLLECTOR_MARSHALERS, readCollectorConfig } from "../collector/config.ts";
 import { resolveOtlpUrl } from "../event-generator/config.ts";
-import { keyMinute, signalOfKey } from "../s3-loader/plan.ts";
+import { keyMinute, signalOfKey } from "../shared/awss3-layout.ts";
 import { PINNED_SETTINGS } from "../shared/clickhouse.ts";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { readS3Config } from "../shared/config/s3.ts";

@@ -130,7 +130,7 @@ export async function searchSpans(
       FROM ${spans}
       WHERE ${spanFilters.join(" AND ")} AND TextHash IN (${hashes})
       ORDER BY distance ASC, Timestamp DESC
-      ${perText ? "LIMIT " + perText + " BY TextHash" : ""}
+      ${perText ? `LIMIT ${perText} BY TextHash` : ""}
       LIMIT ${k}`,
     query_params: params,
     format: "JSONEachRow",

@@ -148,135 +148,234 @@ function installDiagLogger(logger: Logger): void {
 }
 
 export async function runGenerator(options: RunOptions): Promise<RunSummary> {
-  const { config, logger } = options;
-  const bench = options.bench ?? false;
-  const rate = options.rate ?? config.rate;
-  installDiagLogger(logger);
+  installDiagLogger(options.logger);
+  const run = new GeneratorRun(options);
+  run.logStart();
+  run.startClock();
+  if (run.bench) await run.scheduleAsFastAsPossible();
+  else await run.scheduleOnTheClock();
+  await run.finish();
+  return run.summary();
+}
 
-  const sizing = sizeBatchProcessor(
-    expectedSpanRate(config, rate, bench),
-    config.batch,
-    config.otlp.timeoutMs,
-  );
-  const exporter = new CountingExporter(options.exporter ?? createOtlpExporter(config.otlp));
-  const emitter = new OtelEmitter({
-    exporter,
-    sizing,
-    exportConcurrency: config.exportConcurrency ?? (bench ? 2 : 1),
-    environment: config.environment,
-    prng: new Prng(options.seed ^ 0x5eed),
-  });
-  const simulation = new DropSimulation({
-    phases: config.phases,
-    stock: config.stock,
-    userPool: config.userPool,
-    seed: options.seed,
-    rate,
-    ...(options.cycles === undefined ? {} : { cycles: options.cycles }),
-  });
-  const truth = options.truthPath ? new TruthWriter(options.truthPath) : undefined;
-  logger.info(
-    {
-      seed: options.seed,
-      protocol: config.otlp.protocol,
-      endpoint: config.otlp.url,
-      headers: Object.keys(config.otlp.headers),
-      bench,
-      rate,
-      cycles: options.cycles ?? null,
-      durationMs: options.durationMs ?? null,
-      batch: sizing,
-      phases: Object.fromEntries(
-        DROP_PHASES.map((phase) => [
-          phase,
-          { durationMs: config.phases[phase].durationMs, workers: config.phases[phase].workers },
-        ]),
-      ),
-      stock: config.stock,
-    },
-    "event generator starting",
-  );
+type PhaseStats = { traces: number; spans: number; failed: number; rootMs: number };
 
-  const phaseStats = {} as Record<
-    DropPhase,
-    { traces: number; spans: number; failed: number; rootMs: number }
-  >;
-  for (const phase of DROP_PHASES) phaseStats[phase] = { traces: 0, spans: 0, failed: 0, rootMs: 0 };
-
-  const cpuStart = process.cpuUsage();
-  const wallStart = performance.now();
-  const epochAnchor = Date.now();
+/** One run's state: the SDK pipeline, the simulation, the clock and the counters. */
+class GeneratorRun {
+  readonly bench: boolean;
+  private readonly config: EventGeneratorConfig;
+  private readonly logger: Logger;
+  private readonly rate: number;
+  private readonly sizing: BatchProcessorSizing;
+  private readonly exporter: CountingExporter;
+  private readonly emitter: OtelEmitter;
+  private readonly simulation: DropSimulation;
+  private readonly truth: TruthWriter | undefined;
+  private readonly phaseStats = {} as Record<DropPhase, PhaseStats>;
+  private cpuStart: NodeJS.CpuUsage = process.cpuUsage();
+  private wallStart = performance.now();
+  private epochAnchor = Date.now();
   /** Wall-clock ms the simulation has been pushed back by (backpressure, re-anchoring). */
-  let shiftMs = 0;
-  const simNow = (): number => performance.now() - wallStart - shiftMs;
-  const elapsed = (): number => performance.now() - wallStart;
-  const stopRequested = (): boolean =>
-    options.signal?.aborted === true || (options.durationMs !== undefined && elapsed() >= options.durationMs);
+  private shiftMs = 0;
+  /** Generated traces waiting for their simulated end time, in end order. */
+  private readonly due: TracePlan[] = [];
+  private tracesSkippedAtStop = 0;
+  private readonly progress = { at: performance.now(), spans: 0, traces: 0, failedSpans: 0 };
 
-  // Generated traces waiting for their simulated end time, in end order.
-  const due: TracePlan[] = [];
-  const insertDue = (plan: TracePlan): void => {
-    const end = plan.startMs + plan.durationMs;
-    let i = due.length;
-    while (i > 0 && due[i - 1]!.startMs + due[i - 1]!.durationMs > end) i--;
-    due.splice(i, 0, plan);
-  };
+  constructor(private readonly options: RunOptions) {
+    const { config } = options;
+    this.config = config;
+    this.logger = options.logger;
+    this.bench = options.bench ?? false;
+    this.rate = options.rate ?? config.rate;
+    this.sizing = sizeBatchProcessor(
+      expectedSpanRate(config, this.rate, this.bench),
+      config.batch,
+      config.otlp.timeoutMs,
+    );
+    this.exporter = new CountingExporter(options.exporter ?? createOtlpExporter(config.otlp));
+    this.emitter = new OtelEmitter({
+      exporter: this.exporter,
+      sizing: this.sizing,
+      exportConcurrency: config.exportConcurrency ?? (this.bench ? 2 : 1),
+      environment: config.environment,
+      prng: new Prng(options.seed ^ 0x5eed),
+    });
+    this.simulation = new DropSimulation({
+      phases: config.phases,
+      stock: config.stock,
+      userPool: config.userPool,
+      seed: options.seed,
+      rate: this.rate,
+      ...(options.cycles === undefined ? {} : { cycles: options.cycles }),
+    });
+    this.truth = options.truthPath ? new TruthWriter(options.truthPath) : undefined;
+    for (const phase of DROP_PHASES) this.phaseStats[phase] = { traces: 0, spans: 0, failed: 0, rootMs: 0 };
+  }
 
-  const pendingSpans = (): number =>
-    emitter.spansCreated - exporter.counts.exportedSpans - exporter.counts.failedSpans;
-  let tracesSkippedAtStop = 0;
-  const emit = async (plan: TracePlan): Promise<void> => {
+  logStart(): void {
+    const { config, options } = this;
+    this.logger.info(
+      {
+        seed: options.seed,
+        protocol: config.otlp.protocol,
+        endpoint: config.otlp.url,
+        headers: Object.keys(config.otlp.headers),
+        bench: this.bench,
+        rate: this.rate,
+        cycles: options.cycles ?? null,
+        durationMs: options.durationMs ?? null,
+        batch: this.sizing,
+        phases: Object.fromEntries(
+          DROP_PHASES.map((phase) => [
+            phase,
+            { durationMs: config.phases[phase].durationMs, workers: config.phases[phase].workers },
+          ]),
+        ),
+        stock: config.stock,
+      },
+      "event generator starting",
+    );
+  }
+
+  // ---- the clock ----
+
+  /** Simulated time 0 is now; CPU and progress are counted from here. */
+  startClock(): void {
+    this.cpuStart = process.cpuUsage();
+    this.wallStart = performance.now();
+    this.epochAnchor = Date.now();
+    this.progress.at = performance.now();
+  }
+
+  private simNow(): number {
+    return performance.now() - this.wallStart - this.shiftMs;
+  }
+
+  private elapsed(): number {
+    return performance.now() - this.wallStart;
+  }
+
+  private stopRequested(): boolean {
+    const { signal, durationMs } = this.options;
+    return signal?.aborted === true || (durationMs !== undefined && this.elapsed() >= durationMs);
+  }
+
+  private pendingSpans(): number {
+    return this.emitter.spansCreated - this.exporter.counts.exportedSpans - this.exporter.counts.failedSpans;
+  }
+
+  // ---- scheduling ----
+
+  /** Bench mode: simulated time runs ahead of the clock, only backpressure slows it down. */
+  async scheduleAsFastAsPossible(): Promise<void> {
+    let yieldCounter = 0;
+    let next = this.simulation.next();
+    while (next !== undefined && !this.stopRequested()) {
+      if (this.pendingSpans() > 0 && this.pendingSpans() + next.spans.length > this.sizing.maxQueueSize) {
+        await this.emit(next);
+      } else {
+        const pending = this.emitNow(next);
+        if (pending) await pending;
+      }
+      next = this.simulation.next();
+      if (++yieldCounter % 64 === 0) {
+        await yieldToEventLoop();
+        this.maybeLogProgress();
+      }
+    }
+  }
+
+  /** Real time: start each trace when its time comes, emit traces whose end has come. */
+  async scheduleOnTheClock(): Promise<void> {
+    const { due } = this;
+    let next = this.simulation.next();
+    while (next !== undefined && !this.stopRequested()) {
+      let now = this.simNow();
+      // Fell far behind the wall clock (CPU-bound): re-anchor rather than replaying the past in a burst.
+      if (now - next.startMs > 5000) {
+        this.shiftMs += now - next.startMs;
+        now = this.simNow();
+      }
+      while (due.length > 0 && endOf(due[0]!) <= now) await this.emit(due.shift()!);
+      if (next.startMs <= now) {
+        this.insertDue(next);
+        next = this.simulation.next();
+        continue;
+      }
+      const wait = Math.min(next.startMs - now, due.length > 0 ? endOf(due[0]!) - now : 50, 50);
+      this.maybeLogProgress();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait)));
+    }
+    // The simulation is over (or we were asked to stop): the rest of the started traces.
+    if (!this.options.signal?.aborted) {
+      while (due.length > 0 && !this.stopRequested()) {
+        const wait = endOf(due[0]!) - this.simNow();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 50)));
+        while (due.length > 0 && endOf(due[0]!) <= this.simNow()) await this.emit(due.shift()!);
+      }
+    }
+  }
+
+  private insertDue(plan: TracePlan): void {
+    const end = endOf(plan);
+    let i = this.due.length;
+    while (i > 0 && endOf(this.due[i - 1]!) > end) i--;
+    this.due.splice(i, 0, plan);
+  }
+
+  private async emit(plan: TracePlan): Promise<void> {
     // Backpressure: never hand the processor more than its queue holds. (`pending > 0` only keeps a
     // trace larger than the whole queue from waiting forever; plans stay far below the 4096 minimum.)
-    while (pendingSpans() > 0 && pendingSpans() + plan.spans.length > sizing.maxQueueSize) {
-      if (options.signal?.aborted) {
+    while (this.pendingSpans() > 0 && this.pendingSpans() + plan.spans.length > this.sizing.maxQueueSize) {
+      if (this.options.signal?.aborted) {
         // Stopping while the receiver is slow or down: do not start traces we could not deliver.
-        tracesSkippedAtStop += 1;
+        this.tracesSkippedAtStop += 1;
         return;
       }
       const waitStart = performance.now();
-      await exporter.waitForProgress(100);
-      if (!bench) shiftMs += performance.now() - waitStart;
-      maybeLogProgress();
+      await this.exporter.waitForProgress(100);
+      if (!this.bench) this.shiftMs += performance.now() - waitStart;
+      this.maybeLogProgress();
     }
-    const pending = emitNow(plan);
+    const pending = this.emitNow(plan);
     if (pending) await pending;
-  };
+  }
+
   /** Emits at once; returns a promise only when the truth file needs draining. */
-  const emitNow = (plan: TracePlan): Promise<void> | undefined => {
-    const start = epochAnchor + shiftMs + plan.startMs;
-    const emitted = emitter.emit(plan, start);
-    const stats = phaseStats[plan.phase];
+  private emitNow(plan: TracePlan): Promise<void> | undefined {
+    const start = this.epochAnchor + this.shiftMs + plan.startMs;
+    const emitted = this.emitter.emit(plan, start);
+    const stats = this.phaseStats[plan.phase];
     stats.traces += 1;
     stats.spans += plan.spans.length;
     stats.rootMs += plan.spans[0]!.endMs;
     if (plan.rootFailed) stats.failed += 1;
-    return truth?.write(truthRecord(plan, emitted, start));
-  };
+    return this.truth?.write(truthRecord(plan, emitted, start));
+  }
 
-  let lastProgress = performance.now();
-  let lastProgressSpans = 0;
-  let lastProgressTraces = 0;
-  let lastFailedSpans = 0;
-  const maybeLogProgress = (force = false): void => {
+  // ---- progress ----
+
+  private maybeLogProgress(force = false): void {
+    const { progress, emitter, logger } = this;
     const now = performance.now();
-    if (!force && now - lastProgress < config.progressIntervalMs) return;
-    const seconds = (now - lastProgress) / 1000;
-    const phase = simulation.phase;
-    const state = simulation.dropState;
-    const counts = exporter.counts;
+    if (!force && now - progress.at < this.config.progressIntervalMs) return;
+    const seconds = (now - progress.at) / 1000;
+    const phase = this.simulation.phase;
+    const state = this.simulation.dropState;
+    const counts = this.exporter.counts;
     const fields = {
       cycle: phase ? phase.cycle + 1 : null,
       phase: phase?.phase ?? "done",
-      rps: Math.round(((emitter.tracesCreated - lastProgressTraces) / seconds) * 10) / 10,
-      spansPerSec: Math.round((emitter.spansCreated - lastProgressSpans) / seconds),
+      rps: Math.round(((emitter.tracesCreated - progress.traces) / seconds) * 10) / 10,
+      spansPerSec: Math.round((emitter.spansCreated - progress.spans) / seconds),
       spansCreated: emitter.spansCreated,
       spansExported: counts.exportedSpans,
       spansFailed: counts.failedSpans,
-      queued: pendingSpans(),
+      queued: this.pendingSpans(),
       stockLeft: state ? state.stockBySize.reduce((sum, count) => sum + count, 0) : null,
     };
-    if (counts.failedSpans > lastFailedSpans) {
+    if (counts.failedSpans > progress.failedSpans) {
       logger.warn(
         { ...fields, lastExportError: counts.lastError },
         "progress: exports failing (receiver down?)",
@@ -284,81 +383,75 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
     } else {
       logger.info(fields, "progress");
     }
-    lastProgress = now;
-    lastProgressSpans = emitter.spansCreated;
-    lastProgressTraces = emitter.tracesCreated;
-    lastFailedSpans = counts.failedSpans;
-  };
-
-  let yieldCounter = 0;
-  let next = simulation.next();
-  while (next !== undefined && !stopRequested()) {
-    if (bench) {
-      if (pendingSpans() > 0 && pendingSpans() + next.spans.length > sizing.maxQueueSize) await emit(next);
-      else {
-        const pending = emitNow(next);
-        if (pending) await pending;
-      }
-      next = simulation.next();
-      if (++yieldCounter % 64 === 0) {
-        await yieldToEventLoop();
-        maybeLogProgress();
-      }
-      continue;
-    }
-    // Real time: start the trace when its time comes, emit traces whose end has come.
-    let now = simNow();
-    // Fell far behind the wall clock (CPU-bound): re-anchor rather than replaying the past in a burst.
-    if (now - next.startMs > 5000) {
-      shiftMs += now - next.startMs;
-      now = simNow();
-    }
-    while (due.length > 0 && due[0]!.startMs + due[0]!.durationMs <= now) await emit(due.shift()!);
-    if (next.startMs <= now) {
-      insertDue(next);
-      next = simulation.next();
-      continue;
-    }
-    const wait = Math.min(
-      next.startMs - now,
-      due.length > 0 ? due[0]!.startMs + due[0]!.durationMs - now : 50,
-      50,
-    );
-    maybeLogProgress();
-    await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait)));
+    progress.at = now;
+    progress.spans = emitter.spansCreated;
+    progress.traces = emitter.tracesCreated;
+    progress.failedSpans = counts.failedSpans;
   }
-  // The simulation is over (or we were asked to stop): the rest of the started traces.
-  if (!bench && !options.signal?.aborted) {
-    while (due.length > 0 && !stopRequested()) {
-      const wait = due[0]!.startMs + due[0]!.durationMs - simNow();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 50)));
-      while (due.length > 0 && due[0]!.startMs + due[0]!.durationMs <= simNow()) await emit(due.shift()!);
-    }
+
+  // ---- end of the run ----
+
+  /** Emits what is still due, then the final flush, bounded: with the receiver down the retries run out here. */
+  async finish(): Promise<void> {
+    for (const plan of this.due.splice(0)) await this.emit(plan);
+    const flushTimeoutMs = this.options.flushTimeoutMs ?? this.config.otlp.timeoutMs * 2 + 5000;
+    let flushTimer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.emitter.shutdown().catch((error: unknown) => {
+        this.logger.warn(
+          { error: error instanceof Error ? error.message : String(error) },
+          "final flush reported an error",
+        );
+      }),
+      new Promise<void>((resolve) => {
+        flushTimer = setTimeout(resolve, flushTimeoutMs);
+      }),
+    ]);
+    clearTimeout(flushTimer);
+    if (this.truth) await this.truth.close();
+    this.maybeLogProgress(true);
   }
-  for (const plan of due.splice(0)) await emit(plan);
 
-  // Final flush, bounded: with the receiver down this is where the retries run out.
-  const flushTimeoutMs = options.flushTimeoutMs ?? config.otlp.timeoutMs * 2 + 5000;
-  let flushTimer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    emitter.shutdown().catch((error: unknown) => {
-      logger.warn(
-        { error: error instanceof Error ? error.message : String(error) },
-        "final flush reported an error",
-      );
-    }),
-    new Promise<void>((resolve) => {
-      flushTimer = setTimeout(resolve, flushTimeoutMs);
-    }),
-  ]);
-  clearTimeout(flushTimer);
-  if (truth) await truth.close();
-  maybeLogProgress(true);
+  summary(): RunSummary {
+    const { options, config, emitter, simulation } = this;
+    const elapsedMs = this.elapsed();
+    const cpu = process.cpuUsage(this.cpuStart);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const counts = this.exporter.counts;
+    return {
+      seed: options.seed,
+      protocol: options.exporter ? "custom" : config.otlp.protocol,
+      endpoint: options.exporter ? "custom" : config.otlp.url,
+      elapsedMs: Math.round(elapsedMs),
+      traces: emitter.tracesCreated,
+      spansCreated: emitter.spansCreated,
+      spansExported: counts.exportedSpans,
+      spansFailed: counts.failedSpans,
+      spansUnsent: this.pendingSpans(),
+      exportBatches: counts.exportedBatches,
+      failedBatches: counts.failedBatches,
+      meanExportMs:
+        Math.round((counts.exportMs / Math.max(1, counts.exportedBatches + counts.failedBatches)) * 10) / 10,
+      spansPerSec: Math.round(emitter.spansCreated / (elapsedMs / 1000)),
+      tracesSkippedAtStop: this.tracesSkippedAtStop,
+      cpuMs: Math.round(cpuMs),
+      spansPerCpuSec: Math.round(emitter.spansCreated / (cpuMs / 1000)),
+      cyclesCompleted: simulation.sellOuts.length,
+      byPhase: phaseSummaries(this.phaseStats),
+      sellOutsMsIntoDrop: simulation.sellOuts.map((s) =>
+        s.msIntoDrop === undefined ? null : Math.round(s.msIntoDrop),
+      ),
+      ...(counts.lastError ? { lastExportError: counts.lastError } : {}),
+    };
+  }
+}
 
-  const elapsedMs = elapsed();
-  const cpu = process.cpuUsage(cpuStart);
-  const cpuMs = (cpu.user + cpu.system) / 1000;
-  const counts = exporter.counts;
+/** When a trace ends in simulated time: it is emitted then, as a service exports a span after it ended. */
+function endOf(plan: TracePlan): number {
+  return plan.startMs + plan.durationMs;
+}
+
+function phaseSummaries(phaseStats: Record<DropPhase, PhaseStats>): Partial<Record<DropPhase, PhaseSummary>> {
   const byPhase: Partial<Record<DropPhase, PhaseSummary>> = {};
   for (const phase of DROP_PHASES) {
     const stats = phaseStats[phase];
@@ -371,29 +464,5 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
       meanRootMs: Math.round((stats.rootMs / stats.traces) * 10) / 10,
     };
   }
-  return {
-    seed: options.seed,
-    protocol: options.exporter ? "custom" : config.otlp.protocol,
-    endpoint: options.exporter ? "custom" : config.otlp.url,
-    elapsedMs: Math.round(elapsedMs),
-    traces: emitter.tracesCreated,
-    spansCreated: emitter.spansCreated,
-    spansExported: counts.exportedSpans,
-    spansFailed: counts.failedSpans,
-    spansUnsent: pendingSpans(),
-    exportBatches: counts.exportedBatches,
-    failedBatches: counts.failedBatches,
-    meanExportMs:
-      Math.round((counts.exportMs / Math.max(1, counts.exportedBatches + counts.failedBatches)) * 10) / 10,
-    spansPerSec: Math.round(emitter.spansCreated / (elapsedMs / 1000)),
-    tracesSkippedAtStop,
-    cpuMs: Math.round(cpuMs),
-    spansPerCpuSec: Math.round(emitter.spansCreated / (cpuMs / 1000)),
-    cyclesCompleted: simulation.sellOuts.length,
-    byPhase,
-    sellOutsMsIntoDrop: simulation.sellOuts.map((s) =>
-      s.msIntoDrop === undefined ? null : Math.round(s.msIntoDrop),
-    ),
-    ...(counts.lastError ? { lastExportError: counts.lastError } : {}),
-  };
+  return byPhase;
 }

@@ -6,10 +6,12 @@
  * Pure and synchronous so it can run on the main thread or in a decode
  * worker (decoder-pool.ts) alike.
  */
+
+import { signalOfKey } from "../shared/awss3-layout.ts";
 import { decodeExportRequest } from "../shared/otlp/codec/decode.ts";
 import { SIGNALS, type SignalName } from "../shared/otlp/signals.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
-import { objectEncoding, signalOfKey } from "./plan.ts";
+import { objectEncoding } from "./plan.ts";
 import { type EncodedRows, encodeLines } from "./row-chunks.ts";
 import { logRequestRows, metricRequestRows } from "./signal-rows.ts";
 import { traceRequestLines } from "./to-rows.ts";

@@ -28,11 +28,18 @@ import {
 } from "@aws-sdk/client-s3";
 import type { ClickHouseClient } from "@clickhouse/client";
 import PQueue from "p-queue";
+import { signalOfKey } from "../shared/awss3-layout.ts";
 import type { Logger } from "../shared/logger.ts";
-import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
+import { SIGNALS, type Signal } from "../shared/otlp/signals.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import type { S3LoaderConfig } from "./config.ts";
-import { ObjectDecodeError, objectRows, parseJsonDocument, type TableChunk } from "./decode.ts";
+import {
+  ObjectDecodeError,
+  objectRequest,
+  parseJsonDocument,
+  requestTables,
+  type TableChunk,
+} from "./decode.ts";
 import { DecoderPool } from "./decoder-pool.ts";
 import { bodyStream, type FileState, Ledger, type LedgerRow, nextVersion } from "./ledger.ts";
 import {
@@ -44,12 +51,11 @@ import {
   objectEncoding,
   retryDelayMs,
   shardOf,
-  signalOfKey,
 } from "./plan.ts";
-import { type EncodedRows, encodeLines, RowChunker } from "./row-chunks.ts";
+import { type EncodedRows, RowChunker } from "./row-chunks.ts";
 import { SIGNAL_TABLE_COLUMNS } from "./signal-rows.ts";
 import { splitJsonRequest, splitProtoRequest } from "./split.ts";
-import { otelTracesColumnList, traceRequestLines } from "./to-rows.ts";
+import { otelTracesColumnList } from "./to-rows.ts";
 
 export interface LoaderDeps {
   s3: S3Client;
@@ -505,30 +511,24 @@ export class S3Loader {
   }
 
   /**
-   * Rows of a large object, part by part: trace objects are split into
-   * requests of at most chunkRows spans (bounded memory); log and metric
-   * objects are mapped whole.
+   * Rows of a large object, part by part: the object is split into requests
+   * of at most chunkRows items (spans, log records; whole metrics), so memory
+   * stays bounded whatever the object's size.
    */
   private *decodeLarge(key: string, body: Buffer): Generator<TableChunk> {
-    if (signalOfKey(key) !== "traces") {
-      yield* objectRows(key, body);
-      return;
-    }
-    for (const part of this.decode(key, body)) {
-      const encoded = encodeLines(traceRequestLines(part));
-      if (encoded.rows > 0) yield { table: "otel_traces", ...encoded };
-    }
+    const signal = signalOfKey(key);
+    for (const part of this.decode(key, body, SIGNALS[signal])) yield* requestTables(part, signal);
   }
 
-  /** Requests of a trace object: whole for small ones, split into parts above largeObjectBytes. */
-  private *decode(key: string, body: Buffer): Generator<OtlpTraceRequest> {
+  /** Requests of an object: whole for small ones, split into parts above largeObjectBytes. */
+  private *decode(key: string, body: Buffer, signal: Signal): Generator<OtlpTraceRequest> {
     const encoding = objectEncoding(key, body.subarray(0, 16));
     const large = body.length > this.deps.config.largeObjectBytes;
     try {
       if (encoding === "otlp_proto") {
-        if (large) yield* splitProtoRequest(body, this.deps.config.chunkRows);
-        else yield decodeTraceRequestProto(body);
-      } else if (large) yield* splitJsonRequest(body, this.deps.config.chunkRows);
+        if (large) yield* splitProtoRequest(body, this.deps.config.chunkRows, signal);
+        else yield objectRequest(key, body, signal.name) as OtlpTraceRequest;
+      } else if (large) yield* splitJsonRequest(body, this.deps.config.chunkRows, signal);
       else yield parseJsonDocument(body);
     } catch (error) {
       throw new CorruptObjectError(`${encoding}: ${errorText(error)}`);

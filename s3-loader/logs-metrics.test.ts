@@ -18,7 +18,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestCollector } from "../collector/testing/collector-harness.ts";
 import { createLogger } from "../shared/logger.ts";
-import { readS3LoaderConfig } from "./config.ts";
+import { encodeExportRequestFromJson } from "../shared/otlp/codec/encode.ts";
+import { SIGNALS } from "../shared/otlp/signals.ts";
+import { readS3LoaderConfig, type S3LoaderConfig } from "./config.ts";
 import { S3Loader } from "./loader.ts";
 import {
   collectorKey,
@@ -45,14 +47,14 @@ afterAll(async () => {
 
 const silent = createLogger("signals-test", { level: "silent" });
 
-function loader(prefix: string): S3Loader {
+function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Loader {
   return new S3Loader({
     s3: t.s3,
     clickhouse: t.clickhouse,
     database: t.stack.clickhouse.database,
     bucket: t.s3Config.bucket,
     prefix,
-    config: { ...readS3LoaderConfig({}), retryBaseMs: 0, instanceId: `test-${prefix}` },
+    config: { ...readS3LoaderConfig({}), retryBaseMs: 0, instanceId: `test-${prefix}`, ...overrides },
     logger: silent,
   });
 }
@@ -550,6 +552,104 @@ describe("objects written the Go collector's way", () => {
     ).toEqual([
       { signal: "logs", state: "loaded", objects: 1, rows: 2 },
       { signal: "metrics", state: "loaded", objects: 1, rows: 5 },
+    ]);
+  });
+});
+
+describe("large log and metric objects", () => {
+  it("are read in bounded parts (JSON and protobuf) with the same rows as whole objects", async () => {
+    const records = (service: string) => ({
+      resourceLogs: [
+        {
+          resource: { attributes: [{ key: "service.name", value: { stringValue: service } }] },
+          scopeLogs: [
+            {
+              scope: { name: "big" },
+              logRecords: Array.from({ length: 50 }, (_, i) => ({
+                timeUnixNano: String(1_764_820_800_000_000_000n + BigInt(i)),
+                body: { stringValue: `line ${i}` },
+                attributes: [{ key: "i", value: { intValue: i } }],
+              })),
+            },
+          ],
+        },
+      ],
+    });
+    const metrics = (service: string) => ({
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: "service.name", value: { stringValue: service } }] },
+          scopeMetrics: [
+            {
+              metrics: Array.from({ length: 9 }, (_, m) => ({
+                name: `m${m}`,
+                gauge: {
+                  dataPoints: Array.from({ length: 4 }, (_, i) => ({
+                    asInt: String(m * 10 + i),
+                    timeUnixNano: "1764820800000000000",
+                  })),
+                },
+              })),
+            },
+          ],
+        },
+      ],
+    });
+    const at = new Date(Date.UTC(2026, 10, 27, 12, 1, 0));
+    const put = (
+      prefix: string,
+      signal: "logs" | "metrics",
+      unique: string,
+      ext: string,
+      body: string | Uint8Array,
+    ) =>
+      putObject(
+        t.s3,
+        t.s3Config.bucket,
+        collectorKey(prefix, at, unique, ext).replace("traces_", `${signal}_`),
+        body,
+      );
+    for (const prefix of ["big-whole", "big-split"]) {
+      await put(prefix, "logs", "300000001", "json", JSON.stringify(records(`${prefix}-json`)));
+      await put(
+        prefix,
+        "logs",
+        "300000002",
+        "binpb",
+        encodeExportRequestFromJson(records(`${prefix}-proto`), SIGNALS.logs),
+      );
+      await put(prefix, "metrics", "300000003", "json", JSON.stringify(metrics(`${prefix}-json`)));
+      await put(
+        prefix,
+        "metrics",
+        "300000004",
+        "binpb",
+        encodeExportRequestFromJson(metrics(`${prefix}-proto`), SIGNALS.metrics),
+      );
+    }
+    await drain(loader("big-whole"));
+    // Every object is "large" here: split into parts of at most 7 log records / 7 metrics.
+    await drain(loader("big-split", { largeObjectBytes: 100, chunkRows: 7, decodeWorkers: 0 }));
+    const logs = await rows<{ service: string; n: string; bodies: string }>(
+      `SELECT ServiceName AS service, count() AS n, toString(groupArraySorted(100)(Body)) AS bodies
+       FROM otel_logs WHERE ServiceName LIKE 'big-%' GROUP BY service ORDER BY service`,
+    );
+    expect(logs.map((r) => [r.service, r.n])).toEqual([
+      ["big-split-json", "50"],
+      ["big-split-proto", "50"],
+      ["big-whole-json", "50"],
+      ["big-whole-proto", "50"],
+    ]);
+    expect(new Set(logs.map((r) => r.bodies)).size).toBe(1);
+    const points = await rows<{ service: string; n: string; total: number }>(
+      `SELECT ServiceName AS service, count() AS n, sum(Value) AS total
+       FROM otel_metrics_gauge WHERE ServiceName LIKE 'big-%' GROUP BY service ORDER BY service`,
+    );
+    expect(points.map((r) => [r.service, r.n, r.total])).toEqual([
+      ["big-split-json", "36", 1494],
+      ["big-split-proto", "36", 1494],
+      ["big-whole-json", "36", 1494],
+      ["big-whole-proto", "36", 1494],
     ]);
   });
 });

@@ -4,7 +4,7 @@
  * and insert tokens, and the retry backoff.
  */
 import { createHash } from "node:crypto";
-import type { SignalName } from "../shared/otlp/signals.ts";
+import { keyMinute, minutePartitionPrefix } from "../shared/awss3-layout.ts";
 
 export interface ListedObject {
   key: string;
@@ -27,29 +27,6 @@ export function shardOf(text: string, shardCount: number): number {
 }
 
 // ------------------------------------------------------------------ watermark / late window
-
-const MINUTE_PARTITION = /(^|\/)year=(\d{4})\/month=(\d{2})\/day=(\d{2})\/hour=(\d{2})\/minute=(\d{2})\//;
-
-/** The minute partition (UTC ms) a collector-layout key belongs to, if it has one. */
-export function keyMinute(key: string): number | undefined {
-  const m = MINUTE_PARTITION.exec(key);
-  if (!m) return undefined;
-  const ms = Date.UTC(Number(m[2]), Number(m[3]) - 1, Number(m[4]), Number(m[5]), Number(m[6]));
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-function pad(value: number, width = 2): string {
-  return String(value).padStart(width, "0");
-}
-
-/** `[prefix/]year=YYYY/month=MM/day=DD/hour=HH/minute=MM/` of a minute (UTC ms). */
-export function minutePartitionPrefix(prefix: string, minuteMs: number): string {
-  const d = new Date(minuteMs);
-  const path = `year=${pad(d.getUTCFullYear(), 4)}/month=${pad(d.getUTCMonth() + 1)}/day=${pad(
-    d.getUTCDate(),
-  )}/hour=${pad(d.getUTCHours())}/minute=${pad(d.getUTCMinutes())}/`;
-  return prefix ? `${prefix}/${path}` : path;
-}
 
 /**
  * Where a poll starts listing (ListObjectsV2 StartAfter). Objects inside one
@@ -136,15 +113,4 @@ export function objectEncoding(key: string, head: Uint8Array): ObjectEncoding {
     return byte === 0x7b ? "otlp_json" : "otlp_proto";
   }
   return "otlp_json";
-}
-
-/**
- * The signal of an object, from its name as the awss3 exporter writes it
- * (`<file_prefix>traces_<unique>`, `logs_`, `metrics_`; the unique part has
- * no underscore). Objects named otherwise are read as traces.
- */
-export function signalOfKey(key: string): SignalName {
-  const base = key.slice(key.lastIndexOf("/") + 1);
-  const match = /(traces|logs|metrics)_[^_]*$/.exec(base);
-  return (match?.[1] as SignalName | undefined) ?? "traces";
 }

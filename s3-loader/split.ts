@@ -2,13 +2,15 @@
  * Bounded-memory reading of large OTLP objects. One JSON.parse (or one full
  * protobuf decode) of a 200 MB export builds a JS object graph several times
  * the document's size. Instead these splitters walk the raw bytes once and
- * hand out small requests of at most `spansPerPart` spans (each carrying its
- * resource and scope), which are parsed, mapped and dropped one at a time.
+ * hand out small requests of at most `spansPerPart` items (spans, log records
+ * or metrics, each part carrying its resource and scope), which are parsed,
+ * mapped and dropped one at a time.
  * Peak memory: the decompressed document as a Buffer plus one part.
  */
 
-import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
+import { decodeExportRequest } from "../shared/otlp/codec/decode.ts";
 import { parseTraceRequestJson } from "../shared/otlp/json.ts";
+import { SIGNALS, type Signal } from "../shared/otlp/signals.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 
 export class SplitError extends Error {
@@ -168,44 +170,53 @@ function snake(key: string): string {
 }
 
 /**
- * Splits one OTLP/JSON document into requests of at most spansPerPart spans.
- * Each part is validated by parseTraceRequestJson like a whole document.
+ * Splits one OTLP/JSON document into requests of at most spansPerPart items
+ * (spans, log records; whole metrics for metrics). Each trace part is
+ * validated by parseTraceRequestJson like a whole document; log and metric
+ * parts are checked by their mapping.
  */
-export function* splitJsonRequest(input: Buffer, spansPerPart: number): Generator<OtlpTraceRequest> {
+export function* splitJsonRequest(
+  input: Buffer,
+  spansPerPart: number,
+  signal: Signal = SIGNALS.traces,
+): Generator<OtlpTraceRequest> {
+  const { listName, scopeListName, itemListName } = signal;
+  const parse = (text: string): OtlpTraceRequest =>
+    signal.name === "traces" ? parseTraceRequestJson(text) : (JSON.parse(text) as OtlpTraceRequest);
   let buf = input;
   if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) buf = buf.subarray(3);
   const root = objectMembers(buf, 0);
   if (skipWhitespace(buf, root.end) !== buf.length) {
     throw new SplitError(`not valid JSON: unexpected data after the document at byte ${root.end}`);
   }
-  const resourceSpansStart = memberStart(root.members, "resourceSpans");
+  const resourceSpansStart = memberStart(root.members, listName);
   if (resourceSpansStart === undefined) return;
   for (const [rsStart] of arrayElements(buf, resourceSpansStart)) {
     const rs = objectMembers(buf, rsStart).members;
     const resource = memberText(buf, rs, "resource");
     const rsSchema = memberText(buf, rs, "schemaUrl");
-    const scopeSpansStart = memberStart(rs, "scopeSpans");
+    const scopeSpansStart = memberStart(rs, scopeListName);
     if (scopeSpansStart === undefined) continue;
     for (const [ssStart] of arrayElements(buf, scopeSpansStart)) {
       const ss = objectMembers(buf, ssStart).members;
       const scope = memberText(buf, ss, "scope");
       const ssSchema = memberText(buf, ss, "schemaUrl");
-      const spansStart = memberStart(ss, "spans");
+      const spansStart = memberStart(ss, itemListName);
       if (spansStart === undefined) continue;
-      const head = `{"resourceSpans":[{${resource !== undefined ? `"resource":${resource},` : ""}${
+      const head = `{"${listName}":[{${resource !== undefined ? `"resource":${resource},` : ""}${
         rsSchema !== undefined ? `"schemaUrl":${rsSchema},` : ""
-      }"scopeSpans":[{${scope !== undefined ? `"scope":${scope},` : ""}${
+      }"${scopeListName}":[{${scope !== undefined ? `"scope":${scope},` : ""}${
         ssSchema !== undefined ? `"schemaUrl":${ssSchema},` : ""
-      }"spans":[`;
+      }"${itemListName}":[`;
       let spans: string[] = [];
       for (const [spanStart, spanEnd] of arrayElements(buf, spansStart)) {
         spans.push(buf.toString("utf8", spanStart, spanEnd));
         if (spans.length >= spansPerPart) {
-          yield parseTraceRequestJson(`${head}${spans.join(",")}]}]}]}`);
+          yield parse(`${head}${spans.join(",")}]}]}]}`);
           spans = [];
         }
       }
-      if (spans.length > 0) yield parseTraceRequestJson(`${head}${spans.join(",")}]}]}]}`);
+      if (spans.length > 0) yield parse(`${head}${spans.join(",")}]}]}]}`);
     }
   }
 }
@@ -275,11 +286,19 @@ function lengthDelimited(fieldNumber: number, parts: Buffer[]): Buffer {
 }
 
 /**
- * Splits a protobuf ExportTraceServiceRequest into requests of at most
- * spansPerPart spans by re-framing the original field bytes (resource, scope,
- * spans) into small messages; each is decoded by decodeTraceRequestProto.
+ * Splits a protobuf export request into requests of at most spansPerPart
+ * items by re-framing the original field bytes (resource, scope, items) into
+ * small messages; each is decoded by the signal's decoder. The three signals
+ * frame alike: Resource* field 2 holds the scopes, Scope* field 2 the items
+ * (spans, log records, metrics).
  */
-export function* splitProtoRequest(buf: Buffer, spansPerPart: number): Generator<OtlpTraceRequest> {
+export function* splitProtoRequest(
+  buf: Buffer,
+  spansPerPart: number,
+  signal: Signal = SIGNALS.traces,
+): Generator<OtlpTraceRequest> {
+  const decode = (bytes: Buffer): OtlpTraceRequest =>
+    decodeExportRequest(bytes, signal.listName, signal.itemMessage, signal.requestName) as OtlpTraceRequest;
   for (const rsField of fields(buf, 0, buf.length)) {
     if (rsField.number !== 1 || rsField.wire !== 2) continue;
     const rsOther: Buffer[] = [];
@@ -295,7 +314,7 @@ export function* splitProtoRequest(buf: Buffer, spansPerPart: number): Generator
         const scopeSpans = lengthDelimited(2, [...ssOther, ...spans]);
         const resourceSpans = lengthDelimited(1, [...rsOther, scopeSpans]);
         spans = [];
-        return decodeTraceRequestProto(resourceSpans);
+        return decode(resourceSpans);
       };
       const spanFields: Field[] = [];
       for (const f of fields(buf, ssField.payloadStart, ssField.end)) {

@@ -9,8 +9,8 @@ import {
   where,
 } from "./filters.ts";
 import { formatMs, isoFromMs, renderTable } from "./format.ts";
-import { num, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalNumber, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -124,18 +124,16 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
     ]
       .filter(Boolean)
       .join(" "),
-  async run(ctx: ToolContext, input: FindSlowSpansInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: FindSlowSpansInput): Promise<ToolResult> {
     const win = windowCondition(input.window);
     const flt = spanFilterCondition(input.filter);
     const base = [...win.sql, ...flt.sql];
     const params: Record<string, unknown> = { ...win.params, ...flt.params };
-    const sql: string[] = [];
     const thresholds: string[] = [];
     const conditions = [...base];
     if (input.percentile !== undefined) {
       const qSql = `SELECT quantile({p:Float64})(Duration) AS threshold, count() AS spans FROM otel_traces ${where(base)}`;
       const qParams = { ...params, p: input.percentile / 100 };
-      sql.push(sqlWithParams(qSql, qParams));
       const [q] = await queryRows<{ threshold: string; spans: string }>(ctx, qSql, qParams);
       params.p_threshold = Math.floor(num(q?.threshold));
       conditions.push("Duration >= {p_threshold:UInt64}");
@@ -149,12 +147,10 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
       thresholds.push(`duration >= ${input.minDurationMs}ms`);
     }
     const countSql = `SELECT count() AS n FROM otel_traces ${where(conditions)}`;
-    sql.push(sqlWithParams(countSql, params));
     const [count] = await queryRows<{ n: string }>(ctx, countSql, params);
     const listParams = { ...params, limit: Math.min(input.limit, ctx.limits.maxRows) };
     const listSql = `SELECT ${SPAN_LIST_COLUMNS} FROM otel_traces ${where(conditions)}
       ORDER BY Duration DESC, SpanId ASC LIMIT {limit:UInt32}`;
-    sql.push(sqlWithParams(listSql, listParams));
     const rows = await queryRows<SpanListRow>(ctx, listSql, listParams);
     const total = num(count?.n);
     const scope = [describeFilter(input.filter), describeWindow(input.window), ...thresholds]
@@ -163,6 +159,6 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
     const hint = total === 0 ? await serviceHint(ctx, input.filter.service) : "";
     const header = `${total} spans match (${scope}); the ${rows.length} slowest:`;
     const table = renderTable(SPAN_LIST_HEADER, spanListTable(rows), ctx.limits);
-    return { text: `${header}\n${table.text}${hint}`, rows: rows.length, sql, truncated: table.truncated };
+    return { text: `${header}\n${table.text}${hint}`, rows: rows.length, truncated: table.truncated };
   },
 };

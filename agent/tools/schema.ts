@@ -1,6 +1,6 @@
 import { boundText, isoFromMs } from "./format.ts";
-import { num, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { readObject } from "./validate.ts";
 
 /** The columns of otel_traces the agent may use, with what each one means. */
@@ -43,13 +43,11 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     return {};
   },
   describe: () => "",
-  async run(ctx: ToolContext): Promise<ToolOutput> {
-    const sql: string[] = [];
+  async run(ctx: ToolContext): Promise<ToolResult> {
     // One scan: per-service counts and times; the totals are summed here.
     const servicesSql = `SELECT ServiceName AS service, count() AS spans, countIf(StatusCode = 'Error') AS errors,
         toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
       FROM otel_traces GROUP BY ServiceName ORDER BY spans DESC, service`;
-    sql.push(sqlWithParams(servicesSql, {}));
     const perService = await queryRows<{
       service: string;
       spans: string;
@@ -65,11 +63,9 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     // Keys only (a subcolumn) of the first 100k spans, so this stays cheap on large tables.
     const keysSql =
       "SELECT key, count() AS spans FROM (SELECT SpanAttributes.keys AS keys FROM otel_traces LIMIT 100000) ARRAY JOIN keys AS key GROUP BY key ORDER BY spans DESC, key LIMIT 40";
-    sql.push(sqlWithParams(keysSql, {}));
     const keys = await queryRows<{ key: string; spans: string }>(ctx, keysSql);
     const enrichedSql =
       "SELECT name, type, comment FROM system.columns WHERE database = currentDatabase() AND table = 'otel_traces_enriched' ORDER BY position";
-    sql.push(sqlWithParams(enrichedSql, {}));
     const enriched = await queryRows<{ name: string; type: string; comment: string }>(ctx, enrichedSql);
 
     const lines: string[] = [];
@@ -103,6 +99,6 @@ export const schemaTool: AgentTool<Record<string, never>> = {
       lines.push(`  ${keys.map((k) => k.key).join(", ")}`);
     }
     const bounded = boundText(lines.join("\n"), ctx.limits.maxChars);
-    return { text: bounded.text, rows: services.length, sql, truncated: bounded.truncated };
+    return { text: bounded.text, rows: services.length, truncated: bounded.truncated };
   },
 };

@@ -8,8 +8,8 @@ import {
   where,
 } from "./filters.ts";
 import { formatMs, renderTable } from "./format.ts";
-import { num, pct, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, pct, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalEnum, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -63,7 +63,7 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     };
   },
   describe: (input) => [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(" "),
-  async run(ctx: ToolContext, input: ServiceOverviewInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: ServiceOverviewInput): Promise<ToolResult> {
     const win = windowCondition(input.window);
     const flt = spanFilterCondition(input.filter);
     const params = { ...win.params, ...flt.params, limit: ctx.limits.maxRows };
@@ -92,7 +92,6 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     return {
       text: `${header}\n${table.text}${hint}`,
       rows: rows.length,
-      sql: [sqlWithParams(sql, params)],
       truncated: table.truncated,
     };
   },

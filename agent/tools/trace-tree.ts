@@ -1,6 +1,6 @@
 import { boundText } from "./format.ts";
-import { num, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { readObject, requiredString } from "./validate.ts";
 import { renderWaterfall, type TraceSpan } from "./waterfall.ts";
 
@@ -33,15 +33,13 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
     return { traceId: traceId.replace(/^0x/, "").toLowerCase().padStart(32, "0") };
   },
   describe: (input) => input.traceId,
-  async run(ctx: ToolContext, input: TraceTreeInput): Promise<ToolOutput> {
-    const sql: string[] = [];
+  async run(ctx: ToolContext, input: TraceTreeInput): Promise<ToolResult> {
     const params: Record<string, unknown> = { trace_id: input.traceId, max_spans: MAX_TRACE_SPANS };
     // The exporter's trace-id -> time-range table narrows the scan to the trace's partitions.
     const rangeSql = `SELECT toUnixTimestamp(min(Start)) AS start_s, toUnixTimestamp(max(End)) AS end_s, count() AS n
       FROM otel_traces_trace_id_ts WHERE TraceId = {trace_id:String}`;
     let timeCondition = "";
     try {
-      sql.push(sqlWithParams(rangeSql, params));
       const [range] = await queryRows<{ start_s: string; end_s: string; n: string }>(ctx, rangeSql, params);
       if (range && num(range.n) > 0) {
         params.start_s = num(range.start_s);
@@ -58,7 +56,6 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
         toString(toUnixTimestamp64Nano(Timestamp)) AS start_ns, Duration AS duration
       FROM otel_traces WHERE TraceId = {trace_id:String} ${timeCondition}
       ORDER BY Timestamp LIMIT {max_spans:UInt32}`;
-    sql.push(sqlWithParams(spansSql, params));
     const rows = await queryRows<{
       span_id: string;
       parent_span_id: string;
@@ -74,7 +71,6 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
       return {
         text: `No spans found for trace ${input.traceId}. Check the id (find_errors / find_slow_spans list valid ones).`,
         rows: 0,
-        sql,
         truncated: false,
       };
     }
@@ -98,7 +94,6 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
     return {
       text: bounded.text,
       rows: waterfall.totalSpans,
-      sql,
       truncated: bounded.truncated || waterfall.shownSpans < waterfall.totalSpans || cut !== "",
     };
   },

@@ -22,6 +22,9 @@ export type SignalName = (typeof SIGNAL_NAMES)[number];
 
 export interface Signal extends RequestShape {
   name: SignalName;
+  /** JSON names of the two lists below the top level: scopes of a resource, items of a scope (metrics for metrics). */
+  scopeListName: string;
+  itemListName: string;
   /** OTLP/HTTP path. */
   httpPath: string;
   /** gRPC service (package-qualified) and method path. */
@@ -38,7 +41,7 @@ export interface Signal extends RequestShape {
 function signal(
   name: SignalName,
   pascal: string,
-  listName: string,
+  [listName, scopeListName, itemListName]: [string, string, string],
   itemMessage: string,
   rejectedField: string,
   itemNoun: string,
@@ -47,6 +50,8 @@ function signal(
   return {
     name,
     listName,
+    scopeListName,
+    itemListName,
     itemMessage,
     requestName: `Export${pascal}ServiceRequest`,
     httpPath: `/v1/${name}`,
@@ -59,12 +64,26 @@ function signal(
 }
 
 export const SIGNALS: Readonly<Record<SignalName, Signal>> = {
-  traces: signal("traces", "Trace", "resourceSpans", "ResourceSpans", "rejectedSpans", "spans"),
-  logs: signal("logs", "Logs", "resourceLogs", "ResourceLogs", "rejectedLogRecords", "log records"),
+  traces: signal(
+    "traces",
+    "Trace",
+    ["resourceSpans", "scopeSpans", "spans"],
+    "ResourceSpans",
+    "rejectedSpans",
+    "spans",
+  ),
+  logs: signal(
+    "logs",
+    "Logs",
+    ["resourceLogs", "scopeLogs", "logRecords"],
+    "ResourceLogs",
+    "rejectedLogRecords",
+    "log records",
+  ),
   metrics: signal(
     "metrics",
     "Metrics",
-    "resourceMetrics",
+    ["resourceMetrics", "scopeMetrics", "metrics"],
     "ResourceMetrics",
     "rejectedDataPoints",
     "data points",
