@@ -62,6 +62,18 @@ loader-status:
 enrichment-status:
     @{{just_executable()}} mode={{mode}} _stage embedding-enricher embedding-enricher/cli.ts status
 
+# analyzer: rows counted per source and shard, backlog, watermark, minutes judged
+analyzer-status:
+    @{{just_executable()}} mode={{mode}} _stage analyzer analyzer/cli.ts status
+
+# anomalies the analyzer found: `just anomalies --last 1h`, `--service checkout`, `--json`
+anomalies *args:
+    @{{just_executable()}} mode={{mode}} _stage analyzer analyzer/cli.ts anomalies {{args}}
+
+# incidents: anomalies grouped into runs, services ranked by score: `just incidents --last 6h`
+incidents *args:
+    @{{just_executable()}} mode={{mode}} _stage analyzer analyzer/cli.ts incidents {{args}}
+
 # the collector's counters: spans received, objects written, spool, rejected requests
 collector-status:
     @if [ "{{mode}}" = "docker" ]; then {{compose}} exec otel-collector wget -qO- http://127.0.0.1:8888/metrics | grep -E '^otelcol_(receiver_accepted|receiver_refused|exporter_sent|exporter_send_failed)_spans'; else {{tsx}} collector/cli.ts status; fi

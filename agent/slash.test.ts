@@ -8,6 +8,12 @@ describe("slash commands", () => {
       tool: "find_errors",
       input: { service: "checkout", last: "30m" },
     });
+    expect(parseSlash("/patterns checkout 1h")).toEqual({
+      kind: "tool",
+      tool: "patterns",
+      input: { service: "checkout", last: "1h" },
+    });
+    expect(parseSlash("/anomalies 6h")).toEqual({ kind: "tool", tool: "anomalies", input: { last: "6h" } });
     expect(parseSlash("/slow checkout")).toEqual({
       kind: "tool",
       tool: "find_slow_spans",

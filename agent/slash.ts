@@ -13,6 +13,7 @@ export const SLASH_HELP = `Ask a question in plain words, or use a command:
   /services [window]            per-service requests, errors, p50/p95/p99 (e.g. /services 1h)
   /errors [service] [window]    grouped errors (e.g. /errors checkout 30m)
   /patterns [service] [window]  message patterns of errors: spans and logs (e.g. /patterns checkout 1h)
+  /anomalies [service] [window] what the analyzer found: incidents and top anomalies (e.g. /anomalies 6h)
   /slow [service] [window]      slowest spans above p95 (e.g. /slow checkout)
   /trace <trace_id>             one trace as a waterfall
   /search <text>                semantic search over spans (e.g. /search card declined)
@@ -79,6 +80,14 @@ export function parseSlash(line: string): SlashCommand | undefined {
     case "/rca":
       if (args.length > 1) return { kind: "error", message: "usage: /rca [time, ISO 8601 or e.g. 15m ago]" };
       return { kind: "tool", tool: "root_cause", input: args.length ? { at: args[0] } : {} };
+    case "/anomalies": {
+      const { rest, last } = splitWindow(args);
+      return {
+        kind: "tool",
+        tool: "anomalies",
+        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
+      };
+    }
     case "/slow": {
       const { rest, last } = splitWindow(args);
       const input: Record<string, unknown> = { percentile: 95 };

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import { afterCondition } from "../shared/load-position.ts";
 import type { Shard } from "./config.ts";
 import { formatShard, type Position, START } from "./position.ts";
 import type { SpanTextInput } from "./span-text.ts";
@@ -20,10 +21,6 @@ export const ACTIVE_MODEL_TABLE = "enricher_active_model";
 /** The condition that puts a span in one shard: every span belongs to exactly one of n shards. */
 export function shardCondition(shard: Shard): string {
   return shard.count === 1 ? "1" : `cityHash64(TraceId, SpanId) % ${shard.count} = ${shard.index}`;
-}
-
-function afterCondition(after: Position): string {
-  return `(_block_number > ${after.block} OR (_block_number = ${after.block} AND _block_offset > ${after.offset}))`;
 }
 
 export interface SourceSpan extends SpanTextInput {

@@ -73,6 +73,15 @@ describe("critical path", () => {
     expect(onPath(spans)).not.toContain("long");
   });
 
+  it("sequential calls that overlap by a hair (timing jitter) are both on the path, the earlier cut at the later's start", () => {
+    //  root 0..100: a 0..60.5 (ends 0.5 ms after b starts), b 60..100
+    const spans = [span("root", "", 0, 100), span("a", "root", 0, 60.5), span("b", "root", 60, 40)];
+    expect(sections(spans)).toEqual([
+      ["b", 60, 100],
+      ["a", 0, 60],
+    ]);
+  });
+
   it("nested children: descends into the child that bounds the parent and walks back up", () => {
     const spans = [
       span("root", "", 0, 100),
@@ -229,5 +238,53 @@ describe("groupByPattern (find_errors, patterns)", () => {
       example: "SKU DZ5485-612 size 11 is sold out",
     });
     expect(groups.map((g) => g.count)).toEqual([60, 12, 3]);
+  });
+});
+
+describe("failed checkouts from the generator's own simulation", () => {
+  it("mark payment Authorize on the critical path and the short Release only as minor", async () => {
+    const { readEventGeneratorConfig } = await import("../../event-generator/config.ts");
+    const { DropSimulation } = await import("../../event-generator/simulation.ts");
+    const { SERVICES } = await import("../../event-generator/catalog.ts");
+    const simulation = new DropSimulation({
+      ...readEventGeneratorConfig({}),
+      seed: 4242,
+      rate: 0,
+      cycles: 1,
+    });
+    let checked = 0;
+    let longOnes = 0;
+    for (let plan = simulation.next(); plan && checked < 40; plan = simulation.next()) {
+      if (plan.scenario !== "checkout" || !plan.rootFailed) continue;
+      if (
+        !plan.spans.some((s) => s.name.endsWith("/Release")) ||
+        !plan.spans.some((s) => s.name.endsWith("/Authorize"))
+      )
+        continue;
+      const spans: TraceSpan[] = plan.spans.map((s) => ({
+        spanId: `s${s.index}`,
+        parentSpanId: s.parent < 0 ? "" : `s${s.parent}`,
+        service: SERVICES[s.service].name,
+        name: s.name,
+        kind: s.kind,
+        status: s.error ? "Error" : "Unset",
+        message: s.error ? `${s.error.type}: ${s.error.message}` : "",
+        startNs: (plan.startMs + s.startMs) * 1e6,
+        durationNs: (s.endMs - s.startMs) * 1e6,
+      }));
+      const lines = renderWaterfall(spans, { maxSpans: 200 }).text.split("\n");
+      const marks = (suffix: string) =>
+        lines.filter((l) => l.includes(`${suffix} [`) && l.includes("checkout-service:")).map((l) => l[0]);
+      expect(marks("/Authorize")).toEqual(["*"]);
+      // The Release after a failed payment bounds the request too, but for a few ms: minor in a long trace.
+      const release = plan.spans.find((s) => s.name.endsWith("/Release") && s.kind === "CLIENT")!;
+      const minor = (release.endMs - release.startMs) / plan.durationMs < 0.01;
+      expect(marks("/Release")).toEqual([minor ? "." : "*"]);
+      if (minor) longOnes += 1;
+      expect(lines.find((l) => l.startsWith("Failure origin:"))).toBeDefined();
+      checked += 1;
+    }
+    expect(checked).toBeGreaterThan(0);
+    expect(longOnes).toBeGreaterThan(0);
   });
 });

@@ -1,5 +1,3 @@
-import type { TreeNode } from "./waterfall.ts";
-
 /**
  * The critical path of a trace by the standard algorithm (the one Jaeger's UI
  * uses): start at the end of the root and walk back in time. At each span,
@@ -10,12 +8,26 @@ import type { TreeNode } from "./waterfall.ts";
  * already on the path are skipped (the parent was waiting for the later one),
  * gaps between children are the parent's own time.
  *
+ * Sequential calls often overlap by a hair (the next call is started from a
+ * timestamp taken a little before the previous client span was ended, or
+ * clocks of two processes differ): a child whose end passes the point by at
+ * most OVERLAP_TOLERANCE of its own duration still counts as finished before
+ * it, cut at the point. Real concurrency overlaps by much more.
+ *
  * Children are first clipped to their parent's time range: a child that
  * starts before its parent or ends after it (clock skew, async work that
  * outlives the request) counts only inside the parent; a child entirely
  * outside (a consumer that runs after the producer returned) is off the
  * path, with all its descendants.
  */
+/** What the walk needs of a span tree node (waterfall.ts's TreeNode is one). */
+export interface PathNode {
+  span: { spanId: string; startNs: number; durationNs: number };
+  children: PathNode[];
+}
+
+type TreeNode = PathNode;
+
 export interface CriticalSection {
   spanId: string;
   startNs: number;
@@ -84,13 +96,18 @@ function pickRoot(roots: TreeNode[]): TreeNode | undefined {
   return best;
 }
 
-/** The latest-ending child of `span` that ends at or before `pointNs` and was not taken yet. */
+/** Share of a child's duration that may run past the point and still count as finished before it. */
+export const OVERLAP_TOLERANCE = 0.05;
+
+/** The latest-ending child of `span` that ends at or before `pointNs` (within the tolerance) and was not taken yet. */
 function nextChild(span: Clipped, pointNs: number): Clipped | undefined {
   while (span.next < span.children.length) {
     const child = span.children[span.next]!;
     span.next += 1;
-    // Ends after the point: it overlaps a later child already on the path; the point only moves back, so never again.
     if (child.endNs <= pointNs) return child;
+    if (child.endNs - pointNs <= OVERLAP_TOLERANCE * (child.endNs - child.startNs) && child.startNs < pointNs)
+      return child;
+    // It overlaps a later child already on the path; the point only moves back, so never again.
   }
   return undefined;
 }
@@ -114,9 +131,10 @@ export function criticalPath(roots: TreeNode[]): CriticalPath {
   for (;;) {
     const child = nextChild(span, pointNs);
     if (child) {
-      add(span, child.endNs, pointNs);
+      const end = Math.min(child.endNs, pointNs);
+      add(span, end, pointNs);
       span = child;
-      pointNs = child.endNs;
+      pointNs = end;
       continue;
     }
     add(span, span.startNs, pointNs);

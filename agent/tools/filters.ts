@@ -1,3 +1,4 @@
+import { SPAN_MESSAGE_SQL } from "../../shared/span-message.ts";
 import { queryRows } from "./query.ts";
 import { type ToolContext, ToolInputError } from "./types.ts";
 import { type Fields, optionalEnum, optionalString } from "./validate.ts";
@@ -89,8 +90,7 @@ export function requireSomeFilter(filter: SpanFilter, what: string): void {
 }
 
 /** The message of a failed span: StatusMessage, else the first exception event's message. */
-export const ERROR_MESSAGE_SQL =
-  "if(StatusMessage != '', StatusMessage, arrayFirst(m -> m != '', arrayMap(a -> a['exception.message'], Events.Attributes)))";
+export const ERROR_MESSAGE_SQL = SPAN_MESSAGE_SQL;
 
 /**
  * For commands a person types: "checkout" means "checkout-service" when that

@@ -158,7 +158,12 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
       .join(", ");
     const hint = total === 0 ? await serviceHint(ctx, input.filter.service) : "";
     const header = `${total} spans match (${scope}); the ${rows.length} slowest:`;
-    const table = renderTable(SPAN_LIST_HEADER, spanListTable(rows), ctx.limits);
-    return { text: `${header}\n${table.text}${hint}`, rows: rows.length, truncated: table.truncated };
+    // The footer says "showing N of <total>" when the list holds fewer than all matching spans.
+    const table = renderTable(SPAN_LIST_HEADER, spanListTable(rows), ctx.limits, { totalRows: total });
+    return {
+      text: `${header}\n${table.text}${hint}`,
+      rows: rows.length,
+      truncated: table.truncated || rows.length < total,
+    };
   },
 };

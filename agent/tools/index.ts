@@ -1,3 +1,4 @@
+import { anomaliesTool } from "./anomalies.ts";
 import { compareWindowsTool } from "./compare-windows.ts";
 import { findErrorsTool } from "./find-errors.ts";
 import { findSlowSpansTool } from "./find-slow-spans.ts";
@@ -16,6 +17,7 @@ export const ALL_TOOLS: readonly AnyAgentTool[] = [
   serviceOverviewTool,
   findErrorsTool,
   patternsTool,
+  anomaliesTool,
   findSlowSpansTool,
   traceTreeTool,
   semanticSearchTool,

@@ -1,5 +1,5 @@
 import { PatternMiner } from "../../analyzer/patterns/index.ts";
-import { queryRows, sqlWithParams } from "./query.ts";
+import { queryRows } from "./query.ts";
 import type { ToolContext } from "./types.ts";
 
 /**
@@ -45,7 +45,6 @@ export interface MinedMessages {
   read: number;
   /** Messages (with counts) that the read rows cover. */
   messagesRead: number;
-  sql: string[];
 }
 
 /** Runs the query (with a window count of all groups) and mines the messages. */
@@ -65,7 +64,6 @@ export async function mineMessages(ctx: ToolContext, query: MessageQuery): Promi
     distinctTotal: rows.length > 0 ? Number(rows[0]!.distinct_total) : 0,
     read: rows.length,
     messagesRead: messages.reduce((sum, m) => sum + m.count, 0),
-    sql: [sqlWithParams(sql, params)],
   };
 }
 
@@ -120,6 +118,8 @@ export async function hasLogsTable(ctx: ToolContext): Promise<boolean> {
     const rows = await queryRows<{ n: string }>(
       ctx,
       "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'otel_logs'",
+      {},
+      { record: false },
     );
     return Number(rows[0]?.n ?? 0) > 0;
   } catch {

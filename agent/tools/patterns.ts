@@ -10,7 +10,7 @@ import {
 } from "./filters.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
-import { type AgentTool, type ToolContext, ToolInputError, type ToolOutput } from "./types.ts";
+import { type AgentTool, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
 import { optionalEnum, optionalNumber, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -121,7 +121,7 @@ export const patternsTool: AgentTool<PatternsInput> = {
     ]
       .filter(Boolean)
       .join(" "),
-  async run(ctx: ToolContext, input: PatternsInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: PatternsInput): Promise<ToolResult> {
     const logsExist = input.source !== "spans" && (await hasLogsTable(ctx));
     const queries: MessageQuery[] = [];
     if (input.source !== "logs") queries.push(spanMessages(input, []));
@@ -129,7 +129,7 @@ export const patternsTool: AgentTool<PatternsInput> = {
     const notes: string[] = [];
     if (input.source !== "spans" && !logsExist) notes.push("no otel_logs table: log bodies not included");
     if (queries.length === 0) {
-      return { text: `No messages to mine: ${notes.join("; ")}.`, rows: 0, sql: [], truncated: false };
+      return { text: `No messages to mine: ${notes.join("; ")}.`, rows: 0, truncated: false };
     }
     const union: MessageQuery = {
       sql: queries.map((q) => q.sql).join(" UNION ALL "),
@@ -163,7 +163,6 @@ export const patternsTool: AgentTool<PatternsInput> = {
     return {
       text: `${header}\n${table.text}${hint}`,
       rows: shown.length,
-      sql: mined.sql,
       truncated: table.truncated || shown.length < mined.groups.length || mined.read < mined.distinctTotal,
     };
   },

@@ -34,6 +34,7 @@ export interface ServiceOverviewRow {
   p50: string;
   p95: string;
   p99: string;
+  total_services?: string;
 }
 
 const ORDER = { errors: "errors", spans: "spans", p95: "p95", error_rate: "errors / spans" } as const;
@@ -69,7 +70,8 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     const params = { ...win.params, ...flt.params, limit: ctx.limits.maxRows };
     const sql = `SELECT ServiceName AS service, count() AS spans, countIf(SpanKind = 'Server') AS requests,
         countIf(StatusCode = 'Error') AS errors,
-        quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99
+        quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99,
+        count() OVER () AS total_services
       FROM otel_traces ${where([...win.sql, ...flt.sql])}
       GROUP BY ServiceName ORDER BY ${ORDER[input.orderBy]} DESC, service ASC LIMIT {limit:UInt32}`;
     const rows = await queryRows<ServiceOverviewRow>(ctx, sql, params);
@@ -87,6 +89,7 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
         formatMs(r.p99),
       ]),
       ctx.limits,
+      { totalRows: num(rows[0]?.total_services ?? rows.length) },
     );
     const hint = rows.length === 0 ? await serviceHint(ctx, input.filter.service) : "";
     return {

@@ -55,6 +55,8 @@ function rowOf(text: string, first: string): string[] {
   return line.split(" | ");
 }
 
+const isoMinute = (minutesAgo: number) => new Date(END_MS - minutesAgo * 60_000).toISOString();
+
 const errorsBy = (service: string, list = spans) =>
   list.filter((s) => s.ServiceName === service && s.StatusCode === "Error").length;
 
@@ -126,6 +128,60 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     expect(logs.content).toMatch(/^0 patterns over 0 error messages/);
     const bad = await call("patterns", { errors_only: "yes" });
     expect(bad.isError).toBe(true);
+  });
+
+  it("anomalies lists the analyzer's incidents and highest-scoring anomalies through the read-only user", async () => {
+    const empty = await call("anomalies", { last: "1h" });
+    expect(empty.content).toContain("0 anomalies, 0 incidents");
+    expect(empty.content).toContain("the analyzer has not counted anything yet");
+    const minute = (m: number) => new Date(END_MS - m * 60_000).toISOString().slice(0, 19).replace("T", " ");
+    await admin.insert({
+      table: "anomalies",
+      values: [
+        {
+          Time: minute(30),
+          ServiceName: "payment",
+          Kind: "error_rate",
+          Subject: "POST /charge [Server]",
+          Score: 42,
+          Value: 0.6,
+          Baseline: 0.02,
+          Evidence: "{}",
+        },
+        {
+          Time: minute(29),
+          ServiceName: "checkout",
+          Kind: "latency_p95",
+          Subject: "POST /checkout [Server]",
+          Score: 9,
+          Value: 900,
+          Baseline: 80,
+          Evidence: "{}",
+        },
+        {
+          Time: minute(5),
+          ServiceName: "inventory",
+          Kind: "pattern_new",
+          Subject: "disk <NUM> full",
+          Score: 7,
+          Value: 12,
+          Baseline: 0,
+          Evidence: "{}",
+        },
+      ],
+      format: "JSONEachRow",
+    });
+    const found = await call("anomalies", { last: "1h", limit: 2 });
+    expect(found.content).toContain("3 anomalies, 2 incidents");
+    expect(found.content).toMatch(
+      /incident .* 2 anomalies; payment \(max 42\.0, 1\), checkout \(max 9\.0, 1\)/,
+    );
+    expect(rowOf(found.content.split("Highest-scoring anomalies:\n")[1]!, isoMinute(30))[1]).toBe("payment");
+    expect(found.content).toContain("showing 2 of 3 rows");
+    expect(found.truncated).toBe(true);
+    const one = await call("anomalies", { service: "inventory" });
+    expect(one.content).toContain("1 anomalies of inventory");
+    await admin.command({ query: "TRUNCATE TABLE anomalies" });
   });
 
   it("find_slow_spans lists the slowest spans above a duration or percentile threshold", async () => {

@@ -1,3 +1,4 @@
+import { ERROR_MESSAGE_SQL } from "./filters.ts";
 import { boundText } from "./format.ts";
 import { num, queryRows } from "./query.ts";
 import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
@@ -52,7 +53,7 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
     }
     const spansSql = `SELECT SpanId AS span_id, ParentSpanId AS parent_span_id, ServiceName AS service, SpanName AS name,
         SpanKind AS kind, StatusCode AS status,
-        if(StatusMessage != '', StatusMessage, arrayFirst(m -> m != '', arrayMap(a -> a['exception.message'], Events.Attributes))) AS message,
+        ${ERROR_MESSAGE_SQL} AS message,
         toString(toUnixTimestamp64Nano(Timestamp)) AS start_ns, Duration AS duration
       FROM otel_traces WHERE TraceId = {trace_id:String} ${timeCondition}
       ORDER BY Timestamp LIMIT {max_spans:UInt32}`;

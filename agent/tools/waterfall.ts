@@ -2,6 +2,8 @@
  * Pure trace-tree logic: builds the span tree of one trace, finds the
  * critical path and the failing span, and renders an indented waterfall.
  */
+import { type CriticalPath, criticalPath } from "./critical-path.ts";
+
 export interface TraceSpan {
   spanId: string;
   parentSpanId: string;
@@ -53,8 +55,6 @@ export function buildTree(spans: TraceSpan[]): TreeNode[] {
   }
   return roots;
 }
-
-import { type CriticalPath, criticalPath } from "./critical-path.ts";
 
 export { type CriticalPath, criticalPath };
 /** Spans on the critical path covering less than this share of it get "." instead of "*". */

@@ -91,6 +91,15 @@ export function localStackProcesses(env: Env = process.env): ProcessSpec[] {
       health: { type: "uptime", ms: 3000 },
     },
     {
+      name: "analyzer",
+      description: "per-minute stats and message patterns -> baselines -> otel.anomalies / otel.incidents",
+      script: "analyzer/cli.ts",
+      args: ["run"],
+      kind: "service",
+      dependsOn: ["migrate"],
+      health: { type: "uptime", ms: 3000 },
+    },
+    {
       name: "event-generator",
       description: "SNKRS drop traffic as OTLP traces, continuous cycles",
       script: "event-generator/cli.ts",

@@ -1,0 +1,267 @@
+import { spawn } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import type { ClickHouseClient } from "@clickhouse/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { startTestStack, type TestStack } from "../testing/stack.ts";
+import { Analyzer } from "./analyzer.ts";
+import { readDetectionConfig } from "./config.ts";
+import { listAnomalies, listIncidents } from "./query.ts";
+import { readState } from "./store.ts";
+import { insertSynthetic, syntheticSpans } from "./testing/synthetic.ts";
+
+const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+let stack: TestStack;
+let client: ClickHouseClient;
+let db: string;
+
+const START_MS = Date.UTC(2026, 11, 4, 10, 0, 0);
+const detection = { ...readDetectionConfig({}), baselineMinutes: 20 };
+
+function analyzer(overrides: Partial<ConstructorParameters<typeof Analyzer>[0]> = {}): Analyzer {
+  return new Analyzer({
+    client,
+    database: db,
+    shard: { index: 0, count: 1 },
+    batchRows: 1000,
+    settleMs: 0,
+    detectMinutesPerPass: 1000,
+    detection,
+    ...overrides,
+  });
+}
+
+async function scalar(sql: string): Promise<number> {
+  const result = await client.query({ query: sql, format: "JSONEachRow" });
+  const [row] = await result.json<Record<string, string>>();
+  return Number(Object.values(row ?? { n: 0 })[0]);
+}
+
+async function reset(): Promise<void> {
+  for (const table of [
+    "otel_traces",
+    "analyzer_state",
+    "analyzer_span_minutes",
+    "analyzer_pattern_minutes",
+    "anomalies",
+  ])
+    await client.command({ query: `TRUNCATE TABLE ${db}.${table}` });
+}
+
+const statsSpans = () => scalar(`SELECT sum(Spans) FROM ${db}.analyzer_span_minutes`);
+const statsPatterns = () =>
+  scalar(`SELECT sum(Count) FROM ${db}.analyzer_pattern_minutes WHERE Source = 'span'`);
+const sourceSpans = () => scalar(`SELECT count() FROM ${db}.otel_traces`);
+const sourceMessages = () => scalar(`SELECT countIf(StatusMessage != '') FROM ${db}.otel_traces`);
+
+beforeAll(async () => {
+  stack = await startTestStack({ clickhouse: true });
+  db = stack.clickhouse.database;
+  client = createClickHouseClient(stack.clickhouse);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await stack?.stop();
+});
+
+describe("analyzer against a real ClickHouse", () => {
+  it("finds the injected fault: errors, latency and a new pattern of one service, grouped in one incident", async () => {
+    await reset();
+    const fault = { service: "payment", fromMinute: 30, toMinute: 33 };
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS, minutes: 40, fault }));
+    const a = analyzer();
+    while ((await a.countOnce()) > 0) {}
+    expect(await statsSpans()).toBe(await sourceSpans());
+    const judged = await a.detectOnce(true);
+    expect(judged.minutes).toBe(39);
+    const anomalies = await listAnomalies(client, db, {});
+    const faultFrom = START_MS + 30 * 60_000;
+    const faultTo = START_MS + 33 * 60_000;
+    const inFault = anomalies.filter((x) => x.timeMs >= faultFrom && x.timeMs <= faultTo);
+    expect(new Set(inFault.map((x) => x.service))).toEqual(new Set(["payment"]));
+    const kinds = new Set(inFault.map((x) => x.kind));
+    expect(kinds).toContain("error_rate");
+    expect(kinds).toContain("latency_p95");
+    expect(kinds).toContain("pattern_new");
+    const newPattern = inFault.find((x) => x.kind === "pattern_new")!;
+    expect(newPattern.subject).toBe("no connection available in pool payment-db after <DURATION>");
+    // Outside the fault, steady traffic: nothing of note.
+    expect(anomalies.filter((x) => x.timeMs < faultFrom && x.score >= detection.threshold * 2)).toEqual([]);
+    const incidents = await listIncidents(client, db, {});
+    const main = incidents.find((i) => i.startMs <= faultFrom && i.endMs > faultFrom)!;
+    expect(main.services[0]!.service).toBe("payment");
+    // The SQL view agrees on where the incident starts.
+    expect(
+      await scalar(
+        `SELECT count() FROM ${db}.incidents WHERE Start = toDateTime(${faultFrom / 1000}, 'UTC')`,
+      ),
+    ).toBe(1);
+  });
+
+  it("anomalies, incidents and status commands print what was found", async () => {
+    const env = { ...process.env, ...stack.env, LOG_LEVEL: "warn" };
+    const run = (args: string[]) =>
+      new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: ROOT, env });
+        let out = "";
+        child.stdout.on("data", (chunk) => {
+          out += chunk;
+        });
+        child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${out}`))));
+      });
+    const anomalies = (await run(["anomalies", "--service", "payment", "--kind", "error_rate", "--json"]))
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(anomalies.length).toBeGreaterThan(0);
+    expect(anomalies.every((a) => a.service === "payment" && a.kind === "error_rate")).toBe(true);
+    expect(await run(["incidents"])).toMatch(/anomalies {2}services: payment\(/);
+    expect(await run(["status", "--json"])).toContain('"source":"traces"');
+  });
+
+  it("counts spans loaded late (older timestamps, newer load) exactly once, over several batches", async () => {
+    await reset();
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS, minutes: 10, seed: 1 }));
+    const a = analyzer({ batchRows: 333 });
+    while ((await a.countOnce()) > 0) {}
+    // Late arrivals dated before everything counted so far.
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS - 3_600_000, minutes: 3, seed: 2 }));
+    while ((await a.countOnce()) > 0) {}
+    expect(await statsSpans()).toBe(await sourceSpans());
+    expect(await statsPatterns()).toBe(await sourceMessages());
+    const state = await readState(client, db, "traces", { index: 0, count: 1 });
+    expect(Number(state.countedRows)).toBe(await sourceSpans());
+    expect(state.pending).toBeUndefined();
+  });
+
+  it("a batch retried after a crash between its inserts writes nothing twice", async () => {
+    await reset();
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS, minutes: 5, seed: 3 }));
+    const crashing = analyzer({
+      afterInsert: (table) => {
+        if (table === "analyzer_span_minutes") throw new Error("crash");
+      },
+    });
+    await expect(crashing.countBatch("traces")).rejects.toThrow("crash");
+    expect((await readState(client, db, "traces", { index: 0, count: 1 })).pending).toBeDefined();
+    const a = analyzer();
+    while ((await a.countOnce()) > 0) {}
+    expect(await statsSpans()).toBe(await sourceSpans());
+    expect(await statsPatterns()).toBe(await sourceMessages());
+  });
+
+  it("two shards together count every span once", async () => {
+    await reset();
+    await insertSynthetic(client, db, syntheticSpans({ startMs: START_MS, minutes: 6, seed: 4 }));
+    for (const index of [0, 1]) {
+      const a = analyzer({ shard: { index, count: 2 }, batchRows: 250 });
+      while ((await a.countOnce()) > 0) {}
+    }
+    expect(await statsSpans()).toBe(await sourceSpans());
+  });
+
+  it("counts log bodies into patterns and log counts, and metric points into metric minutes", async () => {
+    await reset();
+    for (const table of ["otel_logs", "otel_metrics_gauge", "analyzer_metric_minutes"])
+      await client.command({ query: `TRUNCATE TABLE ${db}.${table}` });
+    const at = (minute: number, second: number) =>
+      new Date(START_MS + minute * 60_000 + second * 1000).toISOString().replace("T", " ").replace("Z", "");
+    const logs = [];
+    for (let minute = 0; minute < 3; minute++)
+      for (let i = 0; i < 10; i++)
+        logs.push({
+          Timestamp: at(minute, i),
+          ServiceName: "ts-order-service",
+          SeverityText: i < 2 ? "ERROR" : "INFO",
+          SeverityNumber: i < 2 ? 17 : 9,
+          Body: i < 2 ? `order ${1000 + i} failed: timeout after ${i + 3}s` : `order ${2000 + i} created`,
+        });
+    await client.insert({ table: `${db}.otel_logs`, values: logs, format: "JSONEachRow" });
+    const points = [0, 1, 2].flatMap((minute) =>
+      [0, 30].map((second) => ({
+        ServiceName: "ts-order-service",
+        MetricName: "container.cpu.usage",
+        Attributes: { pod: "order-1" },
+        TimeUnix: at(minute, second).slice(0, 19),
+        Value: 0.5 + minute,
+      })),
+    );
+    await client.insert({ table: `${db}.otel_metrics_gauge`, values: points, format: "JSONEachRow" });
+    const a = analyzer({ batchRows: 7 });
+    while ((await a.countOnce()) > 0) {}
+    const patterns = await client.query({
+      query: `SELECT Template AS t, sum(Count) AS n, sum(Errors) AS e FROM ${db}.analyzer_pattern_minutes
+              WHERE Source = 'log' GROUP BY t ORDER BY t`,
+      format: "JSONEachRow",
+    });
+    expect(await patterns.json()).toEqual([
+      { t: "order <NUM> created", n: "24", e: "0" },
+      { t: "order <NUM> failed: timeout after <DURATION>", n: "6", e: "6" },
+    ]);
+    const metrics = await client.query({
+      query: `SELECT Metric AS m, toUnixTimestamp(Minute) AS t, if(any(Aggregation) = 'sum', sum(Sum), sum(Sum) / sum(Points)) AS v
+              FROM ${db}.analyzer_metric_minutes GROUP BY m, Minute ORDER BY m, Minute`,
+      format: "JSONEachRow",
+    });
+    const byMetric = (await metrics.json<{ m: string; t: string; v: number }>()).map((r) => [
+      r.m,
+      Number(r.v),
+    ]);
+    expect(byMetric).toEqual([
+      ["container.cpu.usage", 0.5],
+      ["container.cpu.usage", 1.5],
+      ["container.cpu.usage", 2.5],
+      ["log.errors", 2],
+      ["log.errors", 2],
+      ["log.errors", 2],
+      ["log.records", 10],
+      ["log.records", 10],
+      ["log.records", 10],
+    ]);
+  });
+
+  it("kill -9 mid-run, restart: exact counts, no duplicates", { timeout: 400_000 }, async () => {
+    await reset();
+    for (let i = 0; i < 4; i++)
+      await insertSynthetic(
+        client,
+        db,
+        syntheticSpans({ startMs: START_MS + i * 600_000, minutes: 10, seed: 10 + i }),
+      );
+    const total = await sourceSpans();
+    const env = {
+      ...process.env,
+      ...stack.env,
+      ANALYZER_BATCH_ROWS: "150",
+      ANALYZER_SETTLE: "0",
+      LOG_LEVEL: "warn",
+    };
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "run", "--poll-interval", "50"], {
+      cwd: ROOT,
+      env,
+      stdio: "ignore",
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    // Kill as soon as the first batches are in (a loaded machine may take minutes to start the process).
+    const deadline = Date.now() + 240_000;
+    while ((await statsSpans()) < 300 && Date.now() < deadline) await sleep(20);
+    expect(Date.now()).toBeLessThan(deadline);
+    child.kill("SIGKILL");
+    await exited;
+    const partial = await statsSpans();
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(total);
+    const again = spawn(process.execPath, ["--import", "tsx", CLI, "run", "--once"], {
+      cwd: ROOT,
+      env,
+      stdio: "inherit",
+    });
+    expect(await new Promise((resolve) => again.once("exit", resolve))).toBe(0);
+    expect(await statsSpans()).toBe(total);
+    expect(await statsPatterns()).toBe(await sourceMessages());
+  });
+});
