@@ -70,7 +70,8 @@ export async function tableExists(
   table: string,
 ): Promise<boolean> {
   const result = await client.query({
-    query: "SELECT count() AS n FROM system.tables WHERE database = {database:String} AND name = {table:String}",
+    query:
+      "SELECT count() AS n FROM system.tables WHERE database = {database:String} AND name = {table:String}",
     query_params: { database, table },
     format: "JSONEachRow",
   });

@@ -1,4 +1,4 @@
-import type { Signal } from "../../analyzer/rca/features.ts";
+import { bounds, type Signal } from "../../analyzer/rca/features.ts";
 import { formatRootCauses } from "../../analyzer/rca/format.ts";
 import {
   ALL_SIGNALS,
@@ -6,6 +6,7 @@ import {
   DEFAULT_WINDOW_MS,
   rankRootCauses,
 } from "../../analyzer/rca/rank.ts";
+import { recordSql, sqlWithParams } from "./query.ts";
 import { type AgentTool, ToolInputError } from "./types.ts";
 import { optionalNumber, optionalString, readObject } from "./validate.ts";
 import { parseRelativeDuration } from "./window.ts";
@@ -85,12 +86,12 @@ export const rootCauseTool: AgentTool<RootCauseInput> = {
       baselineMs: input.baselineMs,
       signals: input.signals,
     });
+    for (const statement of report.sql) recordSql(ctx, sqlWithParams(statement, bounds(report.window)));
     const text = formatRootCauses(report, input.top);
     const shown = Math.min(input.top, report.ranked.filter((r) => r.score > 0).length);
     return {
       text: text.length > ctx.limits.maxChars ? `${text.slice(0, ctx.limits.maxChars - 20)}\n(cut)` : text,
       rows: shown,
-      sql: report.sql,
       truncated: text.length > ctx.limits.maxChars || report.ranked.length > input.top,
     };
   },

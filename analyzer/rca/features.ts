@@ -76,7 +76,8 @@ export interface Features {
 
 export type Signal = "traces" | "logs" | "metrics";
 
-function bounds(w: RcaWindow): Record<string, string> {
+/** The query parameters of a window: baseline start, alert time, window end (ClickHouse DateTime64 text). */
+export function bounds(w: RcaWindow): Record<string, string> {
   const iso = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
   return { from: iso(w.atMs - w.baselineMs), at: iso(w.atMs), to: iso(w.atMs + w.windowMs) };
 }
