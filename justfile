@@ -90,6 +90,14 @@ bench:
 agent *question:
     @if [ "{{mode}}" = "docker" ]; then {{compose}} run --rm agent node --import tsx agent/cli.ts "$@"; else {{tsx}} agent/cli.ts "$@"; fi
 
+# root-cause ranking for an incident that began at a time: `just rca 2026-12-02T09:03:53Z`, `just rca 15m` (default 3 min ago)
+rca *time:
+    @{{just_executable()}} mode={{mode}} agent "/rca $*"
+
+# replay the Nezha Train-Ticket dataset (traces, logs, metrics) into the running stack; `--help` for options
+replay-nezha *args:
+    @{{tsx}} analyzer/replay/cli.ts "$@"
+
 # run a stage command locally, or inside the stage's container in docker mode
 _stage service script *args:
     @if [ "{{mode}}" = "docker" ]; then {{compose}} exec {{service}} node --import tsx {{script}} {{args}}; else {{tsx}} {{script}} {{args}}; fi

@@ -13,6 +13,13 @@ describe("slash commands", () => {
       tool: "patterns",
       input: { service: "checkout", last: "1h" },
     });
+    expect(parseSlash("/rca 15m ago")).toEqual({ kind: "tool", tool: "root_cause", input: { at: "15m" } });
+    expect(parseSlash("/rca 2026-12-02T09:03:53Z")).toEqual({
+      kind: "tool",
+      tool: "root_cause",
+      input: { at: "2026-12-02T09:03:53Z" },
+    });
+    expect(parseSlash("/rca 15m later")).toMatchObject({ kind: "error" });
     expect(parseSlash("/anomalies 6h")).toEqual({ kind: "tool", tool: "anomalies", input: { last: "6h" } });
     expect(parseSlash("/slow checkout")).toEqual({
       kind: "tool",

@@ -24,6 +24,7 @@ export const SLASH_HELP = `Ask a question in plain words, or use a command:
                                 one metric per minute (e.g. /metrics draw db.client.connection.pending_requests 1h)
   /search [--logs|--all] <text> semantic search over spans, log records or both (e.g. /search --logs card declined)
   /compare <service> [window]   last <window> vs the <window> before it (default 1h)
+  /rca [time]                   services most likely behind an incident starting at time (ISO, or 15m ago)
   /schema                       tables, columns, stored time range, services
   /run <sql>                    run a read-only SELECT (alias /sql-run)
   /sql                          show the SQL of the last answer or command
@@ -149,6 +150,12 @@ export function parseSlash(line: string): SlashCommand | undefined {
       if (rest[0] !== undefined) input.service = rest[0];
       if (rest[1] !== undefined) input.metric = rest[1];
       return { kind: "tool", tool: "read_metrics", input: withWindow(input, last) };
+    }
+    case "/rca": {
+      // "15m ago" reads as people say it; the tool takes "15m".
+      const at = args.length === 2 && args[1]?.toLowerCase() === "ago" ? args.slice(0, 1) : args;
+      if (at.length > 1) return { kind: "error", message: "usage: /rca [time, ISO 8601 or e.g. 15m ago]" };
+      return { kind: "tool", tool: "root_cause", input: at.length ? { at: at[0] } : {} };
     }
     case "/slow": {
       const split = splitWindow(args);

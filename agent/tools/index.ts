@@ -5,6 +5,7 @@ import { findLogsTool } from "./find-logs.ts";
 import { findSlowSpansTool } from "./find-slow-spans.ts";
 import { patternsTool } from "./patterns.ts";
 import { readMetricsTool } from "./read-metrics.ts";
+import { rootCauseTool } from "./root-cause.ts";
 import { runSqlTool } from "./run-sql.ts";
 import { schemaTool } from "./schema.ts";
 import { semanticSearchTool } from "./semantic-search.ts";
@@ -25,6 +26,7 @@ export const ALL_TOOLS: readonly AnyAgentTool[] = [
   readMetricsTool,
   semanticSearchTool,
   compareWindowsTool,
+  rootCauseTool,
   runSqlTool,
 ];
 

@@ -441,3 +441,21 @@ describe("the agent connection itself", () => {
     ).rejects.toMatchObject({ type: "READONLY" });
   });
 });
+
+describe("root_cause on the seeded spans", () => {
+  it("ranks as the read-only agent user, says its window and shows its SQL", async () => {
+    const at = new Date(END_MS - 10 * 60_000).toISOString();
+    const result = await call("root_cause", { at, window_minutes: 10, signals: "traces,logs" });
+    expect(result.isError).toBe(false);
+    expect(result.content).toMatch(
+      /^Root-cause ranking for .*window 10 min after, baseline 30 min before; evidence: traces, logs/,
+    );
+    expect(result.sql.length).toBeGreaterThan(0);
+  });
+
+  it("refuses an unknown signal with a message that says what it takes", async () => {
+    const result = await call("root_cause", { signals: "traces,profiles" });
+    expect(result.isError).toBe(true);
+    expect(result.content).toMatch(/traces, logs, metrics/);
+  });
+});

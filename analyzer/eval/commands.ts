@@ -1,0 +1,103 @@
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command } from "commander";
+import { createClickHouseClient } from "../../shared/clickhouse.ts";
+import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
+import { DEFAULT_DATASET, datasetDays, type Fault, readFaults } from "../replay/replay.ts";
+import { firstReplayedSpanMs } from "../replay/verify.ts";
+import { accuracy, DAY_MS, type FaultResult, PUBLISHED, SIGNAL_SETS, scoreFaults } from "./nezha-eval.ts";
+
+const pad = (text: string, width: number) => text.padEnd(width);
+const fmt = (x: number) => x.toFixed(1).padStart(6);
+
+function accuracyTable(title: string, results: FaultResult[], faults: Fault[]): string {
+  const lines = [
+    `${title} (${faults.length} faults)`,
+    `  ${pad("signals / fault type", 34)}  faults  top-1  top-3  top-5`,
+  ];
+  for (const set of SIGNAL_SETS) {
+    const mine = results.filter((r) => r.signals === set.name && faults.includes(r.fault));
+    const a = accuracy(mine);
+    lines.push(
+      `  ${pad(set.name, 34)}  ${String(a.faults).padStart(6)} ${fmt(a.top1)} ${fmt(a.top3)} ${fmt(a.top5)}`,
+    );
+    for (const type of [...new Set(faults.map((f) => f.type))].sort()) {
+      const t = accuracy(mine.filter((r) => r.fault.type === type));
+      lines.push(
+        `    ${pad(type, 32)}  ${String(t.faults).padStart(6)} ${fmt(t.top1)} ${fmt(t.top3)} ${fmt(t.top5)}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+function publishedTable(): string {
+  const lines = [
+    "Published on the same 45 faults (Nezha, FSE 2023):",
+    `  ${pad("approach (input)", 50)} top-1  top-3  top-5`,
+  ];
+  for (const p of PUBLISHED)
+    lines.push(`  ${pad(`${p.approach} (${p.input})`, 50)}${fmt(p.top1)} ${fmt(p.top3)} ${fmt(p.top5)}`);
+  return lines.join("\n");
+}
+
+/** The `eval-rca` command line (entry point: cli.ts). */
+export function evalRcaProgram(): Command {
+  return new Command("eval-rca")
+    .description(
+      "Scores root-cause ranking on the Nezha Train-Ticket faults: replays the dataset through the running stack " +
+        "unless a replay is already stored, gives the ranking only each fault's injection time, and prints top-1/3/5 " +
+        "service accuracy per day, per fault type and per signal set beside the published figures.",
+    )
+    .option("--dataset <dir>", "dataset folder", DEFAULT_DATASET)
+    .option("--days <list>", "comma-separated day folders (default: all)")
+    .option("--verbose", "one line per fault and signal set: the true service's rank and the top 3")
+    .action(async (flags: { dataset: string; days?: string; verbose?: boolean }) => {
+      const datasetDir = path.resolve(flags.dataset);
+      const days = flags.days ? flags.days.split(",") : await datasetDays(datasetDir);
+      const config = readClickHouseConfig();
+      const client = createClickHouseClient(config, { application: "eval-rca" });
+      try {
+        let first = await firstReplayedSpanMs(client, config.database);
+        if (first === undefined) {
+          process.stderr.write("no replay stored: replaying the dataset into the running stack\n");
+          const replay = fileURLToPath(new URL("../replay/cli.ts", import.meta.url));
+          const run = spawnSync(process.execPath, ["--import", "tsx", replay, "--dataset", datasetDir], {
+            stdio: "inherit",
+          });
+          if (run.status !== 0) throw new Error("the replay failed (see above)");
+          first = await firstReplayedSpanMs(client, config.database);
+          if (first === undefined) throw new Error("the replay stored no spans");
+        }
+        const allDays = await datasetDays(datasetDir);
+        const allFaults = (await Promise.all(allDays.map((day) => readFaults(datasetDir, day)))).flat();
+        const faults = allFaults.filter((f) => days.includes(f.day));
+        const earliest = Math.min(...allFaults.map((f) => f.injectMs));
+        // Replays shift by whole days; the first stored span lies minutes before the first fault.
+        const offsetMs = Math.round((first - earliest) / DAY_MS) * DAY_MS;
+        process.stderr.write(
+          `replay offset: ${offsetMs / DAY_MS} days; ranking ${faults.length} faults x ${SIGNAL_SETS.length} signal sets\n`,
+        );
+        const results = await scoreFaults(client, faults, offsetMs, (r) => {
+          if (flags.verbose)
+            process.stdout.write(
+              `${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`,
+            );
+        });
+        const out = [accuracyTable("All days", results, faults)];
+        for (const day of days)
+          out.push(
+            accuracyTable(
+              `Day ${day}`,
+              results,
+              faults.filter((f) => f.day === day),
+            ),
+          );
+        out.push(publishedTable());
+        process.stdout.write(`${out.join("\n\n")}\n`);
+      } finally {
+        await client.close();
+      }
+    });
+}

@@ -1,0 +1,211 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+
+/**
+ * What the ranking reads from ClickHouse: per service and operation, span
+ * counts, errors and latency (total and exclusive, i.e. minus the time spent
+ * in children) in the window after the alert and in the baseline before it;
+ * per service and log template, error/warning log counts; per service and
+ * metric, the baseline points' median and spread and the window's values.
+ * Each query aggregates in ClickHouse; only summaries travel.
+ */
+
+export interface RcaWindow {
+  /** Alert time (ms since the epoch): the window starts here. */
+  atMs: number;
+  windowMs: number;
+  baselineMs: number;
+}
+
+export type Phase = "w" | "b";
+
+export interface OperationStats {
+  phase: Phase;
+  service: string;
+  operation: string;
+  /** The one other service all children of these spans belong to (a client call), or ''. */
+  callee: string;
+  spans: number;
+  errors: number;
+  /** Errors on spans none of whose children failed: where the failure started. */
+  originErrors: number;
+  p50: number;
+  p90: number;
+  selfP50: number;
+  selfP90: number;
+}
+
+export interface EdgeStats {
+  phase: Phase;
+  caller: string;
+  callee: string;
+  calls: number;
+}
+
+export interface LogTemplateStats {
+  phase: Phase;
+  service: string;
+  template: string;
+  severity: number;
+  count: number;
+  example: string;
+}
+
+export interface LogVolume {
+  phase: Phase;
+  service: string;
+  lines: number;
+}
+
+export interface MetricStats {
+  service: string;
+  pod: string;
+  metric: string;
+  baseline: number[];
+  window: number[];
+}
+
+export interface Features {
+  operations: OperationStats[];
+  edges: EdgeStats[];
+  logTemplates: LogTemplateStats[];
+  logVolume: LogVolume[];
+  metrics: MetricStats[];
+  /** SQL that produced them, for /sql and the tool's answer. */
+  sql: string[];
+}
+
+export type Signal = "traces" | "logs" | "metrics";
+
+/** The query parameters of a window: baseline start, alert time, window end (ClickHouse DateTime64 text). */
+export function bounds(w: RcaWindow): Record<string, string> {
+  const iso = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
+  return { from: iso(w.atMs - w.baselineMs), at: iso(w.atMs), to: iso(w.atMs + w.windowMs) };
+}
+
+const TIME_PARAMS = `{from:DateTime64(3)} AS b0, {at:DateTime64(3)} AS t0, {to:DateTime64(3)} AS w1`;
+
+export const OPERATIONS_SQL = `
+WITH ${TIME_PARAMS},
+spans AS (
+  SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, Duration, StatusCode = 'Error' AS failed,
+         if(Timestamp >= t0, 'w', 'b') AS phase
+  FROM otel_traces WHERE Timestamp >= b0 AND Timestamp < w1),
+children AS (
+  SELECT TraceId, ParentSpanId AS SpanId, sum(Duration) AS childTime, countIf(failed) AS failedChildren,
+         if(uniqExact(ServiceName) = 1, any(ServiceName), '') AS childService
+  FROM spans WHERE ParentSpanId != '' GROUP BY TraceId, ParentSpanId)
+SELECT phase, ServiceName AS service, SpanName AS operation,
+       if(childService != ServiceName, childService, '') AS callee, count() AS spans,
+       countIf(failed) AS errors, countIf(failed AND failedChildren = 0) AS originErrors,
+       quantile(0.5)(Duration) / 1e6 AS p50, quantile(0.9)(Duration) / 1e6 AS p90,
+       quantile(0.5)(Duration - least(Duration, childTime)) / 1e6 AS selfP50,
+       quantile(0.9)(Duration - least(Duration, childTime)) / 1e6 AS selfP90
+FROM spans LEFT JOIN children USING (TraceId, SpanId)
+GROUP BY phase, service, operation, callee`;
+
+export const EDGES_SQL = `
+WITH ${TIME_PARAMS},
+spans AS (
+  SELECT TraceId, SpanId, ParentSpanId, ServiceName, if(Timestamp >= t0, 'w', 'b') AS phase
+  FROM otel_traces WHERE Timestamp >= b0 AND Timestamp < w1)
+SELECT c.phase AS phase, p.ServiceName AS caller, c.ServiceName AS callee, count() AS calls
+FROM spans AS c INNER JOIN spans AS p ON p.TraceId = c.TraceId AND p.SpanId = c.ParentSpanId
+WHERE p.ServiceName != c.ServiceName
+GROUP BY phase, caller, callee`;
+
+/**
+ * Log lines of every level, pre-grouped in ClickHouse by the body with hex
+ * ids and numbers blanked (only to shrink what travels; the pattern miner
+ * forms the templates).
+ */
+export const LOG_TEMPLATES_SQL = `
+WITH ${TIME_PARAMS}
+SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service,
+       replaceRegexpAll(substring(Body, 1, 1024), '[0-9a-fA-F]{8,}|[0-9]+', '0') AS template,
+       max(SeverityNumber) AS severity, count() AS count, any(substring(Body, 1, 300)) AS example
+FROM otel_logs
+WHERE Timestamp >= b0 AND Timestamp < w1
+GROUP BY phase, service, template`;
+
+export const LOG_VOLUME_SQL = `
+WITH ${TIME_PARAMS}
+SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service, count() AS lines
+FROM otel_logs WHERE Timestamp >= b0 AND Timestamp < w1
+GROUP BY phase, service`;
+
+export const METRICS_SQL = `
+WITH ${TIME_PARAMS}
+SELECT ServiceName AS service, ResourceAttributes['k8s.pod.name'] AS pod, MetricName AS metric,
+       arrayMap(p -> p.2, arraySort(groupArrayIf((TimeUnix, Value), TimeUnix < t0))) AS baseline,
+       arrayMap(p -> p.2, arraySort(groupArrayIf((TimeUnix, Value), TimeUnix >= t0))) AS window
+FROM otel_metrics_gauge
+WHERE TimeUnix >= b0 AND TimeUnix < w1 AND isFinite(Value)
+GROUP BY service, pod, metric`;
+
+async function rows<T>(client: ClickHouseClient, sql: string, params: Record<string, unknown>): Promise<T[]> {
+  const result = await client.query({ query: sql, query_params: params, format: "JSONEachRow" });
+  return result.json<T>();
+}
+
+/** Tables that exist in the database, so a stack without logs or metrics still ranks on traces. */
+async function existingTables(client: ClickHouseClient): Promise<Set<string>> {
+  const list = await rows<{ name: string }>(
+    client,
+    "SELECT name FROM system.tables WHERE database = currentDatabase()",
+    {},
+  );
+  return new Set(list.map((r) => r.name));
+}
+
+const numeric = <T extends object>(row: T, keys: Array<keyof T>): T => {
+  for (const key of keys) (row as Record<keyof T, unknown>)[key] = Number(row[key]);
+  return row;
+};
+
+/** Reads the features from the client's default database (the one holding the otel_* tables). */
+export async function readFeatures(
+  client: ClickHouseClient,
+  window: RcaWindow,
+  signals: readonly Signal[],
+): Promise<Features> {
+  const params = bounds(window);
+  const tables = await existingTables(client);
+  const features: Features = {
+    operations: [],
+    edges: [],
+    logTemplates: [],
+    logVolume: [],
+    metrics: [],
+    sql: [],
+  };
+  const run = async <T>(sql: string): Promise<T[]> => {
+    features.sql.push(sql);
+    return rows<T>(client, sql, params);
+  };
+  if (signals.includes("traces") && tables.has("otel_traces")) {
+    const [operations, edges] = await Promise.all([
+      run<OperationStats>(OPERATIONS_SQL),
+      run<EdgeStats>(EDGES_SQL),
+    ]);
+    features.operations = operations.map((r) =>
+      numeric(r, ["spans", "errors", "originErrors", "p50", "p90", "selfP50", "selfP90"]),
+    );
+    features.edges = edges.map((r) => numeric(r, ["calls"]));
+  }
+  if (signals.includes("logs") && tables.has("otel_logs")) {
+    const [templates, volume] = await Promise.all([
+      run<LogTemplateStats>(LOG_TEMPLATES_SQL),
+      run<LogVolume>(LOG_VOLUME_SQL),
+    ]);
+    features.logTemplates = templates.map((r) => numeric(r, ["severity", "count"]));
+    features.logVolume = volume.map((r) => numeric(r, ["lines"]));
+  }
+  if (signals.includes("metrics") && tables.has("otel_metrics_gauge")) {
+    features.metrics = (await run<MetricStats>(METRICS_SQL)).map((r) => ({
+      ...r,
+      baseline: r.baseline.map(Number),
+      window: r.window.map(Number),
+    }));
+  }
+  return features;
+}

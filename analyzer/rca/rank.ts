@@ -1,0 +1,46 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import { type RcaWindow, readFeatures, type Signal } from "./features.ts";
+import { type RankedService, rankServices } from "./score.ts";
+
+export interface RankRootCausesOptions {
+  /** Alert time: the window under analysis starts here. */
+  at: Date;
+  /** Length of the window after the alert (default 5 min). */
+  windowMs?: number;
+  /** Length of the baseline before the alert (default 30 min). */
+  baselineMs?: number;
+  /** Evidence to use (default all three). */
+  signals?: readonly Signal[];
+}
+
+export interface RootCauseReport {
+  window: RcaWindow;
+  signals: readonly Signal[];
+  ranked: RankedService[];
+  sql: string[];
+}
+
+export const DEFAULT_WINDOW_MS = 3 * 60_000;
+export const DEFAULT_BASELINE_MS = 30 * 60_000;
+export const ALL_SIGNALS: readonly Signal[] = ["traces", "logs", "metrics"];
+
+/**
+ * Root-cause ranking for an alert time: services ranked by how much their own
+ * traces, logs and metrics changed in the window after `at` against the
+ * baseline before it, with blame moved along the call graph to the callee
+ * that explains a caller's change. Deterministic: the same stored data gives
+ * the same ranking.
+ */
+export async function rankRootCauses(
+  client: ClickHouseClient,
+  options: RankRootCausesOptions,
+): Promise<RootCauseReport> {
+  const window: RcaWindow = {
+    atMs: options.at.getTime(),
+    windowMs: options.windowMs ?? DEFAULT_WINDOW_MS,
+    baselineMs: options.baselineMs ?? DEFAULT_BASELINE_MS,
+  };
+  const signals = options.signals ?? ALL_SIGNALS;
+  const features = await readFeatures(client, window, signals);
+  return { window, signals, ranked: rankServices(features), sql: features.sql };
+}

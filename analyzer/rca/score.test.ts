@@ -1,0 +1,149 @@
+import { describe, expect, it } from "vitest";
+import type { Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
+import { rankServices, robustZ, surge } from "./score.ts";
+
+function op(
+  phase: "w" | "b",
+  service: string,
+  operation: string,
+  ms: number,
+  extra: Partial<OperationStats> = {},
+): OperationStats {
+  return {
+    phase,
+    service,
+    operation,
+    callee: "",
+    spans: phase === "b" ? 600 : 60,
+    errors: 0,
+    originErrors: 0,
+    p50: ms,
+    p90: ms * 1.5,
+    selfP50: ms,
+    selfP90: ms * 1.5,
+    ...extra,
+  };
+}
+
+function empty(): Features {
+  return { operations: [], edges: [], logTemplates: [], logVolume: [], metrics: [], sql: [] };
+}
+
+/** frontend -> checkout -> payment, healthy in the baseline. */
+function shop(): Features {
+  const f = empty();
+  for (const phase of ["b", "w"] as const) {
+    f.operations.push(op(phase, "frontend", "GET /checkout", 3), op(phase, "checkout", "PlaceOrder", 2));
+    f.operations.push(op(phase, "frontend", "HTTP POST", 1, { callee: "checkout" }));
+    f.operations.push(op(phase, "checkout", "HTTP POST", 1, { callee: "payment" }));
+    f.edges.push({ phase, caller: "frontend", callee: "checkout", calls: 100 });
+    f.edges.push({ phase, caller: "checkout", callee: "payment", calls: 100 });
+    f.logVolume.push({ phase, service: "frontend", lines: phase === "b" ? 5000 : 500 });
+    f.logVolume.push({ phase, service: "inventory", lines: phase === "b" ? 2000 : 200 });
+  }
+  return f;
+}
+
+describe("rankServices on synthetic incidents", () => {
+  it("puts a slow, failing callee above the callers that only pass its failure on", () => {
+    const f = shop();
+    f.operations.push(op("b", "payment", "Authorize", 5));
+    // payment's own time rises 40x and its errors start there; callers' totals rise, their own time does not.
+    f.operations.push(op("w", "payment", "Authorize", 200, { errors: 20, originErrors: 20 }));
+    f.operations.push(op("w", "checkout", "PlaceOrder", 2, { p50: 210, p90: 320, errors: 20 }));
+    f.operations.push(op("w", "frontend", "GET /checkout", 3, { p50: 215, p90: 330, errors: 20 }));
+    const ranked = rankServices(f);
+    expect(ranked[0]?.service).toBe("payment");
+    expect(ranked[0]?.evidence.map((e) => e.kind)).toEqual(expect.arrayContaining(["latency", "errors"]));
+    expect(ranked.find((r) => r.service === "checkout")?.score ?? 0).toBeLessThan(ranked[0]?.score ?? 0);
+  });
+
+  it("finds a fault that shows only in one service's logs", () => {
+    const f = shop();
+    f.operations.push(op("b", "inventory", "Reserve", 4), op("w", "inventory", "Reserve", 4));
+    const routine: LogTemplateStats = {
+      phase: "b",
+      service: "frontend",
+      template: "request served in 0 ms",
+      severity: 9,
+      count: 5000,
+      example: "request served in 3 ms",
+    };
+    f.logTemplates.push(routine, { ...routine, phase: "w", count: 500 });
+    f.logTemplates.push({
+      phase: "b",
+      service: "inventory",
+      template: "reserved 0 items",
+      severity: 9,
+      count: 2000,
+      example: "reserved 2 items",
+    });
+    f.logTemplates.push({
+      phase: "w",
+      service: "inventory",
+      template: "reserved 0 items",
+      severity: 9,
+      count: 170,
+      example: "reserved 2 items",
+    });
+    f.logTemplates.push({
+      phase: "w",
+      service: "inventory",
+      template: "ERROR stock lookup failed: connection reset by peer",
+      severity: 17,
+      count: 30,
+      example: "ERROR stock lookup failed: connection reset by peer",
+    });
+    const ranked = rankServices(f);
+    expect(ranked[0]?.service).toBe("inventory");
+    expect(ranked[0]?.evidence[0]?.kind).toBe("log");
+    expect(ranked[0]?.evidence[0]?.detail).toMatch(/^appeared/);
+  });
+
+  it("finds a CPU-only fault against the same metric on every other pod", () => {
+    const f = empty();
+    const flat = (level: number, n: number, wobble: number) =>
+      Array.from({ length: n }, (_, i) => level + (i % 3) * wobble);
+    for (const service of ["a", "b", "c", "d", "e"]) {
+      const cpu: MetricStats = {
+        service,
+        pod: `${service}-1`,
+        metric: "k8s.pod.cpu.utilization",
+        baseline: flat(10, 30, 1),
+        window: flat(10, 3, 1),
+      };
+      const mem: MetricStats = {
+        service,
+        pod: `${service}-1`,
+        metric: "k8s.pod.memory.usage",
+        baseline: flat(400, 30, 5),
+        window: flat(400, 3, 5),
+      };
+      if (service === "c") cpu.window = [85, 90, 88];
+      f.metrics.push(cpu, mem);
+    }
+    const ranked = rankServices(f);
+    expect(ranked[0]?.service).toBe("c");
+    expect(ranked[0]?.evidence[0]?.subject).toBe("k8s.pod.cpu.utilization");
+    expect(ranked.filter((r) => r.score > 0).map((r) => r.service)).toEqual(["c"]);
+  });
+
+  it("is deterministic and ranks nothing when nothing changed", () => {
+    const f = shop();
+    expect(rankServices(f).filter((r) => r.score > 0)).toEqual([]);
+    expect(rankServices(f)).toEqual(rankServices(f));
+  });
+});
+
+describe("statistics", () => {
+  it("surge is a Poisson z against the baseline rate, zero without events", () => {
+    expect(surge(0, 100, 0, 1000)).toBe(0);
+    expect(surge(30, 100, 0, 1000)).toBeGreaterThan(20);
+    expect(Math.abs(surge(10, 100, 100, 1000))).toBeLessThan(1);
+  });
+  it("robustZ ignores outliers in the baseline and floors the spread", () => {
+    expect(robustZ([10, 10, 10, 10, 500], [10])).toBe(0);
+    expect(robustZ([10, 10, 10], [20])).toBeCloseTo(10, 5);
+    expect(robustZ([1, 2], [100])).toBe(0);
+  });
+});

@@ -1,0 +1,385 @@
+import { maskedTokens, minePatterns, WILDCARD } from "../patterns/index.ts";
+import type { EdgeStats, Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
+
+/**
+ * Pure scoring: each kind of evidence becomes a per-service strength, the
+ * strengths add up, and the call graph moves blame from callers to the
+ * callee that explains their change. Every constant here is one setting for
+ * every system (none is fitted per fault or per dataset).
+ */
+
+export interface Evidence {
+  kind: "latency" | "call-latency" | "errors" | "log" | "metric";
+  service: string;
+  /** What moved: an operation, a log template, a metric, a call edge. */
+  subject: string;
+  /** Strength on a common scale (roughly: how many robust standard deviations). */
+  score: number;
+  detail: string;
+}
+
+export interface RankedService {
+  service: string;
+  score: number;
+  /** The service's own evidence, strongest first. */
+  evidence: Evidence[];
+  /** Callers whose change this service explains (propagation path, upstream first). */
+  explains: string[];
+}
+
+export const SCORING = {
+  /** Fewest spans per phase before a latency comparison counts. */
+  minSpans: 5,
+  /** Milliseconds added to both sides of a latency ratio so sub-millisecond jitter is not a change. */
+  latencyFloorMs: 1,
+  /** log2 latency ratio -> score scale. */
+  latencyWeight: 4,
+  /** Weight of the p90 change relative to the median's. */
+  tailShare: 0.25,
+  /** Counts never exceed this z (a single flood must not outweigh all other evidence). */
+  maxScore: 40,
+  /** log2 of a metric's relative move -> score scale (a move twice the typical one scores 0). */
+  metricWeight: 3,
+  /**
+   * Ceiling of one metric's score: a pod metric is the weakest evidence (one
+   * series, one point a minute, often idle), so it can tip a ranking but not
+   * outvote the traces and logs.
+   */
+  metricMax: 4,
+  /**
+   * Which pod's move counts as "typical" for a metric (a quantile across pods):
+   * above the median, so a shift that a quarter of the pods share is not
+   * evidence against any one of them.
+   */
+  metricTypicalQuantile: 0.75,
+  /** Share of a caller's score a callee inherits when the caller's change is explained by the callee. */
+  propagation: 0.5,
+};
+
+const clip = (x: number) => Math.max(0, Math.min(SCORING.maxScore, x));
+
+function byKey<T>(items: T[], key: (item: T) => string): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const item of items) map.set(key(item), item);
+  return map;
+}
+
+/** Latency evidence: change in a service's own (exclusive) time per operation; client calls count for the callee. */
+export function latencyEvidence(operations: OperationStats[]): Evidence[] {
+  const key = (o: OperationStats) => `${o.service}\u0000${o.operation}\u0000${o.callee}`;
+  const baseline = byKey(
+    operations.filter((o) => o.phase === "b"),
+    key,
+  );
+  const out: Evidence[] = [];
+  const floor = SCORING.latencyFloorMs;
+  for (const w of operations) {
+    if (w.phase !== "w") continue;
+    const b = baseline.get(key(w));
+    if (!b || w.spans < SCORING.minSpans || b.spans < SCORING.minSpans) continue;
+    const ratio = (w.selfP90 + floor) / (b.selfP90 + floor);
+    const medianRatio = (w.selfP50 + floor) / (b.selfP50 + floor);
+    // The median says most calls changed; the p90 alone moves with a few slow calls.
+    const change = Math.log2(Math.max(medianRatio, 1)) + SCORING.tailShare * Math.log2(Math.max(ratio, 1));
+    const score = clip(SCORING.latencyWeight * change * Math.min(1, Math.sqrt(w.spans / 20)));
+    if (score <= 0) continue;
+    const self = `own time p50 ${b.selfP50.toFixed(1)} -> ${w.selfP50.toFixed(1)} ms, p90 ${b.selfP90.toFixed(1)} -> ${w.selfP90.toFixed(1)} ms (${w.spans} spans)`;
+    if (w.callee)
+      out.push({
+        kind: "call-latency",
+        service: w.callee,
+        subject: `${w.service} -> ${w.callee} ${w.operation}`,
+        score,
+        detail: `time outside the callee on calls from ${w.service}: ${self}`,
+      });
+    else out.push({ kind: "latency", service: w.service, subject: w.operation, score, detail: self });
+  }
+  return out;
+}
+
+/** Error evidence from span status: the rate of errors that start in a span (no failed child). */
+export function errorEvidence(operations: OperationStats[]): Evidence[] {
+  const totals = new Map<
+    string,
+    { w: number; wErr: number; b: number; bErr: number; ops: Map<string, number> }
+  >();
+  for (const o of operations) {
+    const t = totals.get(o.service) ?? { w: 0, wErr: 0, b: 0, bErr: 0, ops: new Map<string, number>() };
+    totals.set(o.service, t);
+    if (o.phase === "w") {
+      t.w += o.spans;
+      t.wErr += o.originErrors;
+      if (o.originErrors > 0) t.ops.set(o.operation, (t.ops.get(o.operation) ?? 0) + o.originErrors);
+    } else {
+      t.b += o.spans;
+      t.bErr += o.originErrors;
+    }
+  }
+  const out: Evidence[] = [];
+  for (const [service, t] of totals) {
+    const z = surge(t.wErr, t.w, t.bErr, t.b);
+    if (z <= 0) continue;
+    const top = [...t.ops].sort((a, b) => b[1] - a[1])[0];
+    out.push({
+      kind: "errors",
+      service,
+      subject: top ? top[0] : "",
+      score: clip(z),
+      detail: `errors starting here ${t.bErr}/${t.b} spans before, ${t.wErr}/${t.w} after`,
+    });
+  }
+  return out;
+}
+
+/**
+ * How far a count rose above what the baseline rate predicts for the window's
+ * volume: a Poisson z with the baseline rate smoothed by one event, so a
+ * pattern never seen before counts by how often it now appears.
+ */
+export function surge(
+  windowCount: number,
+  windowVolume: number,
+  baselineCount: number,
+  baselineVolume: number,
+): number {
+  if (windowCount === 0 || windowVolume === 0) return 0;
+  const rate = (baselineCount + 0.5) / (baselineVolume + 1);
+  const expected = rate * windowVolume;
+  return (windowCount - expected) / Math.sqrt(expected + 1);
+}
+
+function tokensMatch(pattern: string[], tokens: string[]): boolean {
+  if (pattern.length !== tokens.length) return false;
+  for (let i = 0; i < pattern.length; i++)
+    if (pattern[i] !== WILDCARD && pattern[i] !== tokens[i]) return false;
+  return true;
+}
+
+interface PatternCounts {
+  template: string;
+  example: string;
+  severity: number;
+  w: number;
+  b: number;
+}
+
+/** One service's log lines clustered by the pattern miner, counted per phase. */
+export function servicePatterns(rows: LogTemplateStats[]): PatternCounts[] {
+  const patterns = minePatterns(rows.map((r) => ({ message: r.template, count: r.count })));
+  const counts = patterns.map((p) => ({ template: p.template, example: "", severity: 0, w: 0, b: 0 }));
+  for (const row of rows) {
+    const tokens = maskedTokens(row.template);
+    const index = patterns.findIndex((p) => tokensMatch(p.tokens, tokens));
+    const target = counts[index === -1 ? counts.length - 1 : index];
+    if (!target) continue;
+    target[row.phase] += row.count;
+    target.severity = Math.max(target.severity, row.severity);
+    if (row.phase === "w" || target.example === "") target.example = row.example;
+  }
+  return counts;
+}
+
+/**
+ * How much a service did in each phase, to scale its log counts: its spans
+ * when traces cover it (a service that fails still serves requests, so a
+ * pattern that stops is seen against them), else its own log lines.
+ */
+function serviceActivity(
+  service: string,
+  spans: Map<string, { w: number; b: number }>,
+  lines: Features["logVolume"],
+): { w: number; b: number } {
+  const fromSpans = spans.get(service);
+  if (fromSpans && fromSpans.w > 0 && fromSpans.b > 0) return fromSpans;
+  const out = { w: 0, b: 0 };
+  for (const v of lines) if (v.service === service) out[v.phase] += v.lines;
+  return out;
+}
+
+/**
+ * Log evidence: patterns that appeared, surged, dropped or vanished after the
+ * alert, against the service's own activity. Errors weigh most; an
+ * informational pattern that stops says a code path stopped running.
+ */
+export function logEvidence(
+  templates: LogTemplateStats[],
+  volume: Features["logVolume"],
+  operations: OperationStats[] = [],
+): Evidence[] {
+  const spans = new Map<string, { w: number; b: number }>();
+  for (const o of operations) {
+    const entry = spans.get(o.service) ?? { w: 0, b: 0 };
+    entry[o.phase] += o.spans;
+    spans.set(o.service, entry);
+  }
+  const byService = new Map<string, LogTemplateStats[]>();
+  for (const t of templates) {
+    const list = byService.get(t.service);
+    if (list) list.push(t);
+    else byService.set(t.service, [t]);
+  }
+  const out: Evidence[] = [];
+  for (const [service, rows] of byService) {
+    const activity = serviceActivity(service, spans, volume);
+    if (activity.w === 0 || activity.b === 0) continue;
+    for (const p of servicePatterns(rows)) {
+      const up = surge(p.w, activity.w, p.b, activity.b);
+      const expected = (p.b * activity.w) / activity.b;
+      const down = (expected - p.w) / Math.sqrt(expected + 1);
+      // Errors weigh most when they rise; any pattern that stops says a code path stopped running.
+      const weight = up >= down ? (p.severity >= 17 ? 1 : p.severity >= 13 ? 0.7 : 0.5) : 1;
+      const z = weight * Math.max(up, down);
+      if (z <= 0) continue;
+      const change = p.b === 0 ? "appeared" : p.w === 0 ? "vanished" : up >= down ? "surged" : "dropped";
+      out.push({
+        kind: "log",
+        service,
+        subject: p.template,
+        score: clip(z),
+        detail: `${change}: ${p.b} lines before, ${p.w} after (service activity ${activity.b} -> ${activity.w}); e.g. ${p.example}`,
+      });
+    }
+  }
+  return out;
+}
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * Robust z of the window's median against the baseline points (median and
+ * MAD). The spread never falls below a tenth of the series' level or
+ * `scaleFloor` (a share of the metric's typical level across all series), so
+ * a flat or idle series does not turn a tiny step into a huge z.
+ */
+export function robustZ(baseline: number[], window: number[], scaleFloor = 0): number {
+  if (baseline.length < 3 || window.length === 0) return 0;
+  const center = median(baseline);
+  const mad = median(baseline.map((v) => Math.abs(v - center)));
+  const spread = Math.max(1.4826 * mad, 0.1 * Math.abs(center), scaleFloor, 1e-9);
+  return (median(window) - center) / spread;
+}
+
+/**
+ * Metric evidence: per pod series, how far it moved relative to how far the
+ * same metric moved on every other pod at the same time. A fault is local; a
+ * shift every pod shows (load, the collector itself) is not evidence
+ * against any one of them.
+ */
+export function metricEvidence(metrics: MetricStats[]): Evidence[] {
+  const byName = new Map<string, MetricStats[]>();
+  for (const m of metrics) {
+    const list = byName.get(m.metric);
+    if (list) list.push(m);
+    else byName.set(m.metric, [m]);
+  }
+  const out: Evidence[] = [];
+  for (const [name, series] of byName) {
+    const level = median(
+      series.filter((m) => m.baseline.length > 0).map((m) => Math.abs(median(m.baseline))),
+    );
+    const zs = series.map((m) => robustZ(m.baseline, m.window, 0.05 * (level || 0)));
+    const typical = quantile(zs.map(Math.abs), SCORING.metricTypicalQuantile);
+    series.forEach((m, i) => {
+      const z = zs[i] as number;
+      const relative = Math.abs(z) / (1 + typical);
+      const score = Math.min(
+        SCORING.metricMax,
+        clip(SCORING.metricWeight * Math.log2(1 + relative) - SCORING.metricWeight),
+      );
+      if (score <= 0) return;
+      out.push({
+        kind: "metric",
+        service: m.service,
+        subject: name,
+        score,
+        detail: `${m.pod}: median ${median(m.baseline).toPrecision(3)} -> ${median(m.window).toPrecision(3)} (robust z ${z.toFixed(1)}, typical across pods ${typical.toFixed(1)})`,
+      });
+    });
+  }
+  return out;
+}
+
+/** Strongest evidence per kind, summed: one kind counts once however many of its items moved. */
+function serviceScore(evidence: Evidence[], corroborate: boolean): number {
+  const best = new Map<string, number>();
+  for (const e of evidence) best.set(e.kind, Math.max(best.get(e.kind) ?? 0, e.score));
+  let total = 0;
+  let strongestOther = 0;
+  for (const [kind, score] of best) {
+    if (kind === "metric") continue;
+    total += score;
+    strongestOther = Math.max(strongestOther, score);
+  }
+  // A pod metric on its own is weak (one point a minute, idle pods jump); with traces or logs in
+  // hand it counts up to the service's strongest other evidence: it confirms, it does not accuse.
+  const metric = best.get("metric") ?? 0;
+  return total + (corroborate ? Math.min(metric, strongestOther) : metric);
+}
+
+/**
+ * Ranks services. A caller whose degradation is explained by a callee that
+ * degraded as much or more loses that share of its score to the callee
+ * ("its callees are not healthy"), so the origin outranks the services that
+ * only pass the failure on.
+ */
+export function rankServices(features: Features): RankedService[] {
+  const evidence = [
+    ...latencyEvidence(features.operations),
+    ...errorEvidence(features.operations),
+    ...logEvidence(features.logTemplates, features.logVolume, features.operations),
+    ...metricEvidence(features.metrics),
+  ];
+  const byService = new Map<string, Evidence[]>();
+  for (const e of evidence) {
+    const list = byService.get(e.service);
+    if (list) list.push(e);
+    else byService.set(e.service, [e]);
+  }
+  const own = new Map<string, number>();
+  const corroborate = features.operations.length > 0 || features.logTemplates.length > 0;
+  for (const [service, list] of byService) own.set(service, serviceScore(list, corroborate));
+  const callees = calleesOf(features.edges);
+  const adjusted = new Map(own);
+  const explains = new Map<string, string[]>();
+  for (const [caller, score] of own) {
+    const worst = [...(callees.get(caller) ?? [])]
+      .map((callee) => ({ callee, score: own.get(callee) ?? 0 }))
+      .sort((a, b) => b.score - a.score)[0];
+    if (!worst || worst.score <= 0) continue;
+    const moved = SCORING.propagation * Math.min(score, worst.score);
+    adjusted.set(caller, (adjusted.get(caller) ?? 0) - moved);
+    explains.set(worst.callee, [...(explains.get(worst.callee) ?? []), caller]);
+  }
+  return [...adjusted]
+    .map(([service, score]) => ({
+      service,
+      score,
+      evidence: (byService.get(service) ?? []).sort((a, b) => b.score - a.score),
+      explains: explains.get(service) ?? [],
+    }))
+    .sort((a, b) => b.score - a.score || a.service.localeCompare(b.service));
+}
+
+function calleesOf(edges: EdgeStats[]): Map<string, Set<string>> {
+  const map = new Map<string, Set<string>>();
+  for (const e of edges) {
+    if (e.phase !== "w") continue;
+    const set = map.get(e.caller);
+    if (set) set.add(e.callee);
+    else map.set(e.caller, new Set([e.callee]));
+  }
+  return map;
+}
