@@ -83,12 +83,18 @@ export function evalRcaProgram(): Command {
         process.stderr.write(
           `replay offset: ${offsetMs / DAY_MS} days; ranking ${faults.length} faults x ${SIGNAL_SETS.length} signal sets\n`,
         );
-        const results = await scoreFaults(client, faults, offsetMs, (r) => {
-          if (flags.verbose)
-            process.stdout.write(
-              `${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`,
-            );
-        }, flags.featuresCache);
+        const results = await scoreFaults(
+          client,
+          faults,
+          offsetMs,
+          (r) => {
+            if (flags.verbose)
+              process.stdout.write(
+                `${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`,
+              );
+          },
+          flags.featuresCache,
+        );
         const out = [accuracyTable("All days", results, faults)];
         for (const day of days)
           out.push(

@@ -1,5 +1,5 @@
-import type { ClickHouseClient } from "@clickhouse/client";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { ClickHouseClient } from "@clickhouse/client";
 import { type Features, readFeatures, type Signal } from "../rca/features.ts";
 import { ALL_SIGNALS, DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS } from "../rca/rank.ts";
 import { rankServices } from "../rca/score.ts";
