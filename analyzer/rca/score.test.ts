@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
-import { rankServices, robustZ, surge } from "./score.ts";
+import { isResourceMetric, rangeExceedance, rankServices, surge } from "./score.ts";
 
 function op(
   phase: "w" | "b",
@@ -141,9 +141,18 @@ describe("statistics", () => {
     expect(surge(30, 100, 0, 1000)).toBeGreaterThan(20);
     expect(Math.abs(surge(10, 100, 100, 1000))).toBeLessThan(1);
   });
-  it("robustZ ignores outliers in the baseline and floors the spread", () => {
-    expect(robustZ([10, 10, 10, 10, 500], [10])).toBe(0);
-    expect(robustZ([10, 10, 10], [20])).toBeCloseTo(10, 5);
-    expect(robustZ([1, 2], [100])).toBe(0);
+  it("rangeExceedance counts only what leaves the baseline's own range, in doublings", () => {
+    // A series that already jumped by orders of magnitude before must go beyond those jumps.
+    expect(rangeExceedance([0.1, 0.1, 20, 0.1], [15], 0.1)).toBe(0);
+    expect(rangeExceedance([4, 5, 6, 5], [500], 5)).toBeGreaterThan(5);
+    expect(rangeExceedance([10, 12, 11], [1], 1)).toBeCloseTo(Math.log2(11 / 2), 5);
+    // An idle series ticking up is not a doubling when the metric's level is far above it.
+    expect(rangeExceedance([0, 0, 0], [0.1], 5)).toBeLessThan(0.1);
+    expect(rangeExceedance([1, 2], [100], 1)).toBe(0);
+  });
+  it("resource metrics are the CPU and memory ones by their semantic-convention names", () => {
+    expect(isResourceMetric("k8s.pod.cpu.utilization")).toBe(true);
+    expect(isResourceMetric("container.memory.usage")).toBe(true);
+    expect(isResourceMetric("k8s.pod.client.latency.p90")).toBe(false);
   });
 });

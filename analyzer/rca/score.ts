@@ -38,8 +38,16 @@ export const SCORING = {
   tailShare: 0.25,
   /** Counts never exceed this z (a single flood must not outweigh all other evidence). */
   maxScore: 40,
-  /** log2 of a metric's relative move -> score scale (a move twice the typical one scores 0). */
+  /** Doublings beyond the baseline's range -> score scale. */
   metricWeight: 3,
+  /** Doublings beyond the baseline's range (more than the other pods') before a metric counts at all. */
+  metricMinDoublings: 1,
+  /**
+   * Ceiling of a CPU or memory metric's score: a pod's own saturation, far
+   * beyond anything its baseline showed, names the pod (CPU contention leaves
+   * little else), so it may count as much as a clear latency change.
+   */
+  resourceMetricMax: 12,
   /**
    * Ceiling of one metric's score: a pod metric is the weakest evidence (one
    * series, one point a minute, often idle), so it can tip a ranking but not
@@ -259,24 +267,42 @@ function median(values: number[]): number {
 }
 
 /**
- * Robust z of the window's median against the baseline points (median and
- * MAD). The spread never falls below a tenth of the series' level or
- * `scaleFloor` (a share of the metric's typical level across all series), so
- * a flat or idle series does not turn a tiny step into a huge z.
+ * How far a series left its own baseline's range, in doublings (log2): the
+ * window's median against the highest (or lowest) baseline point, each plus
+ * `level` (the metric's typical level across all pods) so an idle series that
+ * ticks from 0 to 0.1 has not "doubled". Against the range, not the median: a
+ * series that already jumped by orders of magnitude before the alert (an
+ * unstable baseline) has to go beyond those jumps to count.
  */
-export function robustZ(baseline: number[], window: number[], scaleFloor = 0): number {
+export function rangeExceedance(baseline: number[], window: number[], level: number): number {
   if (baseline.length < 3 || window.length === 0) return 0;
-  const center = median(baseline);
-  const mad = median(baseline.map((v) => Math.abs(v - center)));
-  const spread = Math.max(1.4826 * mad, 0.1 * Math.abs(center), scaleFloor, 1e-9);
-  return (median(window) - center) / spread;
+  const now = median(window);
+  const eps = Math.max(level, 1e-9);
+  let high = -Infinity;
+  let low = Infinity;
+  for (const v of baseline) {
+    high = Math.max(high, v);
+    low = Math.min(low, v);
+  }
+  const up = Math.log2((Math.max(now, 0) + eps) / (Math.max(high, 0) + eps));
+  const down = Math.log2((Math.max(low, 0) + eps) / (Math.max(now, 0) + eps));
+  return Math.max(0, up, down);
 }
 
 /**
- * Metric evidence: per pod series, how far it moved relative to how far the
- * same metric moved on every other pod at the same time. A fault is local; a
- * shift every pod shows (load, the collector itself) is not evidence
- * against any one of them.
+ * Resource saturation metrics (OpenTelemetry semantic-convention names:
+ * `*.cpu.*`, `*.memory.*`) describe the pod itself; latency, traffic and
+ * call counts seen on a pod also move when its neighbours fail.
+ */
+export function isResourceMetric(name: string): boolean {
+  return /(^|\.)(cpu|memory)(\.|$)/.test(name);
+}
+
+/**
+ * Metric evidence: per pod series, how far the window left the series' own
+ * baseline range, less how far the same metric left its range on the other
+ * pods at the same time (a fault is local; a shift many pods show, such as
+ * load, is not evidence against any one of them).
  */
 export function metricEvidence(metrics: MetricStats[]): Evidence[] {
   const byName = new Map<string, MetricStats[]>();
@@ -290,22 +316,19 @@ export function metricEvidence(metrics: MetricStats[]): Evidence[] {
     const level = median(
       series.filter((m) => m.baseline.length > 0).map((m) => Math.abs(median(m.baseline))),
     );
-    const zs = series.map((m) => robustZ(m.baseline, m.window, 0.05 * (level || 0)));
-    const typical = quantile(zs.map(Math.abs), SCORING.metricTypicalQuantile);
+    const moves = series.map((m) => rangeExceedance(m.baseline, m.window, level));
+    const typical = quantile(moves, SCORING.metricTypicalQuantile);
+    const cap = isResourceMetric(name) ? SCORING.resourceMetricMax : SCORING.metricMax;
     series.forEach((m, i) => {
-      const z = zs[i] as number;
-      const relative = Math.abs(z) / (1 + typical);
-      const score = Math.min(
-        SCORING.metricMax,
-        clip(SCORING.metricWeight * Math.log2(1 + relative) - SCORING.metricWeight),
-      );
+      const move = moves[i] as number;
+      const score = Math.min(cap, clip(SCORING.metricWeight * (move - typical - SCORING.metricMinDoublings)));
       if (score <= 0) return;
       out.push({
         kind: "metric",
         service: m.service,
         subject: name,
         score,
-        detail: `${m.pod}: median ${median(m.baseline).toPrecision(3)} -> ${median(m.window).toPrecision(3)} (robust z ${z.toFixed(1)}, typical across pods ${typical.toFixed(1)})`,
+        detail: `${m.pod}: median ${median(m.baseline).toPrecision(3)} -> ${median(m.window).toPrecision(3)} (${move.toFixed(1)} doublings beyond the baseline's range, typical across pods ${typical.toFixed(1)})`,
       });
     });
   }
@@ -315,7 +338,11 @@ export function metricEvidence(metrics: MetricStats[]): Evidence[] {
 /** Strongest evidence per kind, summed: one kind counts once however many of its items moved. */
 function serviceScore(evidence: Evidence[], corroborate: boolean): number {
   const best = new Map<string, number>();
-  for (const e of evidence) best.set(e.kind, Math.max(best.get(e.kind) ?? 0, e.score));
+  let resource = 0;
+  for (const e of evidence) {
+    best.set(e.kind, Math.max(best.get(e.kind) ?? 0, e.score));
+    if (e.kind === "metric" && isResourceMetric(e.subject)) resource = Math.max(resource, e.score);
+  }
   let total = 0;
   let strongestOther = 0;
   for (const [kind, score] of best) {
@@ -325,8 +352,9 @@ function serviceScore(evidence: Evidence[], corroborate: boolean): number {
   }
   // A pod metric on its own is weak (one point a minute, idle pods jump); with traces or logs in
   // hand it counts up to the service's strongest other evidence: it confirms, it does not accuse.
+  // The exception is the pod's own CPU or memory far beyond its baseline's range: that names the pod.
   const metric = best.get("metric") ?? 0;
-  return total + (corroborate ? Math.min(metric, strongestOther) : metric);
+  return total + Math.max(resource, corroborate ? Math.min(metric, strongestOther) : metric);
 }
 
 /**
