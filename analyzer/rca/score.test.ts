@@ -100,6 +100,35 @@ describe("rankServices on synthetic incidents", () => {
     expect(ranked[0]?.evidence[0]?.detail).toMatch(/^appeared/);
   });
 
+  it("blames the caller whose calls to most of its callees slowed at once, not each callee", () => {
+    const f = empty();
+    for (const phase of ["b", "w"] as const)
+      for (const callee of ["train", "price", "station"]) {
+        // Time outside the callee: a starved caller is slow to send and to read every reply.
+        const ms = phase === "w" ? 90 : 1;
+        f.operations.push(op(phase, "basic", "HTTP GET", ms, { callee }));
+        f.operations.push(op(phase, callee, "SELECT", 1));
+        f.edges.push({ phase, caller: "basic", callee, calls: 50 });
+      }
+    f.operations.push(op("b", "search", "HTTP GET", 2, { callee: "basic" }));
+    f.operations.push(op("w", "search", "HTTP GET", 2, { callee: "basic" }));
+    const ranked = rankServices(f);
+    expect(ranked[0]?.service).toBe("basic");
+    expect(ranked[0]?.evidence[0]?.detail).toMatch(/3 of the 3 services it calls slowed/);
+    expect(ranked.filter((r) => r.score > 0).map((r) => r.service)).toEqual(["basic"]);
+  });
+
+  it("keeps one slow callee among healthy ones with the callee (a network fault at the callee)", () => {
+    const f = empty();
+    for (const phase of ["b", "w"] as const)
+      for (const callee of ["train", "price", "station"]) {
+        const ms = phase === "w" && callee === "price" ? 90 : 1;
+        f.operations.push(op(phase, "basic", "HTTP GET", ms, { callee }));
+        f.edges.push({ phase, caller: "basic", callee, calls: 50 });
+      }
+    expect(rankServices(f)[0]?.service).toBe("price");
+  });
+
   it("finds a CPU-only fault against the same metric on every other pod", () => {
     const f = empty();
     const flat = (level: number, n: number, wobble: number) =>

@@ -11,6 +11,8 @@ import type { EdgeStats, Features, LogTemplateStats, MetricStats, OperationStats
 export interface Evidence {
   kind: "latency" | "call-latency" | "errors" | "log" | "metric";
   service: string;
+  /** For call-latency: the calling service (the other end of the call). */
+  caller?: string;
   /** What moved: an operation, a log template, a metric, a call edge. */
   subject: string;
   /** Strength on a common scale (roughly: how many robust standard deviations). */
@@ -96,13 +98,42 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
       out.push({
         kind: "call-latency",
         service: w.callee,
+        caller: w.service,
         subject: `${w.service} -> ${w.callee} ${w.operation}`,
         score,
         detail: `time outside the callee on calls from ${w.service}: ${self}`,
       });
     else out.push({ kind: "latency", service: w.service, subject: w.operation, score, detail: self });
   }
-  return out;
+  return blameSlowCallers(out, operations);
+}
+
+/**
+ * Time outside the callee on a call is the network's or either end's: when
+ * one caller's calls to several callees all slowed at once (most of the
+ * services it calls), the common end is the caller (its CPU, its network),
+ * so that evidence moves to it. One slow callee among healthy ones stays
+ * with the callee.
+ */
+function blameSlowCallers(evidence: Evidence[], operations: OperationStats[]): Evidence[] {
+  const called = new Map<string, Set<string>>();
+  for (const o of operations)
+    if (o.phase === "w" && o.callee && o.spans >= SCORING.minSpans)
+      called.set(o.service, (called.get(o.service) ?? new Set()).add(o.callee));
+  const slowed = new Map<string, Set<string>>();
+  for (const e of evidence)
+    if (e.caller && e.score >= SCORING.latencyWeight)
+      slowed.set(e.caller, (slowed.get(e.caller) ?? new Set()).add(e.service));
+  return evidence.map((e) => {
+    const slow = e.caller ? (slowed.get(e.caller)?.size ?? 0) : 0;
+    const all = e.caller ? (called.get(e.caller)?.size ?? 0) : 0;
+    if (!e.caller || slow < 2 || 2 * slow < all) return e;
+    return {
+      ...e,
+      service: e.caller,
+      detail: `${e.detail}; calls from ${e.caller} to ${slow} of the ${all} services it calls slowed at once`,
+    };
+  });
 }
 
 /** Error evidence from span status: the rate of errors that start in a span (no failed child). */
