@@ -48,12 +48,20 @@ export interface LogTemplateStats {
   severity: number;
   count: number;
   example: string;
+  /**
+   * Baseline rows: the count in each window-long block of the baseline, oldest
+   * first (so an earlier incident inside the baseline can be told from the
+   * pattern's usual rate).
+   */
+  blocks?: number[];
 }
 
 export interface LogVolume {
   phase: Phase;
   service: string;
   lines: number;
+  /** Baseline rows: lines per window-long block, oldest first. */
+  blocks?: number[];
 }
 
 export interface MetricStats {
@@ -79,7 +87,12 @@ export type Signal = "traces" | "logs" | "metrics";
 /** The query parameters of a window: baseline start, alert time, window end (ClickHouse DateTime64 text). */
 export function bounds(w: RcaWindow): Record<string, string> {
   const iso = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
-  return { from: iso(w.atMs - w.baselineMs), at: iso(w.atMs), to: iso(w.atMs + w.windowMs) };
+  return {
+    from: iso(w.atMs - w.baselineMs),
+    at: iso(w.atMs),
+    to: iso(w.atMs + w.windowMs),
+    windowMs: String(w.windowMs),
+  };
 }
 
 const TIME_PARAMS = `{from:DateTime64(3)} AS b0, {at:DateTime64(3)} AS t0, {to:DateTime64(3)} AS w1`;
@@ -120,17 +133,37 @@ GROUP BY phase, caller, callee`;
  */
 export const LOG_TEMPLATES_SQL = `
 WITH ${TIME_PARAMS}
-SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service,
-       replaceRegexpAll(substring(Body, 1, 1024), '[0-9a-fA-F]{8,}|[0-9]+', '0') AS template,
-       max(SeverityNumber) AS severity, count() AS count, any(substring(Body, 1, 300)) AS example
-FROM otel_logs
-WHERE Timestamp >= b0 AND Timestamp < w1
+SELECT phase, service, template, max(severity) AS severity, sum(lines) AS count, any(sample) AS example,
+       groupArray((block, lines)) AS blocks
+FROM (
+  SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service,
+         replaceRegexpAll(substring(Body, 1, 1024), '[0-9a-fA-F]{8,}|[0-9]+', '0') AS template,
+         intDiv(toUnixTimestamp64Milli(Timestamp) - toUnixTimestamp64Milli(b0), {windowMs:UInt64}) AS block,
+         max(SeverityNumber) AS severity, count() AS lines, any(substring(Body, 1, 300)) AS sample
+  FROM otel_logs
+  WHERE Timestamp >= b0 AND Timestamp < w1
+  GROUP BY phase, service, template, block)
 GROUP BY phase, service, template`;
+
+/** Dense per-block counts of the baseline from ClickHouse's (block, count) pairs. */
+function baselineBlocks(pairs: Array<[number | string, number | string]>, window: RcaWindow): number[] {
+  const blocks = new Array<number>(Math.max(1, Math.floor(window.baselineMs / window.windowMs))).fill(0);
+  for (const [block, count] of pairs) {
+    const i = Number(block);
+    if (i >= 0 && i < blocks.length) blocks[i] = (blocks[i] as number) + Number(count);
+  }
+  return blocks;
+}
 
 export const LOG_VOLUME_SQL = `
 WITH ${TIME_PARAMS}
-SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service, count() AS lines
-FROM otel_logs WHERE Timestamp >= b0 AND Timestamp < w1
+SELECT phase, service, sum(n) AS lines, groupArray((block, n)) AS blocks
+FROM (
+  SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service,
+         intDiv(toUnixTimestamp64Milli(Timestamp) - toUnixTimestamp64Milli(b0), {windowMs:UInt64}) AS block,
+         count() AS n
+  FROM otel_logs WHERE Timestamp >= b0 AND Timestamp < w1
+  GROUP BY phase, service, block)
 GROUP BY phase, service`;
 
 export const METRICS_SQL = `
@@ -197,8 +230,20 @@ export async function readFeatures(
       run<LogTemplateStats>(LOG_TEMPLATES_SQL),
       run<LogVolume>(LOG_VOLUME_SQL),
     ]);
-    features.logTemplates = templates.map((r) => numeric(r, ["severity", "count"]));
-    features.logVolume = volume.map((r) => numeric(r, ["lines"]));
+    features.logTemplates = templates.map((r) => {
+      const row = numeric(r, ["severity", "count"]);
+      const pairs = (r.blocks ?? []) as unknown as Array<[number, number]>;
+      if (row.phase === "b") row.blocks = baselineBlocks(pairs, window);
+      else delete row.blocks;
+      return row;
+    });
+    features.logVolume = volume.map((r) => {
+      const row = numeric(r, ["lines"]);
+      const pairs = (r.blocks ?? []) as unknown as Array<[number, number]>;
+      if (row.phase === "b") row.blocks = baselineBlocks(pairs, window);
+      else delete row.blocks;
+      return row;
+    });
   }
   if (signals.includes("metrics") && tables.has("otel_metrics_gauge")) {
     features.metrics = (await run<MetricStats>(METRICS_SQL)).map((r) => ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
-import { isResourceMetric, rangeExceedance, rankServices, surge } from "./score.ts";
+import { isResourceMetric, rangeExceedance, rankServices, surge, usualBaselineCount } from "./score.ts";
 
 function op(
   phase: "w" | "b",
@@ -178,6 +178,15 @@ describe("statistics", () => {
     // An idle series ticking up is not a doubling when the metric's level is far above it.
     expect(rangeExceedance([0, 0, 0], [0.1], 5)).toBeLessThan(0.1);
     expect(rangeExceedance([1, 2], [100], 1)).toBe(0);
+  });
+  it("usualBaselineCount discounts an earlier incident inside the baseline", () => {
+    const lines = [100, 100, 0, 100, 100, 100, 100, 100, 100, 100];
+    // 30 lines, all in one block: an earlier burst, not the pattern's usual rate.
+    expect(usualBaselineCount({ b: 30, blocks: [0, 0, 0, 30, 0, 0, 0, 0, 0, 0] }, lines)).toBe(0);
+    // 2 lines in every block the service logged in: its usual rate, kept.
+    const steady = lines.map((n) => (n > 0 ? 2 : 0));
+    expect(usualBaselineCount({ b: 18, blocks: steady }, lines)).toBeCloseTo(18, 5);
+    expect(usualBaselineCount({ b: 7, blocks: [] }, lines)).toBe(7);
   });
   it("resource metrics are the CPU and memory ones by their semantic-convention names", () => {
     expect(isResourceMetric("k8s.pod.cpu.utilization")).toBe(true);

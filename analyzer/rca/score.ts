@@ -200,18 +200,30 @@ interface PatternCounts {
   severity: number;
   w: number;
   b: number;
+  /** Baseline count per window-long block (empty when not known). */
+  blocks: number[];
 }
 
 /** One service's log lines clustered by the pattern miner, counted per phase. */
 export function servicePatterns(rows: LogTemplateStats[]): PatternCounts[] {
   const patterns = minePatterns(rows.map((r) => ({ message: r.template, count: r.count })));
-  const counts = patterns.map((p) => ({ template: p.template, example: "", severity: 0, w: 0, b: 0 }));
+  const counts: PatternCounts[] = patterns.map((p) => ({
+    template: p.template,
+    example: "",
+    severity: 0,
+    w: 0,
+    b: 0,
+    blocks: [],
+  }));
   for (const row of rows) {
     const tokens = maskedTokens(row.template);
     const index = patterns.findIndex((p) => tokensMatch(p.tokens, tokens));
     const target = counts[index === -1 ? counts.length - 1 : index];
     if (!target) continue;
     target[row.phase] += row.count;
+    row.blocks?.forEach((n, i) => {
+      target.blocks[i] = (target.blocks[i] ?? 0) + n;
+    });
     target.severity = Math.max(target.severity, row.severity);
     if (row.phase === "w" || target.example === "") target.example = row.example;
   }
@@ -236,6 +248,28 @@ function serviceActivity(
 }
 
 /**
+ * A pattern's usual count over the baseline: its share of the service's log
+ * lines in the median baseline block (among blocks where the service logged),
+ * times the service's baseline lines. Lines an earlier incident inside the
+ * baseline produced (a few blocks) then do not pass for the pattern's normal
+ * rate; never more than the plain count.
+ */
+export function usualBaselineCount(
+  pattern: { b: number; blocks: number[] },
+  serviceLines: number[] | undefined,
+): number {
+  if (!serviceLines || pattern.blocks.length !== serviceLines.length) return pattern.b;
+  const shares: number[] = [];
+  let lines = 0;
+  serviceLines.forEach((n, i) => {
+    lines += n;
+    if (n > 0) shares.push((pattern.blocks[i] ?? 0) / n);
+  });
+  if (shares.length < 3) return pattern.b;
+  return Math.min(pattern.b, median(shares) * lines);
+}
+
+/**
  * Log evidence: patterns that appeared, surged, dropped or vanished after the
  * alert, against the service's own activity. Errors weigh most; an
  * informational pattern that stops says a code path stopped running.
@@ -251,6 +285,8 @@ export function logEvidence(
     entry[o.phase] += o.spans;
     spans.set(o.service, entry);
   }
+  const lineBlocks = new Map<string, number[]>();
+  for (const v of volume) if (v.phase === "b" && v.blocks) lineBlocks.set(v.service, v.blocks);
   const byService = new Map<string, LogTemplateStats[]>();
   for (const t of templates) {
     const list = byService.get(t.service);
@@ -262,14 +298,15 @@ export function logEvidence(
     const activity = serviceActivity(service, spans, volume);
     if (activity.w === 0 || activity.b === 0) continue;
     for (const p of servicePatterns(rows)) {
-      const up = surge(p.w, activity.w, p.b, activity.b);
-      const expected = (p.b * activity.w) / activity.b;
+      const usual = usualBaselineCount(p, lineBlocks.get(service));
+      const up = surge(p.w, activity.w, usual, activity.b);
+      const expected = (usual * activity.w) / activity.b;
       const down = (expected - p.w) / Math.sqrt(expected + 1);
       // Errors weigh most when they rise; any pattern that stops says a code path stopped running.
       const weight = up >= down ? (p.severity >= 17 ? 1 : p.severity >= 13 ? 0.7 : 0.5) : 1;
       const z = weight * Math.max(up, down);
       if (z <= 0) continue;
-      const change = p.b === 0 ? "appeared" : p.w === 0 ? "vanished" : up >= down ? "surged" : "dropped";
+      const change = usual === 0 ? "appeared" : p.w === 0 ? "vanished" : up >= down ? "surged" : "dropped";
       out.push({
         kind: "log",
         service,
