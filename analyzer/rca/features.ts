@@ -140,8 +140,15 @@ FROM (
          replaceRegexpAll(substring(Body, 1, 1024), '[0-9a-fA-F]{8,}|[0-9]+', '0') AS template,
          intDiv(toUnixTimestamp64Milli(Timestamp) - toUnixTimestamp64Milli(b0), {windowMs:UInt64}) AS block,
          max(SeverityNumber) AS severity, count() AS lines, any(substring(Body, 1, 300)) AS sample
-  FROM otel_logs
+  FROM otel_logs AS l
+  LEFT JOIN (
+    SELECT TraceId, argMin(ServiceName, Timestamp) AS firstService, min(Timestamp) AS firstError
+    FROM otel_logs
+    WHERE Timestamp >= b0 AND Timestamp < w1 AND SeverityNumber >= 17 AND TraceId != ''
+    GROUP BY TraceId) AS e ON e.TraceId = l.TraceId AND l.TraceId != ''
   WHERE Timestamp >= b0 AND Timestamp < w1
+    AND NOT (SeverityNumber >= 17 AND e.firstService != '' AND ServiceName != e.firstService
+             AND Timestamp >= e.firstError)
   GROUP BY phase, service, template, block)
 GROUP BY phase, service, template`;
 
