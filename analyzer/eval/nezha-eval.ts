@@ -42,6 +42,7 @@ export function featuresFor(all: Features, signals: readonly Signal[]): Features
     edges: signals.includes("traces") ? all.edges : [],
     logTemplates: signals.includes("logs") ? all.logTemplates : [],
     logVolume: signals.includes("logs") ? all.logVolume : [],
+    logTransitions: signals.includes("logs") ? (all.logTransitions ?? []) : [],
     metrics: signals.includes("metrics") ? all.metrics : [],
     sql: all.sql,
   };

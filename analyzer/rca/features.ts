@@ -56,6 +56,15 @@ export interface LogTemplateStats {
   blocks?: number[];
 }
 
+/** How often, inside one span, a log statement (`from`, or ^ for the span's first) was followed by `to` ($: the last). */
+export interface LogTransition {
+  phase: Phase;
+  service: string;
+  from: string;
+  to: string;
+  count: number;
+}
+
 export interface LogVolume {
   phase: Phase;
   service: string;
@@ -77,6 +86,8 @@ export interface Features {
   edges: EdgeStats[];
   logTemplates: LogTemplateStats[];
   logVolume: LogVolume[];
+  /** Absent in features stored before transitions were read. */
+  logTransitions?: LogTransition[];
   metrics: MetricStats[];
   /** SQL that produced them, for /sql and the tool's answer. */
   sql: string[];
@@ -137,7 +148,8 @@ SELECT phase, service, template, max(severity) AS severity, sum(lines) AS count,
        groupArray((block, lines)) AS blocks
 FROM (
   SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service,
-         replaceRegexpAll(substring(Body, 1, 1024), '[0-9a-fA-F]{8,}|[0-9]+', '0') AS template,
+         replaceRegexpAll(replaceRegexpAll(substring(Body, 1, 1024), '[0-9a-fA-F]{8,}', '0'), '(^|[^#0-9])[0-9]+', '\\10')
+           AS template,
          intDiv(toUnixTimestamp64Milli(Timestamp) - toUnixTimestamp64Milli(b0), {windowMs:UInt64}) AS block,
          max(SeverityNumber) AS severity, count() AS lines, any(substring(Body, 1, 300)) AS sample
   FROM otel_logs AS l
@@ -161,6 +173,31 @@ function baselineBlocks(pairs: Array<[number | string, number | string]>, window
   }
   return blocks;
 }
+
+/**
+ * Which log statement follows which inside one span (an exception or an early
+ * return changes the path through the code, and so the order of the lines a
+ * request logs, even when the volume does not move). A statement repeated in
+ * a row (a loop) is one step. A statement is the
+ * line's first eight tokens with ids and numbers blanked (a logger's source
+ * location, `Class#123`, kept: it names the statement).
+ */
+export const LOG_TRANSITIONS_SQL = `
+WITH ${TIME_PARAMS}
+SELECT phase, service, step.1 AS from, step.2 AS to, count() AS count
+FROM (
+  SELECT if(min(Timestamp) >= t0, 'w', 'b') AS phase, ServiceName AS service,
+         arrayCompact(arrayMap(x -> x.2, arraySort(groupArray((Timestamp, statement))))) AS path
+  FROM (
+    SELECT Timestamp, ServiceName, TraceId, SpanId,
+           arrayStringConcat(arraySlice(splitByWhitespace(replaceRegexpAll(replaceRegexpAll(
+             substring(Body, 1, 300), '[0-9a-fA-F]{8,}', '0'), '(^|[^#0-9])[0-9]+', '\\10')), 1, 8), ' ') AS statement
+    FROM otel_logs
+    WHERE Timestamp >= b0 AND Timestamp < w1 AND SpanId != '')
+  GROUP BY service, TraceId, SpanId
+  HAVING length(path) <= 500)
+ARRAY JOIN arrayZip(arrayPushFront(path, '^'), arrayPushBack(path, '$')) AS step
+GROUP BY phase, service, from, to`;
 
 export const LOG_VOLUME_SQL = `
 WITH ${TIME_PARAMS}
@@ -233,10 +270,12 @@ export async function readFeatures(
     features.edges = edges.map((r) => numeric(r, ["calls"]));
   }
   if (signals.includes("logs") && tables.has("otel_logs")) {
-    const [templates, volume] = await Promise.all([
+    const [templates, volume, transitions] = await Promise.all([
       run<LogTemplateStats>(LOG_TEMPLATES_SQL),
       run<LogVolume>(LOG_VOLUME_SQL),
+      run<LogTransition>(LOG_TRANSITIONS_SQL),
     ]);
+    features.logTransitions = transitions.map((r) => numeric(r, ["count"]));
     features.logTemplates = templates.map((r) => {
       const row = numeric(r, ["severity", "count"]);
       const pairs = (r.blocks ?? []) as unknown as Array<[number, number]>;

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
-import { isResourceMetric, rangeExceedance, rankServices, surge, usualBaselineCount } from "./score.ts";
+import type { Features, LogTemplateStats, LogTransition, MetricStats, OperationStats } from "./features.ts";
+import {
+  isResourceMetric,
+  logFlowEvidence,
+  rangeExceedance,
+  rankServices,
+  surge,
+  usualBaselineCount,
+} from "./score.ts";
 
 function op(
   phase: "w" | "b",
@@ -127,6 +134,47 @@ describe("rankServices on synthetic incidents", () => {
         f.edges.push({ phase, caller: "basic", callee, calls: 50 });
       }
     expect(rankServices(f)[0]?.service).toBe("price");
+  });
+
+  it("finds a code path cut short inside spans although no line changed level or volume much", () => {
+    const f = shop();
+    const step = (
+      phase: "w" | "b",
+      service: string,
+      from: string,
+      to: string,
+      count: number,
+    ): LogTransition => ({
+      phase,
+      service,
+      from,
+      to,
+      count,
+    });
+    for (const [phase, n] of [
+      ["b", 300],
+      ["w", 40],
+    ] as const) {
+      // Healthy: every request logs "fetch" then "compute"; after the alert most stop after "fetch".
+      const done = phase === "b" ? n : 8;
+      f.logTransitions = [
+        ...(f.logTransitions ?? []),
+        step(phase, "pricing", "^", "fetch", n),
+        step(phase, "pricing", "fetch", "compute", done),
+        step(phase, "pricing", "compute", "$", done),
+        step(phase, "pricing", "fetch", "$", n - done),
+        step(phase, "frontend", "^", "GET", n),
+        step(phase, "frontend", "GET", "$", n),
+      ];
+    }
+    const flow = logFlowEvidence(f.logTransitions ?? []);
+    // Unchanged shares: nothing beyond the smoothing's rounding.
+    expect(Math.max(0, ...flow.filter((e) => e.service === "frontend").map((e) => e.score))).toBeLessThan(
+      0.5,
+    );
+    const ranked = rankServices(f);
+    expect(ranked[0]?.service).toBe("pricing");
+    expect(ranked[0]?.evidence[0]?.detail).toMatch(/^after "fetch", "(\$|compute)" followed/);
   });
 
   it("finds a CPU-only fault against the same metric on every other pod", () => {

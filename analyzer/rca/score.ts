@@ -1,5 +1,12 @@
 import { maskedTokens, minePatterns, WILDCARD } from "../patterns/index.ts";
-import type { EdgeStats, Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
+import type {
+  EdgeStats,
+  Features,
+  LogTemplateStats,
+  LogTransition,
+  MetricStats,
+  OperationStats,
+} from "./features.ts";
 
 /**
  * Pure scoring: each kind of evidence becomes a per-service strength, the
@@ -62,6 +69,8 @@ export const SCORING = {
    * evidence against any one of them.
    */
   metricTypicalQuantile: 0.75,
+  /** Weight of a change in which log statement follows which (against the log-level weights 0.5-1). */
+  logFlowWeight: 0.7,
   /** Share of a caller's score a callee inherits when the caller's change is explained by the callee. */
   propagation: 0.5,
 };
@@ -319,6 +328,49 @@ export function logEvidence(
   return out;
 }
 
+/**
+ * Log-flow evidence: inside one span, which log statement follows which. For
+ * each statement, the share of its successors in the window against the
+ * baseline's shares (a Poisson z on the window's own count of that
+ * statement, so it does not move with traffic): an exception or an early
+ * return cuts a path short (`A -> B` becomes `A -> end`) without any line
+ * changing its level. Counted as log evidence (one kind: a service's
+ * strongest log change counts once).
+ */
+export function logFlowEvidence(transitions: LogTransition[]): Evidence[] {
+  const key = (t: LogTransition) => `${t.service}\u0000${t.from}`;
+  const totals = new Map<string, { w: number; b: number }>();
+  const steps = new Map<string, { service: string; from: string; to: string; w: number; b: number }>();
+  for (const t of transitions) {
+    const total = totals.get(key(t)) ?? { w: 0, b: 0 };
+    total[t.phase] += t.count;
+    totals.set(key(t), total);
+    const stepKey = `${key(t)}\u0000${t.to}`;
+    const step = steps.get(stepKey) ?? { service: t.service, from: t.from, to: t.to, w: 0, b: 0 };
+    step[t.phase] += t.count;
+    steps.set(stepKey, step);
+  }
+  const out: Evidence[] = [];
+  for (const step of steps.values()) {
+    const total = totals.get(`${step.service}\u0000${step.from}`);
+    if (!total || total.w < SCORING.minSpans || total.b < SCORING.minSpans) continue;
+    const up = surge(step.w, total.w, step.b, total.b);
+    const expected = (step.b * total.w) / total.b;
+    const down = (expected - step.w) / Math.sqrt(expected + 1);
+    const z = SCORING.logFlowWeight * Math.max(up, down);
+    if (z <= 0) continue;
+    const share = (n: number, d: number) => `${((100 * n) / d).toFixed(0)}%`;
+    out.push({
+      kind: "log",
+      service: step.service,
+      subject: `${step.from} -> ${step.to}`,
+      score: clip(z),
+      detail: `after "${step.from}", "${step.to}" followed ${share(step.b, total.b)} of ${total.b} times before, ${share(step.w, total.w)} of ${total.w} after`,
+    });
+  }
+  return out;
+}
+
 function quantile(values: number[], q: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
@@ -436,6 +488,7 @@ export function rankServices(features: Features): RankedService[] {
     ...latencyEvidence(features.operations),
     ...errorEvidence(features.operations),
     ...logEvidence(features.logTemplates, features.logVolume, features.operations),
+    ...logFlowEvidence(features.logTransitions ?? []),
     ...metricEvidence(features.metrics),
   ];
   const byService = new Map<string, Evidence[]>();
