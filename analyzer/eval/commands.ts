@@ -52,8 +52,12 @@ export function evalRcaProgram(): Command {
     )
     .option("--dataset <dir>", "dataset folder", DEFAULT_DATASET)
     .option("--days <list>", "comma-separated day folders (default: all)")
+    .option(
+      "--features-cache <file>",
+      "JSON file of each fault's features: read from it when present, written after (re-score without ClickHouse)",
+    )
     .option("--verbose", "one line per fault and signal set: the true service's rank and the top 3")
-    .action(async (flags: { dataset: string; days?: string; verbose?: boolean }) => {
+    .action(async (flags: { dataset: string; days?: string; verbose?: boolean; featuresCache?: string }) => {
       const datasetDir = path.resolve(flags.dataset);
       const days = flags.days ? flags.days.split(",") : await datasetDays(datasetDir);
       const config = readClickHouseConfig();
@@ -79,12 +83,18 @@ export function evalRcaProgram(): Command {
         process.stderr.write(
           `replay offset: ${offsetMs / DAY_MS} days; ranking ${faults.length} faults x ${SIGNAL_SETS.length} signal sets\n`,
         );
-        const results = await scoreFaults(client, faults, offsetMs, (r) => {
-          if (flags.verbose)
-            process.stdout.write(
-              `${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`,
-            );
-        });
+        const results = await scoreFaults(
+          client,
+          faults,
+          offsetMs,
+          (r) => {
+            if (flags.verbose)
+              process.stdout.write(
+                `${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`,
+              );
+          },
+          flags.featuresCache,
+        );
         const out = [accuracyTable("All days", results, faults)];
         for (const day of days)
           out.push(

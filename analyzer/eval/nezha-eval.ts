@@ -1,6 +1,8 @@
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Signal } from "../rca/features.ts";
-import { rankRootCauses } from "../rca/rank.ts";
+import { type Features, readFeatures, type Signal } from "../rca/features.ts";
+import { ALL_SIGNALS, DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS } from "../rca/rank.ts";
+import { rankServices } from "../rca/score.ts";
 import type { Fault } from "../replay/replay.ts";
 
 /** Published service-level accuracy on the same 45 faults (Nezha, FSE 2023, Tables 3 and 4). */
@@ -33,21 +35,50 @@ export interface FaultResult {
 
 export const DAY_MS = 86_400_000;
 
-/** Ranks every fault with each signal set, the fault's injection time moved by the replay's offset. */
+/** The part of a fault's features one signal set sees (the rest as if never stored). */
+export function featuresFor(all: Features, signals: readonly Signal[]): Features {
+  return {
+    operations: signals.includes("traces") ? all.operations : [],
+    edges: signals.includes("traces") ? all.edges : [],
+    logTemplates: signals.includes("logs") ? all.logTemplates : [],
+    logVolume: signals.includes("logs") ? all.logVolume : [],
+    logTransitions: signals.includes("logs") ? (all.logTransitions ?? []) : [],
+    metrics: signals.includes("metrics") ? all.metrics : [],
+    sql: all.sql,
+  };
+}
+
+const faultKey = (fault: Fault) => `${fault.day} ${fault.injectMs}`;
+
+/**
+ * Ranks every fault with each signal set, the fault's injection time moved by
+ * the replay's offset. The features are read once per fault with every signal
+ * (the same windows and SQL `rankRootCauses` runs) and each signal set ranks
+ * its share of them. With `cacheFile`, features read before are taken from it
+ * and new ones added, so scoring changes can be measured without ClickHouse.
+ */
 export async function scoreFaults(
   client: ClickHouseClient,
   faults: Fault[],
   offsetMs: number,
   onResult?: (result: FaultResult) => void,
+  cacheFile?: string,
 ): Promise<FaultResult[]> {
+  const cache: Record<string, Features> =
+    cacheFile && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : {};
   const results: FaultResult[] = [];
   for (const fault of faults) {
+    const key = faultKey(fault);
+    const features =
+      cache[key] ??
+      (await readFeatures(
+        client,
+        { atMs: fault.injectMs + offsetMs, windowMs: DEFAULT_WINDOW_MS, baselineMs: DEFAULT_BASELINE_MS },
+        ALL_SIGNALS,
+      ));
+    cache[key] = features;
     for (const set of SIGNAL_SETS) {
-      const report = await rankRootCauses(client, {
-        at: new Date(fault.injectMs + offsetMs),
-        signals: set.signals,
-      });
-      const services = report.ranked.map((r) => r.service);
+      const services = rankServices(featuresFor(features, set.signals)).map((r) => r.service);
       const result = {
         fault,
         signals: set.name,
@@ -58,6 +89,7 @@ export async function scoreFaults(
       onResult?.(result);
     }
   }
+  if (cacheFile) writeFileSync(cacheFile, JSON.stringify(cache));
   return results;
 }
 

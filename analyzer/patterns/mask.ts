@@ -87,6 +87,10 @@ const PURE_NUMBER = /^[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?%?$/i;
 const NUMBER_IN_TEXT = /(?<![\p{L}\p{N}_])[-+]?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?(?![\p{L}\p{N}_])/giu;
 // Punctuation stuck to a token that is not part of its value: "(card_declined)," "size=10".
 const EDGE = /^([([{"'<]*)(.*?)([)\]}"'>,;:.!?]*)$/su;
+// A source location a logging framework prints (logback/log4j `%logger#%line`, `file.py:123`,
+// `Foo.java:42`): a dotted code path and a line number. It names the statement that logged,
+// a constant of the code path like the message text, not a run-time value, so it is kept.
+const SOURCE_LOCATION = /^(?:[\p{L}_$][\p{L}\p{N}_$]*\.)+[\p{L}_$][\p{L}\p{N}_$]*[#:]\d{1,5}$/u;
 
 // While masking, a placeholder is one private-use character (stripped from
 // input, so text cannot forge one): it is neither letter nor digit, so the
@@ -114,6 +118,7 @@ function maskToken(token: string): string {
   const [, lead = "", core = "", trail = ""] = EDGE.exec(token) ?? [];
   if (core === "") return token;
   if (PURE_NUMBER.test(core)) return `${lead}${MASKS.num}${trail}`;
+  if (SOURCE_LOCATION.test(core)) return token;
   if (ID_TOKEN.test(core) && LETTER.test(core)) {
     const digits = core.match(DIGIT)?.length ?? 0;
     if (digits >= 3 || (digits >= 2 && /[-_:#/]/.test(core) && core.length >= 5)) {

@@ -21,6 +21,11 @@ describe("templateOf (masking)", () => {
       "TimeoutError: The operation was aborted due to timeout (<DURATION>, psp.example.com)",
     ],
     ["user u_12345 already entered draw d-2026-1", "user <ID> already entered draw <ID>"],
+    // A logger's source location names the statement: kept, unlike an order number.
+    [
+      "INFO t.s.TravelServiceImpl#451 done in app.py:42, order Order#12345",
+      "INFO t.s.TravelServiceImpl#451 done in app.py:42, order <ID>",
+    ],
     ["mail bob.smith+x@example.co.uk bounced", "mail <EMAIL> bounced"],
     ["GET https://shop.example/a?b=1 failed", "GET <URL> failed"],
     ["id=550e8400-e29b-41d4-a716-446655440000 done", "id=<UUID> done"],

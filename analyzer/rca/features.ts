@@ -48,12 +48,29 @@ export interface LogTemplateStats {
   severity: number;
   count: number;
   example: string;
+  /**
+   * Baseline rows: the count in each window-long block of the baseline, oldest
+   * first (so an earlier incident inside the baseline can be told from the
+   * pattern's usual rate).
+   */
+  blocks?: number[];
+}
+
+/** How often, inside one span, a log statement (`from`, or ^ for the span's first) was followed by `to` ($: the last). */
+export interface LogTransition {
+  phase: Phase;
+  service: string;
+  from: string;
+  to: string;
+  count: number;
 }
 
 export interface LogVolume {
   phase: Phase;
   service: string;
   lines: number;
+  /** Baseline rows: lines per window-long block, oldest first. */
+  blocks?: number[];
 }
 
 export interface MetricStats {
@@ -69,6 +86,8 @@ export interface Features {
   edges: EdgeStats[];
   logTemplates: LogTemplateStats[];
   logVolume: LogVolume[];
+  /** Absent in features stored before transitions were read. */
+  logTransitions?: LogTransition[];
   metrics: MetricStats[];
   /** SQL that produced them, for /sql and the tool's answer. */
   sql: string[];
@@ -79,7 +98,12 @@ export type Signal = "traces" | "logs" | "metrics";
 /** The query parameters of a window: baseline start, alert time, window end (ClickHouse DateTime64 text). */
 export function bounds(w: RcaWindow): Record<string, string> {
   const iso = (ms: number) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
-  return { from: iso(w.atMs - w.baselineMs), at: iso(w.atMs), to: iso(w.atMs + w.windowMs) };
+  return {
+    from: iso(w.atMs - w.baselineMs),
+    at: iso(w.atMs),
+    to: iso(w.atMs + w.windowMs),
+    windowMs: String(w.windowMs),
+  };
 }
 
 const TIME_PARAMS = `{from:DateTime64(3)} AS b0, {at:DateTime64(3)} AS t0, {to:DateTime64(3)} AS w1`;
@@ -120,17 +144,70 @@ GROUP BY phase, caller, callee`;
  */
 export const LOG_TEMPLATES_SQL = `
 WITH ${TIME_PARAMS}
-SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service,
-       replaceRegexpAll(substring(Body, 1, 1024), '[0-9a-fA-F]{8,}|[0-9]+', '0') AS template,
-       max(SeverityNumber) AS severity, count() AS count, any(substring(Body, 1, 300)) AS example
-FROM otel_logs
-WHERE Timestamp >= b0 AND Timestamp < w1
+SELECT phase, service, template, max(severity) AS severity, sum(lines) AS count, any(sample) AS example,
+       groupArray((block, lines)) AS blocks
+FROM (
+  SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service,
+         replaceRegexpAll(replaceRegexpAll(substring(Body, 1, 1024), '[0-9a-fA-F]{8,}', '0'), '(^|[^#0-9])[0-9]+', '\\10')
+           AS template,
+         intDiv(toUnixTimestamp64Milli(Timestamp) - toUnixTimestamp64Milli(b0), {windowMs:UInt64}) AS block,
+         max(SeverityNumber) AS severity, count() AS lines, any(substring(Body, 1, 300)) AS sample
+  FROM otel_logs AS l
+  LEFT JOIN (
+    SELECT TraceId, argMin(ServiceName, Timestamp) AS firstService, min(Timestamp) AS firstError
+    FROM otel_logs
+    WHERE Timestamp >= b0 AND Timestamp < w1 AND SeverityNumber >= 17 AND TraceId != ''
+    GROUP BY TraceId) AS e ON e.TraceId = l.TraceId AND l.TraceId != ''
+  WHERE Timestamp >= b0 AND Timestamp < w1
+    AND NOT (SeverityNumber >= 17 AND e.firstService != '' AND ServiceName != e.firstService
+             AND Timestamp >= e.firstError)
+  GROUP BY phase, service, template, block)
 GROUP BY phase, service, template`;
+
+/** Dense per-block counts of the baseline from ClickHouse's (block, count) pairs. */
+function baselineBlocks(pairs: Array<[number | string, number | string]>, window: RcaWindow): number[] {
+  const blocks = new Array<number>(Math.max(1, Math.floor(window.baselineMs / window.windowMs))).fill(0);
+  for (const [block, count] of pairs) {
+    const i = Number(block);
+    if (i >= 0 && i < blocks.length) blocks[i] = (blocks[i] as number) + Number(count);
+  }
+  return blocks;
+}
+
+/**
+ * Which log statement follows which inside one span (an exception or an early
+ * return changes the path through the code, and so the order of the lines a
+ * request logs, even when the volume does not move). A statement repeated in
+ * a row (a loop) is one step. A statement is the
+ * line's first eight tokens with ids and numbers blanked (a logger's source
+ * location, `Class#123`, kept: it names the statement).
+ */
+export const LOG_TRANSITIONS_SQL = `
+WITH ${TIME_PARAMS}
+SELECT phase, service, step.1 AS from, step.2 AS to, count() AS count
+FROM (
+  SELECT if(min(Timestamp) >= t0, 'w', 'b') AS phase, ServiceName AS service,
+         arrayCompact(arrayMap(x -> x.2, arraySort(groupArray((Timestamp, statement))))) AS path
+  FROM (
+    SELECT Timestamp, ServiceName, TraceId, SpanId,
+           arrayStringConcat(arraySlice(splitByWhitespace(replaceRegexpAll(replaceRegexpAll(
+             substring(Body, 1, 300), '[0-9a-fA-F]{8,}', '0'), '(^|[^#0-9])[0-9]+', '\\10')), 1, 8), ' ') AS statement
+    FROM otel_logs
+    WHERE Timestamp >= b0 AND Timestamp < w1 AND SpanId != '')
+  GROUP BY service, TraceId, SpanId
+  HAVING length(path) <= 500)
+ARRAY JOIN arrayZip(arrayPushFront(path, '^'), arrayPushBack(path, '$')) AS step
+GROUP BY phase, service, from, to`;
 
 export const LOG_VOLUME_SQL = `
 WITH ${TIME_PARAMS}
-SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service, count() AS lines
-FROM otel_logs WHERE Timestamp >= b0 AND Timestamp < w1
+SELECT phase, service, sum(n) AS lines, groupArray((block, n)) AS blocks
+FROM (
+  SELECT if(Timestamp >= t0, 'w', 'b') AS phase, ServiceName AS service,
+         intDiv(toUnixTimestamp64Milli(Timestamp) - toUnixTimestamp64Milli(b0), {windowMs:UInt64}) AS block,
+         count() AS n
+  FROM otel_logs WHERE Timestamp >= b0 AND Timestamp < w1
+  GROUP BY phase, service, block)
 GROUP BY phase, service`;
 
 export const METRICS_SQL = `
@@ -193,12 +270,26 @@ export async function readFeatures(
     features.edges = edges.map((r) => numeric(r, ["calls"]));
   }
   if (signals.includes("logs") && tables.has("otel_logs")) {
-    const [templates, volume] = await Promise.all([
+    const [templates, volume, transitions] = await Promise.all([
       run<LogTemplateStats>(LOG_TEMPLATES_SQL),
       run<LogVolume>(LOG_VOLUME_SQL),
+      run<LogTransition>(LOG_TRANSITIONS_SQL),
     ]);
-    features.logTemplates = templates.map((r) => numeric(r, ["severity", "count"]));
-    features.logVolume = volume.map((r) => numeric(r, ["lines"]));
+    features.logTransitions = transitions.map((r) => numeric(r, ["count"]));
+    features.logTemplates = templates.map((r) => {
+      const row = numeric(r, ["severity", "count"]);
+      const pairs = (r.blocks ?? []) as unknown as Array<[number, number]>;
+      if (row.phase === "b") row.blocks = baselineBlocks(pairs, window);
+      else delete row.blocks;
+      return row;
+    });
+    features.logVolume = volume.map((r) => {
+      const row = numeric(r, ["lines"]);
+      const pairs = (r.blocks ?? []) as unknown as Array<[number, number]>;
+      if (row.phase === "b") row.blocks = baselineBlocks(pairs, window);
+      else delete row.blocks;
+      return row;
+    });
   }
   if (signals.includes("metrics") && tables.has("otel_metrics_gauge")) {
     features.metrics = (await run<MetricStats>(METRICS_SQL)).map((r) => ({

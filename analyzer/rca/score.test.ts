@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
-import { rankServices, robustZ, surge } from "./score.ts";
+import type { Features, LogTemplateStats, LogTransition, MetricStats, OperationStats } from "./features.ts";
+import {
+  isResourceMetric,
+  logFlowEvidence,
+  rangeExceedance,
+  rankServices,
+  surge,
+  usualBaselineCount,
+} from "./score.ts";
 
 function op(
   phase: "w" | "b",
@@ -100,6 +107,76 @@ describe("rankServices on synthetic incidents", () => {
     expect(ranked[0]?.evidence[0]?.detail).toMatch(/^appeared/);
   });
 
+  it("blames the caller whose calls to most of its callees slowed at once, not each callee", () => {
+    const f = empty();
+    for (const phase of ["b", "w"] as const)
+      for (const callee of ["train", "price", "station"]) {
+        // Time outside the callee: a starved caller is slow to send and to read every reply.
+        const ms = phase === "w" ? 90 : 1;
+        f.operations.push(op(phase, "basic", "HTTP GET", ms, { callee }));
+        f.operations.push(op(phase, callee, "SELECT", 1));
+        f.edges.push({ phase, caller: "basic", callee, calls: 50 });
+      }
+    f.operations.push(op("b", "search", "HTTP GET", 2, { callee: "basic" }));
+    f.operations.push(op("w", "search", "HTTP GET", 2, { callee: "basic" }));
+    const ranked = rankServices(f);
+    expect(ranked[0]?.service).toBe("basic");
+    expect(ranked[0]?.evidence[0]?.detail).toMatch(/3 of the 3 services it calls slowed/);
+    expect(ranked.filter((r) => r.score > 0).map((r) => r.service)).toEqual(["basic"]);
+  });
+
+  it("keeps one slow callee among healthy ones with the callee (a network fault at the callee)", () => {
+    const f = empty();
+    for (const phase of ["b", "w"] as const)
+      for (const callee of ["train", "price", "station"]) {
+        const ms = phase === "w" && callee === "price" ? 90 : 1;
+        f.operations.push(op(phase, "basic", "HTTP GET", ms, { callee }));
+        f.edges.push({ phase, caller: "basic", callee, calls: 50 });
+      }
+    expect(rankServices(f)[0]?.service).toBe("price");
+  });
+
+  it("finds a code path cut short inside spans although no line changed level or volume much", () => {
+    const f = shop();
+    const step = (
+      phase: "w" | "b",
+      service: string,
+      from: string,
+      to: string,
+      count: number,
+    ): LogTransition => ({
+      phase,
+      service,
+      from,
+      to,
+      count,
+    });
+    for (const [phase, n] of [
+      ["b", 300],
+      ["w", 40],
+    ] as const) {
+      // Healthy: every request logs "fetch" then "compute"; after the alert most stop after "fetch".
+      const done = phase === "b" ? n : 8;
+      f.logTransitions = [
+        ...(f.logTransitions ?? []),
+        step(phase, "pricing", "^", "fetch", n),
+        step(phase, "pricing", "fetch", "compute", done),
+        step(phase, "pricing", "compute", "$", done),
+        step(phase, "pricing", "fetch", "$", n - done),
+        step(phase, "frontend", "^", "GET", n),
+        step(phase, "frontend", "GET", "$", n),
+      ];
+    }
+    const flow = logFlowEvidence(f.logTransitions ?? []);
+    // Unchanged shares: nothing beyond the smoothing's rounding.
+    expect(Math.max(0, ...flow.filter((e) => e.service === "frontend").map((e) => e.score))).toBeLessThan(
+      0.5,
+    );
+    const ranked = rankServices(f);
+    expect(ranked[0]?.service).toBe("pricing");
+    expect(ranked[0]?.evidence[0]?.detail).toMatch(/^after "fetch", "(\$|compute)" followed/);
+  });
+
   it("finds a CPU-only fault against the same metric on every other pod", () => {
     const f = empty();
     const flat = (level: number, n: number, wobble: number) =>
@@ -141,9 +218,27 @@ describe("statistics", () => {
     expect(surge(30, 100, 0, 1000)).toBeGreaterThan(20);
     expect(Math.abs(surge(10, 100, 100, 1000))).toBeLessThan(1);
   });
-  it("robustZ ignores outliers in the baseline and floors the spread", () => {
-    expect(robustZ([10, 10, 10, 10, 500], [10])).toBe(0);
-    expect(robustZ([10, 10, 10], [20])).toBeCloseTo(10, 5);
-    expect(robustZ([1, 2], [100])).toBe(0);
+  it("rangeExceedance counts only what leaves the baseline's own range, in doublings", () => {
+    // A series that already jumped by orders of magnitude before must go beyond those jumps.
+    expect(rangeExceedance([0.1, 0.1, 20, 0.1], [15], 0.1)).toBe(0);
+    expect(rangeExceedance([4, 5, 6, 5], [500], 5)).toBeGreaterThan(5);
+    expect(rangeExceedance([10, 12, 11], [1], 1)).toBeCloseTo(Math.log2(11 / 2), 5);
+    // An idle series ticking up is not a doubling when the metric's level is far above it.
+    expect(rangeExceedance([0, 0, 0], [0.1], 5)).toBeLessThan(0.1);
+    expect(rangeExceedance([1, 2], [100], 1)).toBe(0);
+  });
+  it("usualBaselineCount discounts an earlier incident inside the baseline", () => {
+    const lines = [100, 100, 0, 100, 100, 100, 100, 100, 100, 100];
+    // 30 lines, all in one block: an earlier burst, not the pattern's usual rate.
+    expect(usualBaselineCount({ b: 30, blocks: [0, 0, 0, 30, 0, 0, 0, 0, 0, 0] }, lines)).toBe(0);
+    // 2 lines in every block the service logged in: its usual rate, kept.
+    const steady = lines.map((n) => (n > 0 ? 2 : 0));
+    expect(usualBaselineCount({ b: 18, blocks: steady }, lines)).toBeCloseTo(18, 5);
+    expect(usualBaselineCount({ b: 7, blocks: [] }, lines)).toBe(7);
+  });
+  it("resource metrics are the CPU and memory ones by their semantic-convention names", () => {
+    expect(isResourceMetric("k8s.pod.cpu.utilization")).toBe(true);
+    expect(isResourceMetric("container.memory.usage")).toBe(true);
+    expect(isResourceMetric("k8s.pod.client.latency.p90")).toBe(false);
   });
 });

@@ -1,5 +1,12 @@
 import { maskedTokens, minePatterns, WILDCARD } from "../patterns/index.ts";
-import type { EdgeStats, Features, LogTemplateStats, MetricStats, OperationStats } from "./features.ts";
+import type {
+  EdgeStats,
+  Features,
+  LogTemplateStats,
+  LogTransition,
+  MetricStats,
+  OperationStats,
+} from "./features.ts";
 
 /**
  * Pure scoring: each kind of evidence becomes a per-service strength, the
@@ -11,6 +18,8 @@ import type { EdgeStats, Features, LogTemplateStats, MetricStats, OperationStats
 export interface Evidence {
   kind: "latency" | "call-latency" | "errors" | "log" | "metric";
   service: string;
+  /** For call-latency: the calling service (the other end of the call). */
+  caller?: string;
   /** What moved: an operation, a log template, a metric, a call edge. */
   subject: string;
   /** Strength on a common scale (roughly: how many robust standard deviations). */
@@ -38,8 +47,16 @@ export const SCORING = {
   tailShare: 0.25,
   /** Counts never exceed this z (a single flood must not outweigh all other evidence). */
   maxScore: 40,
-  /** log2 of a metric's relative move -> score scale (a move twice the typical one scores 0). */
+  /** Doublings beyond the baseline's range -> score scale. */
   metricWeight: 3,
+  /** Doublings beyond the baseline's range (more than the other pods') before a metric counts at all. */
+  metricMinDoublings: 1,
+  /**
+   * Ceiling of a CPU or memory metric's score: a pod's own saturation, far
+   * beyond anything its baseline showed, names the pod (CPU contention leaves
+   * little else), so it may count as much as a clear latency change.
+   */
+  resourceMetricMax: 12,
   /**
    * Ceiling of one metric's score: a pod metric is the weakest evidence (one
    * series, one point a minute, often idle), so it can tip a ranking but not
@@ -52,6 +69,8 @@ export const SCORING = {
    * evidence against any one of them.
    */
   metricTypicalQuantile: 0.75,
+  /** Weight of a change in which log statement follows which (against the log-level weights 0.5-1). */
+  logFlowWeight: 0.7,
   /** Share of a caller's score a callee inherits when the caller's change is explained by the callee. */
   propagation: 0.5,
 };
@@ -88,13 +107,42 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
       out.push({
         kind: "call-latency",
         service: w.callee,
+        caller: w.service,
         subject: `${w.service} -> ${w.callee} ${w.operation}`,
         score,
         detail: `time outside the callee on calls from ${w.service}: ${self}`,
       });
     else out.push({ kind: "latency", service: w.service, subject: w.operation, score, detail: self });
   }
-  return out;
+  return blameSlowCallers(out, operations);
+}
+
+/**
+ * Time outside the callee on a call is the network's or either end's: when
+ * one caller's calls to several callees all slowed at once (most of the
+ * services it calls), the common end is the caller (its CPU, its network),
+ * so that evidence moves to it. One slow callee among healthy ones stays
+ * with the callee.
+ */
+function blameSlowCallers(evidence: Evidence[], operations: OperationStats[]): Evidence[] {
+  const called = new Map<string, Set<string>>();
+  for (const o of operations)
+    if (o.phase === "w" && o.callee && o.spans >= SCORING.minSpans)
+      called.set(o.service, (called.get(o.service) ?? new Set()).add(o.callee));
+  const slowed = new Map<string, Set<string>>();
+  for (const e of evidence)
+    if (e.caller && e.score >= SCORING.latencyWeight)
+      slowed.set(e.caller, (slowed.get(e.caller) ?? new Set()).add(e.service));
+  return evidence.map((e) => {
+    const slow = e.caller ? (slowed.get(e.caller)?.size ?? 0) : 0;
+    const all = e.caller ? (called.get(e.caller)?.size ?? 0) : 0;
+    if (!e.caller || slow < 2 || 2 * slow < all) return e;
+    return {
+      ...e,
+      service: e.caller,
+      detail: `${e.detail}; calls from ${e.caller} to ${slow} of the ${all} services it calls slowed at once`,
+    };
+  });
 }
 
 /** Error evidence from span status: the rate of errors that start in a span (no failed child). */
@@ -161,18 +209,30 @@ interface PatternCounts {
   severity: number;
   w: number;
   b: number;
+  /** Baseline count per window-long block (empty when not known). */
+  blocks: number[];
 }
 
 /** One service's log lines clustered by the pattern miner, counted per phase. */
 export function servicePatterns(rows: LogTemplateStats[]): PatternCounts[] {
   const patterns = minePatterns(rows.map((r) => ({ message: r.template, count: r.count })));
-  const counts = patterns.map((p) => ({ template: p.template, example: "", severity: 0, w: 0, b: 0 }));
+  const counts: PatternCounts[] = patterns.map((p) => ({
+    template: p.template,
+    example: "",
+    severity: 0,
+    w: 0,
+    b: 0,
+    blocks: [],
+  }));
   for (const row of rows) {
     const tokens = maskedTokens(row.template);
     const index = patterns.findIndex((p) => tokensMatch(p.tokens, tokens));
     const target = counts[index === -1 ? counts.length - 1 : index];
     if (!target) continue;
     target[row.phase] += row.count;
+    row.blocks?.forEach((n, i) => {
+      target.blocks[i] = (target.blocks[i] ?? 0) + n;
+    });
     target.severity = Math.max(target.severity, row.severity);
     if (row.phase === "w" || target.example === "") target.example = row.example;
   }
@@ -197,6 +257,28 @@ function serviceActivity(
 }
 
 /**
+ * A pattern's usual count over the baseline: its share of the service's log
+ * lines in the median baseline block (among blocks where the service logged),
+ * times the service's baseline lines. Lines an earlier incident inside the
+ * baseline produced (a few blocks) then do not pass for the pattern's normal
+ * rate; never more than the plain count.
+ */
+export function usualBaselineCount(
+  pattern: { b: number; blocks: number[] },
+  serviceLines: number[] | undefined,
+): number {
+  if (!serviceLines || pattern.blocks.length !== serviceLines.length) return pattern.b;
+  const shares: number[] = [];
+  let lines = 0;
+  serviceLines.forEach((n, i) => {
+    lines += n;
+    if (n > 0) shares.push((pattern.blocks[i] ?? 0) / n);
+  });
+  if (shares.length < 3) return pattern.b;
+  return Math.min(pattern.b, median(shares) * lines);
+}
+
+/**
  * Log evidence: patterns that appeared, surged, dropped or vanished after the
  * alert, against the service's own activity. Errors weigh most; an
  * informational pattern that stops says a code path stopped running.
@@ -212,6 +294,8 @@ export function logEvidence(
     entry[o.phase] += o.spans;
     spans.set(o.service, entry);
   }
+  const lineBlocks = new Map<string, number[]>();
+  for (const v of volume) if (v.phase === "b" && v.blocks) lineBlocks.set(v.service, v.blocks);
   const byService = new Map<string, LogTemplateStats[]>();
   for (const t of templates) {
     const list = byService.get(t.service);
@@ -223,14 +307,15 @@ export function logEvidence(
     const activity = serviceActivity(service, spans, volume);
     if (activity.w === 0 || activity.b === 0) continue;
     for (const p of servicePatterns(rows)) {
-      const up = surge(p.w, activity.w, p.b, activity.b);
-      const expected = (p.b * activity.w) / activity.b;
+      const usual = usualBaselineCount(p, lineBlocks.get(service));
+      const up = surge(p.w, activity.w, usual, activity.b);
+      const expected = (usual * activity.w) / activity.b;
       const down = (expected - p.w) / Math.sqrt(expected + 1);
       // Errors weigh most when they rise; any pattern that stops says a code path stopped running.
       const weight = up >= down ? (p.severity >= 17 ? 1 : p.severity >= 13 ? 0.7 : 0.5) : 1;
       const z = weight * Math.max(up, down);
       if (z <= 0) continue;
-      const change = p.b === 0 ? "appeared" : p.w === 0 ? "vanished" : up >= down ? "surged" : "dropped";
+      const change = usual === 0 ? "appeared" : p.w === 0 ? "vanished" : up >= down ? "surged" : "dropped";
       out.push({
         kind: "log",
         service,
@@ -239,6 +324,49 @@ export function logEvidence(
         detail: `${change}: ${p.b} lines before, ${p.w} after (service activity ${activity.b} -> ${activity.w}); e.g. ${p.example}`,
       });
     }
+  }
+  return out;
+}
+
+/**
+ * Log-flow evidence: inside one span, which log statement follows which. For
+ * each statement, the share of its successors in the window against the
+ * baseline's shares (a Poisson z on the window's own count of that
+ * statement, so it does not move with traffic): an exception or an early
+ * return cuts a path short (`A -> B` becomes `A -> end`) without any line
+ * changing its level. Counted as log evidence (one kind: a service's
+ * strongest log change counts once).
+ */
+export function logFlowEvidence(transitions: LogTransition[]): Evidence[] {
+  const key = (t: LogTransition) => `${t.service}\u0000${t.from}`;
+  const totals = new Map<string, { w: number; b: number }>();
+  const steps = new Map<string, { service: string; from: string; to: string; w: number; b: number }>();
+  for (const t of transitions) {
+    const total = totals.get(key(t)) ?? { w: 0, b: 0 };
+    total[t.phase] += t.count;
+    totals.set(key(t), total);
+    const stepKey = `${key(t)}\u0000${t.to}`;
+    const step = steps.get(stepKey) ?? { service: t.service, from: t.from, to: t.to, w: 0, b: 0 };
+    step[t.phase] += t.count;
+    steps.set(stepKey, step);
+  }
+  const out: Evidence[] = [];
+  for (const step of steps.values()) {
+    const total = totals.get(`${step.service}\u0000${step.from}`);
+    if (!total || total.w < SCORING.minSpans || total.b < SCORING.minSpans) continue;
+    const up = surge(step.w, total.w, step.b, total.b);
+    const expected = (step.b * total.w) / total.b;
+    const down = (expected - step.w) / Math.sqrt(expected + 1);
+    const z = SCORING.logFlowWeight * Math.max(up, down);
+    if (z <= 0) continue;
+    const share = (n: number, d: number) => `${((100 * n) / d).toFixed(0)}%`;
+    out.push({
+      kind: "log",
+      service: step.service,
+      subject: `${step.from} -> ${step.to}`,
+      score: clip(z),
+      detail: `after "${step.from}", "${step.to}" followed ${share(step.b, total.b)} of ${total.b} times before, ${share(step.w, total.w)} of ${total.w} after`,
+    });
   }
   return out;
 }
@@ -259,24 +387,42 @@ function median(values: number[]): number {
 }
 
 /**
- * Robust z of the window's median against the baseline points (median and
- * MAD). The spread never falls below a tenth of the series' level or
- * `scaleFloor` (a share of the metric's typical level across all series), so
- * a flat or idle series does not turn a tiny step into a huge z.
+ * How far a series left its own baseline's range, in doublings (log2): the
+ * window's median against the highest (or lowest) baseline point, each plus
+ * `level` (the metric's typical level across all pods) so an idle series that
+ * ticks from 0 to 0.1 has not "doubled". Against the range, not the median: a
+ * series that already jumped by orders of magnitude before the alert (an
+ * unstable baseline) has to go beyond those jumps to count.
  */
-export function robustZ(baseline: number[], window: number[], scaleFloor = 0): number {
+export function rangeExceedance(baseline: number[], window: number[], level: number): number {
   if (baseline.length < 3 || window.length === 0) return 0;
-  const center = median(baseline);
-  const mad = median(baseline.map((v) => Math.abs(v - center)));
-  const spread = Math.max(1.4826 * mad, 0.1 * Math.abs(center), scaleFloor, 1e-9);
-  return (median(window) - center) / spread;
+  const now = median(window);
+  const eps = Math.max(level, 1e-9);
+  let high = -Infinity;
+  let low = Infinity;
+  for (const v of baseline) {
+    high = Math.max(high, v);
+    low = Math.min(low, v);
+  }
+  const up = Math.log2((Math.max(now, 0) + eps) / (Math.max(high, 0) + eps));
+  const down = Math.log2((Math.max(low, 0) + eps) / (Math.max(now, 0) + eps));
+  return Math.max(0, up, down);
 }
 
 /**
- * Metric evidence: per pod series, how far it moved relative to how far the
- * same metric moved on every other pod at the same time. A fault is local; a
- * shift every pod shows (load, the collector itself) is not evidence
- * against any one of them.
+ * Resource saturation metrics (OpenTelemetry semantic-convention names:
+ * `*.cpu.*`, `*.memory.*`) describe the pod itself; latency, traffic and
+ * call counts seen on a pod also move when its neighbours fail.
+ */
+export function isResourceMetric(name: string): boolean {
+  return /(^|\.)(cpu|memory)(\.|$)/.test(name);
+}
+
+/**
+ * Metric evidence: per pod series, how far the window left the series' own
+ * baseline range, less how far the same metric left its range on the other
+ * pods at the same time (a fault is local; a shift many pods show, such as
+ * load, is not evidence against any one of them).
  */
 export function metricEvidence(metrics: MetricStats[]): Evidence[] {
   const byName = new Map<string, MetricStats[]>();
@@ -290,22 +436,19 @@ export function metricEvidence(metrics: MetricStats[]): Evidence[] {
     const level = median(
       series.filter((m) => m.baseline.length > 0).map((m) => Math.abs(median(m.baseline))),
     );
-    const zs = series.map((m) => robustZ(m.baseline, m.window, 0.05 * (level || 0)));
-    const typical = quantile(zs.map(Math.abs), SCORING.metricTypicalQuantile);
+    const moves = series.map((m) => rangeExceedance(m.baseline, m.window, level));
+    const typical = quantile(moves, SCORING.metricTypicalQuantile);
+    const cap = isResourceMetric(name) ? SCORING.resourceMetricMax : SCORING.metricMax;
     series.forEach((m, i) => {
-      const z = zs[i] as number;
-      const relative = Math.abs(z) / (1 + typical);
-      const score = Math.min(
-        SCORING.metricMax,
-        clip(SCORING.metricWeight * Math.log2(1 + relative) - SCORING.metricWeight),
-      );
+      const move = moves[i] as number;
+      const score = Math.min(cap, clip(SCORING.metricWeight * (move - typical - SCORING.metricMinDoublings)));
       if (score <= 0) return;
       out.push({
         kind: "metric",
         service: m.service,
         subject: name,
         score,
-        detail: `${m.pod}: median ${median(m.baseline).toPrecision(3)} -> ${median(m.window).toPrecision(3)} (robust z ${z.toFixed(1)}, typical across pods ${typical.toFixed(1)})`,
+        detail: `${m.pod}: median ${median(m.baseline).toPrecision(3)} -> ${median(m.window).toPrecision(3)} (${move.toFixed(1)} doublings beyond the baseline's range, typical across pods ${typical.toFixed(1)})`,
       });
     });
   }
@@ -315,7 +458,11 @@ export function metricEvidence(metrics: MetricStats[]): Evidence[] {
 /** Strongest evidence per kind, summed: one kind counts once however many of its items moved. */
 function serviceScore(evidence: Evidence[], corroborate: boolean): number {
   const best = new Map<string, number>();
-  for (const e of evidence) best.set(e.kind, Math.max(best.get(e.kind) ?? 0, e.score));
+  let resource = 0;
+  for (const e of evidence) {
+    best.set(e.kind, Math.max(best.get(e.kind) ?? 0, e.score));
+    if (e.kind === "metric" && isResourceMetric(e.subject)) resource = Math.max(resource, e.score);
+  }
   let total = 0;
   let strongestOther = 0;
   for (const [kind, score] of best) {
@@ -325,8 +472,9 @@ function serviceScore(evidence: Evidence[], corroborate: boolean): number {
   }
   // A pod metric on its own is weak (one point a minute, idle pods jump); with traces or logs in
   // hand it counts up to the service's strongest other evidence: it confirms, it does not accuse.
+  // The exception is the pod's own CPU or memory far beyond its baseline's range: that names the pod.
   const metric = best.get("metric") ?? 0;
-  return total + (corroborate ? Math.min(metric, strongestOther) : metric);
+  return total + Math.max(resource, corroborate ? Math.min(metric, strongestOther) : metric);
 }
 
 /**
@@ -340,6 +488,7 @@ export function rankServices(features: Features): RankedService[] {
     ...latencyEvidence(features.operations),
     ...errorEvidence(features.operations),
     ...logEvidence(features.logTemplates, features.logVolume, features.operations),
+    ...logFlowEvidence(features.logTransitions ?? []),
     ...metricEvidence(features.metrics),
   ];
   const byService = new Map<string, Evidence[]>();
