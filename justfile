@@ -78,6 +78,10 @@ bench:
 agent *question:
     @if [ "{{mode}}" = "docker" ]; then {{compose}} run --rm agent node --import tsx agent/cli.ts "$@"; else {{tsx}} agent/cli.ts "$@"; fi
 
+# print the web console's URL (open it in a browser)
+console:
+    @if [ "{{mode}}" = "docker" ]; then echo "http://localhost:${CONSOLE_PORT:-3000}"; else {{tsx}} console/cli.ts url; fi
+
 # run a stage command locally, or inside the stage's container in docker mode
 _stage service script *args:
     @if [ "{{mode}}" = "docker" ]; then {{compose}} exec {{service}} node --import tsx {{script}} {{args}}; else {{tsx}} {{script}} {{args}}; fi

@@ -64,15 +64,7 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
   },
   describe: (input) => [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(" "),
   async run(ctx: ToolContext, input: ServiceOverviewInput): Promise<ToolOutput> {
-    const win = windowCondition(input.window);
-    const flt = spanFilterCondition(input.filter);
-    const params = { ...win.params, ...flt.params, limit: ctx.limits.maxRows };
-    const sql = `SELECT ServiceName AS service, count() AS spans, countIf(SpanKind = 'Server') AS requests,
-        countIf(StatusCode = 'Error') AS errors,
-        quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99
-      FROM otel_traces ${where([...win.sql, ...flt.sql])}
-      GROUP BY ServiceName ORDER BY ${ORDER[input.orderBy]} DESC, service ASC LIMIT {limit:UInt32}`;
-    const rows = await queryRows<ServiceOverviewRow>(ctx, sql, params);
+    const { rows, sql } = await queryServiceOverview(ctx, input, ctx.limits.maxRows);
     const header = `Services, ${describeWindow(input.window)}${describeFilter(input.filter) ? `, ${describeFilter(input.filter)}` : ""}, by ${input.orderBy}:`;
     const table = renderTable(
       ["service", "spans", "requests", "errors", "error_rate", "p50", "p95", "p99"],
@@ -92,8 +84,61 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     return {
       text: `${header}\n${table.text}${hint}`,
       rows: rows.length,
-      sql: [sqlWithParams(sql, params)],
+      sql: [sql],
       truncated: table.truncated,
     };
   },
 };
+
+/**
+ * Per-service spans, requests, errors and duration quantiles: the numbers
+ * service_overview shows (the console's Services table shows the same rows).
+ */
+export async function queryServiceOverview(
+  ctx: ToolContext,
+  input: ServiceOverviewInput,
+  limit: number,
+): Promise<{ rows: ServiceOverviewRow[]; sql: string }> {
+  const win = windowCondition(input.window);
+  const flt = spanFilterCondition(input.filter);
+  const params = { ...win.params, ...flt.params, limit };
+  const sql = `SELECT ServiceName AS service, count() AS spans, countIf(SpanKind = 'Server') AS requests,
+      countIf(StatusCode = 'Error') AS errors,
+      quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99
+    FROM otel_traces ${where([...win.sql, ...flt.sql])}
+    GROUP BY ServiceName ORDER BY ${ORDER[input.orderBy]} DESC, service ASC LIMIT {limit:UInt32}`;
+  const rows = await queryRows<ServiceOverviewRow>(ctx, sql, params);
+  return { rows, sql: sqlWithParams(sql, params) };
+}
+
+export interface ServiceSeriesRow {
+  service: string;
+  /** Bucket start, epoch milliseconds. */
+  t: string;
+  spans: string;
+  errors: string;
+  p50: string;
+  p95: string;
+  p99: string;
+}
+
+/**
+ * The same figures as queryServiceOverview, per service and time bucket of
+ * `stepSeconds` (buckets aligned to the epoch, so refreshes line up).
+ */
+export async function queryServiceSeries(
+  ctx: ToolContext,
+  input: { window: TimeWindow; filter: SpanFilter; stepSeconds: number },
+): Promise<{ rows: ServiceSeriesRow[]; sql: string }> {
+  const win = windowCondition(input.window);
+  const flt = spanFilterCondition(input.filter);
+  const params = { ...win.params, ...flt.params, step: Math.max(1, Math.round(input.stepSeconds)) };
+  const sql = `SELECT ServiceName AS service,
+      toUnixTimestamp(toStartOfInterval(Timestamp, toIntervalSecond({step:UInt32}))) * 1000 AS t,
+      count() AS spans, countIf(StatusCode = 'Error') AS errors,
+      quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99
+    FROM otel_traces ${where([...win.sql, ...flt.sql])}
+    GROUP BY service, t ORDER BY service, t`;
+  const rows = await queryRows<ServiceSeriesRow>(ctx, sql, params);
+  return { rows, sql: sqlWithParams(sql, params) };
+}

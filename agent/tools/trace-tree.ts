@@ -34,43 +34,8 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
   },
   describe: (input) => input.traceId,
   async run(ctx: ToolContext, input: TraceTreeInput): Promise<ToolOutput> {
-    const sql: string[] = [];
-    const params: Record<string, unknown> = { trace_id: input.traceId, max_spans: MAX_TRACE_SPANS };
-    // The exporter's trace-id -> time-range table narrows the scan to the trace's partitions.
-    const rangeSql = `SELECT toUnixTimestamp(min(Start)) AS start_s, toUnixTimestamp(max(End)) AS end_s, count() AS n
-      FROM otel_traces_trace_id_ts WHERE TraceId = {trace_id:String}`;
-    let timeCondition = "";
-    try {
-      sql.push(sqlWithParams(rangeSql, params));
-      const [range] = await queryRows<{ start_s: string; end_s: string; n: string }>(ctx, rangeSql, params);
-      if (range && num(range.n) > 0) {
-        params.start_s = num(range.start_s);
-        params.end_s = num(range.end_s);
-        timeCondition =
-          "AND Timestamp >= toDateTime({start_s:UInt32}) AND Timestamp < toDateTime({end_s:UInt32}) + INTERVAL 1 SECOND";
-      }
-    } catch {
-      // No lookup table (an older schema): the bloom-filter index on TraceId still finds the spans.
-    }
-    const spansSql = `SELECT SpanId AS span_id, ParentSpanId AS parent_span_id, ServiceName AS service, SpanName AS name,
-        SpanKind AS kind, StatusCode AS status,
-        if(StatusMessage != '', StatusMessage, arrayFirst(m -> m != '', arrayMap(a -> a['exception.message'], Events.Attributes))) AS message,
-        toString(toUnixTimestamp64Nano(Timestamp)) AS start_ns, Duration AS duration
-      FROM otel_traces WHERE TraceId = {trace_id:String} ${timeCondition}
-      ORDER BY Timestamp LIMIT {max_spans:UInt32}`;
-    sql.push(sqlWithParams(spansSql, params));
-    const rows = await queryRows<{
-      span_id: string;
-      parent_span_id: string;
-      service: string;
-      name: string;
-      kind: string;
-      status: string;
-      message: string;
-      start_ns: string;
-      duration: string;
-    }>(ctx, spansSql, params);
-    if (rows.length === 0) {
+    const { spans, sql } = await readTraceSpans(ctx, input.traceId);
+    if (spans.length === 0) {
       return {
         text: `No spans found for trace ${input.traceId}. Check the id (find_errors / find_slow_spans list valid ones).`,
         rows: 0,
@@ -78,20 +43,9 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
         truncated: false,
       };
     }
-    const spans: TraceSpan[] = rows.map((r) => ({
-      spanId: r.span_id,
-      parentSpanId: r.parent_span_id,
-      service: r.service,
-      name: r.name,
-      kind: r.kind,
-      status: r.status,
-      message: r.message,
-      startNs: Number(r.start_ns),
-      durationNs: num(r.duration),
-    }));
     const waterfall = renderWaterfall(spans, { maxSpans: Math.max(ctx.limits.maxRows, 20) });
     const cut =
-      rows.length >= MAX_TRACE_SPANS
+      spans.length >= MAX_TRACE_SPANS
         ? `\n[trace has more than ${MAX_TRACE_SPANS} spans; only the first were read]`
         : "";
     const bounded = boundText(`Trace ${input.traceId}: ${waterfall.text}${cut}`, ctx.limits.maxChars);
@@ -103,3 +57,103 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
     };
   },
 };
+
+/** A span with everything a span detail view shows. */
+export interface TraceSpanDetail extends TraceSpan {
+  attributes: Record<string, string>;
+  resource: Record<string, string>;
+  events: Array<{ timeNs: number; name: string; attributes: Record<string, string> }>;
+}
+
+interface TraceSpanRow {
+  span_id: string;
+  parent_span_id: string;
+  service: string;
+  name: string;
+  kind: string;
+  status: string;
+  message: string;
+  start_ns: string;
+  duration: string;
+  attributes?: Record<string, string>;
+  resource?: Record<string, string>;
+  event_ns?: string[];
+  event_names?: string[];
+  event_attributes?: Record<string, string>[];
+}
+
+/**
+ * The spans of one trace (at most MAX_TRACE_SPANS), in start order; with
+ * `details`, also their attributes, resource attributes and events.
+ */
+export async function readTraceSpans(
+  ctx: ToolContext,
+  traceId: string,
+): Promise<{ spans: TraceSpan[]; sql: string[] }>;
+export async function readTraceSpans(
+  ctx: ToolContext,
+  traceId: string,
+  options: { details: true },
+): Promise<{ spans: TraceSpanDetail[]; sql: string[] }>;
+export async function readTraceSpans(
+  ctx: ToolContext,
+  traceId: string,
+  options: { details?: boolean } = {},
+): Promise<{ spans: TraceSpan[] | TraceSpanDetail[]; sql: string[] }> {
+  const sql: string[] = [];
+  const params: Record<string, unknown> = { trace_id: traceId, max_spans: MAX_TRACE_SPANS };
+  // The exporter's trace-id -> time-range table narrows the scan to the trace's partitions.
+  const rangeSql = `SELECT toUnixTimestamp(min(Start)) AS start_s, toUnixTimestamp(max(End)) AS end_s, count() AS n
+    FROM otel_traces_trace_id_ts WHERE TraceId = {trace_id:String}`;
+  let timeCondition = "";
+  try {
+    sql.push(sqlWithParams(rangeSql, params));
+    const [range] = await queryRows<{ start_s: string; end_s: string; n: string }>(ctx, rangeSql, params);
+    if (range && num(range.n) > 0) {
+      params.start_s = num(range.start_s);
+      params.end_s = num(range.end_s);
+      timeCondition =
+        "AND Timestamp >= toDateTime({start_s:UInt32}) AND Timestamp < toDateTime({end_s:UInt32}) + INTERVAL 1 SECOND";
+    }
+  } catch {
+    // No lookup table (an older schema): the bloom-filter index on TraceId still finds the spans.
+  }
+  const detailColumns = options.details
+    ? `, SpanAttributes AS attributes, ResourceAttributes AS resource,
+      arrayMap(t -> toString(toUnixTimestamp64Nano(t)), Events.Timestamp) AS event_ns,
+      Events.Name AS event_names, Events.Attributes AS event_attributes`
+    : "";
+  const spansSql = `SELECT SpanId AS span_id, ParentSpanId AS parent_span_id, ServiceName AS service, SpanName AS name,
+      SpanKind AS kind, StatusCode AS status,
+      if(StatusMessage != '', StatusMessage, arrayFirst(m -> m != '', arrayMap(a -> a['exception.message'], Events.Attributes))) AS message,
+      toString(toUnixTimestamp64Nano(Timestamp)) AS start_ns, Duration AS duration${detailColumns}
+    FROM otel_traces WHERE TraceId = {trace_id:String} ${timeCondition}
+    ORDER BY Timestamp LIMIT {max_spans:UInt32}`;
+  sql.push(sqlWithParams(spansSql, params));
+  const rows = await queryRows<TraceSpanRow>(ctx, spansSql, params);
+  const spans = rows.map((r) => {
+    const span: TraceSpan = {
+      spanId: r.span_id,
+      parentSpanId: r.parent_span_id,
+      service: r.service,
+      name: r.name,
+      kind: r.kind,
+      status: r.status,
+      message: r.message,
+      startNs: Number(r.start_ns),
+      durationNs: num(r.duration),
+    };
+    if (!options.details) return span;
+    return {
+      ...span,
+      attributes: r.attributes ?? {},
+      resource: r.resource ?? {},
+      events: (r.event_names ?? []).map((name, i) => ({
+        timeNs: Number(r.event_ns?.[i] ?? 0),
+        name,
+        attributes: r.event_attributes?.[i] ?? {},
+      })),
+    } satisfies TraceSpanDetail;
+  });
+  return { spans, sql };
+}

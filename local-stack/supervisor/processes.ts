@@ -1,3 +1,4 @@
+import { consoleUrl, readConsoleConfig } from "../../console/config.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { readCollectorConfig } from "../../shared/config/collector.ts";
 import type { Env } from "../../shared/config/env.ts";
@@ -33,6 +34,7 @@ export function localStackProcesses(env: Env = process.env): ProcessSpec[] {
   const clickhouseUrl = readClickHouseConfig(env).url;
   const s3Endpoint = readS3Config(env).endpoint;
   const collector = readCollectorConfig(env);
+  const consoleAddress = consoleUrl(readConsoleConfig(env));
   return [
     {
       name: "clickhouse",
@@ -98,6 +100,15 @@ export function localStackProcesses(env: Env = process.env): ProcessSpec[] {
       kind: "service",
       dependsOn: ["collector"],
       health: { type: "uptime", ms: 3000 },
+    },
+    {
+      name: "console",
+      description: "the web console: services, service map, traces, ask",
+      script: "console/cli.ts",
+      args: ["run"],
+      kind: "service",
+      dependsOn: ["migrate"],
+      health: { type: "http", url: `${consoleAddress}/health` },
     },
   ];
 }

@@ -1,0 +1,159 @@
+import { listSpans, type SpanListRow, spanQueryCondition } from "../agent/tools/find-slow-spans.ts";
+import { num } from "../agent/tools/query.ts";
+import { queryStoredServices } from "../agent/tools/schema.ts";
+import { queryServiceEdges } from "../agent/tools/service-map.ts";
+import { queryServiceOverview, queryServiceSeries } from "../agent/tools/service-overview.ts";
+import { readTraceSpans, traceTreeTool } from "../agent/tools/trace-tree.ts";
+import { type ToolContext, ToolInputError } from "../agent/tools/types.ts";
+import { buildTree, criticalPath, failingSpans } from "../agent/tools/waterfall.ts";
+import { chooseStepSeconds, readKind, readLimit, readSpanQuery, readWindow } from "./views.ts";
+
+/**
+ * The console's data: each handler turns a view's query string into calls
+ * of the agent tools' query functions (the same SQL the agent runs) and
+ * shapes the rows for the page. Durations leave here in milliseconds.
+ */
+const ms = (ns: unknown) => num(ns) / 1e6;
+
+export async function metaView(ctx: ToolContext, extra: { llm: boolean; model: string; search: boolean }) {
+  const { rows } = await queryStoredServices(ctx);
+  return {
+    services: rows.map((r) => ({
+      service: r.service,
+      spans: num(r.spans),
+      errors: num(r.errors),
+      firstMs: num(r.first_ms),
+      lastMs: num(r.last_ms),
+    })),
+    ...extra,
+  };
+}
+
+export async function servicesView(ctx: ToolContext, params: URLSearchParams) {
+  const window = readWindow(params, ctx.now());
+  const kind = readKind(params);
+  const filter = kind ? { kind } : {};
+  const step = chooseStepSeconds(window);
+  const overview = await queryServiceOverview(ctx, { window, filter, orderBy: "spans" }, 1000);
+  const series = await queryServiceSeries(ctx, { window, filter, stepSeconds: step });
+  const seconds = (window.toMs - window.fromMs) / 1000;
+  const table = overview.rows.map((r) => ({
+    service: r.service,
+    spans: num(r.spans),
+    requests: num(r.requests),
+    errors: num(r.errors),
+    rate: num(r.spans) / seconds,
+    errorRate: num(r.spans) > 0 ? num(r.errors) / num(r.spans) : 0,
+    p50: ms(r.p50),
+    p95: ms(r.p95),
+    p99: ms(r.p99),
+  }));
+  const points = series.rows.map((r) => ({
+    service: r.service,
+    t: num(r.t),
+    rate: num(r.spans) / step,
+    errorRate: num(r.spans) > 0 ? num(r.errors) / num(r.spans) : 0,
+    p50: ms(r.p50),
+    p95: ms(r.p95),
+    p99: ms(r.p99),
+  }));
+  return { ...window, step, kind: kind ?? "all", table, points, sql: [overview.sql, series.sql] };
+}
+
+export async function mapView(ctx: ToolContext, params: URLSearchParams) {
+  const window = readWindow(params, ctx.now());
+  const seconds = (window.toMs - window.fromMs) / 1000;
+  const overview = await queryServiceOverview(ctx, { window, filter: {}, orderBy: "spans" }, 1000);
+  const edges = await queryServiceEdges(ctx, { window });
+  const nodes = overview.rows.map((r) => ({
+    service: r.service,
+    spans: num(r.spans),
+    rate: num(r.spans) / seconds,
+    errorRate: num(r.spans) > 0 ? num(r.errors) / num(r.spans) : 0,
+    p50: ms(r.p50),
+    p95: ms(r.p95),
+    p99: ms(r.p99),
+  }));
+  return {
+    ...window,
+    nodes,
+    edges: edges.rows.map((e) => ({
+      parent: e.parent,
+      child: e.child,
+      calls: num(e.calls),
+      rate: num(e.calls) / seconds,
+      errors: num(e.errors),
+      errorRate: num(e.calls) > 0 ? num(e.errors) / num(e.calls) : 0,
+      p50: ms(e.p50),
+      p95: ms(e.p95),
+      p99: ms(e.p99),
+    })),
+    sql: [overview.sql, edges.sql],
+  };
+}
+
+function spanRow(r: SpanListRow) {
+  return {
+    timeMs: num(r.ts_ms),
+    service: r.service,
+    operation: r.span,
+    kind: r.kind,
+    durationMs: ms(r.duration),
+    status: r.status,
+    message: r.message,
+    traceId: r.trace_id,
+    spanId: r.span_id,
+  };
+}
+
+export async function tracesView(ctx: ToolContext, params: URLSearchParams) {
+  const query = readSpanQuery(params, ctx.now());
+  const order = params.get("order") === "duration" ? "duration" : "time";
+  const limit = readLimit(params, 100, 500);
+  const list = await listSpans(ctx, spanQueryCondition(query), order, limit);
+  return { ...query.window, order, spans: list.rows.map(spanRow), sql: [list.sql] };
+}
+
+export async function searchView(ctx: ToolContext, params: URLSearchParams) {
+  const text = params.get("q")?.trim() ?? "";
+  if (!text) throw new ToolInputError("the search text is empty");
+  if (text.length > 500) throw new ToolInputError("the search text is longer than 500 characters");
+  if (!ctx.searchSpans) throw new ToolInputError("semantic search is unavailable (no embedding enricher)");
+  const window = readWindow(params, ctx.now());
+  const service = params.get("service")?.trim();
+  const hits = await ctx.searchSpans(ctx.clickhouse, {
+    query: text,
+    k: readLimit(params, 20, 50),
+    from: new Date(window.fromMs),
+    to: new Date(window.toMs),
+    ...(service ? { service } : {}),
+  });
+  return {
+    ...window,
+    spans: hits.map((h) => ({
+      timeMs: Date.parse(`${h.timestamp.replace(" ", "T")}Z`),
+      service: h.serviceName,
+      operation: h.spanName,
+      kind: h.spanKind,
+      durationMs: ms(h.durationNs),
+      status: h.statusCode,
+      message: h.text,
+      traceId: h.traceId,
+      spanId: h.spanId,
+      score: h.score,
+    })),
+  };
+}
+
+export async function traceView(ctx: ToolContext, rawId: string) {
+  const { traceId } = traceTreeTool.parse({ trace_id: rawId }, ctx.now());
+  const { spans, sql } = await readTraceSpans(ctx, traceId, { details: true });
+  const roots = buildTree(spans);
+  return {
+    traceId,
+    spans,
+    criticalPath: [...criticalPath(roots)],
+    failing: [...failingSpans(roots)],
+    sql,
+  };
+}

@@ -1,0 +1,109 @@
+import { useEffect, useState } from "preact/hooks";
+import { getJson } from "./data.ts";
+import { setServiceOrder } from "./format.ts";
+import { AskPage } from "./pages/ask.tsx";
+import { MapPage } from "./pages/map.tsx";
+import { ServicesPage } from "./pages/services.tsx";
+import { TracesPage } from "./pages/traces.tsx";
+import { navigate, type Route, useRoute, viewParams, withParams } from "./route.ts";
+import { TimeControls } from "./time.tsx";
+
+export interface Meta {
+  services: Array<{ service: string; spans: number; errors: number; firstMs: number; lastMs: number }>;
+  llm: boolean;
+  model: string;
+  search: boolean;
+}
+
+export interface PageProps {
+  route: Route;
+  meta: Meta | undefined;
+  /** Increments on every live refresh and on the refresh button. */
+  tick: number;
+}
+
+const PAGES = [
+  { id: "services", title: "Services" },
+  { id: "map", title: "Service map" },
+  { id: "traces", title: "Traces" },
+  { id: "ask", title: "Ask" },
+];
+
+function Page(props: PageProps) {
+  switch (props.route.page) {
+    case "services":
+      return <ServicesPage {...props} />;
+    case "map":
+      return <MapPage {...props} />;
+    case "traces":
+      return <TracesPage {...props} />;
+    case "ask":
+      return <AskPage {...props} />;
+    default:
+      return (
+        <div class="panel empty">
+          No page "{props.route.page}". <a href="/services">Services</a>
+        </div>
+      );
+  }
+}
+
+export function App() {
+  const route = useRoute();
+  const [meta, setMeta] = useState<Meta>();
+  const [metaError, setMetaError] = useState<string>();
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    getJson<Meta>("/api/meta").then(
+      (m) => {
+        setServiceOrder(m.services.map((s) => s.service));
+        setMeta(m);
+        setMetaError(undefined);
+      },
+      (e: unknown) => setMetaError(e instanceof Error ? e.message : String(e)),
+    );
+  }, [tick === 0]);
+  const title = PAGES.find((p) => p.id === route.page)?.title ?? "click-ai";
+  useEffect(() => {
+    document.title = `${title} · click-ai`;
+  }, [title]);
+  return (
+    <div class="shell">
+      <header class="topbar">
+        <a class="brand" href="/services" onClick={(e) => linkClick(e, "services", viewParams(route.params))}>
+          click-ai
+        </a>
+        <nav>
+          {PAGES.map((p) => (
+            <a
+              key={p.id}
+              href={`/${p.id}?${viewParams(route.params)}`}
+              class={route.page === p.id ? "active" : ""}
+              data-page={p.id}
+              onClick={(e) => linkClick(e, p.id, viewParams(route.params))}
+            >
+              {p.title}
+            </a>
+          ))}
+        </nav>
+        <div class="spacer" />
+        {route.page !== "ask" && <TimeControls route={route} onRefresh={() => setTick((t) => t + 1)} />}
+      </header>
+      {metaError && <div class="banner error">ClickHouse is not answering: {metaError}</div>}
+      <main>
+        <Page route={route} meta={meta} tick={tick} />
+      </main>
+    </div>
+  );
+}
+
+/** Plain left clicks stay in the page (history entry); other clicks open the link as the browser would. */
+export function linkClick(event: MouseEvent, page: string, params: URLSearchParams): void {
+  if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  navigate(page, params);
+}
+
+export function go(route: Route, page: string, changes: Record<string, string | string[] | undefined>) {
+  navigate(page, withParams(page === route.page ? route.params : viewParams(route.params), changes));
+}
