@@ -185,7 +185,7 @@ describe("the console in Chromium on seeded spans", () => {
     expect(await page.locator('[data-testid="span-details"]').innerText()).toContain(
       "<b>bold</b><script>window.__xss = 3</script>",
     );
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
     expect(await page.locator("#app script, #app img, #app b").count()).toBe(0);
     await page.screenshot({ path: path.join(SCREENSHOTS, "traces-markup-span.png"), fullPage: true });
     expect(errors).toEqual([]);
