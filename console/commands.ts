@@ -1,4 +1,5 @@
 import { createAgentRuntime } from "../agent/runtime.ts";
+import type { SearchSpans } from "../agent/tools/semantic-search.ts";
 import type { Env } from "../shared/config/env.ts";
 import type { Logger } from "../shared/logger.ts";
 import { buildBundle } from "./bundle.ts";
@@ -19,6 +20,8 @@ export async function startConsole(
   env: Env,
   logger: Logger,
   overrides: Partial<ConsoleConfig> = {},
+  /** Tests and the bench put a stand-in embedding model behind the search box. */
+  searchSpans?: SearchSpans,
 ): Promise<RunningConsole> {
   const config = { ...readConsoleConfig(env), ...overrides };
   const bundle = await buildBundle();
@@ -27,6 +30,7 @@ export async function startConsole(
     "bundled the console page",
   );
   const runtime = await createAgentRuntime(env);
+  if (searchSpans) runtime.toolContext.searchSpans = searchSpans;
   try {
     const server = await startConsoleServer({
       host: config.host,

@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { readConsoleConfig } from "../console/config.ts";
 import { keyMinute } from "../s3-loader/plan.ts";
 import { PINNED_SETTINGS } from "../shared/clickhouse.ts";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
@@ -56,7 +57,7 @@ const service = (name: string): ComposeService => {
   return found;
 };
 
-const WORKERS = ["migrate", "event-generator", "s3-loader", "embedding-enricher", "agent"];
+const WORKERS = ["migrate", "event-generator", "s3-loader", "embedding-enricher", "agent", "console"];
 const COLLECTOR_CONFIG = "config/otel-collector-config.yaml";
 const USERS_XML = stripXmlComments(read("config/clickhouse/users.d/click-ai.xml"));
 
@@ -67,7 +68,7 @@ function configModuleVariables(): Set<string> {
   const files = readdirSync(dir)
     .filter((file) => file.endsWith(".ts") && !file.endsWith(".test.ts"))
     .map((file) => path.join(dir, file));
-  for (const file of [...files, path.join(ROOT, "shared/logger.ts")]) {
+  for (const file of [...files, path.join(ROOT, "shared/logger.ts"), path.join(ROOT, "console/config.ts")]) {
     const text = readFileSync(file, "utf8");
     for (const match of text.matchAll(/["'`]([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)["'`]/g)) names.add(match[1]!);
     for (const match of text.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)) names.add(match[1]!);
@@ -336,6 +337,15 @@ describe("docker-compose.yaml", () => {
     }
   });
 
+  it("runs the console beside HyperDX as the read-only user, listening inside its container", () => {
+    const env = serviceEnv(service("console"));
+    expect(service("console").command).toEqual(["node", "--import", "tsx", "console/cli.ts", "run"]);
+    expect(env.CLICKHOUSE_AGENT_USER).toBe(readClickHouseAgentConfig({}).username);
+    expect(env.CLICKHOUSE_PASSWORD).toBeUndefined();
+    expect(readConsoleConfig(env)).toEqual({ host: "0.0.0.0", port: 3000 });
+    expect(dependsOn(service("console")).migrate).toBe("service_completed_successfully");
+  });
+
   it("publishes the same host ports as the local stack's defaults", () => {
     const hostPort = (name: string, container: number) =>
       parsePorts(service(name)).find((mapping) => mapping.container === container)?.host;
@@ -351,6 +361,7 @@ describe("docker-compose.yaml", () => {
       Number(new URL(resolveOtlpUrl("grpc", undefined, undefined)).port),
     );
     expect(hostPort("hyperdx", 8080)).toBe(8080);
+    expect(hostPort("console", 3000)).toBe(readConsoleConfig({}).port);
     const published = Object.values(services).flatMap((svc) =>
       parsePorts(svc).map((mapping) => mapping.host),
     );

@@ -175,7 +175,7 @@ export interface SpanQuery {
   filter: SpanFilter;
   minDurationMs?: number;
   maxDurationMs?: number;
-  /** key = value pairs; each must match a span attribute or a resource attribute of the span. */
+  /** key = value pairs, all of which must match: span attributes, or resource attributes as "resource.<key>". */
   attributes?: Array<[string, string]>;
 }
 
@@ -193,10 +193,12 @@ export function spanQueryCondition(query: SpanQuery): { sql: string[]; params: R
     params.max_ns = Math.round(query.maxDurationMs * 1e6);
   }
   (query.attributes ?? []).forEach(([key, value], i) => {
+    // "resource.<key>" matches a resource attribute; reading one map column, not both, halves the cost.
+    const resource = key.startsWith("resource.");
     sql.push(
-      `(SpanAttributes[{attr_k${i}:String}] = {attr_v${i}:String} OR ResourceAttributes[{attr_k${i}:String}] = {attr_v${i}:String})`,
+      `${resource ? "ResourceAttributes" : "SpanAttributes"}[{attr_k${i}:String}] = {attr_v${i}:String}`,
     );
-    params[`attr_k${i}`] = key;
+    params[`attr_k${i}`] = resource ? key.slice("resource.".length) : key;
     params[`attr_v${i}`] = value;
   });
   return { sql, params };

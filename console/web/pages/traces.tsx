@@ -105,7 +105,7 @@ function SearchForm({
             value={attrs}
             onInput={(e) => setAttrs((e.target as HTMLInputElement).value)}
             name="attr"
-            placeholder="key=value, key=value"
+            placeholder="key=value, resource.key=value"
           />
         </label>
         <label>
