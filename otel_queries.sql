@@ -1,7 +1,7 @@
 -- click-ai: the queries an SRE runs on the trace data.
 --
 -- Schema: the OpenTelemetry Collector ClickHouse exporter's otel_traces
--- (config/schema/010_otel_traces.sql): SpanKind 'Server' / 'Client' / ...,
+-- (clickhouse-ddl/010_otel_traces.sql): SpanKind 'Server' / 'Client' / ...,
 -- StatusCode 'Error' / 'Ok' / 'Unset', ParentSpanId = '' on a trace's root
 -- span, Duration in nanoseconds, every attribute a string in SpanAttributes.
 -- The simulated SNKRS platform puts the user-facing request on the root span of

@@ -3,7 +3,9 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { agentClientSettings } from "./clickhouse.ts";
 
-const USERS_XML = fileURLToPath(new URL("../config/clickhouse/users.d/click-ai.xml", import.meta.url));
+const USERS_XML = fileURLToPath(
+  new URL("../docker/clickhouse-server-config/users.d/click-ai.xml", import.meta.url),
+);
 
 /** The agent profile of the docker-mode server: its fixed values and the settings changeable in readonly mode. */
 function agentProfile(): { values: Record<string, string>; changeable: Set<string> } {

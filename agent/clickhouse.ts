@@ -1,7 +1,7 @@
 import { type ClickHouseClient, ClickHouseLogLevel, type ClickHouseSettings } from "@clickhouse/client";
 import { createClickHouseClient, PINNED_SETTINGS } from "../shared/clickhouse.ts";
-import type { AgentConfig } from "../shared/config/agent.ts";
 import type { ClickHouseAgentConfig, ClickHouseConfig } from "../shared/config/clickhouse.ts";
+import type { AgentConfig } from "./config.ts";
 
 /**
  * The agent's only connection: the ClickHouse agent user, which the server
@@ -19,7 +19,7 @@ export function agentQuerySettings(
     max_result_rows: String(config.sqlRowCap),
     result_overflow_mode: "break",
     // A readonly=1 user may only send settings its profile marks changeable
-    // (config/clickhouse/users.d); agent queries are short, so the progress
+    // (docker/clickhouse-server-config/users.d); agent queries are short, so the progress
     // headers the other stages pin are not needed and not sent.
     send_progress_in_http_headers: undefined,
     http_headers_progress_interval_ms: undefined,

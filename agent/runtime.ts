@@ -1,9 +1,9 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { type AgentConfig, readAgentConfig } from "../shared/config/agent.ts";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import type { Env } from "../shared/config/env.ts";
 import { Agent } from "./agent.ts";
 import { createAgentClickHouseClient } from "./clickhouse.ts";
+import { type AgentConfig, readAgentConfig } from "./config.ts";
 import { systemPrompt } from "./prompt.ts";
 import { ALL_TOOLS } from "./tools/index.ts";
 import { enricherSearchFromEnv } from "./tools/semantic-search.ts";

@@ -6,18 +6,18 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
+import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { createS3Client } from "../shared/s3.ts";
+import { startTestStack, type TestStack } from "../testing/stack.ts";
+import type { RunningCollector } from "./collector.ts";
 import {
   decodeExportTraceResponseProto,
   decodeRetryInfoDelayMs,
   decodeRpcStatusProto,
   RETRY_INFO_TYPE_URL,
-} from "../shared/otlp/response.ts";
-import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
-import { createS3Client } from "../shared/s3.ts";
-import { startTestStack, type TestStack } from "../testing/stack.ts";
-import type { RunningCollector } from "./collector.ts";
+} from "./otlp/response.ts";
 import { traceServiceDefinition } from "./receivers/grpc.ts";
-import { listKeys, readObjects, spanIdCounts, startTestCollector } from "./test-helpers.ts";
+import { listKeys, readObjects, spanIdCounts, startTestCollector } from "./testing/collector-harness.ts";
 
 /** Every kind of bad request gets the right status and a message saying what failed; the collector keeps serving. */
 

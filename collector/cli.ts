@@ -1,11 +1,11 @@
 import { Command } from "commander";
 import { onShutdownSignal, runCli } from "../shared/cli.ts";
-import { type CollectorConfig, readCollectorConfig } from "../shared/config/collector.ts";
 import type { Env } from "../shared/config/env.ts";
 import { readS3Config } from "../shared/config/s3.ts";
 import { createLogger } from "../shared/logger.ts";
 import { READY_PREFIX } from "./cli-ready.ts";
 import { startCollector } from "./collector.ts";
+import { type CollectorConfig, readCollectorConfig } from "./config.ts";
 
 interface RunFlags {
   host?: string;

@@ -1,11 +1,11 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { CollectorConfig } from "../shared/config/collector.ts";
 import type { S3Config } from "../shared/config/s3.ts";
 import type { Logger } from "../shared/logger.ts";
-import type { PartialSuccess } from "../shared/otlp/response.ts";
 import { createS3Client } from "../shared/s3.ts";
+import type { CollectorConfig } from "./config.ts";
 import { S3Exporter } from "./exporter/s3-exporter.ts";
 import { type BodyFormat, ingestBody } from "./ingest.ts";
+import type { PartialSuccess } from "./otlp/response.ts";
 import { Batcher } from "./processor/batcher.ts";
 import { type RunningGrpcReceiver, startGrpcReceiver } from "./receivers/grpc.ts";
 import { type RunningHttpReceiver, startHttpReceiver, type TraceSink } from "./receivers/http.ts";

@@ -5,14 +5,20 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChildProcessHandle, spawnTsx } from "../local-stack/process/spawn-tsx.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
-import { joinTranscodedJson, transcodeTraceRequestToJson } from "../shared/otlp/transcode.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { createS3Client } from "../shared/s3.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { READY_PREFIX } from "./cli-ready.ts";
 import { objectKey } from "./exporter/layout.ts";
+import { joinTranscodedJson, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
 import { Spool } from "./spool/spool.ts";
-import { listKeys, readObjects, spanIdCounts, startTestCollector, waitFor } from "./test-helpers.ts";
+import {
+  listKeys,
+  readObjects,
+  spanIdCounts,
+  startTestCollector,
+  waitFor,
+} from "./testing/collector-harness.ts";
 
 /**
  * kill -9 of the collector process in the middle of a stream of requests,

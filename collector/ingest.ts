@@ -1,8 +1,8 @@
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import { parseTraceRequestJson } from "../shared/otlp/json.ts";
-import { hasValidIds, transcodeTraceRequestToJson } from "../shared/otlp/transcode.ts";
 import type { OtlpResourceSpans, OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { hasValidIds, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
 
 /**
  * Turns a request body into what the spool stores, the same way for both

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createS3Client } from "../shared/s3.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { objectKeyPattern } from "./exporter/layout.ts";
-import { readObjects, spanIdCounts, spansOf, startTestCollector } from "./test-helpers.ts";
+import { readObjects, spanIdCounts, spansOf, startTestCollector } from "./testing/collector-harness.ts";
 
 /**
  * Real OTLP from the OpenTelemetry JS SDK exporters (protobuf, JSON, gRPC with

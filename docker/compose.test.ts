@@ -3,20 +3,21 @@
  * parses, every image is pinned, every mounted file exists, dependency order
  * and health checks are sound, and ports, variable names and values agree
  * with the config module (shared/config), the ClickHouse users file, HyperDX
- * provisioning and config/otel-collector-config.yaml.
+ * provisioning and docker/otelcol-contrib-config.yaml.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { COLLECTOR_MARSHALERS, readCollectorConfig } from "../collector/config.ts";
 import { readConsoleConfig } from "../console/config.ts";
+import { resolveOtlpUrl } from "../event-generator/config.ts";
 import { keyMinute } from "../s3-loader/plan.ts";
 import { PINNED_SETTINGS } from "../shared/clickhouse.ts";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
-import { COLLECTOR_MARSHALERS, readCollectorConfig } from "../shared/config/collector.ts";
-import { resolveOtlpUrl } from "../shared/config/event-generator.ts";
 import { readS3Config } from "../shared/config/s3.ts";
+import { configReaderFiles } from "../testing/config-files.ts";
 import {
   bindMounts,
   type ComposeService,
@@ -58,17 +59,13 @@ const service = (name: string): ComposeService => {
 };
 
 const WORKERS = ["migrate", "event-generator", "s3-loader", "embedding-enricher", "agent", "console"];
-const COLLECTOR_CONFIG = "config/otel-collector-config.yaml";
-const USERS_XML = stripXmlComments(read("config/clickhouse/users.d/click-ai.xml"));
+const COLLECTOR_CONFIG = "docker/otelcol-contrib-config.yaml";
+const USERS_XML = stripXmlComments(read("docker/clickhouse-server-config/users.d/click-ai.xml"));
 
-/** Every variable name the config module and logger read (string literals in shared/config, process.env.X). */
+/** Every variable name the config module and logger read (string literals in the config readers, process.env.X). */
 function configModuleVariables(): Set<string> {
   const names = new Set<string>();
-  const dir = path.join(ROOT, "shared/config");
-  const files = readdirSync(dir)
-    .filter((file) => file.endsWith(".ts") && !file.endsWith(".test.ts"))
-    .map((file) => path.join(dir, file));
-  for (const file of [...files, path.join(ROOT, "shared/logger.ts"), path.join(ROOT, "console/config.ts")]) {
+  for (const file of [...configReaderFiles(ROOT), path.join(ROOT, "shared/logger.ts")]) {
     const text = readFileSync(file, "utf8");
     for (const match of text.matchAll(/["'`]([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)["'`]/g)) names.add(match[1]!);
     for (const match of text.matchAll(/process\.env\.([A-Z][A-Z0-9_]*)/g)) names.add(match[1]!);
@@ -387,7 +384,7 @@ describe("docker-compose.yaml", () => {
   });
 });
 
-describe("ClickHouse users (config/clickhouse/users.d/click-ai.xml)", () => {
+describe("ClickHouse users (docker/clickhouse-server-config/users.d/click-ai.xml)", () => {
   const users = xmlElement(USERS_XML, "users") ?? "";
   const profiles = xmlElement(USERS_XML, "profiles") ?? "";
   const agentName = readClickHouseAgentConfig({}).username;
@@ -442,7 +439,7 @@ describe("HyperDX provisioning", () => {
   const env = serviceEnv(service("hyperdx"));
   const connections = JSON.parse(env.DEFAULT_CONNECTIONS ?? "null") as Record<string, unknown>[];
   const sources = JSON.parse(env.DEFAULT_SOURCES ?? "null") as Record<string, unknown>[];
-  const ddl = read("config/schema/010_otel_traces.sql").replace(/\{database\}/g, "otel");
+  const ddl = read("clickhouse-ddl/010_otel_traces.sql").replace(/\{database\}/g, "otel");
   const columns = new Set(tableColumns(ddl.slice(ddl.indexOf("CREATE TABLE"))));
 
   it("connects to our ClickHouse as the hyperdx user", () => {
@@ -451,7 +448,7 @@ describe("HyperDX provisioning", () => {
     expect(new URL(String(connection.host)).host).toBe("clickhouse:8123");
     expect(connection.username).toBe("hyperdx");
     expect(connection.password).toBe(serviceEnv(service("clickhouse")).HYPERDX_CLICKHOUSE_PASSWORD);
-    expect(read("config/clickhouse/users.d/click-ai.xml")).toContain(
+    expect(read("docker/clickhouse-server-config/users.d/click-ai.xml")).toContain(
       'from_env="HYPERDX_CLICKHOUSE_PASSWORD"',
     );
   });
@@ -476,7 +473,7 @@ describe("HyperDX provisioning", () => {
   });
 });
 
-describe("config/otel-collector-config.yaml", () => {
+describe("docker/otelcol-contrib-config.yaml", () => {
   const text = read(COLLECTOR_CONFIG);
   const collectorEnv: Env = serviceEnv(service("otel-collector"));
   // The collector expands ${env:NAME} (and ${NAME}) from its own environment.

@@ -6,8 +6,8 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { loadOtelQueries, parseNamedQueries } from "../testing/named-sql-queries.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
-import { loadOtelQueries, parseNamedQueries } from "./otel-queries.ts";
 
 interface SpanRow {
   Timestamp: string;

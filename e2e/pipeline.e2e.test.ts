@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TruthRecord } from "../event-generator/truth.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
-import { freePorts, lastJsonObject, percentile, runProjectCommand } from "./harness.ts";
+import { freePorts, lastJsonObject, percentile, runProjectCommand } from "./testing/harness.ts";
 
 /**
  * The whole local pipeline from an empty data dir: `just up` (supervisor,

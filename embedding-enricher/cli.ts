@@ -3,12 +3,8 @@ import { Command, Option } from "commander";
 import { onShutdownSignal, runCli } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
-import {
-  type EmbeddingEnricherConfig,
-  parseEnricherShard,
-  readEmbeddingEnricherConfig,
-} from "../shared/config/embedding-enricher.ts";
 import { createLogger } from "../shared/logger.ts";
+import { type EmbeddingEnricherConfig, parseEnricherShard, readEmbeddingEnricherConfig } from "./config.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
 import { Enricher } from "./enricher.ts";
 import { DEFAULT_MODEL_ID, ensureDefaultModel } from "./model/default-model.ts";

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import PQueue from "p-queue";
-import type { Shard } from "../shared/config/embedding-enricher.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { Shard } from "./config.ts";
 import type { Embedder } from "./embedder.ts";
 import { LruCache } from "./lru-cache.ts";
 import { batchToken, formatPosition, formatShard, maxPosition, type Position, START } from "./position.ts";

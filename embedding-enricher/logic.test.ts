@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseEnricherShard } from "../shared/config/embedding-enricher.ts";
 import { ConfigError } from "../shared/config/env.ts";
-import { lexicalOverlap } from "./eval-queries.ts";
+import { parseEnricherShard } from "./config.ts";
+import { lexicalOverlap } from "./eval/search-queries.ts";
 import { LruCache } from "./lru-cache.ts";
 import { fitPca, symmetricEigen } from "./model/pca.ts";
 import { batchToken, comparePositions, formatPosition, maxPosition, parsePosition } from "./position.ts";

@@ -1,4 +1,4 @@
-import type { Shard } from "../shared/config/embedding-enricher.ts";
+import type { Shard } from "./config.ts";
 
 /**
  * A row's place in LOAD order: otel_traces keeps, per row, the number of the

@@ -6,7 +6,7 @@ import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
 import { Enricher } from "./enricher.ts";
-import { lexicalOverlap } from "./eval-queries.ts";
+import { lexicalOverlap } from "./eval/search-queries.ts";
 import { DEFAULT_MODEL_ID } from "./model/default-model.ts";
 import { searchSpans } from "./search.ts";
 import { insertSpans, makeSpans, type TestSpan } from "./testing/spans.ts";

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { Embedder } from "./embedder.ts";
-import { ENRICHED_TABLE, sqlString, TEXT_EMBEDDINGS_TABLE } from "./store.ts";
+import { ENRICHED_TABLE, TEXT_EMBEDDINGS_TABLE } from "./store.ts";
 
 export interface SearchSpansOptions {
   /** Plain-language description of what to find. */
@@ -64,11 +64,15 @@ export async function searchSpans(
   const [vector] = await options.model.embed([query]);
   if (!vector) throw new Error("search: the model returned no embedding");
   const literal = `[${Array.from(vector, (x) => (Number.isFinite(x) ? x : 0).toPrecision(8)).join(",")}]::Array(Float32)`;
-  const model = sqlString(options.model.model);
-  const spanFilters = [`Model = ${model}`];
+  // Strings are bound parameters; numbers (vector, hashes, limits) are inlined.
+  const params: Record<string, string> = { model: options.model.model };
+  const spanFilters = ["Model = {model:String}"];
   if (options.from !== undefined) spanFilters.push(`Timestamp >= ${toDateTime64(options.from, "from")}`);
   if (options.to !== undefined) spanFilters.push(`Timestamp < ${toDateTime64(options.to, "to")}`);
-  if (options.service !== undefined) spanFilters.push(`ServiceName = ${sqlString(options.service)}`);
+  if (options.service !== undefined) {
+    params.service = options.service;
+    spanFilters.push("ServiceName = {service:String}");
+  }
   const prefix = options.database ? `${options.database}.` : "";
   const spans = `${prefix}${ENRICHED_TABLE}`;
   const texts = `${prefix}${TEXT_EMBEDDINGS_TABLE}`;
@@ -79,7 +83,7 @@ export async function searchSpans(
     SELECT TextHash, min(distance) AS distance FROM (
       SELECT TextHash, cosineDistance(Embedding, ${literal}) AS distance
       FROM ${texts}
-      WHERE Model = ${model}
+      WHERE Model = {model:String}
         ${filtered ? `AND TextHash IN (SELECT DISTINCT TextHash FROM ${spans} WHERE ${spanFilters.join(" AND ")})` : ""}
       ORDER BY distance ASC
       LIMIT ${candidates * 2}
@@ -90,15 +94,16 @@ export async function searchSpans(
   // to fill k, with their hashes as literals, so the engine filters on
   // TextHash before it reads the wide columns. A join with the ranking read
   // the wide columns of every span in scope (~0.6 s on 1M spans vs ~0.1 s).
-  const ranked = await (await client.query({ query: textRanking, format: "JSONCompactEachRow" })).json<
-    [string, number]
-  >();
+  const ranked = await (
+    await client.query({ query: textRanking, query_params: params, format: "JSONCompactEachRow" })
+  ).json<[string, number]>();
   if (ranked.length === 0) return [];
   const inScope = await (
     await client.query({
       query: `SELECT TextHash, count() FROM ${spans}
         WHERE ${spanFilters.join(" AND ")} AND TextHash IN (${ranked.map(([hash]) => hash).join(",")})
         GROUP BY TextHash`,
+      query_params: params,
       format: "JSONCompactEachRow",
     })
   ).json<[string, string]>();
@@ -127,6 +132,7 @@ export async function searchSpans(
       ORDER BY distance ASC, Timestamp DESC
       ${perText ? "LIMIT " + perText + " BY TextHash" : ""}
       LIMIT ${k}`,
+    query_params: params,
     format: "JSONEachRow",
   });
   const rows = await result.json<Omit<SpanMatch, "score"> & { distance: number }>();

@@ -1,13 +1,14 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Shard } from "../shared/config/embedding-enricher.ts";
+import type { Shard } from "./config.ts";
 import { formatShard, type Position, START } from "./position.ts";
 import type { SpanTextInput } from "./span-text.ts";
 
 /**
- * Every SQL statement of the enricher. Values are inlined as literals
- * (numbers, or strings through sqlString) rather than bound parameters:
- * the embedded engine must not run parameterised queries concurrently, and
- * the enricher overlaps its reads and writes.
+ * Every SQL statement of the enricher. Strings are bound query parameters;
+ * numbers (positions, shard arithmetic, limits) are inlined. The embedded
+ * ClickHouse server runs parameterised queries one at a time (a chDB
+ * constraint, see docs/ARCHITECTURE.md), so the enricher's overlapping
+ * reads and writes stay correct there too.
  */
 
 export const SOURCE_TABLE = "otel_traces";
@@ -15,14 +16,6 @@ export const ENRICHED_TABLE = "otel_traces_enriched";
 export const TEXT_EMBEDDINGS_TABLE = "otel_span_text_embeddings";
 export const STATE_TABLE = "enricher_state";
 export const ACTIVE_MODEL_TABLE = "enricher_active_model";
-
-export function sqlString(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
-}
-
-function sqlStringArray(values: readonly string[]): string {
-  return `[${values.map(sqlString).join(", ")}]::Array(String)`;
-}
 
 /** The condition that puts a span in one shard: every span belongs to exactly one of n shards. */
 export function shardCondition(shard: Shard): string {
@@ -59,7 +52,7 @@ export async function readSourceBatch(
       SELECT toString(_block_number) AS block, toString(_block_offset) AS offset,
         toString(Timestamp) AS Timestamp, TraceId, SpanId, ServiceName, SpanName, SpanKind,
         StatusCode, StatusMessage, toString(Duration) AS Duration,
-        mapFilter((k, v) -> has(${sqlStringArray(attributeKeys)}, k), SpanAttributes) AS SpanAttributes,
+        mapFilter((k, v) -> has({attributeKeys:Array(String)}, k), SpanAttributes) AS SpanAttributes,
         Events.Name AS EventNames,
         arrayMap(m -> mapFilter((k, v) -> k IN ('exception.type', 'exception.message'), m), Events.Attributes)
           AS EventAttributes
@@ -67,6 +60,7 @@ export async function readSourceBatch(
       WHERE ${afterCondition(after)} AND ${shardCondition(shard)}
       ORDER BY _block_number, _block_offset
       LIMIT ${limit}`,
+    query_params: { attributeKeys },
     format: "JSONEachRow",
   });
   return result.json<SourceSpan>();
@@ -122,7 +116,8 @@ export async function existingTextHashes(
   for (const hash of hashes) if (!/^\d+$/.test(hash)) throw new Error(`not a text hash: ${hash}`);
   const result = await client.query({
     query: `SELECT DISTINCT toString(TextHash) AS h FROM ${database}.${TEXT_EMBEDDINGS_TABLE}
-            WHERE Model = ${sqlString(model)} AND TextHash IN (${hashes.join(",")})`,
+            WHERE Model = {model:String} AND TextHash IN (${hashes.join(",")})`,
+    query_params: { model },
     format: "JSONEachRow",
   });
   return new Set((await result.json<{ h: string }>()).map((r) => r.h));
@@ -161,8 +156,9 @@ export async function readShardState(
       SELECT toString(WatermarkBlock) AS block, toString(WatermarkOffset) AS offset, toString(EnrichedRows) AS rows,
         CacheHitRate AS hitRate
       FROM ${database}.${STATE_TABLE} FINAL
-      WHERE Model = ${sqlString(model)} AND Shard = ${sqlString(formatShard(shard))}
+      WHERE Model = {model:String} AND Shard = {shard:String}
       ORDER BY UpdatedAt DESC LIMIT 1`,
+    query_params: { model, shard: formatShard(shard) },
     format: "JSONEachRow",
   });
   const [row] = await result.json<{ block: string; offset: string; rows: string; hitRate: number }>();
@@ -215,7 +211,8 @@ export async function maxEnrichedPosition(
       SELECT toString(t.1) AS block, toString(t.2) AS offset, toString(n) AS rows
       FROM (SELECT max((SourceBlock, SourceOffset)) AS t, count() AS n
             FROM ${database}.${ENRICHED_TABLE}
-            WHERE Model = ${sqlString(model)} AND ${shardCondition(shard)})`,
+            WHERE Model = {model:String} AND ${shardCondition(shard)})`,
+    query_params: { model },
     format: "JSONEachRow",
   });
   const [row] = await result.json<{ block: string; offset: string; rows: string }>();
@@ -276,7 +273,8 @@ export async function vectorIndexDims(
 ): Promise<number | undefined> {
   const result = await client.query({
     query: `SELECT type_full FROM system.data_skipping_indices
-            WHERE database = ${sqlString(database)} AND table = '${TEXT_EMBEDDINGS_TABLE}' AND name = 'idx_embedding'`,
+            WHERE database = {database:String} AND table = '${TEXT_EMBEDDINGS_TABLE}' AND name = 'idx_embedding'`,
+    query_params: { database },
     format: "JSONEachRow",
   });
   const [row] = await result.json<{ type_full: string }>();
@@ -345,7 +343,8 @@ export async function shardCounts(
   }>();
   const enriched = await client.query({
     query: `SELECT count() AS n FROM ${database}.${ENRICHED_TABLE}
-            WHERE Model = ${sqlString(model)} AND ${shardCondition(shard)}`,
+            WHERE Model = {model:String} AND ${shardCondition(shard)}`,
+    query_params: { model },
     format: "JSONEachRow",
   });
   const [e] = await enriched.json<{ n: string }>();

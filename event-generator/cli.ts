@@ -11,14 +11,14 @@ import net from "node:net";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { runCli } from "../shared/cli.ts";
 import { parseDurationMs } from "../shared/config/env.ts";
+import { createLogger } from "../shared/logger.ts";
 import {
   DROP_PHASES,
   OTLP_PROTOCOLS,
   type OtlpProtocol,
   readEventGeneratorConfig,
   resolveOtlpUrl,
-} from "../shared/config/event-generator.ts";
-import { createLogger } from "../shared/logger.ts";
+} from "./config.ts";
 import { runGenerator } from "./runner.ts";
 import { runGeneratorInThreads } from "./threads.ts";
 

@@ -12,7 +12,7 @@ import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import type { OtlpExportConfig } from "../shared/config/event-generator.ts";
+import type { OtlpExportConfig } from "./config.ts";
 
 export function createOtlpExporter(config: OtlpExportConfig): SpanExporter {
   // The exporters take the compression enum's string values.

@@ -10,12 +10,13 @@ import * as grpc from "@grpc/grpc-js";
 import { ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EventGeneratorConfig, readEventGeneratorConfig } from "../shared/config/event-generator.ts";
+import { TRACE_EXPORT_GRPC_PATH } from "../collector/otlp/proto-types.ts";
 import { createLogger } from "../shared/logger.ts";
-import { decodeTraceRequestProto, TRACE_EXPORT_GRPC_PATH } from "../shared/otlp/index.ts";
+import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { countSpans, type OtlpAnyValue, type OtlpSpan } from "../shared/otlp/types.ts";
-import { type OtlpSink, startOtlpSink } from "./otlp-sink.ts";
+import { type EventGeneratorConfig, readEventGeneratorConfig } from "./config.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
+import { type OtlpSink, startOtlpSink } from "./testing/otlp-sink.ts";
 import { runGeneratorInThreads, threadSeed } from "./threads.ts";
 import type { TruthRecord } from "./truth.ts";
 

@@ -16,13 +16,8 @@ import { performance } from "node:perf_hooks";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { DiagLogLevel, diag } from "@opentelemetry/api";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
-import {
-  type BatchSettings,
-  DROP_PHASES,
-  type DropPhase,
-  type EventGeneratorConfig,
-} from "../shared/config/event-generator.ts";
 import type { Logger } from "../shared/logger.ts";
+import { type BatchSettings, DROP_PHASES, type DropPhase, type EventGeneratorConfig } from "./config.ts";
 import { CountingExporter, createOtlpExporter } from "./exporter.ts";
 import { type BatchProcessorSizing, OtelEmitter } from "./otel-emitter.ts";
 import { Prng } from "./prng.ts";

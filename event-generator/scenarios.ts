@@ -5,7 +5,7 @@
  * marked on the builder for the ground-truth file and surfaces in the spans
  * only the way a real failure would (status, exception, HTTP/gRPC codes).
  */
-import type { DropPhase, ScenarioName } from "../shared/config/event-generator.ts";
+
 import {
   grpcCall,
   httpCall,
@@ -29,6 +29,7 @@ import {
   SIZE_WEIGHTS,
   SIZES,
 } from "./catalog.ts";
+import type { DropPhase, ScenarioName } from "./config.ts";
 import {
   cacheMissProbability,
   FRAUD_DECLINE_THRESHOLD,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../shared/config/env.ts";
+import { grpcCodeForStatus, httpStatusForGrpc } from "./calls.ts";
+import { splitStock } from "./catalog.ts";
 import {
   DROP_PHASES,
   type DropPhase,
@@ -8,9 +10,7 @@ import {
   parseTrafficMix,
   readEventGeneratorConfig,
   resolveOtlpUrl,
-} from "../shared/config/event-generator.ts";
-import { grpcCodeForStatus, httpStatusForGrpc } from "./calls.ts";
-import { splitStock } from "./catalog.ts";
+} from "./config.ts";
 import { latencyMultiplier, paymentTimeoutProbability, poolExhaustionProbability } from "./latency.ts";
 import { Prng } from "./prng.ts";
 import { DropSimulation, type SimulationSettings } from "./simulation.ts";

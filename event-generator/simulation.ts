@@ -6,13 +6,9 @@
  * function of the seed and the settings: the wall clock never enters here,
  * which is what makes a seeded run reproducible.
  */
-import {
-  DROP_PHASES,
-  type DropPhase,
-  type PhaseSettings,
-  type ScenarioName,
-} from "../shared/config/event-generator.ts";
+
 import { BOT_USER_AGENTS, PLATFORM_WEIGHTS, type Platform, splitStock, USER_AGENTS } from "./catalog.ts";
+import { DROP_PHASES, type DropPhase, type PhaseSettings, type ScenarioName } from "./config.ts";
 import { LatencyModel, loadOf } from "./latency.ts";
 import { Prng } from "./prng.ts";
 import { type DropState, drawWinnerJob, type RequestContext, SCENARIOS, type Session } from "./scenarios.ts";

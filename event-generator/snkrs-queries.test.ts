@@ -10,14 +10,14 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseNamedQueries } from "../docker/otel-queries.ts";
+import { otelTracesColumnList, serializeRowCompact, traceRequestRows } from "../s3-loader/to-rows.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
-import { readEventGeneratorConfig } from "../shared/config/event-generator.ts";
 import { createLogger } from "../shared/logger.ts";
-import { otelTracesColumnList, serializeRowCompact, traceRequestRows } from "../shared/otlp/to-rows.ts";
+import { parseNamedQueries } from "../testing/named-sql-queries.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
-import { startOtlpSink } from "./otlp-sink.ts";
+import { readEventGeneratorConfig } from "./config.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
+import { startOtlpSink } from "./testing/otlp-sink.ts";
 import type { TruthRecord } from "./truth.ts";
 
 const QUERIES_FILE = fileURLToPath(new URL("./snkrs_queries.sql", import.meta.url));

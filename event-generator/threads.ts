@@ -7,8 +7,8 @@
  */
 import { performance } from "node:perf_hooks";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import type { EventGeneratorConfig } from "../shared/config/event-generator.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
+import type { EventGeneratorConfig } from "./config.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
 
 interface WorkerInput {

@@ -4,8 +4,9 @@
  * plans; the OTel emitter turns a plan into SDK spans. Nothing here does I/O,
  * so the shape of the traffic is testable on its own.
  */
-import type { DropPhase, ScenarioName } from "../shared/config/event-generator.ts";
+
 import { type ScopeKey, SERVICES, type ServiceKey } from "./catalog.ts";
+import type { DropPhase, ScenarioName } from "./config.ts";
 import type { FaultType } from "./faults.ts";
 import type { Prng } from "./prng.ts";
 

@@ -1,14 +1,14 @@
 import { Command } from "commander";
 import { runCli } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { applySchema } from "../shared/clickhouse-ddl.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
-import { readSchemaConfig } from "../shared/config/schema.ts";
 import { createLogger } from "../shared/logger.ts";
-import { applySchema } from "../shared/schema.ts";
+import { readSchemaConfig } from "./migrate-config.ts";
 
 const program = new Command("migrate")
   .description(
-    "Apply config/schema/*.sql (database, otel_traces, lookup table + MV, enriched table, pipeline state) " +
+    "Apply clickhouse-ddl/*.sql (database, otel_traces, lookup table + MV, enriched table, pipeline state) " +
       "to the ClickHouse at CLICKHOUSE_URL. Idempotent: safe to run on every start, embedded or real server.",
   )
   .option("--database <name>", "target database (default CLICKHOUSE_DATABASE, otel)")

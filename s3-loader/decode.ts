@@ -5,10 +5,10 @@
  * worker (decoder-pool.ts) alike.
  */
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
-import { traceRequestLines } from "../shared/otlp/to-rows.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { objectEncoding } from "./plan.ts";
 import { type EncodedRows, encodeLines } from "./row-chunks.ts";
+import { traceRequestLines } from "./to-rows.ts";
 
 /** The object's bytes cannot become rows (its fault, not the infrastructure's). */
 export class ObjectDecodeError extends Error {}

@@ -1,11 +1,11 @@
 import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
-import { traceRequestLines } from "../shared/otlp/to-rows.ts";
 import { ObjectDecodeError } from "./decode.ts";
 import { DecoderPool } from "./decoder-pool.ts";
 import { encodeLines } from "./row-chunks.ts";
-import { sampleRequest } from "./test-support.ts";
+import { sampleRequest } from "./testing/loader-harness.ts";
+import { traceRequestLines } from "./to-rows.ts";
 
 const pools: DecoderPool[] = [];
 afterAll(async () => {

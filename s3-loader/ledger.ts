@@ -1,5 +1,5 @@
 /**
- * The loader's ledger in ClickHouse (config/schema/030_loader_files.sql):
+ * The loader's ledger in ClickHouse (clickhouse-ddl/030_loader_files.sql):
  * one logical row per object, every change appended as a new version.
  */
 import type { ClickHouseClient } from "@clickhouse/client";
@@ -51,11 +51,6 @@ function fromRaw(raw: RawRow): LedgerRow {
     nextAttemptAt: Number(raw.next_attempt_at_ms),
     version: Number(raw.version),
   };
-}
-
-/** A ClickHouse string literal. */
-export function sqlString(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
 }
 
 let lastVersion = 0;
@@ -128,11 +123,13 @@ export class Ledger {
     where: string,
     extra: Record<string, unknown> = {},
     suffix = "",
+    paramsInBody = false,
   ): Promise<LedgerRow[]> {
     const result = await this.client.query({
       query: `SELECT ${SELECT_COLUMNS} FROM ${this.table} FINAL WHERE ${this.prefixFilter()} AND (${where}) ${suffix}`,
       query_params: this.params(extra),
       format: "JSONEachRow",
+      ...(paramsInBody ? { use_multipart_params: true } : {}),
     });
     return ((await result.json()) as RawRow[]).map(fromRaw);
   }
@@ -173,9 +170,9 @@ export class Ledger {
 
   async latest(keys: string[]): Promise<Map<string, LedgerRow>> {
     if (keys.length === 0) return new Map();
-    // Keys go into the SQL text (request body), not into URL parameters: a
-    // batch's keys would overflow the URL limit of HTTP servers.
-    const rows = await this.select(`key IN (${keys.map(sqlString).join(", ")})`);
+    // A bound parameter, sent in the request body (multipart form), not in
+    // the URL: a batch's keys would overflow the URL limit of HTTP servers.
+    const rows = await this.select("key IN {keys:Array(String)}", { keys }, "", true);
     return new Map(rows.map((r) => [r.key, r]));
   }
 

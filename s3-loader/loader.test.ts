@@ -1,10 +1,10 @@
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readS3LoaderConfig, type S3LoaderConfig } from "../shared/config/s3-loader.ts";
 import { createLogger } from "../shared/logger.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { readS3LoaderConfig, type S3LoaderConfig } from "./config.ts";
 import { S3Loader } from "./loader.ts";
 import {
   collectorKey,
@@ -14,7 +14,7 @@ import {
   runCli,
   sampleRequest,
   startLoaderTestStack,
-} from "./test-support.ts";
+} from "./testing/loader-harness.ts";
 
 let t: LoaderTestStack;
 beforeAll(async () => {

@@ -28,11 +28,10 @@ import {
 } from "@aws-sdk/client-s3";
 import type { ClickHouseClient } from "@clickhouse/client";
 import PQueue from "p-queue";
-import type { S3LoaderConfig } from "../shared/config/s3-loader.ts";
 import type { Logger } from "../shared/logger.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
-import { otelTracesColumnList, traceRequestLines } from "../shared/otlp/to-rows.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
+import type { S3LoaderConfig } from "./config.ts";
 import { ObjectDecodeError, parseJsonDocument } from "./decode.ts";
 import { DecoderPool } from "./decoder-pool.ts";
 import { bodyStream, type FileState, Ledger, type LedgerRow, nextVersion } from "./ledger.ts";
@@ -48,6 +47,7 @@ import {
 } from "./plan.ts";
 import { type EncodedRows, encodeLines, NO_ROWS, RowChunker } from "./row-chunks.ts";
 import { splitJsonRequest, splitProtoRequest } from "./split.ts";
+import { otelTracesColumnList, traceRequestLines } from "./to-rows.ts";
 
 export interface LoaderDeps {
   s3: S3Client;

@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startClickHouseServer } from "../local-stack/clickhouse-server/launch.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
-import { applySchema } from "../shared/schema.ts";
+import { applySchema } from "../shared/clickhouse-ddl.ts";
 import {
   collectorKey,
   count,
@@ -14,7 +14,7 @@ import {
   startCli,
   startLoaderTestStack,
   waitFor,
-} from "./test-support.ts";
+} from "./testing/loader-harness.ts";
 
 let t: LoaderTestStack;
 const children: ChildProcess[] = [];

@@ -1,8 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { configReaderFiles } from "./config-files.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const README = readFileSync(path.join(ROOT, "README.md"), "utf8");
@@ -10,10 +11,9 @@ const README = readFileSync(path.join(ROOT, "README.md"), "utf8");
 /** Keeps the README true: every setting, just recipe and npm script it must mention. */
 describe("README", () => {
   it("documents every environment variable the config module reads", () => {
-    const configDir = path.join(ROOT, "shared/config");
     const names = new Set<string>();
-    for (const file of readdirSync(configDir).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))) {
-      const text = readFileSync(path.join(configDir, file), "utf8");
+    for (const file of configReaderFiles(ROOT)) {
+      const text = readFileSync(file, "utf8");
       for (const match of text.matchAll(/\(\s*env,\s*"([A-Z][A-Z0-9_]+)"/g)) names.add(match[1]!);
     }
     expect(names.size).toBeGreaterThan(50);

@@ -1,8 +1,8 @@
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { applySchema } from "../shared/clickhouse-ddl.ts";
 import { createS3Client } from "../shared/s3.ts";
-import { applySchema } from "../shared/schema.ts";
 import { startTestStack, type TestStack } from "./stack.ts";
 
 describe("test stack: embedded ClickHouse + S3 with the schema", () => {

@@ -9,15 +9,15 @@ import {
 } from "../local-stack/clickhouse-server/launch.ts";
 import { type StartedS3Server, startS3Server } from "../local-stack/s3-server/launch.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { applySchema } from "../shared/clickhouse-ddl.ts";
 import type { ClickHouseConfig } from "../shared/config/clickhouse.ts";
 import type { S3Config } from "../shared/config/s3.ts";
 import { createS3Client } from "../shared/s3.ts";
-import { applySchema } from "../shared/schema.ts";
 
 export interface TestStackOptions {
   clickhouse?: boolean;
   s3?: boolean;
-  /** Apply config/schema into the fresh database (default true). */
+  /** Apply clickhouse-ddl into the fresh database (default true). */
   schema?: boolean;
 }
 

@@ -10,11 +10,11 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { runCli } from "../../shared/cli.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
-import { readAgentConfig } from "../../shared/config/agent.ts";
 import { readInt } from "../../shared/config/env.ts";
 import { startTestStack } from "../../testing/stack.ts";
 import { Agent } from "../agent.ts";
 import { createAgentClickHouseClient } from "../clickhouse.ts";
+import { readAgentConfig } from "../config.ts";
 import { systemPrompt } from "../prompt.ts";
 import { FLOW_SERVICES, insertSyntheticSpans } from "../testing/synthetic.ts";
 import { ALL_TOOLS } from "../tools/index.ts";

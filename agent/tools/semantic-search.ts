@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import { readEmbeddingEnricherConfig } from "../../embedding-enricher/config.ts";
 import type { Embedder } from "../../embedding-enricher/embedder.ts";
 import { type SpanMatch, searchSpans } from "../../embedding-enricher/search.ts";
-import { readEmbeddingEnricherConfig } from "../../shared/config/embedding-enricher.ts";
 import type { Env } from "../../shared/config/env.ts";
 import { formatMs, renderTable } from "./format.ts";
 import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";

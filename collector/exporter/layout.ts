@@ -1,9 +1,5 @@
 import { randomBytes, randomInt } from "node:crypto";
-import type {
-  CollectorCompression,
-  CollectorMarshaler,
-  CollectorUniqueKey,
-} from "../../shared/config/collector.ts";
+import type { CollectorCompression, CollectorMarshaler, CollectorUniqueKey } from "../config.ts";
 
 /**
  * Object keys exactly as the OpenTelemetry Collector's awss3 exporter builds

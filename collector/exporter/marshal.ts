@@ -1,13 +1,13 @@
 import { promisify } from "node:util";
 import { gzip as gzipCallback } from "node:zlib";
-import type { CollectorCompression, CollectorMarshaler } from "../../shared/config/collector.ts";
+import type { CollectorCompression, CollectorMarshaler } from "../config.ts";
 
 const gzip = promisify(gzipCallback);
 
 /**
  * Object bodies as the awss3 exporter's marshalers write them: one
  * ExportTraceServiceRequest per object, as OTLP/JSON (otlp_json: the
- * transcoded requests joined, see shared/otlp/transcode.ts) or protobuf
+ * transcoded requests joined, see collector/otlp/transcode.ts) or protobuf
  * (otlp_proto), optionally gzip-compressed.
  */
 

@@ -1,7 +1,7 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { CollectorConfig } from "../../shared/config/collector.ts";
 import type { Logger } from "../../shared/logger.ts";
-import { joinTranscodedJson, transcodeTraceRequestToJson } from "../../shared/otlp/transcode.ts";
+import type { CollectorConfig } from "../config.ts";
+import { joinTranscodedJson, transcodeTraceRequestToJson } from "../otlp/transcode.ts";
 import type { Spool, SpoolBatch } from "../spool/spool.ts";
 import type { CollectorStats } from "../stats.ts";
 import { type KeyLayout, newUniqueKey, objectKey } from "./layout.ts";

@@ -1,12 +1,8 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../../shared/logger.ts";
 import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
-import {
-  encodeExportTraceResponseProto,
-  encodeRpcStatusProto,
-  retryInfoDetail,
-} from "../../shared/otlp/response.ts";
-import { TRACE_EXPORT_GRPC_PATH } from "../../shared/otlp/schema.ts";
+import { TRACE_EXPORT_GRPC_PATH } from "../otlp/proto-types.ts";
+import { encodeExportTraceResponseProto, encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
 import { ShuttingDownError } from "../processor/batcher.ts";
 import { SpoolFullError } from "../spool/spool.ts";
 import type { TraceSink } from "./http.ts";

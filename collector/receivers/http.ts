@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../shared/logger.ts";
 import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
+import type { BodyFormat } from "../ingest.ts";
 import {
   encodeExportTraceResponseJson,
   encodeExportTraceResponseProto,
@@ -9,8 +10,7 @@ import {
   encodeRpcStatusProto,
   GrpcCode,
   type PartialSuccess,
-} from "../../shared/otlp/response.ts";
-import type { BodyFormat } from "../ingest.ts";
+} from "../otlp/response.ts";
 import { ShuttingDownError } from "../processor/batcher.ts";
 import { SpoolFullError } from "../spool/spool.ts";
 import type { RejectReason } from "../stats.ts";

@@ -15,7 +15,7 @@ export const DEFAULT_MODEL_ID = "click-ai/glove-use-static-v3";
 /**
  * GloVe word vectors (100 dims) side by side with USE-lite sub-word vectors
  * (the top 156 principal dims): 256 dims, as the vector index in
- * config/schema/021 declares. On eval:search (seeds 4242, 7, 99) the blend
+ * clickhouse-ddl/021 declares. On eval:search (seeds 4242, 7, 99) the blend
  * beat both halves alone: mean P@10 0.31/0.32/0.32 against 0.26/0.20/0.23
  * (USE-lite alone) and 0.27/0.32/0.28 (GloVe alone).
  */

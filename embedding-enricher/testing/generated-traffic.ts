@@ -3,17 +3,17 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { startOtlpSink } from "../../event-generator/otlp-sink.ts";
+import { readEventGeneratorConfig } from "../../event-generator/config.ts";
 import { runGenerator } from "../../event-generator/runner.ts";
+import { startOtlpSink } from "../../event-generator/testing/otlp-sink.ts";
 import type { TruthRecord } from "../../event-generator/truth.ts";
-import { readEventGeneratorConfig } from "../../shared/config/event-generator.ts";
-import { createLogger } from "../../shared/logger.ts";
 import {
   type OtelTraceRow,
   otelTracesColumnList,
   serializeRowCompact,
   toRows,
-} from "../../shared/otlp/to-rows.ts";
+} from "../../s3-loader/to-rows.ts";
+import { createLogger } from "../../shared/logger.ts";
 
 export interface GeneratedTraffic {
   rows: OtelTraceRow[];

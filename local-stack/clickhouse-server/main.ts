@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { onShutdownSignal, runCli } from "../../shared/cli.ts";
-import { readClickHouseServerConfig } from "../../shared/config/clickhouse-server.ts";
 import { createLogger } from "../../shared/logger.ts";
+import { readClickHouseServerConfig } from "./config.ts";
 import { startClickHouseHttpServer } from "./server.ts";
 
 /** The line a launcher waits for on stdout before it talks to the server. */

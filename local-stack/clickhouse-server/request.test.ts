@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ClickHouseServerUser } from "../../shared/config/clickhouse-server.ts";
+import type { ClickHouseServerUser } from "./config.ts";
 import { ClickHouseHttpError, engineError, httpStatusForError } from "./errors.ts";
 import {
   authenticate,

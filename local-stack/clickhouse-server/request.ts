@@ -1,5 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
-import type { ClickHouseServerUser } from "../../shared/config/clickhouse-server.ts";
+import type { ClickHouseServerUser } from "./config.ts";
 import { ErrorCode, serverError } from "./errors.ts";
 
 /**

@@ -2,8 +2,8 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { finished, pipeline, type Readable, type Transform } from "node:stream";
 import zlib from "node:zlib";
-import type { ClickHouseServerConfig, ClickHouseServerUser } from "../../shared/config/clickhouse-server.ts";
 import type { Logger } from "../../shared/logger.ts";
+import type { ClickHouseServerConfig, ClickHouseServerUser } from "./config.ts";
 import { type Connection, Engine, engineArgsFor, type Profile } from "./engine.ts";
 import { type ClickHouseHttpError, ErrorCode, engineError, serverError } from "./errors.ts";
 import {

@@ -1,8 +1,8 @@
 import { Command } from "commander";
 import { onShutdownSignal, runCli } from "../../shared/cli.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
-import { readS3ServerConfig } from "../../shared/config/s3-server.ts";
 import { createLogger } from "../../shared/logger.ts";
+import { readS3ServerConfig } from "./config.ts";
 import { runS3Server } from "./server.ts";
 
 /** The line a launcher waits for on stdout before it talks to the server. */

@@ -3,12 +3,12 @@ import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } fr
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
+import { readCollectorConfig } from "../../collector/config.ts";
 import { runCli } from "../../shared/cli.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
-import { readCollectorConfig } from "../../shared/config/collector.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
-import { readSupervisorConfig, type SupervisorConfig } from "../../shared/config/supervisor.ts";
 import { TSX_LOADER } from "../process/spawn-tsx.ts";
+import { readSupervisorConfig, type SupervisorConfig } from "./config.ts";
 import { controlRequest, SupervisorNotRunning } from "./control.ts";
 import { formatStatusTable } from "./format.ts";
 import type { ProcessStatus } from "./supervisor.ts";

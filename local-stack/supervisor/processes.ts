@@ -1,6 +1,6 @@
+import { readCollectorConfig } from "../../collector/config.ts";
 import { consoleUrl, readConsoleConfig } from "../../console/config.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
-import { readCollectorConfig } from "../../shared/config/collector.ts";
 import type { Env } from "../../shared/config/env.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
 
@@ -58,7 +58,7 @@ export function localStackProcesses(env: Env = process.env): ProcessSpec[] {
     },
     {
       name: "migrate",
-      description: "applies config/schema to ClickHouse (idempotent)",
+      description: "applies clickhouse-ddl to ClickHouse (idempotent)",
       script: "local-stack/migrate.ts",
       args: [],
       kind: "oneshot",

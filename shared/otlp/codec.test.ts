@@ -7,22 +7,12 @@ import { OTLPTraceExporter as OTLPProtoTraceExporter } from "@opentelemetry/expo
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProtoTypes } from "../../collector/otlp/proto-types.ts";
 import { decodeTraceRequestProto } from "./decode.ts";
 import { encodeTraceRequestProto } from "./encode.ts";
 import { OtlpDecodeError } from "./errors.ts";
 import { int64ToDecimal, toInt64Parts, uint64ToDecimal } from "./int64.ts";
 import { encodeTraceRequestJson, parseTraceRequestJson } from "./json.ts";
-import {
-  decodeExportTraceResponseProto,
-  decodeRetryInfoDelayMs,
-  decodeRpcStatusProto,
-  encodeExportTraceResponseJson,
-  encodeExportTraceResponseProto,
-  encodeRpcStatusProto,
-  RETRY_INFO_TYPE_URL,
-  retryInfoDetail,
-} from "./response.ts";
-import { ProtoTypes } from "./schema.ts";
 import { countSpans, type OtlpTraceRequest } from "./types.ts";
 
 /** A request using every field of the model, in canonical (decoder output) form. */
@@ -337,29 +327,6 @@ describe("OTLP/JSON", () => {
     expect(countSpans(request)).toBe(1);
     const bad = { resourceSpans: [{ scopeSpans: [{ spans: [{ startTimeUnixNano: "-5" }] }] }] };
     expect(() => encodeTraceRequestProto(bad)).toThrow(/spans\[0\]\.startTimeUnixNano/);
-  });
-});
-
-describe("responses", () => {
-  it("encodes full and partial success", () => {
-    expect(encodeExportTraceResponseProto()).toHaveLength(0);
-    expect(encodeExportTraceResponseJson()).toBe("{}");
-    const partial = { rejectedSpans: 3, errorMessage: "3 spans without trace id" };
-    expect(decodeExportTraceResponseProto(encodeExportTraceResponseProto(partial))).toEqual({
-      partialSuccess: partial,
-    });
-    expect(JSON.parse(encodeExportTraceResponseJson(partial))).toEqual({
-      partialSuccess: { rejectedSpans: "3", errorMessage: partial.errorMessage },
-    });
-  });
-
-  it("encodes google.rpc.Status with a RetryInfo detail", () => {
-    const bytes = encodeRpcStatusProto(14, "spool full", [retryInfoDetail(2500)]);
-    const status = decodeRpcStatusProto(bytes);
-    expect(status.code).toBe(14);
-    expect(status.message).toBe("spool full");
-    expect(status.details[0]?.typeUrl).toBe(RETRY_INFO_TYPE_URL);
-    expect(decodeRetryInfoDelayMs(status.details[0]!)).toBe(2500);
   });
 });
 

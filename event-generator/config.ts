@@ -1,0 +1,248 @@
+import {
+  ConfigError,
+  type Env,
+  readDurationMs,
+  readEnum,
+  readInt,
+  readNumber,
+  readOptionalString,
+  readSecret,
+  readString,
+  readUrl,
+} from "../shared/config/env.ts";
+
+/** The three phases of a sneaker drop; a cycle runs them in this order. */
+export const DROP_PHASES = ["PRE_DROP", "DROP_LIVE", "POST_DROP"] as const;
+export type DropPhase = (typeof DROP_PHASES)[number];
+
+/** The kinds of user request the simulator issues; a phase's mix weights them. */
+export const SCENARIO_NAMES = [
+  "browse_feed",
+  "view_product",
+  "login",
+  "enter_draw",
+  "checkout",
+  "order_status",
+  "draw_results",
+] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+export type TrafficMix = Record<ScenarioName, number>;
+
+export interface PhaseSettings {
+  durationMs: number;
+  /** Concurrent user sessions (each issues one request at a time). */
+  workers: number;
+  /** Mean pause between a session's requests. */
+  thinkTimeMs: number;
+  /** Share of sessions that are bots (0..1). */
+  botShare: number;
+  mix: TrafficMix;
+}
+
+export const OTLP_PROTOCOLS = ["http/protobuf", "http/json", "grpc"] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+export interface OtlpExportConfig {
+  protocol: OtlpProtocol;
+  /** Full traces URL for HTTP (…/v1/traces); host:port URL for gRPC. */
+  url: string;
+  /** Extra request headers (values may be secrets: log names only). */
+  headers: Record<string, string>;
+  timeoutMs: number;
+  compression: "none" | "gzip";
+}
+
+/** BatchSpanProcessor sizing; undefined fields are derived from the rate by the generator. */
+export interface BatchSettings {
+  maxQueueSize?: number;
+  maxExportBatchSize?: number;
+  scheduledDelayMs?: number;
+  exportTimeoutMs?: number;
+}
+
+export interface EventGeneratorConfig {
+  phases: Record<DropPhase, PhaseSettings>;
+  /** Pairs available per drop; the inventory resets to this at each cycle. */
+  stock: number;
+  /** Distinct user ids sessions are drawn from. */
+  userPool: number;
+  /** PRNG seed; undefined = pick one at start (and log it). */
+  seed?: number;
+  /** Upper bound on requests (traces) per second; 0 = no bound. */
+  rate: number;
+  /** deployment.environment of every emitted service. */
+  environment: string;
+  otlp: OtlpExportConfig;
+  batch: BatchSettings;
+  /** Batch processors exporting in parallel (undefined = 1, or 2 in bench mode). */
+  exportConcurrency?: number;
+  progressIntervalMs: number;
+}
+
+const DEFAULT_MIX: Record<DropPhase, TrafficMix> = {
+  PRE_DROP: {
+    browse_feed: 40,
+    view_product: 35,
+    login: 15,
+    enter_draw: 0,
+    checkout: 0,
+    order_status: 10,
+    draw_results: 0,
+  },
+  DROP_LIVE: {
+    browse_feed: 8,
+    view_product: 22,
+    login: 5,
+    enter_draw: 40,
+    checkout: 25,
+    order_status: 0,
+    draw_results: 0,
+  },
+  POST_DROP: {
+    browse_feed: 25,
+    view_product: 20,
+    login: 5,
+    enter_draw: 0,
+    checkout: 5,
+    order_status: 35,
+    draw_results: 10,
+  },
+};
+
+const DEFAULT_PHASES: Record<DropPhase, Omit<PhaseSettings, "mix">> = {
+  PRE_DROP: { durationMs: 60_000, workers: 5, thinkTimeMs: 1500, botShare: 0.02 },
+  DROP_LIVE: { durationMs: 90_000, workers: 40, thinkTimeMs: 350, botShare: 0.1 },
+  POST_DROP: { durationMs: 60_000, workers: 8, thinkTimeMs: 1000, botShare: 0.01 },
+};
+
+/** Parses "browse_feed=40,view_product=35" into a full mix (unnamed scenarios weigh 0). */
+export function parseTrafficMix(text: string, variable: string): TrafficMix {
+  const mix = Object.fromEntries(SCENARIO_NAMES.map((name) => [name, 0])) as TrafficMix;
+  let total = 0;
+  for (const part of text.split(",")) {
+    const item = part.trim();
+    if (item === "") continue;
+    const match = /^([a-z_]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(item);
+    if (!match) throw new ConfigError(variable, `expected name=weight pairs, got "${item}"`);
+    const name = match[1] as ScenarioName;
+    if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
+      throw new ConfigError(variable, `unknown scenario "${name}" (known: ${SCENARIO_NAMES.join(", ")})`);
+    }
+    mix[name] = Number(match[2]);
+    total += mix[name];
+  }
+  if (total <= 0) throw new ConfigError(variable, "at least one scenario needs a weight > 0");
+  return mix;
+}
+
+/** "k1=v1,k2=v2" as in OTEL_EXPORTER_OTLP_HEADERS (values URL-encoded). */
+export function parseOtlpHeaders(text: string | undefined, variable: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (!text) return headers;
+  for (const part of text.split(",")) {
+    if (part.trim() === "") continue;
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new ConfigError(variable, "expected key=value pairs separated by commas");
+    try {
+      headers[decodeURIComponent(part.slice(0, eq).trim())] = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      throw new ConfigError(variable, "a header is not valid URL encoding");
+    }
+  }
+  return headers;
+}
+
+/**
+ * The traces URL following the OTLP exporter spec: a signal-specific endpoint
+ * is used as is; the generic one gets `/v1/traces` appended for HTTP; gRPC
+ * takes host:port only.
+ */
+export function resolveOtlpUrl(
+  protocol: OtlpProtocol,
+  tracesEndpoint: string | undefined,
+  baseEndpoint: string | undefined,
+): string {
+  if (tracesEndpoint) return tracesEndpoint;
+  if (protocol === "grpc") return baseEndpoint ?? "http://127.0.0.1:4317";
+  return `${baseEndpoint ?? "http://127.0.0.1:4318"}/v1/traces`;
+}
+
+function readOptionalInt(env: Env, name: string, bounds: { min?: number; max?: number }): number | undefined {
+  return readOptionalString(env, name) === undefined ? undefined : readInt(env, name, 0, bounds);
+}
+
+export function readOtlpExportConfig(env: Env = process.env): OtlpExportConfig {
+  const protocolVar = readOptionalString(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+    ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    : "OTEL_EXPORTER_OTLP_PROTOCOL";
+  const protocol = readEnum(env, protocolVar, OTLP_PROTOCOLS, "http/protobuf");
+  const tracesEndpoint = readOptionalString(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ? readUrl(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+    : undefined;
+  const baseEndpoint = readOptionalString(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
+    ? readUrl(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    : undefined;
+  const compressionVar = readOptionalString(env, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
+    ? "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
+    : "OTEL_EXPORTER_OTLP_COMPRESSION";
+  const timeoutVar = readOptionalString(env, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+    ? "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
+    : "OTEL_EXPORTER_OTLP_TIMEOUT";
+  return {
+    protocol,
+    url: resolveOtlpUrl(protocol, tracesEndpoint, baseEndpoint),
+    headers: {
+      ...parseOtlpHeaders(readSecret(env, "OTEL_EXPORTER_OTLP_HEADERS"), "OTEL_EXPORTER_OTLP_HEADERS"),
+      ...parseOtlpHeaders(
+        readSecret(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+      ),
+    },
+    timeoutMs: readInt(env, timeoutVar, 10_000, { min: 100 }),
+    compression: readEnum(env, compressionVar, ["none", "gzip"] as const, "none"),
+  };
+}
+
+/**
+ * Settings of the SNKRS drop simulator. Phase settings are
+ * EVENT_GENERATOR_<PHASE>_{DURATION,WORKERS,THINK_TIME,BOT_SHARE,MIX}, e.g.
+ * EVENT_GENERATOR_DROP_LIVE_WORKERS=40 or
+ * EVENT_GENERATOR_PRE_DROP_MIX="browse_feed=40,view_product=35,login=15".
+ * Export settings come from the standard OTEL_EXPORTER_OTLP_* and OTEL_BSP_* variables.
+ */
+export function readEventGeneratorConfig(env: Env = process.env): EventGeneratorConfig {
+  const phases = {} as Record<DropPhase, PhaseSettings>;
+  for (const phase of DROP_PHASES) {
+    const defaults = DEFAULT_PHASES[phase];
+    const prefix = `EVENT_GENERATOR_${phase}`;
+    const mixText = readOptionalString(env, `${prefix}_MIX`);
+    phases[phase] = {
+      durationMs: readDurationMs(env, `${prefix}_DURATION`, defaults.durationMs, { min: 100 }),
+      workers: readInt(env, `${prefix}_WORKERS`, defaults.workers, { min: 0, max: 10_000 }),
+      thinkTimeMs: readDurationMs(env, `${prefix}_THINK_TIME`, defaults.thinkTimeMs, { min: 0 }),
+      botShare: readNumber(env, `${prefix}_BOT_SHARE`, defaults.botShare, { min: 0, max: 1 }),
+      mix: mixText ? parseTrafficMix(mixText, `${prefix}_MIX`) : { ...DEFAULT_MIX[phase] },
+    };
+  }
+  const seedText = readOptionalString(env, "EVENT_GENERATOR_SEED");
+  return {
+    phases,
+    stock: readInt(env, "EVENT_GENERATOR_STOCK", 350, { min: 0, max: 10_000_000 }),
+    userPool: readInt(env, "EVENT_GENERATOR_USER_POOL", 20_000, { min: 1 }),
+    seed:
+      seedText === undefined
+        ? undefined
+        : readInt(env, "EVENT_GENERATOR_SEED", 0, { min: 0, max: 2 ** 32 - 1 }),
+    rate: readNumber(env, "EVENT_GENERATOR_RATE", 0, { min: 0 }),
+    environment: readString(env, "EVENT_GENERATOR_ENVIRONMENT", "production"),
+    otlp: readOtlpExportConfig(env),
+    batch: {
+      maxQueueSize: readOptionalInt(env, "OTEL_BSP_MAX_QUEUE_SIZE", { min: 1 }),
+      maxExportBatchSize: readOptionalInt(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", { min: 1 }),
+      scheduledDelayMs: readOptionalInt(env, "OTEL_BSP_SCHEDULE_DELAY", { min: 0 }),
+      exportTimeoutMs: readOptionalInt(env, "OTEL_BSP_EXPORT_TIMEOUT", { min: 100 }),
+    },
+    exportConcurrency: readOptionalInt(env, "EVENT_GENERATOR_EXPORT_CONCURRENCY", { min: 1, max: 16 }),
+    progressIntervalMs: readDurationMs(env, "EVENT_GENERATOR_PROGRESS_INTERVAL", 10_000, { min: 100 }),
+  };
+}
