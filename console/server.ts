@@ -24,6 +24,7 @@ export const SECURITY_HEADERS = {
 };
 
 const MAX_BODY = 64 * 1024;
+const META_TTL_MS = 10_000;
 
 export interface ConsoleServerOptions {
   host: string;
@@ -99,11 +100,20 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const { bundle, runtime, logger } = options;
   const ctx = runtime.toolContext;
   const sessions = new AskSessions(runtime);
+  // The service list changes rarely and every page load asks for it: keep it a few seconds.
+  let meta: { at: number; data: Promise<unknown> } | undefined;
+  const cachedMeta = () => {
+    if (!meta || performance.now() - meta.at > META_TTL_MS) {
+      const data = metaView(ctx, { llm: sessions.llm, model: runtime.config.model, search: options.search });
+      meta = { at: performance.now(), data };
+      data.catch(() => {
+        meta = undefined;
+      });
+    }
+    return meta.data;
+  };
   const routes: Array<[RegExp, Handler]> = [
-    [
-      /^\/api\/meta$/,
-      () => metaView(ctx, { llm: sessions.llm, model: runtime.config.model, search: options.search }),
-    ],
+    [/^\/api\/meta$/, cachedMeta],
     [/^\/api\/services$/, (p) => servicesView(ctx, p)],
     [/^\/api\/map$/, (p) => mapView(ctx, p)],
     [/^\/api\/traces$/, (p) => tracesView(ctx, p)],
@@ -115,6 +125,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     const url = new URL(req.url ?? "/", "http://console");
     const path = url.pathname;
     if (path === "/health") return sendJson(res, 200, { ok: true });
+    if (path === "/favicon.ico") return void res.writeHead(204, SECURITY_HEADERS).end();
     if (path === "/api/ask" && req.method === "POST") {
       const controller = new AbortController();
       res.on("close", () => controller.abort());
