@@ -20,7 +20,7 @@ const span = (id: string, parent: string, startMs: number, durMs: number, status
 });
 
 describe("waterfall", () => {
-  // a ─┬─ b ── d (error)     critical path: a -> c (ends last), failing span: d
+  // a ─┬─ b ── d (error)     critical path: a, c (ends last), then b and d before c started; failing span: d
   //    └─ c
   const spans = [
     span("a", "", 0, 100, "Error"),
@@ -33,15 +33,16 @@ describe("waterfall", () => {
     const roots = buildTree(spans);
     expect(roots.map((r) => r.span.spanId)).toEqual(["a"]);
     expect(roots[0]!.children.map((c) => c.span.spanId)).toEqual(["b", "c"]);
-    expect([...criticalPath(roots)]).toEqual(["a", "c"]);
+    expect([...criticalPath(roots).spans].sort()).toEqual(["a", "b", "c", "d"]);
     expect([...failingSpans(roots)]).toEqual(["d"]);
   });
 
   it("renders one marked, indented line per span and cuts to the span limit", () => {
     const { text } = renderWaterfall(spans, { maxSpans: 10 });
-    const lines = text.split("\n").slice(2);
+    const lines = text.split("\n").slice(4);
+    expect(text).toContain("Failure origin: svc-d: op-d (d) -- failed at d");
     expect(lines[0]).toMatch(/^\* {2}svc-a: op-a \[Server\] \+0\.00ms 100ms ERROR/);
-    expect(lines[2]).toMatch(/^ ! {5}svc-d: op-d .* -- failed at d$/);
+    expect(lines[2]).toMatch(/^\*! {5}svc-d: op-d .* -- failed at d$/);
     expect(lines[3]).toMatch(/^\* {4}svc-c: op-c \[Server\] \+50\.0ms 45\.0ms -/);
     const cut = renderWaterfall(spans, { maxSpans: 2 });
     expect(cut.shownSpans).toBe(2);
@@ -156,6 +157,11 @@ describe("slash commands", () => {
       kind: "tool",
       tool: "find_errors",
       input: { service: "checkout", last: "30m" },
+    });
+    expect(parseSlash("/patterns checkout 1h")).toEqual({
+      kind: "tool",
+      tool: "patterns",
+      input: { service: "checkout", last: "1h" },
     });
     expect(parseSlash("/slow checkout")).toEqual({
       kind: "tool",

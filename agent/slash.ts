@@ -16,8 +16,15 @@ export type SlashCommand =
 export const SLASH_HELP = `Ask a question in plain words, or use a command:
   /services [window]            per-service requests, errors, p50/p95/p99 (e.g. /services 1h)
   /errors [service] [window]    grouped errors (e.g. /errors checkout 30m)
+  /patterns [service] [window]  message patterns of errors: spans and logs (e.g. /patterns checkout 1h)
   /slow [service] [window]      slowest spans above p95 (e.g. /slow checkout)
-  /trace <trace_id>             one trace as a waterfall
+  /trace <trace_id>             one trace as a waterfall, each span with its logs
+  /logs [service] [level] [window] [-- text]
+                                log patterns with counts (e.g. /logs checkout warn 30m -- timed out);
+                                /logs <trace_id> lists one trace's log records
+  /metrics [service]            metric names per service (e.g. /metrics payment)
+  /metrics <service> <metric> [window]
+                                one metric per minute (e.g. /metrics checkout db.client.connection.pending_requests 1h)
   /search <text>                semantic search over spans (e.g. /search card declined)
   /compare <service> [window]   last <window> vs the <window> before it (default 1h)
   /schema                       tables, columns, stored time range, services
@@ -33,6 +40,36 @@ function splitWindow(args: string[]): { rest: string[]; last?: string } {
   if (tail !== undefined && parseRelativeDuration(tail) !== undefined)
     return { rest: args.slice(0, -1), last: tail };
   return { rest: args };
+}
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
+
+/** `/logs [service] [level] [window] [-- text]`, or `/logs <trace_id>`. */
+function parseLogsCommand(argText: string): SlashCommand {
+  const dashes = argText.search(/(^|\s)--(\s|$)/);
+  const head = dashes === -1 ? argText : argText.slice(0, dashes);
+  const text =
+    dashes === -1
+      ? ""
+      : argText
+          .slice(dashes)
+          .replace(/^\s*--\s*/, "")
+          .trim();
+  const { rest, last } = splitWindow(head.split(/\s+/).filter(Boolean));
+  const input: Record<string, unknown> = {};
+  if (last) input.last = last;
+  if (text) input.text = text;
+  for (const token of rest) {
+    if (/^(0x)?[0-9a-f]{32}$/i.test(token)) input.trace_id = token;
+    else if (LOG_LEVELS.includes(token.toLowerCase())) input.min_severity = token.toUpperCase();
+    else if (input.service === undefined) input.service = token;
+    else
+      return {
+        kind: "error",
+        message: "usage: /logs [service] [level] [window] [-- text], or /logs <trace_id>",
+      };
+  }
+  return { kind: "tool", tool: "find_logs", input };
 }
 
 export function parseSlash(line: string): SlashCommand | undefined {
@@ -69,6 +106,25 @@ export function parseSlash(line: string): SlashCommand | undefined {
         tool: "find_errors",
         input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
       };
+    }
+    case "/patterns": {
+      const { rest, last } = splitWindow(args);
+      return {
+        kind: "tool",
+        tool: "patterns",
+        input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last),
+      };
+    }
+    case "/logs":
+      return parseLogsCommand(argText);
+    case "/metrics": {
+      const { rest, last } = splitWindow(args);
+      if (rest.length > 2)
+        return { kind: "error", message: "usage: /metrics [service] [metric] [window, e.g. 1h]" };
+      const input: Record<string, unknown> = {};
+      if (rest[0] !== undefined) input.service = rest[0];
+      if (rest[1] !== undefined) input.metric = rest[1];
+      return { kind: "tool", tool: "read_metrics", input: withWindow(input, last) };
     }
     case "/slow": {
       const { rest, last } = splitWindow(args);

@@ -3,7 +3,7 @@ import { num } from "../agent/tools/query.ts";
 import { queryStoredServices } from "../agent/tools/schema.ts";
 import { queryServiceEdges } from "../agent/tools/service-map.ts";
 import { queryServiceOverview, queryServiceSeries } from "../agent/tools/service-overview.ts";
-import { readTraceSpans, traceTreeTool } from "../agent/tools/trace-tree.ts";
+import { readTraceSpans, traceLogs, traceTreeTool } from "../agent/tools/trace-tree.ts";
 import { type ToolContext, ToolInputError } from "../agent/tools/types.ts";
 import { buildTree, criticalPath, failingSpans } from "../agent/tools/waterfall.ts";
 import { chooseStepSeconds, readKind, readLimit, readSpanQuery, readWindow } from "./views.ts";
@@ -147,13 +147,20 @@ export async function searchView(ctx: ToolContext, params: URLSearchParams) {
 
 export async function traceView(ctx: ToolContext, rawId: string) {
   const { traceId } = traceTreeTool.parse({ trace_id: rawId }, ctx.now());
-  const { spans, sql } = await readTraceSpans(ctx, traceId, { details: true });
+  const { spans, sql, range } = await readTraceSpans(ctx, traceId, { details: true });
   const roots = buildTree(spans);
+  const path = criticalPath(roots);
+  const logs = await traceLogs(ctx, traceId, range, sql);
   return {
     traceId,
     spans,
-    criticalPath: [...criticalPath(roots)],
+    criticalPath: [...path.spans],
+    /** Per span on the critical path: its share of the path (0..1). */
+    criticalShare: Object.fromEntries(
+      [...path.coverageNs].map(([id, ns]) => [id, path.lengthNs > 0 ? ns / path.lengthNs : 0]),
+    ),
     failing: [...failingSpans(roots)],
+    logs,
     sql,
   };
 }

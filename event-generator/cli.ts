@@ -15,7 +15,10 @@ import { createLogger } from "../shared/logger.ts";
 import {
   DROP_PHASES,
   OTLP_PROTOCOLS,
+  type OtlpExportConfig,
   type OtlpProtocol,
+  type OtlpSignal,
+  parseSignals,
   readEventGeneratorConfig,
   resolveOtlpUrl,
 } from "./config.ts";
@@ -64,22 +67,30 @@ interface RunFlags {
   dropLive?: number;
   postDrop?: number;
   workers?: string;
+  signals?: string;
 }
 
 function loadConfig(flags: RunFlags) {
   const config = readEventGeneratorConfig();
   if (flags.protocol || flags.endpoint) {
-    const protocol = flags.protocol ?? config.otlp.protocol;
-    const tracesEndpoint = flags.endpoint
-      ? undefined
-      : process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || undefined;
+    // The flags apply to all three signals, as the generic OTEL_EXPORTER_OTLP_* variables do.
     const base = flags.endpoint ?? (process.env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || undefined);
-    config.otlp = {
-      ...config.otlp,
-      protocol,
-      url: resolveOtlpUrl(protocol, tracesEndpoint, base?.replace(/\/+$/, "")),
+    const override = (current: OtlpExportConfig, signal: OtlpSignal): OtlpExportConfig => {
+      const protocol = flags.protocol ?? current.protocol;
+      const signalEndpoint = flags.endpoint
+        ? undefined
+        : process.env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`]?.trim() || undefined;
+      return {
+        ...current,
+        protocol,
+        url: resolveOtlpUrl(protocol, signalEndpoint, base?.replace(/\/+$/, ""), signal),
+      };
     };
+    config.otlp = override(config.otlp, "traces");
+    config.otlpLogs = override(config.otlpLogs, "logs");
+    config.otlpMetrics = override(config.otlpMetrics, "metrics");
   }
+  if (flags.signals !== undefined) config.signals = parseSignals(flags.signals, "--signals");
   if (flags.stock !== undefined) config.stock = flags.stock;
   if (flags.preDrop !== undefined) config.phases.PRE_DROP.durationMs = flags.preDrop;
   if (flags.dropLive !== undefined) config.phases.DROP_LIVE.durationMs = flags.dropLive;
@@ -136,6 +147,10 @@ program
   .option("--drop-live <time>", "DROP_LIVE duration", duration)
   .option("--post-drop <time>", "POST_DROP duration", duration)
   .option("--workers <pre,live,post>", "sessions per phase, e.g. 5,40,8")
+  .option(
+    "--signals <list>",
+    "what to send: traces plus any of logs, metrics (default: EVENT_GENERATOR_SIGNALS or traces,logs,metrics)",
+  )
   .action(async (flags: RunFlags) => {
     await runCli("event-generator", async () => {
       const config = loadConfig(flags);
@@ -179,8 +194,9 @@ program
             });
       logger.info(summary, "event generator finished");
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      // Spans that never reached the receiver make the run a failure for scripts.
-      return summary.spansFailed > 0 || summary.spansUnsent > 0 ? 1 : 0;
+      // Spans, log records or data points that never reached the receiver make the run a failure for scripts.
+      const lost = [summary.logs, summary.metrics].some((s) => s !== undefined && s.failed + s.unsent > 0);
+      return summary.spansFailed > 0 || summary.spansUnsent > 0 || lost ? 1 : 0;
     });
   });
 
@@ -208,6 +224,16 @@ program
       });
       const view = {
         otlp: { ...config.otlp, headers: Object.keys(config.otlp.headers) },
+        otlpLogs: config.signals.logs
+          ? { ...config.otlpLogs, headers: Object.keys(config.otlpLogs.headers) }
+          : false,
+        otlpMetrics: config.signals.metrics
+          ? {
+              ...config.otlpMetrics,
+              headers: Object.keys(config.otlpMetrics.headers),
+              intervalMs: config.metricIntervalMs,
+            }
+          : false,
         endpointReachable: reachable,
         phases: config.phases,
         stock: config.stock,

@@ -42,9 +42,13 @@ export interface PhaseSettings {
 export const OTLP_PROTOCOLS = ["http/protobuf", "http/json", "grpc"] as const;
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
+/** The OTLP signals the generator can send (traces always; logs and metrics can be turned off). */
+export const OTLP_SIGNALS = ["traces", "logs", "metrics"] as const;
+export type OtlpSignal = (typeof OTLP_SIGNALS)[number];
+
 export interface OtlpExportConfig {
   protocol: OtlpProtocol;
-  /** Full traces URL for HTTP (…/v1/traces); host:port URL for gRPC. */
+  /** Full signal URL for HTTP (…/v1/traces, /v1/logs, /v1/metrics); host:port URL for gRPC. */
   url: string;
   /** Extra request headers (values may be secrets: log names only). */
   headers: Record<string, string>;
@@ -72,7 +76,14 @@ export interface EventGeneratorConfig {
   rate: number;
   /** deployment.environment of every emitted service. */
   environment: string;
+  /** Traces export. */
   otlp: OtlpExportConfig;
+  otlpLogs: OtlpExportConfig;
+  otlpMetrics: OtlpExportConfig;
+  /** Which of logs and metrics are sent besides the traces (EVENT_GENERATOR_SIGNALS). */
+  signals: { logs: boolean; metrics: boolean };
+  /** How often every service replica's metrics are collected and exported (OTEL_METRIC_EXPORT_INTERVAL). */
+  metricIntervalMs: number;
   batch: BatchSettings;
   /** Batch processors exporting in parallel (undefined = 1, or 2 in bench mode). */
   exportConcurrency?: number;
@@ -153,54 +164,69 @@ export function parseOtlpHeaders(text: string | undefined, variable: string): Re
 }
 
 /**
- * The traces URL following the OTLP exporter spec: a signal-specific endpoint
- * is used as is; the generic one gets `/v1/traces` appended for HTTP; gRPC
+ * A signal's URL following the OTLP exporter spec: a signal-specific endpoint
+ * is used as is; the generic one gets `/v1/<signal>` appended for HTTP; gRPC
  * takes host:port only.
  */
 export function resolveOtlpUrl(
   protocol: OtlpProtocol,
-  tracesEndpoint: string | undefined,
+  signalEndpoint: string | undefined,
   baseEndpoint: string | undefined,
+  signal: OtlpSignal = "traces",
 ): string {
-  if (tracesEndpoint) return tracesEndpoint;
+  if (signalEndpoint) return signalEndpoint;
   if (protocol === "grpc") return baseEndpoint ?? "http://127.0.0.1:4317";
-  return `${baseEndpoint ?? "http://127.0.0.1:4318"}/v1/traces`;
+  return `${baseEndpoint ?? "http://127.0.0.1:4318"}/v1/${signal}`;
 }
 
 function readOptionalInt(env: Env, name: string, bounds: { min?: number; max?: number }): number | undefined {
   return readOptionalString(env, name) === undefined ? undefined : readInt(env, name, 0, bounds);
 }
 
-export function readOtlpExportConfig(env: Env = process.env): OtlpExportConfig {
-  const protocolVar = readOptionalString(env, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-    ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
-    : "OTEL_EXPORTER_OTLP_PROTOCOL";
-  const protocol = readEnum(env, protocolVar, OTLP_PROTOCOLS, "http/protobuf");
-  const tracesEndpoint = readOptionalString(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    ? readUrl(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+/**
+ * One signal's exporter settings: OTEL_EXPORTER_OTLP_<SIGNAL>_* wins over the
+ * generic OTEL_EXPORTER_OTLP_* (the OTLP exporter spec), headers merge.
+ */
+export function readOtlpExportConfig(
+  env: Env = process.env,
+  signal: OtlpSignal = "traces",
+): OtlpExportConfig {
+  const specific = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}`;
+  const pick = (suffix: string): string =>
+    readOptionalString(env, `${specific}_${suffix}`)
+      ? `${specific}_${suffix}`
+      : `OTEL_EXPORTER_OTLP_${suffix}`;
+  const protocol = readEnum(env, pick("PROTOCOL"), OTLP_PROTOCOLS, "http/protobuf");
+  const signalEndpoint = readOptionalString(env, `${specific}_ENDPOINT`)
+    ? readUrl(env, `${specific}_ENDPOINT`, "")
     : undefined;
   const baseEndpoint = readOptionalString(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
     ? readUrl(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "")
     : undefined;
-  const compressionVar = readOptionalString(env, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")
-    ? "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
-    : "OTEL_EXPORTER_OTLP_COMPRESSION";
-  const timeoutVar = readOptionalString(env, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
-    ? "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
-    : "OTEL_EXPORTER_OTLP_TIMEOUT";
   return {
     protocol,
-    url: resolveOtlpUrl(protocol, tracesEndpoint, baseEndpoint),
+    url: resolveOtlpUrl(protocol, signalEndpoint, baseEndpoint, signal),
     headers: {
       ...parseOtlpHeaders(readSecret(env, "OTEL_EXPORTER_OTLP_HEADERS"), "OTEL_EXPORTER_OTLP_HEADERS"),
-      ...parseOtlpHeaders(
-        readSecret(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
-        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-      ),
+      ...parseOtlpHeaders(readSecret(env, `${specific}_HEADERS`), `${specific}_HEADERS`),
     },
-    timeoutMs: readInt(env, timeoutVar, 10_000, { min: 100 }),
-    compression: readEnum(env, compressionVar, ["none", "gzip"] as const, "none"),
+    timeoutMs: readInt(env, pick("TIMEOUT"), 10_000, { min: 100 }),
+    compression: readEnum(env, pick("COMPRESSION"), ["none", "gzip"] as const, "none"),
   };
+}
+
+/** "traces,logs,metrics" (traces is always on; the others can be left out). */
+export function parseSignals(text: string, variable: string): { logs: boolean; metrics: boolean } {
+  const names = text
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+  for (const name of names) {
+    if (!(OTLP_SIGNALS as readonly string[]).includes(name)) {
+      throw new ConfigError(variable, `unknown signal "${name}" (known: ${OTLP_SIGNALS.join(", ")})`);
+    }
+  }
+  return { logs: names.includes("logs"), metrics: names.includes("metrics") };
 }
 
 /**
@@ -235,7 +261,14 @@ export function readEventGeneratorConfig(env: Env = process.env): EventGenerator
         : readInt(env, "EVENT_GENERATOR_SEED", 0, { min: 0, max: 2 ** 32 - 1 }),
     rate: readNumber(env, "EVENT_GENERATOR_RATE", 0, { min: 0 }),
     environment: readString(env, "EVENT_GENERATOR_ENVIRONMENT", "production"),
-    otlp: readOtlpExportConfig(env),
+    otlp: readOtlpExportConfig(env, "traces"),
+    otlpLogs: readOtlpExportConfig(env, "logs"),
+    otlpMetrics: readOtlpExportConfig(env, "metrics"),
+    signals: parseSignals(
+      readString(env, "EVENT_GENERATOR_SIGNALS", "traces,logs,metrics"),
+      "EVENT_GENERATOR_SIGNALS",
+    ),
+    metricIntervalMs: readInt(env, "OTEL_METRIC_EXPORT_INTERVAL", 10_000, { min: 100 }),
     batch: {
       maxQueueSize: readOptionalInt(env, "OTEL_BSP_MAX_QUEUE_SIZE", { min: 1 }),
       maxExportBatchSize: readOptionalInt(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", { min: 1 }),

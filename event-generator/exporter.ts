@@ -1,82 +1,137 @@
 /**
- * The OTLP exporter for the chosen protocol, wrapped so that every span's
- * fate is counted: exported (the receiver acknowledged it) or failed (the
- * exporter gave up after its own retries). With spans created counted by the
- * emitter, created - exported - failed is what is still queued; after the
+ * The OTLP exporters for the chosen protocol, one per signal, wrapped so that
+ * every item's fate is counted: exported (the receiver acknowledged it) or
+ * failed (the exporter gave up after its own retries). Items are spans, log
+ * records and metric data points. With items created counted by the
+ * emitters, created - exported - failed is what is still queued; after the
  * final flush it is what was lost, which must be 0.
  */
 import { performance } from "node:perf_hooks";
 import { Metadata } from "@grpc/grpc-js";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
+import { OTLPLogExporter as GrpcLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc";
+import { OTLPLogExporter as JsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
+import { OTLPLogExporter as ProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto";
+import { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc";
+import { OTLPMetricExporter as JsonMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
+import { OTLPMetricExporter as ProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto";
 import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { OTLPTraceExporter as JsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs";
+import {
+  AggregationTemporality,
+  type InstrumentType,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from "@opentelemetry/sdk-metrics";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { OtlpExportConfig } from "./config.ts";
 
-export function createOtlpExporter(config: OtlpExportConfig): SpanExporter {
+/** The three exporter classes of one signal, by protocol. */
+interface ExporterClasses<T> {
+  grpc: new (options: never) => T;
+  json: new (options: never) => T;
+  proto: new (options: never) => T;
+}
+
+/** Builds one signal's exporter with the same protocol options for every signal. */
+function createExporter<T>(config: OtlpExportConfig, classes: ExporterClasses<T>): T {
   // The exporters take the compression enum's string values.
-  const compression = config.compression as never;
+  const compression = config.compression;
   if (config.protocol === "grpc") {
     const metadata = new Metadata();
     for (const [key, value] of Object.entries(config.headers)) metadata.set(key, value);
-    return new GrpcTraceExporter({ url: config.url, metadata, timeoutMillis: config.timeoutMs, compression });
+    return new classes.grpc({
+      url: config.url,
+      metadata,
+      timeoutMillis: config.timeoutMs,
+      compression,
+    } as never);
   }
   const options = { url: config.url, headers: config.headers, timeoutMillis: config.timeoutMs, compression };
-  return config.protocol === "http/json" ? new JsonTraceExporter(options) : new ProtoTraceExporter(options);
+  return config.protocol === "http/json"
+    ? new classes.json(options as never)
+    : new classes.proto(options as never);
+}
+
+export function createOtlpExporter(config: OtlpExportConfig): SpanExporter {
+  return createExporter<SpanExporter>(config, {
+    grpc: GrpcTraceExporter,
+    json: JsonTraceExporter,
+    proto: ProtoTraceExporter,
+  } as unknown as ExporterClasses<SpanExporter>);
+}
+
+export function createOtlpLogExporter(config: OtlpExportConfig): LogRecordExporter {
+  return createExporter<LogRecordExporter>(config, {
+    grpc: GrpcLogExporter,
+    json: JsonLogExporter,
+    proto: ProtoLogExporter,
+  } as unknown as ExporterClasses<LogRecordExporter>);
+}
+
+export function createOtlpMetricExporter(config: OtlpExportConfig): PushMetricExporter {
+  return createExporter<PushMetricExporter>(config, {
+    grpc: GrpcMetricExporter,
+    json: JsonMetricExporter,
+    proto: ProtoMetricExporter,
+  } as unknown as ExporterClasses<PushMetricExporter>);
 }
 
 export interface ExportCounts {
-  exportedSpans: number;
-  failedSpans: number;
+  exported: number;
+  failed: number;
   exportedBatches: number;
   failedBatches: number;
-  /** Spans handed to the inner exporter and not settled yet. */
-  inFlightSpans: number;
+  /** Items handed to the inner exporter and not settled yet. */
+  inFlight: number;
   /** Sum of the time from export() to its result, over all exports (ms). */
   exportMs: number;
   lastError?: string;
 }
 
-/** Counts export results; lets the producer wait for the next settled export. */
-export class CountingExporter implements SpanExporter {
+/** Counts the results of one signal's exports; lets the producer wait for the next settled export. */
+export class ExportTally {
   readonly counts: ExportCounts = {
-    exportedSpans: 0,
-    failedSpans: 0,
+    exported: 0,
+    failed: 0,
     exportedBatches: 0,
     failedBatches: 0,
-    inFlightSpans: 0,
+    inFlight: 0,
     exportMs: 0,
   };
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly inner: SpanExporter) {}
-
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    const count = spans.length;
+  /** Runs one export of `count` items through `start`, counting its result before passing it on. */
+  track(
+    count: number,
+    start: (settle: (result: ExportResult) => void) => void,
+    done: (result: ExportResult) => void,
+  ): void {
     const started = performance.now();
-    this.counts.inFlightSpans += count;
+    this.counts.inFlight += count;
     let settled = false;
     const settle = (result: ExportResult): void => {
       if (settled) return;
       settled = true;
-      this.counts.inFlightSpans -= count;
+      this.counts.inFlight -= count;
       this.counts.exportMs += performance.now() - started;
       if (result.code === ExportResultCode.SUCCESS) {
-        this.counts.exportedSpans += count;
+        this.counts.exported += count;
         this.counts.exportedBatches += 1;
       } else {
-        this.counts.failedSpans += count;
+        this.counts.failed += count;
         this.counts.failedBatches += 1;
         this.counts.lastError = result.error?.message ?? "export failed";
       }
       const waiters = this.waiters;
       this.waiters = [];
       for (const wake of waiters) wake();
-      resultCallback(result);
+      done(result);
     };
     try {
-      this.inner.export(spans, settle);
+      start(settle);
     } catch (error) {
       settle({
         code: ExportResultCode.FAILED,
@@ -99,9 +154,87 @@ export class CountingExporter implements SpanExporter {
       this.waiters.push(done);
     });
   }
+}
+
+export class CountingExporter implements SpanExporter {
+  readonly tally = new ExportTally();
+
+  constructor(private readonly inner: SpanExporter) {}
+
+  get counts(): ExportCounts {
+    return this.tally.counts;
+  }
+
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.tally.track(spans.length, (settle) => this.inner.export(spans, settle), resultCallback);
+  }
+
+  waitForProgress(timeoutMs: number): Promise<void> {
+    return this.tally.waitForProgress(timeoutMs);
+  }
 
   forceFlush(): Promise<void> {
     return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
+
+export class CountingLogExporter implements LogRecordExporter {
+  readonly tally = new ExportTally();
+
+  constructor(private readonly inner: LogRecordExporter) {}
+
+  get counts(): ExportCounts {
+    return this.tally.counts;
+  }
+
+  export(logs: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
+    this.tally.track(logs.length, (settle) => this.inner.export(logs, settle), resultCallback);
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush?.() ?? Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
+
+/** Data points in one collection: the rows the exporter schema stores for it (one per point). */
+export function countDataPoints(metrics: ResourceMetrics): number {
+  let points = 0;
+  for (const scope of metrics.scopeMetrics)
+    for (const metric of scope.metrics) points += metric.dataPoints.length;
+  return points;
+}
+
+export class CountingMetricExporter implements PushMetricExporter {
+  readonly tally = new ExportTally();
+
+  constructor(private readonly inner: PushMetricExporter) {}
+
+  get counts(): ExportCounts {
+    return this.tally.counts;
+  }
+
+  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+    this.tally.track(
+      countDataPoints(metrics),
+      (settle) => this.inner.export(metrics, settle),
+      resultCallback,
+    );
+  }
+
+  selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
+    return this.inner.selectAggregationTemporality?.(type) ?? AggregationTemporality.CUMULATIVE;
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
   }
 
   shutdown(): Promise<void> {

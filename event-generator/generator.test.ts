@@ -13,10 +13,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRACE_EXPORT_GRPC_PATH } from "../collector/otlp/proto-types.ts";
 import { createLogger } from "../shared/logger.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
+import { SIGNALS } from "../shared/otlp/signals.ts";
 import { countSpans, type OtlpAnyValue, type OtlpSpan } from "../shared/otlp/types.ts";
 import { type EventGeneratorConfig, readEventGeneratorConfig } from "./config.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
-import { type OtlpSink, startOtlpSink } from "./testing/otlp-sink.ts";
+import {
+  countProtobufDataPoints,
+  countProtobufSpans,
+  type OtlpJsonLogRecord,
+  type OtlpSink,
+  startOtlpSink,
+} from "./testing/otlp-sink.ts";
 import { runGeneratorInThreads, threadSeed } from "./threads.ts";
 import type { TruthRecord } from "./truth.ts";
 
@@ -219,6 +226,109 @@ describe("a short seeded run into a local OTLP/JSON receiver", () => {
       /cache_miss|db_pool_exhausted|payment_timeout|payment_declined|bot_detected|fraud_high|sold_out|duplicate_entry|push_failed/;
     const leaks = spans.filter((s) => labels.test(JSON.stringify(s.span.attributes)));
     expect(leaks).toHaveLength(0);
+    expect(JSON.stringify(sink.logRequests)).not.toMatch(labels);
+    expect(JSON.stringify(sink.metricRequests)).not.toMatch(labels);
+  });
+
+  /** Every received log record with the service of its resource. */
+  function receivedLogs(): { record: OtlpJsonLogRecord; service: string }[] {
+    const out: { record: OtlpJsonLogRecord; service: string }[] = [];
+    for (const request of sink.logRequests) {
+      for (const rl of request.resourceLogs ?? []) {
+        const service = String(value(rl.resource?.attributes?.find((a) => a.key === "service.name")?.value));
+        for (const sl of rl.scopeLogs ?? [])
+          for (const record of sl.logRecords ?? []) out.push({ record, service });
+      }
+    }
+    return out;
+  }
+
+  it("delivers every log record and metric data point it created, none failed or lost", () => {
+    expect(summary.logs!.created).toBeGreaterThan(summary.traces);
+    expect(summary.logs).toMatchObject({ exported: summary.logs!.created, failed: 0, unsent: 0 });
+    expect(sink.logRecords).toBe(summary.logs!.created);
+    expect(summary.metrics!.created).toBeGreaterThan(100);
+    expect(summary.metrics).toMatchObject({ exported: summary.metrics!.created, failed: 0, unsent: 0 });
+    expect(sink.dataPoints).toBe(summary.metrics!.created);
+  });
+
+  it("writes every log line under a span of its own trace and service, within the span's time", () => {
+    const bySpanId = new Map(spans.map((s) => [s.span.spanId, s]));
+    const bad: string[] = [];
+    for (const { record, service } of receivedLogs()) {
+      const span = bySpanId.get(record.spanId ?? "");
+      if (!span || span.span.traceId !== record.traceId || span.service !== service) {
+        bad.push(`${record.traceId}/${record.spanId} ${record.body?.stringValue}`);
+        continue;
+      }
+      const t = BigInt(record.timeUnixNano ?? "0");
+      if (t < BigInt(span.span.startTimeUnixNano!) || t > BigInt(span.span.endTimeUnixNano!))
+        bad.push(`time ${record.spanId}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it("logs every failed request with an ERROR that carries the exception and its stack", () => {
+    const errorsByTrace = new Map<string, OtlpJsonLogRecord[]>();
+    for (const { record } of receivedLogs()) {
+      if (record.severityText !== "ERROR") continue;
+      expect(record.severityNumber).toBe(17);
+      const list = errorsByTrace.get(record.traceId!) ?? [];
+      list.push(record);
+      errorsByTrace.set(record.traceId!, list);
+    }
+    const missing: string[] = [];
+    for (const record of truth) {
+      if (!record.root_failed) continue;
+      const errors = errorsByTrace.get(record.trace_id) ?? [];
+      const withStack = errors.filter((r) =>
+        r.attributes?.some(
+          (a) => a.key === "exception.stacktrace" && String(a.value?.stringValue).includes("\n    at "),
+        ),
+      );
+      if (withStack.length === 0) missing.push(record.trace_id);
+    }
+    expect(missing).toEqual([]);
+    // Handled trouble is logged below ERROR: a cache miss is an INFO line with the key.
+    const bodies = receivedLogs().map((l) => `${l.record.severityText} ${l.record.body?.stringValue}`);
+    expect(bodies.some((b) => /^INFO cache miss for \S+, loading from the database$/.test(b))).toBe(true);
+  });
+
+  it("reports request counts, latency histograms and runtime gauges per service, counts matching the spans", () => {
+    const names = new Set<string>();
+    let requests = 0;
+    for (const request of sink.metricRequests) {
+      for (const rm of request.resourceMetrics ?? []) {
+        for (const sm of rm.scopeMetrics ?? []) {
+          for (const m of sm.metrics ?? []) {
+            names.add(m.name);
+            // One collection (the run is shorter than the interval): cumulative totals.
+            if (m.name === "http.server.request.count")
+              for (const p of m.sum?.dataPoints ?? []) requests += Number(p.asInt ?? p.asDouble ?? 0);
+          }
+        }
+      }
+    }
+    for (const name of [
+      "http.server.request.duration",
+      "http.server.request.count",
+      "http.client.request.duration",
+      "rpc.server.duration",
+      "db.client.operation.duration",
+      "process.cpu.utilization",
+      "process.memory.usage",
+      "db.client.connection.count",
+      "db.client.connection.max",
+      "db.client.connection.pending_requests",
+      "cache.hit_ratio",
+      "messaging.kafka.consumer.lag",
+      "http.server.active_requests",
+    ])
+      expect(names).toContain(name);
+    const httpServerSpans = spans.filter(
+      (s) => s.span.kind === 2 && s.attributes["http.route"] !== undefined,
+    );
+    expect(requests).toBe(httpServerSpans.length);
   });
 });
 
@@ -237,7 +347,7 @@ describe("determinism, protocols and failure handling", () => {
     };
     try {
       await runGenerator({
-        config: shortConfig("http://127.0.0.1:1"),
+        config: shortConfig("http://127.0.0.1:1", { EVENT_GENERATOR_SIGNALS: "traces" }),
         seed,
         logger,
         cycles: 1,
@@ -288,33 +398,49 @@ describe("determinism, protocols and failure handling", () => {
       expect(summary.spansCreated).toBeGreaterThan(500);
       expect(sink.spans).toBe(summary.spansCreated);
       expect(summary.spansExported).toBe(summary.spansCreated);
+      expect(sink.logRecords).toBe(summary.logs!.created);
+      expect(summary.logs!.exported).toBe(summary.logs!.created);
+      expect(sink.dataPoints).toBe(summary.metrics!.created);
+      expect(summary.metrics!.exported).toBe(summary.metrics!.created);
     } finally {
       await sink.close();
     }
   });
 
-  it("sends OTLP/gRPC when asked to", async () => {
+  it("sends all three signals over OTLP/gRPC when asked to", async () => {
     let spansReceived = 0;
+    let logsReceived = 0;
+    let pointsReceived = 0;
     const server = new grpc.Server();
-    server.addService(
-      {
-        Export: {
-          path: TRACE_EXPORT_GRPC_PATH,
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: (value: Buffer) => value,
-          requestDeserialize: (bytes: Buffer) => bytes,
-          responseSerialize: () => Buffer.alloc(0),
-          responseDeserialize: (bytes: Buffer) => bytes,
+    const exportService = (path: string, count: (request: Buffer) => void) =>
+      server.addService(
+        {
+          Export: {
+            path,
+            requestStream: false,
+            responseStream: false,
+            requestSerialize: (value: Buffer) => value,
+            requestDeserialize: (bytes: Buffer) => bytes,
+            responseSerialize: () => Buffer.alloc(0),
+            responseDeserialize: (bytes: Buffer) => bytes,
+          },
         },
-      },
-      {
-        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-          spansReceived += countSpans(decodeTraceRequestProto(call.request));
-          callback(null, Buffer.alloc(0));
+        {
+          Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+            count(call.request);
+            callback(null, Buffer.alloc(0));
+          },
         },
-      },
-    );
+      );
+    exportService(TRACE_EXPORT_GRPC_PATH, (request) => {
+      spansReceived += countSpans(decodeTraceRequestProto(request));
+    });
+    exportService(SIGNALS.logs.grpcPath, (request) => {
+      logsReceived += countProtobufSpans(request);
+    });
+    exportService(SIGNALS.metrics.grpcPath, (request) => {
+      pointsReceived += countProtobufDataPoints(request);
+    });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
         error ? reject(error) : resolve(bound),
@@ -327,6 +453,10 @@ describe("determinism, protocols and failure handling", () => {
       expect(summary.spansCreated).toBeGreaterThan(500);
       expect(summary.spansExported).toBe(summary.spansCreated);
       expect(spansReceived).toBe(summary.spansCreated);
+      expect(logsReceived).toBe(summary.logs!.created);
+      expect(summary.logs!.exported).toBe(summary.logs!.created);
+      expect(pointsReceived).toBe(summary.metrics!.created);
+      expect(summary.metrics!.exported).toBe(summary.metrics!.created);
     } finally {
       server.forceShutdown();
     }
@@ -392,5 +522,10 @@ describe("determinism, protocols and failure handling", () => {
     expect(summary.spansFailed + summary.spansUnsent).toBe(summary.spansCreated);
     expect(summary.spansFailed).toBeGreaterThan(0);
     expect(summary.lastExportError).toBeTruthy();
+    // Logs and metrics are counted the same way.
+    expect(summary.logs!.exported).toBe(0);
+    expect(summary.logs!.failed + summary.logs!.unsent).toBe(summary.logs!.created);
+    expect(summary.metrics!.exported).toBe(0);
+    expect(summary.metrics!.failed).toBeGreaterThan(0);
   });
 });

@@ -23,7 +23,7 @@ import {
   type Tracer,
   trace,
 } from "@opentelemetry/api";
-import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
+import { defaultResource, type Resource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
   AlwaysOnSampler,
   BasicTracerProvider,
@@ -107,14 +107,50 @@ export class ShardedBatchProcessor implements SpanProcessor {
   }
 }
 
+/** The resource of every replica of every service: fleet[service][replica]. */
+export type Fleet = Record<ServiceKey, Resource[]>;
+
+/**
+ * One Resource per replica (service.name, version, environment, instance,
+ * k8s pod); the traces, logs and metrics of a replica share it, as the SDKs
+ * of one process would.
+ */
+export function buildFleet(environment: string, prng: Prng): Fleet {
+  const fleet = {} as Fleet;
+  for (const key of SERVICE_KEYS) {
+    const service = SERVICES[key];
+    fleet[key] = [];
+    for (let replica = 0; replica < service.replicas; replica++) {
+      const podSuffix = `${prng.hex(5).slice(0, 9)}-${prng.hex(3).slice(0, 5)}`;
+      fleet[key].push(
+        defaultResource().merge(
+          resourceFromAttributes({
+            "service.name": service.name,
+            "service.namespace": "snkrs",
+            "service.version": service.version,
+            "service.instance.id": `${service.name}-${podSuffix}`,
+            "deployment.environment": environment,
+            "deployment.environment.name": environment,
+            "host.name": `${service.name}-${podSuffix}`,
+            "k8s.namespace.name": "snkrs",
+            "k8s.pod.name": `${service.name}-${podSuffix}`,
+            "k8s.deployment.name": service.name,
+            "cloud.provider": "aws",
+            "cloud.region": "us-east-1",
+          }),
+        ),
+      );
+    }
+  }
+  return fleet;
+}
+
 export interface EmitterOptions {
   exporter: SpanExporter;
   sizing: BatchProcessorSizing;
   /** Batch processors (each with one export in flight); 1 unless the rate needs more. */
   exportConcurrency?: number;
-  environment: string;
-  /** Seeds the replicas' instance ids and pod names (stable for a seed). */
-  prng: Prng;
+  fleet: Fleet;
 }
 
 export class OtelEmitter {
@@ -134,24 +170,7 @@ export class OtelEmitter {
     for (const key of SERVICE_KEYS) {
       const service = SERVICES[key];
       this.tracers[key] = [];
-      for (let replica = 0; replica < service.replicas; replica++) {
-        const podSuffix = `${options.prng.hex(5).slice(0, 9)}-${options.prng.hex(3).slice(0, 5)}`;
-        const resource = defaultResource().merge(
-          resourceFromAttributes({
-            "service.name": service.name,
-            "service.namespace": "snkrs",
-            "service.version": service.version,
-            "service.instance.id": `${service.name}-${podSuffix}`,
-            "deployment.environment": options.environment,
-            "deployment.environment.name": options.environment,
-            "host.name": `${service.name}-${podSuffix}`,
-            "k8s.namespace.name": "snkrs",
-            "k8s.pod.name": `${service.name}-${podSuffix}`,
-            "k8s.deployment.name": service.name,
-            "cloud.provider": "aws",
-            "cloud.region": "us-east-1",
-          }),
-        );
+      for (const resource of options.fleet[key]) {
         // Every span is recorded: a plain AlwaysOn sampler skips the parent-based lookup per span.
         const provider = new BasicTracerProvider({
           resource,

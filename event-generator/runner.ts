@@ -15,11 +15,24 @@
 import { performance } from "node:perf_hooks";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { DiagLogLevel, diag } from "@opentelemetry/api";
+import type { LogRecordExporter } from "@opentelemetry/sdk-logs";
+import type { PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { Logger } from "../shared/logger.ts";
 import { type BatchSettings, DROP_PHASES, type DropPhase, type EventGeneratorConfig } from "./config.ts";
-import { CountingExporter, createOtlpExporter } from "./exporter.ts";
-import { type BatchProcessorSizing, OtelEmitter } from "./otel-emitter.ts";
+import {
+  CountingExporter,
+  CountingLogExporter,
+  CountingMetricExporter,
+  createOtlpExporter,
+  createOtlpLogExporter,
+  createOtlpMetricExporter,
+  type ExportCounts,
+} from "./exporter.ts";
+import { type PlannedLog, planLogs } from "./log-plan.ts";
+import { type BatchProcessorSizing, buildFleet, OtelEmitter } from "./otel-emitter.ts";
+import { LogEmitter } from "./otel-logs.ts";
+import { FleetMetrics } from "./otel-metrics.ts";
 import { Prng } from "./prng.ts";
 import { DropSimulation } from "./simulation.ts";
 import type { TracePlan } from "./trace-plan.ts";
@@ -79,8 +92,12 @@ export interface RunOptions {
   /** Emit as fast as possible: simulated time runs ahead of the wall clock. */
   bench?: boolean;
   truthPath?: string;
-  /** Replaces the OTLP exporter (tests, benchmarks). */
+  /** Replaces the OTLP traces exporter (tests, benchmarks). */
   exporter?: SpanExporter;
+  /** Replaces the OTLP logs exporter (used only when logs are on). */
+  logExporter?: LogRecordExporter;
+  /** Replaces the OTLP metrics exporter (used only when metrics are on). */
+  metricExporter?: PushMetricExporter;
   signal?: AbortSignal;
   /** How long the final flush may take before unsent spans are reported. */
   flushTimeoutMs?: number;
@@ -92,6 +109,30 @@ export interface PhaseSummary {
   failedRequests: number;
   errorRate: number;
   meanRootMs: number;
+}
+
+/** What became of one signal's items (log records, or metric data points). */
+export interface SignalSummary {
+  created: number;
+  exported: number;
+  failed: number;
+  /** Created but neither exported nor failed after the final flush. */
+  unsent: number;
+  exportBatches: number;
+  failedBatches: number;
+  lastExportError?: string;
+}
+
+function signalSummary(created: number, counts: ExportCounts): SignalSummary {
+  return {
+    created,
+    exported: counts.exported,
+    failed: counts.failed,
+    unsent: created - counts.exported - counts.failed,
+    exportBatches: counts.exportedBatches,
+    failedBatches: counts.failedBatches,
+    ...(counts.lastError ? { lastExportError: counts.lastError } : {}),
+  };
 }
 
 export interface RunSummary {
@@ -120,6 +161,10 @@ export interface RunSummary {
   byPhase: Partial<Record<DropPhase, PhaseSummary>>;
   sellOutsMsIntoDrop: (number | null)[];
   lastExportError?: string;
+  /** Log records (absent when logs are off). */
+  logs?: SignalSummary;
+  /** Metric data points, one per stored row (absent when metrics are off). */
+  metrics?: SignalSummary;
 }
 
 /** Routes the SDK's own diagnostics into our log, at most one line per message every 10 s. */
@@ -159,13 +204,25 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
     config.otlp.timeoutMs,
   );
   const exporter = new CountingExporter(options.exporter ?? createOtlpExporter(config.otlp));
+  // Traces, logs and metrics of a replica share its Resource.
+  const fleet = buildFleet(config.environment, new Prng(options.seed ^ 0x5eed));
   const emitter = new OtelEmitter({
     exporter,
     sizing,
     exportConcurrency: config.exportConcurrency ?? (bench ? 2 : 1),
-    environment: config.environment,
-    prng: new Prng(options.seed ^ 0x5eed),
+    fleet,
   });
+  const logExporter = config.signals.logs
+    ? new CountingLogExporter(options.logExporter ?? createOtlpLogExporter(config.otlpLogs))
+    : undefined;
+  const logEmitter = logExporter ? new LogEmitter(logExporter, sizing, fleet) : undefined;
+  const metricExporter = config.signals.metrics
+    ? new CountingMetricExporter(options.metricExporter ?? createOtlpMetricExporter(config.otlpMetrics))
+    : undefined;
+  const metrics = metricExporter
+    ? new FleetMetrics(metricExporter, fleet, config.metricIntervalMs, options.seed ^ 0x3e7)
+    : undefined;
+  metrics?.start();
   const simulation = new DropSimulation({
     phases: config.phases,
     stock: config.stock,
@@ -181,6 +238,10 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
       protocol: config.otlp.protocol,
       endpoint: config.otlp.url,
       headers: Object.keys(config.otlp.headers),
+      logs: config.signals.logs ? config.otlpLogs.url : false,
+      metrics: config.signals.metrics
+        ? { endpoint: config.otlpMetrics.url, intervalMs: config.metricIntervalMs }
+        : false,
       bench,
       rate,
       cycles: options.cycles ?? null,
@@ -222,30 +283,45 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
     due.splice(i, 0, plan);
   };
 
-  const pendingSpans = (): number =>
-    emitter.spansCreated - exporter.counts.exportedSpans - exporter.counts.failedSpans;
+  const pendingSpans = (): number => emitter.spansCreated - exporter.counts.exported - exporter.counts.failed;
+  const pendingLogs = (): number =>
+    logEmitter && logExporter
+      ? logEmitter.logsCreated - logExporter.counts.exported - logExporter.counts.failed
+      : 0;
+  /** The batch processors would drop: wait for exports first (`pending > 0` lets a huge plan through an empty queue). */
+  const queueFull = (spans: number, logs: number): boolean =>
+    (pendingSpans() > 0 && pendingSpans() + spans > sizing.maxQueueSize) ||
+    (pendingLogs() > 0 && pendingLogs() + logs > sizing.maxQueueSize);
+  const logsOf = (plan: TracePlan): PlannedLog[] => (logEmitter ? planLogs(plan) : []);
+  const waitForExports = (timeoutMs: number): Promise<void> =>
+    logExporter && pendingLogs() > 0 && pendingSpans() === 0
+      ? logExporter.tally.waitForProgress(timeoutMs)
+      : exporter.waitForProgress(timeoutMs);
   let tracesSkippedAtStop = 0;
   const emit = async (plan: TracePlan): Promise<void> => {
-    // Backpressure: never hand the processor more than its queue holds. (`pending > 0` only keeps a
+    // Backpressure: never hand the processors more than their queues hold. (`pending > 0` only keeps a
     // trace larger than the whole queue from waiting forever; plans stay far below the 4096 minimum.)
-    while (pendingSpans() > 0 && pendingSpans() + plan.spans.length > sizing.maxQueueSize) {
+    const logs = logsOf(plan);
+    while (queueFull(plan.spans.length, logs.length)) {
       if (options.signal?.aborted) {
         // Stopping while the receiver is slow or down: do not start traces we could not deliver.
         tracesSkippedAtStop += 1;
         return;
       }
       const waitStart = performance.now();
-      await exporter.waitForProgress(100);
+      await waitForExports(100);
       if (!bench) shiftMs += performance.now() - waitStart;
       maybeLogProgress();
     }
-    const pending = emitNow(plan);
+    const pending = emitNow(plan, logs);
     if (pending) await pending;
   };
   /** Emits at once; returns a promise only when the truth file needs draining. */
-  const emitNow = (plan: TracePlan): Promise<void> | undefined => {
+  const emitNow = (plan: TracePlan, logs: PlannedLog[]): Promise<void> | undefined => {
     const start = epochAnchor + shiftMs + plan.startMs;
     const emitted = emitter.emit(plan, start);
+    if (logEmitter && logs.length > 0) logEmitter.emit(plan, logs, emitted, start);
+    metrics?.record(plan);
     const stats = phaseStats[plan.phase];
     stats.traces += 1;
     stats.spans += plan.spans.length;
@@ -271,12 +347,24 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
       rps: Math.round(((emitter.tracesCreated - lastProgressTraces) / seconds) * 10) / 10,
       spansPerSec: Math.round((emitter.spansCreated - lastProgressSpans) / seconds),
       spansCreated: emitter.spansCreated,
-      spansExported: counts.exportedSpans,
-      spansFailed: counts.failedSpans,
+      spansExported: counts.exported,
+      spansFailed: counts.failed,
       queued: pendingSpans(),
+      ...(logEmitter && logExporter
+        ? {
+            logsCreated: logEmitter.logsCreated,
+            logsExported: logExporter.counts.exported,
+            logsFailed: logExporter.counts.failed,
+          }
+        : {}),
+      ...(metricExporter
+        ? { pointsExported: metricExporter.counts.exported, pointsFailed: metricExporter.counts.failed }
+        : {}),
       stockLeft: state ? state.stockBySize.reduce((sum, count) => sum + count, 0) : null,
     };
-    if (counts.failedSpans > lastFailedSpans) {
+    const failedNow =
+      counts.failed + (logExporter?.counts.failed ?? 0) + (metricExporter?.counts.failed ?? 0);
+    if (failedNow > lastFailedSpans) {
       logger.warn(
         { ...fields, lastExportError: counts.lastError },
         "progress: exports failing (receiver down?)",
@@ -287,16 +375,17 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
     lastProgress = now;
     lastProgressSpans = emitter.spansCreated;
     lastProgressTraces = emitter.tracesCreated;
-    lastFailedSpans = counts.failedSpans;
+    lastFailedSpans = failedNow;
   };
 
   let yieldCounter = 0;
   let next = simulation.next();
   while (next !== undefined && !stopRequested()) {
     if (bench) {
-      if (pendingSpans() > 0 && pendingSpans() + next.spans.length > sizing.maxQueueSize) await emit(next);
+      const logs = logsOf(next);
+      if (queueFull(next.spans.length, logs.length)) await emit(next);
       else {
-        const pending = emitNow(next);
+        const pending = emitNow(next, logs);
         if (pending) await pending;
       }
       next = simulation.next();
@@ -340,13 +429,18 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
   // Final flush, bounded: with the receiver down this is where the retries run out.
   const flushTimeoutMs = options.flushTimeoutMs ?? config.otlp.timeoutMs * 2 + 5000;
   let flushTimer: NodeJS.Timeout | undefined;
+  const flushFailed = (error: unknown): void => {
+    logger.warn(
+      { error: error instanceof Error ? error.message : String(error) },
+      "final flush reported an error",
+    );
+  };
   await Promise.race([
-    emitter.shutdown().catch((error: unknown) => {
-      logger.warn(
-        { error: error instanceof Error ? error.message : String(error) },
-        "final flush reported an error",
-      );
-    }),
+    Promise.all([
+      emitter.shutdown().catch(flushFailed),
+      logEmitter?.shutdown().catch(flushFailed),
+      metrics?.shutdown().catch(flushFailed),
+    ]),
     new Promise<void>((resolve) => {
       flushTimer = setTimeout(resolve, flushTimeoutMs);
     }),
@@ -378,8 +472,8 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
     elapsedMs: Math.round(elapsedMs),
     traces: emitter.tracesCreated,
     spansCreated: emitter.spansCreated,
-    spansExported: counts.exportedSpans,
-    spansFailed: counts.failedSpans,
+    spansExported: counts.exported,
+    spansFailed: counts.failed,
     spansUnsent: pendingSpans(),
     exportBatches: counts.exportedBatches,
     failedBatches: counts.failedBatches,
@@ -395,5 +489,7 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
       s.msIntoDrop === undefined ? null : Math.round(s.msIntoDrop),
     ),
     ...(counts.lastError ? { lastExportError: counts.lastError } : {}),
+    ...(logEmitter && logExporter ? { logs: signalSummary(logEmitter.logsCreated, logExporter.counts) } : {}),
+    ...(metricExporter ? { metrics: signalSummary(metrics!.pointsCreated(), metricExporter.counts) } : {}),
   };
 }

@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { createLogger, type Logger } from "../shared/logger.ts";
 import type { EventGeneratorConfig } from "./config.ts";
-import { type RunSummary, runGenerator } from "./runner.ts";
+import { type RunSummary, runGenerator, type SignalSummary } from "./runner.ts";
 
 interface WorkerInput {
   config: EventGeneratorConfig;
@@ -60,6 +60,23 @@ export function combineSummaries(parts: RunSummary[], elapsedMs: number, cpuMs: 
     cyclesCompleted: Math.min(...parts.map((s) => s.cyclesCompleted)),
     byPhase: {},
     sellOutsMsIntoDrop: parts.flatMap((s) => s.sellOutsMsIntoDrop),
+    ...(lastExportError ? { lastExportError } : {}),
+    ...(first.logs ? { logs: combineSignal(parts.map((s) => s.logs)) } : {}),
+    ...(first.metrics ? { metrics: combineSignal(parts.map((s) => s.metrics)) } : {}),
+  };
+}
+
+function combineSignal(parts: (SignalSummary | undefined)[]): SignalSummary {
+  const sum = (pick: (s: SignalSummary) => number) =>
+    parts.reduce((total, part) => total + (part ? pick(part) : 0), 0);
+  const lastExportError = parts.find((s) => s?.lastExportError)?.lastExportError;
+  return {
+    created: sum((s) => s.created),
+    exported: sum((s) => s.exported),
+    failed: sum((s) => s.failed),
+    unsent: sum((s) => s.unsent),
+    exportBatches: sum((s) => s.exportBatches),
+    failedBatches: sum((s) => s.failedBatches),
     ...(lastExportError ? { lastExportError } : {}),
   };
 }

@@ -10,6 +10,7 @@ import {
 } from "./filters.ts";
 import { SPAN_LIST_COLUMNS, SPAN_LIST_HEADER, type SpanListRow, spanListTable } from "./find-slow-spans.ts";
 import { isoFromMs, renderTable } from "./format.ts";
+import { mineMessages, readNotice } from "./message-patterns.ts";
 import { num, pct, queryRows, sqlWithParams } from "./query.ts";
 import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
 import { optionalEnum, optionalNumber, optionalString, readObject } from "./validate.ts";
@@ -30,21 +31,14 @@ export interface FindErrorsInput {
   limit: number;
 }
 
-interface ErrorGroupRow {
-  service: string;
-  span: string;
-  message: string;
-  errors: string;
-  last_ms: string;
-}
-
 export const findErrorsTool: AgentTool<FindErrorsInput> = {
   name: "find_errors",
   description:
-    "Finds failed spans (StatusCode='Error'). Default: groups them by service, span name and error message " +
-    "(StatusMessage or the exception event's message) with counts and last seen time, most " +
-    "frequent first; group_by='span' lists individual failed spans instead. Reports the total error count and " +
-    "the error rate of the matching spans.",
+    "Finds failed spans (StatusCode='Error'). Default: groups them by service, span name and message pattern " +
+    "(StatusMessage or the exception event's message with ids, numbers, sizes and quoted values masked, so " +
+    "'size 10 is sold out' and 'size 11 is sold out' are one row) with counts, distinct variants, an example " +
+    "and last seen time, most frequent first; group_by='span' lists individual failed spans instead. Reports " +
+    "the total error count and the error rate of the matching spans.",
   inputSchema: {
     type: "object",
     properties: {
@@ -57,7 +51,7 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
       group_by: {
         type: "string",
         enum: ["message", "span"],
-        description: "message (default): grouped; span: individual spans.",
+        description: "message (default): grouped by pattern; span: individual spans.",
       },
       limit: { type: "integer", description: "Groups or spans to list (default 20, max 100)." },
     },
@@ -130,22 +124,37 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
         truncated: table.truncated,
       };
     }
-    const groupSql = `SELECT ServiceName AS service, SpanName AS span, ${ERROR_MESSAGE_SQL} AS message, count() AS errors,
-        toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
-      FROM otel_traces ${where(errorConditions)}
-      GROUP BY service, span, message ORDER BY errors DESC, service, span, message LIMIT {limit:UInt32}`;
-    sql.push(sqlWithParams(groupSql, listParams));
-    const groups = await queryRows<ErrorGroupRow>(ctx, groupSql, listParams);
+    const mined = await mineMessages(ctx, {
+      sql: `SELECT ServiceName AS k0, SpanName AS k1, ${ERROR_MESSAGE_SQL} AS message, count() AS n,
+          toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
+        FROM otel_traces ${where(errorConditions)} GROUP BY k0, k1, message`,
+      params,
+      keyCount: 2,
+    });
+    sql.push(...mined.sql);
+    const groups = mined.groups.slice(0, listParams.limit);
     const table = renderTable(
-      ["service", "span", "message", "errors", "last_seen"],
-      groups.map((g) => [g.service, g.span, g.message, num(g.errors), isoFromMs(g.last_ms)]),
+      ["service", "span", "pattern", "errors", "variants", "last_seen", "example"],
+      groups.map((g) => [
+        g.keys[0],
+        g.keys[1],
+        g.template,
+        g.count,
+        g.variants,
+        isoFromMs(g.lastMs),
+        g.example,
+      ]),
       ctx.limits,
+      { totalRows: mined.groups.length },
     );
+    const cut = groups.length < mined.groups.length || mined.read < mined.distinctTotal;
     return {
-      text: `${header}; top ${groups.length} groups by count (group_by="span" lists spans with trace ids):\n${table.text}${hint}`,
+      text:
+        `${header}; ${mined.groups.length} groups by service, span and message pattern (${readNotice(mined)}); ` +
+        `top ${groups.length} by count (group_by="span" lists spans with trace ids):\n${table.text}${hint}`,
       rows: groups.length,
       sql,
-      truncated: table.truncated,
+      truncated: table.truncated || cut,
     };
   },
 };

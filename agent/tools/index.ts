@@ -1,6 +1,9 @@
 import { compareWindowsTool } from "./compare-windows.ts";
 import { findErrorsTool } from "./find-errors.ts";
+import { findLogsTool } from "./find-logs.ts";
 import { findSlowSpansTool } from "./find-slow-spans.ts";
+import { patternsTool } from "./patterns.ts";
+import { readMetricsTool } from "./read-metrics.ts";
 import { runSqlTool } from "./run-sql.ts";
 import { schemaTool } from "./schema.ts";
 import { semanticSearchTool } from "./semantic-search.ts";
@@ -13,8 +16,11 @@ export const ALL_TOOLS: readonly AnyAgentTool[] = [
   schemaTool,
   serviceOverviewTool,
   findErrorsTool,
+  patternsTool,
   findSlowSpansTool,
   traceTreeTool,
+  findLogsTool,
+  readMetricsTool,
   semanticSearchTool,
   compareWindowsTool,
   runSqlTool,

@@ -115,6 +115,19 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     expect(filtered.content).toContain(traceIdOf(32));
   });
 
+  it("patterns mines the error messages of spans (and says when logs are absent or empty)", async () => {
+    const withMessage = spans.filter((s) => s.StatusCode === "Error");
+    const result = await call("patterns", { source: "spans" });
+    expect(result.isError).toBe(false);
+    expect(result.content).toMatch(new RegExp(`^\\d+ patterns over ${withMessage.length} error messages`));
+    const top = result.content.split("\n")[2]!.split(" | ");
+    expect(top.slice(0, 4)).toEqual(["span", "payment", "card declined", String(errorsBy("payment"))]);
+    const logs = await call("patterns", { source: "logs" });
+    expect(logs.content).toMatch(/^0 patterns over 0 error messages/);
+    const bad = await call("patterns", { errors_only: "yes" });
+    expect(bad.isError).toBe(true);
+  });
+
   it("find_slow_spans lists the slowest spans above a duration or percentile threshold", async () => {
     const slow = spans.filter((s) => s.ServiceName === "inventory" && s.Duration >= 500e6);
     const wrongCase = await call("find_slow_spans", { service: "Inventory", min_duration_ms: 500 });
@@ -136,12 +149,12 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     expect(result.isError).toBe(false);
     expect(result.rows).toBe(5);
     const lines = result.content.split("\n");
-    const charge = lines.find((l) => l.includes("payment: POST /charge"))!;
-    expect(charge.startsWith("*!") || charge.startsWith(" !")).toBe(true);
+    const charge = lines.find((l) => l.includes("payment: POST /charge ["))!;
+    expect(charge).toMatch(/^\*!/); // 40 ms of a 100 ms path
     expect(charge).toContain("card declined");
-    const root = lines.find((l) => l.includes("frontend: GET /checkout"))!;
+    const root = lines.find((l) => l.includes("frontend: GET /checkout ["))!;
     expect(root.startsWith("* ")).toBe(true); // root failed too, but only because a child did
-    expect(lines.find((l) => l.includes("inventory: POST /reserve"))).toMatch(/^\*/); // inventory ends last
+    expect(lines.find((l) => l.includes("inventory: POST /reserve ["))).toMatch(/^\*/); // inventory ends last
     // Indentation follows the parent chain: payment is 3 levels below the root.
     expect(charge.indexOf("payment:") - root.indexOf("frontend:")).toBe(6);
     const missing = await call("trace_tree", { trace_id: "f".repeat(32) });

@@ -1,11 +1,49 @@
 import { boundText } from "./format.ts";
+import { hasLogsTable } from "./message-patterns.ts";
 import { num, queryRows, sqlWithParams } from "./query.ts";
 import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
 import { readObject, requiredString } from "./validate.ts";
-import { renderWaterfall, type TraceSpan } from "./waterfall.ts";
+import { renderWaterfall, type TraceLog, type TraceSpan } from "./waterfall.ts";
 
 export interface TraceTreeInput {
   traceId: string;
+}
+
+/** Log records read for one trace at most. */
+export const MAX_TRACE_LOGS = 500;
+
+/** The trace's log records, when the deployment stores logs (none otherwise). */
+export async function traceLogs(
+  ctx: ToolContext,
+  traceId: string,
+  spanParams: Record<string, unknown>,
+  sql: string[],
+): Promise<TraceLog[]> {
+  if (!(await hasLogsTable(ctx))) return [];
+  const params: Record<string, unknown> = { trace_id: traceId, max_logs: MAX_TRACE_LOGS };
+  let timeCondition = "";
+  if (spanParams.start_s !== undefined) {
+    // Logs are written while their spans run; a minute of slack covers clock skew between services.
+    params.start_s = spanParams.start_s;
+    params.end_s = spanParams.end_s;
+    timeCondition =
+      "AND Timestamp >= toDateTime({start_s:UInt32}) - INTERVAL 1 MINUTE AND Timestamp < toDateTime({end_s:UInt32}) + INTERVAL 1 MINUTE";
+  }
+  const logsSql = `SELECT SpanId AS span_id, toString(toUnixTimestamp64Nano(Timestamp)) AS time_ns, SeverityText AS severity,
+      Body AS body FROM otel_logs WHERE TraceId = {trace_id:String} ${timeCondition}
+    ORDER BY Timestamp LIMIT {max_logs:UInt32}`;
+  sql.push(sqlWithParams(logsSql, params));
+  const rows = await queryRows<{ span_id: string; time_ns: string; severity: string; body: string }>(
+    ctx,
+    logsSql,
+    params,
+  );
+  return rows.map((r) => ({
+    spanId: r.span_id,
+    timeNs: Number(r.time_ns),
+    severity: r.severity,
+    body: r.body,
+  }));
 }
 
 /** Spans read for one trace at most; a waterfall beyond this is not readable anyway. */
@@ -14,7 +52,8 @@ export const MAX_TRACE_SPANS = 2000;
 export const traceTreeTool: AgentTool<TraceTreeInput> = {
   name: "trace_tree",
   description:
-    "Shows one trace as an indented waterfall: service, span name, kind, offset from trace start, duration, status " +
+    "Shows one trace as an indented waterfall: service, span name, kind, offset from trace start, duration, status, " +
+    "each span followed by the log records written in it (offset, severity, body), " +
     "and error message, with the critical path (*) and the failing span (!) marked. Takes a trace_id from " +
     "find_errors, find_slow_spans, semantic_search or run_sql.",
   inputSchema: {
@@ -34,7 +73,7 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
   },
   describe: (input) => input.traceId,
   async run(ctx: ToolContext, input: TraceTreeInput): Promise<ToolOutput> {
-    const { spans, sql } = await readTraceSpans(ctx, input.traceId);
+    const { spans, sql, range } = await readTraceSpans(ctx, input.traceId);
     if (spans.length === 0) {
       return {
         text: `No spans found for trace ${input.traceId}. Check the id (find_errors / find_slow_spans list valid ones).`,
@@ -43,11 +82,15 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
         truncated: false,
       };
     }
-    const waterfall = renderWaterfall(spans, { maxSpans: Math.max(ctx.limits.maxRows, 20) });
+    const logs = await traceLogs(ctx, input.traceId, range, sql);
+    const waterfall = renderWaterfall(spans, { maxSpans: Math.max(ctx.limits.maxRows, 20), logs });
     const cut =
-      spans.length >= MAX_TRACE_SPANS
+      (spans.length >= MAX_TRACE_SPANS
         ? `\n[trace has more than ${MAX_TRACE_SPANS} spans; only the first were read]`
-        : "";
+        : "") +
+      (logs.length >= MAX_TRACE_LOGS
+        ? `\n[trace has more than ${MAX_TRACE_LOGS} log records; only the first were read (find_logs with trace_id lists them)]`
+        : "");
     const bounded = boundText(`Trace ${input.traceId}: ${waterfall.text}${cut}`, ctx.limits.maxChars);
     return {
       text: bounded.text,
@@ -82,24 +125,28 @@ interface TraceSpanRow {
   event_attributes?: Record<string, string>[];
 }
 
+export interface TraceSpansRead<Span> {
+  spans: Span[];
+  sql: string[];
+  /** The trace's time range from the lookup table (start_s/end_s, epoch seconds), when it knew the trace. */
+  range: Record<string, unknown>;
+}
+
 /**
  * The spans of one trace (at most MAX_TRACE_SPANS), in start order; with
  * `details`, also their attributes, resource attributes and events.
  */
-export async function readTraceSpans(
-  ctx: ToolContext,
-  traceId: string,
-): Promise<{ spans: TraceSpan[]; sql: string[] }>;
+export async function readTraceSpans(ctx: ToolContext, traceId: string): Promise<TraceSpansRead<TraceSpan>>;
 export async function readTraceSpans(
   ctx: ToolContext,
   traceId: string,
   options: { details: true },
-): Promise<{ spans: TraceSpanDetail[]; sql: string[] }>;
+): Promise<TraceSpansRead<TraceSpanDetail>>;
 export async function readTraceSpans(
   ctx: ToolContext,
   traceId: string,
   options: { details?: boolean } = {},
-): Promise<{ spans: TraceSpan[] | TraceSpanDetail[]; sql: string[] }> {
+): Promise<TraceSpansRead<TraceSpan | TraceSpanDetail>> {
   const sql: string[] = [];
   const params: Record<string, unknown> = { trace_id: traceId, max_spans: MAX_TRACE_SPANS };
   // The exporter's trace-id -> time-range table narrows the scan to the trace's partitions.
@@ -155,5 +202,6 @@ export async function readTraceSpans(
       })),
     } satisfies TraceSpanDetail;
   });
-  return { spans, sql };
+  const range = params.start_s === undefined ? {} : { start_s: params.start_s, end_s: params.end_s };
+  return { spans, sql, range };
 }

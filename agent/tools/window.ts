@@ -83,19 +83,23 @@ export function parseWindow(fields: Fields, now: Date, prefix = ""): TimeWindow 
   return window;
 }
 
-/** SQL conditions and parameters for a window; parameter names get `prefix` so two windows can share a query. */
+/**
+ * SQL conditions and parameters for a window; parameter names get `prefix` so two windows can share a query.
+ * `column` is the time column (Timestamp for spans and logs, TimeUnix for metric points).
+ */
 export function windowCondition(
   window: TimeWindow,
   prefix = "w",
+  column = "Timestamp",
 ): { sql: string[]; params: Record<string, number> } {
   const sql: string[] = [];
   const params: Record<string, number> = {};
   if (window.fromMs !== undefined) {
-    sql.push(`Timestamp >= fromUnixTimestamp64Milli({${prefix}_from:Int64})`);
+    sql.push(`${column} >= fromUnixTimestamp64Milli({${prefix}_from:Int64})`);
     params[`${prefix}_from`] = Math.floor(window.fromMs);
   }
   if (window.toMs !== undefined) {
-    sql.push(`Timestamp < fromUnixTimestamp64Milli({${prefix}_to:Int64})`);
+    sql.push(`${column} < fromUnixTimestamp64Milli({${prefix}_to:Int64})`);
     params[`${prefix}_to`] = Math.ceil(window.toMs);
   }
   return { sql, params };

@@ -15,13 +15,17 @@
  *   3. "otlp-http-json": the same with the JSON encoding.
  *   4. protobuf again with the generator split over worker threads of the
  *      same process (one simulation + SDK pipeline per thread).
- * For the OTLP runs the sink's count must equal spans created.
+ * Logs and metrics are on (as in `run`): the log records and metric data
+ * points go the same way, and for the OTLP runs the sink's counts must equal
+ * spans, log records and data points created.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ExportResultCode } from "@opentelemetry/core";
+import type { LogRecordExporter } from "@opentelemetry/sdk-logs";
+import type { PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createLogger } from "../../shared/logger.ts";
 import { type OtlpProtocol, readEventGeneratorConfig } from "../config.ts";
@@ -37,10 +41,27 @@ const acknowledgeAll: SpanExporter = {
   export: (_spans, done) => done({ code: ExportResultCode.SUCCESS }),
   shutdown: async () => {},
 };
+const acknowledgeAllLogs: LogRecordExporter = {
+  export: (_logs, done) => done({ code: ExportResultCode.SUCCESS }),
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
+const acknowledgeAllMetrics: PushMetricExporter = {
+  export: (_metrics, done) => done({ code: ExportResultCode.SUCCESS }),
+  forceFlush: async () => {},
+  shutdown: async () => {},
+};
+
+interface SinkStats {
+  spans: number;
+  logRecords: number;
+  dataPoints: number;
+  batches: number;
+}
 
 interface SinkProcess {
   endpoint: string;
-  stats(): Promise<{ spans: number; batches: number }>;
+  stats(): Promise<SinkStats>;
   stop(): void;
 }
 
@@ -58,8 +79,7 @@ async function startSinkProcess(): Promise<SinkProcess> {
   });
   return {
     endpoint,
-    stats: async () =>
-      (await (await fetch(`${endpoint}/stats`)).json()) as { spans: number; batches: number },
+    stats: async () => (await (await fetch(`${endpoint}/stats`)).json()) as SinkStats,
     stop: () => child.kill("SIGTERM"),
   };
 }
@@ -85,10 +105,17 @@ interface Row {
   lost: number;
   traces: number;
   meanExportMs: number;
+  logsPerSec: number;
+  /** Log records and data points created but not received (or left unsent). */
+  logsLost: number;
+  pointsLost: number;
 }
 
-function row(run: string, summary: RunSummary, received: number | string): Row {
-  const lost = typeof received === "number" ? summary.spansCreated - received : summary.spansUnsent;
+function row(run: string, summary: RunSummary, stats: SinkStats | undefined): Row {
+  const received = stats ? stats.spans : "n/a";
+  const lost = stats ? summary.spansCreated - stats.spans : summary.spansUnsent;
+  const logs = summary.logs;
+  const metrics = summary.metrics;
   return {
     run,
     spansPerSec: summary.spansPerSec,
@@ -100,6 +127,9 @@ function row(run: string, summary: RunSummary, received: number | string): Row {
     lost,
     traces: summary.traces,
     meanExportMs: summary.meanExportMs,
+    logsPerSec: Math.round((logs?.created ?? 0) / (summary.elapsedMs / 1000)),
+    logsLost: logs ? (stats ? logs.created - stats.logRecords : logs.unsent) + logs.failed : 0,
+    pointsLost: metrics ? (stats ? metrics.created - stats.dataPoints : metrics.unsent) + metrics.failed : 0,
   };
 }
 
@@ -114,8 +144,10 @@ const rows: Row[] = [];
     bench: true,
     durationMs: seconds * 1000,
     exporter: acknowledgeAll,
+    logExporter: acknowledgeAllLogs,
+    metricExporter: acknowledgeAllMetrics,
   });
-  rows.push(row("sdk-only (in-memory ack)", summary, "n/a"));
+  rows.push(row("sdk-only (in-memory ack)", summary, undefined));
 }
 
 for (const protocol of ["http/protobuf", "http/json"] as const) {
@@ -128,8 +160,7 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
       bench: true,
       durationMs: seconds * 1000,
     });
-    const { spans } = await sink.stats();
-    rows.push(row(`otlp ${protocol} -> sink process`, summary, spans));
+    rows.push(row(`otlp ${protocol} -> sink process`, summary, await sink.stats()));
   } finally {
     sink.stop();
   }
@@ -146,8 +177,7 @@ for (const protocol of ["http/protobuf", "http/json"] as const) {
       logger,
       durationMs: seconds * 1000,
     });
-    const { spans } = await sink.stats();
-    rows.push(row(`otlp http/protobuf, ${threads} threads -> sink`, summary, spans));
+    rows.push(row(`otlp http/protobuf, ${threads} threads -> sink`, summary, await sink.stats()));
   } finally {
     sink.stop();
   }
@@ -162,7 +192,9 @@ process.stdout.write(
 );
 console.table(rows);
 const worst = rows.filter((r) => typeof r.received === "number");
-const ok = worst.every((r) => r.lost === 0 && r.failed === 0);
+const ok =
+  rows.every((r) => r.logsLost === 0 && r.pointsLost === 0) &&
+  worst.every((r) => r.lost === 0 && r.failed === 0);
 process.stdout.write(
   `zero drops: ${ok ? "yes" : "NO"}; OTLP/HTTP protobuf spans/s: one thread ${rows[1]?.spansPerSec ?? "?"}, ` +
     `threads ${rows[3]?.spansPerSec ?? "?"} (target >= 20000)\n`,

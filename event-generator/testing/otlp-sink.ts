@@ -1,14 +1,15 @@
 /**
- * A tiny OTLP/HTTP trace receiver for the generator's tests and benchmark.
- * OTLP/JSON bodies are parsed and kept; protobuf bodies are only counted by
- * walking the wire format (ExportTraceServiceRequest.resource_spans(1) ->
- * ResourceSpans.scope_spans(2) -> ScopeSpans.spans(2)), which is all a
- * throughput measurement needs. Not a collector: nothing is stored.
+ * A tiny OTLP/HTTP receiver (traces, logs, metrics) for the generator's tests
+ * and benchmark. OTLP/JSON bodies are parsed and kept; protobuf bodies are
+ * only counted by walking the wire format (Export*ServiceRequest.resource_*(1)
+ * -> Resource*.scope_*(2) -> Scope*.spans / log_records / metrics(2), and a
+ * metric's data points), which is all a throughput measurement needs. Not a
+ * collector: nothing is stored.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync } from "node:zlib";
-import type { OtlpTraceRequest } from "../../shared/otlp/types.ts";
+import type { OtlpKeyValue, OtlpTraceRequest } from "../../shared/otlp/types.ts";
 import { countSpans } from "../../shared/otlp/types.ts";
 
 export interface OtlpSink {
@@ -16,7 +17,13 @@ export interface OtlpSink {
   endpoint: string;
   /** Decoded OTLP/JSON requests (only when `keepJson`). */
   requests: OtlpTraceRequest[];
+  /** Decoded OTLP/JSON logs requests (only when `keepJson`). */
+  logRequests: OtlpJsonLogsRequest[];
+  /** Decoded OTLP/JSON metrics requests (only when `keepJson`). */
+  metricRequests: OtlpJsonMetricsRequest[];
   spans: number;
+  logRecords: number;
+  dataPoints: number;
   batches: number;
   close(): Promise<void>;
 }
@@ -62,19 +69,106 @@ function forEachLenField(
   }
 }
 
-/** Number of spans in a protobuf ExportTraceServiceRequest. */
-export function countProtobufSpans(buf: Uint8Array): number {
-  let spans = 0;
+/** Calls `onItem(start, end)` for each item (span, log record, metric) of a protobuf Export*ServiceRequest. */
+function forEachItem(buf: Uint8Array, onItem: (s: number, e: number) => void): void {
   forEachLenField(buf, 0, buf.length, (field, s, e) => {
     if (field !== 1) return;
-    forEachLenField(buf, s, e, (rsField, rs, re) => {
-      if (rsField !== 2) return;
-      forEachLenField(buf, rs, re, (ssField) => {
-        if (ssField === 2) spans += 1;
+    forEachLenField(buf, s, e, (resourceField, rs, re) => {
+      if (resourceField !== 2) return;
+      forEachLenField(buf, rs, re, (scopeField, is, ie) => {
+        if (scopeField === 2) onItem(is, ie);
       });
     });
   });
-  return spans;
+}
+
+/** Number of spans in a protobuf ExportTraceServiceRequest (or log records in an ExportLogsServiceRequest). */
+export function countProtobufSpans(buf: Uint8Array): number {
+  let items = 0;
+  forEachItem(buf, () => {
+    items += 1;
+  });
+  return items;
+}
+
+/** Metric fields holding data points: gauge(5), sum(7), histogram(9), exponential_histogram(10), summary(11). */
+const METRIC_DATA_FIELDS = new Set([5, 7, 9, 10, 11]);
+
+/** Number of data points in a protobuf ExportMetricsServiceRequest. */
+export function countProtobufDataPoints(buf: Uint8Array): number {
+  let points = 0;
+  forEachItem(buf, (ms, me) => {
+    forEachLenField(buf, ms, me, (metricField, ds, de) => {
+      if (!METRIC_DATA_FIELDS.has(metricField)) return;
+      forEachLenField(buf, ds, de, (dataField) => {
+        if (dataField === 1) points += 1;
+      });
+    });
+  });
+  return points;
+}
+
+/** The parts of OTLP/JSON logs and metrics requests the tests read. */
+export interface OtlpJsonLogsRequest {
+  resourceLogs?: {
+    resource?: { attributes?: OtlpKeyValue[] };
+    scopeLogs?: { logRecords?: OtlpJsonLogRecord[] }[];
+  }[];
+}
+export interface OtlpJsonLogRecord {
+  timeUnixNano?: string;
+  severityNumber?: number;
+  severityText?: string;
+  body?: { stringValue?: string };
+  attributes?: OtlpKeyValue[];
+  traceId?: string;
+  spanId?: string;
+}
+export interface OtlpJsonMetricsRequest {
+  resourceMetrics?: {
+    resource?: { attributes?: OtlpKeyValue[] };
+    scopeMetrics?: { metrics?: OtlpJsonMetric[] }[];
+  }[];
+}
+export interface OtlpJsonMetric {
+  name: string;
+  unit?: string;
+  gauge?: { dataPoints?: OtlpJsonNumberPoint[] };
+  sum?: { dataPoints?: OtlpJsonNumberPoint[]; isMonotonic?: boolean };
+  histogram?: { dataPoints?: OtlpJsonHistogramPoint[] };
+}
+export interface OtlpJsonNumberPoint {
+  attributes?: OtlpKeyValue[];
+  asDouble?: number;
+  asInt?: string | number;
+  timeUnixNano?: string;
+}
+export interface OtlpJsonHistogramPoint {
+  attributes?: OtlpKeyValue[];
+  count?: string | number;
+  sum?: number;
+  max?: number;
+  bucketCounts?: (string | number)[];
+  explicitBounds?: number[];
+}
+
+export function countJsonLogRecords(request: OtlpJsonLogsRequest): number {
+  let records = 0;
+  for (const rl of request.resourceLogs ?? [])
+    for (const sl of rl.scopeLogs ?? []) records += sl.logRecords?.length ?? 0;
+  return records;
+}
+
+export function countJsonDataPoints(request: OtlpJsonMetricsRequest): number {
+  let points = 0;
+  for (const rm of request.resourceMetrics ?? []) {
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const m of sm.metrics ?? []) {
+        points += (m.gauge ?? m.sum ?? m.histogram)?.dataPoints?.length ?? 0;
+      }
+    }
+  }
+  return points;
 }
 
 export interface SinkOptions {
@@ -90,7 +184,11 @@ export async function startOtlpSink(options: SinkOptions = {}): Promise<OtlpSink
   const sink: OtlpSink = {
     endpoint: "",
     requests: [],
+    logRequests: [],
+    metricRequests: [],
     spans: 0,
+    logRecords: 0,
+    dataPoints: 0,
     batches: 0,
     close: async () => {},
   };
@@ -100,10 +198,18 @@ export async function startOtlpSink(options: SinkOptions = {}): Promise<OtlpSink
     req.on("end", () => {
       if (options.stats && req.method === "GET" && req.url === "/stats") {
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ spans: sink.spans, batches: sink.batches }));
+        res.end(
+          JSON.stringify({
+            spans: sink.spans,
+            logRecords: sink.logRecords,
+            dataPoints: sink.dataPoints,
+            batches: sink.batches,
+          }),
+        );
         return;
       }
-      if (req.method !== "POST" || req.url !== "/v1/traces") {
+      const signal = req.url?.startsWith("/v1/") ? req.url.slice(4) : "";
+      if (req.method !== "POST" || !["traces", "logs", "metrics"].includes(signal)) {
         res.writeHead(404).end();
         return;
       }
@@ -116,7 +222,19 @@ export async function startOtlpSink(options: SinkOptions = {}): Promise<OtlpSink
       if (req.headers["content-encoding"] === "gzip") body = gunzipSync(body);
       const json = (req.headers["content-type"] ?? "").includes("json");
       try {
-        if (json) {
+        if (signal === "logs") {
+          if (json) {
+            const request = JSON.parse(body.toString("utf8")) as OtlpJsonLogsRequest;
+            sink.logRecords += countJsonLogRecords(request);
+            if (options.keepJson) sink.logRequests.push(request);
+          } else sink.logRecords += countProtobufSpans(body);
+        } else if (signal === "metrics") {
+          if (json) {
+            const request = JSON.parse(body.toString("utf8")) as OtlpJsonMetricsRequest;
+            sink.dataPoints += countJsonDataPoints(request);
+            if (options.keepJson) sink.metricRequests.push(request);
+          } else sink.dataPoints += countProtobufDataPoints(body);
+        } else if (json) {
           const request = JSON.parse(body.toString("utf8")) as OtlpTraceRequest;
           sink.spans += countSpans(request);
           if (options.keepJson) sink.requests.push(request);

@@ -3,19 +3,25 @@
  * and where (e.g. `resourceSpans[2].scopeSpans[0].spans[7].traceId: expected
  * 16 bytes, got 3`), so a 400 response or a loader log line is enough to find
  * the offending producer. `path` is the same location as a string and
- * `resourceSpansIndex` the top-level index when the error is inside one.
+ * `resourceSpansIndex` the top-level index (of resourceSpans, resourceLogs
+ * or resourceMetrics) when the error is inside one.
  */
 export class OtlpDecodeError extends Error {
   readonly path: string;
   readonly detail: string;
   readonly resourceSpansIndex: number | undefined;
 
-  constructor(detail: string, path = "", format: "protobuf" | "json" = "protobuf") {
-    super(`invalid OTLP ${format} ExportTraceServiceRequest: ${path ? `${path}: ` : ""}${detail}`);
+  constructor(
+    detail: string,
+    path = "",
+    format: "protobuf" | "json" = "protobuf",
+    request = "ExportTraceServiceRequest",
+  ) {
+    super(`invalid OTLP ${format} ${request}: ${path ? `${path}: ` : ""}${detail}`);
     this.name = "OtlpDecodeError";
     this.path = path;
     this.detail = detail;
-    const match = /^resourceSpans\[(\d+)\]/.exec(path);
+    const match = /^resource(?:Spans|Logs|Metrics)\[(\d+)\]/.exec(path);
     this.resourceSpansIndex = match ? Number(match[1]) : undefined;
   }
 }

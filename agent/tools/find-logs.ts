@@ -1,0 +1,279 @@
+import { serviceHint, where } from "./filters.ts";
+import { isoFromMs, renderTable } from "./format.ts";
+import { hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
+import { num, queryRows, sqlWithParams } from "./query.ts";
+import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { optionalEnum, optionalNumber, optionalString, readObject } from "./validate.ts";
+import {
+  describeWindow,
+  parseWindow,
+  type TimeWindow,
+  WINDOW_FIELDS,
+  WINDOW_SCHEMA_PROPERTIES,
+  windowCondition,
+} from "./window.ts";
+
+/** Severity names and the lowest OTLP SeverityNumber of each (TRACE 1-4, DEBUG 5-8, ... FATAL 21-24). */
+export const SEVERITY_FLOORS = { TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21 } as const;
+export type SeverityName = keyof typeof SEVERITY_FLOORS;
+const SEVERITY_NAMES = Object.keys(SEVERITY_FLOORS) as SeverityName[];
+
+export interface LogFilter {
+  service?: string;
+  minSeverity?: SeverityName;
+  text?: string;
+  traceId?: string;
+}
+
+export interface FindLogsInput {
+  window: TimeWindow;
+  filter: LogFilter;
+  groupBy: "pattern" | "record";
+  limit: number;
+}
+
+/** Conditions on otel_logs; every value is a query parameter. */
+export function logFilterCondition(filter: LogFilter): { sql: string[]; params: Record<string, unknown> } {
+  const sql: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.service !== undefined) {
+    sql.push("ServiceName = {service:String}");
+    params.service = filter.service;
+  }
+  if (filter.minSeverity !== undefined) {
+    sql.push("SeverityNumber >= {min_severity:UInt8}");
+    params.min_severity = SEVERITY_FLOORS[filter.minSeverity];
+  }
+  if (filter.text !== undefined) {
+    sql.push("positionCaseInsensitive(Body, {text:String}) > 0");
+    params.text = filter.text;
+  }
+  if (filter.traceId !== undefined) {
+    // The bloom-filter index on TraceId skips the granules of other traces.
+    sql.push("TraceId = {trace_id:String}");
+    params.trace_id = filter.traceId;
+  }
+  return { sql, params };
+}
+
+function describeLogFilter(filter: LogFilter): string {
+  const parts: string[] = [];
+  if (filter.service) parts.push(`service=${filter.service}`);
+  if (filter.minSeverity) parts.push(`severity>=${filter.minSeverity}`);
+  if (filter.text) parts.push(`text~${filter.text}`);
+  if (filter.traceId) parts.push(`trace=${filter.traceId}`);
+  return parts.join(" ");
+}
+
+export interface LogRow {
+  ts_ms: string;
+  service: string;
+  severity: string;
+  body: string;
+  trace_id: string;
+  span_id: string;
+}
+
+export const findLogsTool: AgentTool<FindLogsInput> = {
+  name: "find_logs",
+  description:
+    "Finds log records (otel_logs) by service, minimum severity, text in the body (case-insensitive), trace id " +
+    "and time window. Default: groups them by message pattern (ids, numbers, sizes, durations masked) per " +
+    "service and severity, with counts, first/last seen and an example, most frequent first; group_by='record' " +
+    "lists individual records (newest first; oldest first for one trace) with their trace and span ids. Reports " +
+    "how many records matched.",
+  inputSchema: {
+    type: "object",
+    properties: {
+      ...WINDOW_SCHEMA_PROPERTIES,
+      service: { type: "string", description: "ServiceName, exact (as schema lists it)." },
+      min_severity: {
+        type: "string",
+        enum: SEVERITY_NAMES,
+        description: "Only records at this severity or above (e.g. WARN = WARN, ERROR, FATAL).",
+      },
+      text: { type: "string", description: "Only records whose body contains this (case-insensitive)." },
+      trace_id: { type: "string", description: "Only records of this trace (32 hex characters)." },
+      group_by: {
+        type: "string",
+        enum: ["pattern", "record"],
+        description: "pattern (default; record when trace_id is given): grouped; record: individual records.",
+      },
+      limit: { type: "integer", description: "Patterns or records to list (default 20, max 100)." },
+    },
+    additionalProperties: false,
+  },
+  parse(raw, now) {
+    const fields = {
+      ...readObject(raw, [
+        ...WINDOW_FIELDS,
+        "service",
+        "min_severity",
+        "text",
+        "trace_id",
+        "group_by",
+        "limit",
+      ]),
+    };
+    const filter: LogFilter = {};
+    const service = optionalString(fields, "service", { maxLength: 300 });
+    if (service !== undefined) filter.service = service;
+    const severity = fields.min_severity;
+    if (typeof severity === "string") fields.min_severity = severity.toUpperCase();
+    const minSeverity = optionalEnum(fields, "min_severity", SEVERITY_NAMES);
+    if (minSeverity !== undefined) filter.minSeverity = minSeverity;
+    const text = optionalString(fields, "text", { maxLength: 300 });
+    if (text !== undefined) filter.text = text;
+    const traceId = optionalString(fields, "trace_id", {
+      maxLength: 64,
+      pattern: /^(0x)?[0-9a-fA-F]{1,32}$/,
+      patternHint: "must be a hex trace id (up to 32 hex characters)",
+    });
+    if (traceId !== undefined) filter.traceId = traceId.replace(/^0x/, "").toLowerCase().padStart(32, "0");
+    return {
+      window: parseWindow(fields, now),
+      filter,
+      groupBy:
+        optionalEnum(fields, "group_by", ["pattern", "record"] as const) ??
+        (filter.traceId ? "record" : "pattern"),
+      limit: optionalNumber(fields, "limit", { min: 1, max: 100, integer: true }) ?? 20,
+    };
+  },
+  describe: (input) =>
+    [
+      describeLogFilter(input.filter),
+      input.groupBy === "record" ? "records" : "",
+      describeWindow(input.window),
+    ]
+      .filter(Boolean)
+      .join(" "),
+  async run(ctx: ToolContext, input: FindLogsInput): Promise<ToolOutput> {
+    if (!(await hasLogsTable(ctx))) {
+      return {
+        text: "There is no otel_logs table: this deployment stores no logs yet.",
+        rows: 0,
+        sql: [],
+        truncated: false,
+      };
+    }
+    const sql: string[] = [];
+    const scope = [describeLogFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(", ");
+    if (input.groupBy === "record") {
+      const { rows, matched } = await queryLogRecords(
+        ctx,
+        input,
+        Math.min(input.limit, ctx.limits.maxRows),
+        sql,
+      );
+      const hint =
+        matched === 0 && input.filter.service ? await logServiceHint(ctx, input.filter.service) : "";
+      const table = renderTable(
+        ["time", "service", "severity", "body", "trace_id", "span_id"],
+        rows.map((r) => [isoFromMs(r.ts_ms), r.service, r.severity, r.body, r.trace_id, r.span_id]),
+        ctx.limits,
+        { totalRows: matched },
+      );
+      return {
+        text: `${matched} log records match (${scope}); ${input.filter.traceId ? "first" : "latest"} ${rows.length}:\n${table.text}${hint}`,
+        rows: rows.length,
+        sql,
+        truncated: table.truncated,
+      };
+    }
+    const { mined, matched } = await queryLogPatterns(ctx, input, sql);
+    const hint = matched === 0 && input.filter.service ? await logServiceHint(ctx, input.filter.service) : "";
+    const shown = mined.groups.slice(0, input.limit);
+    const table = renderTable(
+      ["service", "severity", "pattern", "count", "variants", "first_seen", "last_seen", "example"],
+      shown.map((g) => [
+        g.keys[0],
+        g.keys[1],
+        g.template,
+        g.count,
+        g.variants,
+        isoFromMs(g.firstMs),
+        isoFromMs(g.lastMs),
+        g.example,
+      ]),
+      ctx.limits,
+      { totalRows: mined.groups.length },
+    );
+    return {
+      text:
+        `${matched} log records match (${scope}); ${mined.groups.length} patterns (${readNotice(mined)}), ` +
+        `top ${shown.length} by count (group_by="record" lists records with trace ids):\n${table.text}${hint}`,
+      rows: shown.length,
+      sql,
+      truncated: table.truncated || shown.length < mined.groups.length || mined.read < mined.distinctTotal,
+    };
+  },
+};
+
+/** Like serviceHint, over the services that wrote logs. */
+async function logServiceHint(ctx: ToolContext, service: string): Promise<string> {
+  const rows = await queryRows<{ name: string }>(
+    ctx,
+    "SELECT DISTINCT ServiceName AS name FROM otel_logs ORDER BY name LIMIT 50",
+  );
+  if (rows.some((r) => r.name === service)) return "";
+  if (rows.length === 0) return await serviceHint(ctx, service);
+  return `\nNo logs from a service named exactly "${service}". Services with logs: ${rows.map((r) => r.name).join(", ")}.`;
+}
+
+async function countLogs(
+  ctx: ToolContext,
+  conditions: string[],
+  params: Record<string, unknown>,
+  sql: string[],
+): Promise<number> {
+  const totalSql = `SELECT count() AS n FROM otel_logs ${where(conditions)}`;
+  sql.push(sqlWithParams(totalSql, params));
+  const [total] = await queryRows<{ n: string }>(ctx, totalSql, params);
+  return num(total?.n);
+}
+
+/** Matching log records (newest first; oldest first for one trace) and how many match in all. */
+export async function queryLogRecords(
+  ctx: ToolContext,
+  input: { window: TimeWindow; filter: LogFilter },
+  limit: number,
+  sql: string[] = [],
+): Promise<{ rows: LogRow[]; matched: number }> {
+  const win = windowCondition(input.window);
+  const flt = logFilterCondition(input.filter);
+  const conditions = [...win.sql, ...flt.sql];
+  const params: Record<string, unknown> = { ...win.params, ...flt.params };
+  const matched = await countLogs(ctx, conditions, params, sql);
+  const listParams = { ...params, limit };
+  // One trace reads as a story (oldest first); a search shows the newest.
+  const order = input.filter.traceId ? "Timestamp ASC" : "Timestamp DESC";
+  const listSql = `SELECT toUnixTimestamp64Milli(Timestamp) AS ts_ms, ServiceName AS service, SeverityText AS severity,
+      Body AS body, TraceId AS trace_id, SpanId AS span_id
+    FROM otel_logs ${where(conditions)} ORDER BY ${order}, SpanId LIMIT {limit:UInt32}`;
+  sql.push(sqlWithParams(listSql, listParams));
+  const rows = await queryRows<LogRow>(ctx, listSql, listParams);
+  return { rows, matched };
+}
+
+/** Matching log records grouped by message pattern per service and severity, and how many match in all. */
+export async function queryLogPatterns(
+  ctx: ToolContext,
+  input: { window: TimeWindow; filter: LogFilter },
+  sql: string[] = [],
+): Promise<{ mined: Awaited<ReturnType<typeof mineMessages>>; matched: number }> {
+  const win = windowCondition(input.window);
+  const flt = logFilterCondition(input.filter);
+  const conditions = [...win.sql, ...flt.sql];
+  const params: Record<string, unknown> = { ...win.params, ...flt.params };
+  const matched = await countLogs(ctx, conditions, params, sql);
+  const query: MessageQuery = {
+    sql: `SELECT ServiceName AS k0, SeverityText AS k1, Body AS message, count() AS n,
+        toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
+      FROM otel_logs ${where(conditions)} GROUP BY k0, k1, message`,
+    params,
+    keyCount: 2,
+  };
+  const mined = await mineMessages(ctx, query);
+  sql.push(...mined.sql);
+  return { mined, matched };
+}

@@ -1,0 +1,128 @@
+import { PatternMiner } from "../../analyzer/patterns/index.ts";
+import { queryRows, sqlWithParams } from "./query.ts";
+import type { ToolContext } from "./types.ts";
+
+/**
+ * Reads distinct messages with their counts from ClickHouse (GROUP BY keeps
+ * the transfer small) and mines them into patterns in the tool, so rows that
+ * differ only by ids, sizes or numbers are counted as one.
+ */
+
+/** Distinct (group, message) rows read at most; the rest is reported as not read. */
+export const MAX_DISTINCT_MESSAGES = 20_000;
+
+export interface MessageRow {
+  /** Grouping columns (e.g. service, span) as the query returned them. */
+  keys: string[];
+  message: string;
+  count: number;
+  lastMs: number;
+  firstMs: number;
+}
+
+export interface MessageQuery {
+  /** A SELECT returning key columns k0..kN, `message`, `n`, `first_ms`, `last_ms`, grouped, most frequent first. */
+  sql: string;
+  params: Record<string, unknown>;
+  keyCount: number;
+}
+
+export interface PatternGroup {
+  keys: string[];
+  template: string;
+  count: number;
+  firstMs: number;
+  lastMs: number;
+  example: string;
+  /** Distinct raw messages in the group (among those read). */
+  variants: number;
+}
+
+export interface MinedMessages {
+  groups: PatternGroup[];
+  /** Distinct (keys, message) rows that exist; `read` of them were read. */
+  distinctTotal: number;
+  read: number;
+  /** Messages (with counts) that the read rows cover. */
+  messagesRead: number;
+  sql: string[];
+}
+
+/** Runs the query (with a window count of all groups) and mines the messages. */
+export async function mineMessages(ctx: ToolContext, query: MessageQuery): Promise<MinedMessages> {
+  const sql = `SELECT *, count() OVER () AS distinct_total FROM (${query.sql}) ORDER BY n DESC, message LIMIT {max_messages:UInt32}`;
+  const params = { ...query.params, max_messages: MAX_DISTINCT_MESSAGES };
+  const rows = await queryRows<Record<string, string>>(ctx, sql, params);
+  const messages: MessageRow[] = rows.map((r) => ({
+    keys: Array.from({ length: query.keyCount }, (_, i) => String(r[`k${i}`] ?? "")),
+    message: String(r.message ?? ""),
+    count: Number(r.n ?? 0),
+    firstMs: Number(r.first_ms ?? 0),
+    lastMs: Number(r.last_ms ?? 0),
+  }));
+  return {
+    groups: groupByPattern(messages),
+    distinctTotal: rows.length > 0 ? Number(rows[0]!.distinct_total) : 0,
+    read: rows.length,
+    messagesRead: messages.reduce((sum, m) => sum + m.count, 0),
+    sql: [sqlWithParams(sql, params)],
+  };
+}
+
+/** Pure: mines all messages together, then groups rows by (keys, pattern), most frequent first. */
+export function groupByPattern(rows: MessageRow[]): PatternGroup[] {
+  const miner = new PatternMiner();
+  for (const row of rows) miner.add(row.message, row.count);
+  miner.patterns();
+  const groups = new Map<string, PatternGroup & { top: number }>();
+  for (const row of rows) {
+    const template = miner.templateFor(row.message) ?? row.message;
+    const id = JSON.stringify([...row.keys, template]);
+    const group = groups.get(id);
+    if (!group) {
+      groups.set(id, {
+        keys: row.keys,
+        template,
+        count: row.count,
+        firstMs: row.firstMs,
+        lastMs: row.lastMs,
+        example: row.message,
+        variants: 1,
+        top: row.count,
+      });
+      continue;
+    }
+    group.count += row.count;
+    group.firstMs = Math.min(group.firstMs, row.firstMs);
+    group.lastMs = Math.max(group.lastMs, row.lastMs);
+    group.variants += 1;
+    if (row.count > group.top) [group.example, group.top] = [row.message, row.count];
+  }
+  return [...groups.values()]
+    .map(({ top: _top, ...group }) => group)
+    .sort(
+      (a, b) =>
+        b.count - a.count ||
+        a.template.localeCompare(b.template) ||
+        a.keys.join().localeCompare(b.keys.join()),
+    );
+}
+
+/** One line saying how much was read, for tool headers. */
+export function readNotice(mined: MinedMessages): string {
+  if (mined.read >= mined.distinctTotal) return `${mined.distinctTotal} distinct messages`;
+  return `read the ${mined.read} most frequent of ${mined.distinctTotal} distinct messages (the rest, all rarer, not mined)`;
+}
+
+/** Whether the stored data has the logs table (it arrives with the logs pipeline). */
+export async function hasLogsTable(ctx: ToolContext): Promise<boolean> {
+  try {
+    const rows = await queryRows<{ n: string }>(
+      ctx,
+      "SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'otel_logs'",
+    );
+    return Number(rows[0]?.n ?? 0) > 0;
+  } catch {
+    return false;
+  }
+}
