@@ -1,4 +1,11 @@
+import {
+  type LogFilter,
+  queryLogPatterns,
+  queryLogRecords,
+  SEVERITY_FLOORS,
+} from "../agent/tools/find-logs.ts";
 import { listSpans, type SpanListRow, spanQueryCondition } from "../agent/tools/find-slow-spans.ts";
+import { hasLogsTable } from "../agent/tools/message-patterns.ts";
 import { num } from "../agent/tools/query.ts";
 import { queryStoredServices } from "../agent/tools/schema.ts";
 import { queryServiceEdges } from "../agent/tools/service-map.ts";
@@ -163,4 +170,55 @@ export async function traceView(ctx: ToolContext, rawId: string) {
     logs,
     sql,
   };
+}
+
+/** The Logs page: message patterns with counts (default) or the records themselves. */
+export async function logsView(ctx: ToolContext, params: URLSearchParams) {
+  const window = readWindow(params, ctx.now());
+  if (!(await hasLogsTable(ctx)))
+    return { ...window, available: false, matched: 0, patterns: [], records: [] };
+  const filter: LogFilter = {};
+  const service = params.get("service")?.trim();
+  if (service) filter.service = service.slice(0, 300);
+  const severity = params.get("severity")?.toUpperCase();
+  if (severity) {
+    if (!(severity in SEVERITY_FLOORS)) {
+      throw new ToolInputError(`"severity" must be one of ${Object.keys(SEVERITY_FLOORS).join(", ")}`);
+    }
+    filter.minSeverity = severity as keyof typeof SEVERITY_FLOORS;
+  }
+  const text = params.get("text")?.trim();
+  if (text) filter.text = text.slice(0, 300);
+  const trace = params.get("trace")?.trim();
+  if (trace) filter.traceId = traceTreeTool.parse({ trace_id: trace }, ctx.now()).traceId;
+  const sql: string[] = [];
+  if (params.get("view") === "records") {
+    const { rows, matched } = await queryLogRecords(
+      ctx,
+      { window, filter },
+      readLimit(params, 200, 1000),
+      sql,
+    );
+    const records = rows.map((r) => ({
+      timeMs: num(r.ts_ms),
+      service: r.service,
+      severity: r.severity,
+      body: r.body,
+      traceId: r.trace_id,
+      spanId: r.span_id,
+    }));
+    return { ...window, available: true, matched, patterns: [], records, sql };
+  }
+  const { mined, matched } = await queryLogPatterns(ctx, { window, filter }, sql);
+  const patterns = mined.groups.slice(0, readLimit(params, 200, 1000)).map((g) => ({
+    service: g.keys[0] ?? "",
+    severity: g.keys[1] ?? "",
+    pattern: g.template,
+    count: g.count,
+    variants: g.variants,
+    firstMs: g.firstMs,
+    lastMs: g.lastMs,
+    example: g.example,
+  }));
+  return { ...window, available: true, matched, patterns, records: [], sql };
 }

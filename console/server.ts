@@ -5,7 +5,7 @@ import { describeToolError } from "../agent/dispatch.ts";
 import type { AgentRuntime } from "../agent/runtime.ts";
 import { ToolInputError } from "../agent/tools/types.ts";
 import type { Logger } from "../shared/logger.ts";
-import { mapView, metaView, searchView, servicesView, tracesView, traceView } from "./api.ts";
+import { logsView, mapView, metaView, searchView, servicesView, tracesView, traceView } from "./api.ts";
 import { AskSessions, streamAnswer } from "./ask.ts";
 import type { Bundle } from "./bundle.ts";
 
@@ -118,6 +118,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     [/^\/api\/map$/, (p) => mapView(ctx, p)],
     [/^\/api\/traces$/, (p) => tracesView(ctx, p)],
     [/^\/api\/search$/, (p) => searchView(ctx, p)],
+    [/^\/api\/logs$/, (p) => logsView(ctx, p)],
     [/^\/api\/trace\/([^/]+)$/, (_p, m) => traceView(ctx, decodeURIComponent(m[1]!))],
   ];
 

@@ -185,9 +185,44 @@ describe("the console in Chromium on seeded spans", () => {
     expect(await page.locator('[data-testid="span-details"]').innerText()).toContain(
       "<b>bold</b><script>window.__xss = 3</script>",
     );
+    expect(await page.locator('[data-testid="span-details"]').innerText()).toContain(
+      '<img src=x onerror="window.__xss = 4">',
+    );
     expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
     expect(await page.locator("#app script, #app img, #app b").count()).toBe(0);
     await page.screenshot({ path: path.join(SCREENSHOTS, "traces-markup-span.png"), fullPage: true });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("Logs: pattern counts add up to the records SQL counts, and a record links to its trace", async () => {
+    const { page, errors } = await open(`/logs?${range}`);
+    await page.locator('[data-testid="log-patterns"] tbody tr').first().waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, "logs.png"), fullPage: true });
+    const [total] = await sql<{ n: string; errors: string }>(
+      `SELECT count() AS n, countIf(SeverityText = 'ERROR') AS errors FROM otel_logs WHERE ${IN_RANGE}`,
+    );
+    const counts = await page
+      .locator('[data-testid="log-patterns"] td[data-col="count"]')
+      .evaluateAll((els) => els.map((el) => Number((el.textContent ?? "").replace(/,/g, ""))));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(Number(total!.n));
+    // Bodies that differ only in numbers are one pattern: charge, decline, and the markup warning.
+    expect(counts.length).toBe(3);
+    expect(await page.locator(".logs-page .toolbar").textContent()).toContain(`${total!.n} records match`);
+    await page.locator('select[name="severity"]').selectOption("ERROR");
+    await page.locator("form.filters button[type=submit]").click();
+    await page.waitForURL(/severity=ERROR/);
+    await expect
+      .poll(() => page.locator('[data-testid="log-patterns"] td[data-col="count"]').first().textContent())
+      .toBe(total!.errors);
+    await page.locator('[data-testid="log-patterns"] tbody tr').first().click();
+    await page.locator('[data-testid="log-records"] tbody tr').first().waitFor();
+    expect(await page.locator('[data-testid="log-records"] tbody tr').count()).toBe(Number(total!.errors));
+    await page.locator('[data-testid="log-records"] tbody tr a').first().click();
+    await page.locator('[data-testid="span-details"]').waitFor();
+    expect(await page.locator('[data-testid="span-details"]').textContent()).toContain(
+      "card declined for order",
+    );
     expect(errors).toEqual([]);
     await page.close();
   });

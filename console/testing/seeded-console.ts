@@ -46,6 +46,37 @@ function xssTrace(endMs: number): SeedSpan[] {
 }
 
 /**
+ * Log records written inside the seeded spans: every payment span logs its
+ * charge (INFO), a declined one an ERROR, and the markup trace a body with
+ * markup. Bodies differ only in numbers, so they fold into a few patterns.
+ */
+export function seedLogs(spans: SeedSpan[]): Record<string, unknown>[] {
+  const ts = (ms: number) => `${new Date(ms).toISOString().replace("T", " ").replace("Z", "")}000000`;
+  const logs: Record<string, unknown>[] = [];
+  for (const span of spans) {
+    const record = (severity: string, number: number, body: string) => ({
+      Timestamp: ts(span.startMs + 1),
+      TraceId: span.TraceId,
+      SpanId: span.SpanId,
+      SeverityText: severity,
+      SeverityNumber: number,
+      ServiceName: span.ServiceName,
+      Body: body,
+    });
+    if (span.ServiceName === "payment") {
+      logs.push(
+        record("INFO", 9, `charging order ${span.startMs % 100000} for ${(span.Duration % 97) + 3} EUR`),
+      );
+      if (span.StatusCode === "Error")
+        logs.push(record("ERROR", 17, `card declined for order ${span.startMs % 100000}`));
+    }
+    if (span.TraceId === XSS_TRACE_ID)
+      logs.push(record("WARN", 13, '<img src=x onerror="window.__xss = 4">'));
+  }
+  return logs;
+}
+
+/**
  * The embedded ClickHouse on free ports with the agent tools' known spans
  * (agent/testing/seed.ts) plus one trace whose span name is markup, and the
  * console on a free port reading it as the agent user.
@@ -56,6 +87,7 @@ export async function startSeededConsole(): Promise<SeededConsole> {
   const endMs = Math.floor(Date.now() / 60_000) * 60_000;
   const spans = [...seedSpans(endMs), ...xssTrace(endMs)];
   await insertSeed(admin, spans);
+  await admin.insert({ table: "otel_logs", values: seedLogs(spans), format: "JSONEachRow" });
   const env = {
     ...stack.env,
     CLICKHOUSE_AGENT_USER: "agent",

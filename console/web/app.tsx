@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { getJson } from "./data.ts";
 import { setServiceOrder } from "./format.ts";
 import { AskPage } from "./pages/ask.tsx";
+import { LogsPage } from "./pages/logs.tsx";
 import { MapPage } from "./pages/map.tsx";
 import { ServicesPage } from "./pages/services.tsx";
 import { TracesPage } from "./pages/traces.tsx";
@@ -26,6 +27,7 @@ const PAGES = [
   { id: "services", title: "Services" },
   { id: "map", title: "Service map" },
   { id: "traces", title: "Traces" },
+  { id: "logs", title: "Logs" },
   { id: "ask", title: "Ask" },
 ];
 
@@ -37,6 +39,8 @@ function Page(props: PageProps) {
       return <MapPage {...props} />;
     case "traces":
       return <TracesPage {...props} />;
+    case "logs":
+      return <LogsPage {...props} />;
     case "ask":
       return <AskPage {...props} />;
     default:

@@ -238,7 +238,14 @@ export function TracesPage({ route, tick, meta }: PageProps) {
                 selected={selectedSpan}
                 onSelect={(id) => navigate("traces", withParams(params, { span: id }), { replace: true })}
               />
-              {span && <SpanDetails span={span} traceStartNs={traceStart} />}
+              {span && (
+                <SpanDetails
+                  span={span}
+                  traceStartNs={traceStart}
+                  logs={trace.data.logs.filter((l) => l.spanId === span.spanId)}
+                  criticalShare={trace.data.criticalShare[span.spanId]}
+                />
+              )}
             </>
           )}
         </section>

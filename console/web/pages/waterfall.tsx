@@ -17,11 +17,20 @@ export interface SpanDetail {
   events: Array<{ timeNs: number; name: string; attributes: Record<string, string> }>;
 }
 
+export interface TraceLogRecord {
+  spanId: string;
+  timeNs: number;
+  severity: string;
+  body: string;
+}
+
 export interface TraceData {
   traceId: string;
   spans: SpanDetail[];
   criticalPath: string[];
+  criticalShare: Record<string, number>;
   failing: string[];
+  logs: TraceLogRecord[];
 }
 
 /** Spans in tree order (parents before children, siblings by start), as the agent's waterfall lists them. */
@@ -156,7 +165,17 @@ function KeyValues({ title, values }: { title: string; values: Record<string, st
   );
 }
 
-export function SpanDetails({ span, traceStartNs }: { span: SpanDetail; traceStartNs: number }) {
+export function SpanDetails({
+  span,
+  traceStartNs,
+  logs,
+  criticalShare,
+}: {
+  span: SpanDetail;
+  traceStartNs: number;
+  logs: TraceLogRecord[];
+  criticalShare: number | undefined;
+}) {
   return (
     <div class="span-details" data-testid="span-details">
       <h3>
@@ -187,6 +206,14 @@ export function SpanDetails({ span, traceStartNs }: { span: SpanDetail; traceSta
             <th>start</th>
             <td>+{formatDuration((span.startNs - traceStartNs) / 1e6)}</td>
           </tr>
+          {criticalShare !== undefined && (
+            <tr>
+              <th>critical path</th>
+              <td>
+                {(criticalShare * 100).toFixed(1)}% of the trace's critical path is in this span or below it
+              </td>
+            </tr>
+          )}
           <tr>
             <th>span id</th>
             <td class="mono">{span.spanId}</td>
@@ -197,6 +224,24 @@ export function SpanDetails({ span, traceStartNs }: { span: SpanDetail; traceSta
           </tr>
         </tbody>
       </table>
+      {logs.length > 0 && (
+        <>
+          <h4>Logs ({logs.length})</h4>
+          {logs.map((log, i) => (
+            <div class="span-log" key={`${log.timeNs}-${i}`}>
+              <span class="muted">+{formatDuration((log.timeNs - traceStartNs) / 1e6)}</span>{" "}
+              <span
+                class={
+                  /ERROR|FATAL/i.test(log.severity) ? "bad" : /WARN/i.test(log.severity) ? "warn" : "muted"
+                }
+              >
+                {log.severity || "-"}
+              </span>{" "}
+              <span class="mono">{log.body}</span>
+            </div>
+          ))}
+        </>
+      )}
       <KeyValues title="Attributes" values={span.attributes} />
       {span.events.length > 0 && (
         <>
