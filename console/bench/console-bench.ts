@@ -69,9 +69,18 @@ async function main(): Promise<number> {
     // Spread over the last 55 minutes, so every span is inside the default "last 1h" view.
     await insertSyntheticSpans(admin, spans, 55 / 60);
     await insertSyntheticEnrichment(admin, "bench-model");
+    // One log record per request span (a fifth of the spans), bodies varying in numbers and ids.
+    await admin.command({
+      query: `INSERT INTO otel_logs (Timestamp, TraceId, SpanId, SeverityText, SeverityNumber, ServiceName, Body)
+        SELECT Timestamp, TraceId, SpanId, if(StatusCode = 'Error', 'ERROR', 'INFO'), if(StatusCode = 'Error', 17, 9),
+          ServiceName, if(StatusCode = 'Error', concat(StatusMessage, ' for order ', toString(cityHash64(SpanId) % 100000)),
+            concat(SpanName, ' handled in ', toString(intDiv(Duration, 1000000)), ' ms for user ', toString(cityHash64(TraceId) % 10000)))
+        FROM otel_traces WHERE SpanKind = 'Server' AND cityHash64(SpanId) % 3 = 0`,
+    });
     const count = await scalar(admin, "SELECT count() FROM otel_traces");
+    const logs = await scalar(admin, "SELECT count() FROM otel_logs");
     process.stdout.write(
-      `generated ${count} spans in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      `generated ${count} spans and ${logs} log records in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
     );
     const traceId = await scalar(
       admin,
@@ -100,6 +109,9 @@ async function main(): Promise<number> {
         ],
         ["traces: open a trace", `/api/trace/${traceId}`],
         ["traces: semantic search", `/api/search?${range}&q=card+declined`],
+        ["logs: patterns", `/api/logs?${range}`],
+        ["logs: errors of a service", `/api/logs?${range}&service=payment&severity=ERROR`],
+        ["logs: records", `/api/logs?${range}&view=records`],
       ];
       process.stdout.write(
         `\n${os.cpus().length} cores, load average ${os
@@ -157,6 +169,7 @@ async function firstLoads(base: string, traceId: string): Promise<number> {
     ["service map", "/map?last=1h", "g.node"],
     ["traces", "/traces?last=1h", '[data-testid="trace-results"] tbody tr'],
     ["trace waterfall", `/traces?last=1h&trace=${traceId}`, '[data-testid="waterfall"] .wf-row'],
+    ["logs", "/logs?last=1h", '[data-testid="log-patterns"] tbody tr'],
     ["ask", "/ask", 'input[aria-label="question"]'],
   ];
   let failures = 0;
