@@ -5,53 +5,9 @@ import { Agent, ROUND_CAP_NOTICE } from "./agent.ts";
 import { ELIDED_RESULT } from "./context.ts";
 import { CancelledError, type ToolCallRecord } from "./dispatch.ts";
 import { systemPrompt } from "./prompt.ts";
+import { AnthropicProvider } from "./providers/anthropic.ts";
 import { type FakeAnthropicServer, startFakeAnthropicServer } from "./testing/fake-anthropic-server.ts";
-import { renderTable } from "./tools/format.ts";
-import { type AgentTool, type AnyAgentTool, ToolInputError } from "./tools/types.ts";
-import { readObject, requiredString } from "./tools/validate.ts";
-
-/** Tools that need no database, so these tests exercise only the loop and the wire protocol. */
-const echoTool: AgentTool<{ word: string }> = {
-  name: "echo",
-  description: "Echoes a word.",
-  inputSchema: { type: "object", properties: { word: { type: "string" } }, required: ["word"] },
-  parse(raw) {
-    return { word: requiredString(readObject(raw, ["word"]), "word") };
-  },
-  describe: (input) => `word=${input.word}`,
-  async run(_ctx, input) {
-    return { text: `echo: ${input.word}`, rows: 1, sql: [`SELECT '${input.word}'`], truncated: false };
-  },
-};
-
-const manyRowsTool: AgentTool<Record<string, never>> = {
-  name: "many_rows",
-  description: "Returns 500 rows.",
-  inputSchema: { type: "object", properties: {} },
-  parse: (raw) => {
-    readObject(raw, []);
-    return {};
-  },
-  describe: () => "",
-  async run(ctx) {
-    const rows = Array.from({ length: 500 }, (_, i) => [i, `row-${i}`]);
-    const table = renderTable(["n", "name"], rows, ctx.limits);
-    return { text: table.text, rows: 500, sql: [], truncated: table.truncated };
-  },
-};
-
-const brokenTool: AgentTool<Record<string, never>> = {
-  name: "broken",
-  description: "Always fails.",
-  inputSchema: { type: "object", properties: {} },
-  parse: () => ({}),
-  describe: () => "",
-  async run() {
-    throw new ToolInputError("window too large, use a smaller one");
-  },
-};
-
-const tools: AnyAgentTool[] = [echoTool, manyRowsTool, brokenTool];
+import { LOOP_TEST_TOOLS as tools } from "./testing/loop-tools.ts";
 
 let server: FakeAnthropicServer;
 
@@ -67,7 +23,10 @@ beforeEach(() => {
 
 function makeAgent(overrides: { maxToolRounds?: number; contextBudgetTokens?: number } = {}) {
   return new Agent({
-    client: new Anthropic({ apiKey: "test-key", baseURL: server.url, maxRetries: 0 }),
+    provider: new AnthropicProvider(
+      new Anthropic({ apiKey: "test-key", baseURL: server.url, maxRetries: 0 }),
+      "claude-test-model",
+    ),
     tools,
     toolContext: {
       clickhouse: {} as ClickHouseClient,
@@ -76,7 +35,6 @@ function makeAgent(overrides: { maxToolRounds?: number; contextBudgetTokens?: nu
       now: () => new Date("2026-11-27T02:00:00Z"),
     },
     system: "You are a test agent.",
-    model: "claude-test-model",
     maxTokens: 1024,
     maxToolRounds: overrides.maxToolRounds ?? 4,
     contextBudgetTokens: overrides.contextBudgetTokens ?? 100_000,

@@ -7,6 +7,7 @@ import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { main } from "./cli.ts";
 import { type FakeAnthropicServer, startFakeAnthropicServer } from "./testing/fake-anthropic-server.ts";
+import { startFakeOpenAIServer } from "./testing/fake-openai-server.ts";
 import { insertSeed, seedSpans } from "./testing/seed.ts";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
@@ -44,7 +45,10 @@ function cliEnv(apiKey: string): Record<string, string> {
 }
 
 /** Runs the CLI in this process on in-memory streams (fast: no second tsx start). */
-async function runCli(args: string[], options: { apiKey?: string; stdin?: string } = {}): Promise<Run> {
+async function runCli(
+  args: string[],
+  options: { apiKey?: string; stdin?: string; env?: Record<string, string> } = {},
+): Promise<Run> {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -57,15 +61,16 @@ async function runCli(args: string[], options: { apiKey?: string; stdin?: string
     err += d;
   });
   stdin.end(options.stdin ?? "");
-  const code = await main(args, { stdin, stdout, stderr, env: cliEnv(options.apiKey ?? "") });
+  const env = { ...cliEnv(options.apiKey ?? ""), ...options.env };
+  const code = await main(args, { stdin, stdout, stderr, env });
   return { code, stdout: out, stderr: err };
 }
 
 /** Runs the real entry point as its own process. */
-function spawnCli(args: string[], apiKey = ""): Promise<Run> {
+function spawnCli(args: string[], apiKey = "", extraEnv: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-      env: { PATH: process.env.PATH, ...cliEnv(apiKey) },
+      env: { PATH: process.env.PATH, ...cliEnv(apiKey), ...extraEnv },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -105,6 +110,42 @@ describe("agent CLI", () => {
     const sent = fake.requests[1]!.body.messages.at(-1).content[0];
     expect(sent.type).toBe("tool_result");
     expect(sent.content.split("\n")[2]).toMatch(/^payment \| 40 \| 40 \| 5 \| /);
+  });
+
+  it("answers through a local OpenAI-compatible server (AGENT_PROVIDER=local) the same way", async () => {
+    const local = await startFakeOpenAIServer();
+    try {
+      local.enqueue(
+        { toolCalls: [{ id: "call_1", name: "service_overview", arguments: { order_by: "errors" } }] },
+        { content: "payment has the most errors (5)." },
+      );
+      const run = await runCli(["--json", "which service has the most errors?"], {
+        env: { AGENT_PROVIDER: "local", AGENT_BASE_URL: local.url, AGENT_MODEL: "qwen2.5:7b" },
+      });
+      expect(run.code).toBe(0);
+      const out = JSON.parse(run.stdout);
+      expect(out).toMatchObject({
+        provider: "local",
+        model: "qwen2.5:7b",
+        answer: "payment has the most errors (5).",
+      });
+      expect(out.toolCalls[0]).toMatchObject({ name: "service_overview", rows: 4, isError: false });
+      const toolMessage = local.requests[1]!.body.messages.at(-1);
+      expect(toolMessage).toMatchObject({ role: "tool", tool_call_id: "call_1" });
+      expect(toolMessage.content.split("\n")[2]).toMatch(/^payment \| 40 \| 40 \| 5 \| /);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("a local endpoint that is down is one line and exit 1", async () => {
+    const run = await spawnCli(["which service errors most?"], "", {
+      AGENT_PROVIDER: "local",
+      AGENT_BASE_URL: "http://127.0.0.1:1/v1",
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain("cannot reach the local endpoint http://127.0.0.1:1/v1");
   });
 
   it("streams the answer and prints each tool call as one line", async () => {

@@ -12,9 +12,6 @@ import { type AgentRuntime, createAgentRuntime, type RuntimeOverrides } from "./
 import { parseSlash, runToolCommand, SLASH_HELP } from "./slash.ts";
 import { ALL_TOOLS } from "./tools/index.ts";
 
-const NO_KEY =
-  "ANTHROPIC_API_KEY is not set: questions to Claude are off; the tools still work as slash commands (/help).";
-
 /** Where the CLI reads and writes; the process's streams, or test streams. */
 export interface CliIo {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -128,6 +125,7 @@ async function ask(session: Session, question: string, signal: AbortSignal): Pro
         {
           question,
           answer: result.answer,
+          provider: session.runtime.config.provider,
           model: session.runtime.config.model,
           toolCalls: result.toolCalls.map(toolCallJson),
           sql: agent.lastSql,
@@ -174,7 +172,7 @@ async function answerOnceWith(
     return (await runSlash(session, question, controller.signal)) === "failed" ? 1 : 0;
   }
   if (!session.runtime.agent) {
-    session.io.stderr.write(`${NO_KEY}\n`);
+    session.io.stderr.write(`${session.runtime.unavailable}\n`);
     return 2;
   }
   try {
@@ -219,9 +217,9 @@ async function repl(session: Session): Promise<void> {
   });
   const { runtime } = session;
   io.stdout.write(
-    `click-ai agent - ${runtime.agent ? `model ${runtime.config.model}` : "tools only"} - /help for commands, /exit to quit\n`,
+    `click-ai agent - ${runtime.agent ? `model ${runtime.config.model} (${runtime.config.provider})` : "tools only"} - /help for commands, /exit to quit\n`,
   );
-  if (!runtime.agent) io.stdout.write(`${NO_KEY}\n`);
+  if (!runtime.agent) io.stdout.write(`${runtime.unavailable}\n`);
 
   let current: AbortController | undefined;
   let exitArmed = false;
@@ -277,7 +275,7 @@ async function repl(session: Session): Promise<void> {
             break;
           }
         } else if (!runtime.agent) {
-          io.stdout.write(`${NO_KEY}\n`);
+          io.stdout.write(`${runtime.unavailable}\n`);
         } else {
           await ask(session, line, current.signal);
         }
@@ -315,12 +313,13 @@ export function buildProgram(
 ): Command {
   return new Command("agent")
     .description(
-      "Ask questions about your traces. Claude answers using read-only tools over ClickHouse (otel_traces).\n" +
+      "Ask questions about your traces. A model (Claude by default, or any OpenAI-compatible endpoint, local ones\n" +
+        "included) answers using read-only tools over ClickHouse (otel_traces).\n" +
         "Without arguments: an interactive session. With a question: answer once and exit.",
     )
     .argument("[question...]", 'question to answer once (a "/command" runs that tool directly)')
     .option("--json", "print the answer, tool calls and SQL as JSON (for scripts)")
-    .option("--model <id>", "Claude model id (default: ANTHROPIC_MODEL or claude-sonnet-5-5)")
+    .option("--model <id>", "model id (default: AGENT_MODEL, else the provider's default)")
     .option("--max-tokens <n>", "max tokens per model response (AGENT_MAX_TOKENS)", positiveInt)
     .option(
       "--max-tool-rounds <n>",
@@ -331,8 +330,14 @@ export function buildProgram(
       "after",
       `
 Environment:
-  ANTHROPIC_API_KEY            needed for questions (never logged); without it only /commands work
-  ANTHROPIC_MODEL, ANTHROPIC_BASE_URL
+  AGENT_PROVIDER               anthropic (default) | openai (any OpenAI-compatible endpoint) |
+                               local (OpenAI-compatible on this machine only: Ollama, llama.cpp, vLLM, LM Studio)
+  AGENT_MODEL                  model id (anthropic: ANTHROPIC_MODEL or claude-sonnet-5-5; openai: gpt-4.1-mini;
+                               local: llama3.1)
+  AGENT_BASE_URL               endpoint (anthropic: ANTHROPIC_BASE_URL; openai: OPENAI_BASE_URL;
+                               local: http://127.0.0.1:11434/v1, must be a loopback address)
+  AGENT_API_KEY                key (never logged); else ANTHROPIC_API_KEY / OPENAI_API_KEY; local needs none.
+                               Without a key (anthropic, openai) only /commands work
   AGENT_MAX_TOKENS, AGENT_MAX_TOOL_ROUNDS, AGENT_CONTEXT_BUDGET_TOKENS
   AGENT_QUERY_TIMEOUT (10s), AGENT_MAX_RESULT_ROWS (100), AGENT_MAX_RESULT_CHARS (12000), AGENT_SQL_ROW_CAP
   CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_AGENT_USER, CLICKHOUSE_AGENT_PASSWORD (a readonly=1 user)
@@ -341,6 +346,7 @@ Examples:
   agent "which services have the most errors in the last hour?"
   agent --json "show the trace tree of a failed payment"
   agent "/errors checkout 30m"
+  AGENT_PROVIDER=local AGENT_MODEL=qwen2.5:7b agent "why are checkouts failing?"
 
 ${SLASH_HELP}`,
     )

@@ -214,9 +214,9 @@ describe("runtime configuration", () => {
       { ...env, ANTHROPIC_API_KEY: "sk-test", ANTHROPIC_BASE_URL: "http://127.0.0.1:9" },
       { model: "claude-flag-model", maxToolRounds: 3 },
     );
-    expect(withKey.agent?.options.model).toBe("claude-flag-model");
+    expect(withKey.agent?.model).toBe("claude-flag-model");
     expect(withKey.agent?.options.maxToolRounds).toBe(3);
-    expect(withKey.agent?.options.client.baseURL).toBe("http://127.0.0.1:9");
+    expect(withKey.agent?.options.provider.endpoint).toBe("http://127.0.0.1:9");
     expect(withKey.toolContext.limits).toEqual({ maxRows: 100, maxChars: 12_000 });
     await withKey.close();
   });

@@ -5,6 +5,7 @@ import { Agent } from "./agent.ts";
 import { createAgentClickHouseClient } from "./clickhouse.ts";
 import { type AgentConfig, readAgentConfig } from "./config.ts";
 import { systemPrompt } from "./prompt.ts";
+import { createModelProvider, providerUnavailable } from "./providers/index.ts";
 import { ALL_TOOLS } from "./tools/index.ts";
 import { enricherSearchFromEnv } from "./tools/semantic-search.ts";
 import type { ToolContext } from "./tools/types.ts";
@@ -12,8 +13,10 @@ import type { ToolContext } from "./tools/types.ts";
 export interface AgentRuntime {
   config: AgentConfig;
   toolContext: ToolContext;
-  /** Absent without ANTHROPIC_API_KEY: only slash commands work then. */
+  /** Absent when the provider has no API key: only slash commands work then. */
   agent: Agent | undefined;
+  /** Why `agent` is absent, in one line. */
+  unavailable: string | undefined;
   close(): Promise<void>;
 }
 
@@ -45,19 +48,13 @@ export async function createAgentRuntime(
     now: () => new Date(),
     searchSpans: enricherSearchFromEnv(env),
   };
-  // The SDK is large; tool-only sessions (no key) never load it.
-  const Anthropic = config.apiKey ? (await import("@anthropic-ai/sdk")).default : undefined;
-  const agent = Anthropic
+  const provider = await createModelProvider(config);
+  const agent = provider
     ? new Agent({
-        // The key goes only to the SDK; ANTHROPIC_BASE_URL is honoured (explicitly and by the SDK).
-        client: new Anthropic({
-          apiKey: config.apiKey,
-          ...(config.baseUrl ? { baseURL: config.baseUrl } : {}),
-        }),
+        provider,
         tools: ALL_TOOLS,
         toolContext,
         system: systemPrompt(clickhouseConfig.database),
-        model: config.model,
         maxTokens: config.maxTokens,
         maxToolRounds: config.maxToolRounds,
         contextBudgetTokens: config.contextBudgetTokens,
@@ -67,6 +64,7 @@ export async function createAgentRuntime(
     config,
     toolContext,
     agent,
+    unavailable: providerUnavailable(config),
     close: () => clickhouse.close(),
   };
 }

@@ -22,7 +22,10 @@ import { chooseStepSeconds, readKind, readLimit, readSpanQuery, readWindow } fro
  */
 const ms = (ns: unknown) => num(ns) / 1e6;
 
-export async function metaView(ctx: ToolContext, extra: { llm: boolean; model: string; search: boolean }) {
+export async function metaView(
+  ctx: ToolContext,
+  extra: { llm: boolean; model: string; unavailable: string; search: boolean },
+) {
   const { rows } = await queryStoredServices(ctx);
   return {
     services: rows.map((r) => ({

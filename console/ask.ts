@@ -11,9 +11,6 @@ import { ALL_TOOLS } from "../agent/tools/index.ts";
  * `tool` event per finished tool call, then `done` or `error`). Slash
  * commands run the tools directly, so the panel works without an API key.
  */
-export const NO_KEY =
-  "ANTHROPIC_API_KEY is not set: questions to Claude are off. The tools work as slash commands: /help lists them.";
-
 const MAX_SESSIONS = 100;
 
 export interface AskEvents {
@@ -80,7 +77,11 @@ export class AskSessions {
         }
       }
     }
-    if (!session.agent) throw new Error(NO_KEY);
+    if (!session.agent) {
+      throw new Error(
+        `${this.runtime.unavailable ?? "no model is configured"} The tools work as slash commands: /help lists them.`,
+      );
+    }
     await session.agent.ask(line, signal, { onText: events.text, onToolCall: events.tool });
     session.lastSql = session.agent.lastSql;
   }

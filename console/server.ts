@@ -104,7 +104,12 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   let meta: { at: number; data: Promise<unknown> } | undefined;
   const cachedMeta = () => {
     if (!meta || performance.now() - meta.at > META_TTL_MS) {
-      const data = metaView(ctx, { llm: sessions.llm, model: runtime.config.model, search: options.search });
+      const data = metaView(ctx, {
+        llm: sessions.llm,
+        model: `${runtime.config.provider} ${runtime.config.model}`,
+        unavailable: runtime.unavailable ?? "",
+        search: options.search,
+      });
       meta = { at: performance.now(), data };
       data.catch(() => {
         meta = undefined;

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { mentions, mentionsNumber, namesFirst, numbersIn } from "./score.ts";
+import {
+  mentions,
+  mentionsNumber,
+  namesFirst,
+  namesTraceAndOrigin,
+  numbersIn,
+  questionScore,
+  traceIdsIn,
+} from "./score.ts";
 
 describe("eval scoring", () => {
   it("reads numbers with thousands separators, decimals and percentages", () => {
@@ -20,5 +28,29 @@ describe("eval scoring", () => {
     expect(namesFirst("mobile-api leads", "api", services)).toBe(false);
     expect(namesFirst("nothing here", "checkout", services)).toBe(false);
     expect(mentions("Card Declined", "card declined")).toBe(true);
+  });
+});
+
+describe("trace answers and the tool-error penalty", () => {
+  const origins = new Map([["0123456789abcdef0123456789abcdef", "payment"]]);
+
+  it("needs a valid trace id and that trace's origin service", () => {
+    expect(namesTraceAndOrigin("Trace 0123456789ABCDEF0123456789ABCDEF failed in payment.", origins)).toBe(
+      true,
+    );
+    expect(namesTraceAndOrigin("Trace 0123456789abcdef0123456789abcdef failed in fraud.", origins)).toBe(
+      false,
+    );
+    expect(namesTraceAndOrigin("Trace ffffffffffffffffffffffffffffffff failed in payment.", origins)).toBe(
+      false,
+    );
+    expect(traceIdsIn("ids: 0123456789abcdef0123456789abcdef0 and abc")).toEqual([]);
+  });
+
+  it("takes a quarter per failed tool call from a passed question", () => {
+    expect(questionScore(true, 0)).toBe(1);
+    expect(questionScore(true, 2)).toBe(0.5);
+    expect(questionScore(true, 9)).toBe(0);
+    expect(questionScore(false, 0)).toBe(0);
   });
 });

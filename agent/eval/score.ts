@@ -39,3 +39,23 @@ export function namesFirst(text: string, truth: string, candidates: readonly str
 export function mentions(text: string, phrase: string): boolean {
   return text.toLowerCase().includes(phrase.toLowerCase());
 }
+
+/** Every 32-hex-digit trace id quoted in the text, lowercased, in order. */
+export function traceIdsIn(text: string): string[] {
+  return (text.match(/(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])/gi) ?? []).map((id) => id.toLowerCase());
+}
+
+/** A quoted trace id is one of the valid ones and the answer names that trace's origin service. */
+export function namesTraceAndOrigin(text: string, originByTrace: ReadonlyMap<string, string>): boolean {
+  const id = traceIdsIn(text).find((candidate) => originByTrace.has(candidate));
+  if (!id) return false;
+  const origin = originByTrace.get(id)!;
+  return new RegExp(`(^|[^a-z0-9-])${origin.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(?![a-z0-9-])`, "i").test(
+    text,
+  );
+}
+
+/** A passed question scores 1, less a quarter for each tool call that failed; a failed question 0. */
+export function questionScore(passed: boolean, toolErrors: number): number {
+  return passed ? Math.max(0, 1 - 0.25 * toolErrors) : 0;
+}

@@ -13,6 +13,8 @@ export interface Meta {
   services: Array<{ service: string; spans: number; errors: number; firstMs: number; lastMs: number }>;
   llm: boolean;
   model: string;
+  /** Why questions are off (no API key for the provider), when they are. */
+  unavailable: string;
   search: boolean;
 }
 

@@ -133,8 +133,8 @@ export function AskPage({ meta }: PageProps) {
           {meta === undefined
             ? ""
             : meta.llm
-              ? `Claude (${meta.model}) with the agent's read-only tools. Slash commands run a tool directly (/help).`
-              : "No ANTHROPIC_API_KEY: questions are off; the tools work as slash commands. Try /help, /services 1h, /errors."}
+              ? `${meta.model} with the agent's read-only tools. Slash commands run a tool directly (/help).`
+              : `${meta.unavailable} The tools work as slash commands: try /help, /services 1h, /errors.`}
         </span>
       </div>
       <div class="panel chat" data-testid="chat">
