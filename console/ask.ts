@@ -77,11 +77,8 @@ export class AskSessions {
         }
       }
     }
-    if (!session.agent) {
-      throw new Error(
-        `${this.runtime.unavailable ?? "no model is configured"} The tools work as slash commands: /help lists them.`,
-      );
-    }
+    if (!session.agent)
+      throw new Error(this.runtime.unavailable ?? "no model is configured: /help lists the slash commands");
     await session.agent.ask(line, signal, { onText: events.text, onToolCall: events.tool });
     session.lastSql = session.agent.lastSql;
   }

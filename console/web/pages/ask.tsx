@@ -134,7 +134,7 @@ export function AskPage({ meta }: PageProps) {
             ? ""
             : meta.llm
               ? `${meta.model} with the agent's read-only tools. Slash commands run a tool directly (/help).`
-              : `${meta.unavailable} The tools work as slash commands: try /help, /services 1h, /errors.`}
+              : meta.unavailable}
         </span>
       </div>
       <div class="panel chat" data-testid="chat">
