@@ -24,8 +24,8 @@ export const SLASH_HELP = `Ask a question in plain words, or use a command:
                                 /logs <trace_id> lists one trace's log records
   /metrics [service]            metric names per service (e.g. /metrics payment)
   /metrics <service> <metric> [window]
-                                one metric per minute (e.g. /metrics checkout db.client.connection.pending_requests 1h)
-  /search <text>                semantic search over spans (e.g. /search card declined)
+                                one metric per minute (e.g. /metrics draw db.client.connection.pending_requests 1h)
+  /search [--logs|--all] <text> semantic search over spans, log records or both (e.g. /search --logs card declined)
   /compare <service> [window]   last <window> vs the <window> before it (default 1h)
   /schema                       tables, columns, stored time range, services
   /run <sql>                    run a read-only SELECT (alias /sql-run)
@@ -135,9 +135,13 @@ export function parseSlash(line: string): SlashCommand | undefined {
     case "/trace":
       if (args.length !== 1) return { kind: "error", message: "usage: /trace <trace_id>" };
       return { kind: "tool", tool: "trace_tree", input: { trace_id: args[0] } };
-    case "/search":
-      if (argText === "") return { kind: "error", message: "usage: /search <text>" };
+    case "/search": {
+      const flag = /^--(logs|all)\s+/.exec(argText);
+      const query = flag ? argText.slice(flag[0].length).trim() : argText;
+      if (query === "") return { kind: "error", message: "usage: /search [--logs|--all] <text>" };
+      if (flag) return { kind: "tool", tool: "semantic_search", input: { query, kind: flag[1] } };
       return { kind: "tool", tool: "semantic_search", input: { query: argText } };
+    }
     case "/compare": {
       const { rest, last } = splitWindow(args);
       if (rest.length === 0)

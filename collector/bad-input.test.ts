@@ -264,7 +264,7 @@ describe("collector bad input and OTLP responses", () => {
   });
 
   it("answers 404 and 405 for other endpoints, serves /health and /status", async () => {
-    expect((await post(port, "/v1/metrics", PROTO, Buffer.alloc(0))).status).toBe(404);
+    expect((await post(port, "/v1/profiles", PROTO, Buffer.alloc(0))).status).toBe(404);
     expect((await post(port, "/v1/traces", {}, Buffer.alloc(0), "GET")).status).toBe(405);
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);

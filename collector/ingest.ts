@@ -1,8 +1,9 @@
+import { encodeExportRequestJsonBody } from "../shared/otlp/codec/encode.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
-import { parseTraceRequestJson } from "../shared/otlp/json.ts";
+import { SIGNALS, type Signal } from "../shared/otlp/signals.ts";
 import type { OtlpResourceSpans, OtlpTraceRequest } from "../shared/otlp/types.ts";
-import { hasValidIds, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
+import { hasValidIds, transcodeExportRequest, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
 
 /**
  * Turns a request body into what the spool stores, the same way for both
@@ -15,17 +16,21 @@ import { hasValidIds, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
  * Spans without a valid trace id or span id (missing or all zero: invalid per
  * the OTLP spec; a wrong length is already a decode error) cannot be stored
  * meaningfully; they are dropped and reported as a partial success.
+ * Log and metric requests take the same path through the table-driven codec
+ * (shared/otlp/codec); every log record and data point that decodes is kept.
  * Throws OtlpDecodeError for bodies that are not a valid request.
  */
 
 export type BodyFormat = "protobuf" | "json";
 
 export interface IngestedRequest {
-  /** Protobuf ExportTraceServiceRequest to spool. */
+  /** Protobuf export request to spool. */
   payload: Uint8Array;
-  /** Its ResourceSpans as comma-separated OTLP/JSON (only when `json` was asked for). */
+  /** Its top-level objects (ResourceSpans, ...) as comma-separated OTLP/JSON (only when `json` was asked for). */
   json: Buffer | null;
+  /** Items kept: spans, log records or data points. */
   spans: number;
+  /** Items dropped (partial success). */
   rejectedSpans: number;
   rejectionMessage: string;
 }
@@ -34,8 +39,19 @@ export function ingestBody(
   body: Uint8Array,
   format: BodyFormat,
   options: { json: boolean },
+  signal: Signal = SIGNALS.traces,
 ): IngestedRequest {
-  const payload = format === "protobuf" ? body : encodeTraceRequestProto(parseTraceRequestJson(body));
+  const payload = format === "protobuf" ? body : encodeExportRequestJsonBody(body, signal);
+  if (signal.name !== "traces") {
+    const transcoded = transcodeExportRequest(payload, signal, { validateOnly: !options.json });
+    return {
+      payload,
+      json: options.json ? transcoded.json : null,
+      spans: transcoded.items,
+      rejectedSpans: 0,
+      rejectionMessage: "",
+    };
+  }
   const transcoded = transcodeTraceRequestToJson(payload, { validateOnly: !options.json });
   if (transcoded.invalidSpans === 0) {
     return {

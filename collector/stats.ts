@@ -1,3 +1,5 @@
+import type { SignalName } from "../shared/otlp/signals.ts";
+
 /**
  * The collector's counters: what `collector status` prints, what the
  * periodic log line carries and what the benchmark reads (CPU included, so a
@@ -17,17 +19,28 @@ export const REJECT_REASONS = [
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
+/** Items (spans, log records, data points) of one signal through the collector. */
+export interface SignalCounters {
+  received: number;
+  /** Dropped from accepted requests (partial success). */
+  rejected: number;
+  written: number;
+  objects: number;
+}
+
 export class CollectorStats {
   readonly startedAtMs = Date.now();
   requestsAccepted = { http: 0, grpc: 0 };
-  spansReceived = 0;
-  /** Spans dropped from accepted requests (partial success: invalid ids). */
-  spansRejected = 0;
+  readonly signals: Record<SignalName, SignalCounters> = {
+    traces: { received: 0, rejected: 0, written: 0, objects: 0 },
+    logs: { received: 0, rejected: 0, written: 0, objects: 0 },
+    metrics: { received: 0, rejected: 0, written: 0, objects: 0 },
+  };
   requestsRejected: Record<RejectReason, number> = Object.fromEntries(
     REJECT_REASONS.map((r) => [r, 0]),
   ) as Record<RejectReason, number>;
+  /** Objects and bytes of all signals. */
   objectsWritten = 0;
-  spansWritten = 0;
   bytesWritten = 0;
   /** Recovered batches found already stored under their persisted key (no second object). */
   objectsAlreadyStored = 0;
@@ -35,6 +48,19 @@ export class CollectorStats {
   lastUploadError: string | undefined;
   lastUploadErrorAtMs: number | undefined;
   recoveredBatches = 0;
+
+  get spansReceived(): number {
+    return this.signals.traces.received;
+  }
+
+  /** Spans dropped from accepted requests (partial success: invalid ids). */
+  get spansRejected(): number {
+    return this.signals.traces.rejected;
+  }
+
+  get spansWritten(): number {
+    return this.signals.traces.written;
+  }
 
   reject(reason: RejectReason): void {
     this.requestsRejected[reason]++;
@@ -51,6 +77,13 @@ export class CollectorStats {
       spansRejected: this.spansRejected,
       objectsWritten: this.objectsWritten,
       spansWritten: this.spansWritten,
+      logRecordsReceived: this.signals.logs.received,
+      logRecordsRejected: this.signals.logs.rejected,
+      logRecordsWritten: this.signals.logs.written,
+      dataPointsReceived: this.signals.metrics.received,
+      dataPointsRejected: this.signals.metrics.rejected,
+      dataPointsWritten: this.signals.metrics.written,
+      signals: structuredClone(this.signals),
       bytesWritten: this.bytesWritten,
       objectsAlreadyStored: this.objectsAlreadyStored,
       uploadFailures: this.uploadFailures,

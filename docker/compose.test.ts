@@ -5,7 +5,7 @@
  * with the config module (shared/config), the ClickHouse users file, HyperDX
  * provisioning and docker/otelcol-contrib-config.yaml.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ import { parse as parseYaml } from "yaml";
 import { COLLECTOR_MARSHALERS, readCollectorConfig } from "../collector/config.ts";
 import { readConsoleConfig } from "../console/config.ts";
 import { resolveOtlpUrl } from "../event-generator/config.ts";
-import { keyMinute } from "../s3-loader/plan.ts";
+import { keyMinute, signalOfKey } from "../s3-loader/plan.ts";
 import { PINNED_SETTINGS } from "../shared/clickhouse.ts";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { readS3Config } from "../shared/config/s3.ts";
@@ -471,6 +471,77 @@ describe("HyperDX provisioning", () => {
     expect(trace.durationExpression).toBe("Duration");
     expect(trace.durationPrecision).toBe(9);
   });
+
+  /** The columns of one of our DDL files' table. */
+  const ddlColumns = (file: string): Set<string> => {
+    const text = read(`clickhouse-ddl/${file}`).replace(/\{database\}/g, "otel");
+    return new Set(tableColumns(text.slice(text.indexOf("CREATE TABLE"))));
+  };
+  const byKind = (kind: string) => sources.filter((source) => source.kind === kind);
+
+  it("provisions a log source on otel_logs whose expressions are real columns", () => {
+    expect(byKind("log")).toHaveLength(1);
+    const log = byKind("log")[0]!;
+    expect(log.connection).toBe(connections[0]!.name);
+    expect(log.from).toEqual({ databaseName: readClickHouseConfig({}).database, tableName: "otel_logs" });
+    const logColumns = ddlColumns("013_otel_logs.sql");
+    expect(logColumns.has("SeverityText")).toBe(true);
+    const expressions = Object.entries(log).filter(([key]) => key.endsWith("Expression"));
+    expect(expressions.map(([key]) => key)).toEqual(
+      expect.arrayContaining([
+        "bodyExpression",
+        "severityTextExpression",
+        "traceIdExpression",
+        "spanIdExpression",
+      ]),
+    );
+    for (const [key, value] of expressions) {
+      for (const identifier of String(value).match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])
+        expect(logColumns.has(identifier), `${key}: ${identifier}`).toBe(true);
+    }
+  });
+
+  it("provisions a metric source over every otel_metrics_* table of the schema", () => {
+    expect(byKind("metric")).toHaveLength(1);
+    const metric = byKind("metric")[0]!;
+    expect(metric.connection).toBe(connections[0]!.name);
+    expect((metric.from as { databaseName: string }).databaseName).toBe(readClickHouseConfig({}).database);
+    const tables = metric.metricTables as Record<string, string>;
+    // HyperDX's MetricsDataType names.
+    expect(Object.keys(tables).sort()).toEqual([
+      "exponential histogram",
+      "gauge",
+      "histogram",
+      "sum",
+      "summary",
+    ]);
+    const files = readdirSync(path.join(ROOT, "clickhouse-ddl"));
+    for (const table of Object.values(tables)) {
+      const file = files.find((name) => name.endsWith(`_${table}.sql`));
+      expect(file, table).toBeDefined();
+      const columns = ddlColumns(file!);
+      for (const key of ["timestampValueExpression", "resourceAttributesExpression"])
+        expect(columns.has(String(metric[key])), `${table}: ${key}`).toBe(true);
+    }
+  });
+
+  it("links traces, logs and metrics to each other by source name (trace <-> log correlation)", () => {
+    const [trace] = byKind("trace");
+    const [log] = byKind("log");
+    const [metric] = byKind("metric");
+    expect(new Set(sources.map((source) => source.name)).size).toBe(sources.length);
+    expect(trace!.logSourceId).toBe(log!.name);
+    expect(log!.traceSourceId).toBe(trace!.name);
+    expect(trace!.metricSourceId).toBe(metric!.name);
+    expect(log!.metricSourceId).toBe(metric!.name);
+    expect(metric!.logSourceId).toBe(log!.name);
+    expect(metric!.traceSourceId).toBe(trace!.name);
+    // The ids the correlation joins on: the same columns on both sides.
+    expect([log!.traceIdExpression, log!.spanIdExpression]).toEqual([
+      trace!.traceIdExpression,
+      trace!.spanIdExpression,
+    ]);
+  });
 });
 
 describe("docker/otelcol-contrib-config.yaml", () => {
@@ -533,6 +604,24 @@ describe("docker/otelcol-contrib-config.yaml", () => {
     )?.[1];
     expect(traces?.receivers).toContain("otlp");
     expect(traces?.exporters).toContain(s3Name);
+  });
+
+  it("sends logs and metrics through pipelines from the OTLP receiver to the same exporter, named as the loader reads them", () => {
+    const pipelines = (config.service?.pipelines ?? {}) as Record<
+      string,
+      { receivers?: string[]; exporters?: string[] }
+    >;
+    for (const signal of ["logs", "metrics"] as const) {
+      const pipeline = Object.entries(pipelines).find(
+        ([name]) => name === signal || name.startsWith(`${signal}/`),
+      )?.[1];
+      expect(pipeline?.receivers, signal).toContain("otlp");
+      expect(pipeline?.exporters, signal).toContain(s3Name);
+      // The awss3 exporter names objects <file_prefix><signal>_<unique>.
+      expect(signalOfKey(`otlp/year=2026/month=11/day=27/hour=03/minute=04/${signal}_123456789.json`)).toBe(
+        signal,
+      );
+    }
   });
 
   it("listens on the ports compose publishes, and serves the health check compose probes", () => {

@@ -3,21 +3,36 @@ import os from "node:os";
 import path from "node:path";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SignalSummary } from "../event-generator/runner.ts";
 import type { TruthRecord } from "../event-generator/truth.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { freePorts, lastJsonObject, percentile, runProjectCommand } from "./testing/harness.ts";
 
+/** Rows of every otel_metrics_* table: one per data point. */
+const METRIC_ROWS_SQL = `SELECT sum(n) AS n FROM (
+  SELECT count() AS n FROM otel_metrics_gauge UNION ALL SELECT count() FROM otel_metrics_sum
+  UNION ALL SELECT count() FROM otel_metrics_histogram UNION ALL SELECT count() FROM otel_metrics_exponential_histogram
+  UNION ALL SELECT count() FROM otel_metrics_summary)`;
+
 /**
  * The whole local pipeline from an empty data dir: `just up` (supervisor,
  * embedded ClickHouse and S3, collector, loader, enricher), one short seeded
- * drop cycle from the generator, then exact counts at every stage.
+ * drop cycle from the generator (traces, logs and metrics), then exact counts
+ * of every signal at every stage.
  */
 describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> enricher", () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let client: ClickHouseClient;
-  let summary: { spansExported: number; spansFailed: number; spansUnsent: number; traces: number };
+  let summary: {
+    spansExported: number;
+    spansFailed: number;
+    spansUnsent: number;
+    traces: number;
+    logs: SignalSummary;
+    metrics: SignalSummary;
+  };
   let truth: TruthRecord[];
   const queryableLagsMs: number[] = [];
   let modelBuildMs = 0;
@@ -103,14 +118,24 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
       .split("\n")
       .map((line) => JSON.parse(line) as TruthRecord);
 
-    // Wait until the loader and the enricher have caught up with every exported span.
+    // Wait until the loader and the enricher have caught up with every exported item.
     const deadline = Date.now() + 300_000;
     while (Date.now() < deadline) {
-      const [loaded, enriched] = await Promise.all([
+      const [loaded, enriched, logs, enrichedLogs, points] = await Promise.all([
         count("SELECT count() AS n FROM otel_traces"),
         count("SELECT count() AS n FROM otel_traces_enriched"),
+        count("SELECT count() AS n FROM otel_logs"),
+        count("SELECT count() AS n FROM otel_logs_enriched"),
+        count(METRIC_ROWS_SQL),
       ]);
-      if (loaded >= summary.spansExported && enriched >= summary.spansExported) break;
+      if (
+        loaded >= summary.spansExported &&
+        enriched >= summary.spansExported &&
+        logs >= summary.logs.exported &&
+        enrichedLogs >= summary.logs.exported &&
+        points >= summary.metrics.exported
+      )
+        break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     polling = false;
@@ -147,6 +172,71 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
       summary.spansExported,
     );
     expect(await count("SELECT uniqExact(TraceId) AS n FROM otel_traces")).toBe(summary.traces);
+  });
+
+  it("exports every log record and metric data point it creates", () => {
+    expect(summary.logs.exported).toBeGreaterThan(summary.traces);
+    expect(summary.logs).toMatchObject({ exported: summary.logs.created, failed: 0, unsent: 0 });
+    expect(summary.metrics.exported).toBeGreaterThan(100);
+    expect(summary.metrics).toMatchObject({ exported: summary.metrics.created, failed: 0, unsent: 0 });
+  });
+
+  it("has exactly the exported log records and data points at every stage, none twice", async () => {
+    const status = await runProjectCommand("collector/cli.ts", ["status", "--json"], env);
+    expect(status.code, status.stderr).toBe(0);
+    const collector = lastJsonObject<Record<string, number>>(status.stdout);
+    expect(collector.logRecordsReceived).toBe(summary.logs.exported);
+    expect(collector.logRecordsWritten).toBe(summary.logs.exported);
+    expect(collector.dataPointsReceived).toBe(summary.metrics.exported);
+    expect(collector.dataPointsWritten).toBe(summary.metrics.exported);
+
+    // S3 -> loader: the ledger's rows of the loaded objects of each signal (awss3 object names).
+    const ledgerRows = async (signal: string) =>
+      count(
+        "SELECT sum(rows) AS n FROM loader_files FINAL WHERE state = 'loaded' AND match(key, {re:String})",
+        { re: `(^|/)${signal}_[^/]*$` },
+      );
+    expect(await ledgerRows("traces")).toBe(summary.spansExported);
+    expect(await ledgerRows("logs")).toBe(summary.logs.exported);
+    expect(await ledgerRows("metrics")).toBe(summary.metrics.exported);
+
+    expect(await count("SELECT count() AS n FROM otel_logs")).toBe(summary.logs.exported);
+    expect(await count("SELECT uniqExact(TraceId, SpanId, Timestamp, Body) AS n FROM otel_logs")).toBe(
+      summary.logs.exported,
+    );
+    expect(await count(METRIC_ROWS_SQL)).toBe(summary.metrics.exported);
+    // The enricher embeds every log record once.
+    expect(await count("SELECT count() AS n FROM otel_logs_enriched")).toBe(summary.logs.exported);
+    expect(
+      await count("SELECT uniqExact(TraceId, SpanId, Timestamp, Body) AS n FROM otel_logs_enriched"),
+    ).toBe(summary.logs.exported);
+    expect(
+      await count(
+        "SELECT count() AS n FROM (SELECT ServiceName, MetricName, Attributes, ResourceAttributes, TimeUnix, count() AS c FROM otel_metrics_gauge GROUP BY ALL HAVING c > 1)",
+      ),
+    ).toBe(0);
+  });
+
+  it("joins every log with a span id to a stored span of its trace and service", async () => {
+    const withSpan = await count("SELECT count() AS n FROM otel_logs WHERE SpanId != ''");
+    expect(withSpan).toBe(summary.logs.exported);
+    const orphans = await count(
+      `SELECT count() AS n FROM otel_logs AS l LEFT ANY JOIN
+         (SELECT TraceId, SpanId, ServiceName, 1 AS found FROM otel_traces) AS s
+         ON l.TraceId = s.TraceId AND l.SpanId = s.SpanId
+       WHERE l.SpanId != '' AND (s.found != 1 OR s.ServiceName != l.ServiceName)`,
+    );
+    expect(orphans).toBe(0);
+    // Every failed request has an ERROR log with the exception's stack in its trace.
+    const tracesWithStack = new Set(
+      (
+        await rows<{ t: string }>(
+          "SELECT DISTINCT TraceId AS t FROM otel_logs WHERE SeverityNumber >= 17 AND LogAttributes['exception.stacktrace'] != ''",
+        )
+      ).map((r) => r.t),
+    );
+    for (const record of truth.filter((t) => t.root_failed))
+      expect(tracesWithStack.has(record.trace_id)).toBe(true);
   });
 
   it("stores every trace of the truth file with its failing spans marked Error", async () => {
@@ -211,10 +301,36 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     expect(failed).toBeDefined();
     const origin = failed!.faults.find((f) => !f.handled)!.spans[0]!;
     const tree = await agent(`/trace ${failed!.trace_id}`);
-    const originLine = tree.split("\n").find((line) => line.includes(`(${origin.span_id})`));
+    // The waterfall line of the span (the summary's "Failure origin:" line names it too).
+    const originLine = tree
+      .split("\n")
+      .find((line) => line.includes(`(${origin.span_id})`) && !line.startsWith("Failure origin"));
     expect(originLine, tree).toBeDefined();
     expect(originLine!.slice(0, 2)).toContain("!");
     expect(originLine).toContain(origin.name);
+    // ... and under it the ERROR line the failing service logged.
+    const treeLines = tree.split("\n");
+    const own: string[] = [];
+    for (let i = treeLines.indexOf(originLine!) + 1; /^\s+\| /.test(treeLines[i] ?? ""); i++)
+      own.push(treeLines[i]!);
+    expect(
+      own.some((line) => /\| \+[\d.]+ms ERROR /.test(line)),
+      tree,
+    ).toBe(true);
+
+    // "What do the logs say?": the ERROR patterns of the run, counted exactly.
+    const errorLogs = await count("SELECT count() AS n FROM otel_logs WHERE SeverityNumber >= 17");
+    const logs = await agent("/logs error");
+    expect(logs).toContain(`${errorLogs} log records match`);
+
+    // "Was the pool saturated?": the metric the generator reports per pool, per minute.
+    const metrics = await agent("/metrics");
+    expect(metrics).toContain("db.client.connection.pending_requests");
+    const series = await agent("/metrics draw db.client.connection.count");
+    expect(series).toMatch(
+      /db\.client\.connection\.count \(gauge, unit \{connection\}; service=draw-service/,
+    );
+    expect(series.split("\n").filter((line) => /^\d{4}-/.test(line)).length).toBeGreaterThan(0);
   });
 
   it("reports the freshness lag", async () => {

@@ -4,13 +4,27 @@ import { onShutdownSignal, runCli } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { createLogger } from "../shared/logger.ts";
-import { type EmbeddingEnricherConfig, parseEnricherShard, readEmbeddingEnricherConfig } from "./config.ts";
+import {
+  type EmbeddingEnricherConfig,
+  parseEnricherShard,
+  readEmbeddingEnricherConfig,
+  type Shard,
+} from "./config.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
 import { Enricher } from "./enricher.ts";
 import { DEFAULT_MODEL_ID, ensureDefaultModel } from "./model/default-model.ts";
 import { formatPosition, formatShard, maxPosition, START } from "./position.ts";
-import { searchSpans } from "./search.ts";
-import { maxEnrichedPosition, readActiveModel, readShardState, resetForModel, shardCounts } from "./store.ts";
+import { SEARCH_KINDS, type SearchKind, searchSpans } from "./search.ts";
+import {
+  hasTable,
+  LOG_ENRICHED_TABLE,
+  LOG_SOURCE_TABLE,
+  maxEnrichedPosition,
+  readActiveModel,
+  readShardState,
+  resetForModel,
+  shardCounts,
+} from "./store.ts";
 
 const log = createLogger("embedding-enricher");
 
@@ -62,7 +76,7 @@ program
     const ch = readClickHouseConfig();
     const client = createClickHouseClient(ch, { application: "embedding-enricher" });
     const embedder = await embedderFor(cfg);
-    const enricher = new Enricher({
+    const enricherOptions = {
       client,
       database: ch.database,
       embedder,
@@ -71,7 +85,12 @@ program
       maxTextChars: cfg.maxTextChars,
       cacheEntries: cfg.cacheEntries,
       log,
-    });
+    };
+    const enricher = new Enricher(enricherOptions);
+    // Log records get their own watermark and state, in the same loop (when the deployment stores logs).
+    const logEnricher = (await hasTable(client, ch.database, LOG_SOURCE_TABLE))
+      ? new Enricher({ ...enricherOptions, source: "logs" })
+      : undefined;
     let stopping = false;
     onShutdownSignal(async () => {
       stopping = true;
@@ -80,17 +99,27 @@ program
     });
     const done = (async () => {
       await enricher.start();
+      await logEnricher?.start();
       let lastReport = Date.now();
       let lastSpans = 0;
       while (!stopping) {
-        const written = await enricher.runOnce(() => stopping);
+        const spansWritten = await enricher.runOnce(() => stopping);
+        const logsWritten = logEnricher && !stopping ? await logEnricher.runOnce(() => stopping) : 0;
+        const written = spansWritten + logsWritten;
         const now = Date.now();
         if (written > 0 || now - lastReport > 60_000) {
           const s = enricher.stats;
           log.info(
             {
-              spans: written,
+              spans: spansWritten,
               totalSpans: s.spans,
+              ...(logEnricher
+                ? {
+                    logs: logsWritten,
+                    totalLogs: logEnricher.stats.spans,
+                    logsWatermark: formatPosition(logEnricher.watermark),
+                  }
+                : {}),
               spansPerSec: Math.round(((s.spans - lastSpans) * 1000) / Math.max(1, now - lastReport)),
               embeddedTexts: s.embeddedTexts,
               cacheHitRate: Number(enricher.cacheHitRate().toFixed(3)),
@@ -108,6 +137,29 @@ program
     })();
     await done;
   });
+
+/** The log records' side of `status`: their own watermark (state key "logs i/n") and counts. */
+async function logStatus(
+  client: ReturnType<typeof createClickHouseClient>,
+  database: string,
+  model: string,
+  shard: Shard,
+): Promise<Record<string, string | number | null>> {
+  if (!(await hasTable(client, database, LOG_SOURCE_TABLE))) return { logs: "no otel_logs table" };
+  const state = await readShardState(client, database, model, shard, `logs ${formatShard(shard)}`);
+  const fromRows = await maxEnrichedPosition(client, database, model, shard, LOG_ENRICHED_TABLE);
+  const watermark = maxPosition(state?.watermark ?? START, fromRows);
+  const counts = await shardCounts(client, database, model, shard, watermark, {
+    source: LOG_SOURCE_TABLE,
+    enriched: LOG_ENRICHED_TABLE,
+  });
+  return {
+    loadedLogs: counts.sourceRows,
+    enrichedLogs: counts.enrichedRows,
+    lagLogs: counts.pendingRows,
+    logsWatermark: formatPosition(watermark),
+  };
+}
 
 program
   .command("status")
@@ -139,6 +191,7 @@ program
         latestLoaded: formatPosition(counts.latestSource),
         // Of the last writer since its start: spans whose text already had a vector.
         cacheHitRate: state?.cacheHitRate !== undefined ? Number(state.cacheHitRate.toFixed(3)) : null,
+        ...(await logStatus(client, ch.database, model, cfg.shard)),
       };
       if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else
@@ -159,6 +212,7 @@ program
   .option("--to <time>", "span start before (ISO time)")
   .option("--service <name>", "only this service")
   .option("--per-text <n>", "at most n spans per distinct span text")
+  .addOption(new Option("--kind <kind>", "spans, logs or all").choices([...SEARCH_KINDS]).default("spans"))
   .option("--json", "one JSON object per line")
   .action(
     async (
@@ -170,6 +224,7 @@ program
         to?: string;
         service?: string;
         perText?: string;
+        kind: SearchKind;
         json?: boolean;
       },
     ) => {
@@ -186,12 +241,13 @@ program
           service: flags.service,
           maxPerText: flags.perText === undefined ? undefined : Number(flags.perText),
           model: embedder,
+          kind: flags.kind,
         });
         for (const m of matches) {
           if (flags.json) process.stdout.write(`${JSON.stringify(m)}\n`);
           else
             process.stdout.write(
-              `${m.score.toFixed(3)}  ${m.timestamp}  ${m.traceId}/${m.spanId}  ${m.text}\n`,
+              `${m.score.toFixed(3)}  ${m.kind.padEnd(4)}  ${m.timestamp}  ${m.traceId}/${m.spanId}  ${m.kind === "log" ? `${m.severity} ${m.body}` : m.text}\n`,
             );
         }
         if (matches.length === 0 && !flags.json) process.stdout.write("no enriched spans for this model\n");

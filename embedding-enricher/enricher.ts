@@ -3,20 +3,26 @@ import PQueue from "p-queue";
 import type { Logger } from "../shared/logger.ts";
 import type { Shard } from "./config.ts";
 import type { Embedder } from "./embedder.ts";
+import { buildLogText } from "./log-text.ts";
 import { LruCache } from "./lru-cache.ts";
 import { batchToken, formatPosition, formatShard, maxPosition, type Position, START } from "./position.ts";
 import { buildSpanText, TEXT_ATTRIBUTE_KEYS, textHash } from "./span-text.ts";
 import {
+  ENRICHED_TABLE,
+  type EnrichedLogRow,
   type EnrichedRow,
   enrichedModels,
   existingTextHashes,
   insertEnriched,
   insertTextEmbeddings,
+  LOG_ENRICHED_TABLE,
   maxEnrichedPosition,
   readActiveModel,
+  readLogBatch,
   readShardState,
   readSourceBatch,
   resetForModel,
+  type SourceLog,
   type SourceSpan,
   type TextEmbeddingRow,
   vectorIndexDims,
@@ -34,16 +40,96 @@ export interface EnricherOptions {
   cacheEntries: number;
   /** Attributes read for the text besides the built-in list. */
   extraAttributeKeys?: readonly string[];
+  /** What is embedded: spans of otel_traces (default) or log records of otel_logs. */
+  source?: "spans" | "logs";
   log?: Logger;
 }
 
+/** A row read from the source table, with its load position. */
+interface SourceRow {
+  block: string;
+  offset: string;
+}
+
+/**
+ * What differs between embedding spans and embedding log records: where the
+ * rows come from, their text, the enriched row, its table and the state key.
+ * The batching, caching, exactly-once writes and watermark are the same code.
+ */
+interface EnrichSource {
+  name: "spans" | "logs";
+  enrichedTable: string;
+  /** enricher_state Shard key: spans keep the plain "i/n" they always had. */
+  stateKey(shard: Shard): string;
+  read(
+    options: EnricherOptions,
+    after: Position,
+    limit: number,
+    attributeKeys: string[],
+  ): Promise<SourceRow[]>;
+  text(row: SourceRow, maxChars: number): string;
+  enrichedRow(row: SourceRow, text: string, hash: string, model: string): EnrichedRow | EnrichedLogRow;
+}
+
+const SPAN_SOURCE: EnrichSource = {
+  name: "spans",
+  enrichedTable: ENRICHED_TABLE,
+  stateKey: (shard) => formatShard(shard),
+  read: (o, after, limit, keys) => readSourceBatch(o.client, o.database, after, o.shard, limit, keys),
+  text: (row, maxChars) => buildSpanText(row as SourceSpan, maxChars),
+  enrichedRow: (row, text, hash, model) => {
+    const span = row as SourceSpan;
+    return {
+      Timestamp: span.Timestamp,
+      TraceId: span.TraceId,
+      SpanId: span.SpanId,
+      ServiceName: span.ServiceName,
+      SpanName: span.SpanName,
+      SpanKind: span.SpanKind,
+      StatusCode: span.StatusCode,
+      Duration: String(span.Duration),
+      Text: text,
+      TextHash: hash,
+      Model: model,
+      SourceBlock: span.block,
+      SourceOffset: span.offset,
+    };
+  },
+};
+
+const LOG_SOURCE: EnrichSource = {
+  name: "logs",
+  enrichedTable: LOG_ENRICHED_TABLE,
+  stateKey: (shard) => `logs ${formatShard(shard)}`,
+  read: (o, after, limit) => readLogBatch(o.client, o.database, after, o.shard, limit),
+  text: (row, maxChars) => buildLogText(row as SourceLog, maxChars),
+  enrichedRow: (row, text, hash, model) => {
+    const log = row as SourceLog;
+    return {
+      Timestamp: log.Timestamp,
+      TraceId: log.TraceId,
+      SpanId: log.SpanId,
+      ServiceName: log.ServiceName,
+      SeverityText: log.SeverityText,
+      SeverityNumber: Number(log.SeverityNumber),
+      Body: log.Body,
+      Text: text,
+      TextHash: hash,
+      Model: model,
+      SourceBlock: log.block,
+      SourceOffset: log.offset,
+    };
+  },
+};
+
 interface PreparedBatch {
-  rows: EnrichedRow[];
+  rows: (EnrichedRow | EnrichedLogRow)[];
   /** Texts first seen in this batch, with their vectors. */
   newTexts: TextEmbeddingRow[];
 }
 
 export interface EnricherStats {
+  /** Items written: spans, or log records for a logs enricher. */
   spans: number;
   batches: number;
   /** Distinct texts sent to the model. */
@@ -59,7 +145,8 @@ function roundForJson(vector: Float32Array): number[] {
 }
 
 /**
- * Embeds every span of one shard exactly once, in load order.
+ * Embeds every span (or, with `source: "logs"`, every log record) of one
+ * shard exactly once, in load order.
  *
  * A batch is the next `batchSize` spans after the watermark. It is embedded,
  * written in ONE insert whose deduplication token names its range, and only
@@ -84,8 +171,10 @@ export class Enricher {
   private readonly attributeKeys: string[];
   /** Texts embedded in a batch whose write is still queued. */
   private readonly pendingTexts = new Set<string>();
+  private readonly source: EnrichSource;
 
   constructor(private readonly options: EnricherOptions) {
+    this.source = options.source === "logs" ? LOG_SOURCE : SPAN_SOURCE;
     this.cache = new LruCache(options.cacheEntries);
     this.attributeKeys = [...TEXT_ATTRIBUTE_KEYS, ...(options.extraAttributeKeys ?? [])];
   }
@@ -103,32 +192,43 @@ export class Enricher {
   async start(): Promise<void> {
     const { client, database, embedder, shard } = this.options;
     await ensureActiveModel(client, database, embedder);
-    const state = await readShardState(client, database, embedder.model, shard);
-    const fromRows = await maxEnrichedPosition(client, database, embedder.model, shard);
+    const key = this.source.stateKey(shard);
+    const state = await readShardState(client, database, embedder.model, shard, key);
+    const fromRows = await maxEnrichedPosition(
+      client,
+      database,
+      embedder.model,
+      shard,
+      this.source.enrichedTable,
+    );
     this.watermark = maxPosition(state?.watermark ?? START, fromRows);
     this.enrichedRows = state?.enrichedRows ?? 0n;
     this.options.log?.info(
-      { model: embedder.model, shard: formatShard(shard), watermark: formatPosition(this.watermark) },
+      {
+        model: embedder.model,
+        source: this.source.name,
+        shard: formatShard(shard),
+        watermark: formatPosition(this.watermark),
+      },
       "enricher ready",
     );
   }
 
   /** Processes batches until no span is left after the watermark; returns the number of spans written. */
   async runOnce(shouldStop: () => boolean = () => false): Promise<number> {
-    const { client, database, shard, batchSize } = this.options;
+    const { batchSize } = this.options;
     const writes = new PQueue({ concurrency: 1 });
     let failure: unknown;
     let written = 0;
     let cursor = this.watermark;
-    const read = (after: Position) =>
-      readSourceBatch(client, database, after, shard, batchSize, this.attributeKeys);
+    const read = (after: Position) => this.source.read(this.options, after, batchSize, this.attributeKeys);
     let next = read(cursor);
     try {
       while (!shouldStop() && failure === undefined) {
         const spans = await next;
         if (spans.length === 0) break;
         const from = cursor;
-        const last = spans[spans.length - 1] as SourceSpan;
+        const last = spans[spans.length - 1] as SourceRow;
         const upTo: Position = { block: BigInt(last.block), offset: BigInt(last.offset) };
         cursor = upTo;
         // A short batch means the shard is drained: do not prefetch an empty read.
@@ -163,9 +263,9 @@ export class Enricher {
    * in ClickHouse (a restart keeps reusing stored vectors), and only the
    * rest go to the model.
    */
-  private async embedBatch(spans: SourceSpan[]): Promise<PreparedBatch> {
+  private async embedBatch(spans: SourceRow[]): Promise<PreparedBatch> {
     const { client, database, embedder, maxTextChars } = this.options;
-    const texts = spans.map((span) => buildSpanText(span, maxTextChars));
+    const texts = spans.map((span) => this.source.text(span, maxTextChars));
     const hashes = texts.map(textHash);
     const unknown = new Map<string, string>();
     hashes.forEach((hash, i) => {
@@ -195,21 +295,9 @@ export class Enricher {
         });
       });
     }
-    const rows = spans.map((span, i) => ({
-      Timestamp: span.Timestamp,
-      TraceId: span.TraceId,
-      SpanId: span.SpanId,
-      ServiceName: span.ServiceName,
-      SpanName: span.SpanName,
-      SpanKind: span.SpanKind,
-      StatusCode: span.StatusCode,
-      Duration: String(span.Duration),
-      Text: texts[i] as string,
-      TextHash: hashes[i] as string,
-      Model: embedder.model,
-      SourceBlock: span.block,
-      SourceOffset: span.offset,
-    }));
+    const rows = spans.map((span, i) =>
+      this.source.enrichedRow(span, texts[i] as string, hashes[i] as string, embedder.model),
+    );
     return { rows, newTexts };
   }
 
@@ -222,14 +310,23 @@ export class Enricher {
       this.cache.set(text.TextHash, true);
       this.pendingTexts.delete(text.TextHash);
     }
-    await insertEnriched(client, database, rows, batchToken(embedder.model, shard, from, upTo));
+    await insertEnriched(
+      client,
+      database,
+      rows,
+      batchToken(embedder.model, shard, from, upTo, this.source.name),
+      this.source.enrichedTable,
+    );
     this.enrichedRows += BigInt(rows.length);
     this.stats.spans += rows.length;
-    await writeShardState(client, database, embedder.model, shard, {
-      watermark: upTo,
-      enrichedRows: this.enrichedRows,
-      cacheHitRate: this.cacheHitRate(),
-    });
+    await writeShardState(
+      client,
+      database,
+      embedder.model,
+      shard,
+      { watermark: upTo, enrichedRows: this.enrichedRows, cacheHitRate: this.cacheHitRate() },
+      this.source.stateKey(shard),
+    );
     this.watermark = upTo;
     this.stats.batches++;
     this.options.log?.debug({ rows: rows.length, watermark: formatPosition(upTo) }, "batch written");

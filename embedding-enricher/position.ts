@@ -45,6 +45,13 @@ export function formatShard(shard: Shard): string {
  * reads the same rows, so it carries the same token and the server drops the
  * repeat instead of storing the rows twice.
  */
-export function batchToken(model: string, shard: Shard, after: Position, upTo: Position): string {
-  return `enrich|${model}|${formatShard(shard)}|${formatPosition(after)}|${formatPosition(upTo)}`;
+export function batchToken(
+  model: string,
+  shard: Shard,
+  after: Position,
+  upTo: Position,
+  source: "spans" | "logs" = "spans",
+): string {
+  const kind = source === "logs" ? "enrich-logs" : "enrich";
+  return `${kind}|${model}|${formatShard(shard)}|${formatPosition(after)}|${formatPosition(upTo)}`;
 }

@@ -13,6 +13,8 @@ import type { SpanTextInput } from "./span-text.ts";
 
 export const SOURCE_TABLE = "otel_traces";
 export const ENRICHED_TABLE = "otel_traces_enriched";
+export const LOG_SOURCE_TABLE = "otel_logs";
+export const LOG_ENRICHED_TABLE = "otel_logs_enriched";
 export const TEXT_EMBEDDINGS_TABLE = "otel_span_text_embeddings";
 export const STATE_TABLE = "enricher_state";
 export const ACTIVE_MODEL_TABLE = "enricher_active_model";
@@ -66,6 +68,71 @@ export async function readSourceBatch(
   return result.json<SourceSpan>();
 }
 
+/** An otel_logs row as the enricher reads it. */
+export interface SourceLog {
+  block: string;
+  offset: string;
+  Timestamp: string;
+  TraceId: string;
+  SpanId: string;
+  ServiceName: string;
+  SeverityText: string;
+  SeverityNumber: number;
+  Body: string;
+}
+
+/** The longest body kept in otel_logs_enriched (the full record stays in otel_logs). */
+export const MAX_STORED_BODY_CHARS = 2000;
+
+/** The next log records of a shard after a position, in load order. */
+export async function readLogBatch(
+  client: ClickHouseClient,
+  database: string,
+  after: Position,
+  shard: Shard,
+  limit: number,
+): Promise<SourceLog[]> {
+  const result = await client.query({
+    query: `
+      SELECT toString(_block_number) AS block, toString(_block_offset) AS offset,
+        toString(Timestamp) AS Timestamp, TraceId, SpanId, ServiceName, SeverityText, SeverityNumber,
+        substringUTF8(Body, 1, ${MAX_STORED_BODY_CHARS}) AS Body
+      FROM ${database}.${LOG_SOURCE_TABLE}
+      WHERE ${afterCondition(after)} AND ${shardCondition(shard)}
+      ORDER BY _block_number, _block_offset
+      LIMIT ${limit}`,
+    format: "JSONEachRow",
+  });
+  return result.json<SourceLog>();
+}
+
+/** Whether the deployment stores logs (the table arrives with the logs pipeline). */
+export async function hasTable(client: ClickHouseClient, database: string, table: string): Promise<boolean> {
+  const result = await client.query({
+    query:
+      "SELECT count() AS n FROM system.tables WHERE database = {database:String} AND name = {table:String}",
+    query_params: { database, table },
+    format: "JSONEachRow",
+  });
+  const [row] = await result.json<{ n: string }>();
+  return Number(row?.n ?? 0) > 0;
+}
+
+export interface EnrichedLogRow {
+  Timestamp: string;
+  TraceId: string;
+  SpanId: string;
+  ServiceName: string;
+  SeverityText: string;
+  SeverityNumber: number;
+  Body: string;
+  Text: string;
+  TextHash: string;
+  Model: string;
+  SourceBlock: string;
+  SourceOffset: string;
+}
+
 export interface EnrichedRow {
   Timestamp: string;
   TraceId: string;
@@ -86,12 +153,13 @@ export interface EnrichedRow {
 export async function insertEnriched(
   client: ClickHouseClient,
   database: string,
-  rows: EnrichedRow[],
+  rows: (EnrichedRow | EnrichedLogRow)[],
   token: string,
+  table: string = ENRICHED_TABLE,
 ): Promise<void> {
   if (rows.length === 0) return;
-  await client.insert({
-    table: `${database}.${ENRICHED_TABLE}`,
+  await client.insert<EnrichedRow | EnrichedLogRow>({
+    table: `${database}.${table}`,
     values: rows,
     format: "JSONEachRow",
     clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: token },
@@ -150,6 +218,7 @@ export async function readShardState(
   database: string,
   model: string,
   shard: Shard,
+  stateKey: string = formatShard(shard),
 ): Promise<ShardState | undefined> {
   const result = await client.query({
     query: `
@@ -158,7 +227,7 @@ export async function readShardState(
       FROM ${database}.${STATE_TABLE} FINAL
       WHERE Model = {model:String} AND Shard = {shard:String}
       ORDER BY UpdatedAt DESC LIMIT 1`,
-    query_params: { model, shard: formatShard(shard) },
+    query_params: { model, shard: stateKey },
     format: "JSONEachRow",
   });
   const [row] = await result.json<{ block: string; offset: string; rows: string; hitRate: number }>();
@@ -176,13 +245,14 @@ export async function writeShardState(
   model: string,
   shard: Shard,
   state: ShardState,
+  stateKey: string = formatShard(shard),
 ): Promise<void> {
   await client.insert({
     table: `${database}.${STATE_TABLE}`,
     values: [
       {
         Model: model,
-        Shard: formatShard(shard),
+        Shard: stateKey,
         WatermarkBlock: state.watermark.block.toString(),
         WatermarkOffset: state.watermark.offset.toString(),
         EnrichedRows: state.enrichedRows.toString(),
@@ -205,12 +275,13 @@ export async function maxEnrichedPosition(
   database: string,
   model: string,
   shard: Shard,
+  table: string = ENRICHED_TABLE,
 ): Promise<Position> {
   const result = await client.query({
     query: `
       SELECT toString(t.1) AS block, toString(t.2) AS offset, toString(n) AS rows
       FROM (SELECT max((SourceBlock, SourceOffset)) AS t, count() AS n
-            FROM ${database}.${ENRICHED_TABLE}
+            FROM ${database}.${table}
             WHERE Model = {model:String} AND ${shardCondition(shard)})`,
     query_params: { model },
     format: "JSONEachRow",
@@ -294,6 +365,8 @@ export async function resetForModel(
 ): Promise<void> {
   const table = `${database}.${TEXT_EMBEDDINGS_TABLE}`;
   await client.command({ query: `TRUNCATE TABLE ${database}.${ENRICHED_TABLE}` });
+  if (await hasTable(client, database, LOG_ENRICHED_TABLE))
+    await client.command({ query: `TRUNCATE TABLE ${database}.${LOG_ENRICHED_TABLE}` });
   await client.command({ query: `TRUNCATE TABLE ${table}` });
   await client.command({ query: `TRUNCATE TABLE ${database}.${STATE_TABLE}` });
   const dims = await vectorIndexDims(client, database);
@@ -323,6 +396,7 @@ export async function shardCounts(
   model: string,
   shard: Shard,
   watermark: Position,
+  tables: { source: string; enriched: string } = { source: SOURCE_TABLE, enriched: ENRICHED_TABLE },
 ): Promise<ShardCounts> {
   const source = await client.query({
     query: `
@@ -331,7 +405,7 @@ export async function shardCounts(
         toString(max((_block_number, _block_offset)).1) AS latestBlock,
         toString(max((_block_number, _block_offset)).2) AS latestOffset,
         toString(minIf(Timestamp, ${afterCondition(watermark)})) AS oldestPending
-      FROM ${database}.${SOURCE_TABLE} WHERE ${shardCondition(shard)}`,
+      FROM ${database}.${tables.source} WHERE ${shardCondition(shard)}`,
     format: "JSONEachRow",
   });
   const [s] = await source.json<{
@@ -342,7 +416,7 @@ export async function shardCounts(
     oldestPending: string;
   }>();
   const enriched = await client.query({
-    query: `SELECT count() AS n FROM ${database}.${ENRICHED_TABLE}
+    query: `SELECT count() AS n FROM ${database}.${tables.enriched}
             WHERE Model = {model:String} AND ${shardCondition(shard)}`,
     query_params: { model },
     format: "JSONEachRow",

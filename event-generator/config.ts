@@ -187,31 +187,73 @@ function readOptionalInt(env: Env, name: string, bounds: { min?: number; max?: n
  * One signal's exporter settings: OTEL_EXPORTER_OTLP_<SIGNAL>_* wins over the
  * generic OTEL_EXPORTER_OTLP_* (the OTLP exporter spec), headers merge.
  */
+interface OtlpVariables {
+  endpoint: string;
+  protocol: string;
+  headers: string;
+  timeout: string;
+  compression: string;
+}
+
+/** The standard exporter variables: generic, and per signal (spelled out so tools can find every name read). */
+const GENERIC_OTLP: OtlpVariables = {
+  endpoint: "OTEL_EXPORTER_OTLP_ENDPOINT",
+  protocol: "OTEL_EXPORTER_OTLP_PROTOCOL",
+  headers: "OTEL_EXPORTER_OTLP_HEADERS",
+  timeout: "OTEL_EXPORTER_OTLP_TIMEOUT",
+  compression: "OTEL_EXPORTER_OTLP_COMPRESSION",
+};
+const SIGNAL_OTLP: Record<OtlpSignal, OtlpVariables> = {
+  traces: {
+    endpoint: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    protocol: "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    compression: "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+  },
+  logs: {
+    endpoint: "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    protocol: "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+    compression: "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+  },
+  metrics: {
+    endpoint: "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    protocol: "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+    headers: "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    timeout: "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+    compression: "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+  },
+};
+
+/**
+ * One signal's exporter settings: OTEL_EXPORTER_OTLP_<SIGNAL>_* wins over the
+ * generic OTEL_EXPORTER_OTLP_* (the OTLP exporter spec), headers merge.
+ */
 export function readOtlpExportConfig(
   env: Env = process.env,
   signal: OtlpSignal = "traces",
 ): OtlpExportConfig {
-  const specific = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}`;
-  const pick = (suffix: string): string =>
-    readOptionalString(env, `${specific}_${suffix}`)
-      ? `${specific}_${suffix}`
-      : `OTEL_EXPORTER_OTLP_${suffix}`;
-  const protocol = readEnum(env, pick("PROTOCOL"), OTLP_PROTOCOLS, "http/protobuf");
-  const signalEndpoint = readOptionalString(env, `${specific}_ENDPOINT`)
-    ? readUrl(env, `${specific}_ENDPOINT`, "")
+  const specific = SIGNAL_OTLP[signal];
+  const pick = (key: keyof OtlpVariables): string =>
+    readOptionalString(env, specific[key]) ? specific[key] : GENERIC_OTLP[key];
+  const protocol = readEnum(env, pick("protocol"), OTLP_PROTOCOLS, "http/protobuf");
+  const signalEndpoint = readOptionalString(env, specific.endpoint)
+    ? readUrl(env, specific.endpoint, "")
     : undefined;
-  const baseEndpoint = readOptionalString(env, "OTEL_EXPORTER_OTLP_ENDPOINT")
-    ? readUrl(env, "OTEL_EXPORTER_OTLP_ENDPOINT", "")
+  const baseEndpoint = readOptionalString(env, GENERIC_OTLP.endpoint)
+    ? readUrl(env, GENERIC_OTLP.endpoint, "")
     : undefined;
   return {
     protocol,
     url: resolveOtlpUrl(protocol, signalEndpoint, baseEndpoint, signal),
     headers: {
-      ...parseOtlpHeaders(readSecret(env, "OTEL_EXPORTER_OTLP_HEADERS"), "OTEL_EXPORTER_OTLP_HEADERS"),
-      ...parseOtlpHeaders(readSecret(env, `${specific}_HEADERS`), `${specific}_HEADERS`),
+      ...parseOtlpHeaders(readSecret(env, GENERIC_OTLP.headers), GENERIC_OTLP.headers),
+      ...parseOtlpHeaders(readSecret(env, specific.headers), specific.headers),
     },
-    timeoutMs: readInt(env, pick("TIMEOUT"), 10_000, { min: 100 }),
-    compression: readEnum(env, pick("COMPRESSION"), ["none", "gzip"] as const, "none"),
+    timeoutMs: readInt(env, pick("timeout"), 10_000, { min: 100 }),
+    compression: readEnum(env, pick("compression"), ["none", "gzip"] as const, "none"),
   };
 }
 

@@ -9,7 +9,7 @@
  * business event, a cache miss, a retry, an exception with its stack); the
  * fault names of the truth file never appear.
  */
-import { SERVICES, type ServiceKey } from "./catalog.ts";
+import type { ServiceKey } from "./catalog.ts";
 import type { Attributes, AttributeValue, PlannedSpan, TracePlan } from "./trace-plan.ts";
 
 export const LOG_SEVERITIES = ["DEBUG", "INFO", "WARN", "ERROR"] as const;
@@ -203,9 +203,4 @@ export function planLogs(plan: TracePlan): PlannedLog[] {
   if (access) logs.push(access);
   logs.sort((x, y) => x.atMs - y.atMs);
   return logs;
-}
-
-/** The service that wrote a line (the service of its span). */
-export function logService(plan: TracePlan, log: PlannedLog): string {
-  return SERVICES[plan.spans[log.span]!.service].name;
 }

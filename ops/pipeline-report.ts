@@ -8,7 +8,8 @@ import { readS3Config } from "../shared/config/s3.ts";
 /**
  * `just bench`: where the pipeline stands, from ClickHouse alone (works the
  * same on the embedded stack and on a real server): row counts and disk use
- * of every table, freshness lag and rates of loading and enrichment.
+ * of every table, freshness lag and rates of loading (spans, log records,
+ * metric data points, loader objects per signal) and enrichment.
  */
 const program = new Command("pipeline-report")
   .description("Row counts of every table, lag and rates of the loader and the enricher")
@@ -35,6 +36,27 @@ const program = new Command("pipeline-report")
                  if(count() = 0, NULL, round(dateDiff('millisecond', max(Timestamp), now64(3)) / 1000, 1)) AS newest_span_age_s
           FROM {db:Identifier}.otel_traces`)
         : [];
+      // Logs and metric data points loaded, with the rate of the last minute (by event time).
+      const metricTables = [
+        "otel_metrics_gauge",
+        "otel_metrics_sum",
+        "otel_metrics_histogram",
+        "otel_metrics_exponential_histogram",
+        "otel_metrics_summary",
+      ].filter((table) => names.has(table));
+      const [logs] = names.has("otel_logs")
+        ? await rows<Record<string, string>>(`
+          SELECT count() AS records, countIf(Timestamp > now64() - INTERVAL 60 SECOND) AS records_last_minute,
+                 if(count() = 0, NULL, round(dateDiff('millisecond', max(Timestamp), now64(3)) / 1000, 1)) AS newest_age_s
+          FROM {db:Identifier}.otel_logs`)
+        : [];
+      const [metrics] =
+        metricTables.length > 0
+          ? await rows<Record<string, string>>(`
+          SELECT count() AS points, countIf(TimeUnix > now() - INTERVAL 60 SECOND) AS points_last_minute,
+                 if(count() = 0, NULL, dateDiff('second', max(TimeUnix), now())) AS newest_age_s
+          FROM (${metricTables.map((table) => `SELECT TimeUnix FROM {db:Identifier}.${table}`).join(" UNION ALL ")})`)
+          : [];
       // The loader's own summary (objects by state, watermark, lag), not a second copy of its queries.
       const s3 = readS3Config();
       const loader = names.has("loader_files")
@@ -52,6 +74,8 @@ const program = new Command("pipeline-report")
         database: config.database,
         tables,
         traces,
+        logs,
+        metrics,
         loader,
         enriched,
         enrichedCoverage:
@@ -79,8 +103,18 @@ const program = new Command("pipeline-report")
           `loaded spans      ${traces.spans} (${(Number(traces.spans_last_minute) / 60).toFixed(0)}/s over the last minute), newest span ${traces.newest_span_age_s ?? "-"} s old`,
         );
       }
-      for (const s of loader?.byState ?? []) {
-        out.push(`loader objects    ${s.state}: ${s.objects} objects, ${s.rows} rows`);
+      if (logs) {
+        out.push(
+          `loaded log records ${logs.records} (${(Number(logs.records_last_minute) / 60).toFixed(0)}/s over the last minute), newest ${logs.newest_age_s ?? "-"} s old`,
+        );
+      }
+      if (metrics) {
+        out.push(
+          `loaded data points ${metrics.points} (${(Number(metrics.points_last_minute) / 60).toFixed(0)}/s over the last minute), newest ${metrics.newest_age_s ?? "-"} s old`,
+        );
+      }
+      for (const s of loader?.bySignal ?? []) {
+        out.push(`loader objects    ${s.signal} ${s.state}: ${s.objects} objects, ${s.rows} rows`);
       }
       if (loader?.recentLagSeconds != null) {
         out.push(

@@ -147,6 +147,13 @@ async function status(options: { json?: boolean }): Promise<number> {
         `  ${s.state.padEnd(12)} ${String(s.objects).padStart(9)} objects ${String(s.rows).padStart(12)} rows ${String(s.bytes).padStart(14)} bytes`,
       );
     }
+    lines.push("objects by signal:");
+    if (summary.bySignal.length === 0) lines.push("  (none yet)");
+    for (const s of summary.bySignal) {
+      lines.push(
+        `  ${s.signal.padEnd(8)} ${s.state.padEnd(12)} ${String(s.objects).padStart(9)} objects ${String(s.rows).padStart(12)} rows ${String(s.bytes).padStart(14)} bytes`,
+      );
+    }
     lines.push(`watermark:    ${summary.watermark || "(none)"}`);
     lines.push(
       `newest loaded object written: ${summary.newestLoadedObjectTime ? new Date(summary.newestLoadedObjectTime).toISOString() : "(none)"}`,

@@ -25,8 +25,9 @@ describe("DecoderPool", () => {
         pool.decode("p/traces_1.json", json),
         pool.decode("p/traces_2.binpb", proto),
       ]);
-      expect(fromJson).toEqual(encodeLines(expected));
-      expect(fromProto).toEqual(encodeLines(expected));
+      // Rows come per target table; a trace object has one.
+      expect(fromJson).toEqual([{ table: "otel_traces", ...encodeLines(expected) }]);
+      expect(fromProto).toEqual([{ table: "otel_traces", ...encodeLines(expected) }]);
       // a small Buffer from the shared pool is copied, not detached
       const pooled = Buffer.from("{}");
       await pool.decode("p/traces_3.json", pooled);

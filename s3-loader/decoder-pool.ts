@@ -5,11 +5,11 @@
  * Large objects stay on the main thread, streamed part by part (bounded memory).
  */
 import { Worker } from "node:worker_threads";
-import { ObjectDecodeError, objectRows } from "./decode.ts";
-import { type EncodedRows, transferable } from "./row-chunks.ts";
+import { ObjectDecodeError, objectRows, type TableChunk } from "./decode.ts";
+import { transferable } from "./row-chunks.ts";
 
 interface Pending {
-  resolve(rows: EncodedRows): void;
+  resolve(tables: TableChunk[]): void;
   reject(error: Error): void;
 }
 
@@ -26,18 +26,25 @@ export class DecoderPool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(new URL("./decode-worker.mjs", import.meta.url));
       const entry: PoolWorker = { worker, pending: new Map() };
-      worker.on("message", (message: { id: number; body?: Uint8Array; rows?: number; error?: string }) => {
+      type Reply = {
+        id: number;
+        tables?: Array<{ table: string; body: Uint8Array; rows: number }>;
+        error?: string;
+      };
+      worker.on("message", (message: Reply) => {
         const task = entry.pending.get(message.id);
         if (!task) return;
         entry.pending.delete(message.id);
         if (entry.pending.size === 0) worker.unref();
         if (message.error !== undefined) task.reject(new ObjectDecodeError(message.error));
         else {
-          const body = message.body ?? new Uint8Array(0);
-          task.resolve({
-            body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-            rows: message.rows ?? 0,
-          });
+          task.resolve(
+            (message.tables ?? []).map(({ table, body, rows }) => ({
+              table,
+              body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+              rows,
+            })),
+          );
         }
       });
       worker.on("error", (error) => {
@@ -56,8 +63,8 @@ export class DecoderPool {
     }
   }
 
-  /** The object's rows, encoded; ObjectDecodeError when it is corrupt. */
-  decode(key: string, body: Buffer): Promise<EncodedRows> {
+  /** The object's rows, encoded, per table; ObjectDecodeError when it is corrupt. */
+  decode(key: string, body: Buffer): Promise<TableChunk[]> {
     if (this.workers.length === 0) {
       try {
         return Promise.resolve(objectRows(key, body));

@@ -90,8 +90,14 @@ function rowLine(row: LedgerRow): string {
     );
 }
 
+/** The signal of a key in SQL, as plan.ts signalOfKey reads it from the object name. */
+export const KEY_SIGNAL_SQL =
+  "if(extract(key, '(traces|logs|metrics)_[^_/]*$') = '', 'traces', extract(key, '(traces|logs|metrics)_[^_/]*$'))";
+
 export interface StatusSummary {
   byState: Array<{ state: string; objects: number; rows: number; bytes: number }>;
+  /** The same per signal (traces, logs, metrics). */
+  bySignal: Array<{ signal: string; state: string; objects: number; rows: number; bytes: number }>;
   watermark: string;
   newestLoadedObjectTime: number;
   /** Average seconds from object written to rows loaded, over the last 5 minutes of loads. */
@@ -204,6 +210,13 @@ export class Ledger {
       format: "JSONEachRow",
     });
     const states = (await byState.json()) as Array<Record<string, string | number>>;
+    const bySignal = await this.client.query({
+      query: `SELECT ${KEY_SIGNAL_SQL} AS signal, state, count() AS objects, sum(rows) AS rows, sum(size) AS bytes
+        FROM ${this.table} FINAL WHERE ${this.prefixFilter()} GROUP BY signal, state ORDER BY signal, state`,
+      query_params: this.params(),
+      format: "JSONEachRow",
+    });
+    const signals = (await bySignal.json()) as Array<Record<string, string | number>>;
     const lag = await this.client.query({
       query: `SELECT max(key) AS watermark,
           toUnixTimestamp64Milli(maxIf(object_time, state = 'loaded')) AS newest,
@@ -218,6 +231,13 @@ export class Ledger {
     const errors = await this.select("error != ''", {}, "ORDER BY updated_at DESC LIMIT 10");
     return {
       byState: states.map((s) => ({
+        state: String(s.state),
+        objects: Number(s.objects),
+        rows: Number(s.rows),
+        bytes: Number(s.bytes),
+      })),
+      bySignal: signals.map((s) => ({
+        signal: String(s.signal),
         state: String(s.state),
         objects: Number(s.objects),
         rows: Number(s.rows),

@@ -32,7 +32,7 @@ import type { Logger } from "../shared/logger.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import type { S3LoaderConfig } from "./config.ts";
-import { ObjectDecodeError, parseJsonDocument } from "./decode.ts";
+import { ObjectDecodeError, objectRows, parseJsonDocument, type TableChunk } from "./decode.ts";
 import { DecoderPool } from "./decoder-pool.ts";
 import { bodyStream, type FileState, Ledger, type LedgerRow, nextVersion } from "./ledger.ts";
 import {
@@ -44,8 +44,10 @@ import {
   objectEncoding,
   retryDelayMs,
   shardOf,
+  signalOfKey,
 } from "./plan.ts";
-import { type EncodedRows, encodeLines, NO_ROWS, RowChunker } from "./row-chunks.ts";
+import { type EncodedRows, encodeLines, RowChunker } from "./row-chunks.ts";
+import { SIGNAL_TABLE_COLUMNS } from "./signal-rows.ts";
 import { splitJsonRequest, splitProtoRequest } from "./split.ts";
 import { otelTracesColumnList, traceRequestLines } from "./to-rows.ts";
 
@@ -294,13 +296,13 @@ export class S3Loader {
     const single = members.length === 1;
     // Objects up to largeObjectBytes are decoded and mapped by the decoder pool as
     // soon as they arrive; larger ones come back as bytes for the streaming path.
-    type Fetched = { rows: EncodedRows } | { body: Buffer } | { error: unknown };
+    type Fetched = { tables: TableChunk[] } | { body: Buffer } | { error: unknown };
     const fetches: Array<Promise<Fetched>> = members.map((m) =>
       this.getQueue
         .add(() => this.fetch(m.key))
         .then(async (body): Promise<Fetched> => {
           if (body.length > config.largeObjectBytes) return { body };
-          return { rows: await this.decoder.decode(m.key, body) };
+          return { tables: await this.decoder.decode(m.key, body) };
         })
         .catch((error: unknown) => ({ error })),
     );
@@ -309,7 +311,9 @@ export class S3Loader {
 
     const timing = { claimMs: 0, fetchWaitMs: 0, mapMs: 0, insertWaitMs: 0 };
     timing.claimMs = Date.now() - now;
-    const chunk = new ChunkWriter(batch.chunkRows, (rows, index) => this.insertChunk(batch, rows, index));
+    const chunk = new TableChunkWriters(batch.chunkRows, (table, rows, index) =>
+      this.insertChunk(batch, table, rows, index),
+    );
     const rowsByKey = new Map<string, number>();
     const failures = new Map<string, string>();
     const lost = await claimCheck;
@@ -330,12 +334,16 @@ export class S3Loader {
           }
           throw fetched.error;
         }
-        fetches[i] = Promise.resolve({ rows: NO_ROWS }); // drop the reference early
-        if ("rows" in fetched) {
+        fetches[i] = Promise.resolve({ tables: [] }); // drop the reference early
+        if ("tables" in fetched) {
           mark = Date.now();
-          await chunk.add(fetched.rows);
+          let rows = 0;
+          for (const table of fetched.tables) {
+            await chunk.add(table);
+            rows += table.rows;
+          }
           timing.insertWaitMs += Date.now() - mark;
-          rowsByKey.set(member.key, fetched.rows.rows);
+          rowsByKey.set(member.key, rows);
           continue;
         }
         try {
@@ -344,11 +352,10 @@ export class S3Loader {
           // batch streams part by part: a failure mid-way leaves earlier chunks
           // inserted, and its retry is this same single-object batch (same
           // tokens), so they dedupe.
-          const parts: EncodedRows[] = [];
+          const parts: TableChunk[] = [];
           let rows = 0;
-          for (const part of this.decode(member.key, fetched.body)) {
+          for (const encoded of this.decodeLarge(member.key, fetched.body)) {
             mark = Date.now();
-            const encoded = encodeLines(traceRequestLines(part));
             timing.mapMs += Date.now() - mark;
             rows += encoded.rows;
             mark = Date.now();
@@ -497,7 +504,23 @@ export class S3Loader {
     }
   }
 
-  /** Requests of an object: whole for small ones, split into parts above largeObjectBytes. */
+  /**
+   * Rows of a large object, part by part: trace objects are split into
+   * requests of at most chunkRows spans (bounded memory); log and metric
+   * objects are mapped whole.
+   */
+  private *decodeLarge(key: string, body: Buffer): Generator<TableChunk> {
+    if (signalOfKey(key) !== "traces") {
+      yield* objectRows(key, body);
+      return;
+    }
+    for (const part of this.decode(key, body)) {
+      const encoded = encodeLines(traceRequestLines(part));
+      if (encoded.rows > 0) yield { table: "otel_traces", ...encoded };
+    }
+  }
+
+  /** Requests of a trace object: whole for small ones, split into parts above largeObjectBytes. */
   private *decode(key: string, body: Buffer): Generator<OtlpTraceRequest> {
     const encoding = objectEncoding(key, body.subarray(0, 16));
     const large = body.length > this.deps.config.largeObjectBytes;
@@ -512,13 +535,19 @@ export class S3Loader {
     }
   }
 
-  private async insertChunk(batch: Batch, chunk: EncodedRows, index: number): Promise<void> {
-    const token = insertToken(batch.id, index, batch.chunkRows);
+  private async insertChunk(batch: Batch, table: string, chunk: EncodedRows, index: number): Promise<void> {
+    // Trace chunks keep their original tokens; other tables' chunks are numbered per table.
+    const base = insertToken(batch.id, index, batch.chunkRows);
+    const token = table === "otel_traces" ? base : `${base}:${table}`;
+    const columns =
+      table === "otel_traces"
+        ? otelTracesColumnList()
+        : (SIGNAL_TABLE_COLUMNS.get(table) ?? []).map((c) => `\`${c}\``).join(", ");
     await this.insertQueue.add(async () => {
       try {
         await retrySocketErrors(async () => {
           const result = await this.deps.clickhouse.exec({
-            query: `INSERT INTO ${this.deps.database}.otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow`,
+            query: `INSERT INTO ${this.deps.database}.${table} (${columns}) FORMAT JSONCompactEachRow`,
             values: bodyStream(chunk.body),
             clickhouse_settings: {
               insert_deduplicate: 1,
@@ -535,7 +564,9 @@ export class S3Loader {
       } catch (error) {
         const code = Number((error as { code?: string }).code);
         const prefix = CLICKHOUSE_DATA_ERRORS.has(code) ? "ClickHouse refused rows" : "ClickHouse insert";
-        throw new TransientError(`${prefix} (batch ${batch.id} chunk ${index}): ${errorText(error)}`);
+        throw new TransientError(
+          `${prefix} (batch ${batch.id} ${table} chunk ${index}): ${errorText(error)}`,
+        );
       }
     });
     if (this.deps.config.crashAfterInsert) {
@@ -581,6 +612,40 @@ class ChunkWriter {
 
   async settle(): Promise<void> {
     await Promise.allSettled(this.pending);
+  }
+}
+
+/** One ChunkWriter per target table: each table's rows are chunked and numbered on their own. */
+class TableChunkWriters {
+  private readonly writers = new Map<string, ChunkWriter>();
+
+  constructor(
+    private readonly chunkRows: number,
+    private readonly insert: (table: string, rows: EncodedRows, index: number) => Promise<void>,
+  ) {}
+
+  async add(rows: TableChunk): Promise<void> {
+    let writer = this.writers.get(rows.table);
+    if (!writer) {
+      const table = rows.table;
+      writer = new ChunkWriter(this.chunkRows, (chunk, index) => this.insert(table, chunk, index));
+      this.writers.set(table, writer);
+    }
+    await writer.add(rows);
+  }
+
+  get chunks(): number {
+    let total = 0;
+    for (const writer of this.writers.values()) total += writer.chunks;
+    return total;
+  }
+
+  async flush(): Promise<void> {
+    for (const writer of this.writers.values()) await writer.flush();
+  }
+
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.writers.values()].map((writer) => writer.settle()));
   }
 }
 

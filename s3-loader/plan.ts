@@ -4,6 +4,7 @@
  * and insert tokens, and the retry backoff.
  */
 import { createHash } from "node:crypto";
+import type { SignalName } from "../shared/otlp/signals.ts";
 
 export interface ListedObject {
   key: string;
@@ -135,4 +136,15 @@ export function objectEncoding(key: string, head: Uint8Array): ObjectEncoding {
     return byte === 0x7b ? "otlp_json" : "otlp_proto";
   }
   return "otlp_json";
+}
+
+/**
+ * The signal of an object, from its name as the awss3 exporter writes it
+ * (`<file_prefix>traces_<unique>`, `logs_`, `metrics_`; the unique part has
+ * no underscore). Objects named otherwise are read as traces.
+ */
+export function signalOfKey(key: string): SignalName {
+  const base = key.slice(key.lastIndexOf("/") + 1);
+  const match = /(traces|logs|metrics)_[^_]*$/.exec(base);
+  return (match?.[1] as SignalName | undefined) ?? "traces";
 }

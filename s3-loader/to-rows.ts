@@ -321,7 +321,7 @@ export function attributesToPairs(attributes: OtlpKeyValue[] | undefined): Attri
 
 // ---------------------------------------------------------------- rows
 
-function serviceNameOf(attributes: OtlpKeyValue[] | undefined): string {
+export function serviceNameOf(attributes: OtlpKeyValue[] | undefined): string {
   for (const kv of attributes ?? []) if (kv.key === "service.name") return anyValueToString(kv.value);
   return "";
 }
@@ -527,13 +527,13 @@ export interface SerializedScope {
   scopeJson: string;
 }
 
-function list<T>(value: T[] | undefined, what: string): T[] {
+export function list<T>(value: T[] | undefined, what: string): T[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new OtlpMappingError(`${what}: expected an array, got ${typeof value}`);
   return value;
 }
 
-function attributesJson(input: OtlpKeyValue[] | undefined): string {
+export function attributesJson(input: OtlpKeyValue[] | undefined): string {
   const attributes = list(input, "attributes");
   if (attributes.length === 0) return "{}";
   let out = "{";
@@ -555,7 +555,7 @@ function attributesJson(input: OtlpKeyValue[] | undefined): string {
   return `${out}}`;
 }
 
-function text(value: unknown, what: string): string {
+export function text(value: unknown, what: string): string {
   if (value === undefined || value === null) return "";
   if (typeof value !== "string")
     throw new OtlpMappingError(`${what}: expected a string, got ${typeof value}`);

@@ -82,12 +82,13 @@ async function listMetrics(
 ): Promise<ToolOutput> {
   const { sql: conditions, params } = pointConditions(input, input.window);
   const parts = kinds.map(
-    (kind) => `SELECT ServiceName, MetricName, MetricUnit, Attributes, TimeUnix,
+    (kind) => `SELECT ServiceName, MetricName, MetricUnit, ResourceAttributes, Attributes, TimeUnix,
       ${kind === "sum" ? "if(IsMonotonic, 'counter', 'updown sum')" : `'${kind}'`} AS type
       FROM ${METRIC_TABLES[kind]} ${where(conditions)}`,
   );
   const listSql = `SELECT ServiceName AS service, MetricName AS metric, type, any(MetricUnit) AS unit, count() AS points,
-      uniqExact(Attributes) AS series, toUnixTimestamp(max(TimeUnix)) * 1000 AS last_ms, count() OVER () AS total
+      uniqExact(ResourceAttributes, Attributes) AS series, toUnixTimestamp(max(TimeUnix)) * 1000 AS last_ms,
+      count() OVER () AS total
     FROM (${parts.join(" UNION ALL ")})
     GROUP BY service, metric, type ORDER BY service, metric LIMIT {limit:UInt32}`;
   const listParams = { ...params, limit: Math.min(input.limit, ctx.limits.maxRows) };
@@ -171,7 +172,7 @@ function seriesSql(kind: MetricKind, monotonic: boolean, conditions: string[], k
     return `SELECT minute_ms, sum(dc) AS count, sum(ds) AS sum, sumForEach(db) AS buckets, any(bounds) AS bounds,
         max(mx) AS max, count() AS series, count() OVER () AS total
       FROM (
-        SELECT minute_ms, ${DIFF_MODE} AS mode, if(mode = 1, c - assumeNotNull(prev_c), c) AS dc,
+        SELECT minute_ms, ${DIFF_MODE} AS mode, if(mode = 1, toInt64(c) - toInt64(assumeNotNull(prev_c)), toInt64(c)) AS dc,
           if(mode = 1, s - prev_s, s) AS ds, bounds, mx,
           if(mode = 1 AND length(b) = length(prev_b), arrayMap((x, y) -> toInt64(x) - toInt64(y), b, prev_b),
             arrayMap(x -> toInt64(x), b)) AS db

@@ -1,5 +1,6 @@
 import { boundText, isoFromMs } from "./format.ts";
 import { num, queryRows, sqlWithParams } from "./query.ts";
+import { signalTablesSection } from "./signal-tables.ts";
 import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
 import { readObject } from "./validate.ts";
 
@@ -35,7 +36,7 @@ export const OTEL_TRACES_COLUMNS: ReadonlyArray<[string, string, string]> = [
 export const schemaTool: AgentTool<Record<string, never>> = {
   name: "schema",
   description:
-    "Lists the tables and columns you may query (with meanings), the stored time range, span count and the " +
+    "Lists the tables and columns you may query (traces, logs, metrics, with meanings), the stored time range, span count and the " +
     "services present. Call it first when you need to write SQL or do not know which services or times exist.",
   inputSchema: { type: "object", properties: {}, additionalProperties: false },
   parse(raw) {
@@ -63,6 +64,8 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     sql.push(sqlWithParams(enrichedSql, {}));
     const enriched = await queryRows<{ name: string; type: string; comment: string }>(ctx, enrichedSql);
 
+    const signalLines = await signalTablesSection(ctx, sql);
+
     const lines: string[] = [];
     lines.push("Table otel_traces (one row per span; OpenTelemetry ClickHouse exporter layout):");
     for (const [name, type, meaning] of OTEL_TRACES_COLUMNS) lines.push(`  ${name} ${type}: ${meaning}`);
@@ -78,6 +81,7 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     } else {
       lines.push("Table otel_traces_enriched: not present yet (the enricher has not run).");
     }
+    lines.push(...signalLines);
     lines.push(
       spans > 0
         ? `Data: ${spans} spans, ${errors} with StatusCode='Error', from ${isoFromMs(firstMs)} to ${isoFromMs(lastMs)}.`

@@ -1,12 +1,17 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { readEmbeddingEnricherConfig } from "../../embedding-enricher/config.ts";
 import type { Embedder } from "../../embedding-enricher/embedder.ts";
-import { type SpanMatch, searchSpans } from "../../embedding-enricher/search.ts";
+import {
+  SEARCH_KINDS,
+  type SearchKind,
+  type SpanMatch,
+  searchSpans,
+} from "../../embedding-enricher/search.ts";
 import type { Env } from "../../shared/config/env.ts";
 import { formatMs, renderTable } from "./format.ts";
 import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
 import { ToolInputError } from "./types.ts";
-import { optionalNumber, optionalString, readObject, requiredString } from "./validate.ts";
+import { optionalEnum, optionalNumber, optionalString, readObject, requiredString } from "./validate.ts";
 import {
   describeWindow,
   parseWindow,
@@ -20,6 +25,8 @@ export type { SpanMatch } from "../../embedding-enricher/search.ts";
 export interface SpanSearchOptions {
   query: string;
   k: number;
+  /** spans (default), logs, or all. */
+  kind?: SearchKind;
   from?: Date;
   to?: Date;
   service?: string;
@@ -68,6 +75,7 @@ export function enricherSearchFromEnv(env: Env = process.env): SearchSpans {
 export interface SemanticSearchInput {
   query: string;
   k: number;
+  kind: SearchKind;
   window: TimeWindow;
   service?: string;
 }
@@ -75,7 +83,8 @@ export interface SemanticSearchInput {
 export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
   name: "semantic_search",
   description:
-    "Finds spans whose text (service, span name, status, error message, key attributes) is most similar in meaning " +
+    "Finds spans (or, with kind='logs' / 'all', log records) whose text (service, span name, status, error message, " +
+    "key attributes; for logs service, severity and body) is most similar in meaning " +
     "to a free-text query, e.g. 'card declined at payment' or 'inventory timeout'. Returns scores (higher = closer), " +
     "trace and span ids. Use it when you do not know the exact span name or message; use find_errors or run_sql for counts.",
   inputSchema: {
@@ -83,6 +92,12 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
     properties: {
       query: { type: "string", description: "What to look for, in words." },
       k: { type: "integer", description: "Hits to return (default 10, max 50)." },
+      kind: {
+        type: "string",
+        enum: [...SEARCH_KINDS],
+        description:
+          "spans (default), logs (log records: severity and body), or all (both, ranked together).",
+      },
       service: { type: "string", description: "Only spans of this ServiceName." },
       ...WINDOW_SCHEMA_PROPERTIES,
     },
@@ -90,10 +105,11 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
     additionalProperties: false,
   },
   parse(raw, now) {
-    const fields = readObject(raw, ["query", "k", "service", ...WINDOW_FIELDS]);
+    const fields = readObject(raw, ["query", "k", "kind", "service", ...WINDOW_FIELDS]);
     const input: SemanticSearchInput = {
       query: requiredString(fields, "query", { maxLength: 500 }),
       k: optionalNumber(fields, "k", { min: 1, max: 50, integer: true }) ?? 10,
+      kind: optionalEnum(fields, "kind", SEARCH_KINDS) ?? "spans",
       window: parseWindow(fields, now),
     };
     const service = optionalString(fields, "service", { maxLength: 300 });
@@ -103,6 +119,7 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
   describe: (input) =>
     [
       `"${input.query}"`,
+      input.kind !== "spans" ? `kind=${input.kind}` : "",
       input.service ? `service=${input.service}` : "",
       `k=${input.k}`,
       describeWindow(input.window),
@@ -116,27 +133,44 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
       );
     }
     const options: SpanSearchOptions = { query: input.query, k: Math.min(input.k, ctx.limits.maxRows) };
+    if (input.kind !== "spans") options.kind = input.kind;
     if (input.window.fromMs !== undefined) options.from = new Date(input.window.fromMs);
     if (input.window.toMs !== undefined) options.to = new Date(input.window.toMs);
     if (input.service !== undefined) options.service = input.service;
     const hits = await ctx.searchSpans(ctx.clickhouse, options);
+    // Spans keep their columns; a log record shows its severity as status and its body as text.
+    const withKind = input.kind !== "spans";
     const table = renderTable(
-      ["score", "start", "service", "span", "status", "duration", "trace_id", "span_id", "text"],
+      [
+        ...(withKind ? ["kind"] : []),
+        "score",
+        "start",
+        "service",
+        "span",
+        "status",
+        "duration",
+        "trace_id",
+        "span_id",
+        "text",
+      ],
       hits.map((h) => [
+        ...(withKind ? [h.kind] : []),
         Number(h.score).toFixed(3),
         h.timestamp,
         h.serviceName,
         h.spanName,
-        h.statusCode,
-        formatMs(Number(h.durationNs)),
+        h.kind === "log" ? (h.severity ?? "") : h.statusCode,
+        h.kind === "log" ? "" : formatMs(Number(h.durationNs)),
         h.traceId,
         h.spanId,
-        h.text,
+        h.kind === "log" ? (h.body ?? h.text) : h.text,
       ]),
       ctx.limits,
       { cellMax: 160 },
     );
-    const header = `${hits.length} spans most similar to "${input.query}" (${[input.service ? `service=${input.service}` : "", describeWindow(input.window)].filter(Boolean).join(", ")}):`;
+    const what =
+      input.kind === "logs" ? "log records" : input.kind === "all" ? "spans and log records" : "spans";
+    const header = `${hits.length} ${what} most similar to "${input.query}" (${[input.service ? `service=${input.service}` : "", describeWindow(input.window)].filter(Boolean).join(", ")}):`;
     return {
       text: `${header}\n${table.text}`,
       rows: hits.length,

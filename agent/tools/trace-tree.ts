@@ -52,10 +52,10 @@ export const MAX_TRACE_SPANS = 2000;
 export const traceTreeTool: AgentTool<TraceTreeInput> = {
   name: "trace_tree",
   description:
-    "Shows one trace as an indented waterfall: service, span name, kind, offset from trace start, duration, status, " +
-    "each span followed by the log records written in it (offset, severity, body), " +
-    "and error message, with the critical path (*) and the failing span (!) marked. Takes a trace_id from " +
-    "find_errors, find_slow_spans, semantic_search or run_sql.",
+    "Shows one trace as an indented waterfall: service, span name, kind, offset from trace start, duration, status " +
+    "and error message, with the critical path (*) and the failing span (!) marked, and under each span the log " +
+    "records written in it (offset, severity, body). Takes a trace_id from find_errors, find_slow_spans, find_logs, " +
+    "semantic_search or run_sql.",
   inputSchema: {
     type: "object",
     properties: { trace_id: { type: "string", description: "32 hex characters." } },

@@ -14,7 +14,6 @@
  *   npm run bench:collector -- [--seconds 15] [--concurrency 8] [--spans-per-request 500]
  *                              [--marshaler otlp_json,otlp_proto] [--compression none]
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -25,9 +24,9 @@ import { Command } from "commander";
 import { spawnTsx } from "../../local-stack/process/spawn-tsx.ts";
 import { startS3Server } from "../../local-stack/s3-server/launch.ts";
 import { runCli } from "../../shared/cli.ts";
-import { encodeTraceRequestProto } from "../../shared/otlp/encode.ts";
-import type { OtlpKeyValue, OtlpSpan } from "../../shared/otlp/types.ts";
+import { SIGNAL_NAMES, type SignalName } from "../../shared/otlp/signals.ts";
 import { createS3Client } from "../../shared/s3.ts";
+import { buildLogPayloads, buildMetricPayloads, buildTracePayloads } from "../../testing/otlp-payloads.ts";
 import { READY_PREFIX } from "../cli-ready.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -38,98 +37,14 @@ interface Options {
   concurrency: number;
   spansPerRequest: number;
   marshalers: string[];
+  signals: SignalName[];
   compression: string;
-}
-
-const str = (key: string, value: string): OtlpKeyValue => ({ key, value: { stringValue: value } });
-const int = (key: string, value: number): OtlpKeyValue => ({ key, value: { intValue: value } });
-
-const ROUTES = [
-  "/api/drops/{id}/enter",
-  "/api/cart",
-  "/api/checkout",
-  "/api/inventory/{sku}",
-  "/api/auth/session",
-];
-const SERVICES = ["drop-gateway", "entry-service", "inventory-service", "payment-service"];
-
-/** Requests shaped like the event generator's: HTTP server/client and DB spans with ~10 attributes. */
-function buildPayloads(count: number, spansPerRequest: number): Buffer[] {
-  const payloads: Buffer[] = [];
-  const base = BigInt(Date.now()) * 1_000_000n;
-  for (let p = 0; p < count; p++) {
-    const spans: OtlpSpan[] = [];
-    let traceId = randomBytes(16).toString("hex");
-    let parent = "";
-    for (let i = 0; i < spansPerRequest; i++) {
-      if (i % 8 === 0) {
-        traceId = randomBytes(16).toString("hex");
-        parent = "";
-      }
-      const spanId = randomBytes(8).toString("hex");
-      const start = base + BigInt(p * 1_000_000 + i * 1000);
-      const status = i % 37 === 0 ? 503 : 200;
-      spans.push({
-        traceId,
-        spanId,
-        parentSpanId: parent || undefined,
-        name:
-          i % 8 === 0 ? `POST ${ROUTES[i % ROUTES.length]}` : i % 3 === 0 ? "SELECT inventory" : "GET cache",
-        kind: i % 8 === 0 ? 2 : 3,
-        startTimeUnixNano: start.toString(),
-        endTimeUnixNano: (start + BigInt(1_000_000 + (i % 50) * 100_000)).toString(),
-        attributes: [
-          str("http.request.method", "POST"),
-          str("http.route", ROUTES[i % ROUTES.length] as string),
-          int("http.response.status_code", status),
-          str("server.address", "snkrs.example.com"),
-          str("user.id", `u-${(p * 7919 + i) % 100_000}`),
-          str("drop.id", `drop-${p % 12}`),
-          str("sku", `DZ${5000 + (i % 300)}-612`),
-          int("retry.count", i % 3),
-          { key: "cache.hit", value: { boolValue: i % 2 === 0 } },
-          { key: "queue.wait_ms", value: { doubleValue: (i % 100) / 3 } },
-        ],
-        events:
-          status === 503
-            ? [
-                {
-                  timeUnixNano: start.toString(),
-                  name: "exception",
-                  attributes: [str("exception.type", "UpstreamUnavailable")],
-                },
-              ]
-            : undefined,
-        status: status === 503 ? { code: 2, message: "upstream unavailable" } : undefined,
-      });
-      if (!parent) parent = spanId;
-    }
-    payloads.push(
-      Buffer.from(
-        encodeTraceRequestProto({
-          resourceSpans: [
-            {
-              resource: {
-                attributes: [
-                  str("service.name", SERVICES[p % SERVICES.length] as string),
-                  str("service.version", "1.4.2"),
-                  str("deployment.environment", "bench"),
-                  str("host.name", `node-${p % 5}`),
-                ],
-              },
-              scopeSpans: [{ scope: { name: "snkrs-sim", version: "1.0.0" }, spans }],
-            },
-          ],
-        }),
-      ),
-    );
-  }
-  return payloads;
 }
 
 interface Status {
   spansReceived: number;
   spansWritten: number;
+  signals: Record<SignalName, { received: number; written: number }>;
   objectsWritten: number;
   bytesWritten: number;
   spoolBytes: number;
@@ -160,7 +75,21 @@ function procCpuSeconds(pid: number): number {
   }
 }
 
-async function runOne(options: Options, marshaler: string, s3Env: Record<string, string>, s3Pid: number) {
+const PAYLOADS: Record<SignalName, (count: number, itemsPerRequest: number) => Buffer[]> = {
+  traces: buildTracePayloads,
+  logs: buildLogPayloads,
+  metrics: buildMetricPayloads,
+};
+
+const NOUNS: Record<SignalName, string> = { traces: "spans", logs: "log records", metrics: "data points" };
+
+async function runOne(
+  options: Options,
+  marshaler: string,
+  signal: SignalName,
+  s3Env: Record<string, string>,
+  s3Pid: number,
+) {
   const dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-collector-bench-"));
   const collector = await spawnTsx(CLI, ["run", "--http-port", "0", "--grpc-port", "0"], {
     env: {
@@ -174,7 +103,7 @@ async function runOne(options: Options, marshaler: string, s3Env: Record<string,
     readyPrefix: READY_PREFIX,
   });
   const { httpPort } = collector.ready as { httpPort: number };
-  const payloads = buildPayloads(64, options.spansPerRequest);
+  const payloads = PAYLOADS[signal](64, options.spansPerRequest);
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
   let sent = 0;
   let acceptedSpans = 0;
@@ -187,7 +116,7 @@ async function runOne(options: Options, marshaler: string, s3Env: Record<string,
         {
           host: "127.0.0.1",
           port: httpPort,
-          path: "/v1/traces",
+          path: `/v1/${signal}`,
           method: "POST",
           agent,
           headers: { "Content-Type": "application/x-protobuf", "Content-Length": body.length },
@@ -226,7 +155,11 @@ async function runOne(options: Options, marshaler: string, s3Env: Record<string,
   const loadEnd = performance.now();
   // Request -> stored object: the window ends when every accepted span is in S3.
   let after = await getJson<Status>(httpPort, "/status");
-  while (after.spansWritten < after.spansReceived || after.pendingBatches > 0 || after.spoolBytes > 0) {
+  while (
+    after.signals[signal].written < after.signals[signal].received ||
+    after.pendingBatches > 0 ||
+    after.spoolBytes > 0
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 20));
     after = await getJson<Status>(httpPort, "/status");
   }
@@ -236,11 +169,12 @@ async function runOne(options: Options, marshaler: string, s3Env: Record<string,
   await collector.stop();
   rmSync(dir, { recursive: true, force: true });
 
-  const spans = after.spansWritten - before.spansWritten;
+  const spans = after.signals[signal].written - before.signals[signal].written;
   const cpu = after.cpuSeconds.total - before.cpuSeconds.total;
   const seconds = (t1 - t0) / 1000;
   const rejectedByCollector = Object.values(after.requestsRejected).reduce((a, b) => a + b, 0);
   return {
+    signal,
     marshaler,
     compression: options.compression,
     spansStored: spans,
@@ -261,12 +195,13 @@ async function runOne(options: Options, marshaler: string, s3Env: Record<string,
 
 const program = new Command("bench-collector")
   .description(
-    "sustained spans/s through the collector into the embedded S3, and collector CPU per 100k spans",
+    "sustained items/s per signal (spans, log records, data points) through the collector into the embedded S3, and collector CPU per 100k items",
   )
   .option("--seconds <n>", "measured seconds per run", "15")
   .option("--warmup <n>", "warm-up seconds per run", "3")
   .option("--concurrency <n>", "requests in flight", "6")
-  .option("--spans-per-request <n>", "spans per OTLP request", "500")
+  .option("--spans-per-request <n>", "items (spans, log records, data points) per OTLP request", "500")
+  .option("--signals <list>", "comma-separated: traces, logs, metrics", "traces,logs,metrics")
   .option("--marshaler <list>", "comma-separated: otlp_json, otlp_proto", "otlp_json,otlp_proto")
   .option("--compression <name>", "none | gzip", "none")
   .action(async (flags: Record<string, string>) => {
@@ -277,6 +212,13 @@ const program = new Command("bench-collector")
       spansPerRequest: Number(flags.spansPerRequest),
       marshalers: String(flags.marshaler).split(","),
       compression: String(flags.compression),
+      signals: String(flags.signals)
+        .split(",")
+        .map((name) => {
+          if (!(SIGNAL_NAMES as readonly string[]).includes(name))
+            throw new Error(`--signals: unknown signal "${name}" (traces, logs, metrics)`);
+          return name as SignalName;
+        }),
     };
     const s3Dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-collector-bench-s3-"));
     const s3Server = await startS3Server({ dir: s3Dir, buckets: [] });
@@ -298,21 +240,29 @@ const program = new Command("bench-collector")
     await client.send(new CreateBucketCommand({ Bucket: "bench" }));
     client.destroy();
     process.stdout.write(
-      `collector benchmark: ${options.concurrency} concurrent requests of ${options.spansPerRequest} spans (pre-encoded protobuf), ${options.seconds}s measured, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}\n`,
+      `collector benchmark: ${options.concurrency} concurrent requests of ${options.spansPerRequest} items (pre-encoded protobuf), ${options.seconds}s measured per signal and marshaler, ${os.cpus().length} CPUs, load average ${os.loadavg()[0]?.toFixed(1)}\n`,
     );
     try {
-      for (const marshaler of options.marshalers) {
-        const r = await runOne(options, marshaler, s3Env, s3Server.pid);
-        const lines = [
-          `\n${r.marshaler} (compression ${r.compression}):`,
-          `  sustained            ${Math.round(r.spansPerSecond).toLocaleString("en-US")} spans/s request -> stored object (${r.spansStored.toLocaleString("en-US")} spans in ${r.seconds.toFixed(1)} s incl. ${r.drainMs} ms final drain)`,
-          `  collector CPU        ${r.cpuSecondsPer100k.toFixed(2)} s per 100k spans = ${Math.round(r.spansPerCpuSecond).toLocaleString("en-US")} spans/s per core`,
-          `  rejected             ${r.rejectedRequests} of ${r.requests} requests`,
-          `  objects              ${r.objects} (${r.bytesPerSpan.toFixed(0)} bytes/span stored)`,
-          `  embedded S3 CPU      ${r.s3ServerCpuSeconds.toFixed(1)} s over the window (separate process)`,
-        ];
-        process.stdout.write(`${lines.join("\n")}\n`);
+      const summary: string[] = [];
+      for (const signal of options.signals) {
+        for (const marshaler of options.marshalers) {
+          const r = await runOne(options, marshaler, signal, s3Env, s3Server.pid);
+          const noun = NOUNS[signal];
+          const lines = [
+            `\n${signal}, ${r.marshaler} (compression ${r.compression}):`,
+            `  sustained            ${Math.round(r.spansPerSecond).toLocaleString("en-US")} ${noun}/s request -> stored object (${r.spansStored.toLocaleString("en-US")} in ${r.seconds.toFixed(1)} s incl. ${r.drainMs} ms final drain)`,
+            `  collector CPU        ${r.cpuSecondsPer100k.toFixed(2)} s per 100k ${noun} = ${Math.round(r.spansPerCpuSecond).toLocaleString("en-US")} ${noun}/s per core`,
+            `  rejected             ${r.rejectedRequests} of ${r.requests} requests`,
+            `  objects              ${r.objects} (${r.bytesPerSpan.toFixed(0)} bytes per item stored)`,
+            `  embedded S3 CPU      ${r.s3ServerCpuSeconds.toFixed(1)} s over the window (separate process)`,
+          ];
+          process.stdout.write(`${lines.join("\n")}\n`);
+          summary.push(
+            `  ${signal.padEnd(8)} ${r.marshaler.padEnd(11)} ${Math.round(r.spansPerCpuSecond).toLocaleString("en-US").padStart(9)} ${noun}/s per core`,
+          );
+        }
       }
+      process.stdout.write(`\nper-signal rates (collector CPU):\n${summary.join("\n")}\n`);
     } finally {
       await s3Server.stop();
       rmSync(s3Dir, { recursive: true, force: true });

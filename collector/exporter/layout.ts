@@ -1,12 +1,14 @@
 import { randomBytes, randomInt } from "node:crypto";
+import type { SignalName } from "../../shared/otlp/signals.ts";
 import type { CollectorCompression, CollectorMarshaler, CollectorUniqueKey } from "../config.ts";
 
 /**
  * Object keys exactly as the OpenTelemetry Collector's awss3 exporter builds
  * them (internal/upload/partition.go):
  *
- *   [s3_prefix/]<strftime(s3_partition_format, upload time UTC)>/<file_prefix>traces_<unique>.<ext>[.gz]
+ *   [s3_prefix/]<strftime(s3_partition_format, upload time UTC)>/<file_prefix><signal>_<unique>.<ext>[.gz]
  *
+ * with signal `traces`, `logs` or `metrics`,
  * with ext `json` for otlp_json and `binpb` for otlp_proto, and `.gz` when the
  * body is gzip-compressed. The unique part is a random 9-digit number, or a
  * UUIDv7 when `unique_key_func_name: uuidv7`.
@@ -19,6 +21,8 @@ export interface KeyLayout {
   filePrefix: string;
   marshaler: CollectorMarshaler;
   compression: CollectorCompression;
+  /** The signal of the objects (default traces). */
+  signal?: SignalName;
 }
 
 export const FILE_EXTENSIONS: Record<CollectorMarshaler, string> = { otlp_json: "json", otlp_proto: "binpb" };
@@ -51,7 +55,7 @@ export function objectKey(layout: KeyLayout, uploadTimeMs: number, unique: strin
   const partition = formatPartition(layout.partitionFormat, new Date(uploadTimeMs));
   const directory = layout.prefix ? `${layout.prefix}/${partition}` : partition;
   const suffix = `.${FILE_EXTENSIONS[layout.marshaler]}${layout.compression === "gzip" ? ".gz" : ""}`;
-  return `${directory}/${layout.filePrefix}traces_${unique}${suffix}`;
+  return `${directory}/${layout.filePrefix}${layout.signal ?? "traces"}_${unique}${suffix}`;
 }
 
 /** A random 9-digit number (100000000-999999999). */
@@ -83,6 +87,6 @@ export function objectKeyPattern(layout: KeyLayout): RegExp {
   const prefix = layout.prefix ? `${escapeRegExp(layout.prefix)}/` : "";
   const suffix = `\\.${FILE_EXTENSIONS[layout.marshaler]}${layout.compression === "gzip" ? "\\.gz" : ""}`;
   return new RegExp(
-    `^${prefix}${partition}/${escapeRegExp(layout.filePrefix)}traces_(\\d{9}|[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})${suffix}$`,
+    `^${prefix}${partition}/${escapeRegExp(layout.filePrefix)}${layout.signal ?? "traces"}_(\\d{9}|[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})${suffix}$`,
   );
 }

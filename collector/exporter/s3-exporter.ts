@@ -1,7 +1,8 @@
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../../shared/logger.ts";
+import { SIGNALS, type Signal } from "../../shared/otlp/signals.ts";
 import type { CollectorConfig } from "../config.ts";
-import { joinTranscodedJson, transcodeTraceRequestToJson } from "../otlp/transcode.ts";
+import { joinTranscodedExports, transcodeExportRequest } from "../otlp/transcode.ts";
 import type { Spool, SpoolBatch } from "../spool/spool.ts";
 import type { CollectorStats } from "../stats.ts";
 import { type KeyLayout, newUniqueKey, objectKey } from "./layout.ts";
@@ -9,7 +10,8 @@ import { finishBody, marshalProto } from "./marshal.ts";
 
 /**
  * The awss3 exporter: uploads sealed batches as objects, a few in parallel,
- * and deletes a batch's spool file only after its PutObject succeeded.
+ * and deletes a batch's spool file only after its PutObject succeeded. One
+ * exporter per signal (its own spool, key names and OTLP/JSON top level).
  *
  * Keys are chosen at each upload attempt (partition = upload time, as the
  * awss3 exporter does) and written into the spool file's name BEFORE the PUT.
@@ -41,6 +43,8 @@ export interface S3ExporterOptions {
   spool: Spool;
   stats: CollectorStats;
   log: Logger;
+  /** Default traces. */
+  signal?: Signal;
 }
 
 export class S3Exporter {
@@ -53,8 +57,11 @@ export class S3Exporter {
   private stopped = false;
   private failingSinceMs: number | undefined;
 
+  private readonly signal: Signal;
+
   constructor(private readonly options: S3ExporterOptions) {
     this.backoffMs = options.config.retryInitialMs;
+    this.signal = options.signal ?? SIGNALS.traces;
   }
 
   get pendingBatches(): number {
@@ -131,7 +138,7 @@ export class S3Exporter {
         if (await this.exists(previousKey)) {
           await spool.remove(batch);
           stats.objectsAlreadyStored++;
-          stats.spansWritten += batch.spans;
+          stats.signals[this.signal.name].written += batch.spans;
           log.info(
             { key: previousKey, spans: batch.spans },
             "spooled batch was already stored; not uploading it again",
@@ -166,7 +173,8 @@ export class S3Exporter {
       );
       await spool.remove(batch);
       stats.objectsWritten++;
-      stats.spansWritten += batch.spans;
+      stats.signals[this.signal.name].objects++;
+      stats.signals[this.signal.name].written += batch.spans;
       stats.bytesWritten += body.length;
       log.debug({ key, spans: batch.spans, bytes: body.length }, "object written");
       this.succeeded();
@@ -185,8 +193,8 @@ export class S3Exporter {
     }
     const json =
       batch.json ??
-      (await spool.load(batch)).map((record) => transcodeTraceRequestToJson(record.payload).json);
-    return joinTranscodedJson(json);
+      (await spool.load(batch)).map((record) => transcodeExportRequest(record.payload, this.signal).json);
+    return joinTranscodedExports(this.signal.listName, json);
   }
 
   private async exists(key: string): Promise<boolean> {

@@ -1,15 +1,13 @@
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
+import { PROTO_DIR } from "../../shared/otlp/codec/plan.ts";
 
 /**
- * The OTLP message definitions of this project (shared/otlp/proto/),
- * loaded once with protobufjs. They are the reference for the hand-written
- * hot-path codec in decode.ts / encode.ts (whose tests check it field by
- * field against these types) and encode the small messages directly
- * (responses, google.rpc.Status, RetryInfo).
+ * The OTLP trace message definitions of this project (shared/otlp/proto/),
+ * loaded once with protobufjs. They are the reference the codec tests check
+ * the table-driven codec (shared/otlp/codec/) against, field by field, and
+ * encode the small messages directly (responses, google.rpc.Status, RetryInfo).
  */
-export const PROTO_DIR = fileURLToPath(new URL("../../shared/otlp/proto/", import.meta.url));
 
 export const PROTO_FILES = [
   "opentelemetry/proto/common/v1/common.proto",

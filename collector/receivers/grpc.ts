@@ -1,15 +1,16 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../../shared/logger.ts";
 import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
-import { TRACE_EXPORT_GRPC_PATH } from "../otlp/proto-types.ts";
-import { encodeExportTraceResponseProto, encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
+import { SIGNAL_NAMES, SIGNALS, type Signal } from "../../shared/otlp/signals.ts";
+import { encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
+import { encodeExportResponseProto } from "../otlp/signal-response.ts";
 import { ShuttingDownError } from "../processor/batcher.ts";
 import { SpoolFullError } from "../spool/spool.ts";
-import type { TraceSink } from "./http.ts";
+import type { OtlpSink } from "./http.ts";
 
 /**
- * OTLP/gRPC receiver: opentelemetry.proto.collector.trace.v1.TraceService/
- * Export served by @grpc/grpc-js. The method passes raw bytes through
+ * OTLP/gRPC receiver: the Export methods of TraceService, LogsService and
+ * MetricsService (opentelemetry.proto.collector.*.v1) served by @grpc/grpc-js. The method passes raw bytes through
  * (identity (de)serializers) so the shared decoder produces the error
  * message; grpc-js handles gzip-compressed messages and enforces the size
  * limit on the decompressed message. Throttling answers UNAVAILABLE with a
@@ -21,7 +22,7 @@ export interface GrpcReceiverOptions {
   port: number;
   maxBodyBytes: number;
   retryAfterMs: number;
-  sink: TraceSink;
+  sink: OtlpSink;
   log: Logger;
 }
 
@@ -32,17 +33,22 @@ export interface RunningGrpcReceiver {
 
 const identity = (buffer: Buffer): Buffer => buffer;
 
-export const traceServiceDefinition: grpc.ServiceDefinition = {
-  Export: {
-    path: TRACE_EXPORT_GRPC_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+/** The service definition of a signal's Export method, with raw-bytes (de)serializers. */
+export function exportServiceDefinition(signal: Signal): grpc.ServiceDefinition {
+  return {
+    Export: {
+      path: signal.grpcPath,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  };
+}
+
+export const traceServiceDefinition: grpc.ServiceDefinition = exportServiceDefinition(SIGNALS.traces);
 
 export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<RunningGrpcReceiver> {
   const { sink, log } = options;
@@ -51,35 +57,39 @@ export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<R
     "grpc.max_send_message_length": 4 * 1024 * 1024,
   });
 
-  const exportHandler: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
-    sink.accept(call.request, "protobuf", "grpc").then(
-      (partial) => callback(null, Buffer.from(encodeExportTraceResponseProto(partial))),
-      (error: unknown) => {
-        if (error instanceof OtlpDecodeError) {
-          sink.reject("malformed");
-          callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message });
-        } else if (error instanceof SpoolFullError || error instanceof ShuttingDownError) {
-          sink.reject(error instanceof SpoolFullError ? "spool_full" : "shutting_down");
-          const metadata = new grpc.Metadata();
-          metadata.set(
-            "grpc-status-details-bin",
-            Buffer.from(
-              encodeRpcStatusProto(grpc.status.UNAVAILABLE, error.message, [
-                retryInfoDetail(options.retryAfterMs),
-              ]),
-            ),
-          );
-          callback({ code: grpc.status.UNAVAILABLE, details: error.message, metadata });
-        } else {
-          sink.reject("internal");
-          const message = `internal error: ${(error as Error)?.message ?? String(error)}`;
-          log.error({ error: message }, "OTLP/gRPC request failed");
-          callback({ code: grpc.status.INTERNAL, details: message });
-        }
-      },
-    );
-  };
-  server.addService(traceServiceDefinition, { Export: exportHandler });
+  const exportHandler =
+    (signal: Signal): grpc.handleUnaryCall<Buffer, Buffer> =>
+    (call, callback) => {
+      sink.accept(call.request, "protobuf", "grpc", signal).then(
+        (partial) => callback(null, Buffer.from(encodeExportResponseProto(signal, partial))),
+        (error: unknown) => {
+          if (error instanceof OtlpDecodeError) {
+            sink.reject("malformed");
+            callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message });
+          } else if (error instanceof SpoolFullError || error instanceof ShuttingDownError) {
+            sink.reject(error instanceof SpoolFullError ? "spool_full" : "shutting_down");
+            const metadata = new grpc.Metadata();
+            metadata.set(
+              "grpc-status-details-bin",
+              Buffer.from(
+                encodeRpcStatusProto(grpc.status.UNAVAILABLE, error.message, [
+                  retryInfoDetail(options.retryAfterMs),
+                ]),
+              ),
+            );
+            callback({ code: grpc.status.UNAVAILABLE, details: error.message, metadata });
+          } else {
+            sink.reject("internal");
+            const message = `internal error: ${(error as Error)?.message ?? String(error)}`;
+            log.error({ error: message }, "OTLP/gRPC request failed");
+            callback({ code: grpc.status.INTERNAL, details: message });
+          }
+        },
+      );
+    };
+  for (const name of SIGNAL_NAMES) {
+    server.addService(exportServiceDefinition(SIGNALS[name]), { Export: exportHandler(SIGNALS[name]) });
+  }
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(

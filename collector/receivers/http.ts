@@ -2,15 +2,15 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../../shared/logger.ts";
 import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
+import { type Signal, signalByHttpPath } from "../../shared/otlp/signals.ts";
 import type { BodyFormat } from "../ingest.ts";
 import {
-  encodeExportTraceResponseJson,
-  encodeExportTraceResponseProto,
   encodeRpcStatusJson,
   encodeRpcStatusProto,
   GrpcCode,
   type PartialSuccess,
 } from "../otlp/response.ts";
+import { encodeExportResponseJson, encodeExportResponseProto } from "../otlp/signal-response.ts";
 import { ShuttingDownError } from "../processor/batcher.ts";
 import { SpoolFullError } from "../spool/spool.ts";
 import type { RejectReason } from "../stats.ts";
@@ -18,16 +18,22 @@ import { bodyFormat, decodeContentEncoding, HttpReceiverError, readBody } from "
 
 /**
  * OTLP/HTTP receiver (the Collector's otlp receiver, protocols.http):
- * POST /v1/traces with application/x-protobuf or application/json bodies,
- * optionally gzip/deflate/br encoded. Answers per the OTLP spec: 200 with an
- * ExportTraceServiceResponse in the request's content type (partial_success
- * when spans were dropped), errors as google.rpc.Status in that content type,
+ * POST /v1/traces, /v1/logs and /v1/metrics with application/x-protobuf or
+ * application/json bodies, optionally gzip/deflate/br encoded. Answers per
+ * the OTLP spec: 200 with the signal's Export*ServiceResponse in the
+ * request's content type (partial_success when items were dropped), errors
+ * as google.rpc.Status in that content type,
  * 503 + Retry-After while the spool is full. Also serves GET /health and
  * GET /status (the counters as JSON).
  */
 
-export interface TraceSink {
-  accept(body: Buffer, format: BodyFormat, protocol: "http" | "grpc"): Promise<PartialSuccess>;
+export interface OtlpSink {
+  accept(
+    body: Buffer,
+    format: BodyFormat,
+    protocol: "http" | "grpc",
+    signal?: Signal,
+  ): Promise<PartialSuccess>;
   reject(reason: RejectReason): void;
   health(): { healthy: boolean; detail: Record<string, unknown> };
   status(): Record<string, unknown>;
@@ -38,7 +44,7 @@ export interface HttpReceiverOptions {
   port: number;
   maxBodyBytes: number;
   retryAfterMs: number;
-  sink: TraceSink;
+  sink: OtlpSink;
   log: Logger;
 }
 
@@ -72,14 +78,15 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<R
       return;
     }
     const format = bodyFormat(req.headers["content-type"]);
-    if (pathname !== "/v1/traces") {
+    const signal = signalByHttpPath(pathname ?? "");
+    if (!signal) {
       fail(
         res,
         format,
         new HttpReceiverError(
           404,
           "not_found",
-          `no such endpoint ${pathname}; OTLP traces go to POST /v1/traces`,
+          `no such endpoint ${pathname}; OTLP traces go to POST /v1/traces (logs: /v1/logs, metrics: /v1/metrics)`,
         ),
       );
       return;
@@ -103,10 +110,10 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<R
       }
       const raw = await readBody(req, options.maxBodyBytes);
       const body = await decodeContentEncoding(raw, req.headers["content-encoding"], options.maxBodyBytes);
-      const partial = await sink.accept(body, format, "http");
+      const partial = await sink.accept(body, format, "http", signal);
       if (format === "protobuf") {
-        send(res, 200, "application/x-protobuf", Buffer.from(encodeExportTraceResponseProto(partial)));
-      } else send(res, 200, "application/json", Buffer.from(encodeExportTraceResponseJson(partial)));
+        send(res, 200, "application/x-protobuf", Buffer.from(encodeExportResponseProto(signal, partial)));
+      } else send(res, 200, "application/json", Buffer.from(encodeExportResponseJson(signal, partial)));
     } catch (error) {
       fail(res, format, error);
     }

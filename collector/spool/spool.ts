@@ -29,6 +29,16 @@ export interface SpoolOptions {
   maxBytes: number;
   /** fdatasync before an append resolves (default true). */
   fsync?: boolean;
+  /**
+   * Byte counter shared by the spools of all signals, so maxBytes bounds
+   * their sum (one disk budget); each spool has its own when not given.
+   */
+  budget?: SpoolBudget;
+}
+
+/** Bytes held by a group of spools. */
+export interface SpoolBudget {
+  bytes: number;
 }
 
 interface SyncWaiter {
@@ -80,6 +90,7 @@ export class Spool {
   private readonly fsync: boolean;
   private nextSeq = 1;
   private totalBytes = 0;
+  private readonly budget: SpoolBudget;
   private readonly batches = new Set<SpoolBatch>();
   private locked = false;
 
@@ -87,6 +98,7 @@ export class Spool {
     this.dir = options.dir;
     this.maxBytes = options.maxBytes;
     this.fsync = options.fsync ?? true;
+    this.budget = options.budget ?? { bytes: 0 };
   }
 
   /** Bytes held by all spool files. */
@@ -99,7 +111,7 @@ export class Spool {
   }
 
   hasRoomFor(payloadBytes: number): boolean {
-    return this.totalBytes + RECORD_HEADER_BYTES + payloadBytes <= this.maxBytes;
+    return this.budget.bytes + RECORD_HEADER_BYTES + payloadBytes <= this.maxBytes;
   }
 
   /**
@@ -142,6 +154,7 @@ export class Spool {
       batch.json = null;
       this.batches.add(batch);
       this.totalBytes += batch.bytes;
+      this.budget.bytes += batch.bytes;
       batches.push(batch);
     }
     if (tornBytes > 0 || removedEmpty > 0) await this.syncDir();
@@ -187,6 +200,7 @@ export class Spool {
     writeFully(batch.fd, SPOOL_MAGIC, 0);
     this.batches.add(batch);
     this.totalBytes += batch.bytes;
+    this.budget.bytes += batch.bytes;
     if (this.fsync) await this.syncDir();
     return batch;
   }
@@ -210,6 +224,7 @@ export class Spool {
     batch.records++;
     batch.spans += spans;
     this.totalBytes += record.length;
+    this.budget.bytes += record.length;
     return this.sync(batch);
   }
 
@@ -269,7 +284,10 @@ export class Spool {
   async remove(batch: SpoolBatch): Promise<void> {
     if (batch.fd !== null) await this.seal(batch);
     await fsp.rm(batch.path, { force: true });
-    if (this.batches.delete(batch)) this.totalBytes -= batch.bytes;
+    if (this.batches.delete(batch)) {
+      this.totalBytes -= batch.bytes;
+      this.budget.bytes -= batch.bytes;
+    }
   }
 
   private async syncDir(): Promise<void> {

@@ -2,6 +2,10 @@
  * npm run bench:loader — loader throughput against the engine's own raw
  * insert rate for the same rows, in one run, plus end-to-end lag.
  *
+ *  0. per signal: the same number of trace, log and metric objects
+ *     (BENCH_SIGNAL_OBJECTS x BENCH_SIGNAL_ITEMS items), each loaded into a
+ *     fresh database, items/s printed per signal (BENCH_ONLY_SIGNALS=1 stops
+ *     after this phase);
  *  1. writes a fixed corpus (BENCH_OBJECTS objects x BENCH_SPANS_PER_OBJECT
  *     generator-like spans, otlp_json as the collector writes it) to an
  *     embedded S3 server;
@@ -64,6 +68,7 @@ import {
   serializeRowObject,
   traceRequestRows,
 } from "../to-rows.ts";
+import { measureSignalRates } from "./signal-rates.ts";
 
 // Default: 1M spans in 1,000 objects of 1,000 spans (~600 KiB of OTLP/JSON each,
 // about one 200 ms collector batch at the generator's drop rate).
@@ -80,6 +85,12 @@ const LAG_SPANS_PER_SEC = Number(process.env.BENCH_LAG_SPANS_PER_SEC ?? 5000);
 /** Size of the single large object whose loading memory is measured (0 skips it). */
 const LARGE_MB = Number(process.env.BENCH_LARGE_MB ?? 100);
 const LARGE_HEAP_MB = Number(process.env.BENCH_LARGE_HEAP_MB ?? 256);
+
+/** Per-signal phase: objects and items (spans, log records, data points) per object of each signal. */
+const SIGNAL_OBJECTS = Number(process.env.BENCH_SIGNAL_OBJECTS ?? 100);
+const SIGNAL_ITEMS_PER_OBJECT = Number(process.env.BENCH_SIGNAL_ITEMS ?? 1000);
+/** Run only the per-signal phase (a small, quick run). */
+const ONLY_SIGNALS = process.env.BENCH_ONLY_SIGNALS === "1";
 
 const SERVICES = ["frontend", "checkout", "inventory", "payments", "draw", "fraud", "notifications", "auth"];
 const ROUTES = [
@@ -354,6 +365,17 @@ async function main(): Promise<void> {
       await applySchema(admin, { database, ttlDays: 3650 });
     }
     await s3.send(new CreateBucketCommand({ Bucket: s3Config.bucket }));
+    // 0. the loader's rate for each signal (traces, logs, metrics) on equal corpora.
+    await measureSignalRates({
+      s3,
+      s3Config,
+      admin,
+      client,
+      objects: SIGNAL_OBJECTS,
+      itemsPerObject: SIGNAL_ITEMS_PER_OBJECT,
+      log,
+    });
+    if (ONLY_SIGNALS) return;
     const totalSpans = OBJECTS * SPANS_PER_OBJECT;
     log(
       `corpus: ${fmt(OBJECTS)} objects x ${fmt(SPANS_PER_OBJECT)} spans = ${fmt(totalSpans)} spans (otlp_json)`,
@@ -719,6 +741,8 @@ const program = new Command("bench-loader")
     "after",
     `
 Settings (environment):
+  BENCH_SIGNAL_OBJECTS, BENCH_SIGNAL_ITEMS   per-signal phase: objects x items of each signal (100 x 1000)
+  BENCH_ONLY_SIGNALS=1                    run only the per-signal phase (a quick run)
   BENCH_OBJECTS, BENCH_SPANS_PER_OBJECT   corpus size (1000 x 1000 = 1M spans)
   BENCH_SPLIT_ROUNDS                      raw/loader rounds with ClickHouse on its own cores (2)
   BENCH_LAG_SECONDS, BENCH_LAG_SPANS_PER_SEC   lag run length and rate (20 s, 5000 spans/s)

@@ -1,5 +1,3 @@
-import type { RequestShape } from "./codec/transcode.ts";
-
 /**
  * The three OTLP signals and everything that differs between them along the
  * pipeline: request and list names, the counted item, the OTLP/HTTP path and
@@ -8,6 +6,16 @@ import type { RequestShape } from "./codec/transcode.ts";
  * Everything else (codec, spool, batching, upload, ledger) is one code path
  * parameterised by a Signal.
  */
+
+/** What the codec needs to know about a request's top level. */
+export interface RequestShape {
+  /** JSON name of field 1 (resourceSpans, resourceLogs, resourceMetrics). */
+  listName: string;
+  /** Its message (ResourceSpans, ...). */
+  itemMessage: string;
+  /** The request message, for error messages (ExportLogsServiceRequest, ...). */
+  requestName: string;
+}
 
 export const SIGNAL_NAMES = ["traces", "logs", "metrics"] as const;
 export type SignalName = (typeof SIGNAL_NAMES)[number];

@@ -19,7 +19,7 @@ import {
   WIRE_LEN,
   WIRE_VARINT,
 } from "../wire.ts";
-import { type FieldPlan, MESSAGE_PLANS, type MessagePlan, wireTypeOf } from "./plan.ts";
+import { type FieldPlan, generatedPlans, type MessagePlan, wireTypeOf } from "./plan.ts";
 
 /**
  * Protobuf -> OTLP/JSON-shaped objects (hex ids, decimal-string 64-bit
@@ -332,7 +332,7 @@ function messageSource(plan: MessagePlan): string {
 }
 
 function generate(): Map<string, Decoder> {
-  const plans = [...MESSAGE_PLANS.values()];
+  const plans = generatedPlans();
   const source = `${plans.map(messageSource).join("\n")}
 return { ${plans.map((plan) => `${plan.name}: d_${plan.name}`).join(", ")} };`;
   const names = Object.keys(RUNTIME);

@@ -1,6 +1,9 @@
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
-import { PROTO_DIR } from "../../../collector/otlp/proto-types.ts";
+
+/** The project's OTLP .proto files (shared/otlp/proto/). */
+export const PROTO_DIR = fileURLToPath(new URL("../proto/", import.meta.url));
 
 /**
  * The one table behind the OTLP codec of all three signals: every message
@@ -44,6 +47,10 @@ export interface FieldPlan {
   omitDefault: boolean;
   /** Repeated field written as [] even when it never occurred. */
   alwaysList: boolean;
+  /** Explicit presence (oneof member or proto3 `optional`): a default value is still sent. */
+  hasPresence: boolean;
+  /** Enum value names (enum fields; OTLP/JSON may carry names instead of numbers). */
+  enumValues: Readonly<Record<string, number>> | undefined;
 }
 
 export interface MessagePlan {
@@ -175,6 +182,8 @@ function planMessage(type: protobuf.Type): MessagePlan {
           ? TRACE_OMITTED_DEFAULTS.has(key)
           : scalar && !field.repeated && !hasPresence && !ID_FIELDS[field.name],
         alwaysList: ALWAYS_LISTS.has(key),
+        hasPresence,
+        enumValues: field.resolvedType instanceof protobuf.Enum ? field.resolvedType.values : undefined,
       };
     })
     .sort((a, b) => a.no - b.no);
@@ -201,7 +210,22 @@ function planAll(root: protobuf.Root): Map<string, MessagePlan> {
   ]) {
     visit(root.lookupType(name));
   }
+  // Attribute values, for the OTLP/JSON encoder (the decoders have hand-written walkers for them).
+  const anyValue = root.lookupType("opentelemetry.proto.common.v1.AnyValue");
+  plans.set("AnyValue", planMessage(anyValue));
+  for (const field of anyValue.fieldsArray) {
+    if (field.resolvedType instanceof protobuf.Type)
+      plans.set(field.resolvedType.name, planMessage(field.resolvedType));
+  }
   return plans;
+}
+
+/** AnyValue and its containers: in the table for the encoder; the decoders and transcoder walk them with hand-written primitives. */
+export const VALUE_MESSAGES: ReadonlySet<string> = new Set(["AnyValue", "ArrayValue", "KeyValueList"]);
+
+/** The messages the decoders and transcoders are generated for. */
+export function generatedPlans(): MessagePlan[] {
+  return [...MESSAGE_PLANS.values()].filter((plan) => !VALUE_MESSAGES.has(plan.name));
 }
 
 export const codecRoot: protobuf.Root = loadRoot();
