@@ -45,7 +45,7 @@ interface Layout {
 /** Left-to-right layered layout (dagre): callers left of the services they call. */
 function layout(data: MapData): Layout {
   const g = new dagre.graphlib.Graph({ multigraph: false });
-  g.setGraph({ rankdir: "LR", nodesep: 36, ranksep: 150, marginx: 24, marginy: 24 });
+  g.setGraph({ rankdir: "LR", nodesep: 36, ranksep: 120, marginx: 24, marginy: 24 });
   g.setDefaultEdgeLabel(() => ({}));
   const known = new Map(data.nodes.map((n) => [n.service, n]));
   for (const e of data.edges) {
@@ -99,8 +99,8 @@ export function MapPage({ route, tick }: PageProps) {
       {graph && graph.nodes.length > 0 && (
         <div class="panel map-box">
           <svg
-            width={graph.width}
-            height={graph.height}
+            // Fits the panel's width (never enlarged past natural size): a wide map shrinks instead of scrolling.
+            style={{ width: "100%", maxWidth: `${graph.width}px`, height: "auto" }}
             viewBox={`0 0 ${graph.width} ${graph.height}`}
             role="img"
             aria-label="service map"

@@ -148,7 +148,6 @@ function Results(props: { hits: SpanHit[]; selected: string | undefined; onOpen:
           <th>Operation</th>
           <th class="num">Duration</th>
           <th>Status</th>
-          <th>Trace</th>
         </tr>
       </thead>
       <tbody>
@@ -164,13 +163,12 @@ function Results(props: { hits: SpanHit[]; selected: string | undefined; onOpen:
               <i class="dot" style={{ background: serviceColor(h.service) }} />
               {h.service}
             </td>
-            <td class="op" title={h.message || h.operation}>
+            <td class="op" title={`${h.operation}${h.message ? ` — ${h.message}` : ""} (trace ${h.traceId})`}>
               {h.operation}
               {h.score !== undefined && <span class="muted"> · {h.score.toFixed(3)}</span>}
             </td>
             <td class="num">{formatDuration(h.durationMs)}</td>
             <td class={h.status === "Error" ? "bad" : "muted"}>{h.status}</td>
-            <td class="mono muted">{h.traceId.slice(0, 12)}…</td>
           </tr>
         ))}
       </tbody>

@@ -128,12 +128,8 @@ export function Waterfall(props: {
                 }}
               />
               <span
-                class="dur"
-                style={
-                  left + width > 82
-                    ? { right: `${100 - left}%`, marginRight: "6px" }
-                    : { left: `${left + width}%` }
-                }
+                class={`dur${left + width > 82 && left <= 12 ? " inside" : ""}`}
+                style={durationLabelPlace(left, width)}
               >
                 {formatDuration(span.durationNs / 1e6)}
               </span>
@@ -143,6 +139,13 @@ export function Waterfall(props: {
       })}
     </div>
   );
+}
+
+/** The duration label goes after the bar, else before it, else inside its right end. */
+function durationLabelPlace(left: number, width: number): Record<string, string> {
+  if (left + width <= 82) return { left: `${left + width}%` };
+  if (left > 12) return { right: `${100 - left}%`, marginRight: "6px" };
+  return { right: `${100 - left - width}%`, marginRight: "4px" };
 }
 
 function KeyValues({ title, values }: { title: string; values: Record<string, string> }) {
