@@ -9,7 +9,11 @@ import { hasLogsTable } from "../agent/tools/message-patterns.ts";
 import { num } from "../agent/tools/query.ts";
 import { queryStoredServices } from "../agent/tools/schema.ts";
 import { queryServiceEdges } from "../agent/tools/service-map.ts";
-import { queryServiceOverview, queryServiceSeries } from "../agent/tools/service-overview.ts";
+import {
+  queryAttributeTimeline,
+  queryServiceOverview,
+  queryServiceSeries,
+} from "../agent/tools/service-overview.ts";
 import { readTraceSpans, traceLogs, traceTreeTool } from "../agent/tools/trace-tree.ts";
 import { type ToolContext, ToolInputError } from "../agent/tools/types.ts";
 import { buildTree, criticalPath, failingSpans } from "../agent/tools/waterfall.ts";
@@ -224,4 +228,31 @@ export async function logsView(ctx: ToolContext, params: URLSearchParams) {
     example: g.example,
   }));
   return { ...window, available: true, matched, patterns, records: [], sql };
+}
+
+/** The attribute whose value shades the Services charts: the SNKRS drop phase. */
+export const PHASE_ATTRIBUTE = "drop.phase";
+
+/**
+ * Time ranges of each drop phase (the value most root spans of a bucket
+ * carry), merged while the phase stays the same; empty when spans carry no phase.
+ */
+export async function phasesView(ctx: ToolContext, params: URLSearchParams) {
+  const window = readWindow(params, ctx.now());
+  const step = chooseStepSeconds(window);
+  const { rows, sql } = await queryAttributeTimeline(ctx, {
+    window,
+    key: PHASE_ATTRIBUTE,
+    stepSeconds: step,
+  });
+  const dominant = new Map<number, string>();
+  for (const r of rows) if (!dominant.has(num(r.t))) dominant.set(num(r.t), r.value);
+  const bands: Array<{ fromMs: number; toMs: number; phase: string }> = [];
+  for (const [t, phase] of [...dominant.entries()].sort((a, b) => a[0] - b[0])) {
+    const last = bands[bands.length - 1];
+    // A phase lasts until another one shows: buckets without root spans do not split it.
+    if (last && last.phase === phase) last.toMs = t + step * 1000;
+    else bands.push({ fromMs: t, toMs: t + step * 1000, phase });
+  }
+  return { ...window, step, attribute: PHASE_ATTRIBUTE, bands, sql: [sql] };
 }

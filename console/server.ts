@@ -5,7 +5,16 @@ import { describeToolError } from "../agent/dispatch.ts";
 import type { AgentRuntime } from "../agent/runtime.ts";
 import { ToolInputError } from "../agent/tools/types.ts";
 import type { Logger } from "../shared/logger.ts";
-import { logsView, mapView, metaView, searchView, servicesView, tracesView, traceView } from "./api.ts";
+import {
+  logsView,
+  mapView,
+  metaView,
+  phasesView,
+  searchView,
+  servicesView,
+  tracesView,
+  traceView,
+} from "./api.ts";
 import { AskSessions, streamAnswer } from "./ask.ts";
 import type { Bundle } from "./bundle.ts";
 
@@ -121,6 +130,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     [/^\/api\/meta$/, cachedMeta],
     [/^\/api\/services$/, (p) => servicesView(ctx, p)],
     [/^\/api\/map$/, (p) => mapView(ctx, p)],
+    [/^\/api\/phases$/, (p) => phasesView(ctx, p)],
     [/^\/api\/traces$/, (p) => tracesView(ctx, p)],
     [/^\/api\/search$/, (p) => searchView(ctx, p)],
     [/^\/api\/logs$/, (p) => logsView(ctx, p)],

@@ -142,3 +142,29 @@ export async function queryServiceSeries(
   const rows = await queryRows<ServiceSeriesRow>(ctx, sql, params);
   return { rows, sql: sqlWithParams(sql, params) };
 }
+
+export interface AttributeTimelineRow {
+  /** Bucket start, epoch milliseconds. */
+  t: string;
+  value: string;
+  spans: string;
+}
+
+/**
+ * Per time bucket, the values a span attribute takes on root spans (e.g. the
+ * drop phase every request carries), with their span counts. Only root spans
+ * are read, and the attribute map only for them.
+ */
+export async function queryAttributeTimeline(
+  ctx: ToolContext,
+  input: { window: TimeWindow; key: string; stepSeconds: number },
+): Promise<{ rows: AttributeTimelineRow[]; sql: string }> {
+  const win = windowCondition(input.window);
+  const params = { ...win.params, key: input.key, step: Math.max(1, Math.round(input.stepSeconds)) };
+  const sql = `SELECT intDiv(toUInt32(toDateTime(Timestamp)), {step:UInt32}) * {step:UInt32} * 1000 AS t,
+      SpanAttributes[{key:String}] AS value, count() AS spans
+    FROM otel_traces ${where([...win.sql, "ParentSpanId = ''"])}
+    GROUP BY t, value HAVING value != '' ORDER BY t, spans DESC`;
+  const rows = await queryRows<AttributeTimelineRow>(ctx, sql, params);
+  return { rows, sql: sqlWithParams(sql, params) };
+}

@@ -99,6 +99,7 @@ async function main(): Promise<number> {
         ["all pages: meta (kept 10 s)", "/api/meta"],
         ["services", `/api/services?${range}&kind=Server`],
         ["services (all spans)", `/api/services?${range}&kind=all`],
+        ["services: drop phases", `/api/phases?${range}`],
         ["service map", `/api/map?${range}`],
         ["traces: newest", `/api/traces?${range}`],
         ["traces: service+errors", `/api/traces?${range}&service=payment&status=Error`],

@@ -72,6 +72,10 @@ describe("the console in Chromium on seeded spans", () => {
     const { page, errors } = await open(`/services?${range}`);
     await page.locator('[data-testid="services-table"] tbody tr').first().waitFor();
     await page.locator(".chart canvas").first().waitFor();
+    // The seed's requests carry drop.phase: PRE_DROP for the first 20 traces, DROP_LIVE after.
+    await expect
+      .poll(() => page.locator(".services-page .hint").textContent())
+      .toContain("PRE_DROP, DROP_LIVE");
     await page.waitForTimeout(300);
     await page.screenshot({ path: path.join(SCREENSHOTS, "services.png"), fullPage: true });
     const rows = await sql<{

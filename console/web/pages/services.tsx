@@ -39,6 +39,13 @@ interface ServicesData {
 
 type Metric = "rate" | "errorRate" | "p50" | "p95" | "p99";
 
+interface PhasesData {
+  attribute: string;
+  bands: Array<{ fromMs: number; toMs: number; phase: string }>;
+}
+
+const viewOnly = (params: URLSearchParams) => withParams(params, { kind: undefined });
+
 /** Aligns each service's buckets on one time axis (missing buckets are gaps, not zeros). */
 function seriesOf(data: ServicesData, metric: Metric): { times: number[]; series: ChartSeries[] } {
   const stepMs = data.step * 1000;
@@ -108,6 +115,13 @@ export function ServicesPage({ route, tick }: PageProps) {
   const kind = params.get("kind") ?? "Server";
   const query = withParams(viewParams(params), { kind, refresh: undefined });
   const { data, error, loading } = useApi<ServicesData>(apiUrl("services", query), tick);
+  // Read after the figures (the engine serves one query at a time): the charts shade drop phases once known.
+  const phases = useApi<PhasesData>(data ? apiUrl("phases", viewOnly(query)) : undefined, tick);
+  const bands = useMemo(
+    () =>
+      (phases.data?.bands ?? []).map((b) => ({ from: b.fromMs / 1000, to: b.toMs / 1000, label: b.phase })),
+    [phases.data],
+  );
   const charts = useMemo(
     () => (data ? CHARTS.map((c) => ({ ...c, ...seriesOf(data, c.metric) })) : []),
     [data],
@@ -145,6 +159,7 @@ export function ServicesPage({ route, tick }: PageProps) {
             series={c.series}
             format={c.format}
             spanGaps={c.metric !== "rate"}
+            bands={bands}
           />
         ))}
       </div>
@@ -172,6 +187,13 @@ export function ServicesPage({ route, tick }: PageProps) {
         <p class="hint">
           Rate is spans per second over the range; latency is span duration. Click a service to see its
           traces.
+          {bands.length > 0 && (
+            <>
+              {" "}
+              Shaded: drop phases ({[...new Set(bands.map((b) => b.label))].join(", ")}; DROP_LIVE brighter),
+              from the <code>drop.phase</code> attribute of requests.
+            </>
+          )}
         </p>
       </section>
     </div>
