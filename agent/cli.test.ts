@@ -5,7 +5,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
-import { main } from "./cli.ts";
+import { main } from "./commands.ts";
 import { type FakeAnthropicServer, startFakeAnthropicServer } from "./testing/fake-anthropic-server.ts";
 import { startFakeOpenAIServer } from "./testing/fake-openai-server.ts";
 import { insertSeed, seedSpans } from "./testing/seed.ts";

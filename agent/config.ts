@@ -6,7 +6,6 @@ import {
   readInt,
   readOptionalString,
   readSecret,
-  readString,
   readUrl,
 } from "../shared/config/env.ts";
 

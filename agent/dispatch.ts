@@ -1,5 +1,6 @@
 import { ClickHouseError } from "@clickhouse/client";
 import { toolByName } from "./tools/index.ts";
+import { runTool } from "./tools/query.ts";
 import { type AnyAgentTool, type ToolContext, ToolInputError } from "./tools/types.ts";
 
 /** What one tool call did; shown as one line and kept for --json. */
@@ -70,7 +71,7 @@ export async function dispatchTool(
       );
     const input = tool.parse(call.input, ctx.now());
     record.summary = tool.describe(input);
-    const output = await tool.run(ctx, input);
+    const output = await runTool(tool, ctx, input);
     Object.assign(record, {
       content: output.text,
       rows: output.rows,

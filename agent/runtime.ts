@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import { enricherSearchFromEnv } from "../embedding-enricher/index.ts";
 import { readClickHouseAgentConfig, readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import type { Env } from "../shared/config/env.ts";
 import { Agent } from "./agent.ts";
@@ -7,7 +8,6 @@ import { type AgentConfig, readAgentConfig } from "./config.ts";
 import { systemPrompt } from "./prompt.ts";
 import { createModelProvider, providerUnavailable } from "./providers/index.ts";
 import { ALL_TOOLS } from "./tools/index.ts";
-import { enricherSearchFromEnv } from "./tools/semantic-search.ts";
 import type { ToolContext } from "./tools/types.ts";
 
 export interface AgentRuntime {

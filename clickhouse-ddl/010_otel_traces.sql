@@ -3,7 +3,7 @@
 -- the table. Our only additions are table SETTINGS, invisible to both:
 --  * non_replicated_deduplication_window: block deduplication for plain
 --    MergeTree, so a loader that retries an insert with the same
---    insert_deduplication_token never doubles rows (DESIGN.md, exactly-once);
+--    insert_deduplication_token never doubles rows (docs/ARCHITECTURE.md, exactly once);
 --  * enable_block_number_column: every row keeps the number of the insert
 --    block that wrote it (_block_number, allocated in commit order and kept
 --    through merges); the enricher's watermark follows load order with it,

@@ -1,4 +1,5 @@
 import path from "node:path";
+import { MINUTE_PARTITION_FORMAT } from "../shared/awss3-layout.ts";
 import {
   ConfigError,
   type Env,
@@ -79,11 +80,7 @@ export function readCollectorConfig(env: Env = process.env): CollectorConfig {
   if (filePrefix.includes("/")) {
     throw new ConfigError("COLLECTOR_FILE_PREFIX", `must not contain "/", got "${filePrefix}"`);
   }
-  const partitionFormat = readString(
-    env,
-    "COLLECTOR_PARTITION_FORMAT",
-    "year=%Y/month=%m/day=%d/hour=%H/minute=%M",
-  );
+  const partitionFormat = readString(env, "COLLECTOR_PARTITION_FORMAT", MINUTE_PARTITION_FORMAT);
   const unknownDirective = /%[^YmdHMS%]/.exec(partitionFormat);
   if (unknownDirective) {
     throw new ConfigError(

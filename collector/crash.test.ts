@@ -8,7 +8,7 @@ import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import { createS3Client } from "../shared/s3.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
-import { READY_PREFIX } from "./cli-ready.ts";
+import { READY_PREFIX } from "./commands.ts";
 import { objectKey } from "./exporter/layout.ts";
 import { joinTranscodedJson, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
 import { Spool } from "./spool/spool.ts";

@@ -71,7 +71,7 @@ export async function servicesView(ctx: ToolContext, params: URLSearchParams) {
     p95: ms(r.p95),
     p99: ms(r.p99),
   }));
-  return { ...window, step, kind: kind ?? "all", table, points, sql: [overview.sql, series.sql] };
+  return { ...window, step, kind: kind ?? "all", table, points };
 }
 
 export async function mapView(ctx: ToolContext, params: URLSearchParams) {
@@ -102,7 +102,6 @@ export async function mapView(ctx: ToolContext, params: URLSearchParams) {
       p95: ms(e.p95),
       p99: ms(e.p99),
     })),
-    sql: [overview.sql, edges.sql],
   };
 }
 
@@ -125,7 +124,7 @@ export async function tracesView(ctx: ToolContext, params: URLSearchParams) {
   const order = params.get("order") === "duration" ? "duration" : "time";
   const limit = readLimit(params, 100, 500);
   const list = await listSpans(ctx, spanQueryCondition(query), order, limit);
-  return { ...query.window, order, spans: list.rows.map(spanRow), sql: [list.sql] };
+  return { ...query.window, order, spans: list.rows.map(spanRow) };
 }
 
 export async function searchView(ctx: ToolContext, params: URLSearchParams) {
@@ -161,10 +160,10 @@ export async function searchView(ctx: ToolContext, params: URLSearchParams) {
 
 export async function traceView(ctx: ToolContext, rawId: string) {
   const { traceId } = traceTreeTool.parse({ trace_id: rawId }, ctx.now());
-  const { spans, sql, range } = await readTraceSpans(ctx, traceId, { details: true });
+  const { spans, range } = await readTraceSpans(ctx, traceId, { details: true });
   const roots = buildTree(spans);
   const path = criticalPath(roots);
-  const logs = await traceLogs(ctx, traceId, range, sql);
+  const logs = await traceLogs(ctx, traceId, range);
   return {
     traceId,
     spans,
@@ -175,7 +174,6 @@ export async function traceView(ctx: ToolContext, rawId: string) {
     ),
     failing: [...failingSpans(roots)],
     logs,
-    sql,
   };
 }
 
@@ -198,14 +196,8 @@ export async function logsView(ctx: ToolContext, params: URLSearchParams) {
   if (text) filter.text = text.slice(0, 300);
   const trace = params.get("trace")?.trim();
   if (trace) filter.traceId = traceTreeTool.parse({ trace_id: trace }, ctx.now()).traceId;
-  const sql: string[] = [];
   if (params.get("view") === "records") {
-    const { rows, matched } = await queryLogRecords(
-      ctx,
-      { window, filter },
-      readLimit(params, 200, 1000),
-      sql,
-    );
+    const { rows, matched } = await queryLogRecords(ctx, { window, filter }, readLimit(params, 200, 1000));
     const records = rows.map((r) => ({
       timeMs: num(r.ts_ms),
       service: r.service,
@@ -214,9 +206,9 @@ export async function logsView(ctx: ToolContext, params: URLSearchParams) {
       traceId: r.trace_id,
       spanId: r.span_id,
     }));
-    return { ...window, available: true, matched, patterns: [], records, sql };
+    return { ...window, available: true, matched, patterns: [], records };
   }
-  const { mined, matched } = await queryLogPatterns(ctx, { window, filter }, sql);
+  const { mined, matched } = await queryLogPatterns(ctx, { window, filter });
   const patterns = mined.groups.slice(0, readLimit(params, 200, 1000)).map((g) => ({
     service: g.keys[0] ?? "",
     severity: g.keys[1] ?? "",
@@ -227,7 +219,7 @@ export async function logsView(ctx: ToolContext, params: URLSearchParams) {
     lastMs: g.lastMs,
     example: g.example,
   }));
-  return { ...window, available: true, matched, patterns, records: [], sql };
+  return { ...window, available: true, matched, patterns, records: [] };
 }
 
 /** The attribute whose value shades the Services charts: the SNKRS drop phase. */
@@ -240,7 +232,7 @@ export const PHASE_ATTRIBUTE = "drop.phase";
 export async function phasesView(ctx: ToolContext, params: URLSearchParams) {
   const window = readWindow(params, ctx.now());
   const step = chooseStepSeconds(window);
-  const { rows, sql } = await queryAttributeTimeline(ctx, {
+  const { rows } = await queryAttributeTimeline(ctx, {
     window,
     key: PHASE_ATTRIBUTE,
     stepSeconds: step,
@@ -254,5 +246,5 @@ export async function phasesView(ctx: ToolContext, params: URLSearchParams) {
     if (last && last.phase === phase) last.toMs = t + step * 1000;
     else bands.push({ fromMs: t, toMs: t + step * 1000, phase });
   }
-  return { ...window, step, attribute: PHASE_ATTRIBUTE, bands, sql: [sql] };
+  return { ...window, step, attribute: PHASE_ATTRIBUTE, bands };
 }

@@ -1,5 +1,5 @@
 import { createAgentRuntime } from "../agent/runtime.ts";
-import type { SearchSpans } from "../agent/tools/semantic-search.ts";
+import type { SearchSpans } from "../embedding-enricher/index.ts";
 import type { Env } from "../shared/config/env.ts";
 import type { Logger } from "../shared/logger.ts";
 import { buildBundle } from "./bundle.ts";

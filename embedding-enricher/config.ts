@@ -1,7 +1,8 @@
 import path from "node:path";
-import { parseShard } from "../s3-loader/config.ts";
+
 import {
   type Env,
+  parseShard,
   readBool,
   readDurationMs,
   readInt,
@@ -60,4 +61,16 @@ export function readEmbeddingEnricherConfig(env: Env = process.env): EmbeddingEn
     maxTextChars: readInt(env, "ENRICHER_MAX_TEXT_CHARS", 600, { min: 32 }),
     shard: parseEnricherShard(readString(env, "ENRICHER_SHARD", "0/1")),
   };
+}
+
+/** What loading the configured embedding model takes (loadEmbedder's settings), from the config. */
+export function embedderSettings(config: EmbeddingEnricherConfig): {
+  model: string;
+  modelDir: string;
+  allowRemoteModels: boolean;
+  dtype: string | undefined;
+  inferenceBatchSize: number;
+} {
+  const { model, modelDir, allowRemoteModels, dtype, inferenceBatchSize } = config;
+  return { model, modelDir, allowRemoteModels, dtype, inferenceBatchSize };
 }

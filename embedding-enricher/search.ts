@@ -194,7 +194,7 @@ async function searchTarget(
       FROM ${spans}
       WHERE ${spanFilters.join(" AND ")} AND TextHash IN (${hashes})
       ORDER BY distance ASC, Timestamp DESC
-      ${perText ? "LIMIT " + perText + " BY TextHash" : ""}
+      ${perText ? `LIMIT ${perText} BY TextHash` : ""}
       LIMIT ${k}`,
     query_params: params,
     format: "JSONEachRow",

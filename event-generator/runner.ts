@@ -193,178 +193,305 @@ function installDiagLogger(logger: Logger): void {
 }
 
 export async function runGenerator(options: RunOptions): Promise<RunSummary> {
-  const { config, logger } = options;
-  const bench = options.bench ?? false;
-  const rate = options.rate ?? config.rate;
-  installDiagLogger(logger);
+  installDiagLogger(options.logger);
+  const run = new GeneratorRun(options);
+  run.logStart();
+  run.startClock();
+  if (run.bench) await run.scheduleAsFastAsPossible();
+  else await run.scheduleOnTheClock();
+  await run.finish();
+  return run.summary();
+}
 
-  const sizing = sizeBatchProcessor(
-    expectedSpanRate(config, rate, bench),
-    config.batch,
-    config.otlp.timeoutMs,
-  );
-  const exporter = new CountingExporter(options.exporter ?? createOtlpExporter(config.otlp));
-  // Traces, logs and metrics of a replica share its Resource.
-  const fleet = buildFleet(config.environment, new Prng(options.seed ^ 0x5eed));
-  const emitter = new OtelEmitter({
-    exporter,
-    sizing,
-    exportConcurrency: config.exportConcurrency ?? (bench ? 2 : 1),
-    fleet,
-  });
-  const logExporter = config.signals.logs
-    ? new CountingLogExporter(options.logExporter ?? createOtlpLogExporter(config.otlpLogs))
-    : undefined;
-  const logEmitter = logExporter ? new LogEmitter(logExporter, sizing, fleet) : undefined;
-  const metricExporter = config.signals.metrics
-    ? new CountingMetricExporter(options.metricExporter ?? createOtlpMetricExporter(config.otlpMetrics))
-    : undefined;
-  const metrics = metricExporter
-    ? new FleetMetrics(metricExporter, fleet, config.metricIntervalMs, options.seed ^ 0x3e7)
-    : undefined;
-  metrics?.start();
-  const simulation = new DropSimulation({
-    phases: config.phases,
-    stock: config.stock,
-    userPool: config.userPool,
-    seed: options.seed,
-    rate,
-    ...(options.cycles === undefined ? {} : { cycles: options.cycles }),
-  });
-  const truth = options.truthPath ? new TruthWriter(options.truthPath) : undefined;
-  logger.info(
-    {
-      seed: options.seed,
-      protocol: config.otlp.protocol,
-      endpoint: config.otlp.url,
-      headers: Object.keys(config.otlp.headers),
-      logs: config.signals.logs ? config.otlpLogs.url : false,
-      metrics: config.signals.metrics
-        ? { endpoint: config.otlpMetrics.url, intervalMs: config.metricIntervalMs }
-        : false,
-      bench,
-      rate,
-      cycles: options.cycles ?? null,
-      durationMs: options.durationMs ?? null,
-      batch: sizing,
-      phases: Object.fromEntries(
-        DROP_PHASES.map((phase) => [
-          phase,
-          { durationMs: config.phases[phase].durationMs, workers: config.phases[phase].workers },
-        ]),
-      ),
-      stock: config.stock,
-    },
-    "event generator starting",
-  );
+type PhaseStats = { traces: number; spans: number; failed: number; rootMs: number };
 
-  const phaseStats = {} as Record<
-    DropPhase,
-    { traces: number; spans: number; failed: number; rootMs: number }
-  >;
-  for (const phase of DROP_PHASES) phaseStats[phase] = { traces: 0, spans: 0, failed: 0, rootMs: 0 };
-
-  const cpuStart = process.cpuUsage();
-  const wallStart = performance.now();
-  const epochAnchor = Date.now();
+/** One run's state: the SDK pipeline, the simulation, the clock and the counters. */
+class GeneratorRun {
+  readonly bench: boolean;
+  private readonly config: EventGeneratorConfig;
+  private readonly logger: Logger;
+  private readonly rate: number;
+  private readonly sizing: BatchProcessorSizing;
+  private readonly exporter: CountingExporter;
+  private readonly emitter: OtelEmitter;
+  private readonly logExporter: CountingLogExporter | undefined;
+  private readonly logEmitter: LogEmitter | undefined;
+  private readonly metricExporter: CountingMetricExporter | undefined;
+  private readonly metrics: FleetMetrics | undefined;
+  private readonly simulation: DropSimulation;
+  private readonly truth: TruthWriter | undefined;
+  private readonly phaseStats = {} as Record<DropPhase, PhaseStats>;
+  private cpuStart: NodeJS.CpuUsage = process.cpuUsage();
+  private wallStart = performance.now();
+  private epochAnchor = Date.now();
   /** Wall-clock ms the simulation has been pushed back by (backpressure, re-anchoring). */
-  let shiftMs = 0;
-  const simNow = (): number => performance.now() - wallStart - shiftMs;
-  const elapsed = (): number => performance.now() - wallStart;
-  const stopRequested = (): boolean =>
-    options.signal?.aborted === true || (options.durationMs !== undefined && elapsed() >= options.durationMs);
+  private shiftMs = 0;
+  /** Generated traces waiting for their simulated end time, in end order. */
+  private readonly due: TracePlan[] = [];
+  private tracesSkippedAtStop = 0;
+  private readonly progress = { at: performance.now(), spans: 0, traces: 0, failedSpans: 0 };
 
-  // Generated traces waiting for their simulated end time, in end order.
-  const due: TracePlan[] = [];
-  const insertDue = (plan: TracePlan): void => {
-    const end = plan.startMs + plan.durationMs;
-    let i = due.length;
-    while (i > 0 && due[i - 1]!.startMs + due[i - 1]!.durationMs > end) i--;
-    due.splice(i, 0, plan);
-  };
+  constructor(private readonly options: RunOptions) {
+    const { config } = options;
+    this.config = config;
+    this.logger = options.logger;
+    this.bench = options.bench ?? false;
+    this.rate = options.rate ?? config.rate;
+    this.sizing = sizeBatchProcessor(
+      expectedSpanRate(config, this.rate, this.bench),
+      config.batch,
+      config.otlp.timeoutMs,
+    );
+    this.exporter = new CountingExporter(options.exporter ?? createOtlpExporter(config.otlp));
+    // Traces, logs and metrics of a replica share its Resource.
+    const fleet = buildFleet(config.environment, new Prng(options.seed ^ 0x5eed));
+    this.emitter = new OtelEmitter({
+      exporter: this.exporter,
+      sizing: this.sizing,
+      exportConcurrency: config.exportConcurrency ?? (this.bench ? 2 : 1),
+      fleet,
+    });
+    if (config.signals.logs) {
+      this.logExporter = new CountingLogExporter(
+        options.logExporter ?? createOtlpLogExporter(config.otlpLogs),
+      );
+      this.logEmitter = new LogEmitter(this.logExporter, this.sizing, fleet);
+    }
+    if (config.signals.metrics) {
+      this.metricExporter = new CountingMetricExporter(
+        options.metricExporter ?? createOtlpMetricExporter(config.otlpMetrics),
+      );
+      this.metrics = new FleetMetrics(
+        this.metricExporter,
+        fleet,
+        config.metricIntervalMs,
+        options.seed ^ 0x3e7,
+      );
+    }
+    this.simulation = new DropSimulation({
+      phases: config.phases,
+      stock: config.stock,
+      userPool: config.userPool,
+      seed: options.seed,
+      rate: this.rate,
+      ...(options.cycles === undefined ? {} : { cycles: options.cycles }),
+    });
+    this.truth = options.truthPath ? new TruthWriter(options.truthPath) : undefined;
+    for (const phase of DROP_PHASES) this.phaseStats[phase] = { traces: 0, spans: 0, failed: 0, rootMs: 0 };
+  }
 
-  const pendingSpans = (): number => emitter.spansCreated - exporter.counts.exported - exporter.counts.failed;
-  const pendingLogs = (): number =>
-    logEmitter && logExporter
+  logStart(): void {
+    const { config, options } = this;
+    this.logger.info(
+      {
+        seed: options.seed,
+        protocol: config.otlp.protocol,
+        endpoint: config.otlp.url,
+        headers: Object.keys(config.otlp.headers),
+        logs: config.signals.logs ? config.otlpLogs.url : false,
+        metrics: config.signals.metrics
+          ? { endpoint: config.otlpMetrics.url, intervalMs: config.metricIntervalMs }
+          : false,
+        bench: this.bench,
+        rate: this.rate,
+        cycles: options.cycles ?? null,
+        durationMs: options.durationMs ?? null,
+        batch: this.sizing,
+        phases: Object.fromEntries(
+          DROP_PHASES.map((phase) => [
+            phase,
+            { durationMs: config.phases[phase].durationMs, workers: config.phases[phase].workers },
+          ]),
+        ),
+        stock: config.stock,
+      },
+      "event generator starting",
+    );
+  }
+
+  // ---- the clock ----
+
+  /** Simulated time 0 is now; CPU and progress are counted from here. */
+  startClock(): void {
+    this.cpuStart = process.cpuUsage();
+    this.wallStart = performance.now();
+    this.epochAnchor = Date.now();
+    this.progress.at = performance.now();
+    this.metrics?.start();
+  }
+
+  private simNow(): number {
+    return performance.now() - this.wallStart - this.shiftMs;
+  }
+
+  private elapsed(): number {
+    return performance.now() - this.wallStart;
+  }
+
+  private stopRequested(): boolean {
+    const { signal, durationMs } = this.options;
+    return signal?.aborted === true || (durationMs !== undefined && this.elapsed() >= durationMs);
+  }
+
+  private pendingSpans(): number {
+    return this.emitter.spansCreated - this.exporter.counts.exported - this.exporter.counts.failed;
+  }
+
+  private pendingLogs(): number {
+    const { logEmitter, logExporter } = this;
+    return logEmitter && logExporter
       ? logEmitter.logsCreated - logExporter.counts.exported - logExporter.counts.failed
       : 0;
+  }
+
   /** The batch processors would drop: wait for exports first (`pending > 0` lets a huge plan through an empty queue). */
-  const queueFull = (spans: number, logs: number): boolean =>
-    (pendingSpans() > 0 && pendingSpans() + spans > sizing.maxQueueSize) ||
-    (pendingLogs() > 0 && pendingLogs() + logs > sizing.maxQueueSize);
-  const logsOf = (plan: TracePlan): PlannedLog[] => (logEmitter ? planLogs(plan) : []);
-  const waitForExports = (timeoutMs: number): Promise<void> =>
-    logExporter && pendingLogs() > 0 && pendingSpans() === 0
-      ? logExporter.tally.waitForProgress(timeoutMs)
-      : exporter.waitForProgress(timeoutMs);
-  let tracesSkippedAtStop = 0;
-  const emit = async (plan: TracePlan): Promise<void> => {
+  private queueFull(spans: number, logs: number): boolean {
+    const max = this.sizing.maxQueueSize;
+    const pendingSpans = this.pendingSpans();
+    const pendingLogs = this.pendingLogs();
+    return (pendingSpans > 0 && pendingSpans + spans > max) || (pendingLogs > 0 && pendingLogs + logs > max);
+  }
+
+  private logsOf(plan: TracePlan): PlannedLog[] {
+    return this.logEmitter ? planLogs(plan) : [];
+  }
+
+  private waitForExports(timeoutMs: number): Promise<void> {
+    return this.logExporter && this.pendingLogs() > 0 && this.pendingSpans() === 0
+      ? this.logExporter.tally.waitForProgress(timeoutMs)
+      : this.exporter.waitForProgress(timeoutMs);
+  }
+
+  // ---- scheduling ----
+
+  /** Bench mode: simulated time runs ahead of the clock, only backpressure slows it down. */
+  async scheduleAsFastAsPossible(): Promise<void> {
+    let yieldCounter = 0;
+    let next = this.simulation.next();
+    while (next !== undefined && !this.stopRequested()) {
+      const logs = this.logsOf(next);
+      if (this.queueFull(next.spans.length, logs.length)) {
+        await this.emit(next);
+      } else {
+        const pending = this.emitNow(next, logs);
+        if (pending) await pending;
+      }
+      next = this.simulation.next();
+      if (++yieldCounter % 64 === 0) {
+        await yieldToEventLoop();
+        this.maybeLogProgress();
+      }
+    }
+  }
+
+  /** Real time: start each trace when its time comes, emit traces whose end has come. */
+  async scheduleOnTheClock(): Promise<void> {
+    const { due } = this;
+    let next = this.simulation.next();
+    while (next !== undefined && !this.stopRequested()) {
+      let now = this.simNow();
+      // Fell far behind the wall clock (CPU-bound): re-anchor rather than replaying the past in a burst.
+      if (now - next.startMs > 5000) {
+        this.shiftMs += now - next.startMs;
+        now = this.simNow();
+      }
+      while (due.length > 0 && endOf(due[0]!) <= now) await this.emit(due.shift()!);
+      if (next.startMs <= now) {
+        this.insertDue(next);
+        next = this.simulation.next();
+        continue;
+      }
+      const wait = Math.min(next.startMs - now, due.length > 0 ? endOf(due[0]!) - now : 50, 50);
+      this.maybeLogProgress();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait)));
+    }
+    // The simulation is over (or we were asked to stop): the rest of the started traces.
+    if (!this.options.signal?.aborted) {
+      while (due.length > 0 && !this.stopRequested()) {
+        const wait = endOf(due[0]!) - this.simNow();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 50)));
+        while (due.length > 0 && endOf(due[0]!) <= this.simNow()) await this.emit(due.shift()!);
+      }
+    }
+  }
+
+  private insertDue(plan: TracePlan): void {
+    const end = endOf(plan);
+    let i = this.due.length;
+    while (i > 0 && endOf(this.due[i - 1]!) > end) i--;
+    this.due.splice(i, 0, plan);
+  }
+
+  private async emit(plan: TracePlan): Promise<void> {
     // Backpressure: never hand the processors more than their queues hold. (`pending > 0` only keeps a
     // trace larger than the whole queue from waiting forever; plans stay far below the 4096 minimum.)
-    const logs = logsOf(plan);
-    while (queueFull(plan.spans.length, logs.length)) {
-      if (options.signal?.aborted) {
+    const logs = this.logsOf(plan);
+    while (this.queueFull(plan.spans.length, logs.length)) {
+      if (this.options.signal?.aborted) {
         // Stopping while the receiver is slow or down: do not start traces we could not deliver.
-        tracesSkippedAtStop += 1;
+        this.tracesSkippedAtStop += 1;
         return;
       }
       const waitStart = performance.now();
-      await waitForExports(100);
-      if (!bench) shiftMs += performance.now() - waitStart;
-      maybeLogProgress();
+      await this.waitForExports(100);
+      if (!this.bench) this.shiftMs += performance.now() - waitStart;
+      this.maybeLogProgress();
     }
-    const pending = emitNow(plan, logs);
+    const pending = this.emitNow(plan, logs);
     if (pending) await pending;
-  };
+  }
+
   /** Emits at once; returns a promise only when the truth file needs draining. */
-  const emitNow = (plan: TracePlan, logs: PlannedLog[]): Promise<void> | undefined => {
-    const start = epochAnchor + shiftMs + plan.startMs;
-    const emitted = emitter.emit(plan, start);
-    if (logEmitter && logs.length > 0) logEmitter.emit(plan, logs, emitted, start);
-    metrics?.record(plan);
-    const stats = phaseStats[plan.phase];
+  private emitNow(plan: TracePlan, logs: PlannedLog[]): Promise<void> | undefined {
+    const start = this.epochAnchor + this.shiftMs + plan.startMs;
+    const emitted = this.emitter.emit(plan, start);
+    if (this.logEmitter && logs.length > 0) this.logEmitter.emit(plan, logs, emitted, start);
+    this.metrics?.record(plan);
+    const stats = this.phaseStats[plan.phase];
     stats.traces += 1;
     stats.spans += plan.spans.length;
     stats.rootMs += plan.spans[0]!.endMs;
     if (plan.rootFailed) stats.failed += 1;
-    return truth?.write(truthRecord(plan, emitted, start));
-  };
+    return this.truth?.write(truthRecord(plan, emitted, start));
+  }
 
-  let lastProgress = performance.now();
-  let lastProgressSpans = 0;
-  let lastProgressTraces = 0;
-  let lastFailedSpans = 0;
-  const maybeLogProgress = (force = false): void => {
+  // ---- progress ----
+
+  private maybeLogProgress(force = false): void {
+    const { progress, emitter, logger } = this;
     const now = performance.now();
-    if (!force && now - lastProgress < config.progressIntervalMs) return;
-    const seconds = (now - lastProgress) / 1000;
-    const phase = simulation.phase;
-    const state = simulation.dropState;
-    const counts = exporter.counts;
+    if (!force && now - progress.at < this.config.progressIntervalMs) return;
+    const seconds = (now - progress.at) / 1000;
+    const phase = this.simulation.phase;
+    const state = this.simulation.dropState;
+    const counts = this.exporter.counts;
     const fields = {
       cycle: phase ? phase.cycle + 1 : null,
       phase: phase?.phase ?? "done",
-      rps: Math.round(((emitter.tracesCreated - lastProgressTraces) / seconds) * 10) / 10,
-      spansPerSec: Math.round((emitter.spansCreated - lastProgressSpans) / seconds),
+      rps: Math.round(((emitter.tracesCreated - progress.traces) / seconds) * 10) / 10,
+      spansPerSec: Math.round((emitter.spansCreated - progress.spans) / seconds),
       spansCreated: emitter.spansCreated,
       spansExported: counts.exported,
       spansFailed: counts.failed,
-      queued: pendingSpans(),
-      ...(logEmitter && logExporter
+      queued: this.pendingSpans(),
+      stockLeft: state ? state.stockBySize.reduce((sum, count) => sum + count, 0) : null,
+      ...(this.logEmitter && this.logExporter
         ? {
-            logsCreated: logEmitter.logsCreated,
-            logsExported: logExporter.counts.exported,
-            logsFailed: logExporter.counts.failed,
+            logsCreated: this.logEmitter.logsCreated,
+            logsExported: this.logExporter.counts.exported,
+            logsFailed: this.logExporter.counts.failed,
           }
         : {}),
-      ...(metricExporter
-        ? { pointsExported: metricExporter.counts.exported, pointsFailed: metricExporter.counts.failed }
+      ...(this.metricExporter
+        ? {
+            pointsExported: this.metricExporter.counts.exported,
+            pointsFailed: this.metricExporter.counts.failed,
+          }
         : {}),
-      stockLeft: state ? state.stockBySize.reduce((sum, count) => sum + count, 0) : null,
     };
     const failedNow =
-      counts.failed + (logExporter?.counts.failed ?? 0) + (metricExporter?.counts.failed ?? 0);
-    if (failedNow > lastFailedSpans) {
+      counts.failed + (this.logExporter?.counts.failed ?? 0) + (this.metricExporter?.counts.failed ?? 0);
+    if (failedNow > progress.failedSpans) {
       logger.warn(
         { ...fields, lastExportError: counts.lastError },
         "progress: exports failing (receiver down?)",
@@ -372,87 +499,86 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
     } else {
       logger.info(fields, "progress");
     }
-    lastProgress = now;
-    lastProgressSpans = emitter.spansCreated;
-    lastProgressTraces = emitter.tracesCreated;
-    lastFailedSpans = failedNow;
-  };
-
-  let yieldCounter = 0;
-  let next = simulation.next();
-  while (next !== undefined && !stopRequested()) {
-    if (bench) {
-      const logs = logsOf(next);
-      if (queueFull(next.spans.length, logs.length)) await emit(next);
-      else {
-        const pending = emitNow(next, logs);
-        if (pending) await pending;
-      }
-      next = simulation.next();
-      if (++yieldCounter % 64 === 0) {
-        await yieldToEventLoop();
-        maybeLogProgress();
-      }
-      continue;
-    }
-    // Real time: start the trace when its time comes, emit traces whose end has come.
-    let now = simNow();
-    // Fell far behind the wall clock (CPU-bound): re-anchor rather than replaying the past in a burst.
-    if (now - next.startMs > 5000) {
-      shiftMs += now - next.startMs;
-      now = simNow();
-    }
-    while (due.length > 0 && due[0]!.startMs + due[0]!.durationMs <= now) await emit(due.shift()!);
-    if (next.startMs <= now) {
-      insertDue(next);
-      next = simulation.next();
-      continue;
-    }
-    const wait = Math.min(
-      next.startMs - now,
-      due.length > 0 ? due[0]!.startMs + due[0]!.durationMs - now : 50,
-      50,
-    );
-    maybeLogProgress();
-    await new Promise((resolve) => setTimeout(resolve, Math.max(1, wait)));
+    progress.at = now;
+    progress.spans = emitter.spansCreated;
+    progress.traces = emitter.tracesCreated;
+    progress.failedSpans = failedNow;
   }
-  // The simulation is over (or we were asked to stop): the rest of the started traces.
-  if (!bench && !options.signal?.aborted) {
-    while (due.length > 0 && !stopRequested()) {
-      const wait = due[0]!.startMs + due[0]!.durationMs - simNow();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 50)));
-      while (due.length > 0 && due[0]!.startMs + due[0]!.durationMs <= simNow()) await emit(due.shift()!);
-    }
+
+  // ---- end of the run ----
+
+  /** Emits what is still due, then the final flush, bounded: with the receiver down the retries run out here. */
+  async finish(): Promise<void> {
+    for (const plan of this.due.splice(0)) await this.emit(plan);
+    const flushTimeoutMs = this.options.flushTimeoutMs ?? this.config.otlp.timeoutMs * 2 + 5000;
+    let flushTimer: NodeJS.Timeout | undefined;
+    const flushFailed = (error: unknown): void => {
+      this.logger.warn(
+        { error: error instanceof Error ? error.message : String(error) },
+        "final flush reported an error",
+      );
+    };
+    await Promise.race([
+      Promise.all([
+        this.emitter.shutdown().catch(flushFailed),
+        this.logEmitter?.shutdown().catch(flushFailed),
+        this.metrics?.shutdown().catch(flushFailed),
+      ]),
+      new Promise<void>((resolve) => {
+        flushTimer = setTimeout(resolve, flushTimeoutMs);
+      }),
+    ]);
+    clearTimeout(flushTimer);
+    if (this.truth) await this.truth.close();
+    this.maybeLogProgress(true);
   }
-  for (const plan of due.splice(0)) await emit(plan);
 
-  // Final flush, bounded: with the receiver down this is where the retries run out.
-  const flushTimeoutMs = options.flushTimeoutMs ?? config.otlp.timeoutMs * 2 + 5000;
-  let flushTimer: NodeJS.Timeout | undefined;
-  const flushFailed = (error: unknown): void => {
-    logger.warn(
-      { error: error instanceof Error ? error.message : String(error) },
-      "final flush reported an error",
-    );
-  };
-  await Promise.race([
-    Promise.all([
-      emitter.shutdown().catch(flushFailed),
-      logEmitter?.shutdown().catch(flushFailed),
-      metrics?.shutdown().catch(flushFailed),
-    ]),
-    new Promise<void>((resolve) => {
-      flushTimer = setTimeout(resolve, flushTimeoutMs);
-    }),
-  ]);
-  clearTimeout(flushTimer);
-  if (truth) await truth.close();
-  maybeLogProgress(true);
+  summary(): RunSummary {
+    const { options, config, emitter, simulation } = this;
+    const elapsedMs = this.elapsed();
+    const cpu = process.cpuUsage(this.cpuStart);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const counts = this.exporter.counts;
+    return {
+      seed: options.seed,
+      protocol: options.exporter ? "custom" : config.otlp.protocol,
+      endpoint: options.exporter ? "custom" : config.otlp.url,
+      elapsedMs: Math.round(elapsedMs),
+      traces: emitter.tracesCreated,
+      spansCreated: emitter.spansCreated,
+      spansExported: counts.exported,
+      spansFailed: counts.failed,
+      spansUnsent: this.pendingSpans(),
+      exportBatches: counts.exportedBatches,
+      failedBatches: counts.failedBatches,
+      meanExportMs:
+        Math.round((counts.exportMs / Math.max(1, counts.exportedBatches + counts.failedBatches)) * 10) / 10,
+      spansPerSec: Math.round(emitter.spansCreated / (elapsedMs / 1000)),
+      tracesSkippedAtStop: this.tracesSkippedAtStop,
+      cpuMs: Math.round(cpuMs),
+      spansPerCpuSec: Math.round(emitter.spansCreated / (cpuMs / 1000)),
+      cyclesCompleted: simulation.sellOuts.length,
+      byPhase: phaseSummaries(this.phaseStats),
+      sellOutsMsIntoDrop: simulation.sellOuts.map((s) =>
+        s.msIntoDrop === undefined ? null : Math.round(s.msIntoDrop),
+      ),
+      ...(counts.lastError ? { lastExportError: counts.lastError } : {}),
+      ...(this.logEmitter && this.logExporter
+        ? { logs: signalSummary(this.logEmitter.logsCreated, this.logExporter.counts) }
+        : {}),
+      ...(this.metrics && this.metricExporter
+        ? { metrics: signalSummary(this.metrics.pointsCreated(), this.metricExporter.counts) }
+        : {}),
+    };
+  }
+}
 
-  const elapsedMs = elapsed();
-  const cpu = process.cpuUsage(cpuStart);
-  const cpuMs = (cpu.user + cpu.system) / 1000;
-  const counts = exporter.counts;
+/** When a trace ends in simulated time: it is emitted then, as a service exports a span after it ended. */
+function endOf(plan: TracePlan): number {
+  return plan.startMs + plan.durationMs;
+}
+
+function phaseSummaries(phaseStats: Record<DropPhase, PhaseStats>): Partial<Record<DropPhase, PhaseSummary>> {
   const byPhase: Partial<Record<DropPhase, PhaseSummary>> = {};
   for (const phase of DROP_PHASES) {
     const stats = phaseStats[phase];
@@ -465,31 +591,5 @@ export async function runGenerator(options: RunOptions): Promise<RunSummary> {
       meanRootMs: Math.round((stats.rootMs / stats.traces) * 10) / 10,
     };
   }
-  return {
-    seed: options.seed,
-    protocol: options.exporter ? "custom" : config.otlp.protocol,
-    endpoint: options.exporter ? "custom" : config.otlp.url,
-    elapsedMs: Math.round(elapsedMs),
-    traces: emitter.tracesCreated,
-    spansCreated: emitter.spansCreated,
-    spansExported: counts.exported,
-    spansFailed: counts.failed,
-    spansUnsent: pendingSpans(),
-    exportBatches: counts.exportedBatches,
-    failedBatches: counts.failedBatches,
-    meanExportMs:
-      Math.round((counts.exportMs / Math.max(1, counts.exportedBatches + counts.failedBatches)) * 10) / 10,
-    spansPerSec: Math.round(emitter.spansCreated / (elapsedMs / 1000)),
-    tracesSkippedAtStop,
-    cpuMs: Math.round(cpuMs),
-    spansPerCpuSec: Math.round(emitter.spansCreated / (cpuMs / 1000)),
-    cyclesCompleted: simulation.sellOuts.length,
-    byPhase,
-    sellOutsMsIntoDrop: simulation.sellOuts.map((s) =>
-      s.msIntoDrop === undefined ? null : Math.round(s.msIntoDrop),
-    ),
-    ...(counts.lastError ? { lastExportError: counts.lastError } : {}),
-    ...(logEmitter && logExporter ? { logs: signalSummary(logEmitter.logsCreated, logExporter.counts) } : {}),
-    ...(metricExporter ? { metrics: signalSummary(metrics!.pointsCreated(), metricExporter.counts) } : {}),
-  };
+  return byPhase;
 }

@@ -544,7 +544,7 @@ function notifyUser(
 }
 
 function paymentAuthorize(ctx: RequestContext, checkout: SpanHandle, amount: number): Outcome {
-  const { prng, lat, session } = ctx;
+  const { lat, session } = ctx;
   return grpcCall(
     checkout,
     lat,
@@ -552,120 +552,11 @@ function paymentAuthorize(ctx: RequestContext, checkout: SpanHandle, amount: num
     "snkrs.payment.v1.PaymentService",
     "Authorize",
     (server) => {
-      let fraudServer: SpanHandle | undefined;
-      let score = 0;
-      const fraud = grpcCall(
-        server,
-        lat,
-        "fraud",
-        "snkrs.fraud.v1.FraudService",
-        "Score",
-        (fs) => {
-          fraudServer = fs;
-          redisCommand(fs, lat, "fraudFeatures", "HGETALL", `HGETALL features:user:${session.userId}`);
-          fs.leaf(
-            {
-              scope: "app",
-              name: "fraud.model.predict",
-              kind: "INTERNAL",
-              attributes: { "fraud.model.version": "gbm-2026.11" },
-            },
-            lat.work(9, 0.3),
-          );
-          const high = prng.chance(session.isBot ? 0.35 : 0.012);
-          score = high
-            ? prng.uniform(FRAUD_DECLINE_THRESHOLD, 0.995)
-            : Math.min(0.84, prng.exponential(0.08));
-          fs.set("fraud.score", Math.round(score * 1000) / 1000);
-          return OK;
-        },
-        { "user.id": session.userId, "payment.amount": amount },
-      );
-      if (fraud.status >= 400) return upstreamFailure("payment", "fraud", fraud, 503);
-      if (score >= FRAUD_DECLINE_THRESHOLD) {
-        ctx.b.fault("fraud_high", [server, ...(fraudServer ? [fraudServer] : [])], false);
-        return {
-          status: 403,
-          error: makeError(
-            "payment",
-            "FraudDeclinedError",
-            `risk score ${score.toFixed(3)} above decline threshold ${FRAUD_DECLINE_THRESHOLD}`,
-          ),
-        };
-      }
-      // Up to two attempts at the PSP; a timeout on the first is retried.
-      const timeouts: SpanHandle[] = [];
-      let declined: SpanHandle | undefined;
-      const timeoutChance = paymentTimeoutProbability(lat.load);
-      for (let attempt = 1; attempt <= 2; attempt++) {
-        const timedOut = prng.chance(timeoutChance);
-        const psp = server.child(
-          {
-            scope: "http",
-            name: "POST /v1/payment_intents",
-            kind: "CLIENT",
-            attributes: {
-              "http.request.method": "POST",
-              "url.full": `https://${PSP.host}/v1/payment_intents`,
-              "server.address": PSP.host,
-              "server.port": PSP.port,
-              "network.protocol.version": "1.1",
-              "http.request.resend_count": attempt - 1,
-            },
-          },
-          (span) => {
-            span.work(timedOut ? PSP_TIMEOUT_MS + prng.uniform(0, 4) : lat.external(190, 0.35));
-            return span;
-          },
-        );
-        if (!timedOut) {
-          // The issuer says no now and then (insufficient funds, card blocked): the PSP answers 402.
-          if (prng.chance(session.isBot ? 0.08 : 0.02)) {
-            psp.set("http.response.status_code", 402);
-            psp.set("error.type", "402");
-            psp.fail(
-              makeError("payment", "HTTPError", "Request failed with status code 402 (card_declined)"),
-            );
-            declined = psp;
-          } else {
-            psp.set("http.response.status_code", 200);
-          }
-          break;
-        }
-        psp.set("error.type", "TimeoutError");
-        psp.fail(
-          makeError(
-            "payment",
-            "TimeoutError",
-            `The operation was aborted due to timeout (${PSP_TIMEOUT_MS} ms, ${PSP.host})`,
-          ),
-        );
-        timeouts.push(psp);
-        server.work(80 + prng.uniform(0, 40));
-      }
-      if (timeouts.length === 2) {
-        ctx.b.fault("payment_timeout", [...timeouts, server], false);
-        return {
-          status: 504,
-          error: makeError(
-            "payment",
-            "PaymentProviderTimeoutError",
-            `payment provider did not answer after 2 attempts`,
-          ),
-        };
-      }
-      if (timeouts.length === 1) ctx.b.fault("payment_timeout", timeouts, true);
-      if (declined) {
-        ctx.b.fault("payment_declined", [declined, server], false);
-        return {
-          status: 402,
-          error: makeError(
-            "payment",
-            "CardDeclinedError",
-            "the card issuer declined the payment (card_declined)",
-          ),
-        };
-      }
+      const refused = scoreFraud(ctx, server, amount);
+      if (refused) return refused;
+      const { timeouts, declined } = callPaymentProvider(ctx, server);
+      const failed = paymentProviderFailure(ctx, server, timeouts, declined);
+      if (failed) return failed;
       const failure = query(ctx, server, "paymentsDb", {
         operation: "INSERT",
         table: "payments",
@@ -677,6 +568,141 @@ function paymentAuthorize(ctx: RequestContext, checkout: SpanHandle, amount: num
     },
     { "user.id": session.userId, "payment.amount": amount, "payment.currency": "USD" },
   );
+}
+
+/** The fraud service scores the payment; a high score declines it (403). */
+function scoreFraud(ctx: RequestContext, server: SpanHandle, amount: number): Outcome | undefined {
+  const { prng, lat, session } = ctx;
+  let fraudServer: SpanHandle | undefined;
+  let score = 0;
+  const fraud = grpcCall(
+    server,
+    lat,
+    "fraud",
+    "snkrs.fraud.v1.FraudService",
+    "Score",
+    (fs) => {
+      fraudServer = fs;
+      redisCommand(fs, lat, "fraudFeatures", "HGETALL", `HGETALL features:user:${session.userId}`);
+      fs.leaf(
+        {
+          scope: "app",
+          name: "fraud.model.predict",
+          kind: "INTERNAL",
+          attributes: { "fraud.model.version": "gbm-2026.11" },
+        },
+        lat.work(9, 0.3),
+      );
+      const high = prng.chance(session.isBot ? 0.35 : 0.012);
+      score = high ? prng.uniform(FRAUD_DECLINE_THRESHOLD, 0.995) : Math.min(0.84, prng.exponential(0.08));
+      fs.set("fraud.score", Math.round(score * 1000) / 1000);
+      return OK;
+    },
+    { "user.id": session.userId, "payment.amount": amount },
+  );
+  if (fraud.status >= 400) return upstreamFailure("payment", "fraud", fraud, 503);
+  if (score >= FRAUD_DECLINE_THRESHOLD) {
+    ctx.b.fault("fraud_high", [server, ...(fraudServer ? [fraudServer] : [])], false);
+    return {
+      status: 403,
+      error: makeError(
+        "payment",
+        "FraudDeclinedError",
+        `risk score ${score.toFixed(3)} above decline threshold ${FRAUD_DECLINE_THRESHOLD}`,
+      ),
+    };
+  }
+  return undefined;
+}
+
+/** Calls the payment provider: a timeout on the first of two attempts is retried; the issuer may decline. */
+function callPaymentProvider(
+  ctx: RequestContext,
+  server: SpanHandle,
+): { timeouts: SpanHandle[]; declined: SpanHandle | undefined } {
+  const { prng, lat, session } = ctx;
+  // Up to two attempts at the PSP; a timeout on the first is retried.
+  const timeouts: SpanHandle[] = [];
+  let declined: SpanHandle | undefined;
+  const timeoutChance = paymentTimeoutProbability(lat.load);
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const timedOut = prng.chance(timeoutChance);
+    const psp = server.child(
+      {
+        scope: "http",
+        name: "POST /v1/payment_intents",
+        kind: "CLIENT",
+        attributes: {
+          "http.request.method": "POST",
+          "url.full": `https://${PSP.host}/v1/payment_intents`,
+          "server.address": PSP.host,
+          "server.port": PSP.port,
+          "network.protocol.version": "1.1",
+          "http.request.resend_count": attempt - 1,
+        },
+      },
+      (span) => {
+        span.work(timedOut ? PSP_TIMEOUT_MS + prng.uniform(0, 4) : lat.external(190, 0.35));
+        return span;
+      },
+    );
+    if (!timedOut) {
+      // The issuer says no now and then (insufficient funds, card blocked): the PSP answers 402.
+      if (prng.chance(session.isBot ? 0.08 : 0.02)) {
+        psp.set("http.response.status_code", 402);
+        psp.set("error.type", "402");
+        psp.fail(makeError("payment", "HTTPError", "Request failed with status code 402 (card_declined)"));
+        declined = psp;
+      } else {
+        psp.set("http.response.status_code", 200);
+      }
+      break;
+    }
+    psp.set("error.type", "TimeoutError");
+    psp.fail(
+      makeError(
+        "payment",
+        "TimeoutError",
+        `The operation was aborted due to timeout (${PSP_TIMEOUT_MS} ms, ${PSP.host})`,
+      ),
+    );
+    timeouts.push(psp);
+    server.work(80 + prng.uniform(0, 40));
+  }
+  return { timeouts, declined };
+}
+
+/** The answer when the payment provider timed out twice or declined; records the faults. */
+function paymentProviderFailure(
+  ctx: RequestContext,
+  server: SpanHandle,
+  timeouts: SpanHandle[],
+  declined: SpanHandle | undefined,
+): Outcome | undefined {
+  if (timeouts.length === 2) {
+    ctx.b.fault("payment_timeout", [...timeouts, server], false);
+    return {
+      status: 504,
+      error: makeError(
+        "payment",
+        "PaymentProviderTimeoutError",
+        `payment provider did not answer after 2 attempts`,
+      ),
+    };
+  }
+  if (timeouts.length === 1) ctx.b.fault("payment_timeout", timeouts, true);
+  if (declined) {
+    ctx.b.fault("payment_declined", [declined, server], false);
+    return {
+      status: 402,
+      error: makeError(
+        "payment",
+        "CardDeclinedError",
+        "the card issuer declined the payment (card_declined)",
+      ),
+    };
+  }
+  return undefined;
 }
 
 function reserveStock(ctx: RequestContext, checkout: SpanHandle, sizeIndex: number): Outcome {

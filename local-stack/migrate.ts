@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { runCli } from "../shared/cli.ts";
+import { flagsOverEnv, runCli } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { applySchema } from "../shared/clickhouse-ddl.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
@@ -13,9 +13,9 @@ const program = new Command("migrate")
   )
   .option("--database <name>", "target database (default CLICKHOUSE_DATABASE, otel)")
   .action(async (flags: { database?: string }) => {
-    const config = readClickHouseConfig(
-      flags.database ? { ...process.env, CLICKHOUSE_DATABASE: flags.database } : process.env,
-    );
+    const config = flagsOverEnv([
+      { variable: "CLICKHOUSE_DATABASE", flag: "--database", value: flags.database },
+    ]).read(readClickHouseConfig);
     const { ttlDays } = readSchemaConfig();
     const log = createLogger("migrate");
     // The database may not exist yet, so connect to `default` for the DDL (it names the database explicitly).

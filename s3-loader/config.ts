@@ -1,7 +1,7 @@
 import os from "node:os";
 import {
-  ConfigError,
   type Env,
+  parseShard,
   readBool,
   readBytes,
   readDurationMs,
@@ -46,20 +46,6 @@ export interface S3LoaderConfig {
   listPageSize: number;
   /** Debug hook for crash tests: exit(137) right after the first insert, before the ledger update. */
   crashAfterInsert: boolean;
-}
-
-export function parseShard(
-  text: string,
-  variable = "LOADER_SHARD",
-): { shardIndex: number; shardCount: number } {
-  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
-  if (!match) throw new ConfigError(variable, `expected i/n like 0/2, got "${text}"`);
-  const shardIndex = Number(match[1]);
-  const shardCount = Number(match[2]);
-  if (shardCount < 1 || shardIndex >= shardCount) {
-    throw new ConfigError(variable, `shard index must be below the shard count, got "${text}"`);
-  }
-  return { shardIndex, shardCount };
 }
 
 export function readS3LoaderConfig(env: Env = process.env): S3LoaderConfig {

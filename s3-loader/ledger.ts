@@ -259,7 +259,7 @@ export class Ledger {
 
 import { Readable } from "node:stream";
 
-/** One in-memory body per request (never a multi-chunk stream; see DESIGN.md on chDB and dedup tokens). */
+/** One in-memory body per request (never a multi-chunk stream; see docs/ARCHITECTURE.md on chDB and dedup tokens). */
 export function bodyStream(body: string | Buffer): Readable {
   return Readable.from([typeof body === "string" ? Buffer.from(body) : body], { objectMode: false });
 }

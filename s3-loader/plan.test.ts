@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { keyMinute, minutePartitionPrefix } from "../shared/awss3-layout.ts";
 import {
   batchId,
   groupBatches,
   insertToken,
-  keyMinute,
   listStartAfter,
-  minutePartitionPrefix,
   objectEncoding,
   retryDelayMs,
   shardOf,

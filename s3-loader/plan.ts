@@ -4,6 +4,7 @@
  * and insert tokens, and the retry backoff.
  */
 import { createHash } from "node:crypto";
+import { keyMinute, minutePartitionPrefix } from "../shared/awss3-layout.ts";
 import type { SignalName } from "../shared/otlp/signals.ts";
 
 export interface ListedObject {
@@ -27,29 +28,6 @@ export function shardOf(text: string, shardCount: number): number {
 }
 
 // ------------------------------------------------------------------ watermark / late window
-
-const MINUTE_PARTITION = /(^|\/)year=(\d{4})\/month=(\d{2})\/day=(\d{2})\/hour=(\d{2})\/minute=(\d{2})\//;
-
-/** The minute partition (UTC ms) a collector-layout key belongs to, if it has one. */
-export function keyMinute(key: string): number | undefined {
-  const m = MINUTE_PARTITION.exec(key);
-  if (!m) return undefined;
-  const ms = Date.UTC(Number(m[2]), Number(m[3]) - 1, Number(m[4]), Number(m[5]), Number(m[6]));
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-function pad(value: number, width = 2): string {
-  return String(value).padStart(width, "0");
-}
-
-/** `[prefix/]year=YYYY/month=MM/day=DD/hour=HH/minute=MM/` of a minute (UTC ms). */
-export function minutePartitionPrefix(prefix: string, minuteMs: number): string {
-  const d = new Date(minuteMs);
-  const path = `year=${pad(d.getUTCFullYear(), 4)}/month=${pad(d.getUTCMonth() + 1)}/day=${pad(
-    d.getUTCDate(),
-  )}/hour=${pad(d.getUTCHours())}/minute=${pad(d.getUTCMinutes())}/`;
-  return prefix ? `${prefix}/${path}` : path;
-}
 
 /**
  * Where a poll starts listing (ListObjectsV2 StartAfter). Objects inside one

@@ -1,4 +1,5 @@
-import { ConfigError } from "./config/env.ts";
+import { Command } from "commander";
+import { ConfigError, type Env } from "./config/env.ts";
 
 /** Exit codes shared by every command. */
 export const EXIT_FAILURE = 1;
@@ -43,4 +44,70 @@ export function onShutdownSignal(handler: (signal: NodeJS.Signals) => Promise<vo
       );
     });
   }
+}
+
+/** A command-line flag that stands for an environment variable. */
+export interface FlagOverride {
+  /** The variable the flag sets, e.g. COLLECTOR_HTTP_PORT. */
+  variable: string;
+  /** The flag as typed, e.g. --http-port (named in errors). */
+  flag: string;
+  /** The flag's value; undefined when not given, null to unset the variable. */
+  value: string | number | undefined | null;
+}
+
+export interface FlagsOverEnv {
+  /** The environment with every given flag applied. */
+  env: Env;
+  /** Runs a config reader on that environment; a bad flag value is reported under the flag's name. */
+  read<T>(reader: (env: Env) => T): T;
+}
+
+/**
+ * The one way every command applies its flags: a given flag replaces the
+ * environment variable of the same setting, and the stage's own config
+ * reader validates the result, so a flag accepts exactly what its variable
+ * accepts and fails with the same one-line ConfigError (naming the flag).
+ */
+export function flagsOverEnv(overrides: FlagOverride[], base: Env = process.env): FlagsOverEnv {
+  const env: Env = { ...base };
+  const flagOf = new Map<string, string>();
+  for (const { variable, flag, value } of overrides) {
+    if (value === undefined) continue;
+    if (value === null) delete env[variable];
+    else {
+      env[variable] = String(value);
+      flagOf.set(variable, flag);
+    }
+  }
+  return {
+    env,
+    read(reader) {
+      try {
+        return reader(env);
+      } catch (error) {
+        const flag = error instanceof ConfigError ? flagOf.get(error.variable) : undefined;
+        if (flag === undefined) throw error;
+        throw new ConfigError(
+          flag,
+          (error as ConfigError).message.slice((error as ConfigError).variable.length + 2),
+        );
+      }
+    },
+  };
+}
+
+/**
+ * A command line: the program, then one function per subcommand that adds
+ * it. Every stage's commands.ts builds its program this way (cli.ts parses
+ * it), so importing a commands module runs nothing.
+ */
+export function commandLine(
+  name: string,
+  description: string,
+  ...subcommands: Array<(program: Command) => void>
+): Command {
+  const program = new Command(name).description(description);
+  for (const add of subcommands) add(program);
+  return program;
 }

@@ -5,7 +5,7 @@ import type { S3Config } from "./config/s3.ts";
  * The one factory for S3 clients. Path-style addressing works with MinIO and
  * the embedded s3rver; checksums only WHEN_REQUIRED because the SDK's default
  * flexible checksums make a streamed PutObject store aws-chunked framing on
- * s3rver (a corrupt object) — see DESIGN.md.
+ * s3rver (a corrupt object) — see docs/ARCHITECTURE.md, "Facts".
  */
 export function createS3Client(config: S3Config): S3Client {
   // Node 20 is supported by the SDK versions we pin; its notice about future

@@ -1,7 +1,5 @@
-import { readdirSync } from "node:fs";
 import path from "node:path";
-
-const SKIP = new Set(["node_modules", ".git", "data", ".data", "tmp", "coverage"]);
+import { sourceFiles } from "./import-graph.ts";
 
 /**
  * Every TypeScript config reader of the repository: the shared readers in
@@ -10,22 +8,14 @@ const SKIP = new Set(["node_modules", ".git", "data", ".data", "tmp", "coverage"
  * variables the project reads walk these files.
  */
 export function configReaderFiles(root: string): string[] {
-  const found: string[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (SKIP.has(entry.name)) continue;
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (isConfigReader(path.relative(root, full))) found.push(full);
-    }
-  };
-  walk(root);
-  return found.sort();
+  return sourceFiles(root)
+    .filter(isConfigReader)
+    .map((file) => path.join(root, file));
 }
 
 function isConfigReader(relative: string): boolean {
   if (!relative.endsWith(".ts") || relative.endsWith(".test.ts")) return false;
-  if (relative.startsWith(`shared${path.sep}config${path.sep}`)) return true;
-  const name = path.basename(relative);
+  if (relative.startsWith("shared/config/")) return true;
+  const name = path.posix.basename(relative);
   return name === "config.ts" || name.endsWith("-config.ts");
 }

@@ -9,7 +9,8 @@
  */
 import os from "node:os";
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { Embedder } from "../../embedding-enricher/embedder.ts";
+import type { Embedder } from "../../embedding-enricher/index.ts";
+import { createEnricherSearch } from "../../embedding-enricher/index.ts";
 import { runCli } from "../../shared/cli.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readInt } from "../../shared/config/env.ts";
@@ -18,7 +19,6 @@ import { createAgentClickHouseClient } from "../clickhouse.ts";
 import { dispatchTool } from "../dispatch.ts";
 import { insertSyntheticEnrichment, insertSyntheticSpans } from "../testing/synthetic.ts";
 import { ALL_TOOLS } from "../tools/index.ts";
-import { createEnricherSearch } from "../tools/semantic-search.ts";
 import type { ToolContext } from "../tools/types.ts";
 
 const TARGET_MS = 300;

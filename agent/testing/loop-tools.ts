@@ -1,4 +1,5 @@
 import { renderTable } from "../tools/format.ts";
+import { recordSql } from "../tools/query.ts";
 import { type AgentTool, type AnyAgentTool, ToolInputError } from "../tools/types.ts";
 import { readObject, requiredString } from "../tools/validate.ts";
 
@@ -11,8 +12,9 @@ const echoTool: AgentTool<{ word: string }> = {
     return { word: requiredString(readObject(raw, ["word"]), "word") };
   },
   describe: (input) => `word=${input.word}`,
-  async run(_ctx, input) {
-    return { text: `echo: ${input.word}`, rows: 1, sql: [`SELECT '${input.word}'`], truncated: false };
+  async run(ctx, input) {
+    recordSql(ctx, `SELECT '${input.word}'`);
+    return { text: `echo: ${input.word}`, rows: 1, truncated: false };
   },
 };
 
@@ -28,7 +30,7 @@ const manyRowsTool: AgentTool<Record<string, never>> = {
   async run(ctx) {
     const rows = Array.from({ length: 500 }, (_, i) => [i, `row-${i}`]);
     const table = renderTable(["n", "name"], rows, ctx.limits);
-    return { text: table.text, rows: 500, sql: [], truncated: table.truncated };
+    return { text: table.text, rows: 500, truncated: table.truncated };
   },
 };
 

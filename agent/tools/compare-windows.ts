@@ -9,8 +9,8 @@ import {
   where,
 } from "./filters.ts";
 import { formatMs, renderTable } from "./format.ts";
-import { num, pct, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, pct, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { ToolInputError } from "./types.ts";
 import {
   type Fields,
@@ -153,7 +153,7 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
   },
   describe: (input) =>
     `${describeFilter(input.filter)} A=[${describeSide(input.a)}] B=[${describeSide(input.b)}]`,
-  async run(ctx: ToolContext, input: CompareWindowsInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: CompareWindowsInput): Promise<ToolResult> {
     const a = sideCondition(input.a, "a");
     const b = sideCondition(input.b, "b");
     const flt = spanFilterCondition(input.filter);
@@ -170,7 +170,6 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
     const errorsSql = `SELECT ${windowLabel}, ${ERROR_MESSAGE_SQL} AS message, count() AS errors
       FROM otel_traces ${where([...flt.sql, `((${aSql}) OR (${bSql}))`, "StatusCode = 'Error'"])}
       GROUP BY w, message ORDER BY w, errors DESC, message LIMIT {top:UInt32} BY w`;
-    const sql = [sqlWithParams(statsSql, params), sqlWithParams(errorsSql, errorsParams)];
     const stats = await queryRows<StatsRow>(ctx, statsSql, params);
     const errors = await queryRows<ErrorRow>(ctx, errorsSql, errorsParams);
     const side = (w: string) => stats.find((s) => s.w === w);
@@ -224,6 +223,6 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
         "Top error messages in B:",
         errorTable("B"),
       ].join("\n") + hint;
-    return { text, rows: rows.length + errors.length, sql, truncated: table.truncated };
+    return { text, rows: rows.length + errors.length, truncated: table.truncated };
   },
 };

@@ -1,4 +1,4 @@
-import type { TreeNode } from "./waterfall.ts";
+import type { TreeNode } from "./span-tree.ts";
 
 /**
  * The critical path of a trace by the standard algorithm (the one Jaeger's UI

@@ -120,6 +120,7 @@ export async function serviceHint(ctx: ToolContext, service: string | undefined)
     `SELECT ServiceName AS name, positionCaseInsensitive(ServiceName, {service:String}) > 0 OR positionCaseInsensitive({service:String}, ServiceName) > 0 AS close
      FROM otel_traces GROUP BY ServiceName ORDER BY close DESC, name LIMIT 30`,
     { service },
+    { record: false },
   );
   if (rows.some((r) => r.name === service)) return "";
   const close = rows.filter((r) => Number(r.close) === 1).map((r) => r.name);

@@ -11,8 +11,8 @@ import {
 import { SPAN_LIST_COLUMNS, SPAN_LIST_HEADER, type SpanListRow, spanListTable } from "./find-slow-spans.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { mineMessages, readNotice } from "./message-patterns.ts";
-import { num, pct, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, pct, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalEnum, optionalNumber, optionalString, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -85,7 +85,7 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
     ]
       .filter(Boolean)
       .join(" "),
-  async run(ctx: ToolContext, input: FindErrorsInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: FindErrorsInput): Promise<ToolResult> {
     const win = windowCondition(input.window);
     const flt = spanFilterCondition(input.filter);
     const params: Record<string, unknown> = { ...win.params, ...flt.params };
@@ -95,10 +95,8 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
       errorConditions.push(`positionCaseInsensitive(${ERROR_MESSAGE_SQL}, {message:String}) > 0`);
       params.message = input.messageContains;
     }
-    const sql: string[] = [];
     const totalSql = `SELECT count() AS spans, countIf(${errorConditions.slice(scope.length).join(" AND ")}) AS errors
       FROM otel_traces ${where(scope)}`;
-    sql.push(sqlWithParams(totalSql, params));
     const [totals] = await queryRows<{ spans: string; errors: string }>(ctx, totalSql, params);
     const spans = num(totals?.spans);
     const errors = num(totals?.errors);
@@ -109,7 +107,6 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
     if (input.groupBy === "span") {
       const listSql = `SELECT ${SPAN_LIST_COLUMNS}, ${ERROR_MESSAGE_SQL} AS error_message FROM otel_traces ${where(errorConditions)}
         ORDER BY Timestamp DESC, SpanId ASC LIMIT {limit:UInt32}`;
-      sql.push(sqlWithParams(listSql, listParams));
       const rows = await queryRows<SpanListRow & { error_message: string }>(ctx, listSql, listParams);
       const table = renderTable(
         [...SPAN_LIST_HEADER, "message"],
@@ -120,7 +117,6 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
       return {
         text: `${header}; latest ${rows.length}:\n${table.text}${hint}`,
         rows: rows.length,
-        sql,
         truncated: table.truncated,
       };
     }
@@ -131,7 +127,6 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
       params,
       keyCount: 2,
     });
-    sql.push(...mined.sql);
     const groups = mined.groups.slice(0, listParams.limit);
     const table = renderTable(
       ["service", "span", "pattern", "errors", "variants", "last_seen", "example"],
@@ -153,7 +148,6 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
         `${header}; ${mined.groups.length} groups by service, span and message pattern (${readNotice(mined)}); ` +
         `top ${groups.length} by count (group_by="span" lists spans with trace ids):\n${table.text}${hint}`,
       rows: groups.length,
-      sql,
       truncated: table.truncated || cut,
     };
   },

@@ -1,8 +1,8 @@
 import { serviceHint, where } from "./filters.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
-import { num, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalEnum, optionalNumber, optionalString, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -147,24 +147,17 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
     ]
       .filter(Boolean)
       .join(" "),
-  async run(ctx: ToolContext, input: FindLogsInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: FindLogsInput): Promise<ToolResult> {
     if (!(await hasLogsTable(ctx))) {
       return {
         text: "There is no otel_logs table: this deployment stores no logs yet.",
         rows: 0,
-        sql: [],
         truncated: false,
       };
     }
-    const sql: string[] = [];
     const scope = [describeLogFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(", ");
     if (input.groupBy === "record") {
-      const { rows, matched } = await queryLogRecords(
-        ctx,
-        input,
-        Math.min(input.limit, ctx.limits.maxRows),
-        sql,
-      );
+      const { rows, matched } = await queryLogRecords(ctx, input, Math.min(input.limit, ctx.limits.maxRows));
       const hint =
         matched === 0 && input.filter.service ? await logServiceHint(ctx, input.filter.service) : "";
       const table = renderTable(
@@ -176,11 +169,10 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
       return {
         text: `${matched} log records match (${scope}); ${input.filter.traceId ? "first" : "latest"} ${rows.length}:\n${table.text}${hint}`,
         rows: rows.length,
-        sql,
         truncated: table.truncated,
       };
     }
-    const { mined, matched } = await queryLogPatterns(ctx, input, sql);
+    const { mined, matched } = await queryLogPatterns(ctx, input);
     const hint = matched === 0 && input.filter.service ? await logServiceHint(ctx, input.filter.service) : "";
     const shown = mined.groups.slice(0, input.limit);
     const table = renderTable(
@@ -203,7 +195,6 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
         `${matched} log records match (${scope}); ${mined.groups.length} patterns (${readNotice(mined)}), ` +
         `top ${shown.length} by count (group_by="record" lists records with trace ids):\n${table.text}${hint}`,
       rows: shown.length,
-      sql,
       truncated: table.truncated || shown.length < mined.groups.length || mined.read < mined.distinctTotal,
     };
   },
@@ -224,10 +215,8 @@ async function countLogs(
   ctx: ToolContext,
   conditions: string[],
   params: Record<string, unknown>,
-  sql: string[],
 ): Promise<number> {
   const totalSql = `SELECT count() AS n FROM otel_logs ${where(conditions)}`;
-  sql.push(sqlWithParams(totalSql, params));
   const [total] = await queryRows<{ n: string }>(ctx, totalSql, params);
   return num(total?.n);
 }
@@ -237,20 +226,18 @@ export async function queryLogRecords(
   ctx: ToolContext,
   input: { window: TimeWindow; filter: LogFilter },
   limit: number,
-  sql: string[] = [],
 ): Promise<{ rows: LogRow[]; matched: number }> {
   const win = windowCondition(input.window);
   const flt = logFilterCondition(input.filter);
   const conditions = [...win.sql, ...flt.sql];
   const params: Record<string, unknown> = { ...win.params, ...flt.params };
-  const matched = await countLogs(ctx, conditions, params, sql);
+  const matched = await countLogs(ctx, conditions, params);
   const listParams = { ...params, limit };
   // One trace reads as a story (oldest first); a search shows the newest.
   const order = input.filter.traceId ? "Timestamp ASC" : "Timestamp DESC";
   const listSql = `SELECT toUnixTimestamp64Milli(Timestamp) AS ts_ms, ServiceName AS service, SeverityText AS severity,
       Body AS body, TraceId AS trace_id, SpanId AS span_id
     FROM otel_logs ${where(conditions)} ORDER BY ${order}, SpanId LIMIT {limit:UInt32}`;
-  sql.push(sqlWithParams(listSql, listParams));
   const rows = await queryRows<LogRow>(ctx, listSql, listParams);
   return { rows, matched };
 }
@@ -259,13 +246,12 @@ export async function queryLogRecords(
 export async function queryLogPatterns(
   ctx: ToolContext,
   input: { window: TimeWindow; filter: LogFilter },
-  sql: string[] = [],
 ): Promise<{ mined: Awaited<ReturnType<typeof mineMessages>>; matched: number }> {
   const win = windowCondition(input.window);
   const flt = logFilterCondition(input.filter);
   const conditions = [...win.sql, ...flt.sql];
   const params: Record<string, unknown> = { ...win.params, ...flt.params };
-  const matched = await countLogs(ctx, conditions, params, sql);
+  const matched = await countLogs(ctx, conditions, params);
   const query: MessageQuery = {
     sql: `SELECT ServiceName AS k0, SeverityText AS k1, Body AS message, count() AS n,
         toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
@@ -274,6 +260,5 @@ export async function queryLogPatterns(
     keyCount: 2,
   };
   const mined = await mineMessages(ctx, query);
-  sql.push(...mined.sql);
   return { mined, matched };
 }

@@ -9,8 +9,8 @@ import {
   where,
 } from "./filters.ts";
 import { formatMs, isoFromMs, renderTable } from "./format.ts";
-import { num, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalNumber, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -124,16 +124,14 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
     ]
       .filter(Boolean)
       .join(" "),
-  async run(ctx: ToolContext, input: FindSlowSpansInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: FindSlowSpansInput): Promise<ToolResult> {
     const base = spanQueryCondition({ window: input.window, filter: input.filter });
     const params: Record<string, unknown> = { ...base.params };
-    const sql: string[] = [];
     const thresholds: string[] = [];
     const conditions = [...base.sql];
     if (input.percentile !== undefined) {
       const qSql = `SELECT quantile({p:Float64})(Duration) AS threshold, count() AS spans FROM otel_traces ${where(base.sql)}`;
       const qParams = { ...params, p: input.percentile / 100 };
-      sql.push(sqlWithParams(qSql, qParams));
       const [q] = await queryRows<{ threshold: string; spans: string }>(ctx, qSql, qParams);
       params.p_threshold = Math.floor(num(q?.threshold));
       conditions.push("Duration >= {p_threshold:UInt64}");
@@ -148,7 +146,6 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
       thresholds.push(`duration >= ${input.minDurationMs}ms`);
     }
     const countSql = `SELECT count() AS n FROM otel_traces ${where(conditions)}`;
-    sql.push(sqlWithParams(countSql, params));
     const [count] = await queryRows<{ n: string }>(ctx, countSql, params);
     const list = await listSpans(
       ctx,
@@ -156,7 +153,6 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
       "duration",
       Math.min(input.limit, ctx.limits.maxRows),
     );
-    sql.push(list.sql);
     const rows = list.rows;
     const total = num(count?.n);
     const scope = [describeFilter(input.filter), describeWindow(input.window), ...thresholds]
@@ -165,7 +161,7 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
     const hint = total === 0 ? await serviceHint(ctx, input.filter.service) : "";
     const header = `${total} spans match (${scope}); the ${rows.length} slowest:`;
     const table = renderTable(SPAN_LIST_HEADER, spanListTable(rows), ctx.limits);
-    return { text: `${header}\n${table.text}${hint}`, rows: rows.length, sql, truncated: table.truncated };
+    return { text: `${header}\n${table.text}${hint}`, rows: rows.length, truncated: table.truncated };
   },
 };
 
@@ -210,11 +206,11 @@ export async function listSpans(
   conditions: { sql: string[]; params: Record<string, unknown> },
   orderBy: "duration" | "time",
   limit: number,
-): Promise<{ rows: SpanListRow[]; sql: string }> {
+): Promise<{ rows: SpanListRow[] }> {
   const params = { ...conditions.params, limit };
   const order = orderBy === "duration" ? "Duration DESC, SpanId ASC" : "Timestamp DESC, SpanId ASC";
   const sql = `SELECT ${SPAN_LIST_COLUMNS} FROM otel_traces ${where(conditions.sql)}
     ORDER BY ${order} LIMIT {limit:UInt32}`;
   const rows = await queryRows<SpanListRow>(ctx, sql, params);
-  return { rows, sql: sqlWithParams(sql, params) };
+  return { rows };
 }

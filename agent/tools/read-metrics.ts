@@ -1,7 +1,7 @@
 import { where } from "./filters.ts";
 import { isoFromMs, renderTable } from "./format.ts";
-import { num, queryRows, sqlWithParams } from "./query.ts";
-import { type AgentTool, type ToolContext, ToolInputError, type ToolOutput } from "./types.ts";
+import { num, queryRows } from "./query.ts";
+import { type AgentTool, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
 import { optionalNumber, optionalString, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -79,7 +79,7 @@ async function listMetrics(
   ctx: ToolContext,
   input: ReadMetricsInput,
   kinds: MetricKind[],
-): Promise<ToolOutput> {
+): Promise<ToolResult> {
   const { sql: conditions, params } = pointConditions(input, input.window);
   const parts = kinds.map(
     (kind) => `SELECT ServiceName, MetricName, MetricUnit, ResourceAttributes, Attributes, TimeUnix,
@@ -114,7 +114,6 @@ async function listMetrics(
   return {
     text: `${total} metrics (per service and type; ${scope}). Pass "metric" for its per-minute series:\n${table.text}`,
     rows: rows.length,
-    sql: [sqlWithParams(listSql, listParams)],
     truncated: table.truncated,
   };
 }
@@ -124,7 +123,6 @@ async function locateMetric(
   ctx: ToolContext,
   input: ReadMetricsInput,
   kinds: MetricKind[],
-  sql: string[],
 ): Promise<{ kind: MetricKind; monotonic: boolean; unit: string } | undefined> {
   const { sql: conditions, params } = pointConditions(input, {});
   const parts = kinds.map(
@@ -132,7 +130,6 @@ async function locateMetric(
       ${kind === "sum" ? "max(IsMonotonic)" : "0"} AS monotonic FROM ${METRIC_TABLES[kind]} ${where(conditions)}`,
   );
   const locateSql = `SELECT * FROM (${parts.join(" UNION ALL ")}) WHERE n > 0 ORDER BY n DESC LIMIT 1`;
-  sql.push(sqlWithParams(locateSql, params));
   const [row] = await queryRows<{ kind: MetricKind; n: string; unit: string; monotonic: string }>(
     ctx,
     locateSql,
@@ -289,9 +286,8 @@ async function metricSeries(
   ctx: ToolContext,
   input: ReadMetricsInput,
   kinds: MetricKind[],
-): Promise<ToolOutput> {
-  const sql: string[] = [];
-  const found = await locateMetric(ctx, input, kinds, sql);
+): Promise<ToolResult> {
+  const found = await locateMetric(ctx, input, kinds);
   const scope = [
     input.service ? `service=${input.service}` : "all services",
     ...Object.entries(input.attributes).map(([k, v]) => `${k}=${v}`),
@@ -301,7 +297,6 @@ async function metricSeries(
     return {
       text: `No points of metric "${input.metric}" (${scope.replace(`, ${describeWindow(input.window)}`, "")}). Call read_metrics without "metric" to list the metrics that exist.`,
       rows: 0,
-      sql,
       truncated: false,
     };
   }
@@ -314,7 +309,6 @@ async function metricSeries(
   const { sql: conditions, params } = pointConditions(input, back.window);
   const querySql = seriesSql(found.kind, found.monotonic, conditions, back.keep);
   const queryParams = { ...params, ...back.params, limit: Math.min(input.limit, ctx.limits.maxRows) };
-  sql.push(sqlWithParams(querySql, queryParams));
   const rows = (await queryRows<Record<string, unknown>>(ctx, querySql, queryParams)).reverse();
   const total = rows.length > 0 ? num(rows[0]!.total) : 0;
   const [columns, cells] = seriesTable(found.kind, found.monotonic, rows);
@@ -324,7 +318,6 @@ async function metricSeries(
   return {
     text: `${input.metric} (${kindText}${found.unit ? `, unit ${found.unit}` : ""}; ${scope}): ${shown}, per minute over all matching series:\n${table.text}`,
     rows: rows.length,
-    sql,
     truncated: table.truncated || rows.length < total,
   };
 }
@@ -389,13 +382,12 @@ export const readMetricsTool: AgentTool<ReadMetricsInput> = {
     [input.metric ?? "list", input.service ? `service=${input.service}` : "", describeWindow(input.window)]
       .filter(Boolean)
       .join(" "),
-  async run(ctx: ToolContext, input: ReadMetricsInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: ReadMetricsInput): Promise<ToolResult> {
     const kinds = await existingTables(ctx);
     if (kinds.length === 0) {
       return {
         text: "There are no otel_metrics_* tables: this deployment stores no metrics yet.",
         rows: 0,
-        sql: [],
         truncated: false,
       };
     }

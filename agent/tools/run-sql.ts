@@ -1,6 +1,7 @@
 import type { Row } from "@clickhouse/client";
 import { renderTable } from "./format.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { recordSql } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { ToolInputError } from "./types.ts";
 import { optionalNumber, readObject, requiredString } from "./validate.ts";
 
@@ -61,7 +62,8 @@ export const runSqlTool: AgentTool<RunSqlInput> = {
     return maxRows === undefined ? { sql } : { sql, maxRows };
   },
   describe: (input) => input.sql.replace(/\s+/g, " ").slice(0, 80),
-  async run(ctx: ToolContext, input: RunSqlInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: RunSqlInput): Promise<ToolResult> {
+    recordSql(ctx, input.sql);
     if (!returnsRows(input.sql)) {
       // Sent exactly as written (no FORMAT suffix), so the server judges the statement
       // itself and the model reads the real reason it was refused.
@@ -70,7 +72,7 @@ export const runSqlTool: AgentTool<RunSqlInput> = {
         ...(ctx.signal ? { abort_signal: ctx.signal } : {}),
       });
       done.stream.resume();
-      return { text: "Statement ran; it returns no rows.", rows: 0, sql: [input.sql], truncated: false };
+      return { text: "Statement ran; it returns no rows.", rows: 0, truncated: false };
     }
     const limits = {
       ...ctx.limits,
@@ -101,6 +103,6 @@ export const runSqlTool: AgentTool<RunSqlInput> = {
       limits,
       { totalRows: total, totalIsLowerBound: total >= ctx.sqlRowCap },
     );
-    return { text: rendered.text, rows: total, sql: [input.sql], truncated: rendered.truncated };
+    return { text: rendered.text, rows: total, truncated: rendered.truncated };
   },
 };

@@ -1,7 +1,7 @@
 import { boundText, isoFromMs } from "./format.ts";
-import { num, queryRows, sqlWithParams } from "./query.ts";
+import { num, queryRows } from "./query.ts";
 import { signalTablesSection } from "./signal-tables.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { readObject } from "./validate.ts";
 
 /** The columns of otel_traces the agent may use, with what each one means. */
@@ -44,10 +44,8 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     return {};
   },
   describe: () => "",
-  async run(ctx: ToolContext): Promise<ToolOutput> {
-    const sql: string[] = [];
+  async run(ctx: ToolContext): Promise<ToolResult> {
     const stored = await queryStoredServices(ctx);
-    sql.push(stored.sql);
     const perService = stored.rows;
     const services = perService.slice(0, 50);
     const spans = perService.reduce((sum, s) => sum + num(s.spans), 0);
@@ -57,14 +55,12 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     // Keys only (a subcolumn) of the first 100k spans, so this stays cheap on large tables.
     const keysSql =
       "SELECT key, count() AS spans FROM (SELECT SpanAttributes.keys AS keys FROM otel_traces LIMIT 100000) ARRAY JOIN keys AS key GROUP BY key ORDER BY spans DESC, key LIMIT 40";
-    sql.push(sqlWithParams(keysSql, {}));
     const keys = await queryRows<{ key: string; spans: string }>(ctx, keysSql);
     const enrichedSql =
       "SELECT name, type, comment FROM system.columns WHERE database = currentDatabase() AND table = 'otel_traces_enriched' ORDER BY position";
-    sql.push(sqlWithParams(enrichedSql, {}));
     const enriched = await queryRows<{ name: string; type: string; comment: string }>(ctx, enrichedSql);
 
-    const signalLines = await signalTablesSection(ctx, sql);
+    const signalLines = await signalTablesSection(ctx);
 
     const lines: string[] = [];
     lines.push("Table otel_traces (one row per span; OpenTelemetry ClickHouse exporter layout):");
@@ -98,7 +94,7 @@ export const schemaTool: AgentTool<Record<string, never>> = {
       lines.push(`  ${keys.map((k) => k.key).join(", ")}`);
     }
     const bounded = boundText(lines.join("\n"), ctx.limits.maxChars);
-    return { text: bounded.text, rows: services.length, sql, truncated: bounded.truncated };
+    return { text: bounded.text, rows: services.length, truncated: bounded.truncated };
   },
 };
 
@@ -111,13 +107,11 @@ export interface StoredServiceRow {
 }
 
 /** Every stored service with its span and error counts and first/last span time, most spans first. */
-export async function queryStoredServices(
-  ctx: ToolContext,
-): Promise<{ rows: StoredServiceRow[]; sql: string }> {
+export async function queryStoredServices(ctx: ToolContext): Promise<{ rows: StoredServiceRow[] }> {
   // One scan: per-service counts and times; callers sum the totals.
   const sql = `SELECT ServiceName AS service, count() AS spans, countIf(StatusCode = 'Error') AS errors,
       toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
     FROM otel_traces GROUP BY ServiceName ORDER BY spans DESC, service`;
   const rows = await queryRows<StoredServiceRow>(ctx, sql);
-  return { rows, sql: sqlWithParams(sql, {}) };
+  return { rows };
 }

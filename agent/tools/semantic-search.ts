@@ -1,15 +1,7 @@
-import type { ClickHouseClient } from "@clickhouse/client";
-import { readEmbeddingEnricherConfig } from "../../embedding-enricher/config.ts";
-import type { Embedder } from "../../embedding-enricher/embedder.ts";
-import {
-  SEARCH_KINDS,
-  type SearchKind,
-  type SpanMatch,
-  searchSpans,
-} from "../../embedding-enricher/search.ts";
-import type { Env } from "../../shared/config/env.ts";
+import { SEARCH_KINDS, type SearchKind, type SpanSearchOptions } from "../../embedding-enricher/index.ts";
 import { formatMs, renderTable } from "./format.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { recordSql } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { ToolInputError } from "./types.ts";
 import { optionalEnum, optionalNumber, optionalString, readObject, requiredString } from "./validate.ts";
 import {
@@ -19,58 +11,6 @@ import {
   WINDOW_FIELDS,
   WINDOW_SCHEMA_PROPERTIES,
 } from "./window.ts";
-
-export type { SpanMatch } from "../../embedding-enricher/search.ts";
-
-export interface SpanSearchOptions {
-  query: string;
-  k: number;
-  /** spans (default), logs, or all. */
-  kind?: SearchKind;
-  from?: Date;
-  to?: Date;
-  service?: string;
-}
-
-/** Similarity search as the tool calls it: the enricher's searchSpans with the embedding model bound. */
-export type SearchSpans = (client: ClickHouseClient, options: SpanSearchOptions) => Promise<SpanMatch[]>;
-
-/**
- * Binds the enricher's `searchSpans` to an embedding model that is loaded
- * on first use only: loading the model is slow and most questions never need
- * it. A failed load is retried on the next call.
- */
-export function createEnricherSearch(loadModel: () => Promise<Embedder>): SearchSpans {
-  let model: Promise<Embedder> | undefined;
-  return async (client, options) => {
-    model ??= loadModel();
-    let embedder: Embedder;
-    try {
-      embedder = await model;
-    } catch (error) {
-      model = undefined;
-      throw new Error(
-        `the embedding model could not be loaded: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    }
-    return searchSpans(client, { ...options, model: embedder });
-  };
-}
-
-/** The enricher's configured model (EMBEDDING_MODEL, EMBEDDING_MODEL_DIR ...), as the enricher itself loads it. */
-export function enricherSearchFromEnv(env: Env = process.env): SearchSpans {
-  return createEnricherSearch(async () => {
-    const config = readEmbeddingEnricherConfig(env);
-    const { loadEmbedder } = await import("../../embedding-enricher/embedder.ts");
-    return loadEmbedder({
-      model: config.model,
-      modelDir: config.modelDir,
-      allowRemoteModels: config.allowRemoteModels,
-      dtype: config.dtype,
-      inferenceBatchSize: config.inferenceBatchSize,
-    });
-  });
-}
 
 export interface SemanticSearchInput {
   query: string;
@@ -126,7 +66,7 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
     ]
       .filter(Boolean)
       .join(" "),
-  async run(ctx: ToolContext, input: SemanticSearchInput): Promise<ToolOutput> {
+  async run(ctx: ToolContext, input: SemanticSearchInput): Promise<ToolResult> {
     if (!ctx.searchSpans) {
       throw new ToolInputError(
         "semantic search is unavailable (the embedding enricher is not installed); use find_errors with message_contains or run_sql instead",
@@ -137,6 +77,7 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
     if (input.window.fromMs !== undefined) options.from = new Date(input.window.fromMs);
     if (input.window.toMs !== undefined) options.to = new Date(input.window.toMs);
     if (input.service !== undefined) options.service = input.service;
+    recordSql(ctx, `-- semantic search: ${JSON.stringify(options)}`);
     const hits = await ctx.searchSpans(ctx.clickhouse, options);
     // Spans keep their columns; a log record shows its severity as status and its body as text.
     const withKind = input.kind !== "spans";
@@ -174,7 +115,6 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
     return {
       text: `${header}\n${table.text}`,
       rows: hits.length,
-      sql: [`-- semantic search: ${JSON.stringify(options)}`],
       truncated: table.truncated,
     };
   },

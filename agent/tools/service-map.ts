@@ -1,5 +1,5 @@
 import { where } from "./filters.ts";
-import { queryRows, sqlWithParams } from "./query.ts";
+import { queryRows } from "./query.ts";
 import type { ToolContext } from "./types.ts";
 import { type TimeWindow, windowCondition } from "./window.ts";
 
@@ -25,7 +25,7 @@ export interface ServiceEdgeRow {
 export async function queryServiceEdges(
   ctx: ToolContext,
   input: { window: TimeWindow },
-): Promise<{ rows: ServiceEdgeRow[]; sql: string }> {
+): Promise<{ rows: ServiceEdgeRow[] }> {
   const win = windowCondition(input.window);
   const sql = `SELECT p.service AS parent, c.service AS child, count() AS calls,
       countIf(c.status = 'Error') AS errors,
@@ -40,5 +40,5 @@ export async function queryServiceEdges(
     WHERE p.service != c.service
     GROUP BY parent, child ORDER BY parent, child`;
   const rows = await queryRows<ServiceEdgeRow>(ctx, sql, win.params);
-  return { rows, sql: sqlWithParams(sql, win.params) };
+  return { rows };
 }

@@ -8,8 +8,8 @@ import {
   where,
 } from "./filters.ts";
 import { formatMs, renderTable } from "./format.ts";
-import { num, pct, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, pct, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalEnum, readObject } from "./validate.ts";
 import {
   describeWindow,
@@ -63,8 +63,8 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     };
   },
   describe: (input) => [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(" "),
-  async run(ctx: ToolContext, input: ServiceOverviewInput): Promise<ToolOutput> {
-    const { rows, sql } = await queryServiceOverview(ctx, input, ctx.limits.maxRows);
+  async run(ctx: ToolContext, input: ServiceOverviewInput): Promise<ToolResult> {
+    const { rows } = await queryServiceOverview(ctx, input, ctx.limits.maxRows);
     const header = `Services, ${describeWindow(input.window)}${describeFilter(input.filter) ? `, ${describeFilter(input.filter)}` : ""}, by ${input.orderBy}:`;
     const table = renderTable(
       ["service", "spans", "requests", "errors", "error_rate", "p50", "p95", "p99"],
@@ -84,7 +84,6 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     return {
       text: `${header}\n${table.text}${hint}`,
       rows: rows.length,
-      sql: [sql],
       truncated: table.truncated,
     };
   },
@@ -98,7 +97,7 @@ export async function queryServiceOverview(
   ctx: ToolContext,
   input: ServiceOverviewInput,
   limit: number,
-): Promise<{ rows: ServiceOverviewRow[]; sql: string }> {
+): Promise<{ rows: ServiceOverviewRow[] }> {
   const win = windowCondition(input.window);
   const flt = spanFilterCondition(input.filter);
   const params = { ...win.params, ...flt.params, limit };
@@ -108,7 +107,7 @@ export async function queryServiceOverview(
     FROM otel_traces ${where([...win.sql, ...flt.sql])}
     GROUP BY ServiceName ORDER BY ${ORDER[input.orderBy]} DESC, service ASC LIMIT {limit:UInt32}`;
   const rows = await queryRows<ServiceOverviewRow>(ctx, sql, params);
-  return { rows, sql: sqlWithParams(sql, params) };
+  return { rows };
 }
 
 export interface ServiceSeriesRow {
@@ -129,7 +128,7 @@ export interface ServiceSeriesRow {
 export async function queryServiceSeries(
   ctx: ToolContext,
   input: { window: TimeWindow; filter: SpanFilter; stepSeconds: number },
-): Promise<{ rows: ServiceSeriesRow[]; sql: string }> {
+): Promise<{ rows: ServiceSeriesRow[] }> {
   const win = windowCondition(input.window);
   const flt = spanFilterCondition(input.filter);
   const params = { ...win.params, ...flt.params, step: Math.max(1, Math.round(input.stepSeconds)) };
@@ -140,7 +139,7 @@ export async function queryServiceSeries(
     FROM otel_traces ${where([...win.sql, ...flt.sql])}
     GROUP BY service, t ORDER BY service, t`;
   const rows = await queryRows<ServiceSeriesRow>(ctx, sql, params);
-  return { rows, sql: sqlWithParams(sql, params) };
+  return { rows };
 }
 
 export interface AttributeTimelineRow {
@@ -158,7 +157,7 @@ export interface AttributeTimelineRow {
 export async function queryAttributeTimeline(
   ctx: ToolContext,
   input: { window: TimeWindow; key: string; stepSeconds: number },
-): Promise<{ rows: AttributeTimelineRow[]; sql: string }> {
+): Promise<{ rows: AttributeTimelineRow[] }> {
   const win = windowCondition(input.window);
   const params = { ...win.params, key: input.key, step: Math.max(1, Math.round(input.stepSeconds)) };
   const sql = `SELECT intDiv(toUInt32(toDateTime(Timestamp)), {step:UInt32}) * {step:UInt32} * 1000 AS t,
@@ -166,5 +165,5 @@ export async function queryAttributeTimeline(
     FROM otel_traces ${where([...win.sql, "ParentSpanId = ''"])}
     GROUP BY t, value HAVING value != '' ORDER BY t, spans DESC`;
   const rows = await queryRows<AttributeTimelineRow>(ctx, sql, params);
-  return { rows, sql: sqlWithParams(sql, params) };
+  return { rows };
 }

@@ -1,4 +1,4 @@
-import { queryRows, sqlWithParams } from "./query.ts";
+import { queryRows } from "./query.ts";
 import type { ToolContext } from "./types.ts";
 
 /** The columns of otel_logs the agent may use, with what each one means. */
@@ -25,10 +25,9 @@ export const OTEL_METRICS_NOTES: readonly string[] = [
 ];
 
 /** Schema lines for the logs and metrics tables that exist (nothing when a deployment stores only traces). */
-export async function signalTablesSection(ctx: ToolContext, sql: string[]): Promise<string[]> {
+export async function signalTablesSection(ctx: ToolContext): Promise<string[]> {
   const tablesSql = `SELECT name, total_rows AS n FROM system.tables WHERE database = currentDatabase()
     AND name IN ('otel_logs', 'otel_metrics_gauge', 'otel_metrics_sum', 'otel_metrics_histogram') ORDER BY name`;
-  sql.push(sqlWithParams(tablesSql, {}));
   const tables = await queryRows<{ name: string; n: string | null }>(ctx, tablesSql);
   const rows = new Map(tables.map((t) => [t.name, t.n === null ? "?" : String(t.n)]));
   const lines: string[] = [];

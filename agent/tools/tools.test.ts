@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Embedder } from "../../embedding-enricher/embedder.ts";
+import type { Embedder } from "../../embedding-enricher/index.ts";
+import { createEnricherSearch } from "../../embedding-enricher/index.ts";
 import { type EnrichedRow, insertEnriched, insertTextEmbeddings } from "../../embedding-enricher/store.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { startTestStack, type TestStack } from "../../testing/stack.ts";
@@ -10,7 +11,6 @@ import { insertSeed, SEED_TRACES, type SeedSpan, seedSpans, traceIdOf } from "..
 import { resolveServiceName } from "./filters.ts";
 import { formatMs } from "./format.ts";
 import { ALL_TOOLS } from "./index.ts";
-import { createEnricherSearch } from "./semantic-search.ts";
 import type { ToolContext } from "./types.ts";
 
 let stack: TestStack;

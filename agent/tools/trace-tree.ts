@@ -1,7 +1,7 @@
 import { boundText } from "./format.ts";
 import { hasLogsTable } from "./message-patterns.ts";
-import { num, queryRows, sqlWithParams } from "./query.ts";
-import type { AgentTool, ToolContext, ToolOutput } from "./types.ts";
+import { num, queryRows } from "./query.ts";
+import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { readObject, requiredString } from "./validate.ts";
 import { renderWaterfall, type TraceLog, type TraceSpan } from "./waterfall.ts";
 
@@ -17,7 +17,6 @@ export async function traceLogs(
   ctx: ToolContext,
   traceId: string,
   spanParams: Record<string, unknown>,
-  sql: string[],
 ): Promise<TraceLog[]> {
   if (!(await hasLogsTable(ctx))) return [];
   const params: Record<string, unknown> = { trace_id: traceId, max_logs: MAX_TRACE_LOGS };
@@ -32,7 +31,6 @@ export async function traceLogs(
   const logsSql = `SELECT SpanId AS span_id, toString(toUnixTimestamp64Nano(Timestamp)) AS time_ns, SeverityText AS severity,
       Body AS body FROM otel_logs WHERE TraceId = {trace_id:String} ${timeCondition}
     ORDER BY Timestamp LIMIT {max_logs:UInt32}`;
-  sql.push(sqlWithParams(logsSql, params));
   const rows = await queryRows<{ span_id: string; time_ns: string; severity: string; body: string }>(
     ctx,
     logsSql,
@@ -72,17 +70,16 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
     return { traceId: traceId.replace(/^0x/, "").toLowerCase().padStart(32, "0") };
   },
   describe: (input) => input.traceId,
-  async run(ctx: ToolContext, input: TraceTreeInput): Promise<ToolOutput> {
-    const { spans, sql, range } = await readTraceSpans(ctx, input.traceId);
+  async run(ctx: ToolContext, input: TraceTreeInput): Promise<ToolResult> {
+    const { spans, range } = await readTraceSpans(ctx, input.traceId);
     if (spans.length === 0) {
       return {
         text: `No spans found for trace ${input.traceId}. Check the id (find_errors / find_slow_spans list valid ones).`,
         rows: 0,
-        sql,
         truncated: false,
       };
     }
-    const logs = await traceLogs(ctx, input.traceId, range, sql);
+    const logs = await traceLogs(ctx, input.traceId, range);
     const waterfall = renderWaterfall(spans, { maxSpans: Math.max(ctx.limits.maxRows, 20), logs });
     const cut =
       (spans.length >= MAX_TRACE_SPANS
@@ -95,7 +92,6 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
     return {
       text: bounded.text,
       rows: waterfall.totalSpans,
-      sql,
       truncated: bounded.truncated || waterfall.shownSpans < waterfall.totalSpans || cut !== "",
     };
   },
@@ -127,7 +123,6 @@ interface TraceSpanRow {
 
 export interface TraceSpansRead<Span> {
   spans: Span[];
-  sql: string[];
   /** The trace's time range from the lookup table (start_s/end_s, epoch seconds), when it knew the trace. */
   range: Record<string, unknown>;
 }
@@ -147,14 +142,12 @@ export async function readTraceSpans(
   traceId: string,
   options: { details?: boolean } = {},
 ): Promise<TraceSpansRead<TraceSpan | TraceSpanDetail>> {
-  const sql: string[] = [];
   const params: Record<string, unknown> = { trace_id: traceId, max_spans: MAX_TRACE_SPANS };
   // The exporter's trace-id -> time-range table narrows the scan to the trace's partitions.
   const rangeSql = `SELECT toUnixTimestamp(min(Start)) AS start_s, toUnixTimestamp(max(End)) AS end_s, count() AS n
     FROM otel_traces_trace_id_ts WHERE TraceId = {trace_id:String}`;
   let timeCondition = "";
   try {
-    sql.push(sqlWithParams(rangeSql, params));
     const [range] = await queryRows<{ start_s: string; end_s: string; n: string }>(ctx, rangeSql, params);
     if (range && num(range.n) > 0) {
       params.start_s = num(range.start_s);
@@ -176,7 +169,6 @@ export async function readTraceSpans(
       toString(toUnixTimestamp64Nano(Timestamp)) AS start_ns, Duration AS duration${detailColumns}
     FROM otel_traces WHERE TraceId = {trace_id:String} ${timeCondition}
     ORDER BY Timestamp LIMIT {max_spans:UInt32}`;
-  sql.push(sqlWithParams(spansSql, params));
   const rows = await queryRows<TraceSpanRow>(ctx, spansSql, params);
   const spans = rows.map((r) => {
     const span: TraceSpan = {
@@ -203,5 +195,5 @@ export async function readTraceSpans(
     } satisfies TraceSpanDetail;
   });
   const range = params.start_s === undefined ? {} : { start_s: params.start_s, end_s: params.end_s };
-  return { spans, sql, range };
+  return { spans, range };
 }

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { SearchSpans } from "./semantic-search.ts";
+import type { SearchSpans } from "../../embedding-enricher/index.ts";
 
 /** The JSON schema the model sees for a tool's input (always an object). */
 export interface ToolInputSchema {
@@ -28,17 +28,23 @@ export interface ToolContext {
   signal?: AbortSignal;
   /** The enricher's similarity search; absent when the enricher is not installed. */
   searchSpans?: SearchSpans;
+  /** Statements of the running tool call; queryRows and recordSql append to it (set by runTool). */
+  sqlLog?: string[];
 }
 
-export interface ToolOutput {
+/** What a tool's run returns. */
+export interface ToolResult {
   /** What the model (and the user, for slash commands) reads. Already bounded. */
   text: string;
   /** Rows the result is about (rows shown, or matching rows for summaries). */
   rows: number;
-  /** Every SQL statement the tool ran, for /sql and --json. */
-  sql: string[];
   /** True when rows or characters were cut. */
   truncated: boolean;
+}
+
+/** A tool call's result as shown: with every SQL statement it ran, for /sql and --json (see runTool). */
+export interface ToolOutput extends ToolResult {
+  sql: string[];
 }
 
 /** A tool's input failed validation; the message tells the model what to change. */
@@ -55,7 +61,7 @@ export interface AgentTool<Input = unknown> {
   inputSchema: ToolInputSchema;
   /** Validates raw model input; throws ToolInputError with an actionable message. */
   parse(raw: unknown, now: Date): Input;
-  run(ctx: ToolContext, input: Input): Promise<ToolOutput>;
+  run(ctx: ToolContext, input: Input): Promise<ToolResult>;
   /** The key arguments, for the one-line display of a call. */
   describe(input: Input): string;
 }

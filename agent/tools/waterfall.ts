@@ -2,24 +2,9 @@
  * Pure trace-tree logic: builds the span tree of one trace, finds the
  * critical path and the failing span, and renders an indented waterfall.
  */
-export interface TraceSpan {
-  spanId: string;
-  parentSpanId: string;
-  service: string;
-  name: string;
-  kind: string;
-  status: string;
-  message: string;
-  /** Start, epoch nanoseconds (as a number: precision to ~0.25 us is plenty for a waterfall). */
-  startNs: number;
-  durationNs: number;
-}
+import type { TraceSpan, TreeNode } from "./span-tree.ts";
 
-export interface TreeNode {
-  span: TraceSpan;
-  children: TreeNode[];
-  depth: number;
-}
+export type { TraceSpan, TreeNode };
 
 export function buildTree(spans: TraceSpan[]): TreeNode[] {
   const nodes = new Map<string, TreeNode>();

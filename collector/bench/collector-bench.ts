@@ -27,7 +27,7 @@ import { runCli } from "../../shared/cli.ts";
 import { SIGNAL_NAMES, type SignalName } from "../../shared/otlp/signals.ts";
 import { createS3Client } from "../../shared/s3.ts";
 import { buildLogPayloads, buildMetricPayloads, buildTracePayloads } from "../../testing/otlp-payloads.ts";
-import { READY_PREFIX } from "../cli-ready.ts";
+import { READY_PREFIX } from "../commands.ts";
 
 const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
 

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { keyMinute, MINUTE_PARTITION_FORMAT, minutePartitionPrefix } from "../../shared/awss3-layout.ts";
+import { readCollectorConfig } from "../config.ts";
 import {
   formatPartition,
   type KeyLayout,
@@ -50,5 +52,20 @@ describe("awss3 exporter key layout", () => {
     expect(objectKey(layout, time, id)).toMatch(pattern);
     expect(objectKey({ ...layout, marshaler: "otlp_proto" }, time, id)).not.toMatch(pattern);
     expect("otlp/year=2026/month=1/day=05/hour=07/minute=09/traces_123456789.json").not.toMatch(pattern);
+  });
+});
+
+describe("the layout contract with the loader (shared/awss3-layout.ts)", () => {
+  it("writes, by default, keys whose minute partition the loader reads back", () => {
+    const config = readCollectorConfig({});
+    expect(config.partitionFormat).toBe(MINUTE_PARTITION_FORMAT);
+    const written = Date.UTC(2026, 10, 27, 23, 59, 41);
+    const key = objectKey(
+      { ...layout, partitionFormat: config.partitionFormat },
+      written,
+      randomNineDigits(),
+    );
+    expect(keyMinute(key)).toBe(Date.UTC(2026, 10, 27, 23, 59));
+    expect(key.startsWith(minutePartitionPrefix("otlp", Date.UTC(2026, 10, 27, 23, 59)))).toBe(true);
   });
 });

@@ -1,32 +1,28 @@
+import { codecRoot } from "../../shared/otlp/codec/plan.ts";
+import { SIGNALS, type Signal } from "../../shared/otlp/signals.ts";
 import { ProtoTypes } from "./proto-types.ts";
 
 /**
- * The small OTLP response messages: ExportTraceServiceResponse (with
- * partial_success), the google.rpc.Status error body of OTLP/HTTP 4xx/5xx
+ * The small OTLP response messages: the Export*ServiceResponse of each
+ * signal (with partial_success), the google.rpc.Status error body of OTLP/HTTP 4xx/5xx
  * responses, and the google.rpc.RetryInfo detail a throttled gRPC response
  * carries. Encoded by protobufjs reflection from the project's .proto files.
  */
 
 export interface PartialSuccess {
+  /** Items dropped: spans, log records or data points. */
   rejectedSpans: number;
   errorMessage: string;
 }
 
 /** Empty bytes when everything was accepted (the proto3 encoding of an empty message). */
 export function encodeExportTraceResponseProto(partial?: PartialSuccess): Uint8Array {
-  if (!partial || (partial.rejectedSpans === 0 && partial.errorMessage === "")) return new Uint8Array(0);
-  const message = ProtoTypes.ExportTraceServiceResponse.fromObject({
-    partialSuccess: { rejectedSpans: partial.rejectedSpans, errorMessage: partial.errorMessage },
-  });
-  return ProtoTypes.ExportTraceServiceResponse.encode(message).finish();
+  return encodeExportResponseProto(SIGNALS.traces, partial);
 }
 
 /** `{}` when everything was accepted; int64 as a string per the proto3 JSON mapping. */
 export function encodeExportTraceResponseJson(partial?: PartialSuccess): string {
-  if (!partial || (partial.rejectedSpans === 0 && partial.errorMessage === "")) return "{}";
-  return JSON.stringify({
-    partialSuccess: { rejectedSpans: String(partial.rejectedSpans), errorMessage: partial.errorMessage },
-  });
+  return encodeExportResponseJson(SIGNALS.traces, partial);
 }
 
 export interface DecodedExportResponse {
@@ -34,17 +30,50 @@ export interface DecodedExportResponse {
 }
 
 export function decodeExportTraceResponseProto(bytes: Uint8Array): DecodedExportResponse {
-  const message = ProtoTypes.ExportTraceServiceResponse.decode(bytes);
-  const object = ProtoTypes.ExportTraceServiceResponse.toObject(message, {
-    longs: Number,
-  }) as DecodedExportResponse;
-  if (object.partialSuccess) {
-    object.partialSuccess = {
-      rejectedSpans: Number(object.partialSuccess.rejectedSpans ?? 0),
-      errorMessage: object.partialSuccess.errorMessage ?? "",
-    };
-  }
-  return object;
+  const partialSuccess = decodeExportResponseProto(SIGNALS.traces, bytes);
+  return partialSuccess ? { partialSuccess } : {};
+}
+
+function accepted(partial: PartialSuccess | undefined): boolean {
+  return !partial || (partial.rejectedSpans === 0 && partial.errorMessage === "");
+}
+
+/**
+ * Export*ServiceResponse of any signal, with its partial_success
+ * (rejected_spans, rejected_log_records or rejected_data_points). Empty bytes
+ * when everything was accepted.
+ */
+export function encodeExportResponseProto(signal: Signal, partial?: PartialSuccess): Uint8Array {
+  if (accepted(partial)) return new Uint8Array(0);
+  const type = codecRoot.lookupType(signal.responseType);
+  const message = type.fromObject({
+    partialSuccess: { [signal.rejectedField]: partial?.rejectedSpans, errorMessage: partial?.errorMessage },
+  });
+  return type.encode(message).finish();
+}
+
+/** `{}` when everything was accepted; int64 as a string per the proto3 JSON mapping. */
+export function encodeExportResponseJson(signal: Signal, partial?: PartialSuccess): string {
+  if (accepted(partial)) return "{}";
+  return JSON.stringify({
+    partialSuccess: {
+      [signal.rejectedField]: String(partial?.rejectedSpans),
+      errorMessage: partial?.errorMessage,
+    },
+  });
+}
+
+/** The partial success of a response (tests, clients); undefined when there is none. */
+export function decodeExportResponseProto(signal: Signal, bytes: Uint8Array): PartialSuccess | undefined {
+  const type = codecRoot.lookupType(signal.responseType);
+  const object = type.toObject(type.decode(bytes), { longs: Number }) as {
+    partialSuccess?: Record<string, unknown>;
+  };
+  if (!object.partialSuccess) return undefined;
+  return {
+    rejectedSpans: Number(object.partialSuccess[signal.rejectedField] ?? 0),
+    errorMessage: String(object.partialSuccess.errorMessage ?? ""),
+  };
 }
 
 /** gRPC status codes used by the receivers (numbers from grpc/status.proto). */

@@ -1,3 +1,4 @@
+import { RetryableError } from "../consumer.ts";
 import { type Spool, type SpoolBatch, SpoolFullError } from "../spool/spool.ts";
 
 /**
@@ -24,9 +25,9 @@ export interface AcceptedRequest {
   spans: number;
 }
 
-export class ShuttingDownError extends Error {
+export class ShuttingDownError extends RetryableError {
   constructor() {
-    super("collector is shutting down; retry later");
+    super("shutting_down", "collector is shutting down; retry later");
     this.name = "ShuttingDownError";
   }
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import { promisify } from "node:util";
 import zlib from "node:zlib";
+import { PermanentError } from "../consumer.ts";
 import type { BodyFormat } from "../ingest.ts";
 import type { RejectReason } from "../stats.ts";
 
@@ -12,13 +13,9 @@ import type { RejectReason } from "../stats.ts";
  * in memory.
  */
 
-export class HttpReceiverError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: RejectReason,
-    message: string,
-  ) {
-    super(message);
+export class HttpReceiverError extends PermanentError {
+  constructor(status: number, reason: RejectReason, message: string) {
+    super(status, reason, message);
     this.name = "HttpReceiverError";
   }
 }

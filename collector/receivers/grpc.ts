@@ -1,12 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
-import type { Logger } from "../../shared/logger.ts";
-import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
 import { SIGNAL_NAMES, SIGNALS, type Signal } from "../../shared/otlp/signals.ts";
-import { encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
-import { encodeExportResponseProto } from "../otlp/signal-response.ts";
-import { ShuttingDownError } from "../processor/batcher.ts";
-import { SpoolFullError } from "../spool/spool.ts";
-import type { OtlpSink } from "./http.ts";
+import { classify, type ReceiverOptions } from "../consumer.ts";
+import { encodeExportResponseProto, encodeRpcStatusProto, retryInfoDetail } from "../otlp/response.ts";
 
 /**
  * OTLP/gRPC receiver: the Export methods of TraceService, LogsService and
@@ -17,14 +12,7 @@ import type { OtlpSink } from "./http.ts";
  * google.rpc.RetryInfo in grpc-status-details-bin, as the OTLP spec asks.
  */
 
-export interface GrpcReceiverOptions {
-  host: string;
-  port: number;
-  maxBodyBytes: number;
-  retryAfterMs: number;
-  sink: OtlpSink;
-  log: Logger;
-}
+export type GrpcReceiverOptions = ReceiverOptions;
 
 export interface RunningGrpcReceiver {
   port: number;
@@ -63,27 +51,18 @@ export async function startGrpcReceiver(options: GrpcReceiverOptions): Promise<R
       sink.accept(call.request, "protobuf", "grpc", signal).then(
         (partial) => callback(null, Buffer.from(encodeExportResponseProto(signal, partial))),
         (error: unknown) => {
-          if (error instanceof OtlpDecodeError) {
-            sink.reject("malformed");
-            callback({ code: grpc.status.INVALID_ARGUMENT, details: error.message });
-          } else if (error instanceof SpoolFullError || error instanceof ShuttingDownError) {
-            sink.reject(error instanceof SpoolFullError ? "spool_full" : "shutting_down");
-            const metadata = new grpc.Metadata();
-            metadata.set(
-              "grpc-status-details-bin",
-              Buffer.from(
-                encodeRpcStatusProto(grpc.status.UNAVAILABLE, error.message, [
-                  retryInfoDetail(options.retryAfterMs),
-                ]),
-              ),
-            );
-            callback({ code: grpc.status.UNAVAILABLE, details: error.message, metadata });
-          } else {
-            sink.reject("internal");
-            const message = `internal error: ${(error as Error)?.message ?? String(error)}`;
-            log.error({ error: message }, "OTLP/gRPC request failed");
-            callback({ code: grpc.status.INTERNAL, details: message });
+          const { retryable, reason, message, grpcCode } = classify(error);
+          sink.reject(reason);
+          if (reason === "internal") log.error({ error: message }, "OTLP/gRPC request failed");
+          if (!retryable) {
+            callback({ code: grpcCode, details: message });
+            return;
           }
+          // Throttled: google.rpc.Status with a RetryInfo in grpc-status-details-bin, as the OTLP spec asks.
+          const metadata = new grpc.Metadata();
+          const status = encodeRpcStatusProto(grpcCode, message, [retryInfoDetail(options.retryAfterMs)]);
+          metadata.set("grpc-status-details-bin", Buffer.from(status));
+          callback({ code: grpcCode, details: message, metadata });
         },
       );
     };

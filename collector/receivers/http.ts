@@ -1,19 +1,15 @@
+import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Logger } from "../../shared/logger.ts";
-import { OtlpDecodeError } from "../../shared/otlp/errors.ts";
-import { type Signal, signalByHttpPath } from "../../shared/otlp/signals.ts";
+import { signalByHttpPath } from "../../shared/otlp/signals.ts";
+import { classify, type ReceiverOptions } from "../consumer.ts";
 import type { BodyFormat } from "../ingest.ts";
 import {
+  encodeExportResponseJson,
+  encodeExportResponseProto,
   encodeRpcStatusJson,
   encodeRpcStatusProto,
-  GrpcCode,
-  type PartialSuccess,
 } from "../otlp/response.ts";
-import { encodeExportResponseJson, encodeExportResponseProto } from "../otlp/signal-response.ts";
-import { ShuttingDownError } from "../processor/batcher.ts";
-import { SpoolFullError } from "../spool/spool.ts";
-import type { RejectReason } from "../stats.ts";
 import { bodyFormat, decodeContentEncoding, HttpReceiverError, readBody } from "./body.ts";
 
 /**
@@ -21,32 +17,12 @@ import { bodyFormat, decodeContentEncoding, HttpReceiverError, readBody } from "
  * POST /v1/traces, /v1/logs and /v1/metrics with application/x-protobuf or
  * application/json bodies, optionally gzip/deflate/br encoded. Answers per
  * the OTLP spec: 200 with the signal's Export*ServiceResponse in the
- * request's content type (partial_success when items were dropped), errors
- * as google.rpc.Status in that content type,
+ * request's content type (partial_success when items were dropped), errors as google.rpc.Status in that content type,
  * 503 + Retry-After while the spool is full. Also serves GET /health and
  * GET /status (the counters as JSON).
  */
 
-export interface OtlpSink {
-  accept(
-    body: Buffer,
-    format: BodyFormat,
-    protocol: "http" | "grpc",
-    signal?: Signal,
-  ): Promise<PartialSuccess>;
-  reject(reason: RejectReason): void;
-  health(): { healthy: boolean; detail: Record<string, unknown> };
-  status(): Record<string, unknown>;
-}
-
-export interface HttpReceiverOptions {
-  host: string;
-  port: number;
-  maxBodyBytes: number;
-  retryAfterMs: number;
-  sink: OtlpSink;
-  log: Logger;
-}
+export type HttpReceiverOptions = ReceiverOptions;
 
 export interface RunningHttpReceiver {
   port: number;
@@ -54,9 +30,9 @@ export interface RunningHttpReceiver {
 }
 
 export async function startHttpReceiver(options: HttpReceiverOptions): Promise<RunningHttpReceiver> {
-  const { sink, log } = options;
+  const { log } = options;
   const server = http.createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    handleRequest(req, res, options).catch((error: unknown) => {
       log.error({ error: (error as Error).message }, "OTLP/HTTP handler failed");
       if (!res.headersSent) res.writeHead(500).end();
     });
@@ -66,102 +42,8 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<R
   // Large bodies from slow clients must still fit in a request timeout.
   server.requestTimeout = 120_000;
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const pathname = (req.url ?? "/").split("?")[0];
-    if (req.method === "GET" && (pathname === "/health" || pathname === "/")) {
-      const { healthy, detail } = sink.health();
-      sendJson(res, healthy ? 200 : 503, { status: healthy ? "ok" : "degraded", ...detail });
-      return;
-    }
-    if (req.method === "GET" && pathname === "/status") {
-      sendJson(res, 200, sink.status());
-      return;
-    }
-    const format = bodyFormat(req.headers["content-type"]);
-    const signal = signalByHttpPath(pathname ?? "");
-    if (!signal) {
-      fail(
-        res,
-        format,
-        new HttpReceiverError(
-          404,
-          "not_found",
-          `no such endpoint ${pathname}; OTLP traces go to POST /v1/traces (logs: /v1/logs, metrics: /v1/metrics)`,
-        ),
-      );
-      return;
-    }
-    if (req.method !== "POST") {
-      res.setHeader("Allow", "POST");
-      fail(
-        res,
-        format,
-        new HttpReceiverError(405, "method_not_allowed", `${req.method} not allowed; use POST`),
-      );
-      return;
-    }
-    try {
-      if (!format) {
-        throw new HttpReceiverError(
-          415,
-          "unsupported_media_type",
-          `unsupported Content-Type "${req.headers["content-type"] ?? ""}" (use application/x-protobuf or application/json)`,
-        );
-      }
-      const raw = await readBody(req, options.maxBodyBytes);
-      const body = await decodeContentEncoding(raw, req.headers["content-encoding"], options.maxBodyBytes);
-      const partial = await sink.accept(body, format, "http", signal);
-      if (format === "protobuf") {
-        send(res, 200, "application/x-protobuf", Buffer.from(encodeExportResponseProto(signal, partial)));
-      } else send(res, 200, "application/json", Buffer.from(encodeExportResponseJson(signal, partial)));
-    } catch (error) {
-      fail(res, format, error);
-    }
-  }
-
-  function fail(res: http.ServerResponse, format: BodyFormat | undefined, error: unknown): void {
-    let status: number;
-    let reason: RejectReason;
-    let message: string;
-    let grpcCode: number;
-    if (error instanceof HttpReceiverError) {
-      ({ status, reason, message } = error);
-      grpcCode = status === 413 ? GrpcCode.RESOURCE_EXHAUSTED : GrpcCode.INVALID_ARGUMENT;
-    } else if (error instanceof OtlpDecodeError) {
-      status = 400;
-      reason = "malformed";
-      message = error.message;
-      grpcCode = GrpcCode.INVALID_ARGUMENT;
-    } else if (error instanceof SpoolFullError || error instanceof ShuttingDownError) {
-      status = 503;
-      reason = error instanceof SpoolFullError ? "spool_full" : "shutting_down";
-      message = error.message;
-      grpcCode = GrpcCode.UNAVAILABLE;
-      res.setHeader("Retry-After", String(Math.ceil(options.retryAfterMs / 1000)));
-    } else {
-      status = 500;
-      reason = "internal";
-      message = `internal error: ${(error as Error)?.message ?? String(error)}`;
-      grpcCode = GrpcCode.INTERNAL;
-      log.error({ error: message }, "OTLP/HTTP request failed");
-    }
-    sink.reject(reason);
-    if (status >= 500 || status === 400) log.debug({ status, reason, message }, "OTLP/HTTP request rejected");
-    else log.debug({ status, reason, message }, "OTLP/HTTP request rejected");
-    // A body we did not read to the end would otherwise be drained on a kept-alive connection.
-    if (status === 413 || !res.req.complete) res.setHeader("Connection", "close");
-    if (format === "protobuf") {
-      send(res, status, "application/x-protobuf", Buffer.from(encodeRpcStatusProto(grpcCode, message)));
-    } else send(res, status, "application/json", Buffer.from(encodeRpcStatusJson(grpcCode, message)));
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  server.listen(options.port, options.host);
+  await once(server, "listening");
   const port = (server.address() as AddressInfo).port;
   return {
     port,
@@ -173,6 +55,86 @@ export async function startHttpReceiver(options: HttpReceiverOptions): Promise<R
         setTimeout(() => server.closeAllConnections(), 5000).unref();
       }),
   };
+}
+
+async function handleRequest(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  options: HttpReceiverOptions,
+): Promise<void> {
+  const { sink } = options;
+  const pathname = (req.url ?? "/").split("?")[0];
+  if (req.method === "GET" && (pathname === "/health" || pathname === "/")) {
+    const { healthy, detail } = sink.health();
+    sendJson(res, healthy ? 200 : 503, { status: healthy ? "ok" : "degraded", ...detail });
+    return;
+  }
+  if (req.method === "GET" && pathname === "/status") {
+    sendJson(res, 200, sink.status());
+    return;
+  }
+  const format = bodyFormat(req.headers["content-type"]);
+  const signal = signalByHttpPath(pathname ?? "");
+  if (!signal) {
+    fail(
+      res,
+      format,
+      new HttpReceiverError(
+        404,
+        "not_found",
+        `no such endpoint ${pathname}; OTLP traces go to POST /v1/traces (logs: /v1/logs, metrics: /v1/metrics)`,
+      ),
+      options,
+    );
+    return;
+  }
+  if (req.method !== "POST") {
+    res.setHeader("Allow", "POST");
+    fail(
+      res,
+      format,
+      new HttpReceiverError(405, "method_not_allowed", `${req.method} not allowed; use POST`),
+      options,
+    );
+    return;
+  }
+  try {
+    if (!format) {
+      throw new HttpReceiverError(
+        415,
+        "unsupported_media_type",
+        `unsupported Content-Type "${req.headers["content-type"] ?? ""}" (use application/x-protobuf or application/json)`,
+      );
+    }
+    const raw = await readBody(req, options.maxBodyBytes);
+    const body = await decodeContentEncoding(raw, req.headers["content-encoding"], options.maxBodyBytes);
+    const partial = await sink.accept(body, format, "http", signal);
+    if (format === "protobuf") {
+      send(res, 200, "application/x-protobuf", Buffer.from(encodeExportResponseProto(signal, partial)));
+    } else send(res, 200, "application/json", Buffer.from(encodeExportResponseJson(signal, partial)));
+  } catch (error) {
+    fail(res, format, error, options);
+  }
+}
+
+/** Answers a refused request: status and google.rpc.Status from classify(), in the request's content type. */
+function fail(
+  res: http.ServerResponse,
+  format: BodyFormat | undefined,
+  error: unknown,
+  options: HttpReceiverOptions,
+): void {
+  const { sink, log } = options;
+  const { retryable, reason, message, httpStatus: status, grpcCode } = classify(error);
+  if (retryable) res.setHeader("Retry-After", String(Math.ceil(options.retryAfterMs / 1000)));
+  if (reason === "internal") log.error({ error: message }, "OTLP/HTTP request failed");
+  sink.reject(reason);
+  log.debug({ status, reason, message }, "OTLP/HTTP request rejected");
+  // A body we did not read to the end would otherwise be drained on a kept-alive connection.
+  if (status === 413 || !res.req.complete) res.setHeader("Connection", "close");
+  if (format === "protobuf") {
+    send(res, status, "application/x-protobuf", Buffer.from(encodeRpcStatusProto(grpcCode, message)));
+  } else send(res, status, "application/json", Buffer.from(encodeRpcStatusJson(grpcCode, message)));
 }
 
 function send(res: http.ServerResponse, status: number, contentType: string, body: Buffer): void {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import fsp from "node:fs/promises";
 import path from "node:path";
+import { RetryableError } from "../consumer.ts";
 import {
   encodeRecordHeader,
   parseSpoolFile,
@@ -77,9 +78,9 @@ export class SpoolBatch {
   }
 }
 
-export class SpoolFullError extends Error {
+export class SpoolFullError extends RetryableError {
   constructor(bytes: number, maxBytes: number) {
-    super(`spool is full (${bytes} of ${maxBytes} bytes); retry later`);
+    super("spool_full", `spool is full (${bytes} of ${maxBytes} bytes); retry later`);
     this.name = "SpoolFullError";
   }
 }

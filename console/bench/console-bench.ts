@@ -12,8 +12,8 @@
 import os from "node:os";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { insertSyntheticEnrichment, insertSyntheticSpans } from "../../agent/testing/synthetic.ts";
-import { createEnricherSearch } from "../../agent/tools/semantic-search.ts";
-import type { Embedder } from "../../embedding-enricher/embedder.ts";
+import type { Embedder } from "../../embedding-enricher/index.ts";
+import { createEnricherSearch } from "../../embedding-enricher/index.ts";
 import { runCli } from "../../shared/cli.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readInt } from "../../shared/config/env.ts";

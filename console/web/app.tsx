@@ -1,29 +1,14 @@
 import { useEffect, useState } from "preact/hooks";
 import { getJson } from "./data.ts";
 import { setServiceOrder } from "./format.ts";
+import { linkClick, type Meta, type PageProps } from "./page.ts";
 import { AskPage } from "./pages/ask.tsx";
 import { LogsPage } from "./pages/logs.tsx";
 import { MapPage } from "./pages/map.tsx";
 import { ServicesPage } from "./pages/services.tsx";
 import { TracesPage } from "./pages/traces.tsx";
-import { navigate, type Route, useRoute, viewParams, withParams } from "./route.ts";
+import { useRoute, viewParams } from "./route.ts";
 import { TimeControls } from "./time.tsx";
-
-export interface Meta {
-  services: Array<{ service: string; spans: number; errors: number; firstMs: number; lastMs: number }>;
-  llm: boolean;
-  model: string;
-  /** Why questions are off (no API key for the provider), when they are. */
-  unavailable: string;
-  search: boolean;
-}
-
-export interface PageProps {
-  route: Route;
-  meta: Meta | undefined;
-  /** Increments on every live refresh and on the refresh button. */
-  tick: number;
-}
 
 const PAGES = [
   { id: "services", title: "Services" },
@@ -101,15 +86,4 @@ export function App() {
       </main>
     </div>
   );
-}
-
-/** Plain left clicks stay in the page (history entry); other clicks open the link as the browser would. */
-export function linkClick(event: MouseEvent, page: string, params: URLSearchParams): void {
-  if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-  event.preventDefault();
-  navigate(page, params);
-}
-
-export function go(route: Route, page: string, changes: Record<string, string | string[] | undefined>) {
-  navigate(page, withParams(page === route.page ? route.params : viewParams(route.params), changes));
 }

@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { runCli } from "../../shared/cli.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { startTestStack } from "../../testing/stack.ts";
-import { readEmbeddingEnricherConfig } from "../config.ts";
+import { embedderSettings, readEmbeddingEnricherConfig } from "../config.ts";
 import { loadEmbedder } from "../embedder.ts";
 import { Enricher } from "../enricher.ts";
 import { buildSpanText } from "../span-text.ts";
@@ -32,13 +32,7 @@ const program = new Command("bench-enricher")
     try {
       const database = stack.clickhouse.database;
       await insertTraceRows(client, database, traffic.rows);
-      const embedder = await loadEmbedder({
-        model: flags.model ?? cfg.model,
-        modelDir: cfg.modelDir,
-        allowRemoteModels: cfg.allowRemoteModels,
-        dtype: cfg.dtype,
-        inferenceBatchSize: cfg.inferenceBatchSize,
-      });
+      const embedder = await loadEmbedder({ ...embedderSettings(cfg), model: flags.model ?? cfg.model });
       out(
         `model ${embedder.model} (${embedder.dims} dims), ${traffic.rows.length} spans from ${traffic.truth.length} traces`,
       );

@@ -86,9 +86,31 @@ export function symmetricEigen(a: Float64Array, d: number): { values: number[]; 
   const dd = new Float64Array(n);
   const e = new Float64Array(n);
   const row = (i: number) => V[i] as Float64Array;
-  const at = (arr: Float64Array, i: number) => arr[i] as number;
 
-  // tred2: Householder tridiagonalisation.
+  householderTridiagonalise(V, dd, e, n);
+
+  // tql2: implicit QL iterations on the tridiagonal matrix, rotating columns
+  // of V (stored as contiguous arrays: the inner loop walks them).
+  const col: Float64Array[] = [];
+  for (let j = 0; j < n; j++) {
+    const c = new Float64Array(n);
+    for (let k = 0; k < n; k++) c[k] = at(row(k), j);
+    col.push(c);
+  }
+  implicitQl(col, dd, e, n);
+  const vectors = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) {
+    const c = col[j] as Float64Array;
+    for (let k = 0; k < n; k++) vectors[k * n + j] = c[k] as number;
+  }
+  return { values: Array.from(dd), vectors };
+}
+
+const at = (arr: Float64Array, i: number) => arr[i] as number;
+
+/** tred2: Householder reduction of V (rows) to tridiagonal form; diagonal in dd, off-diagonal in e. */
+function householderTridiagonalise(V: Float64Array[], dd: Float64Array, e: Float64Array, n: number): void {
+  const row = (i: number) => V[i] as Float64Array;
   for (let j = 0; j < n; j++) dd[j] = at(row(n - 1), j);
   for (let i = n - 1; i > 0; i--) {
     let scale = 0;
@@ -160,15 +182,10 @@ export function symmetricEigen(a: Float64Array, d: number): { values: number[]; 
   }
   row(n - 1)[n - 1] = 1;
   e[0] = 0;
+}
 
-  // tql2: implicit QL iterations on the tridiagonal matrix, rotating columns
-  // of V (stored as contiguous arrays: the inner loop walks them).
-  const col: Float64Array[] = [];
-  for (let j = 0; j < n; j++) {
-    const c = new Float64Array(n);
-    for (let k = 0; k < n; k++) c[k] = at(row(k), j);
-    col.push(c);
-  }
+/** tql2: implicit QL iterations on the tridiagonal matrix (dd, e), rotating the columns of V in col. */
+function implicitQl(col: Float64Array[], dd: Float64Array, e: Float64Array, n: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = at(e, i);
   e[n - 1] = 0;
   let f = 0;
@@ -231,10 +248,4 @@ export function symmetricEigen(a: Float64Array, d: number): { values: number[]; 
     dd[l] = at(dd, l) + f;
     e[l] = 0;
   }
-  const vectors = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    const c = col[j] as Float64Array;
-    for (let k = 0; k < n; k++) vectors[k * n + j] = c[k] as number;
-  }
-  return { values: Array.from(dd), vectors };
 }

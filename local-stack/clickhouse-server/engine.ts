@@ -11,7 +11,7 @@ import { quoteIdentifier, setStatement } from "./request.ts";
  * `Session` class because the server needs what Session hides: the raw
  * insert taking the client's own `INSERT ... FORMAT` text and the body
  * Buffer (no JS copy, no re-parsing), and streaming fetches with our own
- * back-pressure. chDB facts this relies on (DESIGN.md):
+ * back-pressure. chDB facts this relies on (docs/ARCHITECTURE.md, "Facts"):
  *  - connections on one path run queries in parallel;
  *  - a `SET` persists on its connection and `readonly=1` cannot be undone,
  *    so a connection only ever serves requests with exactly the settings it

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { onShutdownSignal, runCli } from "../../shared/cli.ts";
+import { flagsOverEnv, onShutdownSignal, runCli } from "../../shared/cli.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
 import { createLogger } from "../../shared/logger.ts";
 import { readS3ServerConfig } from "./config.ts";
@@ -15,12 +15,11 @@ const program = new Command("s3-server")
   .option("--dir <path>", "data directory (S3_SERVER_DATA_DIR)")
   .option("--bucket <name...>", "buckets to create (default: S3_BUCKET)")
   .action(async (flags: { host?: string; port?: string; dir?: string; bucket?: string[] }) => {
-    const config = readS3ServerConfig({
-      ...process.env,
-      ...(flags.host ? { S3_SERVER_HOST: flags.host } : {}),
-      ...(flags.port ? { S3_SERVER_PORT: flags.port } : {}),
-      ...(flags.dir ? { S3_SERVER_DATA_DIR: flags.dir } : {}),
-    });
+    const config = flagsOverEnv([
+      { variable: "S3_SERVER_HOST", flag: "--host", value: flags.host },
+      { variable: "S3_SERVER_PORT", flag: "--port", value: flags.port },
+      { variable: "S3_SERVER_DATA_DIR", flag: "--dir", value: flags.dir },
+    ]).read(readS3ServerConfig);
     const buckets = flags.bucket ?? [readS3Config().bucket];
     const log = createLogger("s3-server");
     const server = await runS3Server({ ...config, buckets });

@@ -50,7 +50,7 @@ export function localStackProcesses(env: Env = process.env): ProcessSpec[] {
       description: "embedded S3 (s3rver), bucket created at start",
       script: "local-stack/s3-server/main.ts",
       args: [],
-      // s3rver's ListObjectsV2 continuation tokens use a legacy cipher (DESIGN.md).
+      // s3rver's ListObjectsV2 continuation tokens use a legacy cipher (docs/ARCHITECTURE.md, "Facts").
       nodeArgs: ["--openssl-legacy-provider"],
       kind: "service",
       dependsOn: [],

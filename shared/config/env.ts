@@ -152,3 +152,18 @@ export function parseBytes(text: string): number | undefined {
   };
   return Math.round(Number(match[1]) * (units[(match[2] ?? "b").toLowerCase()] ?? 1));
 }
+
+/** "i/n" -> shard i of n: the one syntax and checks of every sharded stage (LOADER_SHARD, ENRICHER_SHARD, --shard). */
+export function parseShard(
+  text: string,
+  variable = "LOADER_SHARD",
+): { shardIndex: number; shardCount: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!match) throw new ConfigError(variable, `expected i/n like 0/2, got "${text}"`);
+  const shardIndex = Number(match[1]);
+  const shardCount = Number(match[2]);
+  if (shardCount < 1 || shardIndex >= shardCount) {
+    throw new ConfigError(variable, `shard index must be below the shard count, got "${text}"`);
+  }
+  return { shardIndex, shardCount };
+}

@@ -4,7 +4,7 @@
  * form every part of click-ai exchanges: the collector decodes protobuf into
  * it and writes it as `otlp_json`; the loader maps it to otel_traces rows.
  *
- * Producers differ in details the readers must accept (see DESIGN.md): the Go
+ * Producers differ in details the readers must accept (see docs/ARCHITECTURE.md, "Facts"): the Go
  * collector writes 64-bit integers as strings, the JS SDK as numbers; enums
  * may arrive as integers or as their names; ids may be hex in any case.
  */

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { PageProps } from "../app.tsx";
+import type { PageProps } from "../page.ts";
 
 interface ToolEvent {
   name: string;

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import { go, type PageProps } from "../app.tsx";
 import { apiUrl, useApi } from "../data.ts";
 import { formatCount, formatTime, serviceColor } from "../format.ts";
+import { go, type PageProps } from "../page.ts";
 import { navigate, viewParams, withParams } from "../route.ts";
 
 interface Pattern {

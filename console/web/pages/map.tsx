@@ -1,8 +1,8 @@
 import dagre from "@dagrejs/dagre";
 import { useMemo } from "preact/hooks";
-import { go, type PageProps } from "../app.tsx";
 import { apiUrl, useApi } from "../data.ts";
 import { formatDuration, formatPercent, formatRate, serviceColor } from "../format.ts";
+import { go, type PageProps } from "../page.ts";
 import { viewParams, withParams } from "../route.ts";
 
 interface MapNode {

@@ -1,8 +1,8 @@
 import { useMemo } from "preact/hooks";
-import { go, type PageProps } from "../app.tsx";
 import { Chart, type ChartSeries } from "../chart.tsx";
 import { apiUrl, useApi } from "../data.ts";
 import { formatCount, formatDuration, formatPercent, formatRate, serviceColor } from "../format.ts";
+import { go, type PageProps } from "../page.ts";
 import { navigate, viewParams, withParams } from "../route.ts";
 import { type Column, SortableTable } from "../table.tsx";
 

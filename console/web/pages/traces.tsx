@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
-import type { PageProps } from "../app.tsx";
 import { apiUrl, useApi } from "../data.ts";
 import { formatDuration, formatTime, serviceColor } from "../format.ts";
+import type { PageProps } from "../page.ts";
 import { navigate, viewParams, withParams } from "../route.ts";
 import { SpanDetails, type TraceData, Waterfall } from "./waterfall.tsx";
 
