@@ -98,6 +98,10 @@ rca *time:
 replay-nezha *args:
     @{{tsx}} analyzer/replay/cli.ts "$@"
 
+# print the web console's URL (open it in a browser)
+console:
+    @if [ "{{mode}}" = "docker" ]; then echo "http://localhost:${CONSOLE_PORT:-3000}"; else {{tsx}} console/cli.ts url; fi
+
 # run a stage command locally, or inside the stage's container in docker mode
 _stage service script *args:
     @if [ "{{mode}}" = "docker" ]; then {{compose}} exec {{service}} node --import tsx {{script}} {{args}}; else {{tsx}} {{script}} {{args}}; fi

@@ -7,10 +7,9 @@ import { readPathsConfig } from "../shared/config/paths.ts";
 import { terminalSafe } from "../shared/terminal-text.ts";
 import type { AskResult } from "./agent.ts";
 import { readAgentConfig } from "./config.ts";
-import { CancelledError, dispatchTool, formatToolLine, type ToolCallRecord } from "./dispatch.ts";
+import { CancelledError, formatToolLine, type ToolCallRecord } from "./dispatch.ts";
 import { type AgentRuntime, createAgentRuntime } from "./runtime.ts";
-import { parseSlash, SLASH_HELP } from "./slash.ts";
-import { resolveServiceName } from "./tools/filters.ts";
+import { parseSlash, runToolCommand, SLASH_HELP } from "./slash.ts";
 import { ALL_TOOLS } from "./tools/index.ts";
 
 /** Where the CLI reads and writes; the process's streams, or test streams. */
@@ -88,16 +87,10 @@ async function runSlash(session: Session, line: string, signal?: AbortSignal): P
       session.io.stderr.write(`${terminalSafe(command.message)}\n`);
       return "failed";
     case "tool": {
-      const { toolContext } = session.runtime;
-      const input = { ...command.input };
-      // A typed "/slow checkout" means the one service whose name contains "checkout".
-      if (typeof input.service === "string") {
-        input.service = await resolveServiceName(toolContext, input.service).catch(() => input.service);
-      }
-      const record = await dispatchTool(
-        ALL_TOOLS,
-        { id: "cli", name: command.tool, input },
-        { ...toolContext, ...(signal ? { signal } : {}) },
+      const record = await runToolCommand(
+        { ...session.runtime.toolContext, ...(signal ? { signal } : {}) },
+        command,
+        "cli",
       );
       session.lastSql = record.sql;
       if (session.json) {

@@ -1,3 +1,7 @@
+import { dispatchTool, type ToolCallRecord } from "./dispatch.ts";
+import { resolveServiceName } from "./tools/filters.ts";
+import { ALL_TOOLS } from "./tools/index.ts";
+import type { ToolContext } from "./tools/types.ts";
 import { parseRelativeDuration } from "./tools/window.ts";
 
 /**
@@ -206,4 +210,20 @@ export function parseSlash(line: string): SlashCommand | undefined {
     default:
       return { kind: "error", message: `unknown command ${name}; /help lists the commands` };
   }
+}
+
+/**
+ * Runs a tool slash command as a person typed it: a partial service name
+ * ("/slow checkout") means the one stored service whose name contains it.
+ */
+export async function runToolCommand(
+  ctx: ToolContext,
+  command: { tool: string; input: Record<string, unknown> },
+  id = "slash",
+): Promise<ToolCallRecord> {
+  const input = { ...command.input };
+  if (typeof input.service === "string") {
+    input.service = await resolveServiceName(ctx, input.service).catch(() => input.service);
+  }
+  return dispatchTool(ALL_TOOLS, { id, name: command.tool, input }, ctx);
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { COLLECTOR_MARSHALERS, readCollectorConfig } from "../collector/config.ts";
+import { readConsoleConfig } from "../console/config.ts";
 import { resolveOtlpUrl } from "../event-generator/config.ts";
 import { keyMinute, signalOfKey } from "../shared/awss3-layout.ts";
 import { PINNED_SETTINGS } from "../shared/clickhouse.ts";
@@ -57,7 +58,7 @@ const service = (name: string): ComposeService => {
   return found;
 };
 
-const WORKERS = ["migrate", "event-generator", "s3-loader", "embedding-enricher", "agent"];
+const WORKERS = ["migrate", "event-generator", "s3-loader", "embedding-enricher", "agent", "console"];
 const COLLECTOR_CONFIG = "docker/otelcol-contrib-config.yaml";
 const USERS_XML = stripXmlComments(read("docker/clickhouse-server-config/users.d/click-ai.xml"));
 
@@ -327,6 +328,15 @@ describe("docker-compose.yaml", () => {
     }
   });
 
+  it("runs the console beside HyperDX as the read-only user, listening inside its container", () => {
+    const env = serviceEnv(service("console"));
+    expect(service("console").command).toEqual(["node", "--import", "tsx", "console/cli.ts", "run"]);
+    expect(env.CLICKHOUSE_AGENT_USER).toBe(readClickHouseAgentConfig({}).username);
+    expect(env.CLICKHOUSE_PASSWORD).toBeUndefined();
+    expect(readConsoleConfig(env)).toEqual({ host: "0.0.0.0", port: 3000 });
+    expect(dependsOn(service("console")).migrate).toBe("service_completed_successfully");
+  });
+
   it("publishes the same host ports as the local stack's defaults", () => {
     const hostPort = (name: string, container: number) =>
       parsePorts(service(name)).find((mapping) => mapping.container === container)?.host;
@@ -342,6 +352,7 @@ describe("docker-compose.yaml", () => {
       Number(new URL(resolveOtlpUrl("grpc", undefined, undefined)).port),
     );
     expect(hostPort("hyperdx", 8080)).toBe(8080);
+    expect(hostPort("console", 3000)).toBe(readConsoleConfig({}).port);
     const published = Object.values(services).flatMap((svc) =>
       parsePorts(svc).map((mapping) => mapping.host),
     );

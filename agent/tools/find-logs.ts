@@ -65,7 +65,7 @@ function describeLogFilter(filter: LogFilter): string {
   return parts.join(" ");
 }
 
-interface LogRow {
+export interface LogRow {
   ts_ms: string;
   service: string;
   severity: string;
@@ -155,23 +155,11 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
         truncated: false,
       };
     }
-    const win = windowCondition(input.window);
-    const flt = logFilterCondition(input.filter);
-    const conditions = [...win.sql, ...flt.sql];
-    const params: Record<string, unknown> = { ...win.params, ...flt.params };
-    const totalSql = `SELECT count() AS n FROM otel_logs ${where(conditions)}`;
-    const [total] = await queryRows<{ n: string }>(ctx, totalSql, params);
-    const matched = num(total?.n);
     const scope = [describeLogFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(", ");
-    const hint = matched === 0 && input.filter.service ? await logServiceHint(ctx, input.filter.service) : "";
     if (input.groupBy === "record") {
-      const listParams = { ...params, limit: Math.min(input.limit, ctx.limits.maxRows) };
-      // One trace reads as a story (oldest first); a search shows the newest.
-      const order = input.filter.traceId ? "Timestamp ASC" : "Timestamp DESC";
-      const listSql = `SELECT toUnixTimestamp64Milli(Timestamp) AS ts_ms, ServiceName AS service, SeverityText AS severity,
-          Body AS body, TraceId AS trace_id, SpanId AS span_id
-        FROM otel_logs ${where(conditions)} ORDER BY ${order}, SpanId LIMIT {limit:UInt32}`;
-      const rows = await queryRows<LogRow>(ctx, listSql, listParams);
+      const { rows, matched } = await queryLogRecords(ctx, input, Math.min(input.limit, ctx.limits.maxRows));
+      const hint =
+        matched === 0 && input.filter.service ? await logServiceHint(ctx, input.filter.service) : "";
       const table = renderTable(
         ["time", "service", "severity", "body", "trace_id", "span_id"],
         rows.map((r) => [isoFromMs(r.ts_ms), r.service, r.severity, r.body, r.trace_id, r.span_id]),
@@ -184,14 +172,8 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
         truncated: table.truncated,
       };
     }
-    const query: MessageQuery = {
-      sql: `SELECT ServiceName AS k0, SeverityText AS k1, Body AS message, count() AS n,
-          toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
-        FROM otel_logs ${where(conditions)} GROUP BY k0, k1, message`,
-      params,
-      keyCount: 2,
-    };
-    const mined = await mineMessages(ctx, query);
+    const { mined, matched } = await queryLogPatterns(ctx, input);
+    const hint = matched === 0 && input.filter.service ? await logServiceHint(ctx, input.filter.service) : "";
     const shown = mined.groups.slice(0, input.limit);
     const table = renderTable(
       ["service", "severity", "pattern", "count", "variants", "first_seen", "last_seen", "example"],
@@ -227,4 +209,56 @@ async function logServiceHint(ctx: ToolContext, service: string): Promise<string
   if (rows.some((r) => r.name === service)) return "";
   if (rows.length === 0) return await serviceHint(ctx, service);
   return `\nNo logs from a service named exactly "${service}". Services with logs: ${rows.map((r) => r.name).join(", ")}.`;
+}
+
+async function countLogs(
+  ctx: ToolContext,
+  conditions: string[],
+  params: Record<string, unknown>,
+): Promise<number> {
+  const totalSql = `SELECT count() AS n FROM otel_logs ${where(conditions)}`;
+  const [total] = await queryRows<{ n: string }>(ctx, totalSql, params);
+  return num(total?.n);
+}
+
+/** Matching log records (newest first; oldest first for one trace) and how many match in all. */
+export async function queryLogRecords(
+  ctx: ToolContext,
+  input: { window: TimeWindow; filter: LogFilter },
+  limit: number,
+): Promise<{ rows: LogRow[]; matched: number }> {
+  const win = windowCondition(input.window);
+  const flt = logFilterCondition(input.filter);
+  const conditions = [...win.sql, ...flt.sql];
+  const params: Record<string, unknown> = { ...win.params, ...flt.params };
+  const matched = await countLogs(ctx, conditions, params);
+  const listParams = { ...params, limit };
+  // One trace reads as a story (oldest first); a search shows the newest.
+  const order = input.filter.traceId ? "Timestamp ASC" : "Timestamp DESC";
+  const listSql = `SELECT toUnixTimestamp64Milli(Timestamp) AS ts_ms, ServiceName AS service, SeverityText AS severity,
+      Body AS body, TraceId AS trace_id, SpanId AS span_id
+    FROM otel_logs ${where(conditions)} ORDER BY ${order}, SpanId LIMIT {limit:UInt32}`;
+  const rows = await queryRows<LogRow>(ctx, listSql, listParams);
+  return { rows, matched };
+}
+
+/** Matching log records grouped by message pattern per service and severity, and how many match in all. */
+export async function queryLogPatterns(
+  ctx: ToolContext,
+  input: { window: TimeWindow; filter: LogFilter },
+): Promise<{ mined: Awaited<ReturnType<typeof mineMessages>>; matched: number }> {
+  const win = windowCondition(input.window);
+  const flt = logFilterCondition(input.filter);
+  const conditions = [...win.sql, ...flt.sql];
+  const params: Record<string, unknown> = { ...win.params, ...flt.params };
+  const matched = await countLogs(ctx, conditions, params);
+  const query: MessageQuery = {
+    sql: `SELECT ServiceName AS k0, SeverityText AS k1, Body AS message, count() AS n,
+        toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
+      FROM otel_logs ${where(conditions)} GROUP BY k0, k1, message`,
+    params,
+    keyCount: 2,
+  };
+  const mined = await mineMessages(ctx, query);
+  return { mined, matched };
 }

@@ -125,14 +125,12 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
       .filter(Boolean)
       .join(" "),
   async run(ctx: ToolContext, input: FindSlowSpansInput): Promise<ToolResult> {
-    const win = windowCondition(input.window);
-    const flt = spanFilterCondition(input.filter);
-    const base = [...win.sql, ...flt.sql];
-    const params: Record<string, unknown> = { ...win.params, ...flt.params };
+    const base = spanQueryCondition({ window: input.window, filter: input.filter });
+    const params: Record<string, unknown> = { ...base.params };
     const thresholds: string[] = [];
-    const conditions = [...base];
+    const conditions = [...base.sql];
     if (input.percentile !== undefined) {
-      const qSql = `SELECT quantile({p:Float64})(Duration) AS threshold, count() AS spans FROM otel_traces ${where(base)}`;
+      const qSql = `SELECT quantile({p:Float64})(Duration) AS threshold, count() AS spans FROM otel_traces ${where(base.sql)}`;
       const qParams = { ...params, p: input.percentile / 100 };
       const [q] = await queryRows<{ threshold: string; spans: string }>(ctx, qSql, qParams);
       params.p_threshold = Math.floor(num(q?.threshold));
@@ -142,16 +140,20 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
       );
     }
     if (input.minDurationMs !== undefined) {
-      params.min_ns = Math.round(input.minDurationMs * 1e6);
-      conditions.push("Duration >= {min_ns:UInt64}");
+      const min = spanQueryCondition({ window: {}, filter: {}, minDurationMs: input.minDurationMs });
+      conditions.push(...min.sql);
+      Object.assign(params, min.params);
       thresholds.push(`duration >= ${input.minDurationMs}ms`);
     }
     const countSql = `SELECT count() AS n FROM otel_traces ${where(conditions)}`;
     const [count] = await queryRows<{ n: string }>(ctx, countSql, params);
-    const listParams = { ...params, limit: Math.min(input.limit, ctx.limits.maxRows) };
-    const listSql = `SELECT ${SPAN_LIST_COLUMNS} FROM otel_traces ${where(conditions)}
-      ORDER BY Duration DESC, SpanId ASC LIMIT {limit:UInt32}`;
-    const rows = await queryRows<SpanListRow>(ctx, listSql, listParams);
+    const list = await listSpans(
+      ctx,
+      { sql: conditions, params },
+      "duration",
+      Math.min(input.limit, ctx.limits.maxRows),
+    );
+    const rows = list.rows;
     const total = num(count?.n);
     const scope = [describeFilter(input.filter), describeWindow(input.window), ...thresholds]
       .filter(Boolean)
@@ -167,3 +169,53 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
     };
   },
 };
+
+/** What a span search can ask for: the tools' window and filters plus duration bounds and attribute matches. */
+export interface SpanQuery {
+  window: TimeWindow;
+  filter: SpanFilter;
+  minDurationMs?: number;
+  maxDurationMs?: number;
+  /** key = value pairs, all of which must match: span attributes, or resource attributes as "resource.<key>". */
+  attributes?: Array<[string, string]>;
+}
+
+export function spanQueryCondition(query: SpanQuery): { sql: string[]; params: Record<string, unknown> } {
+  const win = windowCondition(query.window);
+  const flt = spanFilterCondition(query.filter);
+  const sql: string[] = [...win.sql, ...flt.sql];
+  const params: Record<string, unknown> = { ...win.params, ...flt.params };
+  if (query.minDurationMs !== undefined) {
+    sql.push("Duration >= {min_ns:UInt64}");
+    params.min_ns = Math.round(query.minDurationMs * 1e6);
+  }
+  if (query.maxDurationMs !== undefined) {
+    sql.push("Duration <= {max_ns:UInt64}");
+    params.max_ns = Math.round(query.maxDurationMs * 1e6);
+  }
+  (query.attributes ?? []).forEach(([key, value], i) => {
+    // "resource.<key>" matches a resource attribute; reading one map column, not both, halves the cost.
+    const resource = key.startsWith("resource.");
+    sql.push(
+      `${resource ? "ResourceAttributes" : "SpanAttributes"}[{attr_k${i}:String}] = {attr_v${i}:String}`,
+    );
+    params[`attr_k${i}`] = resource ? key.slice("resource.".length) : key;
+    params[`attr_v${i}`] = value;
+  });
+  return { sql, params };
+}
+
+/** Spans matching `conditions`, slowest or newest first, as SpanListRow. */
+export async function listSpans(
+  ctx: ToolContext,
+  conditions: { sql: string[]; params: Record<string, unknown> },
+  orderBy: "duration" | "time",
+  limit: number,
+): Promise<{ rows: SpanListRow[] }> {
+  const params = { ...conditions.params, limit };
+  const order = orderBy === "duration" ? "Duration DESC, SpanId ASC" : "Timestamp DESC, SpanId ASC";
+  const sql = `SELECT ${SPAN_LIST_COLUMNS} FROM otel_traces ${where(conditions.sql)}
+    ORDER BY ${order} LIMIT {limit:UInt32}`;
+  const rows = await queryRows<SpanListRow>(ctx, sql, params);
+  return { rows };
+}

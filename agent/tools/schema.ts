@@ -45,17 +45,8 @@ export const schemaTool: AgentTool<Record<string, never>> = {
   },
   describe: () => "",
   async run(ctx: ToolContext): Promise<ToolResult> {
-    // One scan: per-service counts and times; the totals are summed here.
-    const servicesSql = `SELECT ServiceName AS service, count() AS spans, countIf(StatusCode = 'Error') AS errors,
-        toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
-      FROM otel_traces GROUP BY ServiceName ORDER BY spans DESC, service`;
-    const perService = await queryRows<{
-      service: string;
-      spans: string;
-      errors: string;
-      first_ms: string;
-      last_ms: string;
-    }>(ctx, servicesSql);
+    const stored = await queryStoredServices(ctx);
+    const perService = stored.rows;
     const services = perService.slice(0, 50);
     const spans = perService.reduce((sum, s) => sum + num(s.spans), 0);
     const errors = perService.reduce((sum, s) => sum + num(s.errors), 0);
@@ -106,3 +97,21 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     return { text: bounded.text, rows: services.length, truncated: bounded.truncated };
   },
 };
+
+export interface StoredServiceRow {
+  service: string;
+  spans: string;
+  errors: string;
+  first_ms: string;
+  last_ms: string;
+}
+
+/** Every stored service with its span and error counts and first/last span time, most spans first. */
+export async function queryStoredServices(ctx: ToolContext): Promise<{ rows: StoredServiceRow[] }> {
+  // One scan: per-service counts and times; callers sum the totals.
+  const sql = `SELECT ServiceName AS service, count() AS spans, countIf(StatusCode = 'Error') AS errors,
+      toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
+    FROM otel_traces GROUP BY ServiceName ORDER BY spans DESC, service`;
+  const rows = await queryRows<StoredServiceRow>(ctx, sql);
+  return { rows };
+}

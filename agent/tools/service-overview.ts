@@ -65,16 +65,7 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
   },
   describe: (input) => [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(" "),
   async run(ctx: ToolContext, input: ServiceOverviewInput): Promise<ToolResult> {
-    const win = windowCondition(input.window);
-    const flt = spanFilterCondition(input.filter);
-    const params = { ...win.params, ...flt.params, limit: ctx.limits.maxRows };
-    const sql = `SELECT ServiceName AS service, count() AS spans, countIf(SpanKind = 'Server') AS requests,
-        countIf(StatusCode = 'Error') AS errors,
-        quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99,
-        count() OVER () AS total_services
-      FROM otel_traces ${where([...win.sql, ...flt.sql])}
-      GROUP BY ServiceName ORDER BY ${ORDER[input.orderBy]} DESC, service ASC LIMIT {limit:UInt32}`;
-    const rows = await queryRows<ServiceOverviewRow>(ctx, sql, params);
+    const { rows } = await queryServiceOverview(ctx, input, ctx.limits.maxRows);
     const header = `Services, ${describeWindow(input.window)}${describeFilter(input.filter) ? `, ${describeFilter(input.filter)}` : ""}, by ${input.orderBy}:`;
     const table = renderTable(
       ["service", "spans", "requests", "errors", "error_rate", "p50", "p95", "p99"],
@@ -99,3 +90,84 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     };
   },
 };
+
+/**
+ * Per-service spans, requests, errors and duration quantiles: the numbers
+ * service_overview shows (the console's Services table shows the same rows).
+ */
+export async function queryServiceOverview(
+  ctx: ToolContext,
+  input: ServiceOverviewInput,
+  limit: number,
+): Promise<{ rows: ServiceOverviewRow[] }> {
+  const win = windowCondition(input.window);
+  const flt = spanFilterCondition(input.filter);
+  const params = { ...win.params, ...flt.params, limit };
+  const sql = `SELECT ServiceName AS service, count() AS spans, countIf(SpanKind = 'Server') AS requests,
+      countIf(StatusCode = 'Error') AS errors,
+      quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99,
+      count() OVER () AS total_services
+    FROM otel_traces ${where([...win.sql, ...flt.sql])}
+    GROUP BY ServiceName ORDER BY ${ORDER[input.orderBy]} DESC, service ASC LIMIT {limit:UInt32}`;
+  const rows = await queryRows<ServiceOverviewRow>(ctx, sql, params);
+  return { rows };
+}
+
+export interface ServiceSeriesRow {
+  service: string;
+  /** Bucket start, epoch milliseconds. */
+  t: string;
+  spans: string;
+  errors: string;
+  p50: string;
+  p95: string;
+  p99: string;
+}
+
+/**
+ * The same figures as queryServiceOverview, per service and time bucket of
+ * `stepSeconds` (buckets aligned to the epoch, so refreshes line up).
+ */
+export async function queryServiceSeries(
+  ctx: ToolContext,
+  input: { window: TimeWindow; filter: SpanFilter; stepSeconds: number },
+): Promise<{ rows: ServiceSeriesRow[] }> {
+  const win = windowCondition(input.window);
+  const flt = spanFilterCondition(input.filter);
+  const params = { ...win.params, ...flt.params, step: Math.max(1, Math.round(input.stepSeconds)) };
+  const sql = `SELECT ServiceName AS service,
+      intDiv(toUInt32(toDateTime(Timestamp)), {step:UInt32}) * {step:UInt32} * 1000 AS t,
+      count() AS spans, countIf(StatusCode = 'Error') AS errors,
+      quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99,
+      count() OVER () AS total_services
+    FROM otel_traces ${where([...win.sql, ...flt.sql])}
+    GROUP BY service, t ORDER BY service, t`;
+  const rows = await queryRows<ServiceSeriesRow>(ctx, sql, params);
+  return { rows };
+}
+
+export interface AttributeTimelineRow {
+  /** Bucket start, epoch milliseconds. */
+  t: string;
+  value: string;
+  spans: string;
+}
+
+/**
+ * Per time bucket, the values a span attribute takes on root spans (e.g. the
+ * drop phase every request carries), with their span counts. Only root spans
+ * are read, and the attribute map only for them.
+ */
+export async function queryAttributeTimeline(
+  ctx: ToolContext,
+  input: { window: TimeWindow; key: string; stepSeconds: number },
+): Promise<{ rows: AttributeTimelineRow[] }> {
+  const win = windowCondition(input.window);
+  const params = { ...win.params, key: input.key, step: Math.max(1, Math.round(input.stepSeconds)) };
+  const sql = `SELECT intDiv(toUInt32(toDateTime(Timestamp)), {step:UInt32}) * {step:UInt32} * 1000 AS t,
+      SpanAttributes[{key:String}] AS value, count() AS spans
+    FROM otel_traces ${where([...win.sql, "ParentSpanId = ''"])}
+    GROUP BY t, value HAVING value != '' ORDER BY t, spans DESC`;
+  const rows = await queryRows<AttributeTimelineRow>(ctx, sql, params);
+  return { rows };
+}

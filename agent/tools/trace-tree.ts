@@ -14,7 +14,7 @@ export interface TraceTreeInput {
 export const MAX_TRACE_LOGS = 500;
 
 /** The trace's log records, when the deployment stores logs (none otherwise). */
-async function traceLogs(
+export async function traceLogs(
   ctx: ToolContext,
   traceId: string,
   spanParams: Record<string, unknown>,
@@ -72,61 +72,18 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
   },
   describe: (input) => input.traceId,
   async run(ctx: ToolContext, input: TraceTreeInput): Promise<ToolResult> {
-    const params: Record<string, unknown> = { trace_id: input.traceId, max_spans: MAX_TRACE_SPANS };
-    // The exporter's trace-id -> time-range table narrows the scan to the trace's partitions.
-    const rangeSql = `SELECT toUnixTimestamp(min(Start)) AS start_s, toUnixTimestamp(max(End)) AS end_s, count() AS n
-      FROM otel_traces_trace_id_ts WHERE TraceId = {trace_id:String}`;
-    let timeCondition = "";
-    try {
-      const [range] = await queryRows<{ start_s: string; end_s: string; n: string }>(ctx, rangeSql, params);
-      if (range && num(range.n) > 0) {
-        params.start_s = num(range.start_s);
-        params.end_s = num(range.end_s);
-        timeCondition =
-          "AND Timestamp >= toDateTime({start_s:UInt32}) AND Timestamp < toDateTime({end_s:UInt32}) + INTERVAL 1 SECOND";
-      }
-    } catch {
-      // No lookup table (an older schema): the bloom-filter index on TraceId still finds the spans.
-    }
-    const spansSql = `SELECT SpanId AS span_id, ParentSpanId AS parent_span_id, ServiceName AS service, SpanName AS name,
-        SpanKind AS kind, StatusCode AS status,
-        ${ERROR_MESSAGE_SQL} AS message,
-        toString(toUnixTimestamp64Nano(Timestamp)) AS start_ns, Duration AS duration
-      FROM otel_traces WHERE TraceId = {trace_id:String} ${timeCondition}
-      ORDER BY Timestamp LIMIT {max_spans:UInt32}`;
-    const rows = await queryRows<{
-      span_id: string;
-      parent_span_id: string;
-      service: string;
-      name: string;
-      kind: string;
-      status: string;
-      message: string;
-      start_ns: string;
-      duration: string;
-    }>(ctx, spansSql, params);
-    if (rows.length === 0) {
+    const { spans, range } = await readTraceSpans(ctx, input.traceId);
+    if (spans.length === 0) {
       return {
         text: `No spans found for trace ${input.traceId}. Check the id (find_errors / find_slow_spans list valid ones).`,
         rows: 0,
         truncated: false,
       };
     }
-    const spans: TraceSpan[] = rows.map((r) => ({
-      spanId: r.span_id,
-      parentSpanId: r.parent_span_id,
-      service: r.service,
-      name: r.name,
-      kind: r.kind,
-      status: r.status,
-      message: r.message,
-      startNs: Number(r.start_ns),
-      durationNs: num(r.duration),
-    }));
-    const logs = await traceLogs(ctx, input.traceId, params);
+    const logs = await traceLogs(ctx, input.traceId, range);
     const waterfall = renderWaterfall(spans, { maxSpans: Math.max(ctx.limits.maxRows, 20), logs });
     const cut =
-      (rows.length >= MAX_TRACE_SPANS
+      (spans.length >= MAX_TRACE_SPANS
         ? `\n[trace has more than ${MAX_TRACE_SPANS} spans; only the first were read]`
         : "") +
       (logs.length >= MAX_TRACE_LOGS
@@ -140,3 +97,104 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
     };
   },
 };
+
+/** A span with everything a span detail view shows. */
+export interface TraceSpanDetail extends TraceSpan {
+  attributes: Record<string, string>;
+  resource: Record<string, string>;
+  events: Array<{ timeNs: number; name: string; attributes: Record<string, string> }>;
+}
+
+interface TraceSpanRow {
+  span_id: string;
+  parent_span_id: string;
+  service: string;
+  name: string;
+  kind: string;
+  status: string;
+  message: string;
+  start_ns: string;
+  duration: string;
+  attributes?: Record<string, string>;
+  resource?: Record<string, string>;
+  event_ns?: string[];
+  event_names?: string[];
+  event_attributes?: Record<string, string>[];
+}
+
+export interface TraceSpansRead<Span> {
+  spans: Span[];
+  /** The trace's time range from the lookup table (start_s/end_s, epoch seconds), when it knew the trace. */
+  range: Record<string, unknown>;
+}
+
+/**
+ * The spans of one trace (at most MAX_TRACE_SPANS), in start order; with
+ * `details`, also their attributes, resource attributes and events.
+ */
+export async function readTraceSpans(ctx: ToolContext, traceId: string): Promise<TraceSpansRead<TraceSpan>>;
+export async function readTraceSpans(
+  ctx: ToolContext,
+  traceId: string,
+  options: { details: true },
+): Promise<TraceSpansRead<TraceSpanDetail>>;
+export async function readTraceSpans(
+  ctx: ToolContext,
+  traceId: string,
+  options: { details?: boolean } = {},
+): Promise<TraceSpansRead<TraceSpan | TraceSpanDetail>> {
+  const params: Record<string, unknown> = { trace_id: traceId, max_spans: MAX_TRACE_SPANS };
+  // The exporter's trace-id -> time-range table narrows the scan to the trace's partitions.
+  const rangeSql = `SELECT toUnixTimestamp(min(Start)) AS start_s, toUnixTimestamp(max(End)) AS end_s, count() AS n
+    FROM otel_traces_trace_id_ts WHERE TraceId = {trace_id:String}`;
+  let timeCondition = "";
+  try {
+    const [range] = await queryRows<{ start_s: string; end_s: string; n: string }>(ctx, rangeSql, params);
+    if (range && num(range.n) > 0) {
+      params.start_s = num(range.start_s);
+      params.end_s = num(range.end_s);
+      timeCondition =
+        "AND Timestamp >= toDateTime({start_s:UInt32}) AND Timestamp < toDateTime({end_s:UInt32}) + INTERVAL 1 SECOND";
+    }
+  } catch {
+    // No lookup table (an older schema): the bloom-filter index on TraceId still finds the spans.
+  }
+  const detailColumns = options.details
+    ? `, SpanAttributes AS attributes, ResourceAttributes AS resource,
+      arrayMap(t -> toString(toUnixTimestamp64Nano(t)), Events.Timestamp) AS event_ns,
+      Events.Name AS event_names, Events.Attributes AS event_attributes`
+    : "";
+  const spansSql = `SELECT SpanId AS span_id, ParentSpanId AS parent_span_id, ServiceName AS service, SpanName AS name,
+      SpanKind AS kind, StatusCode AS status,
+      ${ERROR_MESSAGE_SQL} AS message,
+      toString(toUnixTimestamp64Nano(Timestamp)) AS start_ns, Duration AS duration${detailColumns}
+    FROM otel_traces WHERE TraceId = {trace_id:String} ${timeCondition}
+    ORDER BY Timestamp LIMIT {max_spans:UInt32}`;
+  const rows = await queryRows<TraceSpanRow>(ctx, spansSql, params);
+  const spans = rows.map((r) => {
+    const span: TraceSpan = {
+      spanId: r.span_id,
+      parentSpanId: r.parent_span_id,
+      service: r.service,
+      name: r.name,
+      kind: r.kind,
+      status: r.status,
+      message: r.message,
+      startNs: Number(r.start_ns),
+      durationNs: num(r.duration),
+    };
+    if (!options.details) return span;
+    return {
+      ...span,
+      attributes: r.attributes ?? {},
+      resource: r.resource ?? {},
+      events: (r.event_names ?? []).map((name, i) => ({
+        timeNs: Number(r.event_ns?.[i] ?? 0),
+        name,
+        attributes: r.event_attributes?.[i] ?? {},
+      })),
+    } satisfies TraceSpanDetail;
+  });
+  const range = params.start_s === undefined ? {} : { start_s: params.start_s, end_s: params.end_s };
+  return { spans, range };
+}

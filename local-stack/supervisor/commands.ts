@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { readCollectorConfig } from "../../collector/config.ts";
+import { consoleUrl, readConsoleConfig } from "../../console/config.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
 import { terminalSafe } from "../../shared/terminal-text.ts";
@@ -105,6 +106,7 @@ async function up(): Promise<number> {
       `ClickHouse  ${clickhouse.url}  (database ${clickhouse.database})`,
       `S3          ${s3.endpoint}  (bucket ${s3.bucket}, prefix ${s3.prefix || "-"})`,
       `OTLP        http://${collector.host}:${collector.httpPort} (HTTP), ${collector.host}:${collector.grpcPort} (gRPC)`,
+      `console     ${consoleUrl(readConsoleConfig())}  (just console)`,
       `data dir    ${config.dataDir}`,
       `logs        ${config.logDir}  (just logs [name])`,
       `took        ${((Date.now() - started) / 1000).toFixed(1)} s`,

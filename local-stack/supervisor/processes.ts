@@ -1,4 +1,5 @@
 import { readCollectorConfig } from "../../collector/config.ts";
+import { consoleUrl, readConsoleConfig } from "../../console/config.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import type { Env } from "../../shared/config/env.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
@@ -33,6 +34,7 @@ export function localStackProcesses(env: Env = process.env): ProcessSpec[] {
   const clickhouseUrl = readClickHouseConfig(env).url;
   const s3Endpoint = readS3Config(env).endpoint;
   const collector = readCollectorConfig(env);
+  const consoleAddress = consoleUrl(readConsoleConfig(env));
   return [
     {
       name: "clickhouse",
@@ -107,6 +109,15 @@ export function localStackProcesses(env: Env = process.env): ProcessSpec[] {
       kind: "service",
       dependsOn: ["collector"],
       health: { type: "uptime", ms: 3000 },
+    },
+    {
+      name: "console",
+      description: "the web console: services, service map, traces, ask",
+      script: "console/cli.ts",
+      args: ["run"],
+      kind: "service",
+      dependsOn: ["migrate"],
+      health: { type: "http", url: `${consoleAddress}/health` },
     },
   ];
 }
