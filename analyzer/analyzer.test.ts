@@ -166,7 +166,7 @@ describe("analyzer against a real ClickHouse", () => {
 
   it("counts log bodies into patterns and log counts, and metric points into metric minutes", async () => {
     await reset();
-    for (const table of ["otel_logs", "otel_metrics_gauge", "analyzer_metric_minutes"])
+    for (const table of ["otel_logs", "otel_metrics_gauge", "otel_metrics_sum", "analyzer_metric_minutes"])
       await client.command({ query: `TRUNCATE TABLE ${db}.${table}` });
     const at = (minute: number, second: number) =>
       new Date(START_MS + minute * 60_000 + second * 1000).toISOString().replace("T", " ").replace("Z", "");
@@ -191,6 +191,30 @@ describe("analyzer against a real ClickHouse", () => {
       })),
     );
     await client.insert({ table: `${db}.otel_metrics_gauge`, values: points, format: "JSONEachRow" });
+    // A cumulative monotonic counter counts as its increase within the minute; a non-monotonic sum as an average.
+    const sums = [0, 1].flatMap((minute) =>
+      [0, 30].flatMap((second, i) => [
+        {
+          ServiceName: "ts-order-service",
+          MetricName: "http.server.requests",
+          Attributes: { route: "/order" },
+          TimeUnix: at(minute, second).slice(0, 19),
+          Value: [10, 20, 30, 45][minute * 2 + i],
+          AggregationTemporality: 2,
+          IsMonotonic: true,
+        },
+        {
+          ServiceName: "ts-order-service",
+          MetricName: "queue.depth",
+          Attributes: {},
+          TimeUnix: at(minute, second).slice(0, 19),
+          Value: [4, 6, 1, 3][minute * 2 + i],
+          AggregationTemporality: 2,
+          IsMonotonic: false,
+        },
+      ]),
+    );
+    await client.insert({ table: `${db}.otel_metrics_sum`, values: sums, format: "JSONEachRow" });
     const a = analyzer({ batchRows: 7 });
     while ((await a.countOnce()) > 0) {}
     const patterns = await client.query({
@@ -215,12 +239,16 @@ describe("analyzer against a real ClickHouse", () => {
       ["container.cpu.usage", 0.5],
       ["container.cpu.usage", 1.5],
       ["container.cpu.usage", 2.5],
+      ["http.server.requests", 10],
+      ["http.server.requests", 15],
       ["log.errors", 2],
       ["log.errors", 2],
       ["log.errors", 2],
       ["log.records", 10],
       ["log.records", 10],
       ["log.records", 10],
+      ["queue.depth", 5],
+      ["queue.depth", 2],
     ]);
   });
 

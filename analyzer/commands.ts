@@ -4,6 +4,7 @@ import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { parseDurationMs } from "../shared/config/env.ts";
+import { FailureBackoff } from "../shared/failure-backoff.ts";
 import { formatPosition } from "../shared/load-position.ts";
 import { createLogger } from "../shared/logger.ts";
 import { Analyzer, DETECT_SOURCE } from "./analyzer.ts";
@@ -100,14 +101,26 @@ function withRange(command: Command): Command {
 async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean }): Promise<void> {
   const { ch, client: ch_client } = client();
   const analyzer = new Analyzer({ client: ch_client, database: ch.database, ...cfg, log });
-  let stopping = false;
+  const stop = new AbortController();
+  // A pause (poll or backoff) ends at once on SIGTERM.
+  const pause = (ms: number) => sleep(ms, undefined, { signal: stop.signal }).catch(() => undefined);
+  const backoff = new FailureBackoff(log, "analysis failed; retrying with backoff");
   const done = (async () => {
     let counted = 0;
     let lastReport = Date.now();
-    while (!stopping) {
-      const rows = await analyzer.countOnce();
+    while (!stop.signal.aborted) {
+      let rows: number;
+      let judged: { minutes: number };
+      try {
+        rows = await analyzer.countOnce();
+        judged = await analyzer.detectOnce(Boolean(flags.once) && rows === 0);
+      } catch (error) {
+        if (flags.once) throw error;
+        await pause(backoff.failed(error));
+        continue;
+      }
+      backoff.succeeded();
       counted += rows;
-      const judged = await analyzer.detectOnce(Boolean(flags.once) && rows === 0);
       const now = Date.now();
       if (counted > 0 && (now - lastReport > 10_000 || (flags.once && rows === 0))) {
         log.info({ rows: counted, rowsPerSec: Math.round((counted * 1000) / (now - lastReport)) }, "counted");
@@ -115,12 +128,12 @@ async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean }): Promise<
         lastReport = now;
       }
       if (flags.once && rows === 0 && judged.minutes === 0) break;
-      if (rows === 0 && judged.minutes === 0) await sleep(cfg.pollIntervalMs);
+      if (rows === 0 && judged.minutes === 0) await pause(cfg.pollIntervalMs);
     }
     await ch_client.close();
   })();
   onShutdownSignal(async () => {
-    stopping = true;
+    stop.abort();
     log.info("stopping after the current batch");
     await done;
   });

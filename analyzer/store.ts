@@ -328,7 +328,7 @@ export async function aggregateMetrics(
           if(${monotonic}, ${increase}, sum(Value)) AS v_sum, count() AS v_points,
           min(Value) AS v_min, max(Value) AS v_max, toUnixTimestamp(max(TimeUnix)) * 1000 AS t_max
         FROM ${database}.${SOURCES[source].table} WHERE ${condition}
-        GROUP BY minute, service, metric, aggregation, series${source === "metrics_sum" ? ", AggregationTemporality" : ""})
+        GROUP BY minute, service, metric, aggregation, series${source === "metrics_sum" ? ", IsMonotonic, AggregationTemporality" : ""})
       GROUP BY minute, service, metric, aggregation ORDER BY minute, service, metric, aggregation`,
   );
 }

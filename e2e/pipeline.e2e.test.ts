@@ -333,6 +333,40 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     expect(series.split("\n").filter((line) => /^\d{4}-/.test(line)).length).toBeGreaterThan(0);
   });
 
+  it("counts every stored span, log record and gauge or sum point once in the analyzer; no process restarted", async () => {
+    // The analyzer runs on its own clock: wait until it has counted what is stored.
+    const stored = {
+      spans: await count("SELECT count() AS n FROM otel_traces"),
+      logs: await count("SELECT count() AS n FROM otel_logs"),
+      points: await count(
+        "SELECT (SELECT count() FROM otel_metrics_gauge) + (SELECT count() FROM otel_metrics_sum) AS n",
+      ),
+    };
+    const counted = async () => ({
+      spans: await count("SELECT sum(Spans) AS n FROM analyzer_span_minutes"),
+      logs: await count("SELECT sum(Sum) AS n FROM analyzer_metric_minutes WHERE Metric = 'log.records'"),
+      points: await count(
+        "SELECT sum(Points) AS n FROM analyzer_metric_minutes WHERE Metric NOT IN ('log.records', 'log.errors')",
+      ),
+    });
+    let seen = await counted();
+    const deadline = Date.now() + 60_000;
+    while (JSON.stringify(seen) !== JSON.stringify(stored) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      seen = await counted();
+    }
+    expect(seen).toEqual(stored);
+    const status = await runProjectCommand("local-stack/supervisor/cli.ts", ["status"], env);
+    expect(status.code, status.stderr).toBe(0);
+    const rows = status.stdout
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/));
+    expect(rows.map((cells) => cells[0])).toContain("analyzer");
+    expect(rows.filter((cells) => cells[3] !== "0").map((cells) => cells.join(" "))).toEqual([]);
+  });
+
   it("reports the freshness lag", async () => {
     const [embedded] = await rows<{ p50: number; p95: number }>(
       `SELECT quantileExact(0.5)(lag) AS p50, quantileExact(0.95)(lag) AS p95 FROM (

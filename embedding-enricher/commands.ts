@@ -3,6 +3,7 @@ import { type Command, Option } from "commander";
 import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
+import { FailureBackoff } from "../shared/failure-backoff.ts";
 import { createLogger } from "../shared/logger.ts";
 import { terminalSafe } from "../shared/terminal-text.ts";
 import {
@@ -124,8 +125,7 @@ async function enrichUntilStopped(
   const stopped = () => options.signal.aborted;
   let ready = false;
   let logEnricher: Enricher | undefined;
-  let failures = 0;
-  let lastError = "";
+  const backoff = new FailureBackoff(log, "enrichment failed; retrying with backoff");
   let lastReport = Date.now();
   let lastSpans = 0;
   while (!stopped()) {
@@ -142,21 +142,11 @@ async function enrichUntilStopped(
       if (logEnricher && !stopped()) logsWritten = await logEnricher.runOnce(stopped);
     } catch (error) {
       if (options.once) throw error;
-      failures++;
       ready = false;
-      const text = error instanceof Error ? error.message.split("\n")[0]! : String(error);
-      if (text !== lastError)
-        log.error(
-          { error: text.slice(0, 500), attempt: failures },
-          "enrichment failed; retrying with backoff",
-        );
-      lastError = text;
-      await pause(Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6)));
+      await pause(backoff.failed(error));
       continue;
     }
-    if (failures > 0) log.info({ after: failures }, "recovered");
-    failures = 0;
-    lastError = "";
+    backoff.succeeded();
     const written = spansWritten + logsWritten;
     const now = Date.now();
     if (written > 0 || now - lastReport > 60_000) {

@@ -47,31 +47,53 @@ describe("case 5: supervision", () => {
     dirs.push(dir);
     const model = await runProjectCommand("embedding-enricher/cli.ts", ["build-model"], env, 280_000);
     expect(model.code, model.stderr).toBe(0);
-    const child = spawn(process.execPath, [...CHILD_NODE_ARGS, "embedding-enricher/cli.ts", "run"], {
-      cwd: ROOT_DIR,
+    await expectBackoffWithoutExit(
+      ["embedding-enricher/cli.ts", "run"],
       env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let output = "";
-    child.stdout.on("data", (d) => {
-      output += d;
-    });
-    child.stderr.on("data", (d) => {
-      output += d;
-    });
-    let exitCode: number | null = null;
-    child.on("exit", (code) => {
-      exitCode = code;
-    });
-    const deadline = Date.now() + 60_000;
-    while (!output.includes("retrying with backoff") && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 250));
-    await new Promise((r) => setTimeout(r, 5000));
-    expect(exitCode).toBeNull();
-    expect(output).toContain("enrichment failed; retrying with backoff");
-    expect(output).toContain("ClickHouse at http://127.0.0.1:1 unreachable (ECONNREFUSED)");
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+      "enrichment failed; retrying with backoff",
+    );
     expect(existsSync(dir)).toBe(true);
   });
+
+  it("the analyzer backs off while ClickHouse is unreachable instead of exiting", async () => {
+    const { dir, env } = await faultStackEnv({ CLICKHOUSE_URL: "http://127.0.0.1:1", LOG_FORMAT: "json" });
+    dirs.push(dir);
+    await expectBackoffWithoutExit(["analyzer/cli.ts", "run"], env, "analysis failed; retrying with backoff");
+  });
 });
+
+/** Runs a stage worker against an unreachable ClickHouse: it must say so, stay up, and stop on SIGTERM. */
+async function expectBackoffWithoutExit(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  message: string,
+): Promise<void> {
+  const child = spawn(process.execPath, [...CHILD_NODE_ARGS, ...args], {
+    cwd: ROOT_DIR,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => {
+    output += d;
+  });
+  child.stderr.on("data", (d) => {
+    output += d;
+  });
+  let exitCode: number | null = null;
+  child.on("exit", (code) => {
+    exitCode = code;
+  });
+  const deadline = Date.now() + 60_000;
+  while (!output.includes("retrying with backoff") && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 250));
+  await new Promise((r) => setTimeout(r, 5000));
+  expect(exitCode).toBeNull();
+  expect(output).toContain(message);
+  expect(output).toContain("ClickHouse at http://127.0.0.1:1 unreachable (ECONNREFUSED)");
+  const started = Date.now();
+  child.kill("SIGTERM");
+  await new Promise((r) => child.once("exit", r));
+  // SIGTERM ends the backoff pause at once rather than after it.
+  expect(Date.now() - started).toBeLessThan(10_000);
+}
