@@ -71,6 +71,24 @@ interface EnrichSource {
   enrichedRow(row: SourceRow, text: string, hash: string, model: string): EnrichedRow | EnrichedLogRow;
 }
 
+/**
+ * The columns every enriched row has: the source row's time, ids and service,
+ * then what the enricher adds (its text, the model, where the row came from).
+ */
+function enrichedColumns(row: SourceSpan | SourceLog, text: string, hash: string, model: string) {
+  return {
+    Timestamp: row.Timestamp,
+    TraceId: row.TraceId,
+    SpanId: row.SpanId,
+    ServiceName: row.ServiceName,
+    Text: text,
+    TextHash: hash,
+    Model: model,
+    SourceBlock: row.block,
+    SourceOffset: row.offset,
+  };
+}
+
 const SPAN_SOURCE: EnrichSource = {
   name: "spans",
   enrichedTable: ENRICHED_TABLE,
@@ -80,19 +98,11 @@ const SPAN_SOURCE: EnrichSource = {
   enrichedRow: (row, text, hash, model) => {
     const span = row as SourceSpan;
     return {
-      Timestamp: span.Timestamp,
-      TraceId: span.TraceId,
-      SpanId: span.SpanId,
-      ServiceName: span.ServiceName,
+      ...enrichedColumns(span, text, hash, model),
       SpanName: span.SpanName,
       SpanKind: span.SpanKind,
       StatusCode: span.StatusCode,
       Duration: String(span.Duration),
-      Text: text,
-      TextHash: hash,
-      Model: model,
-      SourceBlock: span.block,
-      SourceOffset: span.offset,
     };
   },
 };
@@ -106,18 +116,10 @@ const LOG_SOURCE: EnrichSource = {
   enrichedRow: (row, text, hash, model) => {
     const log = row as SourceLog;
     return {
-      Timestamp: log.Timestamp,
-      TraceId: log.TraceId,
-      SpanId: log.SpanId,
-      ServiceName: log.ServiceName,
+      ...enrichedColumns(log, text, hash, model),
       SeverityText: log.SeverityText,
       SeverityNumber: Number(log.SeverityNumber),
       Body: log.Body,
-      Text: text,
-      TextHash: hash,
-      Model: model,
-      SourceBlock: log.block,
-      SourceOffset: log.offset,
     };
   },
 };
