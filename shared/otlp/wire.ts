@@ -71,6 +71,17 @@ export function readInt64Decimal(reader: Reader): string {
   return int64ToDecimal(value.low >>> 0, value.high >>> 0);
 }
 
+export function readSfixed64Decimal(reader: Reader): string {
+  const lo = reader.fixed32();
+  const hi = reader.fixed32();
+  return int64ToDecimal(lo, hi);
+}
+
+export function readUint64Decimal(reader: Reader): string {
+  const value = reader.uint64() as unknown as { low: number; high: number };
+  return uint64ToDecimal(value.low >>> 0, value.high >>> 0);
+}
+
 export function jsonDouble(value: number): number | string {
   if (Number.isFinite(value)) return value;
   if (Number.isNaN(value)) return "NaN";

@@ -1,6 +1,5 @@
 import protobuf from "protobufjs";
 import { joinPath, OtlpDecodeError, PathError, withSegment } from "../errors.ts";
-import { int64ToDecimal, uint64ToDecimal } from "../int64.ts";
 import type { OtlpAnyValue, OtlpKeyValue } from "../types.ts";
 import {
   asBuffer,
@@ -14,7 +13,9 @@ import {
   readFixed64Decimal,
   readHexId,
   readInt64Decimal,
+  readSfixed64Decimal,
   readString,
+  readUint64Decimal,
   WIRE_FIXED64,
   WIRE_LEN,
   WIRE_VARINT,
@@ -168,17 +169,6 @@ export function decodeKeyValue(reader: Reader, end: number, depth: number): Otlp
   return value === undefined ? { key } : { key, value };
 }
 
-function readSfixed64Decimal(reader: Reader): string {
-  const lo = reader.fixed32();
-  const hi = reader.fixed32();
-  return int64ToDecimal(lo, hi);
-}
-
-function readUint64Decimal(reader: Reader): string {
-  const value = reader.uint64() as unknown as { low: number; high: number };
-  return uint64ToDecimal(value.low >>> 0, value.high >>> 0);
-}
-
 function readBase64(reader: Reader): string {
   return (reader.bytes() as Buffer).toString("base64");
 }
@@ -201,8 +191,12 @@ const RUNTIME = {
   jsonDouble,
 };
 
-/** JS expression reading one scalar of `kind` from `reader`. */
-function readExpression(field: FieldPlan): string {
+/**
+ * JS expression reading one scalar of `kind` from `reader`, as the JSON value
+ * of the field. The transcoder's generated code writes these same values;
+ * code that uses one must have the wire.ts reader it names in its runtime.
+ */
+export function readExpression(field: FieldPlan): string {
   const name = JSON.stringify(field.name);
   switch (field.kind) {
     case "string":
