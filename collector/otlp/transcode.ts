@@ -372,31 +372,11 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
         seen |= 1 << (tag >>> 3);
         if (fields++ > 0) out.ch(COMMA);
         out.ascii(isArray ? '"arrayValue":' : '"kvlistValue":');
-        const list = new ObjectWriter(out);
-        let count = 0;
         try {
-          const inner = messageEnd(reader);
-          while (reader.pos < inner) {
-            const itemTag = reader.uint32();
-            if (itemTag >>> 3 === 1) {
-              expectWire(itemTag & 7, WIRE_LEN, `values[${count}]`);
-              const itemEnd = messageEnd(reader);
-              list.item(1, '"values":');
-              try {
-                if (isArray) anyValue(ctx, reader, itemEnd, depth + 1);
-                else keyValue(ctx, reader, itemEnd, depth + 1);
-              } catch (error) {
-                throw withSegment(error, `[${count}]`);
-              }
-              count++;
-            } else reader.skipType(itemTag & 7);
-          }
-          checkEnd(reader, inner);
+          valueList(ctx, reader, isArray, depth);
         } catch (error) {
           throw withSegment(error, name);
         }
-        list.emptyListUnlessSeen(1, '"values":');
-        list.end();
         break;
       }
       case 7: {
@@ -418,6 +398,35 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
   }
   checkEnd(reader, end);
   out.ch(CLOSE_BRACE);
+}
+
+/**
+ * The `values` of an ArrayValue (AnyValues) or a KeyValueList (KeyValues),
+ * each item one nesting level deeper; a failure inside item n is reported
+ * under `[n]`, like the decoder's.
+ */
+function valueList(ctx: Context, reader: Reader, isArray: boolean, depth: number): void {
+  const list = new ObjectWriter(ctx.out);
+  let count = 0;
+  const inner = messageEnd(reader);
+  while (reader.pos < inner) {
+    const itemTag = reader.uint32();
+    if (itemTag >>> 3 === 1) {
+      expectWire(itemTag & 7, WIRE_LEN, `values[${count}]`);
+      const itemEnd = messageEnd(reader);
+      list.item(1, '"values":');
+      try {
+        if (isArray) anyValue(ctx, reader, itemEnd, depth + 1);
+        else keyValue(ctx, reader, itemEnd, depth + 1);
+      } catch (error) {
+        throw withSegment(error, `[${count}]`);
+      }
+      count++;
+    } else reader.skipType(itemTag & 7);
+  }
+  checkEnd(reader, inner);
+  list.emptyListUnlessSeen(1, '"values":');
+  list.end();
 }
 
 function keyValue(ctx: Context, reader: Reader, end: number, depth: number): void {
