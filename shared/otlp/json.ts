@@ -1,5 +1,6 @@
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from "./encode.ts";
 import { joinPath, OtlpDecodeError, PathError, withSegment } from "./errors.ts";
+import { parseJsonBody } from "./json-text.ts";
 import type { OtlpTraceRequest } from "./types.ts";
 
 /**
@@ -230,17 +231,7 @@ function checkRequest(request: Json): void {
  * bytes). An empty document (`{}`) is a valid, empty request.
  */
 export function parseTraceRequestJson(input: string | Uint8Array): OtlpTraceRequest {
-  let text =
-    typeof input === "string"
-      ? input
-      : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("utf8");
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new OtlpDecodeError(`not valid JSON (${(error as Error).message})`, "", "json");
-  }
+  const parsed = parseJsonBody(input);
   if (!isObject(parsed))
     throw new OtlpDecodeError(`expected a JSON object, got ${describe(parsed)}`, "", "json");
   try {
