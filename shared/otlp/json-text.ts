@@ -17,3 +17,12 @@ export function parseJsonBody(input: string | Uint8Array, requestName?: string):
     throw new OtlpDecodeError(`not valid JSON (${(error as Error).message})`, "", "json", requestName);
   }
 }
+
+/** A JSON value as an error message names it: its kind, or its text cut to 60 characters. */
+export function describeJsonValue(value: unknown): string {
+  if (Array.isArray(value)) return "an array";
+  if (value === null) return "null";
+  if (typeof value === "object") return "an object";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

@@ -1,6 +1,6 @@
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from "./encode.ts";
 import { joinPath, OtlpDecodeError, PathError, withSegment } from "./errors.ts";
-import { parseJsonBody } from "./json-text.ts";
+import { describeJsonValue as describe, parseJsonBody } from "./json-text.ts";
 import type { OtlpTraceRequest } from "./types.ts";
 
 /**
@@ -36,14 +36,6 @@ function optionalArray(parent: Json, key: string): unknown[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) throw new PathError(`expected an array, got ${describe(value)}`, key);
   return value;
-}
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  if (value === null) return "null";
-  if (typeof value === "object") return "an object";
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function checkString(parent: Json, key: string): void {

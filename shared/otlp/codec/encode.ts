@@ -1,7 +1,7 @@
 import protobuf from "protobufjs";
 import { joinPath, OtlpDecodeError, PathError, withSegment } from "../errors.ts";
 import { toInt64Parts } from "../int64.ts";
-import { parseJsonBody } from "../json-text.ts";
+import { describeJsonValue as describe, parseJsonBody } from "../json-text.ts";
 import type { RequestShape } from "../signals.ts";
 import { MAX_VALUE_DEPTH } from "../wire.ts";
 import { type FieldPlan, messagePlan, wireTypeOf } from "./plan.ts";
@@ -21,14 +21,6 @@ type Json = Record<string, unknown>;
 
 const HEX = /^[0-9a-fA-F]*$/;
 const NUMERIC = /^-?\d+$/;
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  if (value === null) return "null";
-  if (typeof value === "object") return "an object";
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
 
 function isObject(value: unknown): value is Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);
