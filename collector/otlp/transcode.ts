@@ -2,6 +2,7 @@ import protobuf from "protobufjs";
 import { decodeExportRequest, readExpression, toDecodeError } from "../../shared/otlp/codec/decode.ts";
 import {
   type FieldPlan,
+  fieldLoopSource,
   generatedPlans,
   MESSAGE_PLANS,
   type MessagePlan,
@@ -699,15 +700,7 @@ function transcoderSource(plan: MessagePlan): string {
   const out = ctx.out;
   const object = new ObjectWriter(out);
   ${counters} ${ids} ${times}
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      ${cases}
-      default: reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
+  ${fieldLoopSource(cases)}
   ${lists}
   object.end();
   ${plan.item ? itemVerdict(plan) : ""}

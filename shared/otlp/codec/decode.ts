@@ -20,7 +20,7 @@ import {
   WIRE_LEN,
   WIRE_VARINT,
 } from "../wire.ts";
-import { type FieldPlan, generatedPlans, type MessagePlan, wireTypeOf } from "./plan.ts";
+import { type FieldPlan, fieldLoopSource, generatedPlans, type MessagePlan, wireTypeOf } from "./plan.ts";
 
 /**
  * Protobuf -> OTLP/JSON-shaped objects (hex ids, decimal-string 64-bit
@@ -311,15 +311,7 @@ function messageSource(plan: MessagePlan): string {
     .join("\n  ");
   return `function d_${plan.name}(reader, end, depth) {
   const o = {}; ${lists}
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      ${cases}
-      default: reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
+  ${fieldLoopSource(cases)}
   ${finish}
   return o;
 }`;

@@ -262,3 +262,20 @@ export function wireTypeOf(kind: FieldKind): number {
       return 2;
   }
 }
+
+/**
+ * Generated code: the loop over a message's fields up to `end`, one switch
+ * case per field number (`cases`); unknown fields are skipped, and a field
+ * that runs past `end` fails. The decoder and the transcoder share it.
+ */
+export function fieldLoopSource(cases: string): string {
+  return `while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      ${cases}
+      default: reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);`;
+}
