@@ -13,7 +13,6 @@ import {
   readFixed64Decimal,
   readHexId,
   readInt64Decimal,
-  readSfixed64Decimal,
   readString,
   readUint64Decimal,
   WIRE_FIXED64,
@@ -184,7 +183,6 @@ const RUNTIME = {
   readString,
   readHexId,
   readFixed64Decimal,
-  readSfixed64Decimal,
   readInt64Decimal,
   readUint64Decimal,
   readBase64,
@@ -210,7 +208,7 @@ export function readExpression(field: FieldPlan): string {
     case "fixed64":
       return "readFixed64Decimal(reader)";
     case "sfixed64":
-      return "readSfixed64Decimal(reader)";
+      return "readFixed64Decimal(reader, true)";
     case "double":
       return "jsonDouble(reader.double())";
     case "uint32":
