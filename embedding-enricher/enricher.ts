@@ -75,7 +75,7 @@ interface EnrichSource {
  * The columns every enriched row has: the source row's time, ids and service,
  * then what the enricher adds (its text, the model, where the row came from).
  */
-function enrichedColumns(row: SourceSpan | SourceLog, text: string, hash: string, model: string) {
+function enrichedColumns(row: SourceRowColumns, text: string, hash: string, model: string) {
   return {
     Timestamp: row.Timestamp,
     TraceId: row.TraceId,
@@ -89,22 +89,39 @@ function enrichedColumns(row: SourceSpan | SourceLog, text: string, hash: string
   };
 }
 
+/** What enrichedColumns reads of a source row. */
+type SourceRowColumns = Pick<
+  SourceLog,
+  "Timestamp" | "TraceId" | "SpanId" | "ServiceName" | "block" | "offset"
+>;
+
+/** A span as enrichedSpanRow reads it: its otel_traces columns and where it was read. */
+export type EnrichableSpan = SourceRowColumns &
+  Pick<SourceSpan, "SpanName" | "SpanKind" | "StatusCode"> & { Duration: string | number };
+
+/** The otel_traces_enriched row of a span, with its text, the text's hash and the model. */
+export function enrichedSpanRow(
+  span: EnrichableSpan,
+  text: string,
+  hash: string,
+  model: string,
+): EnrichedRow {
+  return {
+    ...enrichedColumns(span, text, hash, model),
+    SpanName: span.SpanName,
+    SpanKind: span.SpanKind,
+    StatusCode: span.StatusCode,
+    Duration: String(span.Duration),
+  };
+}
+
 const SPAN_SOURCE: EnrichSource = {
   name: "spans",
   enrichedTable: ENRICHED_TABLE,
   stateKey: (shard) => formatShard(shard),
   read: (o, after, limit, keys) => readSourceBatch(o.client, o.database, after, o.shard, limit, keys),
   text: (row, maxChars) => buildSpanText(row as SourceSpan, maxChars),
-  enrichedRow: (row, text, hash, model) => {
-    const span = row as SourceSpan;
-    return {
-      ...enrichedColumns(span, text, hash, model),
-      SpanName: span.SpanName,
-      SpanKind: span.SpanKind,
-      StatusCode: span.StatusCode,
-      Duration: String(span.Duration),
-    };
-  },
+  enrichedRow: (row, text, hash, model) => enrichedSpanRow(row as SourceSpan, text, hash, model),
 };
 
 const LOG_SOURCE: EnrichSource = {

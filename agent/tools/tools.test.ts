@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { enrichedSpanRow } from "../../embedding-enricher/enricher.ts";
 import type { Embedder } from "../../embedding-enricher/index.ts";
 import { createEnricherSearch } from "../../embedding-enricher/index.ts";
 import { type EnrichedRow, insertEnriched, insertTextEmbeddings } from "../../embedding-enricher/store.ts";
@@ -312,21 +313,9 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     };
     const enriched: EnrichedRow[] = spans
       .filter((s) => s.ServiceName === "payment" || s.ServiceName === "inventory")
-      .map((s) => ({
-        Timestamp: s.Timestamp,
-        TraceId: s.TraceId,
-        SpanId: s.SpanId,
-        ServiceName: s.ServiceName,
-        SpanName: s.SpanName,
-        SpanKind: s.SpanKind,
-        StatusCode: s.StatusCode,
-        Duration: String(s.Duration),
-        Text: textOf(s),
-        TextHash: hashOf(textOf(s)),
-        Model: "test-model",
-        SourceBlock: "0",
-        SourceOffset: "0",
-      }));
+      .map((s) =>
+        enrichedSpanRow({ ...s, block: "0", offset: "0" }, textOf(s), hashOf(textOf(s)), "test-model"),
+      );
     await insertEnriched(t.admin, t.stack.clickhouse.database, enriched, "agent-test");
     await insertTextEmbeddings(
       t.admin,
