@@ -1,13 +1,12 @@
 import Anthropic from "@anthropic-ai/sdk";
-import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Agent, ROUND_CAP_NOTICE } from "./agent.ts";
+import { ROUND_CAP_NOTICE } from "./agent.ts";
 import { ELIDED_RESULT } from "./context.ts";
 import { CancelledError, type ToolCallRecord } from "./dispatch.ts";
 import { systemPrompt } from "./prompt.ts";
 import { AnthropicProvider } from "./providers/anthropic.ts";
 import { type FakeAnthropicServer, startFakeAnthropicServer } from "./testing/fake-anthropic-server.ts";
-import { LOOP_TEST_TOOLS as tools } from "./testing/loop-tools.ts";
+import { loopTestAgent } from "./testing/loop-tools.ts";
 
 let server: FakeAnthropicServer;
 
@@ -22,23 +21,13 @@ beforeEach(() => {
 });
 
 function makeAgent(overrides: { maxToolRounds?: number; contextBudgetTokens?: number } = {}) {
-  return new Agent({
-    provider: new AnthropicProvider(
+  return loopTestAgent(
+    new AnthropicProvider(
       new Anthropic({ apiKey: "test-key", baseURL: server.url, maxRetries: 0 }),
       "claude-test-model",
     ),
-    tools,
-    toolContext: {
-      clickhouse: {} as ClickHouseClient,
-      limits: { maxRows: 50, maxChars: 4000 },
-      sqlRowCap: 1000,
-      now: () => new Date("2026-11-27T02:00:00Z"),
-    },
-    system: "You are a test agent.",
-    maxTokens: 1024,
-    maxToolRounds: overrides.maxToolRounds ?? 4,
-    contextBudgetTokens: overrides.contextBudgetTokens ?? 100_000,
-  });
+    overrides,
+  );
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: recorded request bodies are plain JSON.

@@ -107,6 +107,63 @@ function parseLogsCommand(argText: string): SlashCommand {
   return { kind: "tool", tool: "find_logs", input };
 }
 
+/** `/services [window]`. */
+function parseServicesCommand(args: string[]): SlashCommand {
+  const split = splitWindow(args);
+  if ("error" in split) return { kind: "error", message: split.error };
+  if (split.rest.length > 0)
+    return { kind: "error", message: `usage: /services [window]; window: ${WINDOW_FORMS}` };
+  return { kind: "tool", tool: "service_overview", input: withWindow({}, split.last) };
+}
+
+/** `/metrics [service] [metric] [window]`. */
+function parseMetricsCommand(args: string[]): SlashCommand {
+  const split = splitWindow(args);
+  if ("error" in split) return { kind: "error", message: split.error };
+  const { rest, last } = split;
+  if (rest.length > 2)
+    return { kind: "error", message: "usage: /metrics [service] [metric] [window, e.g. 1h]" };
+  const input: Record<string, unknown> = {};
+  if (rest[0] !== undefined) input.service = rest[0];
+  if (rest[1] !== undefined) input.metric = rest[1];
+  return { kind: "tool", tool: "read_metrics", input: withWindow(input, last) };
+}
+
+/** `/search [--logs|--all] <text>`. */
+function parseSearchCommand(argText: string): SlashCommand {
+  const flag = /^--(logs|all)\s+/.exec(argText);
+  const query = flag ? argText.slice(flag[0].length).trim() : argText;
+  if (query === "") return { kind: "error", message: "usage: /search [--logs|--all] <text>" };
+  if (flag) return { kind: "tool", tool: "semantic_search", input: { query, kind: flag[1] } };
+  return { kind: "tool", tool: "semantic_search", input: { query: argText } };
+}
+
+/** `/compare <service> [window]`: the window just before against the last one. */
+function parseCompareCommand(args: string[]): SlashCommand {
+  const split = splitWindow(args);
+  if ("error" in split) return { kind: "error", message: split.error };
+  const { rest, last } = split;
+  if (rest.length === 0)
+    return { kind: "error", message: `usage: /compare <service> [window]; window: ${WINDOW_FORMS}` };
+  const window = last ?? "1h";
+  const ms = parseRelativeDuration(window)!;
+  // One clock reading for both windows: B is [now - w, now), A the window
+  // right before it, [now - 2w, now - w) - adjacent, no gap, no overlap.
+  const now = Date.now();
+  const iso = (t: number) => new Date(t).toISOString();
+  return {
+    kind: "tool",
+    tool: "compare_windows",
+    input: {
+      service: rest.join(" "),
+      a_from: iso(now - 2 * ms),
+      a_to: iso(now - ms),
+      b_from: iso(now - ms),
+      b_to: iso(now),
+    },
+  };
+}
+
 export function parseSlash(line: string): SlashCommand | undefined {
   const text = line.trim();
   if (!text.startsWith("/")) return undefined;
@@ -129,13 +186,8 @@ export function parseSlash(line: string): SlashCommand | undefined {
       return { kind: "tools" };
     case "/schema":
       return { kind: "tool", tool: "schema", input: {} };
-    case "/services": {
-      const split = splitWindow(args);
-      if ("error" in split) return { kind: "error", message: split.error };
-      if (split.rest.length > 0)
-        return { kind: "error", message: `usage: /services [window]; window: ${WINDOW_FORMS}` };
-      return { kind: "tool", tool: "service_overview", input: withWindow({}, split.last) };
-    }
+    case "/services":
+      return parseServicesCommand(args);
     case "/errors":
       return serviceWindowTool("find_errors", args);
     case "/patterns":
@@ -144,17 +196,8 @@ export function parseSlash(line: string): SlashCommand | undefined {
       return serviceWindowTool("anomalies", args);
     case "/logs":
       return parseLogsCommand(argText);
-    case "/metrics": {
-      const split = splitWindow(args);
-      if ("error" in split) return { kind: "error", message: split.error };
-      const { rest, last } = split;
-      if (rest.length > 2)
-        return { kind: "error", message: "usage: /metrics [service] [metric] [window, e.g. 1h]" };
-      const input: Record<string, unknown> = {};
-      if (rest[0] !== undefined) input.service = rest[0];
-      if (rest[1] !== undefined) input.metric = rest[1];
-      return { kind: "tool", tool: "read_metrics", input: withWindow(input, last) };
-    }
+    case "/metrics":
+      return parseMetricsCommand(args);
     case "/rca": {
       // "15m ago" reads as people say it; the tool takes "15m".
       const at = args.length === 2 && args[1]?.toLowerCase() === "ago" ? args.slice(0, 1) : args;
@@ -172,37 +215,10 @@ export function parseSlash(line: string): SlashCommand | undefined {
     case "/trace":
       if (args.length !== 1) return { kind: "error", message: "usage: /trace <trace_id>" };
       return { kind: "tool", tool: "trace_tree", input: { trace_id: args[0] } };
-    case "/search": {
-      const flag = /^--(logs|all)\s+/.exec(argText);
-      const query = flag ? argText.slice(flag[0].length).trim() : argText;
-      if (query === "") return { kind: "error", message: "usage: /search [--logs|--all] <text>" };
-      if (flag) return { kind: "tool", tool: "semantic_search", input: { query, kind: flag[1] } };
-      return { kind: "tool", tool: "semantic_search", input: { query: argText } };
-    }
-    case "/compare": {
-      const split = splitWindow(args);
-      if ("error" in split) return { kind: "error", message: split.error };
-      const { rest, last } = split;
-      if (rest.length === 0)
-        return { kind: "error", message: `usage: /compare <service> [window]; window: ${WINDOW_FORMS}` };
-      const window = last ?? "1h";
-      const ms = parseRelativeDuration(window)!;
-      // One clock reading for both windows: B is [now - w, now), A the window
-      // right before it, [now - 2w, now - w) - adjacent, no gap, no overlap.
-      const now = Date.now();
-      const iso = (t: number) => new Date(t).toISOString();
-      return {
-        kind: "tool",
-        tool: "compare_windows",
-        input: {
-          service: rest.join(" "),
-          a_from: iso(now - 2 * ms),
-          a_to: iso(now - ms),
-          b_from: iso(now - ms),
-          b_to: iso(now),
-        },
-      };
-    }
+    case "/search":
+      return parseSearchCommand(argText);
+    case "/compare":
+      return parseCompareCommand(args);
     case "/run":
     case "/sql-run":
       if (argText === "") return { kind: "error", message: "usage: /run <sql>" };

@@ -2,13 +2,10 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 import { deflateSync, gzipSync } from "node:zlib";
-import type { S3Client } from "@aws-sdk/client-s3";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
-import { createS3Client } from "../shared/s3.ts";
-import { startTestStack, type TestStack } from "../testing/stack.ts";
 import type { RunningCollector } from "./collector.ts";
 import {
   decodeExportTraceResponseProto,
@@ -18,6 +15,7 @@ import {
 } from "./otlp/response.ts";
 import { traceServiceDefinition } from "./receivers/grpc.ts";
 import { listKeys, readObjects, spanIdCounts, startTestCollector } from "./testing/collector-harness.ts";
+import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /** Every kind of bad request gets the right status and a message saying what failed; the collector keeps serving. */
 
@@ -120,23 +118,18 @@ const PROTO = { "Content-Type": "application/x-protobuf" };
 const JSON_TYPE = { "Content-Type": "application/json" };
 
 describe("collector bad input and OTLP responses", () => {
-  let stack: TestStack;
-  let s3: S3Client;
+  const t = useS3TestStack();
   let collector: RunningCollector;
   let port: number;
   const prefix = "bad-input";
   const maxBodyBytes = 64 * 1024;
 
   beforeAll(async () => {
-    stack = await startTestStack({ s3: true });
-    s3 = createS3Client(stack.s3);
-    ({ collector } = await startTestCollector({ ...stack.s3, prefix }, { maxBodyBytes }));
+    ({ collector } = await startTestCollector({ ...t.stack.s3, prefix }, { maxBodyBytes }));
     port = collector.httpPort;
   });
   afterAll(async () => {
     await collector?.stop();
-    s3?.destroy();
-    await stack?.stop();
   });
 
   it("answers 200 with an empty ExportTraceServiceResponse in the request's encoding", async () => {
@@ -261,7 +254,7 @@ describe("collector bad input and OTLP responses", () => {
     const json = await post(port, "/v1/traces", JSON_TYPE, Buffer.from(JSON.stringify(mixed)));
     expect(JSON.parse(json.body.toString()).partialSuccess).toMatchObject({ rejectedSpans: "2" });
     expect(await collector.drain(10_000)).toBe(true);
-    const stored = spanIdCounts(await readObjects(s3, stack.s3.bucket, prefix));
+    const stored = spanIdCounts(await readObjects(t.s3, t.stack.s3.bucket, prefix));
     expect(stored.get(`${spans[0]?.traceId}/${spans[0]?.spanId}`)).toBe(2);
     expect(stored.get(`${spans[2]?.traceId}/${spans[2]?.spanId}`)).toBe(2);
     expect([...stored.keys()].some((id) => id.startsWith("0".repeat(32)))).toBe(false);
@@ -293,10 +286,10 @@ describe("collector bad input and OTLP responses", () => {
 
   it("keeps accepting into the spool, answers 503/UNAVAILABLE with a retry hint when full, and drains when S3 returns", async () => {
     // S3 reached through a TCP proxy that this test switches off and on.
-    const proxy = await startToggleProxy(new URL(stack.s3.endpoint));
+    const proxy = await startToggleProxy(new URL(t.stack.s3.endpoint));
     const prefix = "outage";
     const { collector } = await startTestCollector(
-      { ...stack.s3, endpoint: proxy.endpoint, prefix },
+      { ...t.stack.s3, endpoint: proxy.endpoint, prefix },
       { spoolMaxBytes: 40 * 1024, batchSize: 50, retryAfterMs: 7000, retryInitialMs: 100, retryMaxMs: 300 },
     );
     try {
@@ -333,7 +326,7 @@ describe("collector bad input and OTLP responses", () => {
       expect(collector.status().objectsWritten).toBe(0);
       await proxy.up();
       expect(await collector.drain(20_000)).toBe(true);
-      const counts = spanIdCounts(await readObjects(s3, stack.s3.bucket, prefix));
+      const counts = spanIdCounts(await readObjects(t.s3, t.stack.s3.bucket, prefix));
       expect(counts.size).toBe(acked.size);
       for (const id of acked) expect(counts.get(id)).toBe(1);
       expect(collector.status().spoolFiles).toBe(0);
@@ -345,7 +338,7 @@ describe("collector bad input and OTLP responses", () => {
         Buffer.from(encodeTraceRequestProto(request(1))),
       );
       expect(after.status).toBe(200);
-      expect((await listKeys(s3, stack.s3.bucket, prefix)).length).toBeGreaterThan(0);
+      expect((await listKeys(t.s3, t.stack.s3.bucket, prefix)).length).toBeGreaterThan(0);
     } finally {
       await collector.stop();
       await proxy.close();

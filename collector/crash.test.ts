@@ -1,13 +1,11 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { describe, expect, it } from "vitest";
 import { type ChildProcessHandle, spawnTsx } from "../local-stack/process/spawn-tsx.ts";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
-import { createS3Client } from "../shared/s3.ts";
-import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { READY_PREFIX } from "./commands.ts";
 import { objectKey } from "./exporter/layout.ts";
 import { joinTranscodedJson, transcodeTraceRequestToJson } from "./otlp/transcode.ts";
@@ -19,6 +17,7 @@ import {
   startTestCollector,
   waitFor,
 } from "./testing/collector-harness.ts";
+import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
  * kill -9 of the collector process in the middle of a stream of requests,
@@ -51,23 +50,14 @@ function makeRequest(spans: number): { body: Buffer; ids: string[] } {
 }
 
 describe("collector durability and shutdown", () => {
-  let stack: TestStack;
-  let s3: S3Client;
-  beforeAll(async () => {
-    stack = await startTestStack({ s3: true });
-    s3 = createS3Client(stack.s3);
-  });
-  afterAll(async () => {
-    s3?.destroy();
-    await stack?.stop();
-  });
+  const t = useS3TestStack();
 
   it("loses no acknowledged span and stores none twice across kill -9 and restart", async () => {
     const prefix = "crash";
     const env = {
-      ...stack.env,
+      ...t.stack.env,
       S3_PREFIX: prefix,
-      COLLECTOR_SPOOL_DIR: path.join(stack.dir, "crash-spool"),
+      COLLECTOR_SPOOL_DIR: path.join(t.stack.dir, "crash-spool"),
       COLLECTOR_BATCH_SIZE: "300",
       COLLECTOR_BATCH_TIMEOUT: "40ms",
       COLLECTOR_RETRY_INITIAL: "50ms",
@@ -109,7 +99,7 @@ describe("collector durability and shutdown", () => {
     let child = await start();
     const firstLoad = load(child, 10_000);
     await waitFor(
-      async () => (await listKeys(s3, stack.s3.bucket, prefix)).length >= 3,
+      async () => (await listKeys(t.s3, t.stack.s3.bucket, prefix)).length >= 3,
       15_000,
       "first objects",
     );
@@ -145,7 +135,7 @@ describe("collector durability and shutdown", () => {
     );
     await child.stop();
 
-    const counts = spanIdCounts(await readObjects(s3, stack.s3.bucket, prefix));
+    const counts = spanIdCounts(await readObjects(t.s3, t.stack.s3.bucket, prefix));
     const missing = [...acked].filter((id) => !counts.has(id));
     expect(missing).toEqual([]);
     const duplicated = [...counts].filter(([, count]) => count > 1);
@@ -156,7 +146,7 @@ describe("collector durability and shutdown", () => {
 
   it("does not upload a spooled batch again when its persisted key already holds the object", async () => {
     const prefix = "already";
-    const spoolDir = path.join(stack.dir, "already-spool");
+    const spoolDir = path.join(t.stack.dir, "already-spool");
     const layout = {
       prefix,
       partitionFormat: "year=%Y/month=%m/day=%d/hour=%H/minute=%M",
@@ -179,27 +169,27 @@ describe("collector durability and shutdown", () => {
       batches.push({ unique, body });
     }
     const landed = batches[0]!;
-    await s3.send(
+    await t.s3.send(
       new PutObjectCommand({
-        Bucket: stack.s3.bucket,
+        Bucket: t.stack.s3.bucket,
         Key: objectKey(layout, uploadMs, landed.unique),
         Body: joinTranscodedJson([transcodeTraceRequestToJson(landed.body).json]),
       }),
     );
 
-    const { collector } = await startTestCollector({ ...stack.s3, prefix }, { spoolDir });
+    const { collector } = await startTestCollector({ ...t.stack.s3, prefix }, { spoolDir });
     try {
       expect(await collector.drain(15_000)).toBe(true);
       expect(collector.stats.objectsAlreadyStored).toBe(1);
       expect(collector.stats.objectsWritten).toBe(1);
-      const keys = await listKeys(s3, stack.s3.bucket, prefix);
+      const keys = await listKeys(t.s3, t.stack.s3.bucket, prefix);
       expect(keys).toHaveLength(2);
       expect(keys).toContain(objectKey(layout, uploadMs, landed.unique));
       // The batch whose PUT never landed goes to a fresh key in the current partition, not the hour-old one.
       const fresh = keys.find((key) => !key.includes(landed.unique));
       expect(fresh).not.toContain("222222222");
       expect(fresh).not.toBe(objectKey(layout, uploadMs, "222222222"));
-      const counts = spanIdCounts(await readObjects(s3, stack.s3.bucket, prefix));
+      const counts = spanIdCounts(await readObjects(t.s3, t.stack.s3.bucket, prefix));
       expect(counts.size).toBe(20);
       expect([...counts.values()].every((count) => count === 1)).toBe(true);
     } finally {
@@ -213,7 +203,11 @@ describe("collector durability and shutdown", () => {
       CLI,
       ["run", "--http-port", "0", "--grpc-port", "0", "--batch-timeout", "10m"],
       {
-        env: { ...stack.env, S3_PREFIX: prefix, COLLECTOR_SPOOL_DIR: path.join(stack.dir, "sigterm-spool") },
+        env: {
+          ...t.stack.env,
+          S3_PREFIX: prefix,
+          COLLECTOR_SPOOL_DIR: path.join(t.stack.dir, "sigterm-spool"),
+        },
         readyPrefix: READY_PREFIX,
       },
     );
@@ -226,10 +220,10 @@ describe("collector durability and shutdown", () => {
     });
     expect(response.status).toBe(200);
     // The batch waits for a 10-minute timeout: nothing is written yet.
-    expect(await listKeys(s3, stack.s3.bucket, prefix)).toEqual([]);
+    expect(await listKeys(t.s3, t.stack.s3.bucket, prefix)).toEqual([]);
     await child.stop();
     expect(await child.exited).toBe(0);
-    const counts = spanIdCounts(await readObjects(s3, stack.s3.bucket, prefix));
+    const counts = spanIdCounts(await readObjects(t.s3, t.stack.s3.bucket, prefix));
     expect([...counts.keys()].sort()).toEqual([...ids].sort());
   });
 });

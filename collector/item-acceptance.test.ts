@@ -2,11 +2,10 @@ import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeExportRequestFromJson } from "../shared/otlp/codec/encode.ts";
 import { SIGNALS } from "../shared/otlp/signals.ts";
-import { createS3Client } from "../shared/s3.ts";
-import { startTestStack, type TestStack } from "../testing/stack.ts";
 import type { RunningCollector } from "./collector.ts";
 import { decodeExportResponseProto } from "./otlp/response.ts";
 import { listKeys, startTestCollector } from "./testing/collector-harness.ts";
+import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
  * The acceptance contract for log records and metric data points, at the
@@ -164,24 +163,19 @@ function storedPoints(documents: Json[]): Record<string, number[]> {
 }
 
 describe("collector acceptance of log records and data points (checkItemTimes)", () => {
-  let stack: TestStack;
-  let s3: S3Client;
+  const t = useS3TestStack();
   let collector: RunningCollector;
   let base: string;
   const prefix = "item-acceptance";
 
   beforeAll(async () => {
-    stack = await startTestStack({ s3: true });
-    s3 = createS3Client(stack.s3);
     ({ collector, base } = await startTestCollector(
-      { ...stack.s3, prefix },
+      { ...t.stack.s3, prefix },
       { maxSpanAgeMs: 7 * DAY_MS, maxFutureSkewMs: 3_600_000 },
     ));
   });
   afterAll(async () => {
     await collector?.stop();
-    s3?.destroy();
-    await stack?.stop();
   });
 
   it("refuses log records without a time or with impossible/out-of-range times, over JSON and protobuf", async () => {
@@ -226,7 +220,7 @@ describe("collector acceptance of log records and data points (checkItemTimes)",
     expect(collector.stats.spansRejected).toBe(0);
 
     expect(await collector.drain(10_000)).toBe(true);
-    const bodies = storedLogBodies(await storedDocuments(s3, stack.s3.bucket, prefix, "logs"));
+    const bodies = storedLogBodies(await storedDocuments(t.s3, t.stack.s3.bucket, prefix, "logs"));
     expect(bodies.sort()).toEqual([
       "observed-only",
       "observed-only",
@@ -263,7 +257,7 @@ describe("collector acceptance of log records and data points (checkItemTimes)",
     });
 
     expect(await collector.drain(10_000)).toBe(true);
-    const points = storedPoints(await storedDocuments(s3, stack.s3.bucket, prefix, "metrics"));
+    const points = storedPoints(await storedDocuments(t.s3, t.stack.s3.bucket, prefix, "metrics"));
     expect(points).toEqual({ "queue.depth": [1, 2], latency: [3] });
   });
 

@@ -1,15 +1,13 @@
-import type { S3Client } from "@aws-sdk/client-s3";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { OTLPTraceExporter as GrpcExporter } from "@opentelemetry/exporter-trace-otlp-grpc";
 import { OTLPTraceExporter as JsonExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { OTLPTraceExporter as ProtoExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createS3Client } from "../shared/s3.ts";
-import { startTestStack, type TestStack } from "../testing/stack.ts";
+import { describe, expect, it } from "vitest";
 import { objectKeyPattern } from "./exporter/layout.ts";
 import { readObjects, spanIdCounts, spansOf, startTestCollector } from "./testing/collector-harness.ts";
+import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
  * Real OTLP from the OpenTelemetry JS SDK exporters (protobuf, JSON, gRPC with
@@ -44,20 +42,11 @@ async function produce(exporter: SpanExporter, service: string, spans: number): 
 }
 
 describe("collector with the OpenTelemetry JS SDK exporters", () => {
-  let stack: TestStack;
-  let s3: S3Client;
-  beforeAll(async () => {
-    stack = await startTestStack({ s3: true });
-    s3 = createS3Client(stack.s3);
-  });
-  afterAll(async () => {
-    s3?.destroy();
-    await stack?.stop();
-  });
+  const t = useS3TestStack();
 
   it("stores every span from protobuf, JSON and gzip gRPC exporters as otlp_json objects", async () => {
     const prefix = "json-run";
-    const { collector } = await startTestCollector({ ...stack.s3, prefix }, { batchSize: 700 });
+    const { collector } = await startTestCollector({ ...t.stack.s3, prefix }, { batchSize: 700 });
     try {
       const base = `http://127.0.0.1:${collector.httpPort}`;
       const sent = new Set<string>();
@@ -73,7 +62,7 @@ describe("collector with the OpenTelemetry JS SDK exporters", () => {
       for (const ids of batches) for (const id of ids) sent.add(id);
       expect(await collector.drain(20_000)).toBe(true);
 
-      const objects = await readObjects(s3, stack.s3.bucket, prefix);
+      const objects = await readObjects(t.s3, t.stack.s3.bucket, prefix);
       const pattern = objectKeyPattern({
         prefix,
         partitionFormat: "year=%Y/month=%m/day=%d/hour=%H/minute=%M",
@@ -115,14 +104,14 @@ describe("collector with the OpenTelemetry JS SDK exporters", () => {
   it("writes gzip-compressed otlp_proto objects (.binpb.gz, Content-Encoding: gzip)", async () => {
     const prefix = "proto-gz";
     const { collector } = await startTestCollector(
-      { ...stack.s3, prefix },
+      { ...t.stack.s3, prefix },
       { marshaler: "otlp_proto", compression: "gzip", uniqueKey: "uuidv7", filePrefix: "clickai-" },
     );
     try {
       const base = `http://127.0.0.1:${collector.httpPort}`;
       const sent = await produce(new ProtoExporter({ url: `${base}/v1/traces` }), "gz-service", 900);
       expect(await collector.drain(20_000)).toBe(true);
-      const objects = await readObjects(s3, stack.s3.bucket, prefix);
+      const objects = await readObjects(t.s3, t.stack.s3.bucket, prefix);
       expect(objects.length).toBeGreaterThan(0);
       const pattern = objectKeyPattern({
         prefix,

@@ -1,14 +1,13 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encodeExportRequestFromJson } from "../shared/otlp/codec/encode.ts";
 import { SIGNALS } from "../shared/otlp/signals.ts";
-import { createS3Client } from "../shared/s3.ts";
-import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { objectKeyPattern } from "./exporter/layout.ts";
 import { decodeExportResponseProto } from "./otlp/response.ts";
 import { exportServiceDefinition } from "./receivers/grpc.ts";
 import { listKeys, startTestCollector, testCollectorConfig } from "./testing/collector-harness.ts";
+import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
  * Logs and metrics get the traces' rules: bad input and size answers on
@@ -118,21 +117,12 @@ async function itemsStored(s3: S3Client, bucket: string, key: string): Promise<n
 }
 
 describe("logs and metrics durability", () => {
-  let stack: TestStack;
-  let s3: S3Client;
-  beforeAll(async () => {
-    stack = await startTestStack({ s3: true });
-    s3 = createS3Client(stack.s3);
-  });
-  afterAll(async () => {
-    s3?.destroy();
-    await stack?.stop();
-  });
+  const t = useS3TestStack();
 
   it("answers bad log and metric requests like trace requests: 400/INVALID_ARGUMENT naming where, 413 above the limit", async () => {
     const maxBodyBytes = 16 * 1024;
     const { collector, base } = await startTestCollector(
-      { ...stack.s3, prefix: "bad-signals" },
+      { ...t.stack.s3, prefix: "bad-signals" },
       { maxBodyBytes },
     );
     try {
@@ -179,7 +169,7 @@ describe("logs and metrics durability", () => {
     const prefix = "durable";
     const spoolDir = testCollectorConfig().spoolDir;
     // S3 that refuses connections: everything acknowledged stays in the spools.
-    const away = { ...stack.s3, prefix, endpoint: "http://127.0.0.1:9" };
+    const away = { ...t.stack.s3, prefix, endpoint: "http://127.0.0.1:9" };
     const first = await startTestCollector(away, { spoolDir, shutdownTimeoutMs: 200, retryMaxMs: 100 });
     expect(await post(first.base, "logs", logs(30))).toBe(200);
     expect(await post(first.base, "metrics", metrics(12))).toBe(200);
@@ -187,15 +177,15 @@ describe("logs and metrics durability", () => {
     const status = first.collector.status() as Record<string, number>;
     expect([status.logRecordsReceived, status.dataPointsReceived]).toEqual([35, 12]);
     await first.collector.stop();
-    expect(await listKeys(s3, stack.s3.bucket, prefix)).toEqual([]);
+    expect(await listKeys(t.s3, t.stack.s3.bucket, prefix)).toEqual([]);
 
-    const second = await startTestCollector({ ...stack.s3, prefix }, { spoolDir });
+    const second = await startTestCollector({ ...t.stack.s3, prefix }, { spoolDir });
     try {
       expect(await second.collector.drain(20_000)).toBe(true);
     } finally {
       await second.collector.stop();
     }
-    const keys = await listKeys(s3, stack.s3.bucket, prefix);
+    const keys = await listKeys(t.s3, t.stack.s3.bucket, prefix);
     const layout = {
       prefix,
       partitionFormat: second.config.partitionFormat,
@@ -207,9 +197,9 @@ describe("logs and metrics durability", () => {
     const metricKeys = keys.filter((key) => objectKeyPattern({ ...layout, signal: "metrics" }).test(key));
     expect(logKeys.length + metricKeys.length).toBe(keys.length);
     let records = 0;
-    for (const key of logKeys) records += await itemsStored(s3, stack.s3.bucket, key);
+    for (const key of logKeys) records += await itemsStored(t.s3, t.stack.s3.bucket, key);
     let points = 0;
-    for (const key of metricKeys) points += await itemsStored(s3, stack.s3.bucket, key);
+    for (const key of metricKeys) points += await itemsStored(t.s3, t.stack.s3.bucket, key);
     expect([records, points]).toEqual([35, 12]);
   });
 });

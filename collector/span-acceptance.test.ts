@@ -1,15 +1,13 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
-import type { S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import type { OtlpSpan, OtlpTraceRequest } from "../shared/otlp/types.ts";
-import { createS3Client } from "../shared/s3.ts";
-import { startTestStack, type TestStack } from "../testing/stack.ts";
 import type { RunningCollector } from "./collector.ts";
 import type { CollectorConfig } from "./config.ts";
 import { decodeExportTraceResponseProto } from "./otlp/response.ts";
 import { readObjects, spanIdCounts, startTestCollector } from "./testing/collector-harness.ts";
+import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
  * The acceptance contract at the request level: every span of an accepted
@@ -66,25 +64,20 @@ function mixedSpans(now: number): { good: OtlpSpan[]; refused: OtlpSpan[] } {
 }
 
 describe("collector span acceptance (checkSpanTimes)", () => {
-  let stack: TestStack;
-  let s3: S3Client;
+  const t = useS3TestStack();
   let collector: RunningCollector;
   let base: string;
   let config: CollectorConfig;
   const prefix = "acceptance";
 
   beforeAll(async () => {
-    stack = await startTestStack({ s3: true });
-    s3 = createS3Client(stack.s3);
     ({ collector, base, config } = await startTestCollector(
-      { ...stack.s3, prefix },
+      { ...t.stack.s3, prefix },
       { maxSpanAgeMs: 7 * DAY_MS, maxFutureSkewMs: 3_600_000, bodyTimeoutMs: 500 },
     ));
   });
   afterAll(async () => {
     await collector?.stop();
-    s3?.destroy();
-    await stack?.stop();
   });
 
   it("refuses spans with impossible or out-of-range times through partial success, over JSON and protobuf", async () => {
@@ -127,7 +120,7 @@ describe("collector span acceptance (checkSpanTimes)", () => {
 
     // Exactly the good spans reach S3.
     expect(await collector.drain(10_000)).toBe(true);
-    const stored = spanIdCounts(await readObjects(s3, stack.s3.bucket, prefix));
+    const stored = spanIdCounts(await readObjects(t.s3, t.stack.s3.bucket, prefix));
     const expected = [...jsonSpans.good, ...protoSpans.good].map((s) => `${s.traceId}/${s.spanId}`);
     expect([...stored.keys()].sort()).toEqual(expected.sort());
     expect([...stored.values()].every((n) => n === 1)).toBe(true);
@@ -180,7 +173,7 @@ describe("collector span acceptance (checkSpanTimes)", () => {
   it("keeps its counters across a restart", async () => {
     expect(collector.stats.totals().spansRejected).toBe(15);
     await collector.stop();
-    const restarted = await startTestCollector({ ...stack.s3, prefix }, { spoolDir: config.spoolDir });
+    const restarted = await startTestCollector({ ...t.stack.s3, prefix }, { spoolDir: config.spoolDir });
     collector = restarted.collector;
     const status = collector.status() as { spansRejected: number; totals: Record<string, unknown> };
     expect(status.spansRejected).toBe(0);

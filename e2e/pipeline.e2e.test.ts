@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +6,14 @@ import type { SignalSummary } from "../event-generator/runner.ts";
 import type { TruthRecord } from "../event-generator/truth.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
-import { freePorts, lastJsonObject, percentile, runProjectCommand } from "./testing/harness.ts";
+import {
+  type FreshSpan,
+  lastJsonObject,
+  percentile,
+  pipelineStackEnv,
+  pollQueryableLags,
+  runProjectCommand,
+} from "./testing/harness.ts";
 
 /** Rows of every otel_metrics_* table: one per data point. */
 const METRIC_ROWS_SQL = `SELECT sum(n) AS n FROM (
@@ -34,7 +40,7 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     metrics: SignalSummary;
   };
   let truth: TruthRecord[];
-  const queryableLagsMs: number[] = [];
+  let queryableLagsMs: number[] = [];
   let modelBuildMs = 0;
 
   const rows = async <T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> =>
@@ -43,27 +49,12 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     Number((await rows<{ n: string }>(query, params))[0]?.n ?? 0);
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-e2e-"));
-    const [chPort, s3Port, httpPort, grpcPort] = await freePorts(4);
-    env = {
-      ...process.env,
-      CLICKAI_DATA_DIR: path.join(dir, "data"),
-      CLICKHOUSE_SERVER_PORT: String(chPort),
-      CLICKHOUSE_URL: `http://127.0.0.1:${chPort}`,
-      S3_SERVER_PORT: String(s3Port),
-      S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
-      COLLECTOR_HTTP_PORT: String(httpPort),
-      COLLECTOR_GRPC_PORT: String(grpcPort),
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${httpPort}`,
+    ({ dir, env } = await pipelineStackEnv("click-ai-e2e-", {
       // The generator runs once below, seeded, instead of continuously.
       CLICKAI_DISABLE: "event-generator",
       LOADER_POLL_INTERVAL: "250ms",
       ENRICHER_POLL_INTERVAL: "250ms",
-      SUPERVISOR_START_TIMEOUT: "240s",
-      // Built (or found in the cache the unit tests share) before the run, so the
-      // lag figures are the steady state, not the first-use build.
-      EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR ?? path.join(os.tmpdir(), "click-ai-model-cache"),
-    };
+    }));
     const modelStarted = Date.now();
     const model = await runProjectCommand("embedding-enricher/cli.ts", ["build-model"], env);
     expect(model.code, model.stderr).toBe(0);
@@ -73,27 +64,16 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     client = createClickHouseClient(readClickHouseConfig(env));
 
     // Poll while the generator runs: the first poll that sees a span is when it became queryable.
-    let lastBlock = -1;
-    let polling = true;
-    const pollOnce = async () => {
-      const fresh = await rows<{ b: string; end_ms: string }>(
-        `SELECT _block_number AS b, toUnixTimestamp64Milli(Timestamp) + intDiv(Duration, 1000000) AS end_ms
+    const lagPoll = pollQueryableLags(
+      (last) =>
+        rows<FreshSpan>(
+          `SELECT _block_number AS b, toUnixTimestamp64Milli(Timestamp) + intDiv(Duration, 1000000) AS end_ms
            FROM otel_traces WHERE _block_number > {last:Int64}`,
-        { last: lastBlock },
-      );
-      const seenAt = Date.now();
-      for (const row of fresh) {
-        queryableLagsMs.push(seenAt - Number(row.end_ms));
-        lastBlock = Math.max(lastBlock, Number(row.b));
-      }
-    };
-    const poller = (async () => {
-      while (polling) {
-        // A failed poll (e.g. a busy server) is retried; the final poll below must succeed.
-        await pollOnce().catch(() => undefined);
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    })();
+          { last },
+        ),
+      -1,
+    );
+    queryableLagsMs = lagPoll.lags;
 
     const truthFile = path.join(dir, "truth.jsonl");
     const generator = await runProjectCommand(
@@ -138,9 +118,9 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
         break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    polling = false;
-    await poller;
-    await pollOnce();
+    await lagPoll.stop();
+    // The final poll must succeed.
+    await lagPoll.once();
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
-import { Enricher } from "./enricher.ts";
+import { Enricher, enrichedSpanRow } from "./enricher.ts";
 import { batchToken, START } from "./position.ts";
 import { insertEnriched, readShardState, readSourceBatch, vectorIndexDims } from "./store.ts";
 import { count, insertSpans, makeSpans } from "./testing/spans.ts";
@@ -103,21 +103,7 @@ describe("enricher against a real ClickHouse", () => {
     const spans = await readSourceBatch(client, db, before, { index: 0, count: 1 }, 300, []);
     const last = spans[spans.length - 1];
     const upTo = { block: BigInt(last?.block ?? 0), offset: BigInt(last?.offset ?? 0) };
-    const rows = spans.map((s) => ({
-      Timestamp: s.Timestamp,
-      TraceId: s.TraceId,
-      SpanId: s.SpanId,
-      ServiceName: s.ServiceName,
-      SpanName: s.SpanName,
-      SpanKind: s.SpanKind,
-      StatusCode: s.StatusCode,
-      Duration: String(s.Duration),
-      Text: "replay",
-      TextHash: "1",
-      Model: embedder.model,
-      SourceBlock: s.block,
-      SourceOffset: s.offset,
-    }));
+    const rows = spans.map((s) => enrichedSpanRow(s, "replay", "1", embedder.model));
     await insertEnriched(client, db, rows, batchToken(embedder.model, { index: 0, count: 1 }, before, upTo));
     expect(await enrichedCount()).toBe(after);
     // Lose the state rows entirely: the watermark is rebuilt from the enriched rows.

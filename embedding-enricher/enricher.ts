@@ -71,30 +71,57 @@ interface EnrichSource {
   enrichedRow(row: SourceRow, text: string, hash: string, model: string): EnrichedRow | EnrichedLogRow;
 }
 
+/**
+ * The columns every enriched row has: the source row's time, ids and service,
+ * then what the enricher adds (its text, the model, where the row came from).
+ */
+function enrichedColumns(row: SourceRowColumns, text: string, hash: string, model: string) {
+  return {
+    Timestamp: row.Timestamp,
+    TraceId: row.TraceId,
+    SpanId: row.SpanId,
+    ServiceName: row.ServiceName,
+    Text: text,
+    TextHash: hash,
+    Model: model,
+    SourceBlock: row.block,
+    SourceOffset: row.offset,
+  };
+}
+
+/** What enrichedColumns reads of a source row. */
+type SourceRowColumns = Pick<
+  SourceLog,
+  "Timestamp" | "TraceId" | "SpanId" | "ServiceName" | "block" | "offset"
+>;
+
+/** A span as enrichedSpanRow reads it: its otel_traces columns and where it was read. */
+export type EnrichableSpan = SourceRowColumns &
+  Pick<SourceSpan, "SpanName" | "SpanKind" | "StatusCode"> & { Duration: string | number };
+
+/** The otel_traces_enriched row of a span, with its text, the text's hash and the model. */
+export function enrichedSpanRow(
+  span: EnrichableSpan,
+  text: string,
+  hash: string,
+  model: string,
+): EnrichedRow {
+  return {
+    ...enrichedColumns(span, text, hash, model),
+    SpanName: span.SpanName,
+    SpanKind: span.SpanKind,
+    StatusCode: span.StatusCode,
+    Duration: String(span.Duration),
+  };
+}
+
 const SPAN_SOURCE: EnrichSource = {
   name: "spans",
   enrichedTable: ENRICHED_TABLE,
   stateKey: (shard) => formatShard(shard),
   read: (o, after, limit, keys) => readSourceBatch(o.client, o.database, after, o.shard, limit, keys),
   text: (row, maxChars) => buildSpanText(row as SourceSpan, maxChars),
-  enrichedRow: (row, text, hash, model) => {
-    const span = row as SourceSpan;
-    return {
-      Timestamp: span.Timestamp,
-      TraceId: span.TraceId,
-      SpanId: span.SpanId,
-      ServiceName: span.ServiceName,
-      SpanName: span.SpanName,
-      SpanKind: span.SpanKind,
-      StatusCode: span.StatusCode,
-      Duration: String(span.Duration),
-      Text: text,
-      TextHash: hash,
-      Model: model,
-      SourceBlock: span.block,
-      SourceOffset: span.offset,
-    };
-  },
+  enrichedRow: (row, text, hash, model) => enrichedSpanRow(row as SourceSpan, text, hash, model),
 };
 
 const LOG_SOURCE: EnrichSource = {
@@ -106,18 +133,10 @@ const LOG_SOURCE: EnrichSource = {
   enrichedRow: (row, text, hash, model) => {
     const log = row as SourceLog;
     return {
-      Timestamp: log.Timestamp,
-      TraceId: log.TraceId,
-      SpanId: log.SpanId,
-      ServiceName: log.ServiceName,
+      ...enrichedColumns(log, text, hash, model),
       SeverityText: log.SeverityText,
       SeverityNumber: Number(log.SeverityNumber),
       Body: log.Body,
-      Text: text,
-      TextHash: hash,
-      Model: model,
-      SourceBlock: log.block,
-      SourceOffset: log.offset,
     };
   },
 };

@@ -65,10 +65,8 @@ export async function readSourceBatch(
   return result.json<SourceSpan>();
 }
 
-/** An otel_logs row as the enricher reads it. */
-export interface SourceLog {
-  block: string;
-  offset: string;
+/** The otel_logs columns an enriched log row copies from its record. */
+interface LogColumns {
   Timestamp: string;
   TraceId: string;
   SpanId: string;
@@ -76,6 +74,12 @@ export interface SourceLog {
   SeverityText: string;
   SeverityNumber: number;
   Body: string;
+}
+
+/** An otel_logs row as the enricher reads it. */
+export interface SourceLog extends LogColumns {
+  block: string;
+  offset: string;
 }
 
 /** The longest body kept in otel_logs_enriched (the full record stays in otel_logs). */
@@ -115,14 +119,8 @@ export async function hasTable(client: ClickHouseClient, database: string, table
   return Number(row?.n ?? 0) > 0;
 }
 
-export interface EnrichedLogRow {
-  Timestamp: string;
-  TraceId: string;
-  SpanId: string;
-  ServiceName: string;
-  SeverityText: string;
-  SeverityNumber: number;
-  Body: string;
+/** What the enricher adds to a copied row: its text, the model and where it came from. */
+interface EnrichmentColumns {
   Text: string;
   TextHash: string;
   Model: string;
@@ -130,7 +128,10 @@ export interface EnrichedLogRow {
   SourceOffset: string;
 }
 
-export interface EnrichedRow {
+export interface EnrichedLogRow extends LogColumns, EnrichmentColumns {}
+
+/** The otel_traces columns an enriched span row copies from its span. */
+export interface SpanColumns {
   Timestamp: string;
   TraceId: string;
   SpanId: string;
@@ -139,12 +140,9 @@ export interface EnrichedRow {
   SpanKind: string;
   StatusCode: string;
   Duration: string;
-  Text: string;
-  TextHash: string;
-  Model: string;
-  SourceBlock: string;
-  SourceOffset: string;
 }
+
+export interface EnrichedRow extends SpanColumns, EnrichmentColumns {}
 
 /** One INSERT (one block, so all or nothing) with the batch's deduplication token. */
 export async function insertEnriched(

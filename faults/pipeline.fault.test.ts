@@ -1,6 +1,6 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lastJsonObject, percentile } from "../e2e/testing/harness.ts";
+import { type FreshSpan, lastJsonObject, percentile, pollQueryableLags } from "../e2e/testing/harness.ts";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import {
   collectorTotals,
@@ -75,26 +75,15 @@ async function generatorLag(
   const [top] = await stack.rows<{ b: string }>(
     "SELECT toString(max(_block_number)) AS b FROM otel.otel_traces",
   );
-  let lastBlock = Number(top?.b ?? 0);
-  const lags: number[] = [];
-  let polling = true;
-  const pollOnce = async () => {
-    const fresh = await stack.rows<{ b: string; end_ms: string }>(
-      `SELECT _block_number AS b, toUnixTimestamp64Milli(Timestamp) + intDiv(Duration, 1000000) AS end_ms
-         FROM otel.otel_traces WHERE _block_number > ${lastBlock} AND ServiceName NOT LIKE 'fault-%'`,
-    );
-    const seenAt = Date.now();
-    for (const row of fresh) {
-      lags.push(seenAt - Number(row.end_ms));
-      lastBlock = Math.max(lastBlock, Number(row.b));
-    }
-  };
-  const poller = (async () => {
-    while (polling) {
-      await pollOnce().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
+  const lagPoll = pollQueryableLags(
+    (last) =>
+      stack.rows<FreshSpan>(
+        `SELECT _block_number AS b, toUnixTimestamp64Milli(Timestamp) + intDiv(Duration, 1000000) AS end_ms
+         FROM otel.otel_traces WHERE _block_number > ${last} AND ServiceName NOT LIKE 'fault-%'`,
+      ),
+    Number(top?.b ?? 0),
+  );
+  const lags = lagPoll.lags;
   const generator = stack.run("event-generator/cli.ts", [
     "run",
     "--cycles=1",
@@ -108,8 +97,7 @@ async function generatorLag(
   expect(result.code, result.stderr).toBe(0);
   const summary = lastJsonObject<{ spansExported: number }>(result.stdout);
   await waitUntil(async () => lags.length >= summary.spansExported, 120_000, "the generator's spans to load");
-  polling = false;
-  await poller;
+  await lagPoll.stop();
   return { p50: percentile(lags, 50), p95: percentile(lags, 95), spans: lags.length };
 }
 

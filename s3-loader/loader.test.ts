@@ -1,52 +1,15 @@
 import { gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../shared/logger.ts";
+import { describe, expect, it } from "vitest";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
-import { readS3LoaderConfig, type S3LoaderConfig } from "./config.ts";
-import { S3Loader } from "./loader.ts";
-import {
-  collectorKey,
-  count,
-  type LoaderTestStack,
-  putObject,
-  runCli,
-  sampleRequest,
-  startLoaderTestStack,
-} from "./testing/loader-harness.ts";
+import type { S3LoaderConfig } from "./config.ts";
+import { collectorKey, count, putObject, runCli, sampleRequest } from "./testing/loader-harness.ts";
+import { drain, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
-let t: LoaderTestStack;
-beforeAll(async () => {
-  t = await startLoaderTestStack();
-});
-afterAll(async () => {
-  await t?.stop();
-});
+const t = useLoaderTestStack();
 
-const logger = createLogger("s3-loader-test", { level: "silent" });
-
-function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Loader {
-  return new S3Loader({
-    s3: t.s3,
-    clickhouse: t.clickhouse,
-    database: t.stack.clickhouse.database,
-    bucket: t.s3Config.bucket,
-    prefix,
-    config: {
-      ...readS3LoaderConfig({ OTEL_TRACES_TTL_DAYS: "3650" }),
-      retryBaseMs: 0,
-      instanceId: `test-${prefix}`,
-      ...overrides,
-    },
-    logger,
-  });
-}
-
-async function drain(l: S3Loader): Promise<void> {
-  for (let i = 0; i < 20; i++) if ((await l.pollOnce()).batches === 0) return;
-  throw new Error("loader never went idle");
-}
+const loader = (prefix: string, overrides: Partial<S3LoaderConfig> = {}) => testLoader(t, prefix, overrides);
 
 const minute = (offset: number) => new Date(Date.UTC(2026, 10, 27, 10, 30 + offset, 15));
 const rowsOf = (service: string) =>

@@ -15,19 +15,13 @@ import {
   PeriodicExportingMetricReader,
   type PushMetricExporter,
 } from "@opentelemetry/sdk-metrics";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { startTestCollector } from "../collector/testing/collector-harness.ts";
-import { createLogger } from "../shared/logger.ts";
 import { encodeExportRequestFromJson } from "../shared/otlp/codec/encode.ts";
 import { SIGNALS } from "../shared/otlp/signals.ts";
-import { readS3LoaderConfig, type S3LoaderConfig } from "./config.ts";
-import { S3Loader } from "./loader.ts";
-import {
-  collectorKey,
-  type LoaderTestStack,
-  putObject,
-  startLoaderTestStack,
-} from "./testing/loader-harness.ts";
+import type { S3LoaderConfig } from "./config.ts";
+import { collectorKey, putObject } from "./testing/loader-harness.ts";
+import { drain, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 /**
  * Real OTLP logs and metrics from the OpenTelemetry JS SDK (protobuf,
@@ -37,38 +31,9 @@ import {
  * and column values are what the OTel ClickHouse exporter writes.
  */
 
-let t: LoaderTestStack;
-beforeAll(async () => {
-  t = await startLoaderTestStack();
-});
-afterAll(async () => {
-  await t?.stop();
-});
+const t = useLoaderTestStack();
 
-const silent = createLogger("signals-test", { level: "silent" });
-
-function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Loader {
-  return new S3Loader({
-    s3: t.s3,
-    clickhouse: t.clickhouse,
-    database: t.stack.clickhouse.database,
-    bucket: t.s3Config.bucket,
-    prefix,
-    // Fixtures use fixed dates: a retention window that keeps them.
-    config: {
-      ...readS3LoaderConfig({ OTEL_TRACES_TTL_DAYS: "3650" }),
-      retryBaseMs: 0,
-      instanceId: `test-${prefix}`,
-      ...overrides,
-    },
-    logger: silent,
-  });
-}
-
-async function drain(l: S3Loader): Promise<void> {
-  for (let i = 0; i < 20; i++) if ((await l.pollOnce()).batches === 0) return;
-  throw new Error("loader never went idle");
-}
+const loader = (prefix: string, overrides: Partial<S3LoaderConfig> = {}) => testLoader(t, prefix, overrides);
 
 async function rows<T = Record<string, unknown>>(query: string): Promise<T[]> {
   const result = await t.clickhouse.query({ query, format: "JSONEachRow" });

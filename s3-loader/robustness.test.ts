@@ -1,29 +1,25 @@
 import type { ChildProcess } from "node:child_process";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { startClickHouseServer } from "../local-stack/clickhouse-server/launch.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { applySchema } from "../shared/clickhouse-ddl.ts";
 import {
   collectorKey,
   count,
-  type LoaderTestStack,
   putObject,
   runCli,
   sampleRequest,
   startCli,
-  startLoaderTestStack,
   waitFor,
 } from "./testing/loader-harness.ts";
+import { useLoaderTestStack } from "./testing/loader-suite.ts";
 
-let t: LoaderTestStack;
+const t = useLoaderTestStack();
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  t = await startLoaderTestStack();
-});
-afterAll(async () => {
+// Runs before the stack stops (after hooks run last registered first).
+afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-  await t?.stop();
 });
 
 const at = (second: number) => new Date(Date.UTC(2026, 10, 27, 11, 0, second));

@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../shared/logger.ts";
-import { readS3LoaderConfig, type S3LoaderConfig } from "./config.ts";
-import { S3Loader } from "./loader.ts";
-import {
-  collectorKey,
-  count,
-  type LoaderTestStack,
-  putObject,
-  startLoaderTestStack,
-} from "./testing/loader-harness.ts";
+import { describe, expect, it } from "vitest";
+import type { S3LoaderConfig } from "./config.ts";
+import type { S3Loader } from "./loader.ts";
+import { collectorKey, count, putObject } from "./testing/loader-harness.ts";
+import { drain as drainLoader, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 /**
  * The loader's time window applies to every table: log records and data
@@ -18,39 +12,14 @@ import {
  * a group of days at a time, like spans.
  */
 
-let t: LoaderTestStack;
-beforeAll(async () => {
-  t = await startLoaderTestStack();
-});
-afterAll(async () => {
-  await t?.stop();
-});
+const t = useLoaderTestStack();
 
-const logger = createLogger("s3-loader-test", { level: "silent" });
 const DAY_NS = 86_400_000_000_000n;
 
-function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Loader {
-  return new S3Loader({
-    s3: t.s3,
-    clickhouse: t.clickhouse,
-    database: t.stack.clickhouse.database,
-    bucket: t.s3Config.bucket,
-    prefix,
-    config: {
-      ...readS3LoaderConfig({ OTEL_TRACES_TTL_DAYS: "3650" }),
-      retryBaseMs: 0,
-      decodeWorkers: 0,
-      instanceId: `test-${prefix}`,
-      ...overrides,
-    },
-    logger,
-  });
-}
+const loader = (prefix: string, overrides: Partial<S3LoaderConfig> = {}) =>
+  testLoader(t, prefix, { decodeWorkers: 0, ...overrides });
 
-async function drain(l: S3Loader, polls = 40): Promise<void> {
-  for (let i = 0; i < polls; i++) if ((await l.pollOnce()).batches === 0) return;
-  throw new Error("loader never went idle");
-}
+const drain = (l: S3Loader) => drainLoader(l, 40);
 
 function resource(service: string) {
   return { attributes: [{ key: "service.name", value: { stringValue: service } }] };

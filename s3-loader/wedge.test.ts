@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../shared/logger.ts";
+import { describe, expect, it } from "vitest";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
-import { readS3LoaderConfig, type S3LoaderConfig } from "./config.ts";
-import { S3Loader } from "./loader.ts";
-import {
-  collectorKey,
-  count,
-  type LoaderTestStack,
-  putObject,
-  sampleRequest,
-  startLoaderTestStack,
-} from "./testing/loader-harness.ts";
+import type { S3LoaderConfig } from "./config.ts";
+import type { S3Loader } from "./loader.ts";
+import { collectorKey, count, putObject, sampleRequest } from "./testing/loader-harness.ts";
+import { drain as drainLoader, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 /**
  * No object can hold the pipeline: rows spread over many days load (split by
@@ -20,43 +13,19 @@ import {
  * object of the batch loads; no batch is left claimed.
  */
 
-let t: LoaderTestStack;
-beforeAll(async () => {
-  t = await startLoaderTestStack();
-  // A real refusal by ClickHouse for one kind of row (VIOLATED_CONSTRAINT).
-  await t.clickhouse.command({
+// A real refusal by ClickHouse for one kind of row (VIOLATED_CONSTRAINT).
+const t = useLoaderTestStack(async (stack) => {
+  await stack.clickhouse.command({
     query: "ALTER TABLE otel_traces ADD CONSTRAINT no_poison CHECK SpanName != 'poison'",
   });
 });
-afterAll(async () => {
-  await t?.stop();
-});
 
-const logger = createLogger("s3-loader-test", { level: "silent" });
 const DAY_NS = 86_400_000_000_000n;
 
-function loader(prefix: string, overrides: Partial<S3LoaderConfig> = {}): S3Loader {
-  return new S3Loader({
-    s3: t.s3,
-    clickhouse: t.clickhouse,
-    database: t.stack.clickhouse.database,
-    bucket: t.s3Config.bucket,
-    prefix,
-    config: {
-      ...readS3LoaderConfig({ OTEL_TRACES_TTL_DAYS: "3650" }),
-      retryBaseMs: 0,
-      decodeWorkers: 0,
-      instanceId: `test-${prefix}`,
-      ...overrides,
-    },
-    logger,
-  });
-}
+const loader = (prefix: string, overrides: Partial<S3LoaderConfig> = {}) =>
+  testLoader(t, prefix, { decodeWorkers: 0, ...overrides });
 
-async function drain(l: S3Loader, polls = 40): Promise<void> {
-  for (let i = 0; i < polls; i++) if ((await l.pollOnce()).batches === 0) return;
-  throw new Error("loader never went idle");
-}
+const drain = (l: S3Loader) => drainLoader(l, 40);
 
 /** One span per day for `days` days, starting at `start` (ns). */
 function spreadRequest(service: string, days: number, start: bigint): OtlpTraceRequest {

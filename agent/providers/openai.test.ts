@@ -1,10 +1,9 @@
-import type { ClickHouseClient } from "@clickhouse/client";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Agent, REPEATED_CALL_NOTICE, ROUND_CAP_NOTICE } from "../agent.ts";
+import { type Agent, REPEATED_CALL_NOTICE, ROUND_CAP_NOTICE } from "../agent.ts";
 import { CancelledError } from "../dispatch.ts";
 import { type FakeOpenAIServer, startFakeOpenAIServer } from "../testing/fake-openai-server.ts";
-import { LOOP_TEST_TOOLS } from "../testing/loop-tools.ts";
+import { loopTestAgent } from "../testing/loop-tools.ts";
 import { OpenAIProvider } from "./openai.ts";
 import { ProviderError } from "./types.ts";
 
@@ -26,24 +25,14 @@ function makeAgent(options: { baseURL?: string; apiKey?: string; maxToolRounds?:
     baseURL: options.baseURL ?? server.url,
     maxRetries: 0,
   });
-  return new Agent({
-    provider: new OpenAIProvider(client, {
+  return loopTestAgent(
+    new OpenAIProvider(client, {
       name: "local",
       model: "qwen-test",
       tokenLimitField: "max_tokens",
     }),
-    tools: LOOP_TEST_TOOLS,
-    toolContext: {
-      clickhouse: {} as ClickHouseClient,
-      limits: { maxRows: 50, maxChars: 4000 },
-      sqlRowCap: 1000,
-      now: () => new Date("2026-11-27T02:00:00Z"),
-    },
-    system: "You are a test agent.",
-    maxTokens: 1024,
-    maxToolRounds: options.maxToolRounds ?? 4,
-    contextBudgetTokens: 100_000,
-  });
+    { maxToolRounds: options.maxToolRounds },
+  );
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: recorded request bodies are plain JSON.

@@ -1,3 +1,6 @@
+import type { ClickHouseClient } from "@clickhouse/client";
+import { Agent } from "../agent.ts";
+import type { ModelProvider } from "../providers/types.ts";
 import { renderTable } from "../tools/format.ts";
 import { recordSql } from "../tools/query.ts";
 import { type AgentTool, type AnyAgentTool, ToolInputError } from "../tools/types.ts";
@@ -46,3 +49,27 @@ const brokenTool: AgentTool<Record<string, never>> = {
 };
 
 export const LOOP_TEST_TOOLS: AnyAgentTool[] = [echoTool, manyRowsTool, brokenTool];
+
+/**
+ * An agent for the loop tests on `provider`: the loop tools, a tool context
+ * without a database, a one-line system prompt and small limits.
+ */
+export function loopTestAgent(
+  provider: ModelProvider,
+  limits: { maxToolRounds?: number; contextBudgetTokens?: number } = {},
+): Agent {
+  return new Agent({
+    provider,
+    tools: LOOP_TEST_TOOLS,
+    toolContext: {
+      clickhouse: {} as ClickHouseClient,
+      limits: { maxRows: 50, maxChars: 4000 },
+      sqlRowCap: 1000,
+      now: () => new Date("2026-11-27T02:00:00Z"),
+    },
+    system: "You are a test agent.",
+    maxTokens: 1024,
+    maxToolRounds: limits.maxToolRounds ?? 4,
+    contextBudgetTokens: limits.contextBudgetTokens ?? 100_000,
+  });
+}

@@ -3,54 +3,22 @@
  * points (agent/testing/seed-signals.ts) whose answers are computed here from
  * the seed, independently of the tools' SQL.
  */
-import type { ClickHouseClient } from "@clickhouse/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClickHouseClient } from "../../shared/clickhouse.ts";
-import { startTestStack, type TestStack } from "../../testing/stack.ts";
-import { createAgentClickHouseClient } from "../clickhouse.ts";
+import { describe, expect, it } from "vitest";
 import { dispatchTool } from "../dispatch.ts";
 import { parseSlash } from "../slash.ts";
-import { insertSeed, type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
-import { insertSeedSignals, METRIC_MINUTES, pendingOfPodA, seedLogs } from "../testing/seed-signals.ts";
+import { type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
+import { METRIC_MINUTES, pendingOfPodA, seedLogs } from "../testing/seed-signals.ts";
+import { useToolTestStack } from "../testing/tool-stack.ts";
 import { isoFromMs } from "./format.ts";
 import { ALL_TOOLS } from "./index.ts";
 import { bucketStats } from "./read-metrics.ts";
-import type { ToolContext } from "./types.ts";
 
-let stack: TestStack;
-let admin: ClickHouseClient;
-let agentClient: ClickHouseClient;
-let ctx: ToolContext;
-let spans: SeedSpan[];
 const END_MS = Math.floor(Date.now() / 60_000) * 60_000;
-
-beforeAll(async () => {
-  stack = await startTestStack({ clickhouse: true });
-  admin = createClickHouseClient(stack.clickhouse);
-  spans = seedSpans(END_MS);
-  await insertSeed(admin, spans);
-  await insertSeedSignals(admin, spans, END_MS);
-  agentClient = createAgentClickHouseClient(
-    stack.clickhouse,
-    { username: "agent", password: "agent" },
-    { queryTimeoutMs: 5000, sqlRowCap: 1000 },
-  );
-  ctx = {
-    clickhouse: agentClient,
-    limits: { maxRows: 50, maxChars: 8000 },
-    sqlRowCap: 1000,
-    now: () => new Date(END_MS),
-  };
-});
-
-afterAll(async () => {
-  await agentClient?.close();
-  await admin?.close();
-  await stack?.stop();
-});
+const spans: SeedSpan[] = seedSpans(END_MS);
+const t = useToolTestStack({ endMs: END_MS, spans, signals: true, queryTimeoutMs: 5000, maxChars: 8000 });
 
 async function call(name: string, input: unknown) {
-  return dispatchTool(ALL_TOOLS, { id: "t", name, input }, ctx);
+  return dispatchTool(ALL_TOOLS, { id: "t", name, input }, t.ctx);
 }
 
 /** The cells of the table line whose first cell is `first`. */

@@ -1,50 +1,21 @@
-import type { ClickHouseClient } from "@clickhouse/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { enrichedSpanRow } from "../../embedding-enricher/enricher.ts";
 import type { Embedder } from "../../embedding-enricher/index.ts";
 import { createEnricherSearch } from "../../embedding-enricher/index.ts";
 import { type EnrichedRow, insertEnriched, insertTextEmbeddings } from "../../embedding-enricher/store.ts";
-import { createClickHouseClient } from "../../shared/clickhouse.ts";
-import { startTestStack, type TestStack } from "../../testing/stack.ts";
-import { createAgentClickHouseClient } from "../clickhouse.ts";
 import { dispatchTool } from "../dispatch.ts";
-import { insertSeed, SEED_TRACES, type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
+import { SEED_TRACES, type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
+import { useToolTestStack } from "../testing/tool-stack.ts";
 import { resolveServiceName } from "./filters.ts";
 import { formatMs } from "./format.ts";
 import { ALL_TOOLS } from "./index.ts";
 import type { ToolContext } from "./types.ts";
 
-let stack: TestStack;
-let admin: ClickHouseClient;
-let agentClient: ClickHouseClient;
-let ctx: ToolContext;
-let spans: SeedSpan[];
 const END_MS = Math.floor(Date.now() / 60_000) * 60_000;
+const spans: SeedSpan[] = seedSpans(END_MS);
+const t = useToolTestStack({ endMs: END_MS, spans, queryTimeoutMs: 2000, maxChars: 6000 });
 
-beforeAll(async () => {
-  stack = await startTestStack({ clickhouse: true });
-  admin = createClickHouseClient(stack.clickhouse);
-  spans = seedSpans(END_MS);
-  await insertSeed(admin, spans);
-  agentClient = createAgentClickHouseClient(
-    stack.clickhouse,
-    { username: "agent", password: "agent" },
-    { queryTimeoutMs: 2000, sqlRowCap: 1000 },
-  );
-  ctx = {
-    clickhouse: agentClient,
-    limits: { maxRows: 50, maxChars: 6000 },
-    sqlRowCap: 1000,
-    now: () => new Date(END_MS),
-  };
-});
-
-afterAll(async () => {
-  await agentClient?.close();
-  await admin?.close();
-  await stack?.stop();
-});
-
-async function call(name: string, input: unknown, context: ToolContext = ctx) {
+async function call(name: string, input: unknown, context: ToolContext = t.ctx) {
   return dispatchTool(ALL_TOOLS, { id: "t", name, input }, context);
 }
 
@@ -62,11 +33,11 @@ const errorsBy = (service: string, list = spans) =>
 
 describe("tools on the embedded ClickHouse with known spans", () => {
   it("resolves a typed partial service name only when it is unambiguous", async () => {
-    expect(await resolveServiceName(ctx, "INVENT")).toBe("inventory");
-    expect(await resolveServiceName(ctx, "inventory")).toBe("inventory");
+    expect(await resolveServiceName(t.ctx, "INVENT")).toBe("inventory");
+    expect(await resolveServiceName(t.ctx, "inventory")).toBe("inventory");
     // Matches several services (or none): left as typed, so the tool's hint explains.
-    expect(await resolveServiceName(ctx, "o")).toBe("o");
-    expect(await resolveServiceName(ctx, "no-such-service")).toBe("no-such-service");
+    expect(await resolveServiceName(t.ctx, "o")).toBe("o");
+    expect(await resolveServiceName(t.ctx, "no-such-service")).toBe("no-such-service");
   });
 
   it("service_overview counts every span exactly and ranks the service with most errors first", async () => {
@@ -135,7 +106,7 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     expect(empty.content).toContain("0 anomalies, 0 incidents");
     expect(empty.content).toContain("the analyzer has not counted anything yet");
     const minute = (m: number) => new Date(END_MS - m * 60_000).toISOString().slice(0, 19).replace("T", " ");
-    await admin.insert({
+    await t.admin.insert({
       table: "anomalies",
       values: [
         {
@@ -181,7 +152,7 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     expect(found.truncated).toBe(true);
     const one = await call("anomalies", { service: "inventory" });
     expect(one.content).toContain("1 anomalies of inventory");
-    await admin.command({ query: "TRUNCATE TABLE anomalies" });
+    await t.admin.command({ query: "TRUNCATE TABLE anomalies" });
   });
 
   it("find_slow_spans lists the slowest spans above a duration or percentile threshold", async () => {
@@ -305,7 +276,7 @@ describe("tools on the embedded ClickHouse with known spans", () => {
   }
 
   it("every refused statement left the data untouched", async () => {
-    const result = await admin.query({
+    const result = await t.admin.query({
       query: "SELECT count() AS n FROM otel_traces",
       format: "JSONEachRow",
     });
@@ -342,25 +313,13 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     };
     const enriched: EnrichedRow[] = spans
       .filter((s) => s.ServiceName === "payment" || s.ServiceName === "inventory")
-      .map((s) => ({
-        Timestamp: s.Timestamp,
-        TraceId: s.TraceId,
-        SpanId: s.SpanId,
-        ServiceName: s.ServiceName,
-        SpanName: s.SpanName,
-        SpanKind: s.SpanKind,
-        StatusCode: s.StatusCode,
-        Duration: String(s.Duration),
-        Text: textOf(s),
-        TextHash: hashOf(textOf(s)),
-        Model: "test-model",
-        SourceBlock: "0",
-        SourceOffset: "0",
-      }));
-    await insertEnriched(admin, stack.clickhouse.database, enriched, "agent-test");
+      .map((s) =>
+        enrichedSpanRow({ ...s, block: "0", offset: "0" }, textOf(s), hashOf(textOf(s)), "test-model"),
+      );
+    await insertEnriched(t.admin, t.stack.clickhouse.database, enriched, "agent-test");
     await insertTextEmbeddings(
-      admin,
-      stack.clickhouse.database,
+      t.admin,
+      t.stack.clickhouse.database,
       [...hashes].map(([text, hash]) => ({
         Model: "test-model",
         TextHash: hash,
@@ -377,7 +336,7 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     const result = await call(
       "semantic_search",
       { query: "card declined", k: 5, service: "payment" },
-      { ...ctx, searchSpans: search },
+      { ...t.ctx, searchSpans: search },
     );
     expect(result.isError).toBe(false);
     expect(result.rows).toBe(5);
@@ -391,7 +350,7 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     const windowed = await call(
       "semantic_search",
       { query: "card declined", last: "10m" },
-      { ...ctx, searchSpans: search },
+      { ...t.ctx, searchSpans: search },
     );
     const inWindow = failedPayments.filter((s) => s.startMs >= END_MS - 600_000);
     expect(windowed.content.split("\n")[2]!.split(" | ")[7]).toBe(inWindow[0]!.SpanId);
@@ -399,7 +358,7 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     const unavailable = await call(
       "semantic_search",
       { query: "card declined" },
-      { ...ctx, searchSpans: undefined },
+      { ...t.ctx, searchSpans: undefined },
     );
     expect(unavailable.isError).toBe(true);
     expect(unavailable.content).toContain("unavailable");
@@ -426,18 +385,22 @@ describe("tools on the embedded ClickHouse with known spans", () => {
 
 describe("the agent connection itself", () => {
   it("is read-only at the server: SET and writes are refused even without any tool in between", async () => {
-    await expect(agentClient.command({ query: "SET readonly = 0" })).rejects.toMatchObject({
+    await expect(t.agentClient.command({ query: "SET readonly = 0" })).rejects.toMatchObject({
       type: "READONLY",
     });
     // max_execution_time is changeable in readonly mode within its constraint (min 1), as on clickhouse-server.
-    await expect(agentClient.command({ query: "SET max_execution_time = 0" })).rejects.toMatchObject({
+    await expect(t.agentClient.command({ query: "SET max_execution_time = 0" })).rejects.toMatchObject({
       type: "SETTING_CONSTRAINT_VIOLATION",
     });
     await expect(
-      agentClient.command({ query: "INSERT INTO otel_traces (TraceId) VALUES ('x')" }),
+      t.agentClient.command({ query: "INSERT INTO otel_traces (TraceId) VALUES ('x')" }),
     ).rejects.toMatchObject({ type: "READONLY" });
     await expect(
-      agentClient.query({ query: "SELECT 1", format: "JSONEachRow", clickhouse_settings: { readonly: "0" } }),
+      t.agentClient.query({
+        query: "SELECT 1",
+        format: "JSONEachRow",
+        clickhouse_settings: { readonly: "0" },
+      }),
     ).rejects.toMatchObject({ type: "READONLY" });
   });
 });

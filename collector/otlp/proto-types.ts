@@ -1,6 +1,5 @@
-import path from "node:path";
-import protobuf from "protobufjs";
-import { PROTO_DIR } from "../../shared/otlp/codec/plan.ts";
+import type protobuf from "protobufjs";
+import { loadProtoRoot } from "../../shared/otlp/codec/plan.ts";
 
 /**
  * The OTLP trace message definitions of this project (shared/otlp/proto/),
@@ -20,20 +19,7 @@ export const PROTO_FILES = [
   "google/rpc/error_details.proto",
 ] as const;
 
-function loadRoot(): protobuf.Root {
-  const root = new protobuf.Root();
-  // Resolve every import inside PROTO_DIR so the bundled copies of google
-  // types inside protobufjs never shadow the project's files.
-  root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(PROTO_DIR, target));
-  root.loadSync(
-    PROTO_FILES.map((file) => path.join(PROTO_DIR, file)),
-    { keepCase: false },
-  );
-  root.resolveAll();
-  return root;
-}
-
-export const otlpRoot: protobuf.Root = loadRoot();
+export const otlpRoot: protobuf.Root = loadProtoRoot(PROTO_FILES);
 
 export const ProtoTypes = {
   ExportTraceServiceRequest: otlpRoot.lookupType(

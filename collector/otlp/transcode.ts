@@ -1,7 +1,8 @@
 import protobuf from "protobufjs";
-import { decodeExportRequest, toDecodeError } from "../../shared/otlp/codec/decode.ts";
+import { decodeExportRequest, readExpression, toDecodeError } from "../../shared/otlp/codec/decode.ts";
 import {
   type FieldPlan,
+  fieldLoopSource,
   generatedPlans,
   MESSAGE_PLANS,
   type MessagePlan,
@@ -18,6 +19,9 @@ import {
   MAX_VALUE_DEPTH,
   messageEnd,
   type Reader,
+  readFixed64Decimal,
+  readInt64Decimal,
+  readUint64Decimal,
   WIRE_FIXED64,
   WIRE_LEN,
   WIRE_VARINT,
@@ -356,9 +360,7 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
         seen |= 1 << 4;
         if (fields++ > 0) out.ch(COMMA);
         out.ascii('"doubleValue":');
-        const value = reader.double();
-        if (Number.isFinite(value)) out.ascii(String(value));
-        else out.ascii(Number.isNaN(value) ? '"NaN"' : value > 0 ? '"Infinity"' : '"-Infinity"');
+        writeDouble(out, reader.double());
         break;
       }
       case 5:
@@ -370,31 +372,11 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
         seen |= 1 << (tag >>> 3);
         if (fields++ > 0) out.ch(COMMA);
         out.ascii(isArray ? '"arrayValue":' : '"kvlistValue":');
-        const list = new ObjectWriter(out);
-        let count = 0;
         try {
-          const inner = messageEnd(reader);
-          while (reader.pos < inner) {
-            const itemTag = reader.uint32();
-            if (itemTag >>> 3 === 1) {
-              expectWire(itemTag & 7, WIRE_LEN, `values[${count}]`);
-              const itemEnd = messageEnd(reader);
-              list.item(1, '"values":');
-              try {
-                if (isArray) anyValue(ctx, reader, itemEnd, depth + 1);
-                else keyValue(ctx, reader, itemEnd, depth + 1);
-              } catch (error) {
-                throw withSegment(error, `[${count}]`);
-              }
-              count++;
-            } else reader.skipType(itemTag & 7);
-          }
-          checkEnd(reader, inner);
+          valueList(ctx, reader, isArray, depth);
         } catch (error) {
           throw withSegment(error, name);
         }
-        list.emptyListUnlessSeen(1, '"values":');
-        list.end();
         break;
       }
       case 7: {
@@ -416,6 +398,35 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
   }
   checkEnd(reader, end);
   out.ch(CLOSE_BRACE);
+}
+
+/**
+ * The `values` of an ArrayValue (AnyValues) or a KeyValueList (KeyValues),
+ * each item one nesting level deeper; a failure inside item n is reported
+ * under `[n]`, like the decoder's.
+ */
+function valueList(ctx: Context, reader: Reader, isArray: boolean, depth: number): void {
+  const list = new ObjectWriter(ctx.out);
+  let count = 0;
+  const inner = messageEnd(reader);
+  while (reader.pos < inner) {
+    const itemTag = reader.uint32();
+    if (itemTag >>> 3 === 1) {
+      expectWire(itemTag & 7, WIRE_LEN, `values[${count}]`);
+      const itemEnd = messageEnd(reader);
+      list.item(1, '"values":');
+      try {
+        if (isArray) anyValue(ctx, reader, itemEnd, depth + 1);
+        else keyValue(ctx, reader, itemEnd, depth + 1);
+      } catch (error) {
+        throw withSegment(error, `[${count}]`);
+      }
+      count++;
+    } else reader.skipType(itemTag & 7);
+  }
+  checkEnd(reader, inner);
+  list.emptyListUnlessSeen(1, '"values":');
+  list.end();
 }
 
 function keyValue(ctx: Context, reader: Reader, end: number, depth: number): void {
@@ -515,19 +526,6 @@ function writeQuoted(out: JsonOut, text: string): void {
   out.ch(QUOTE);
 }
 
-function readSfixed64Text(reader: Reader): string {
-  const lo = reader.fixed32();
-  const hi = reader.fixed32();
-  return int64ToDecimal(lo, hi);
-}
-
-function readVarint64Text(reader: Reader, signed: boolean): string {
-  const value = (signed ? reader.int64() : reader.uint64()) as unknown as { low: number; high: number };
-  return signed
-    ? int64ToDecimal(value.low >>> 0, value.high >>> 0)
-    : uint64ToDecimal(value.low >>> 0, value.high >>> 0);
-}
-
 function writeBase64(ctx: Context, reader: Reader): void {
   const start = lengthDelimited(reader);
   writeQuoted(ctx.out, ctx.src.toString("base64", start, reader.pos));
@@ -548,8 +546,9 @@ const RUNTIME = {
   writeDouble,
   writeQuoted,
   writeBase64,
-  readSfixed64Text,
-  readVarint64Text,
+  readFixed64Decimal,
+  readInt64Decimal,
+  readUint64Decimal,
   refuse,
   nonEmptyString,
   optionalId,
@@ -557,40 +556,32 @@ const RUNTIME = {
   keyValue,
 };
 
-/** Statements writing one element value of a scalar field (tag and key already handled). */
+/**
+ * Statements writing one element value of a scalar field (tag and key already
+ * handled). Strings, ids, bytes, fixed64 and doubles are written straight from
+ * the source bytes; the other numbers are read as the decoder reads them.
+ */
 function writeValue(field: FieldPlan): string {
-  const name = JSON.stringify(field.name);
   switch (field.kind) {
     case "string":
       return "writeString(ctx, reader);";
     case "bytes":
       return "writeBase64(ctx, reader);";
     case "id16":
-      return `writeId(ctx, reader, ${name}, 16);`;
     case "id8":
-      return `writeId(ctx, reader, ${name}, 8);`;
+      return `writeId(ctx, reader, ${JSON.stringify(field.name)}, ${field.kind === "id16" ? 16 : 8});`;
     case "fixed64":
       return "writeFixed64(ctx, reader);";
-    case "sfixed64":
-      return "writeQuoted(out, readSfixed64Text(reader));";
-    case "uint64":
-      return "writeQuoted(out, readVarint64Text(reader, false));";
-    case "int64":
-      return "writeQuoted(out, readVarint64Text(reader, true));";
     case "double":
       return "writeDouble(out, reader.double());";
+    case "sfixed64":
+    case "uint64":
+    case "int64":
+      return `writeQuoted(out, ${readExpression(field)});`;
     case "bool":
-      return 'out.ascii(reader.bool() ? "true" : "false");';
-    case "uint32":
-      return "out.ascii(String(reader.uint32()));";
-    case "int32":
-      return "out.ascii(String(reader.int32()));";
-    case "sint32":
-      return "out.ascii(String(reader.sint32()));";
-    case "fixed32":
-      return "out.ascii(String(reader.fixed32()));";
+      return `out.ascii(${readExpression(field)} ? "true" : "false");`;
     default:
-      throw new Error(`no scalar writer for ${field.kind}`);
+      return `out.ascii(String(${readExpression(field)}));`;
   }
 }
 
@@ -607,13 +598,7 @@ function omittableScalar(field: FieldPlan, key: string): string {
     case "uint64":
     case "int64":
     case "sfixed64": {
-      const read =
-        field.kind === "sfixed64"
-          ? "readSfixed64Text(reader)"
-          : field.kind === "fixed64"
-            ? "uint64Text(reader)"
-            : `readVarint64Text(reader, ${field.kind === "int64"})`;
-      return `const text = ${read};
+      return `const text = ${readExpression(field)};
         if (text === "0") object.mark(${field.no});
         else { object.key(${field.no}, ${key}); writeQuoted(out, text); }`;
     }
@@ -628,11 +613,7 @@ function omittableScalar(field: FieldPlan, key: string): string {
         if (reader.pos === start) object.mark(${field.no});
         else { object.key(${field.no}, ${key}); writeQuoted(out, ctx.src.toString("base64", start, reader.pos)); }`;
     default: {
-      const read = { uint32: "reader.uint32()", int32: "reader.int32()", sint32: "reader.sint32()" }[
-        field.kind as string
-      ];
-      const value = read ?? "reader.fixed32()";
-      return `const value = ${value};
+      return `const value = ${readExpression(field)};
         if (value === 0) object.mark(${field.no}); else { object.key(${field.no}, ${key}); out.ascii(String(value)); }`;
     }
   }
@@ -717,15 +698,7 @@ function transcoderSource(plan: MessagePlan): string {
   const out = ctx.out;
   const object = new ObjectWriter(out);
   ${counters} ${ids} ${times}
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      ${cases}
-      default: reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
+  ${fieldLoopSource(cases)}
   ${lists}
   object.end();
   ${plan.item ? itemVerdict(plan) : ""}
@@ -749,16 +722,10 @@ function generate(): Map<string, Transcoder> {
   const plans = generatedPlans();
   const source = `${plans.map(transcoderSource).join("\n")}
 return { ${plans.map((plan) => `${plan.name}: t_${plan.name}`).join(", ")} };`;
-  const runtime: Record<string, unknown> = { ...RUNTIME, uint64Text };
+  const runtime: Record<string, unknown> = RUNTIME;
   const names = Object.keys(runtime);
   const factory = new Function(...names, source) as (...args: unknown[]) => Record<string, Transcoder>;
   return new Map(Object.entries(factory(...names.map((name) => runtime[name]))));
-}
-
-function uint64Text(reader: Reader): string {
-  const lo = reader.fixed32();
-  const hi = reader.fixed32();
-  return uint64ToDecimal(lo, hi);
 }
 
 const TRANSCODERS = generate();

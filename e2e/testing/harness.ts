@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CHILD_NODE_ARGS } from "../../local-stack/process/spawn-tsx.ts";
 
@@ -21,6 +24,78 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
+}
+
+/**
+ * A scratch data dir and the environment of a whole local stack (`just up`)
+ * on free ports in it (not started); `extra` is laid over it.
+ */
+export async function pipelineStackEnv(
+  scratchPrefix: string,
+  extra: NodeJS.ProcessEnv = {},
+): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), scratchPrefix));
+  const [chPort, s3Port, httpPort, grpcPort] = await freePorts(4);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CLICKAI_DATA_DIR: path.join(dir, "data"),
+    CLICKHOUSE_SERVER_PORT: String(chPort),
+    CLICKHOUSE_URL: `http://127.0.0.1:${chPort}`,
+    S3_SERVER_PORT: String(s3Port),
+    S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+    COLLECTOR_HTTP_PORT: String(httpPort),
+    COLLECTOR_GRPC_PORT: String(grpcPort),
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${httpPort}`,
+    SUPERVISOR_START_TIMEOUT: "240s",
+    // Built (or found in the cache the unit tests share) before the run, so lag
+    // figures are the steady state, not the first-use build.
+    EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR ?? path.join(os.tmpdir(), "click-ai-model-cache"),
+    ...extra,
+  };
+  return { dir, env };
+}
+
+/** A span's block number and when it ended (ms), as a lag poll reads them. */
+export interface FreshSpan {
+  b: string;
+  end_ms: string;
+}
+
+/**
+ * Span end -> queryable lags: every 250 ms, `fresh` reads the spans above the
+ * last block seen; the first poll that sees a span is when it became
+ * queryable. A failed poll (e.g. a busy server) is retried; `stop` ends the
+ * loop and `once` polls one more time, failing if that poll fails.
+ */
+export function pollQueryableLags(
+  fresh: (afterBlock: number) => Promise<FreshSpan[]>,
+  startBlock: number,
+): { lags: number[]; once(): Promise<void>; stop(): Promise<void> } {
+  const lags: number[] = [];
+  let lastBlock = startBlock;
+  let polling = true;
+  const once = async () => {
+    const rows = await fresh(lastBlock);
+    const seenAt = Date.now();
+    for (const row of rows) {
+      lags.push(seenAt - Number(row.end_ms));
+      lastBlock = Math.max(lastBlock, Number(row.b));
+    }
+  };
+  const loop = (async () => {
+    while (polling) {
+      await once().catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  return {
+    lags,
+    once,
+    async stop() {
+      polling = false;
+      await loop;
+    },
+  };
 }
 
 export interface CommandResult {

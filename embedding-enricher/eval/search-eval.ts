@@ -8,6 +8,7 @@
  */
 import { Command } from "commander";
 import { FAULT_TYPES, type FaultType } from "../../event-generator/faults.ts";
+import type { TruthRecord } from "../../event-generator/truth.ts";
 import { runCli } from "../../shared/cli.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { startTestStack } from "../../testing/stack.ts";
@@ -30,31 +31,7 @@ const program = new Command("eval-search")
     const k = Number(flags.k);
     const out = (line: string) => process.stdout.write(`${line}\n`);
     const traffic = await generateTraffic({ seed: Number(flags.seed), cycles: Number(flags.cycles) });
-    const spanFaults = new Map<string, Set<FaultType>>();
-    const traceFaults = new Map<string, Set<FaultType>>();
-    for (const record of traffic.truth) {
-      const kinds = new Set(record.faults.map((f) => f.fault));
-      // A caller's error span that only passes one fault on ("draw-service failed (DuplicateEntryError...)")
-      // shows that fault too; with several faults in a trace it is ambiguous and not counted.
-      if (kinds.size === 1) {
-        const [only] = kinds as Set<FaultType>;
-        for (const span of record.error_spans) {
-          const forSpan = spanFaults.get(span.span_id) ?? new Set();
-          forSpan.add(only as FaultType);
-          spanFaults.set(span.span_id, forSpan);
-        }
-      }
-      for (const fault of record.faults) {
-        const forTrace = traceFaults.get(record.trace_id) ?? new Set();
-        forTrace.add(fault.fault);
-        traceFaults.set(record.trace_id, forTrace);
-        for (const span of fault.spans) {
-          const forSpan = spanFaults.get(span.span_id) ?? new Set();
-          forSpan.add(fault.fault);
-          spanFaults.set(span.span_id, forSpan);
-        }
-      }
-    }
+    const { spanFaults, traceFaults } = faultsOf(traffic.truth);
     const stack = await startTestStack({ clickhouse: true });
     const client = createClickHouseClient(stack.clickhouse);
     try {
@@ -136,6 +113,39 @@ const program = new Command("eval-search")
       await stack.stop();
     }
   });
+
+/** The faults the truth names for each span and each trace. */
+function faultsOf(truth: TruthRecord[]): {
+  spanFaults: Map<string, Set<FaultType>>;
+  traceFaults: Map<string, Set<FaultType>>;
+} {
+  const spanFaults = new Map<string, Set<FaultType>>();
+  const traceFaults = new Map<string, Set<FaultType>>();
+  for (const record of truth) {
+    const kinds = new Set(record.faults.map((f) => f.fault));
+    // A caller's error span that only passes one fault on ("draw-service failed (DuplicateEntryError...)")
+    // shows that fault too; with several faults in a trace it is ambiguous and not counted.
+    if (kinds.size === 1) {
+      const [only] = kinds as Set<FaultType>;
+      for (const span of record.error_spans) {
+        const forSpan = spanFaults.get(span.span_id) ?? new Set();
+        forSpan.add(only as FaultType);
+        spanFaults.set(span.span_id, forSpan);
+      }
+    }
+    for (const fault of record.faults) {
+      const forTrace = traceFaults.get(record.trace_id) ?? new Set();
+      forTrace.add(fault.fault);
+      traceFaults.set(record.trace_id, forTrace);
+      for (const span of fault.spans) {
+        const forSpan = spanFaults.get(span.span_id) ?? new Set();
+        forSpan.add(fault.fault);
+        spanFaults.set(span.span_id, forSpan);
+      }
+    }
+  }
+  return { spanFaults, traceFaults };
+}
 
 async function textsOfSpans(
   client: ReturnType<typeof createClickHouseClient>,

@@ -1,15 +1,8 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import type { SpanColumns } from "../store.ts";
 
-export interface TestSpan {
-  Timestamp: string;
-  TraceId: string;
-  SpanId: string;
-  ServiceName: string;
-  SpanName: string;
-  SpanKind: string;
-  StatusCode: string;
+export interface TestSpan extends SpanColumns {
   StatusMessage: string;
-  Duration: string;
   SpanAttributes: Record<string, string>;
   "Events.Name": string[];
   "Events.Timestamp": string[];

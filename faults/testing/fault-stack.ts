@@ -3,12 +3,10 @@
  * scratch data dir, plus clients and small helpers to post OTLP, read the
  * ledger and run the project's commands the way `just` does.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { rmSync } from "node:fs";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { type CommandResult, freePorts, runProjectCommand } from "../../e2e/testing/harness.ts";
+import { type CommandResult, pipelineStackEnv, runProjectCommand } from "../../e2e/testing/harness.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
@@ -35,27 +33,10 @@ export interface FaultStack {
 }
 
 /** Environment of a fresh stack on free ports (not started). */
-export async function faultStackEnv(
+export function faultStackEnv(
   extra: NodeJS.ProcessEnv = {},
 ): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-faults-"));
-  const [chPort, s3Port, httpPort, grpcPort] = await freePorts(4);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CLICKAI_DATA_DIR: path.join(dir, "data"),
-    CLICKHOUSE_SERVER_PORT: String(chPort),
-    CLICKHOUSE_URL: `http://127.0.0.1:${chPort}`,
-    S3_SERVER_PORT: String(s3Port),
-    S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
-    COLLECTOR_HTTP_PORT: String(httpPort),
-    COLLECTOR_GRPC_PORT: String(grpcPort),
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${httpPort}`,
-    SUPERVISOR_START_TIMEOUT: "240s",
-    EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR ?? path.join(os.tmpdir(), "click-ai-model-cache"),
-    LOG_LEVEL: "info",
-    ...extra,
-  };
-  return { dir, env };
+  return pipelineStackEnv("click-ai-faults-", { LOG_LEVEL: "info", ...extra });
 }
 
 export async function startFaultStack(extra: NodeJS.ProcessEnv = {}): Promise<FaultStack> {

@@ -3,10 +3,11 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { type ClickHouseClient, ClickHouseError, ClickHouseLogLevel, createClient } from "@clickhouse/client";
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PINNED_SETTINGS } from "../../shared/clickhouse.ts";
 import { type StartedClickHouseServer, startClickHouseServer } from "./launch.ts";
+import { errorOf } from "./testing/error-of.ts";
 
 const ADMIN_PASSWORD = "s3cret-admin-pw";
 const AGENT_PASSWORD = "s3cret-agent-pw";
@@ -31,16 +32,6 @@ function newClient(username: string, password: string): ClickHouseClient {
   });
   clients.push(created);
   return created;
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<ClickHouseError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ClickHouseError) return error;
-    throw error;
-  }
-  throw new Error("expected a ClickHouseError, the request succeeded");
 }
 
 async function count(): Promise<string> {

@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import { type ClickHouseClient, ClickHouseError, ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type StartedClickHouseServer, startClickHouseServer } from "./launch.ts";
+import { errorOf } from "./testing/error-of.ts";
 
 // One server for the whole file; every test works in its own tables.
 let server: StartedClickHouseServer;
@@ -22,16 +23,6 @@ function newClient(options: Parameters<typeof createClient>[0] = {}): ClickHouse
 async function rows<T>(query: string, settings: Record<string, string | number> = {}): Promise<T[]> {
   const result = await client.query({ query, format: "JSONEachRow", clickhouse_settings: settings });
   return result.json<T>();
-}
-
-async function errorOf(promise: Promise<unknown>): Promise<ClickHouseError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof ClickHouseError) return error;
-    throw error;
-  }
-  throw new Error("expected a ClickHouseError, the request succeeded");
 }
 
 beforeAll(async () => {

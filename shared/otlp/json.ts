@@ -1,5 +1,6 @@
 import { SPAN_KIND_NAMES, STATUS_CODE_NAMES } from "./encode.ts";
 import { joinPath, OtlpDecodeError, PathError, withSegment } from "./errors.ts";
+import { describeJsonValue as describe, parseJsonBody } from "./json-text.ts";
 import type { OtlpTraceRequest } from "./types.ts";
 
 /**
@@ -35,14 +36,6 @@ function optionalArray(parent: Json, key: string): unknown[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) throw new PathError(`expected an array, got ${describe(value)}`, key);
   return value;
-}
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  if (value === null) return "null";
-  if (typeof value === "object") return "an object";
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function checkString(parent: Json, key: string): void {
@@ -230,17 +223,7 @@ function checkRequest(request: Json): void {
  * bytes). An empty document (`{}`) is a valid, empty request.
  */
 export function parseTraceRequestJson(input: string | Uint8Array): OtlpTraceRequest {
-  let text =
-    typeof input === "string"
-      ? input
-      : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("utf8");
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new OtlpDecodeError(`not valid JSON (${(error as Error).message})`, "", "json");
-  }
+  const parsed = parseJsonBody(input);
   if (!isObject(parsed))
     throw new OtlpDecodeError(`expected a JSON object, got ${describe(parsed)}`, "", "json");
   try {

@@ -60,15 +60,21 @@ export function readHexId(reader: Reader, field: string, size: number): string {
   return (reader.buf as unknown as { hexSlice(from: number, to: number): string }).hexSlice(start, end);
 }
 
-export function readFixed64Decimal(reader: Reader): string {
+/** A fixed64 (or, `signed`, an sfixed64) as decimal text. */
+export function readFixed64Decimal(reader: Reader, signed = false): string {
   const lo = reader.fixed32();
   const hi = reader.fixed32();
-  return uint64ToDecimal(lo, hi);
+  return signed ? int64ToDecimal(lo, hi) : uint64ToDecimal(lo, hi);
 }
 
 export function readInt64Decimal(reader: Reader): string {
   const value = reader.int64() as unknown as { low: number; high: number };
   return int64ToDecimal(value.low >>> 0, value.high >>> 0);
+}
+
+export function readUint64Decimal(reader: Reader): string {
+  const value = reader.uint64() as unknown as { low: number; high: number };
+  return uint64ToDecimal(value.low >>> 0, value.high >>> 0);
 }
 
 export function jsonDouble(value: number): number | string {

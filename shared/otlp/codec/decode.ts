@@ -1,6 +1,5 @@
 import protobuf from "protobufjs";
 import { joinPath, OtlpDecodeError, PathError, withSegment } from "../errors.ts";
-import { int64ToDecimal, uint64ToDecimal } from "../int64.ts";
 import type { OtlpAnyValue, OtlpKeyValue } from "../types.ts";
 import {
   asBuffer,
@@ -15,11 +14,12 @@ import {
   readHexId,
   readInt64Decimal,
   readString,
+  readUint64Decimal,
   WIRE_FIXED64,
   WIRE_LEN,
   WIRE_VARINT,
 } from "../wire.ts";
-import { type FieldPlan, generatedPlans, type MessagePlan, wireTypeOf } from "./plan.ts";
+import { type FieldPlan, fieldLoopSource, generatedPlans, type MessagePlan, wireTypeOf } from "./plan.ts";
 
 /**
  * Protobuf -> OTLP/JSON-shaped objects (hex ids, decimal-string 64-bit
@@ -168,17 +168,6 @@ export function decodeKeyValue(reader: Reader, end: number, depth: number): Otlp
   return value === undefined ? { key } : { key, value };
 }
 
-function readSfixed64Decimal(reader: Reader): string {
-  const lo = reader.fixed32();
-  const hi = reader.fixed32();
-  return int64ToDecimal(lo, hi);
-}
-
-function readUint64Decimal(reader: Reader): string {
-  const value = reader.uint64() as unknown as { low: number; high: number };
-  return uint64ToDecimal(value.low >>> 0, value.high >>> 0);
-}
-
 function readBase64(reader: Reader): string {
   return (reader.bytes() as Buffer).toString("base64");
 }
@@ -194,15 +183,18 @@ const RUNTIME = {
   readString,
   readHexId,
   readFixed64Decimal,
-  readSfixed64Decimal,
   readInt64Decimal,
   readUint64Decimal,
   readBase64,
   jsonDouble,
 };
 
-/** JS expression reading one scalar of `kind` from `reader`. */
-function readExpression(field: FieldPlan): string {
+/**
+ * JS expression reading one scalar of `kind` from `reader`, as the JSON value
+ * of the field. The transcoder's generated code writes these same values;
+ * code that uses one must have the wire.ts reader it names in its runtime.
+ */
+export function readExpression(field: FieldPlan): string {
   const name = JSON.stringify(field.name);
   switch (field.kind) {
     case "string":
@@ -216,7 +208,7 @@ function readExpression(field: FieldPlan): string {
     case "fixed64":
       return "readFixed64Decimal(reader)";
     case "sfixed64":
-      return "readSfixed64Decimal(reader)";
+      return "readFixed64Decimal(reader, true)";
     case "double":
       return "jsonDouble(reader.double())";
     case "uint32":
@@ -317,15 +309,7 @@ function messageSource(plan: MessagePlan): string {
     .join("\n  ");
   return `function d_${plan.name}(reader, end, depth) {
   const o = {}; ${lists}
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    const wire = tag & 7;
-    switch (tag >>> 3) {
-      ${cases}
-      default: reader.skipType(wire);
-    }
-  }
-  checkEnd(reader, end);
+  ${fieldLoopSource(cases)}
   ${finish}
   return o;
 }`;

@@ -1,6 +1,7 @@
 import protobuf from "protobufjs";
 import { joinPath, OtlpDecodeError, PathError, withSegment } from "../errors.ts";
 import { toInt64Parts } from "../int64.ts";
+import { describeJsonValue as describe, parseJsonBody } from "../json-text.ts";
 import type { RequestShape } from "../signals.ts";
 import { MAX_VALUE_DEPTH } from "../wire.ts";
 import { type FieldPlan, messagePlan, wireTypeOf } from "./plan.ts";
@@ -20,14 +21,6 @@ type Json = Record<string, unknown>;
 
 const HEX = /^[0-9a-fA-F]*$/;
 const NUMERIC = /^-?\d+$/;
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  if (value === null) return "null";
-  if (typeof value === "object") return "an object";
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
 
 function isObject(value: unknown): value is Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -270,16 +263,5 @@ export function encodeExportRequestFromJson(request: unknown, shape: RequestShap
 
 /** Parses an OTLP/JSON body (text or UTF-8 bytes, BOM allowed) and encodes it as protobuf. */
 export function encodeExportRequestJsonBody(input: string | Uint8Array, shape: RequestShape): Uint8Array {
-  let text =
-    typeof input === "string"
-      ? input
-      : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("utf8");
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new OtlpDecodeError(`not valid JSON (${(error as Error).message})`, "", "json", shape.requestName);
-  }
-  return encodeExportRequestFromJson(parsed, shape);
+  return encodeExportRequestFromJson(parseJsonBody(input, shape.requestName), shape);
 }

@@ -139,11 +139,16 @@ const SCALAR_KINDS: Record<string, ScalarKind> = {
   fixed32: "fixed32",
 };
 
-function loadRoot(): protobuf.Root {
+/**
+ * The given .proto files of PROTO_DIR, loaded and resolved with protobufjs.
+ * Every import resolves inside PROTO_DIR, so the bundled copies of google
+ * types inside protobufjs never shadow the project's files.
+ */
+export function loadProtoRoot(files: readonly string[]): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(PROTO_DIR, target));
   root.loadSync(
-    PROTO_FILES.map((file) => path.join(PROTO_DIR, file)),
+    files.map((file) => path.join(PROTO_DIR, file)),
     { keepCase: false },
   );
   root.resolveAll();
@@ -228,7 +233,7 @@ export function generatedPlans(): MessagePlan[] {
   return [...MESSAGE_PLANS.values()].filter((plan) => !VALUE_MESSAGES.has(plan.name));
 }
 
-export const codecRoot: protobuf.Root = loadRoot();
+export const codecRoot: protobuf.Root = loadProtoRoot(PROTO_FILES);
 export const MESSAGE_PLANS: ReadonlyMap<string, MessagePlan> = planAll(codecRoot);
 
 export function messagePlan(name: string): MessagePlan {
@@ -256,4 +261,21 @@ export function wireTypeOf(kind: FieldKind): number {
     default:
       return 2;
   }
+}
+
+/**
+ * Generated code: the loop over a message's fields up to `end`, one switch
+ * case per field number (`cases`); unknown fields are skipped, and a field
+ * that runs past `end` fails. The decoder and the transcoder share it.
+ */
+export function fieldLoopSource(cases: string): string {
+  return `while (reader.pos < end) {
+    const tag = reader.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      ${cases}
+      default: reader.skipType(wire);
+    }
+  }
+  checkEnd(reader, end);`;
 }
