@@ -1,12 +1,14 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { DEFAULT_DATASET, datasetDays, type Fault, readFaults } from "../replay/replay.ts";
 import { firstReplayedSpanMs } from "../replay/verify.ts";
 import { accuracy, DAY_MS, type FaultResult, PUBLISHED, SIGNAL_SETS, scoreFaults } from "./nezha-eval.ts";
+import type { IncidentResult } from "./snkrs-eval.ts";
+import { runSnkrsEval, SNKRS_SIGNAL_SETS } from "./snkrs-run.ts";
 
 const pad = (text: string, width: number) => text.padEnd(width);
 const fmt = (x: number) => x.toFixed(1).padStart(6);
@@ -42,6 +44,46 @@ function publishedTable(): string {
   return lines.join("\n");
 }
 
+interface EvalFlags {
+  dataset: string;
+  days?: string;
+  verbose?: boolean;
+  featuresCache?: string;
+  snkrs?: boolean;
+  seed: number;
+  portBase: number;
+  workers: string;
+  spacing: number;
+  keep?: boolean;
+}
+
+/** Per signal set: all incidents, then one row per fault type with its origin service and rank. */
+function snkrsTable(results: IncidentResult[]): string {
+  const incidents = [...new Set(results.map((r) => r.incident))];
+  const lines = [
+    `SNKRS seeded run (${incidents.length} incidents, one per fault type; ranked at each incident's start)`,
+    `  ${pad("signals / fault type (origin service)", 48)}  injected  rank  top-1  top-3  top 3 ranked`,
+  ];
+  for (const set of SNKRS_SIGNAL_SETS) {
+    const mine = results.filter((r) => r.signals === set);
+    const a = accuracy(mine);
+    lines.push(`  ${pad(set, 48)}  ${String(a.faults).padStart(8)}        ${fmt(a.top1)} ${fmt(a.top3)}`);
+    for (const r of [...mine].sort((x, y) => x.incident.fault.localeCompare(y.incident.fault))) {
+      const label = `${r.incident.fault} (${r.incident.originService})`;
+      const hit = (k: number) => (r.rank > 0 && r.rank <= k ? "   yes" : "    no");
+      lines.push(
+        `    ${pad(label, 46)}  ${String(r.incident.injected).padStart(8)}  ${String(r.rank || "-").padStart(4)} ${hit(1)} ${hit(3)}  ${r.top.slice(0, 3).join(", ")}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+function positiveInteger(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be a positive integer");
+  return Number(value);
+}
+
 /** The `eval-rca` command line (entry point: cli.ts). */
 export function evalRcaProgram(): Command {
   return new Command("eval-rca")
@@ -57,7 +99,38 @@ export function evalRcaProgram(): Command {
       "JSON file of each fault's features: read from it when present, written after (re-score without ClickHouse)",
     )
     .option("--verbose", "one line per fault and signal set: the true service's rank and the top 3")
-    .action(async (flags: { dataset: string; days?: string; verbose?: boolean; featuresCache?: string }) => {
+    .option(
+      "--snkrs",
+      "instead: a seeded SNKRS run with one incident per fault type through a private local stack, scored " +
+        "against the generator's truth file",
+    )
+    .option("--seed <n>", "with --snkrs: the generator's seed", positiveInteger, 20261204)
+    .option(
+      "--port-base <port>",
+      "with --snkrs: first of four free ports (ClickHouse, S3, OTLP/HTTP, OTLP/gRPC)",
+      positiveInteger,
+      24310,
+    )
+    .option("--workers <pre,live,post>", "with --snkrs: sessions per drop phase", "2,12,3")
+    .option(
+      "--spacing <minutes>",
+      "with --snkrs: minutes from one incident's start to the next",
+      positiveInteger,
+      8,
+    )
+    .option("--keep", "with --snkrs: keep the private stack's data dir")
+    .action(async (flags: EvalFlags) => {
+      if (flags.snkrs) {
+        const results = await runSnkrsEval({
+          seed: flags.seed,
+          portBase: flags.portBase,
+          workers: flags.workers,
+          spacingMs: flags.spacing * 60_000,
+          keep: flags.keep ?? false,
+        });
+        process.stdout.write(`${snkrsTable(results)}\n`);
+        return;
+      }
       const datasetDir = path.resolve(flags.dataset);
       const days = flags.days ? flags.days.split(",") : await datasetDays(datasetDir);
       const config = readClickHouseConfig();
