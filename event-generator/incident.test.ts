@@ -114,9 +114,9 @@ describe("an incident in the simulation", () => {
     expect(share(incident, "auth_expired", 5000, 15_000)).toBeGreaterThan(0.2);
     expect(share(incident, "auth_expired", 15_000, 20_000)).toBeLessThan(0.05);
     // Before the window the run is the same run: same seed, same traces.
-    const before = (all: TracePlan[]) =>
+    const earlyFaults = (all: TracePlan[]) =>
       JSON.stringify(all.filter((p) => p.startMs < 5000).map((p) => p.faults));
-    expect(before(incident)).toBe(before(baseline));
+    expect(earlyFaults(incident)).toBe(earlyFaults(baseline));
   });
 
   it("forces state-driven faults too (sold out with pairs left)", () => {
