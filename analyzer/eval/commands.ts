@@ -54,26 +54,41 @@ interface EvalFlags {
   portBase: number;
   workers: string;
   spacing: number;
+  rate?: number;
   keep?: boolean;
 }
 
+/** An incident's rate over its baseline, e.g. "x46", or "new" when the baseline never had it. */
+const overBaseline = (x: number | undefined) =>
+  x === undefined ? "" : Number.isFinite(x) ? `x${x < 10 ? x.toFixed(1) : Math.round(x)}` : "new";
+
 /** Per signal set: all incidents, then one row per fault type with its origin service and rank. */
-function snkrsTable(results: IncidentResult[]): string {
+function snkrsTable(results: IncidentResult[], verbose: boolean): string {
   const incidents = [...new Set(results.map((r) => r.incident))];
   const lines = [
     `SNKRS seeded run (${incidents.length} incidents, one per fault type; ranked at each incident's start)`,
-    `  ${pad("signals / fault type (origin service)", 48)}  injected  rank  top-1  top-3  top 3 ranked`,
+    `  ${pad("signals / fault type (origin service)", 48)}  injected  x base  rank  top-1  top-3  top 3 ranked`,
   ];
   for (const set of SNKRS_SIGNAL_SETS) {
     const mine = results.filter((r) => r.signals === set);
     const a = accuracy(mine);
-    lines.push(`  ${pad(set, 48)}  ${String(a.faults).padStart(8)}        ${fmt(a.top1)} ${fmt(a.top3)}`);
+    lines.push(
+      `  ${pad(set, 48)}  ${String(a.faults).padStart(8)}  ${" ".repeat(12)}${fmt(a.top1)} ${fmt(a.top3)}`,
+    );
     for (const r of [...mine].sort((x, y) => x.incident.fault.localeCompare(y.incident.fault))) {
       const label = `${r.incident.fault} (${r.incident.originService})`;
       const hit = (k: number) => (r.rank > 0 && r.rank <= k ? "   yes" : "    no");
       lines.push(
-        `    ${pad(label, 46)}  ${String(r.incident.injected).padStart(8)}  ${String(r.rank || "-").padStart(4)} ${hit(1)} ${hit(3)}  ${r.top.slice(0, 3).join(", ")}`,
+        `    ${pad(label, 46)}  ${String(r.incident.injected).padStart(8)}  ${overBaseline(r.incident.overBaseline).padStart(6)}  ${String(r.rank || "-").padStart(4)} ${hit(1)} ${hit(3)}  ${r.top.slice(0, 3).join(", ")}`,
       );
+      if (verbose)
+        for (const ranked of r.ranked)
+          lines.push(
+            `        ${ranked.service} ${ranked.score.toFixed(1)}: ${ranked.evidence
+              .slice(0, 3)
+              .map((e) => `${e.kind} ${e.score.toFixed(1)} ${e.subject.slice(0, 60)}`)
+              .join("; ")}`,
+          );
     }
   }
   return lines.join("\n");
@@ -118,6 +133,11 @@ export function evalRcaProgram(): Command {
       positiveInteger,
       8,
     )
+    .option("--rate <chance>", "with --snkrs: each incident's rate (default: the generator's)", (v) => {
+      const rate = Number(v);
+      if (!(rate > 0 && rate <= 1)) throw new InvalidArgumentError("must be in (0, 1]");
+      return rate;
+    })
     .option("--keep", "with --snkrs: keep the private stack's data dir")
     .action(async (flags: EvalFlags) => {
       if (flags.snkrs) {
@@ -126,9 +146,10 @@ export function evalRcaProgram(): Command {
           portBase: flags.portBase,
           workers: flags.workers,
           spacingMs: flags.spacing * 60_000,
+          ...(flags.rate === undefined ? {} : { rate: flags.rate }),
           keep: flags.keep ?? false,
         });
-        process.stdout.write(`${snkrsTable(results)}\n`);
+        process.stdout.write(`${snkrsTable(results, flags.verbose ?? false)}\n`);
         return;
       }
       const datasetDir = path.resolve(flags.dataset);

@@ -3,7 +3,13 @@ import { FAULT_TYPES } from "../../event-generator/faults.ts";
 import { parseIncident } from "../../event-generator/incident.ts";
 import type { Features, OperationStats } from "../rca/features.ts";
 import { accuracy } from "./nezha-eval.ts";
-import { incidentSchedule, parseTruthIncidents, scoreIncident, type TruthIncident } from "./snkrs-eval.ts";
+import {
+  compareWithBaseline,
+  incidentSchedule,
+  parseTruthIncidents,
+  scoreIncident,
+  type TruthIncident,
+} from "./snkrs-eval.ts";
 
 const incidentLine = (fields: Record<string, unknown>) =>
   JSON.stringify({
@@ -51,6 +57,45 @@ describe("parseTruthIncidents", () => {
   });
 });
 
+describe("compareWithBaseline", () => {
+  const trace = (minute: number, fault: string, service: string) =>
+    JSON.stringify({
+      trace_id: `t${minute}`,
+      start_time: new Date(Date.UTC(2026, 11, 4, 10, minute)).toISOString(),
+      faults: [{ fault, handled: false, spans: [{ service, name: "x", span_id: "1" }] }],
+    });
+
+  it("is the incident's rate of its fault at its origin service over the baseline's, per unit of time", () => {
+    // Baseline 10:00-10:30: two sold_out at inventory-service (one elsewhere, one other fault, not counted).
+    const lines = [
+      trace(3, "sold_out", "inventory-service"),
+      trace(20, "sold_out", "inventory-service"),
+      trace(21, "sold_out", "checkout-service"),
+      trace(22, "auth_expired", "inventory-service"),
+      // The incident 10:30-10:33: three.
+      trace(30, "sold_out", "inventory-service"),
+      trace(31, "sold_out", "inventory-service"),
+      trace(32, "sold_out", "inventory-service"),
+    ];
+    const incident: TruthIncident = {
+      fault: "sold_out",
+      startMs: Date.UTC(2026, 11, 4, 10, 30),
+      endMs: Date.UTC(2026, 11, 4, 10, 33),
+      originService: "inventory-service",
+      injected: 3,
+    };
+    const other = { ...incident, fault: "rate_limited" };
+    compareWithBaseline(
+      [trace(0, "x", "y"), ...lines, incidentLine({})].join("\n"),
+      [incident, other],
+      30 * 60_000,
+    );
+    // 3 per 3 min against 2 per 30 min.
+    expect(incident.overBaseline).toBeCloseTo(15);
+    expect(other.overBaseline).toBe(Number.POSITIVE_INFINITY);
+  });
+});
+
 describe("incidentSchedule", () => {
   const schedule = incidentSchedule({ leadMs: 30 * 60_000, spacingMs: 8 * 60_000, durationMs: 3 * 60_000 });
 
@@ -61,6 +106,11 @@ describe("incidentSchedule", () => {
     for (let i = 1; i < incidents.length; i++)
       expect(incidents[i]!.startMs - incidents[i - 1]!.startMs).toBe(8 * 60_000);
     expect(schedule.endMs).toBe(incidents.at(-1)!.startMs + 3 * 60_000);
+  });
+
+  it("passes a rate on to every incident", () => {
+    const rated = incidentSchedule({ leadMs: 60_000, spacingMs: 60_000, durationMs: 30_000, rate: 0.6 });
+    expect(rated.specs.map(parseIncident).every((i) => i.rate === 0.6)).toBe(true);
   });
 
   it("confines the faults that can start in several services to one", () => {

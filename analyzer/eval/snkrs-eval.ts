@@ -6,7 +6,7 @@
  */
 import { FAULT_TYPES } from "../../event-generator/faults.ts";
 import type { Features } from "../rca/features.ts";
-import { rankServices } from "../rca/score.ts";
+import { type RankedService, rankServices } from "../rca/score.ts";
 import { featuresFor, SIGNAL_SETS } from "./nezha-eval.ts";
 
 /** An incident as the truth file records it (the fields the scoring needs). */
@@ -16,6 +16,46 @@ export interface TruthIncident {
   endMs: number;
   originService: string;
   injected: number;
+  /**
+   * How many times more often the fault originated in the origin service
+   * during the incident than in the baseline before it (per unit of time;
+   * Infinity when never in the baseline). Set by `compareWithBaseline`.
+   */
+  overBaseline?: number;
+}
+
+/**
+ * Sets each incident's `overBaseline` from the truth file's trace lines: the
+ * faults of its type that originated in its origin service in traces started
+ * during the incident, against those started in the `baselineMs` before it.
+ * An incident barely above its baseline is not one an alert would tell apart.
+ */
+export function compareWithBaseline(text: string, incidents: TruthIncident[], baselineMs: number): void {
+  const during = incidents.map(() => 0);
+  const before = incidents.map(() => 0);
+  for (const line of text.split("\n")) {
+    if (!line.startsWith('{"trace_id"')) continue;
+    const trace = JSON.parse(line) as {
+      start_time: string;
+      faults: { fault: string; spans: { service: string }[] }[];
+    };
+    const startMs = Date.parse(trace.start_time);
+    incidents.forEach((incident, i) => {
+      const inWindow = startMs >= incident.startMs && startMs < incident.endMs;
+      const inBaseline = startMs >= incident.startMs - baselineMs && startMs < incident.startMs;
+      if (!inWindow && !inBaseline) return;
+      const n = trace.faults.filter(
+        (f) => f.fault === incident.fault && f.spans[0]?.service === incident.originService,
+      ).length;
+      if (inWindow) during[i]! += n;
+      else before[i]! += n;
+    });
+  }
+  incidents.forEach((incident, i) => {
+    const perMsDuring = during[i]! / (incident.endMs - incident.startMs);
+    const perMsBefore = before[i]! / baselineMs;
+    incident.overBaseline = perMsBefore === 0 ? Number.POSITIVE_INFINITY : perMsDuring / perMsBefore;
+  });
 }
 
 /**
@@ -73,6 +113,8 @@ const SCHEDULE_ORDER = [
 ] as const;
 
 export interface ScheduleOptions {
+  /** Each incident's rate (the generator's default when undefined). */
+  rate?: number;
   /** Quiet time before the first incident (the ranking's baseline). */
   leadMs: number;
   /** From one incident's start to the next one's. */
@@ -89,7 +131,8 @@ export function incidentSchedule(options: ScheduleOptions): { specs: string[]; e
   const specs = SCHEDULE_ORDER.map((fault, i) => {
     const service = CONFINED[fault];
     const start = options.leadMs + i * options.spacingMs;
-    return `${fault}${service ? `:${service}` : ""}@${minutes(start)}+${minutes(options.durationMs)}`;
+    const rate = options.rate === undefined ? "" : `*${options.rate}`;
+    return `${fault}${service ? `:${service}` : ""}@${minutes(start)}+${minutes(options.durationMs)}${rate}`;
   });
   const endMs = options.leadMs + (SCHEDULE_ORDER.length - 1) * options.spacingMs + options.durationMs;
   return { specs, endMs };
@@ -101,6 +144,8 @@ export interface IncidentResult {
   /** 1-based rank of the origin service, 0 when it is not ranked at all. */
   rank: number;
   top: string[];
+  /** The first three services with their evidence (for --verbose). */
+  ranked: RankedService[];
 }
 
 /** Ranks one incident with each signal set that its features hold. */
@@ -110,12 +155,14 @@ export function scoreIncident(
   signalSets: readonly string[],
 ): IncidentResult[] {
   return SIGNAL_SETS.filter((set) => signalSets.includes(set.name)).map((set) => {
-    const services = rankServices(featuresFor(features, set.signals)).map((r) => r.service);
+    const ranked = rankServices(featuresFor(features, set.signals));
+    const services = ranked.map((r) => r.service);
     return {
       incident,
       signals: set.name,
       rank: services.indexOf(incident.originService) + 1,
       top: services.slice(0, 5),
+      ranked: ranked.slice(0, 3),
     };
   });
 }

@@ -17,7 +17,13 @@ import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { readFeatures, type Signal } from "../rca/features.ts";
 import { DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS } from "../rca/rank.ts";
-import { type IncidentResult, incidentSchedule, parseTruthIncidents, scoreIncident } from "./snkrs-eval.ts";
+import {
+  compareWithBaseline,
+  type IncidentResult,
+  incidentSchedule,
+  parseTruthIncidents,
+  scoreIncident,
+} from "./snkrs-eval.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -29,6 +35,8 @@ export interface SnkrsRunOptions {
   workers: string;
   /** From one incident's start to the next one's. */
   spacingMs: number;
+  /** Each incident's rate (the generator's default when undefined). */
+  rate?: number;
   /** Keep the data dir (its path is printed). */
   keep: boolean;
 }
@@ -153,6 +161,7 @@ export async function runSnkrsEval(options: SnkrsRunOptions): Promise<IncidentRe
       leadMs: DEFAULT_BASELINE_MS,
       spacingMs: options.spacingMs,
       durationMs: DEFAULT_WINDOW_MS,
+      ...(options.rate === undefined ? {} : { rate: options.rate }),
     });
     const backfillMs = schedule.endMs + 60_000;
     const truthFile = path.join(dir, "truth.jsonl");
@@ -179,7 +188,9 @@ export async function runSnkrsEval(options: SnkrsRunOptions): Promise<IncidentRe
     const summary = log.summary();
     say(`SNKRS: generated in ${Math.round((Date.now() - started) / 1000)} s; waiting for the loader`);
     await waitForLoad(client, summary.spansExported, summary.logs?.exported ?? 0);
-    const incidents = parseTruthIncidents(readFileSync(truthFile, "utf8"));
+    const truth = readFileSync(truthFile, "utf8");
+    const incidents = parseTruthIncidents(truth);
+    compareWithBaseline(truth, incidents, DEFAULT_BASELINE_MS);
     const results: IncidentResult[] = [];
     for (const incident of incidents) {
       const features = await readFeatures(
