@@ -5,6 +5,7 @@ import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SignalSummary } from "../event-generator/runner.ts";
 import type { TruthRecord } from "../event-generator/truth.ts";
+import { privateStackEnv } from "../local-stack/stack-env.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { freePorts, lastJsonObject, percentile, runProjectCommand } from "./testing/harness.ts";
@@ -47,14 +48,12 @@ describe("end to end: generator -> collector -> S3 -> loader -> ClickHouse -> en
     const [chPort, s3Port, httpPort, grpcPort] = await freePorts(4);
     env = {
       ...process.env,
-      CLICKAI_DATA_DIR: path.join(dir, "data"),
-      CLICKHOUSE_SERVER_PORT: String(chPort),
-      CLICKHOUSE_URL: `http://127.0.0.1:${chPort}`,
-      S3_SERVER_PORT: String(s3Port),
-      S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
-      COLLECTOR_HTTP_PORT: String(httpPort),
-      COLLECTOR_GRPC_PORT: String(grpcPort),
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${httpPort}`,
+      ...privateStackEnv(path.join(dir, "data"), {
+        clickhouse: chPort!,
+        s3: s3Port!,
+        otlpHttp: httpPort!,
+        otlpGrpc: grpcPort!,
+      }),
       // The generator runs once below, seeded, instead of continuously.
       CLICKAI_DISABLE: "event-generator",
       LOADER_POLL_INTERVAL: "250ms",

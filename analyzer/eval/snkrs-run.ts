@@ -13,6 +13,7 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { CHILD_NODE_ARGS } from "../../local-stack/process/spawn-tsx.ts";
+import { privateStackEnv } from "../../local-stack/stack-env.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { readFeatures, type Signal } from "../rca/features.ts";
@@ -72,18 +73,15 @@ function runCommand(
 }
 
 function stackEnv(dir: string, portBase: number): NodeJS.ProcessEnv {
-  const [ch, s3, http, grpc] = [0, 1, 2, 3].map((i) => portBase + i);
   return {
     ...process.env,
     LOG_FORMAT: "json",
-    CLICKAI_DATA_DIR: path.join(dir, "data"),
-    CLICKHOUSE_SERVER_PORT: String(ch),
-    CLICKHOUSE_URL: `http://127.0.0.1:${ch}`,
-    S3_SERVER_PORT: String(s3),
-    S3_ENDPOINT: `http://127.0.0.1:${s3}`,
-    COLLECTOR_HTTP_PORT: String(http),
-    COLLECTOR_GRPC_PORT: String(grpc),
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${http}`,
+    ...privateStackEnv(path.join(dir, "data"), {
+      clickhouse: portBase,
+      s3: portBase + 1,
+      otlpHttp: portBase + 2,
+      otlpGrpc: portBase + 3,
+    }),
     // Only what the ranking reads: the generator runs once below, seeded.
     CLICKAI_DISABLE: "event-generator,embedding-enricher,analyzer,console",
     LOADER_POLL_INTERVAL: "250ms",

@@ -9,6 +9,7 @@ import path from "node:path";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { type CommandResult, freePorts, runProjectCommand } from "../../e2e/testing/harness.ts";
+import { privateStackEnv } from "../../local-stack/stack-env.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { readS3Config } from "../../shared/config/s3.ts";
@@ -42,14 +43,12 @@ export async function faultStackEnv(
   const [chPort, s3Port, httpPort, grpcPort] = await freePorts(4);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    CLICKAI_DATA_DIR: path.join(dir, "data"),
-    CLICKHOUSE_SERVER_PORT: String(chPort),
-    CLICKHOUSE_URL: `http://127.0.0.1:${chPort}`,
-    S3_SERVER_PORT: String(s3Port),
-    S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
-    COLLECTOR_HTTP_PORT: String(httpPort),
-    COLLECTOR_GRPC_PORT: String(grpcPort),
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${httpPort}`,
+    ...privateStackEnv(path.join(dir, "data"), {
+      clickhouse: chPort!,
+      s3: s3Port!,
+      otlpHttp: httpPort!,
+      otlpGrpc: grpcPort!,
+    }),
     SUPERVISOR_START_TIMEOUT: "240s",
     EMBEDDING_MODEL_DIR: process.env.EMBEDDING_MODEL_DIR ?? path.join(os.tmpdir(), "click-ai-model-cache"),
     LOG_LEVEL: "info",
