@@ -105,7 +105,8 @@ export function evalRcaProgram(): Command {
     .description(
       "Scores root-cause ranking on the Nezha Train-Ticket faults: replays the dataset through the running stack " +
         "unless a replay is already stored, gives the ranking only each fault's injection time, and prints top-1/3/5 " +
-        "service accuracy per day, per fault type and per signal set beside the published figures.",
+        "service accuracy per day, per fault type and per signal set beside the published figures. With --snkrs: " +
+        "the same ranking on a seeded SNKRS run instead, against the event generator's truth file.",
     )
     .option("--dataset <dir>", "dataset folder", DEFAULT_DATASET)
     .option("--days <list>", "comma-separated day folders (default: all)")
