@@ -5,6 +5,7 @@
  *   npx tsx event-generator/cli.ts run                      # continuous drop cycles (what the supervisor starts)
  *   npx tsx event-generator/cli.ts run --cycles 1 --seed 7 --truth truth.jsonl
  *   npx tsx event-generator/cli.ts run --bench --duration 20s
+ *   npx tsx event-generator/cli.ts run --backfill 60m --signals traces,logs --incident payment_timeout@40m+3m --truth t.jsonl
  *   npx tsx event-generator/cli.ts status                   # settings and whether the endpoint answers
  */
 import net from "node:net";
@@ -13,6 +14,7 @@ import { commandLine, type FlagOverride, flagsOverEnv, runCli } from "../shared/
 import { parseDurationMs } from "../shared/config/env.ts";
 import { createLogger } from "../shared/logger.ts";
 import { DROP_PHASES, OTLP_PROTOCOLS, type OtlpProtocol, readEventGeneratorConfig } from "./config.ts";
+import { checkIncidents, type Incident, parseIncident } from "./incident.ts";
 import { runGenerator } from "./runner.ts";
 import { runGeneratorInThreads } from "./threads.ts";
 
@@ -37,6 +39,16 @@ function duration(value: string): number {
   return parsed;
 }
 
+function incidentValue(value: string, previous: Incident[] = []): Incident[] {
+  try {
+    const incidents = [...previous, parseIncident(value)];
+    checkIncidents(incidents);
+    return incidents;
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
 function seedValue(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 2 ** 32 - 1)
     throw new InvalidArgumentError("seed must be an integer 0..4294967295");
@@ -50,6 +62,8 @@ interface RunFlags {
   seed?: number;
   truth?: string;
   bench?: boolean;
+  backfill?: number;
+  incident?: Incident[];
   threads?: number;
   protocol?: OtlpProtocol;
   endpoint?: string;
@@ -133,6 +147,19 @@ function addRunCommand(program: Command): void {
     .option("--truth <file>", "write one JSON line per trace with the injected faults and their spans")
     .option("--bench", "emit as fast as possible (simulated time runs ahead of the clock)")
     .option(
+      "--backfill <time>",
+      "generate this much of the past as fast as possible (simulated time 0 is that long ago), then stop; " +
+        "traces and logs only (metrics are collected on the wall clock)",
+      duration,
+    )
+    .option(
+      "--incident <spec>",
+      "inject an incident, repeatable: FAULT[:SERVICE]@START+DURATION[*RATE], e.g. payment_timeout@40m+3m " +
+        "(START from the run's start; RATE: the fault's chance wherever it can happen, default 0.3); " +
+        "recorded in the truth file",
+      incidentValue,
+    )
+    .option(
       "--threads <n>",
       "with --bench: run n generators in worker threads (seeds derived from --seed)",
       positiveInt("--threads"),
@@ -174,6 +201,12 @@ function addRunCommand(program: Command): void {
         if (flags.threads !== undefined && flags.threads > 1 && !flags.bench) {
           throw new InvalidArgumentError("--threads needs --bench");
         }
+        if (flags.threads !== undefined && flags.threads > 1 && (flags.incident || flags.backfill))
+          throw new InvalidArgumentError("--incident and --backfill run in one thread (drop --threads)");
+        if (flags.backfill !== undefined && config.signals.metrics)
+          throw new InvalidArgumentError(
+            "--backfill sends traces and logs only (metrics follow the wall clock): add --signals traces,logs",
+          );
         const summary =
           flags.threads !== undefined && flags.threads > 1
             ? await runGeneratorInThreads({
@@ -194,6 +227,8 @@ function addRunCommand(program: Command): void {
                 ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
                 ...(flags.rate === undefined ? {} : { rate: flags.rate }),
                 ...(flags.truth === undefined ? {} : { truthPath: flags.truth }),
+                ...(flags.backfill === undefined ? {} : { backfillMs: flags.backfill }),
+                ...(flags.incident === undefined ? {} : { incidents: flags.incident }),
                 bench: flags.bench ?? false,
                 signal: controller.signal,
               });

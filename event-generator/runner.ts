@@ -29,6 +29,7 @@ import {
   createOtlpMetricExporter,
   type ExportCounts,
 } from "./exporter.ts";
+import { type Incident, IncidentTally } from "./incident.ts";
 import { type PlannedLog, planLogs } from "./log-plan.ts";
 import { type BatchProcessorSizing, buildFleet, OtelEmitter } from "./otel-emitter.ts";
 import { LogEmitter } from "./otel-logs.ts";
@@ -91,6 +92,13 @@ export interface RunOptions {
   rate?: number;
   /** Emit as fast as possible: simulated time runs ahead of the wall clock. */
   bench?: boolean;
+  /**
+   * Backfill this much of the past, as fast as possible: simulated time 0 is
+   * this long ago and the run stops when simulated time reaches now.
+   */
+  backfillMs?: number;
+  /** Windows of simulated time in which one fault type is injected far above its baseline. */
+  incidents?: readonly Incident[];
   truthPath?: string;
   /** Replaces the OTLP traces exporter (tests, benchmarks). */
   exporter?: SpanExporter;
@@ -220,6 +228,7 @@ class GeneratorRun {
   private readonly metrics: FleetMetrics | undefined;
   private readonly simulation: DropSimulation;
   private readonly truth: TruthWriter | undefined;
+  private readonly incidents: IncidentTally;
   private readonly phaseStats = {} as Record<DropPhase, PhaseStats>;
   private cpuStart: NodeJS.CpuUsage = process.cpuUsage();
   private wallStart = performance.now();
@@ -235,7 +244,7 @@ class GeneratorRun {
     const { config } = options;
     this.config = config;
     this.logger = options.logger;
-    this.bench = options.bench ?? false;
+    this.bench = (options.bench ?? false) || options.backfillMs !== undefined;
     this.rate = options.rate ?? config.rate;
     this.sizing = sizeBatchProcessor(
       expectedSpanRate(config, this.rate, this.bench),
@@ -275,7 +284,9 @@ class GeneratorRun {
       seed: options.seed,
       rate: this.rate,
       ...(options.cycles === undefined ? {} : { cycles: options.cycles }),
+      ...(options.incidents ? { incidents: options.incidents } : {}),
     });
+    this.incidents = new IncidentTally(options.incidents ?? []);
     this.truth = options.truthPath ? new TruthWriter(options.truthPath) : undefined;
     for (const phase of DROP_PHASES) this.phaseStats[phase] = { traces: 0, spans: 0, failed: 0, rootMs: 0 };
   }
@@ -293,6 +304,8 @@ class GeneratorRun {
           ? { endpoint: config.otlpMetrics.url, intervalMs: config.metricIntervalMs }
           : false,
         bench: this.bench,
+        backfillMs: options.backfillMs ?? null,
+        incidents: options.incidents ?? [],
         rate: this.rate,
         cycles: options.cycles ?? null,
         durationMs: options.durationMs ?? null,
@@ -315,7 +328,7 @@ class GeneratorRun {
   startClock(): void {
     this.cpuStart = process.cpuUsage();
     this.wallStart = performance.now();
-    this.epochAnchor = Date.now();
+    this.epochAnchor = Date.now() - (this.options.backfillMs ?? 0);
     this.progress.at = performance.now();
     this.metrics?.start();
   }
@@ -331,6 +344,12 @@ class GeneratorRun {
   private stopRequested(): boolean {
     const { signal, durationMs } = this.options;
     return signal?.aborted === true || (durationMs !== undefined && this.elapsed() >= durationMs);
+  }
+
+  /** A backfill ends where its simulated time reaches the moment it started. */
+  private pastBackfill(plan: TracePlan): boolean {
+    const { backfillMs } = this.options;
+    return backfillMs !== undefined && plan.startMs >= backfillMs;
   }
 
   private pendingSpans(): number {
@@ -368,7 +387,7 @@ class GeneratorRun {
   async scheduleAsFastAsPossible(): Promise<void> {
     let yieldCounter = 0;
     let next = this.simulation.next();
-    while (next !== undefined && !this.stopRequested()) {
+    while (next !== undefined && !this.stopRequested() && !this.pastBackfill(next)) {
       const logs = this.logsOf(next);
       if (this.queueFull(next.spans.length, logs.length)) {
         await this.emit(next);
@@ -452,6 +471,7 @@ class GeneratorRun {
     stats.spans += plan.spans.length;
     stats.rootMs += plan.spans[0]!.endMs;
     if (plan.rootFailed) stats.failed += 1;
+    this.incidents.add(plan, start);
     return this.truth?.write(truthRecord(plan, emitted, start));
   }
 
@@ -529,7 +549,10 @@ class GeneratorRun {
       }),
     ]);
     clearTimeout(flushTimer);
-    if (this.truth) await this.truth.close();
+    if (this.truth) {
+      for (const incident of this.incidents.records()) await this.truth.write({ incident });
+      await this.truth.close();
+    }
     this.maybeLogProgress(true);
   }
 

@@ -26,10 +26,13 @@ import {
   PSP,
   PUSH_PROVIDERS,
   SERVICES,
+  type ServiceKey,
   SIZE_WEIGHTS,
   SIZES,
 } from "./catalog.ts";
 import type { DropPhase, ScenarioName } from "./config.ts";
+import type { FaultType } from "./faults.ts";
+import { faultChance, type Incident } from "./incident.ts";
 import {
   cacheMissProbability,
   FRAUD_DECLINE_THRESHOLD,
@@ -76,6 +79,23 @@ export interface RequestContext {
   state: DropState;
   /** Simulated time of the request start (ms from the run start). */
   nowMs: number;
+  /** The incident under way when the request started, if any. */
+  incident?: Incident | undefined;
+}
+
+/** Draws whether `fault` originates in `service` now: the model's `chance`, or the incident's rate during one. */
+function faultHappens(ctx: RequestContext, fault: FaultType, service: ServiceKey, chance: number): boolean {
+  return ctx.prng.chance(faultChance(ctx.incident, fault, service, chance));
+}
+
+/**
+ * For faults the drop's state decides (sold out, a second entry): whether an
+ * incident of that fault forces one. Draws nothing outside such an incident,
+ * so runs without incidents keep their random sequence.
+ */
+function incidentForces(ctx: RequestContext, fault: FaultType, service: ServiceKey): boolean {
+  const chance = faultChance(ctx.incident, fault, service, 0);
+  return chance > 0 && ctx.prng.chance(chance);
 }
 
 function totalStock(state: DropState): number {
@@ -90,7 +110,12 @@ function withConnection(
   h: SpanHandle,
   store: keyof typeof DATASTORES,
 ): Outcome | undefined {
-  const exhausted = ctx.prng.chance(poolExhaustionProbability(ctx.lat.load));
+  const exhausted = faultHappens(
+    ctx,
+    "db_pool_exhausted",
+    h.service,
+    poolExhaustionProbability(ctx.lat.load),
+  );
   const failed = pgPoolConnect(h, ctx.lat, store, exhausted);
   if (!failed) return undefined;
   ctx.b.fault("db_pool_exhausted", [failed, h], false);
@@ -130,7 +155,8 @@ function cacheAside(
   load: () => Outcome | undefined,
 ): Outcome | undefined {
   const get = redisCommand(h, ctx.lat, cache, "GET", `GET ${key}`);
-  if (!ctx.prng.chance(cacheMissProbability(baseMiss, ctx.lat.load))) return undefined;
+  if (!faultHappens(ctx, "cache_miss", h.service, cacheMissProbability(baseMiss, ctx.lat.load)))
+    return undefined;
   ctx.b.fault("cache_miss", [get], true);
   const failure = load();
   if (failure) return failure;
@@ -160,7 +186,7 @@ function verifyToken(ctx: RequestContext, root: SpanHandle): Outcome {
         }),
       );
       if (failure) return failure;
-      if (!ctx.session.isBot && ctx.prng.chance(0.006)) {
+      if (!ctx.session.isBot && faultHappens(ctx, "auth_expired", "auth", 0.006)) {
         ctx.b.fault("auth_expired", [server], false);
         return {
           status: 401,
@@ -192,7 +218,7 @@ function gatewayRequest(
   route: GatewayRoute,
   handler: (root: SpanHandle) => Outcome,
 ): number {
-  const { b, lat, prng, session } = ctx;
+  const { b, lat, session } = ctx;
   const root = b.root({
     service: "gateway",
     scope: "http",
@@ -224,7 +250,7 @@ function gatewayRequest(
       },
       lat.work(0.6),
     );
-    if (prng.chance(session.isBot ? 0.8 : 0.0015)) {
+    if (faultHappens(ctx, "bot_detected", "gateway", session.isBot ? 0.8 : 0.0015)) {
       const error = makeError(
         "gateway",
         "BotDetectedError",
@@ -234,7 +260,10 @@ function gatewayRequest(
       b.fault("bot_detected", [shield, root], false);
       return { status: 403, error };
     }
-    if (route.method !== "GET" && prng.chance(rateLimitProbability(lat.load, session.isBot))) {
+    if (
+      route.method !== "GET" &&
+      faultHappens(ctx, "rate_limited", "gateway", rateLimitProbability(lat.load, session.isBot))
+    ) {
       b.fault("rate_limited", [root], false);
       return {
         status: 429,
@@ -432,7 +461,9 @@ function enterDraw(ctx: RequestContext): number {
         (server) => {
           const failure = withConnection(ctx, server, "drawsDb");
           if (failure) return failure;
-          const duplicate = state.entries.has(session.userId);
+          // During an incident the app submits twice (a retried request whose first attempt got through).
+          const duplicate =
+            state.entries.has(session.userId) || incidentForces(ctx, "duplicate_entry", "draw");
           const insert = sqlQuery(server, ctx.lat, "drawsDb", {
             operation: "INSERT",
             table: "draw_entries",
@@ -477,7 +508,7 @@ function sendPush(
   failureBoost: number,
 ): SpanHandle | undefined {
   const provider = PUSH_PROVIDERS[platform === "android" ? "android" : "ios"];
-  const failed = ctx.prng.chance(0.015 + failureBoost);
+  const failed = faultHappens(ctx, "push_failed", "notification", 0.015 + failureBoost);
   const status = failed ? ctx.prng.pick([410, 429, 503]) : 200;
   const span = consumer.child(
     {
@@ -593,7 +624,8 @@ function scoreFraud(ctx: RequestContext, server: SpanHandle, amount: number): Ou
         },
         lat.work(9, 0.3),
       );
-      const high = prng.chance(session.isBot ? 0.35 : 0.012);
+      // The decline is payment-service's decision (where the fault originates), on fraud-service's score.
+      const high = faultHappens(ctx, "fraud_high", "payment", session.isBot ? 0.35 : 0.012);
       score = high ? prng.uniform(FRAUD_DECLINE_THRESHOLD, 0.995) : Math.min(0.84, prng.exponential(0.08));
       fs.set("fraud.score", Math.round(score * 1000) / 1000);
       return OK;
@@ -624,7 +656,12 @@ function callPaymentProvider(
   // Up to two attempts at the PSP; a timeout on the first is retried.
   const timeouts: SpanHandle[] = [];
   let declined: SpanHandle | undefined;
-  const timeoutChance = paymentTimeoutProbability(lat.load);
+  const timeoutChance = faultChance(
+    ctx.incident,
+    "payment_timeout",
+    "payment",
+    paymentTimeoutProbability(lat.load),
+  );
   for (let attempt = 1; attempt <= 2; attempt++) {
     const timedOut = prng.chance(timeoutChance);
     const psp = server.child(
@@ -648,7 +685,7 @@ function callPaymentProvider(
     );
     if (!timedOut) {
       // The issuer says no now and then (insufficient funds, card blocked): the PSP answers 402.
-      if (prng.chance(session.isBot ? 0.08 : 0.02)) {
+      if (faultHappens(ctx, "payment_declined", "payment", session.isBot ? 0.08 : 0.02)) {
         psp.set("http.response.status_code", 402);
         psp.set("error.type", "402");
         psp.fail(makeError("payment", "HTTPError", "Request failed with status code 402 (card_declined)"));
@@ -723,7 +760,8 @@ function reserveStock(ctx: RequestContext, checkout: SpanHandle, sizeIndex: numb
         `EVALSHA reserve_stock 1 stock:${DROP_PRODUCT.sku}:${size} 1`,
       );
       const left = state.stockBySize[sizeIndex] ?? 0;
-      if (left <= 0) {
+      // During an incident the stock counter says sold out although pairs are left (a stale replica).
+      if (left <= 0 || incidentForces(ctx, "sold_out", "inventory")) {
         ctx.b.fault("sold_out", [server, script], false);
         server.set("inventory.available", 0);
         return {
@@ -735,7 +773,12 @@ function reserveStock(ctx: RequestContext, checkout: SpanHandle, sizeIndex: numb
       const failure = withConnection(ctx, server, "inventoryDb");
       if (failure) return failure;
       // Everyone wants the same rows: under load the UPDATE queues on the row lock.
-      const contended = prng.chance(Math.min(0.5, 0.25 * lat.load ** 2));
+      const contended = faultHappens(
+        ctx,
+        "db_lock_contention",
+        "inventory",
+        Math.min(0.5, 0.25 * lat.load ** 2),
+      );
       const update = sqlQuery(server, lat, "inventoryDb", {
         operation: "UPDATE",
         table: "inventory",

@@ -9,6 +9,7 @@
 
 import { BOT_USER_AGENTS, PLATFORM_WEIGHTS, type Platform, splitStock, USER_AGENTS } from "./catalog.ts";
 import { DROP_PHASES, type DropPhase, type PhaseSettings, type ScenarioName } from "./config.ts";
+import { type Incident, incidentAt } from "./incident.ts";
 import { LatencyModel, loadOf } from "./latency.ts";
 import { Prng } from "./prng.ts";
 import { type DropState, drawWinnerJob, type RequestContext, SCENARIOS, type Session } from "./scenarios.ts";
@@ -23,6 +24,8 @@ export interface SimulationSettings {
   rate: number;
   /** Stop after this many cycles (undefined = forever). */
   cycles?: number;
+  /** Windows in which one fault type is injected far above its baseline. */
+  incidents?: readonly Incident[];
 }
 
 export interface PhaseInfo {
@@ -247,6 +250,7 @@ export class DropSimulation {
       session,
       state: this.state!,
       nowMs: startMs,
+      incident: incidentAt(this.settings.incidents ?? [], startMs),
     };
   }
 

@@ -7,6 +7,7 @@ import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { SERVICES } from "./catalog.ts";
 import type { FaultType } from "./faults.ts";
+import type { IncidentRecord } from "./incident.ts";
 import type { EmittedTrace } from "./otel-emitter.ts";
 import type { TracePlan } from "./trace-plan.ts";
 
@@ -69,8 +70,11 @@ export class TruthWriter {
     });
   }
 
-  /** Returns a promise only when the stream's buffer is full (wait for it before writing more). */
-  write(record: TruthRecord): Promise<void> | undefined {
+  /**
+   * One line: a trace, or (after the traces) an incident. Returns a promise
+   * only when the stream's buffer is full (wait for it before writing more).
+   */
+  write(record: TruthRecord | { incident: IncidentRecord }): Promise<void> | undefined {
     if (this.failure) throw new Error(`truth file: ${this.failure.message}`);
     if (this.stream.write(`${JSON.stringify(record)}\n`)) return undefined;
     return once(this.stream, "drain").then(() => undefined);

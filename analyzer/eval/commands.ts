@@ -1,12 +1,14 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { DEFAULT_DATASET, datasetDays, type Fault, readFaults } from "../replay/replay.ts";
 import { firstReplayedSpanMs } from "../replay/verify.ts";
 import { accuracy, DAY_MS, type FaultResult, PUBLISHED, SIGNAL_SETS, scoreFaults } from "./nezha-eval.ts";
+import type { IncidentResult } from "./snkrs-eval.ts";
+import { runSnkrsEval, SNKRS_SIGNAL_SETS } from "./snkrs-run.ts";
 
 const pad = (text: string, width: number) => text.padEnd(width);
 const fmt = (x: number) => x.toFixed(1).padStart(6);
@@ -42,13 +44,69 @@ function publishedTable(): string {
   return lines.join("\n");
 }
 
+interface EvalFlags {
+  dataset: string;
+  days?: string;
+  verbose?: boolean;
+  featuresCache?: string;
+  snkrs?: boolean;
+  seed: number;
+  portBase: number;
+  workers: string;
+  spacing: number;
+  rate?: number;
+  keep?: boolean;
+}
+
+/** An incident's rate over its baseline, e.g. "x46", or "new" when the baseline never had it. */
+const overBaseline = (x: number | undefined) =>
+  x === undefined ? "" : Number.isFinite(x) ? `x${x < 10 ? x.toFixed(1) : Math.round(x)}` : "new";
+
+/** Per signal set: all incidents, then one row per fault type with its origin service and rank. */
+function snkrsTable(results: IncidentResult[], verbose: boolean): string {
+  const incidents = [...new Set(results.map((r) => r.incident))];
+  const lines = [
+    `SNKRS seeded run (${incidents.length} incidents, one per fault type; ranked at each incident's start)`,
+    `  ${pad("signals / fault type (origin service)", 48)}  injected  x base  rank  top-1  top-3  top 3 ranked`,
+  ];
+  for (const set of SNKRS_SIGNAL_SETS) {
+    const mine = results.filter((r) => r.signals === set);
+    const a = accuracy(mine);
+    lines.push(
+      `  ${pad(set, 48)}  ${String(a.faults).padStart(8)}  ${" ".repeat(12)}${fmt(a.top1)} ${fmt(a.top3)}`,
+    );
+    for (const r of [...mine].sort((x, y) => x.incident.fault.localeCompare(y.incident.fault))) {
+      const label = `${r.incident.fault} (${r.incident.originService})`;
+      const hit = (k: number) => (r.rank > 0 && r.rank <= k ? "   yes" : "    no");
+      lines.push(
+        `    ${pad(label, 46)}  ${String(r.incident.injected).padStart(8)}  ${overBaseline(r.incident.overBaseline).padStart(6)}  ${String(r.rank || "-").padStart(4)} ${hit(1)} ${hit(3)}  ${r.top.slice(0, 3).join(", ")}`,
+      );
+      if (verbose)
+        for (const ranked of r.ranked)
+          lines.push(
+            `        ${ranked.service} ${ranked.score.toFixed(1)}: ${ranked.evidence
+              .slice(0, 3)
+              .map((e) => `${e.kind} ${e.score.toFixed(1)} ${e.subject.slice(0, 60)}`)
+              .join("; ")}`,
+          );
+    }
+  }
+  return lines.join("\n");
+}
+
+function positiveInteger(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be a positive integer");
+  return Number(value);
+}
+
 /** The `eval-rca` command line (entry point: cli.ts). */
 export function evalRcaProgram(): Command {
   return new Command("eval-rca")
     .description(
       "Scores root-cause ranking on the Nezha Train-Ticket faults: replays the dataset through the running stack " +
         "unless a replay is already stored, gives the ranking only each fault's injection time, and prints top-1/3/5 " +
-        "service accuracy per day, per fault type and per signal set beside the published figures.",
+        "service accuracy per day, per fault type and per signal set beside the published figures. With --snkrs: " +
+        "the same ranking on a seeded SNKRS run instead, against the event generator's truth file.",
     )
     .option("--dataset <dir>", "dataset folder", DEFAULT_DATASET)
     .option("--days <list>", "comma-separated day folders (default: all)")
@@ -57,7 +115,44 @@ export function evalRcaProgram(): Command {
       "JSON file of each fault's features: read from it when present, written after (re-score without ClickHouse)",
     )
     .option("--verbose", "one line per fault and signal set: the true service's rank and the top 3")
-    .action(async (flags: { dataset: string; days?: string; verbose?: boolean; featuresCache?: string }) => {
+    .option(
+      "--snkrs",
+      "instead: a seeded SNKRS run with one incident per fault type through a private local stack, scored " +
+        "against the generator's truth file",
+    )
+    .option("--seed <n>", "with --snkrs: the generator's seed", positiveInteger, 20261204)
+    .option(
+      "--port-base <port>",
+      "with --snkrs: first of four free ports (ClickHouse, S3, OTLP/HTTP, OTLP/gRPC)",
+      positiveInteger,
+      24310,
+    )
+    .option("--workers <pre,live,post>", "with --snkrs: sessions per drop phase", "2,12,3")
+    .option(
+      "--spacing <minutes>",
+      "with --snkrs: minutes from one incident's start to the next",
+      positiveInteger,
+      8,
+    )
+    .option("--rate <chance>", "with --snkrs: each incident's rate (default: the generator's)", (v) => {
+      const rate = Number(v);
+      if (!(rate > 0 && rate <= 1)) throw new InvalidArgumentError("must be in (0, 1]");
+      return rate;
+    })
+    .option("--keep", "with --snkrs: keep the private stack's data dir")
+    .action(async (flags: EvalFlags) => {
+      if (flags.snkrs) {
+        const results = await runSnkrsEval({
+          seed: flags.seed,
+          portBase: flags.portBase,
+          workers: flags.workers,
+          spacingMs: flags.spacing * 60_000,
+          ...(flags.rate === undefined ? {} : { rate: flags.rate }),
+          keep: flags.keep ?? false,
+        });
+        process.stdout.write(`${snkrsTable(results, flags.verbose ?? false)}\n`);
+        return;
+      }
       const datasetDir = path.resolve(flags.dataset);
       const days = flags.days ? flags.days.split(",") : await datasetDays(datasetDir);
       const config = readClickHouseConfig();

@@ -100,7 +100,8 @@ export interface Accuracy {
   top5: number;
 }
 
-export function accuracy(results: FaultResult[]): Accuracy {
+/** Share of results whose true service is ranked within the first 1, 3, 5 (a rank of 0: not ranked). */
+export function accuracy(results: readonly { rank: number }[]): Accuracy {
   const within = (k: number) => results.filter((r) => r.rank > 0 && r.rank <= k).length;
   const n = results.length;
   const pct = (x: number) => (n === 0 ? 0 : (100 * x) / n);

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CHILD_NODE_ARGS } from "../../local-stack/process/spawn-tsx.ts";
+import { privateStackEnv } from "../../local-stack/stack-env.ts";
 
 export const ROOT_DIR = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -38,14 +39,12 @@ export async function pipelineStackEnv(
   const [chPort, s3Port, httpPort, grpcPort] = await freePorts(4);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    CLICKAI_DATA_DIR: path.join(dir, "data"),
-    CLICKHOUSE_SERVER_PORT: String(chPort),
-    CLICKHOUSE_URL: `http://127.0.0.1:${chPort}`,
-    S3_SERVER_PORT: String(s3Port),
-    S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
-    COLLECTOR_HTTP_PORT: String(httpPort),
-    COLLECTOR_GRPC_PORT: String(grpcPort),
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${httpPort}`,
+    ...privateStackEnv(path.join(dir, "data"), {
+      clickhouse: chPort!,
+      s3: s3Port!,
+      otlpHttp: httpPort!,
+      otlpGrpc: grpcPort!,
+    }),
     SUPERVISOR_START_TIMEOUT: "240s",
     // Built (or found in the cache the unit tests share) before the run, so lag
     // figures are the steady state, not the first-use build.
