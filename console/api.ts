@@ -17,6 +17,7 @@ import {
 import { readTraceSpans, traceLogs, traceTreeTool } from "../agent/tools/trace-tree.ts";
 import { type ToolContext, ToolInputError } from "../agent/tools/types.ts";
 import { buildTree, criticalPath, failingSpans } from "../agent/tools/waterfall.ts";
+import { anomaliesByService } from "./incidents.ts";
 import { chooseStepSeconds, readKind, readLimit, readSpanQuery, readWindow } from "./views.ts";
 
 /**
@@ -79,6 +80,7 @@ export async function mapView(ctx: ToolContext, params: URLSearchParams) {
   const seconds = (window.toMs - window.fromMs) / 1000;
   const overview = await queryServiceOverview(ctx, { window, filter: {}, orderBy: "spans" }, 1000);
   const edges = await queryServiceEdges(ctx, { window });
+  const anomalies = await anomaliesByService(ctx, window);
   const nodes = overview.rows.map((r) => ({
     service: r.service,
     spans: num(r.spans),
@@ -91,6 +93,7 @@ export async function mapView(ctx: ToolContext, params: URLSearchParams) {
   return {
     ...window,
     nodes,
+    anomalies,
     edges: edges.rows.map((e) => ({
       parent: e.parent,
       child: e.child,

@@ -17,6 +17,7 @@ import {
 } from "./api.ts";
 import { AskSessions, streamAnswer } from "./ask.ts";
 import type { Bundle } from "./bundle.ts";
+import { incidentsView, rootCauseView } from "./incidents.ts";
 
 /**
  * The console's HTTP server: the bundled page (any path that is not /api or
@@ -134,6 +135,8 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     [/^\/api\/traces$/, (p) => tracesView(ctx, p)],
     [/^\/api\/search$/, (p) => searchView(ctx, p)],
     [/^\/api\/logs$/, (p) => logsView(ctx, p)],
+    [/^\/api\/incidents$/, (p) => incidentsView(ctx, p)],
+    [/^\/api\/root-cause$/, (p) => rootCauseView(ctx, p)],
     [/^\/api\/trace\/([^/]+)$/, (_p, m) => traceView(ctx, decodeURIComponent(m[1]!))],
   ];
 
