@@ -45,7 +45,9 @@ export async function anomaliesByService(ctx: ToolContext, window: { fromMs: num
     const entry = out[a.service] ?? { count: 0, maxScore: a.score, top: [] };
     out[a.service] = entry;
     entry.count += 1;
-    if (entry.top.length < 3) entry.top.push(a);
+    // Why it is marked: its strongest anomaly of each kind and subject (not one series' minutes three times).
+    const seen = entry.top.some((t) => t.kind === a.kind && t.subject === a.subject);
+    if (!seen && entry.top.length < 3) entry.top.push(a);
   }
   return out;
 }

@@ -12,9 +12,9 @@
 import os from "node:os";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { insertSyntheticEnrichment, insertSyntheticSpans } from "../../agent/testing/synthetic.ts";
-import { Analyzer } from "../../analyzer/analyzer.ts";
 import { readDetectionConfig } from "../../analyzer/config.ts";
 import { listIncidents } from "../../analyzer/query.ts";
+import { analyseStored } from "../../analyzer/testing/analyse.ts";
 import type { Embedder } from "../../embedding-enricher/index.ts";
 import { createEnricherSearch } from "../../embedding-enricher/index.ts";
 import { runCli } from "../../shared/cli.ts";
@@ -85,9 +85,10 @@ async function main(): Promise<number> {
     process.stdout.write(
       `generated ${count} spans and ${logs} log records in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
     );
-    const analysed = await analyse(admin, stack.clickhouse.database);
+    const analysing = performance.now();
+    const analysed = await analyseStored(admin, stack.clickhouse.database, readDetectionConfig({}));
     process.stdout.write(
-      `${analysed.anomalies} anomalies found by the analyzer in ${analysed.seconds.toFixed(1)} s\n`,
+      `${analysed.anomalies} anomalies found by the analyzer in ${((performance.now() - analysing) / 1000).toFixed(1)} s\n`,
     );
     const incidents = await listIncidents(admin, stack.clickhouse.database, {
       fromMs: Date.now() - 3_600_000,
@@ -177,23 +178,6 @@ async function main(): Promise<number> {
     await admin.close();
     await stack.stop();
   }
-}
-
-/** One analyzer pass over everything stored (count, then judge every complete minute), as `analyzer run --once`. */
-async function analyse(client: ClickHouseClient, database: string) {
-  const started = performance.now();
-  const analyzer = new Analyzer({
-    client,
-    database,
-    shard: { index: 0, count: 1 },
-    batchRows: 200_000,
-    settleMs: 0,
-    detectMinutesPerPass: 10_000,
-    detection: readDetectionConfig({}),
-  });
-  while ((await analyzer.countOnce()) > 0) {}
-  const judged = await analyzer.detectOnce(true);
-  return { anomalies: judged.anomalies, seconds: (performance.now() - started) / 1000 };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { insertSeed, type SeedSpan, seedSpans } from "../../agent/testing/seed.ts";
-import { Analyzer } from "../../analyzer/analyzer.ts";
 import { readDetectionConfig } from "../../analyzer/config.ts";
+import { analyseStored } from "../../analyzer/testing/analyse.ts";
 import { insertSynthetic, syntheticSpans } from "../../analyzer/testing/synthetic.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { createLogger } from "../../shared/logger.ts";
@@ -103,18 +103,13 @@ async function seedIncident(
 ): Promise<SeededIncident> {
   const fault = { service: "payment", fromMinute: 35, toMinute: 38 };
   await insertSynthetic(admin, database, syntheticSpans({ startMs: fromMs, minutes: 45, fault }));
-  const analyzer = new Analyzer({
-    client: admin,
+  // A 20-minute baseline: the synthetic traffic is 45 minutes long.
+  await analyseStored(
+    admin,
     database,
-    shard: { index: 0, count: 1 },
-    batchRows: 20_000,
-    settleMs: 0,
-    detectMinutesPerPass: 100_000,
-    // A 20-minute baseline: the synthetic traffic is 45 minutes long.
-    detection: { ...readDetectionConfig({}), baselineMinutes: 20 },
-  });
-  while ((await analyzer.countOnce()) > 0) {}
-  await analyzer.detectOnce(true);
+    { ...readDetectionConfig({}), baselineMinutes: 20 },
+    { batchRows: 20_000 },
+  );
   return {
     service: fault.service,
     fromMs,

@@ -31,7 +31,7 @@ interface MapEdge {
 interface MapData {
   nodes: MapNode[];
   edges: MapEdge[];
-  /** Per service with anomalies in the range: how many, the highest score, the strongest few. */
+  /** Per service with anomalies in the range: how many, the highest score, the strongest of up to three kinds/subjects. */
   anomalies: Record<string, { count: number; maxScore: number; top: Anomaly[] }>;
 }
 
