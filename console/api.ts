@@ -17,6 +17,7 @@ import {
 import { readTraceSpans, traceLogs, traceTreeTool } from "../agent/tools/trace-tree.ts";
 import { type ToolContext, ToolInputError } from "../agent/tools/types.ts";
 import { buildTree, criticalPath, failingSpans } from "../agent/tools/waterfall.ts";
+import { anomaliesByService } from "./incidents.ts";
 import { chooseStepSeconds, readKind, readLimit, readSpanQuery, readWindow } from "./views.ts";
 
 /**
@@ -48,8 +49,11 @@ export async function servicesView(ctx: ToolContext, params: URLSearchParams) {
   const kind = readKind(params);
   const filter = kind ? { kind } : {};
   const step = chooseStepSeconds(window);
-  const overview = await queryServiceOverview(ctx, { window, filter, orderBy: "spans" }, 1000);
-  const series = await queryServiceSeries(ctx, { window, filter, stepSeconds: step });
+  // Independent reads: side by side, so the page waits for the slower one, not their sum.
+  const [overview, series] = await Promise.all([
+    queryServiceOverview(ctx, { window, filter, orderBy: "spans" }, 1000),
+    queryServiceSeries(ctx, { window, filter, stepSeconds: step }),
+  ]);
   const seconds = (window.toMs - window.fromMs) / 1000;
   const table = overview.rows.map((r) => ({
     service: r.service,
@@ -77,8 +81,11 @@ export async function servicesView(ctx: ToolContext, params: URLSearchParams) {
 export async function mapView(ctx: ToolContext, params: URLSearchParams) {
   const window = readWindow(params, ctx.now());
   const seconds = (window.toMs - window.fromMs) / 1000;
-  const overview = await queryServiceOverview(ctx, { window, filter: {}, orderBy: "spans" }, 1000);
-  const edges = await queryServiceEdges(ctx, { window });
+  const [overview, edges, anomalies] = await Promise.all([
+    queryServiceOverview(ctx, { window, filter: {}, orderBy: "spans" }, 1000),
+    queryServiceEdges(ctx, { window }),
+    anomaliesByService(ctx, window),
+  ]);
   const nodes = overview.rows.map((r) => ({
     service: r.service,
     spans: num(r.spans),
@@ -91,6 +98,7 @@ export async function mapView(ctx: ToolContext, params: URLSearchParams) {
   return {
     ...window,
     nodes,
+    anomalies,
     edges: edges.rows.map((e) => ({
       parent: e.parent,
       child: e.child,

@@ -17,6 +17,8 @@ import {
 } from "./api.ts";
 import { AskSessions, streamAnswer } from "./ask.ts";
 import type { Bundle } from "./bundle.ts";
+import { TtlCache } from "./cache.ts";
+import { incidentsView, rootCauseView } from "./incidents.ts";
 
 /**
  * The console's HTTP server: the bundled page (any path that is not /api or
@@ -34,6 +36,7 @@ export const SECURITY_HEADERS = {
 
 const MAX_BODY = 64 * 1024;
 const META_TTL_MS = 10_000;
+const ROOT_CAUSE_TTL_MS = 60_000;
 
 export interface ConsoleServerOptions {
   host: string;
@@ -110,22 +113,21 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const ctx = runtime.toolContext;
   const sessions = new AskSessions(runtime);
   // The service list changes rarely and every page load asks for it: keep it a few seconds.
-  let meta: { at: number; data: Promise<unknown> } | undefined;
-  const cachedMeta = () => {
-    if (!meta || performance.now() - meta.at > META_TTL_MS) {
-      const data = metaView(ctx, {
+  const meta = new TtlCache<unknown>(META_TTL_MS, 1);
+  const cachedMeta = () =>
+    meta.get("meta", () =>
+      metaView(ctx, {
         llm: sessions.llm,
         model: `${runtime.config.provider} ${runtime.config.model}`,
         unavailable: runtime.unavailable ?? "",
         search: options.search,
-      });
-      meta = { at: performance.now(), data };
-      data.catch(() => {
-        meta = undefined;
-      });
-    }
-    return meta.data;
-  };
+      }),
+    );
+  // A ranking reads every span, log and metric of its window and baseline (seconds on a busy
+  // machine); picking incidents back and forth and live refresh repeat the same ones.
+  const rankings = new TtlCache<unknown>(ROOT_CAUSE_TTL_MS, 50);
+  const cachedRootCause = (params: URLSearchParams) =>
+    rankings.get(params.toString(), () => rootCauseView(ctx, params));
   const routes: Array<[RegExp, Handler]> = [
     [/^\/api\/meta$/, cachedMeta],
     [/^\/api\/services$/, (p) => servicesView(ctx, p)],
@@ -134,6 +136,8 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     [/^\/api\/traces$/, (p) => tracesView(ctx, p)],
     [/^\/api\/search$/, (p) => searchView(ctx, p)],
     [/^\/api\/logs$/, (p) => logsView(ctx, p)],
+    [/^\/api\/incidents$/, (p) => incidentsView(ctx, p)],
+    [/^\/api\/root-cause$/, cachedRootCause],
     [/^\/api\/trace\/([^/]+)$/, (_p, m) => traceView(ctx, decodeURIComponent(m[1]!))],
   ];
 

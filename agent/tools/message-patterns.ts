@@ -18,10 +18,17 @@ export interface MessageRow {
   count: number;
   lastMs: number;
   firstMs: number;
+  /** Distinct raw messages the row stands for, when the query pre-grouped them (default 1). */
+  variants?: number;
+  /** A few of those raw messages: the miner sees how they vary (the row counts under `message`'s pattern). */
+  examples?: string[];
 }
 
 export interface MessageQuery {
-  /** A SELECT returning key columns k0..kN, `message`, `n`, `first_ms`, `last_ms`, grouped, most frequent first. */
+  /**
+   * A SELECT returning key columns k0..kN, `message`, `n`, `first_ms`, `last_ms`, grouped, most frequent
+   * first; optionally `variants` (distinct raw messages a row stands for) and `examples` (a few of them).
+   */
   sql: string;
   params: Record<string, unknown>;
   keyCount: number;
@@ -45,6 +52,8 @@ export interface MinedMessages {
   read: number;
   /** Messages (with counts) that the read rows cover. */
   messagesRead: number;
+  /** Whether a row stood for several raw messages (the query pre-grouped them). */
+  preGrouped: boolean;
 }
 
 /** Runs the query (with a window count of all groups) and mines the messages. */
@@ -58,19 +67,25 @@ export async function mineMessages(ctx: ToolContext, query: MessageQuery): Promi
     count: Number(r.n ?? 0),
     firstMs: Number(r.first_ms ?? 0),
     lastMs: Number(r.last_ms ?? 0),
+    ...(r.variants !== undefined ? { variants: Number(r.variants) } : {}),
+    ...(Array.isArray(r.examples) ? { examples: r.examples.map(String) } : {}),
   }));
   return {
     groups: groupByPattern(messages),
     distinctTotal: rows.length > 0 ? Number(rows[0]!.distinct_total) : 0,
     read: rows.length,
     messagesRead: messages.reduce((sum, m) => sum + m.count, 0),
+    preGrouped: messages.some((m) => m.variants !== undefined),
   };
 }
 
 /** Pure: mines all messages together, then groups rows by (keys, pattern), most frequent first. */
 export function groupByPattern(rows: MessageRow[]): PatternGroup[] {
   const miner = new PatternMiner();
-  for (const row of rows) miner.add(row.message, row.count);
+  for (const row of rows) {
+    miner.add(row.message, row.count);
+    for (const example of row.examples ?? []) if (example !== row.message) miner.add(example, 1);
+  }
   miner.patterns();
   const groups = new Map<string, PatternGroup & { top: number }>();
   for (const row of rows) {
@@ -85,7 +100,7 @@ export function groupByPattern(rows: MessageRow[]): PatternGroup[] {
         firstMs: row.firstMs,
         lastMs: row.lastMs,
         example: row.message,
-        variants: 1,
+        variants: row.variants ?? 1,
         top: row.count,
       });
       continue;
@@ -93,7 +108,7 @@ export function groupByPattern(rows: MessageRow[]): PatternGroup[] {
     group.count += row.count;
     group.firstMs = Math.min(group.firstMs, row.firstMs);
     group.lastMs = Math.max(group.lastMs, row.lastMs);
-    group.variants += 1;
+    group.variants += row.variants ?? 1;
     if (row.count > group.top) [group.example, group.top] = [row.message, row.count];
   }
   return [...groups.values()]
@@ -108,8 +123,11 @@ export function groupByPattern(rows: MessageRow[]): PatternGroup[] {
 
 /** One line saying how much was read, for tool headers. */
 export function readNotice(mined: MinedMessages): string {
-  if (mined.read >= mined.distinctTotal) return `${mined.distinctTotal} distinct messages`;
-  return `read the ${mined.read} most frequent of ${mined.distinctTotal} distinct messages (the rest, all rarer, not mined)`;
+  const what = mined.preGrouped
+    ? "message shapes (messages differing only in digits are one)"
+    : "distinct messages";
+  if (mined.read >= mined.distinctTotal) return `${mined.distinctTotal} ${what}`;
+  return `read the ${mined.read} most frequent of ${mined.distinctTotal} ${what} (the rest, all rarer, not mined)`;
 }
 
 /** Whether the stored data has the logs table (it arrives with the logs pipeline). */

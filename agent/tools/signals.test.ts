@@ -225,3 +225,34 @@ describe("slash commands for logs and metrics", () => {
     });
   });
 });
+
+// Last: it adds log records, which the schema test above counts.
+describe("find_logs on ids", () => {
+  it("counts bodies differing only in UUIDs, hex ids and numbers as one pattern, every record", async () => {
+    // Three hours back, outside the other tests' windows.
+    const at = END_MS - 3 * 3_600_000;
+    const ts = (ms: number) => `${new Date(ms).toISOString().replace("T", " ").replace("Z", "")}000000`;
+    const values = Array.from({ length: 40 }, (_, i) => ({
+      Timestamp: ts(at + i * 1000),
+      SeverityText: "WARN",
+      SeverityNumber: 13,
+      ServiceName: "session-store",
+      Body:
+        `session ${(0x10000000 + i * 7919).toString(16)}-ab${i % 10}c-4d2e-9f${i % 10}a-${(0xa00000000000 + i * 104729).toString(16)}` +
+        ` of device ${(0xdeadbeef0000 + i * 31337).toString(16)} expired after ${i + 1} s`,
+    }));
+    await admin.insert({ table: "otel_logs", values, format: "JSONEachRow" });
+    const result = await call("find_logs", {
+      service: "session-store",
+      from: new Date(at - 60_000).toISOString(),
+      to: new Date(at + 60_000).toISOString(),
+    });
+    expect(result.content).toContain("40 log records match");
+    expect(result.content).toContain("1 message shapes");
+    const line = result.content.split("\n").find((l) => l.startsWith("session-store | WARN"))!;
+    const cells = line.split(" | ");
+    expect(Number(cells[3])).toBe(40);
+    expect(Number(cells[4])).toBe(40);
+    expect(cells[2]).not.toMatch(/deadbeef/);
+  });
+});

@@ -31,6 +31,7 @@ import { startTestStack } from "../../testing/stack.ts";
 import { Analyzer } from "../analyzer.ts";
 import { readDetectionConfig } from "../config.ts";
 import { chTime } from "../store.ts";
+import { analyseStored } from "../testing/analyse.ts";
 
 const TICKS_PER_SECOND = 100; // Linux USER_HZ for /proc/<pid>/stat
 
@@ -148,19 +149,11 @@ async function keepUp(client: ClickHouseClient, database: string, serverPid: num
 async function catchUp(client: ClickHouseClient, database: string, serverPid: number): Promise<void> {
   for (const table of ["analyzer_state", "analyzer_span_minutes", "analyzer_pattern_minutes", "anomalies"])
     await client.command({ query: `TRUNCATE TABLE ${database}.${table}` });
-  const analyzer = new Analyzer({
-    client,
-    database,
-    shard: { index: 0, count: 1 },
-    batchRows: 200_000,
+  const [self0, server0, started] = [selfCpuSeconds(), processCpuSeconds(serverPid), performance.now()];
+  const { rows, ...judged } = await analyseStored(client, database, readDetectionConfig({}), {
     settleMs: 120_000,
     detectMinutesPerPass: 120,
-    detection: readDetectionConfig({}),
   });
-  const [self0, server0, started] = [selfCpuSeconds(), processCpuSeconds(serverPid), performance.now()];
-  let rows = 0;
-  for (let n = await analyzer.countOnce(); n > 0; n = await analyzer.countOnce()) rows += n;
-  const judged = await analyzer.detectOnce(true);
   const wall = (performance.now() - started) / 1000;
   process.stdout.write(
     `catch-up: ${rows} spans counted and ${judged.minutes} minutes judged in ${wall.toFixed(1)} s = ${(rows / wall).toFixed(0)} spans/s ` +

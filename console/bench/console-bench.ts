@@ -12,6 +12,9 @@
 import os from "node:os";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { insertSyntheticEnrichment, insertSyntheticSpans } from "../../agent/testing/synthetic.ts";
+import { readDetectionConfig } from "../../analyzer/config.ts";
+import { listIncidents } from "../../analyzer/query.ts";
+import { analyseStored } from "../../analyzer/testing/analyse.ts";
 import type { Embedder } from "../../embedding-enricher/index.ts";
 import { createEnricherSearch } from "../../embedding-enricher/index.ts";
 import { runCli } from "../../shared/cli.ts";
@@ -82,6 +85,16 @@ async function main(): Promise<number> {
     process.stdout.write(
       `generated ${count} spans and ${logs} log records in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
     );
+    const analysing = performance.now();
+    const analysed = await analyseStored(admin, stack.clickhouse.database, readDetectionConfig({}));
+    process.stdout.write(
+      `${analysed.anomalies} anomalies found by the analyzer in ${((performance.now() - analysing) / 1000).toFixed(1)} s\n`,
+    );
+    const incidents = await listIncidents(admin, stack.clickhouse.database, {
+      fromMs: Date.now() - 3_600_000,
+    });
+    // The ranking's alert time: the newest incident's start, else 20 minutes ago (whole window and baseline inside the data).
+    const alertMs = incidents.at(-1)?.startMs ?? Math.floor((Date.now() - 20 * 60_000) / 60_000) * 60_000;
     const traceId = await scalar(
       admin,
       "SELECT TraceId FROM otel_traces WHERE StatusCode = 'Error' AND ServiceName = 'payment' ORDER BY Timestamp DESC LIMIT 1",
@@ -95,7 +108,8 @@ async function main(): Promise<number> {
     try {
       const base = running.url;
       const range = "last=1h";
-      const cases: Array<[string, string]> = [
+      // A path, or one per request (a fresh root-cause alert time each: never answered from the console's cache).
+      const cases: Array<[string, string | ((i: number) => string)]> = [
         ["all pages: meta (kept 10 s)", "/api/meta"],
         ["services", `/api/services?${range}&kind=Server`],
         ["services (all spans)", `/api/services?${range}&kind=all`],
@@ -113,6 +127,9 @@ async function main(): Promise<number> {
         ["logs: patterns", `/api/logs?${range}`],
         ["logs: errors of a service", `/api/logs?${range}&service=payment&severity=ERROR`],
         ["logs: records", `/api/logs?${range}&view=records`],
+        ["incidents: list", `/api/incidents?${range}`],
+        ["incidents: root cause", (i) => `/api/root-cause?at=${alertMs - i * 60_000}`],
+        ["incidents: same root cause", `/api/root-cause?at=${alertMs}`],
       ];
       process.stdout.write(
         `\n${os.cpus().length} cores, load average ${os
@@ -135,7 +152,7 @@ async function main(): Promise<number> {
       for (const [label, path] of cases) {
         const times: number[] = [];
         for (let i = 0; i < iterations + 2; i += 1) {
-          const ms = await timeRequest(`${base}${path}`);
+          const ms = await timeRequest(`${base}${typeof path === "string" ? path : path(i)}`);
           if (i >= 2) times.push(ms);
         }
         times.sort((a, b) => a - b);
@@ -177,6 +194,7 @@ async function firstLoads(base: string, traceId: string): Promise<number> {
     ["traces", "/traces?last=1h", '[data-testid="trace-results"] tbody tr'],
     ["trace waterfall", `/traces?last=1h&trace=${traceId}`, '[data-testid="waterfall"] .wf-row'],
     ["logs", "/logs?last=1h", '[data-testid="log-patterns"] tbody tr'],
+    ["incidents", "/incidents?last=1h", '[data-testid="incidents-table"] tbody tr, .incidents-page .empty'],
     ["ask", "/ask", 'input[aria-label="question"]'],
   ];
   let failures = 0;

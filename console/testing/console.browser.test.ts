@@ -8,6 +8,7 @@ import { createAgentClickHouseClient } from "../../agent/clickhouse.ts";
 import { dispatchTool } from "../../agent/dispatch.ts";
 import { traceIdOf } from "../../agent/testing/seed.ts";
 import { ALL_TOOLS } from "../../agent/tools/index.ts";
+import { rankRootCauses } from "../../analyzer/rca/rank.ts";
 import { formatCount, formatDuration } from "../web/format.ts";
 import { launchChromium } from "./browser.ts";
 import { type SeededConsole, startSeededConsole, XSS_SPAN_NAME, XSS_TRACE_ID } from "./seeded-console.ts";
@@ -251,6 +252,99 @@ describe("the console in Chromium on seeded spans", () => {
       "ANTHROPIC_API_KEY",
     );
     await page.screenshot({ path: path.join(SCREENSHOTS, "ask.png"), fullPage: false });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("Incidents: incidents and anomalies equal SQL; the fault's incident ranks the faulty service first, its example trace opens", async () => {
+    const incident = seeded.incident;
+    const window = { from: incident.fromMs, to: incident.toMs + 15 * 60_000 };
+    const { page, errors } = await open(`/incidents?from=${window.from}&to=${window.to}`);
+    await page.locator('[data-testid="incidents-table"] tbody tr').first().waitFor();
+    const incidents = await (
+      await seeded.admin.query({
+        query: `SELECT toUnixTimestamp(Start) * 1000 AS start, Anomalies AS anomalies FROM incidents
+          WHERE Start < fromUnixTimestamp64Milli({to:Int64}) AND End > fromUnixTimestamp64Milli({from:Int64})
+          ORDER BY Start DESC`,
+        query_params: window,
+        format: "JSONEachRow",
+      })
+    ).json<{ start: string; anomalies: string }>();
+    const keys = await page
+      .locator('[data-testid="incidents-table"] tbody tr')
+      .evaluateAll((els) => els.map((el) => el.getAttribute("data-key")));
+    expect(keys).toEqual(incidents.map((i) => i.start));
+    for (const i of incidents)
+      expect(await cell(page, "incidents-table", i.start, "anomalies")).toBe(
+        formatCount(Number(i.anomalies)),
+      );
+    const [anomalies] = await (
+      await seeded.admin.query({
+        query: `SELECT count() AS n FROM anomalies FINAL
+          WHERE Time >= fromUnixTimestamp64Milli({from:Int64}) AND Time < fromUnixTimestamp64Milli({to:Int64})`,
+        query_params: window,
+        format: "JSONEachRow",
+      })
+    ).json<{ n: string }>();
+    expect(await page.locator('[data-testid="anomaly-count"]').innerText()).toContain(
+      `${formatCount(Number(anomalies!.n))} in the range`,
+    );
+    // The incident the fault started: the analyzer saw it in its first minute.
+    const fault = incidents.find(
+      (i) => Number(i.start) <= incident.faultFromMs && Number(i.start) > incident.faultFromMs - 10 * 60_000,
+    )!;
+    expect(fault).toBeDefined();
+    await page.locator(`[data-testid="incidents-table"] tr[data-key="${fault.start}"]`).click();
+    await page.waitForURL(new RegExp(`incident=${fault.start}`));
+    const ranking = page.locator('[data-testid="root-cause"] .ranking > li');
+    await ranking.first().waitFor();
+    expect(await ranking.first().getAttribute("data-service")).toBe(incident.service);
+    // The same ranking the agent's root_cause tool computes for that alert time.
+    const report = await rankRootCauses(agentClient, { at: new Date(Number(fault.start)) });
+    expect(await ranking.evaluateAll((els) => els.map((el) => el.getAttribute("data-service")))).toEqual(
+      report.ranked.filter((r) => r.score > 0).map((r) => r.service),
+    );
+    expect(await ranking.first().innerText()).toMatch(/errors|latency/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "incidents.png"), fullPage: true });
+    const example = ranking.first().locator("a.example").first();
+    const traceId = (await example.getAttribute("data-trace"))!;
+    await example.click();
+    await page.waitForURL(new RegExp(`/traces\\?.*trace=${traceId}`));
+    await page.locator('[data-testid="waterfall"] .wf-row').first().waitFor();
+    expect(await page.locator(".trace-title").innerText()).toContain(traceId);
+    expect(await page.locator('select[name="service"]').inputValue()).toBe(incident.service);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("Service map: services with anomalies in the range are marked, with their count and why", async () => {
+    const incident = seeded.incident;
+    const window = { from: incident.fromMs, to: incident.toMs };
+    const { page, errors } = await open(`/map?from=${window.from}&to=${window.to}`);
+    await page.locator("g.node").first().waitFor();
+    const rows = await (
+      await seeded.admin.query({
+        query: `SELECT ServiceName AS service, count() AS n, argMax(Kind, Score) AS top FROM anomalies FINAL
+          WHERE Time >= fromUnixTimestamp64Milli({from:Int64}) AND Time < fromUnixTimestamp64Milli({to:Int64})
+          GROUP BY ServiceName ORDER BY ServiceName`,
+        query_params: window,
+        format: "JSONEachRow",
+      })
+    ).json<{ service: string; n: string; top: string }>();
+    expect(rows.map((r) => r.service)).toContain(incident.service);
+    const marked = await page
+      .locator("g.node.anomalous")
+      .evaluateAll((els) =>
+        els.map((el) => [el.getAttribute("data-node"), el.getAttribute("data-anomalies")]),
+      );
+    expect(marked.sort()).toEqual(rows.map((r) => [r.service, r.n]));
+    for (const r of rows) {
+      const title = await page.locator(`g.node[data-node="${r.service}"] > title`).textContent();
+      expect(title).toContain(`${r.n} anomalies`);
+      expect(title).toContain(r.top);
+      expect(await cell(page, "anomalous-services", r.service, "count")).toBe(formatCount(Number(r.n)));
+    }
+    await page.screenshot({ path: path.join(SCREENSHOTS, "service-map-anomalies.png"), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
   });

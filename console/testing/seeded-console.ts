@@ -1,5 +1,8 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { insertSeed, type SeedSpan, seedSpans } from "../../agent/testing/seed.ts";
+import { readDetectionConfig } from "../../analyzer/config.ts";
+import { analyseStored } from "../../analyzer/testing/analyse.ts";
+import { insertSynthetic, syntheticSpans } from "../../analyzer/testing/synthetic.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { createLogger } from "../../shared/logger.ts";
 import { startTestStack, type TestStack } from "../../testing/stack.ts";
@@ -17,8 +20,19 @@ export interface SeededConsole {
   /** The seeded spans lie in [startMs, endMs). */
   startMs: number;
   endMs: number;
+  /** Traffic (hours before the spans above) in which one service fails and slows down, analysed. */
+  incident: SeededIncident;
   console: RunningConsole;
   stop(): Promise<void>;
+}
+
+export interface SeededIncident {
+  service: string;
+  /** The synthetic traffic lies in [fromMs, toMs); the fault in [faultFromMs, faultToMs). */
+  fromMs: number;
+  toMs: number;
+  faultFromMs: number;
+  faultToMs: number;
 }
 
 function xssTrace(endMs: number): SeedSpan[] {
@@ -77,6 +91,35 @@ export function seedLogs(spans: SeedSpan[]): Record<string, unknown>[] {
 }
 
 /**
+ * Steady traffic of four services for 45 minutes in which `payment` fails
+ * and slows down from minute 35 to 38, then one analyzer pass over all that
+ * is stored (counting, then judging every complete minute), so the anomalies
+ * and incidents tables hold what the analyzer found in it.
+ */
+async function seedIncident(
+  admin: ClickHouseClient,
+  database: string,
+  fromMs: number,
+): Promise<SeededIncident> {
+  const fault = { service: "payment", fromMinute: 35, toMinute: 38 };
+  await insertSynthetic(admin, database, syntheticSpans({ startMs: fromMs, minutes: 45, fault }));
+  // A 20-minute baseline: the synthetic traffic is 45 minutes long.
+  await analyseStored(
+    admin,
+    database,
+    { ...readDetectionConfig({}), baselineMinutes: 20 },
+    { batchRows: 20_000 },
+  );
+  return {
+    service: fault.service,
+    fromMs,
+    toMs: fromMs + 45 * 60_000,
+    faultFromMs: fromMs + fault.fromMinute * 60_000,
+    faultToMs: fromMs + (fault.toMinute + 1) * 60_000,
+  };
+}
+
+/**
  * The embedded ClickHouse on free ports with the agent tools' known spans
  * (agent/testing/seed.ts) plus one trace whose span name is markup, and the
  * console on a free port reading it as the agent user.
@@ -88,6 +131,7 @@ export async function startSeededConsole(): Promise<SeededConsole> {
   const spans = [...seedSpans(endMs), ...xssTrace(endMs)];
   await insertSeed(admin, spans);
   await admin.insert({ table: "otel_logs", values: seedLogs(spans), format: "JSONEachRow" });
+  const incident = await seedIncident(admin, stack.clickhouse.database, endMs - 3 * 3_600_000);
   const env = {
     ...stack.env,
     CLICKHOUSE_AGENT_USER: "agent",
@@ -105,6 +149,7 @@ export async function startSeededConsole(): Promise<SeededConsole> {
     spans,
     startMs: Math.min(...spans.map((s) => s.startMs)),
     endMs,
+    incident,
     console: running,
     async stop() {
       await running.stop();

@@ -3,6 +3,7 @@ import { getJson } from "./data.ts";
 import { setServiceOrder } from "./format.ts";
 import { linkClick, type Meta, type PageProps } from "./page.ts";
 import { AskPage } from "./pages/ask.tsx";
+import { IncidentsPage } from "./pages/incidents.tsx";
 import { LogsPage } from "./pages/logs.tsx";
 import { MapPage } from "./pages/map.tsx";
 import { ServicesPage } from "./pages/services.tsx";
@@ -15,6 +16,7 @@ const PAGES = [
   { id: "map", title: "Service map" },
   { id: "traces", title: "Traces" },
   { id: "logs", title: "Logs" },
+  { id: "incidents", title: "Incidents" },
   { id: "ask", title: "Ask" },
 ];
 
@@ -28,6 +30,8 @@ function Page(props: PageProps) {
       return <TracesPage {...props} />;
     case "logs":
       return <LogsPage {...props} />;
+    case "incidents":
+      return <IncidentsPage {...props} />;
     case "ask":
       return <AskPage {...props} />;
     default:

@@ -2,8 +2,9 @@ import dagre from "@dagrejs/dagre";
 import { useMemo } from "preact/hooks";
 import { apiUrl, useApi } from "../data.ts";
 import { formatDuration, formatPercent, formatRate, serviceColor } from "../format.ts";
-import { go, type PageProps } from "../page.ts";
+import { go, linkClick, type PageProps } from "../page.ts";
 import { viewParams, withParams } from "../route.ts";
+import { type Anomaly, describeAnomaly } from "./incidents.tsx";
 
 interface MapNode {
   service: string;
@@ -30,6 +31,8 @@ interface MapEdge {
 interface MapData {
   nodes: MapNode[];
   edges: MapEdge[];
+  /** Per service with anomalies in the range: how many, the highest score, the strongest of up to three kinds/subjects. */
+  anomalies: Record<string, { count: number; maxScore: number; top: Anomaly[] }>;
 }
 
 const NODE_W = 190;
@@ -137,36 +140,84 @@ export function MapPage({ route, tick }: PageProps) {
                 </text>
               </g>
             ))}
-            {graph.nodes.map(({ node, x, y }) => (
-              // biome-ignore lint/a11y/useSemanticElements: an SVG group cannot be a <button>; it takes focus and Enter instead.
-              <g
-                key={node.service}
-                class={`node ${severity(node.errorRate)}`}
-                data-node={node.service}
-                transform={`translate(${x},${y})`}
-                role="button"
-                tabIndex={0}
-                onClick={() => go(route, "traces", { service: node.service })}
-                onKeyDown={(e) => {
-                  if (e.key === "Enter") go(route, "traces", { service: node.service });
-                }}
-              >
-                <rect width={NODE_W} height={NODE_H} rx="6" />
-                <rect width="5" height={NODE_H} rx="2" fill={serviceColor(node.service)} />
-                <text x="14" y="22" class="node-title">
-                  {node.service.length > 24 ? `${node.service.slice(0, 23)}…` : node.service}
-                </text>
-                <text x="14" y="42" class="node-stats">
-                  {formatRate(node.rate)} · err {formatPercent(node.errorRate)}
-                </text>
-                <text x="14" y="56" class="node-stats muted">
-                  p50 {formatDuration(node.p50)} · p95 {formatDuration(node.p95)}
-                </text>
-                <title>{node.service}</title>
-              </g>
-            ))}
+            {graph.nodes.map(({ node, x, y }) => {
+              const anomalies = data?.anomalies[node.service];
+              return (
+                // biome-ignore lint/a11y/useSemanticElements: an SVG group cannot be a <button>; it takes focus and Enter instead.
+                <g
+                  key={node.service}
+                  class={`node ${severity(node.errorRate)}${anomalies ? " anomalous" : ""}`}
+                  data-anomalies={anomalies?.count}
+                  data-node={node.service}
+                  transform={`translate(${x},${y})`}
+                  role="button"
+                  tabIndex={0}
+                  onClick={() => go(route, "traces", { service: node.service })}
+                  onKeyDown={(e) => {
+                    if (e.key === "Enter") go(route, "traces", { service: node.service });
+                  }}
+                >
+                  <rect width={NODE_W} height={NODE_H} rx="6" />
+                  <rect width="5" height={NODE_H} rx="2" fill={serviceColor(node.service)} />
+                  <text x="14" y="22" class="node-title">
+                    {node.service.length > 24 ? `${node.service.slice(0, 23)}…` : node.service}
+                  </text>
+                  <text x="14" y="42" class="node-stats">
+                    {formatRate(node.rate)} · err {formatPercent(node.errorRate)}
+                  </text>
+                  <text x="14" y="56" class="node-stats muted">
+                    p50 {formatDuration(node.p50)} · p95 {formatDuration(node.p95)}
+                  </text>
+                  {anomalies && (
+                    <text x={NODE_W - 8} y="18" text-anchor="end" class="node-badge">
+                      ⚠ {anomalies.count}
+                    </text>
+                  )}
+                  <title>
+                    {anomalies
+                      ? `${node.service}: ${anomalies.count} anomalies in the range, e.g.\n${anomalies.top.map(describeAnomaly).join("\n")}`
+                      : node.service}
+                  </title>
+                </g>
+              );
+            })}
           </svg>
         </div>
+      )}
+      {data && Object.keys(data.anomalies).length > 0 && (
+        <section class="panel">
+          <h3>
+            Anomalous services{" "}
+            <a
+              href={`/incidents?${viewParams(route.params)}`}
+              onClick={(e) => linkClick(e, "incidents", viewParams(route.params))}
+            >
+              incidents →
+            </a>
+          </h3>
+          <table class="grid" data-testid="anomalous-services">
+            <thead>
+              <tr>
+                <th>Service</th>
+                <th class="num">Anomalies</th>
+                <th class="num">Highest score</th>
+                <th>Strongest</th>
+              </tr>
+            </thead>
+            <tbody>
+              {Object.entries(data.anomalies).map(([service, a]) => (
+                <tr key={service} data-key={service}>
+                  <td>{service}</td>
+                  <td class="num" data-col="count">
+                    {a.count.toLocaleString("en-US")}
+                  </td>
+                  <td class="num">{a.maxScore.toFixed(1)}</td>
+                  <td>{a.top.map(describeAnomaly).join("; ")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
       )}
       {data && data.edges.length > 0 && (
         <section class="panel">
