@@ -241,7 +241,7 @@ describe("find_logs on ids", () => {
         `session ${(0x10000000 + i * 7919).toString(16)}-ab${i % 10}c-4d2e-9f${i % 10}a-${(0xa00000000000 + i * 104729).toString(16)}` +
         ` of device ${(0xdeadbeef0000 + i * 31337).toString(16)} expired after ${i + 1} s`,
     }));
-    await admin.insert({ table: "otel_logs", values, format: "JSONEachRow" });
+    await t.admin.insert({ table: "otel_logs", values, format: "JSONEachRow" });
     const result = await call("find_logs", {
       service: "session-store",
       from: new Date(at - 60_000).toISOString(),
