@@ -109,10 +109,11 @@ export function bounds(w: RcaWindow): Record<string, string> {
 const TIME_PARAMS = `{from:DateTime64(3)} AS b0, {at:DateTime64(3)} AS t0, {to:DateTime64(3)} AS w1`;
 
 /**
- * Quantiles are `quantileDeterministic`, sampled by a hash of the span: the
+ * Quantiles are `quantilesDeterministic`, sampled by a hash of the span: the
  * same figures as `quantile` while an operation has at most 8,192 spans in a
  * phase (every value is kept), and above that the same sample every time, so
  * the same stored data gives the same ranking (`quantile` samples at random).
+ * One state serves both levels.
  */
 export const OPERATIONS_SQL = `
 WITH ${TIME_PARAMS},
@@ -127,10 +128,9 @@ children AS (
 SELECT phase, ServiceName AS service, SpanName AS operation,
        if(childService != ServiceName, childService, '') AS callee, count() AS spans,
        countIf(failed) AS errors, countIf(failed AND failedChildren = 0) AS originErrors,
-       quantileDeterministic(0.5)(Duration, sampleKey) / 1e6 AS p50,
-       quantileDeterministic(0.9)(Duration, sampleKey) / 1e6 AS p90,
-       quantileDeterministic(0.5)(Duration - least(Duration, childTime), sampleKey) / 1e6 AS selfP50,
-       quantileDeterministic(0.9)(Duration - least(Duration, childTime), sampleKey) / 1e6 AS selfP90
+       (quantilesDeterministic(0.5, 0.9)(Duration, sampleKey) AS durationQ)[1] / 1e6 AS p50, durationQ[2] / 1e6 AS p90,
+       (quantilesDeterministic(0.5, 0.9)(Duration - least(Duration, childTime), sampleKey) AS selfQ)[1] / 1e6 AS selfP50,
+       selfQ[2] / 1e6 AS selfP90
 FROM spans LEFT JOIN children USING (TraceId, SpanId)
 GROUP BY phase, service, operation, callee`;
 
