@@ -108,11 +108,18 @@ export function bounds(w: RcaWindow): Record<string, string> {
 
 const TIME_PARAMS = `{from:DateTime64(3)} AS b0, {at:DateTime64(3)} AS t0, {to:DateTime64(3)} AS w1`;
 
+/**
+ * Quantiles are `quantilesDeterministic`, sampled by a hash of the span: the
+ * same figures as `quantile` while an operation has at most 8,192 spans in a
+ * phase (every value is kept), and above that the same sample every time, so
+ * the same stored data gives the same ranking (`quantile` samples at random).
+ * One state serves both levels.
+ */
 export const OPERATIONS_SQL = `
 WITH ${TIME_PARAMS},
 spans AS (
   SELECT TraceId, SpanId, ParentSpanId, ServiceName, SpanName, Duration, StatusCode = 'Error' AS failed,
-         if(Timestamp >= t0, 'w', 'b') AS phase
+         if(Timestamp >= t0, 'w', 'b') AS phase, cityHash64(TraceId, SpanId) AS sampleKey
   FROM otel_traces WHERE Timestamp >= b0 AND Timestamp < w1),
 children AS (
   SELECT TraceId, ParentSpanId AS SpanId, sum(Duration) AS childTime, countIf(failed) AS failedChildren,
@@ -121,9 +128,9 @@ children AS (
 SELECT phase, ServiceName AS service, SpanName AS operation,
        if(childService != ServiceName, childService, '') AS callee, count() AS spans,
        countIf(failed) AS errors, countIf(failed AND failedChildren = 0) AS originErrors,
-       quantile(0.5)(Duration) / 1e6 AS p50, quantile(0.9)(Duration) / 1e6 AS p90,
-       quantile(0.5)(Duration - least(Duration, childTime)) / 1e6 AS selfP50,
-       quantile(0.9)(Duration - least(Duration, childTime)) / 1e6 AS selfP90
+       (quantilesDeterministic(0.5, 0.9)(Duration, sampleKey) AS durationQ)[1] / 1e6 AS p50, durationQ[2] / 1e6 AS p90,
+       (quantilesDeterministic(0.5, 0.9)(Duration - least(Duration, childTime), sampleKey) AS selfQ)[1] / 1e6 AS selfP50,
+       selfQ[2] / 1e6 AS selfP90
 FROM spans LEFT JOIN children USING (TraceId, SpanId)
 GROUP BY phase, service, operation, callee`;
 
@@ -224,6 +231,13 @@ async function rows<T>(client: ClickHouseClient, sql: string, params: Record<str
   return result.json<T>();
 }
 
+/** The table each signal is read from. */
+const SOURCE_TABLE: Record<Signal, string> = {
+  traces: "otel_traces",
+  logs: "otel_logs",
+  metrics: "otel_metrics_gauge",
+};
+
 /** Tables that exist in the database, so a stack without logs or metrics still ranks on traces. */
 async function existingTables(client: ClickHouseClient): Promise<Set<string>> {
   const list = await rows<{ name: string }>(
@@ -239,7 +253,19 @@ const numeric = <T extends object>(row: T, keys: Array<keyof T>): T => {
   return row;
 };
 
-/** Reads the features from the client's default database (the one holding the otel_* tables). */
+/** Baseline rows get dense per-block counts, window rows none. */
+function withBlocks<T extends { phase: Phase; blocks?: number[] }>(row: T, window: RcaWindow): T {
+  const pairs = (row.blocks ?? []) as unknown as Array<[number, number]>;
+  if (row.phase === "b") row.blocks = baselineBlocks(pairs, window);
+  else delete row.blocks;
+  return row;
+}
+
+/**
+ * Reads the features from the client's default database (the one holding the
+ * otel_* tables). Every query is independent of the others, so all of them are
+ * sent at once: the ranking waits for the slowest one, not for their sum.
+ */
 export async function readFeatures(
   client: ClickHouseClient,
   window: RcaWindow,
@@ -247,56 +273,31 @@ export async function readFeatures(
 ): Promise<Features> {
   const params = bounds(window);
   const tables = await existingTables(client);
+  const sql: string[] = [];
+  const run = <T>(signal: Signal, query: string): Promise<T[]> => {
+    if (!signals.includes(signal) || !tables.has(SOURCE_TABLE[signal])) return Promise.resolve([]);
+    sql.push(query);
+    return rows<T>(client, query, params);
+  };
+  const [operations, edges, templates, volume, transitions, metrics] = await Promise.all([
+    run<OperationStats>("traces", OPERATIONS_SQL),
+    run<EdgeStats>("traces", EDGES_SQL),
+    run<LogTemplateStats>("logs", LOG_TEMPLATES_SQL),
+    run<LogVolume>("logs", LOG_VOLUME_SQL),
+    run<LogTransition>("logs", LOG_TRANSITIONS_SQL),
+    run<MetricStats>("metrics", METRICS_SQL),
+  ]);
   const features: Features = {
-    operations: [],
-    edges: [],
-    logTemplates: [],
-    logVolume: [],
-    metrics: [],
-    sql: [],
-  };
-  const run = async <T>(sql: string): Promise<T[]> => {
-    features.sql.push(sql);
-    return rows<T>(client, sql, params);
-  };
-  if (signals.includes("traces") && tables.has("otel_traces")) {
-    const [operations, edges] = await Promise.all([
-      run<OperationStats>(OPERATIONS_SQL),
-      run<EdgeStats>(EDGES_SQL),
-    ]);
-    features.operations = operations.map((r) =>
+    operations: operations.map((r) =>
       numeric(r, ["spans", "errors", "originErrors", "p50", "p90", "selfP50", "selfP90"]),
-    );
-    features.edges = edges.map((r) => numeric(r, ["calls"]));
-  }
-  if (signals.includes("logs") && tables.has("otel_logs")) {
-    const [templates, volume, transitions] = await Promise.all([
-      run<LogTemplateStats>(LOG_TEMPLATES_SQL),
-      run<LogVolume>(LOG_VOLUME_SQL),
-      run<LogTransition>(LOG_TRANSITIONS_SQL),
-    ]);
+    ),
+    edges: edges.map((r) => numeric(r, ["calls"])),
+    logTemplates: templates.map((r) => withBlocks(numeric(r, ["severity", "count"]), window)),
+    logVolume: volume.map((r) => withBlocks(numeric(r, ["lines"]), window)),
+    metrics: metrics.map((r) => ({ ...r, baseline: r.baseline.map(Number), window: r.window.map(Number) })),
+    sql,
+  };
+  if (signals.includes("logs") && tables.has(SOURCE_TABLE.logs))
     features.logTransitions = transitions.map((r) => numeric(r, ["count"]));
-    features.logTemplates = templates.map((r) => {
-      const row = numeric(r, ["severity", "count"]);
-      const pairs = (r.blocks ?? []) as unknown as Array<[number, number]>;
-      if (row.phase === "b") row.blocks = baselineBlocks(pairs, window);
-      else delete row.blocks;
-      return row;
-    });
-    features.logVolume = volume.map((r) => {
-      const row = numeric(r, ["lines"]);
-      const pairs = (r.blocks ?? []) as unknown as Array<[number, number]>;
-      if (row.phase === "b") row.blocks = baselineBlocks(pairs, window);
-      else delete row.blocks;
-      return row;
-    });
-  }
-  if (signals.includes("metrics") && tables.has("otel_metrics_gauge")) {
-    features.metrics = (await run<MetricStats>(METRICS_SQL)).map((r) => ({
-      ...r,
-      baseline: r.baseline.map(Number),
-      window: r.window.map(Number),
-    }));
-  }
   return features;
 }

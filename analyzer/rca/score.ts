@@ -224,9 +224,15 @@ export function servicePatterns(rows: LogTemplateStats[]): PatternCounts[] {
     b: 0,
     blocks: [],
   }));
+  // A template usually has a window row and a baseline row: mask it once.
+  const patternOf = new Map<string, number>();
   for (const row of rows) {
-    const tokens = maskedTokens(row.template);
-    const index = patterns.findIndex((p) => tokensMatch(p.tokens, tokens));
+    let index = patternOf.get(row.template);
+    if (index === undefined) {
+      const tokens = maskedTokens(row.template);
+      index = patterns.findIndex((p) => tokensMatch(p.tokens, tokens));
+      patternOf.set(row.template, index);
+    }
     const target = counts[index === -1 ? counts.length - 1 : index];
     if (!target) continue;
     target[row.phase] += row.count;
