@@ -4,6 +4,7 @@ import { type ToolContext, ToolInputError } from "../agent/tools/types.ts";
 import { type Anomaly, listAnomalies, listIncidents } from "../analyzer/query.ts";
 import { bounds } from "../analyzer/rca/features.ts";
 import { DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS, rankRootCauses } from "../analyzer/rca/rank.ts";
+import { TtlCache } from "./cache.ts";
 import { readWindow } from "./views.ts";
 
 /**
@@ -106,4 +107,48 @@ export async function rootCauseView(ctx: ToolContext, params: URLSearchParams) {
     ranked: ranked.map((r, i) => ({ ...r, examples: examples[i] })),
     sql: report.sql.map((statement) => sqlWithParams(statement, bounds(report.window))),
   };
+}
+
+/** A ranking whose window ended this long ago no longer changes (rows arrive within seconds). */
+const SETTLED_AFTER_MS = 5 * 60_000;
+/** Rankings of a window still filling are recomputed after this. */
+const RECENT_TTL_MS = 60_000;
+const SETTLED_TTL_MS = 30 * 60_000;
+/** Incidents whose rankings a listing prepares, newest first. */
+const PREPARED_INCIDENTS = 3;
+
+/**
+ * Root-cause rankings as the Incidents page asks for them. A ranking reads
+ * every span, log and metric of its window and baseline (most of a second
+ * on 1M spans), so they are kept: briefly while the window still fills, for
+ * long once it is settled; and when the page lists incidents, the newest are
+ * ranked in the background, one at a time, so opening one answers from memory.
+ */
+export class RootCauseRankings {
+  private readonly recent = new TtlCache<unknown>(RECENT_TTL_MS, 50);
+  private readonly settled = new TtlCache<unknown>(SETTLED_TTL_MS, 200);
+
+  constructor(
+    private readonly ctx: ToolContext,
+    private readonly onPrepareError: (error: unknown) => void,
+    private readonly rank: (params: URLSearchParams) => Promise<unknown> = (params) =>
+      rootCauseView(ctx, params),
+  ) {}
+
+  get(params: URLSearchParams): Promise<unknown> {
+    const at = Number(params.get("at"));
+    const windowMs = Number(params.get("window") ?? DEFAULT_WINDOW_MS / 60_000) * 60_000;
+    const isSettled = at + windowMs + SETTLED_AFTER_MS < this.ctx.now().getTime();
+    const cache = isSettled ? this.settled : this.recent;
+    return cache.get(params.toString(), () => this.rank(params));
+  }
+
+  /** Starts ranking the newest incidents (newest first) without waiting for them. */
+  prepare(incidents: ReadonlyArray<{ startMs: number }>): void {
+    const newest = incidents.slice(0, PREPARED_INCIDENTS);
+    void (async () => {
+      for (const incident of newest)
+        await this.get(new URLSearchParams({ at: String(incident.startMs) })).catch(this.onPrepareError);
+    })();
+  }
 }

@@ -18,7 +18,7 @@ import {
 import { AskSessions, streamAnswer } from "./ask.ts";
 import type { Bundle } from "./bundle.ts";
 import { TtlCache } from "./cache.ts";
-import { incidentsView, rootCauseView } from "./incidents.ts";
+import { incidentsView, RootCauseRankings } from "./incidents.ts";
 
 /**
  * The console's HTTP server: the bundled page (any path that is not /api or
@@ -36,7 +36,6 @@ export const SECURITY_HEADERS = {
 
 const MAX_BODY = 64 * 1024;
 const META_TTL_MS = 10_000;
-const ROOT_CAUSE_TTL_MS = 60_000;
 
 export interface ConsoleServerOptions {
   host: string;
@@ -123,11 +122,14 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         search: options.search,
       }),
     );
-  // A ranking reads every span, log and metric of its window and baseline (seconds on a busy
-  // machine); picking incidents back and forth and live refresh repeat the same ones.
-  const rankings = new TtlCache<unknown>(ROOT_CAUSE_TTL_MS, 50);
-  const cachedRootCause = (params: URLSearchParams) =>
-    rankings.get(params.toString(), () => rootCauseView(ctx, params));
+  const rankings = new RootCauseRankings(ctx, (error) =>
+    logger.warn({ error: errorStatus(error).message }, "preparing a root-cause ranking failed"),
+  );
+  const listIncidentsAndPrepare = async (params: URLSearchParams) => {
+    const view = await incidentsView(ctx, params);
+    rankings.prepare(view.incidents);
+    return view;
+  };
   const routes: Array<[RegExp, Handler]> = [
     [/^\/api\/meta$/, cachedMeta],
     [/^\/api\/services$/, (p) => servicesView(ctx, p)],
@@ -136,8 +138,8 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     [/^\/api\/traces$/, (p) => tracesView(ctx, p)],
     [/^\/api\/search$/, (p) => searchView(ctx, p)],
     [/^\/api\/logs$/, (p) => logsView(ctx, p)],
-    [/^\/api\/incidents$/, (p) => incidentsView(ctx, p)],
-    [/^\/api\/root-cause$/, cachedRootCause],
+    [/^\/api\/incidents$/, listIncidentsAndPrepare],
+    [/^\/api\/root-cause$/, (p) => rankings.get(p)],
     [/^\/api\/trace\/([^/]+)$/, (_p, m) => traceView(ctx, decodeURIComponent(m[1]!))],
   ];
 
