@@ -20,22 +20,17 @@ interface SpanHit {
 
 const FILTER_KEYS = ["service", "operation", "kind", "status", "minMs", "maxMs", "order", "q"];
 
-function SearchForm({
-  params,
-  services,
-  search,
-}: {
-  params: URLSearchParams;
-  services: string[];
-  search: boolean;
-}) {
+type FormField = (key: string) => { value: string; onInput: (e: Event) => void };
+
+/** The search fields follow the URL (links, back/forward); a submit writes them back into it. */
+function useSearchFields(params: URLSearchParams) {
   const [form, setForm] = useState<Record<string, string>>({});
   const [attrs, setAttrs] = useState("");
   useEffect(() => {
     setForm(Object.fromEntries(FILTER_KEYS.map((k) => [k, params.get(k) ?? ""])));
     setAttrs(params.getAll("attr").join(", "));
   }, [params.toString()]);
-  const field = (key: string) => ({
+  const field: FormField = (key) => ({
     value: form[key] ?? "",
     onInput: (e: Event) => setForm({ ...form, [key]: (e.target as HTMLInputElement).value }),
   });
@@ -53,44 +48,62 @@ function SearchForm({
     if (!semantic) changes.q = undefined;
     navigate("traces", withParams(params, changes));
   };
+  return { field, attrs, setAttrs, submit };
+}
+
+function SelectField(props: {
+  label: string;
+  name: string;
+  field: FormField;
+  options: Array<[string, string]>;
+}) {
+  const bound = props.field(props.name);
+  return (
+    <label>
+      {props.label}
+      <select {...bound} onChange={bound.onInput} name={props.name}>
+        {props.options.map(([value, text]) => (
+          <option key={value} value={value}>
+            {text}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+const anyOr = (values: string[]): Array<[string, string]> => values.map((v) => [v, v || "any"]);
+
+function SearchForm({
+  params,
+  services,
+  search,
+}: {
+  params: URLSearchParams;
+  services: string[];
+  search: boolean;
+}) {
+  const { field, attrs, setAttrs, submit } = useSearchFields(params);
   return (
     <div class="search panel">
       <form class="filters" onSubmit={(e) => submit(e, false)}>
-        <label>
-          Service
-          <select {...field("service")} onChange={field("service").onInput} name="service">
-            <option value="">any</option>
-            {services.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField label="Service" name="service" field={field} options={anyOr(["", ...services])} />
         <label>
           Operation
           <input {...field("operation")} name="operation" placeholder="contains…" />
         </label>
-        <label>
-          Kind
-          <select {...field("kind")} onChange={field("kind").onInput} name="kind">
-            {["", "Server", "Client", "Internal", "Producer", "Consumer"].map((k) => (
-              <option key={k} value={k}>
-                {k || "any"}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Status
-          <select {...field("status")} onChange={field("status").onInput} name="status">
-            {["", "Error", "Ok", "Unset"].map((k) => (
-              <option key={k} value={k}>
-                {k || "any"}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField
+          label="Kind"
+          name="kind"
+          field={field}
+          options={anyOr(["", "Server", "Client", "Internal", "Producer", "Consumer"])}
+        />
+        <SelectField
+          label="Status"
+          name="status"
+          field={field}
+          options={anyOr(["", "Error", "Ok", "Unset"])}
+        />
         <label class="narrow">
           Min ms
           <input {...field("minMs")} name="minMs" inputMode="decimal" />
@@ -108,13 +121,15 @@ function SearchForm({
             placeholder="key=value, resource.key=value"
           />
         </label>
-        <label>
-          Order
-          <select {...field("order")} onChange={field("order").onInput} name="order">
-            <option value="">newest</option>
-            <option value="duration">slowest</option>
-          </select>
-        </label>
+        <SelectField
+          label="Order"
+          name="order"
+          field={field}
+          options={[
+            ["", "newest"],
+            ["duration", "slowest"],
+          ]}
+        />
         <button type="submit" class="primary">
           Search
         </button>
