@@ -18,7 +18,7 @@ import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { readEventGeneratorConfig } from "./config.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
 import { startOtlpSink } from "./testing/otlp-sink.ts";
-import type { TruthRecord } from "./truth.ts";
+import { readTruthFile, type TruthRecord } from "./truth.ts";
 
 const QUERIES_FILE = fileURLToPath(new URL("./snkrs_queries.sql", import.meta.url));
 
@@ -60,10 +60,7 @@ describe("snkrs_queries.sql on a generated drop", () => {
     } finally {
       await sink.close();
     }
-    truth = readFileSync(path.join(dir, "truth.jsonl"), "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as TruthRecord);
+    truth = readTruthFile(path.join(dir, "truth.jsonl"));
     const lines: string[] = [];
     for (const request of sink.requests)
       for (const row of traceRequestRows(request)) lines.push(serializeRowCompact(row));
