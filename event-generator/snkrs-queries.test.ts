@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { otelTracesColumnList, serializeRowCompact, traceRequestRows } from "../s3-loader/to-rows.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { createLogger } from "../shared/logger.ts";
-import { parseNamedQueries } from "../testing/named-sql-queries.ts";
+import { parseNamedQueries, type QueryResults, runNamedQueries } from "../testing/named-sql-queries.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { readEventGeneratorConfig } from "./config.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
@@ -28,7 +28,7 @@ describe("snkrs_queries.sql on a generated drop", () => {
   let dir: string;
   let truth: TruthRecord[];
   let summary: RunSummary;
-  const results = new Map<string, Record<string, unknown>[]>();
+  let results: QueryResults = new Map();
   const queries = parseNamedQueries(readFileSync(QUERIES_FILE, "utf8"));
 
   beforeAll(async () => {
@@ -68,10 +68,7 @@ describe("snkrs_queries.sql on a generated drop", () => {
     await client.command({
       query: `INSERT INTO otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow\n${lines.join("\n")}`,
     });
-    for (const query of queries) {
-      const result = await client.query({ query: query.sql, format: "JSONEachRow" });
-      results.set(query.name, await result.json());
-    }
+    results = await runNamedQueries(client, queries);
   });
 
   afterAll(async () => {
