@@ -1,5 +1,5 @@
-import { useEffect, useState } from "preact/hooks";
 import { apiUrl, useApi } from "../data.ts";
+import { anyOr, SelectField, useUrlFields } from "../form.tsx";
 import { formatCount, formatTime, serviceColor } from "../format.ts";
 import { go, type PageProps } from "../page.ts";
 import { navigate, viewParams, withParams } from "../route.ts";
@@ -37,17 +37,7 @@ const KEYS = ["service", "severity", "text", "trace"];
 const severityClass = (s: string) => (/ERROR|FATAL/i.test(s) ? "bad" : /WARN/i.test(s) ? "warn" : "muted");
 
 function LogFilters({ params, services }: { params: URLSearchParams; services: string[] }) {
-  const [form, setForm] = useState<Record<string, string>>({});
-  useEffect(
-    () => setForm(Object.fromEntries(KEYS.map((k) => [k, params.get(k) ?? ""]))),
-    [params.toString()],
-  );
-  const field = (key: string) => ({
-    value: form[key] ?? "",
-    name: key,
-    onInput: (e: Event) => setForm({ ...form, [key]: (e.target as HTMLInputElement).value }),
-    onChange: (e: Event) => setForm({ ...form, [key]: (e.target as HTMLInputElement).value }),
-  });
+  const { form, field } = useUrlFields(params, KEYS);
   return (
     <form
       class="filters panel"
@@ -56,27 +46,8 @@ function LogFilters({ params, services }: { params: URLSearchParams; services: s
         navigate("logs", withParams(params, form));
       }}
     >
-      <label>
-        Service
-        <select {...field("service")}>
-          <option value="">any</option>
-          {services.map((s) => (
-            <option key={s} value={s}>
-              {s}
-            </option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Severity at least
-        <select {...field("severity")}>
-          {SEVERITIES.map((s) => (
-            <option key={s} value={s}>
-              {s || "any"}
-            </option>
-          ))}
-        </select>
-      </label>
+      <SelectField label="Service" name="service" field={field} options={anyOr(["", ...services])} />
+      <SelectField label="Severity at least" name="severity" field={field} options={anyOr(SEVERITIES)} />
       <label class="wide">
         Text in body
         <input {...field("text")} placeholder="contains…" />

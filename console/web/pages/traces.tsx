@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { apiUrl, useApi } from "../data.ts";
+import { anyOr, SelectField, useUrlFields } from "../form.tsx";
 import { formatDuration, formatTime, serviceColor } from "../format.ts";
 import type { PageProps } from "../page.ts";
 import { navigate, viewParams, withParams } from "../route.ts";
@@ -20,20 +21,11 @@ interface SpanHit {
 
 const FILTER_KEYS = ["service", "operation", "kind", "status", "minMs", "maxMs", "order", "q"];
 
-type FormField = (key: string) => { value: string; onInput: (e: Event) => void };
-
 /** The search fields follow the URL (links, back/forward); a submit writes them back into it. */
 function useSearchFields(params: URLSearchParams) {
-  const [form, setForm] = useState<Record<string, string>>({});
+  const { form, field } = useUrlFields(params, FILTER_KEYS);
   const [attrs, setAttrs] = useState("");
-  useEffect(() => {
-    setForm(Object.fromEntries(FILTER_KEYS.map((k) => [k, params.get(k) ?? ""])));
-    setAttrs(params.getAll("attr").join(", "));
-  }, [params.toString()]);
-  const field: FormField = (key) => ({
-    value: form[key] ?? "",
-    onInput: (e: Event) => setForm({ ...form, [key]: (e.target as HTMLInputElement).value }),
-  });
+  useEffect(() => setAttrs(params.getAll("attr").join(", ")), [params.toString()]);
   const submit = (e: Event, semantic: boolean) => {
     e.preventDefault();
     const changes: Record<string, string | string[] | undefined> = {
@@ -51,29 +43,6 @@ function useSearchFields(params: URLSearchParams) {
   return { field, attrs, setAttrs, submit };
 }
 
-function SelectField(props: {
-  label: string;
-  name: string;
-  field: FormField;
-  options: Array<[string, string]>;
-}) {
-  const bound = props.field(props.name);
-  return (
-    <label>
-      {props.label}
-      <select {...bound} onChange={bound.onInput} name={props.name}>
-        {props.options.map(([value, text]) => (
-          <option key={value} value={value}>
-            {text}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
-}
-
-const anyOr = (values: string[]): Array<[string, string]> => values.map((v) => [v, v || "any"]);
-
 function SearchForm({
   params,
   services,
@@ -90,7 +59,7 @@ function SearchForm({
         <SelectField label="Service" name="service" field={field} options={anyOr(["", ...services])} />
         <label>
           Operation
-          <input {...field("operation")} name="operation" placeholder="contains…" />
+          <input {...field("operation")} placeholder="contains…" />
         </label>
         <SelectField
           label="Kind"
@@ -106,11 +75,11 @@ function SearchForm({
         />
         <label class="narrow">
           Min ms
-          <input {...field("minMs")} name="minMs" inputMode="decimal" />
+          <input {...field("minMs")} inputMode="decimal" />
         </label>
         <label class="narrow">
           Max ms
-          <input {...field("maxMs")} name="maxMs" inputMode="decimal" />
+          <input {...field("maxMs")} inputMode="decimal" />
         </label>
         <label class="wide">
           Attributes
@@ -137,7 +106,6 @@ function SearchForm({
       <form class="semantic" onSubmit={(e) => submit(e, true)}>
         <input
           {...field("q")}
-          name="q"
           placeholder={
             search
               ? "Describe what you look for, e.g. card declined at payment"
