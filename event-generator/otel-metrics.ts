@@ -82,42 +82,43 @@ interface RuntimeGauges {
 }
 
 function createRuntimeGauges(meter: Meter, usesCache: boolean, consumesKafka: boolean): RuntimeGauges {
+  const gauge = (name: string, unit: string, description: string) =>
+    meter.createObservableGauge(name, { unit, description });
   return {
-    cpu: meter.createObservableGauge("process.cpu.utilization", {
-      unit: "1",
-      description: "CPU used by the process, as a share of its CPU limit.",
-    }),
-    memory: meter.createObservableGauge("process.memory.usage", {
-      unit: "By",
-      description: "Resident memory of the process.",
-    }),
-    connections: meter.createObservableGauge("db.client.connection.count", {
-      unit: "{connection}",
-      description: "Connections of the pool by state (used, idle).",
-    }),
-    connectionsMax: meter.createObservableGauge("db.client.connection.max", {
-      unit: "{connection}",
-      description: "The pool's maximum number of connections.",
-    }),
-    pending: meter.createObservableGauge("db.client.connection.pending_requests", {
-      unit: "{request}",
-      description: "Requests waiting for a connection from the pool.",
-    }),
+    cpu: gauge("process.cpu.utilization", "1", "CPU used by the process, as a share of its CPU limit."),
+    memory: gauge("process.memory.usage", "By", "Resident memory of the process."),
+    connections: gauge(
+      "db.client.connection.count",
+      "{connection}",
+      "Connections of the pool by state (used, idle).",
+    ),
+    connectionsMax: gauge(
+      "db.client.connection.max",
+      "{connection}",
+      "The pool's maximum number of connections.",
+    ),
+    pending: gauge(
+      "db.client.connection.pending_requests",
+      "{request}",
+      "Requests waiting for a connection from the pool.",
+    ),
     active: meter.createObservableUpDownCounter("http.server.active_requests", {
       unit: "{request}",
       description: "Requests being handled.",
     }),
     ...(usesCache && {
-      hitRatio: meter.createObservableGauge("cache.hit_ratio", {
-        unit: "1",
-        description: "Share of cache lookups that found the key, over the last interval.",
-      }),
+      hitRatio: gauge(
+        "cache.hit_ratio",
+        "1",
+        "Share of cache lookups that found the key, over the last interval.",
+      ),
     }),
     ...(consumesKafka && {
-      lag: meter.createObservableGauge("messaging.kafka.consumer.lag", {
-        unit: "{message}",
-        description: "Messages of the topic not yet processed by the consumer group.",
-      }),
+      lag: gauge(
+        "messaging.kafka.consumer.lag",
+        "{message}",
+        "Messages of the topic not yet processed by the consumer group.",
+      ),
     }),
   };
 }
@@ -144,30 +145,31 @@ class ReplicaMetrics {
   ) {
     this.provider = new MeterProvider({ resource, readers: [this.reader] });
     const meter = this.provider.getMeter(SERVICES[service].name, SERVICES[service].version);
-    this.serverDuration = meter.createHistogram("http.server.request.duration", {
-      unit: "s",
-      description: "Duration of HTTP server requests.",
-      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-    });
+    const histogram = (name: string, unit: string, description: string, buckets: number[]) =>
+      meter.createHistogram(name, { unit, description, advice: { explicitBucketBoundaries: buckets } });
+    this.serverDuration = histogram(
+      "http.server.request.duration",
+      "s",
+      "Duration of HTTP server requests.",
+      SECONDS_BUCKETS,
+    );
     this.serverRequests = meter.createCounter("http.server.request.count", {
       unit: "{request}",
       description: "HTTP server requests handled.",
     });
-    this.rpcDuration = meter.createHistogram("rpc.server.duration", {
-      unit: "ms",
-      description: "Duration of inbound gRPC calls.",
-      advice: { explicitBucketBoundaries: MS_BUCKETS },
-    });
-    this.clientDuration = meter.createHistogram("http.client.request.duration", {
-      unit: "s",
-      description: "Duration of outbound HTTP requests.",
-      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-    });
-    this.dbDuration = meter.createHistogram("db.client.operation.duration", {
-      unit: "s",
-      description: "Duration of database client operations.",
-      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-    });
+    this.rpcDuration = histogram("rpc.server.duration", "ms", "Duration of inbound gRPC calls.", MS_BUCKETS);
+    this.clientDuration = histogram(
+      "http.client.request.duration",
+      "s",
+      "Duration of outbound HTTP requests.",
+      SECONDS_BUCKETS,
+    );
+    this.dbDuration = histogram(
+      "db.client.operation.duration",
+      "s",
+      "Duration of database client operations.",
+      SECONDS_BUCKETS,
+    );
     this.baseMemory = (140 + prng.int(0, 220)) * 1024 * 1024;
     this.usesCache = ["gateway", "auth", "feed", "catalog", "inventory", "draw"].includes(service);
     this.consumesKafka = service === "notification";
