@@ -1,8 +1,9 @@
 import { apiUrl, useApi } from "../data.ts";
 import { anyOr, SelectField, useUrlFields } from "../form.tsx";
-import { formatCount, formatTime, serviceColor } from "../format.ts";
+import { formatCount, formatTime } from "../format.ts";
 import { go, type PageProps } from "../page.ts";
 import { navigate, viewParams, withParams } from "../route.ts";
+import { ServiceCell } from "../table.tsx";
 
 interface Pattern {
   service: string;
@@ -139,10 +140,7 @@ function PatternsTable({ patterns, params }: { patterns: Pattern[]; params: URLS
               <td class="num" data-col="count">
                 {formatCount(p.count)}
               </td>
-              <td class="nowrap">
-                <i class="dot" style={{ background: serviceColor(p.service) }} />
-                {p.service}
-              </td>
+              <ServiceCell service={p.service} />
               <td class={severityClass(p.severity)}>{p.severity}</td>
               <td class="mono log-body">{p.pattern}</td>
               <td class="num">{p.variants}</td>
@@ -173,10 +171,7 @@ function RecordsTable({ records, route }: { records: LogRecord[]; route: PagePro
           {records.map((r, i) => (
             <tr key={`${r.timeMs}-${i}`}>
               <td class="mono nowrap">{formatTime(r.timeMs).slice(5)}</td>
-              <td class="nowrap">
-                <i class="dot" style={{ background: serviceColor(r.service) }} />
-                {r.service}
-              </td>
+              <ServiceCell service={r.service} />
               <td class={severityClass(r.severity)}>{r.severity}</td>
               <td class="mono log-body">{r.body}</td>
               <td class="mono">

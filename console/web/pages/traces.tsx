@@ -1,9 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 import { apiUrl, useApi } from "../data.ts";
 import { anyOr, SelectField, useUrlFields } from "../form.tsx";
-import { formatDuration, formatTime, serviceColor } from "../format.ts";
+import { formatDuration, formatTime } from "../format.ts";
 import type { PageProps } from "../page.ts";
 import { navigate, viewParams, withParams } from "../route.ts";
+import { ServiceCell } from "../table.tsx";
 import { SpanDetails, type TraceData, Waterfall } from "./waterfall.tsx";
 
 interface SpanHit {
@@ -142,10 +143,7 @@ function Results(props: { hits: SpanHit[]; selected: string | undefined; onOpen:
             onClick={() => props.onOpen(h)}
           >
             <td class="mono nowrap">{formatTime(h.timeMs).slice(5)}</td>
-            <td class="nowrap">
-              <i class="dot" style={{ background: serviceColor(h.service) }} />
-              {h.service}
-            </td>
+            <ServiceCell service={h.service} />
             <td class="op" title={`${h.operation}${h.message ? ` — ${h.message}` : ""} (trace ${h.traceId})`}>
               {h.operation}
               {h.score !== undefined && <span class="muted"> · {h.score.toFixed(3)}</span>}
