@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { killPartWay, runOnce } from "../testing/crash-restart.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { Analyzer } from "./analyzer.ts";
 import { readDetectionConfig } from "./config.ts";
@@ -268,27 +268,13 @@ describe("analyzer against a real ClickHouse", () => {
       ANALYZER_SETTLE: "0",
       LOG_LEVEL: "warn",
     };
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "run", "--poll-interval", "50"], {
-      cwd: ROOT,
-      env,
-      stdio: "ignore",
-    });
-    const exited = new Promise((resolve) => child.once("exit", resolve));
     // Kill as soon as the first batches are in (a loaded machine may take minutes to start the process).
-    const deadline = Date.now() + 240_000;
-    while ((await statsSpans()) < 300 && Date.now() < deadline) await sleep(20);
-    expect(Date.now()).toBeLessThan(deadline);
-    child.kill("SIGKILL");
-    await exited;
+    const reached = await killPartWay(CLI, env, statsSpans, { atLeast: 300, withinMs: 240_000, pollMs: 20 });
+    expect(reached, "the first batches within the deadline").toBe(true);
     const partial = await statsSpans();
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(total);
-    const again = spawn(process.execPath, ["--import", "tsx", CLI, "run", "--once"], {
-      cwd: ROOT,
-      env,
-      stdio: "inherit",
-    });
-    expect(await new Promise((resolve) => again.once("exit", resolve))).toBe(0);
+    expect(await runOnce(CLI, env)).toBe(0);
     expect(await statsSpans()).toBe(total);
     expect(await statsPatterns()).toBe(await sourceMessages());
   });

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import { tableExists } from "../shared/clickhouse.ts";
 import type { Position } from "../shared/load-position.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { DetectionConfig, Shard } from "./config.ts";
@@ -31,7 +32,6 @@ import {
   SOURCES,
   type SourceName,
   SPAN_MINUTES_TABLE,
-  tableExists,
   writeState,
 } from "./store.ts";
 

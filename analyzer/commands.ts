@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
-import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { createClickHouseClient, tableExists } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { parseDurationMs } from "../shared/config/env.ts";
 import { FailureBackoff } from "../shared/failure-backoff.ts";
@@ -12,7 +12,7 @@ import { type AnalyzerConfig, readAnalyzerConfig } from "./config.ts";
 import type { Anomaly, AnomalyKind, Incident } from "./detect.ts";
 import { normalizeMessage } from "./patterns/index.ts";
 import { listAnomalies, listIncidents } from "./query.ts";
-import { pendingRows, readStates, SOURCE_NAMES, SOURCES, tableExists } from "./store.ts";
+import { pendingRows, readStates, SOURCE_NAMES, SOURCES } from "./store.ts";
 
 /**
  * The analyzer's commands (run, status, anomalies, incidents). cli.ts is the

@@ -64,21 +64,6 @@ async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
   return result.json<T>();
 }
 
-export async function tableExists(
-  client: ClickHouseClient,
-  database: string,
-  table: string,
-): Promise<boolean> {
-  const result = await client.query({
-    query:
-      "SELECT count() AS n FROM system.tables WHERE database = {database:String} AND name = {table:String}",
-    query_params: { database, table },
-    format: "JSONEachRow",
-  });
-  const [row] = await result.json<{ n: string }>();
-  return Number(row?.n ?? 0) > 0;
-}
-
 export interface SourceState {
   watermark: Position;
   /** The end of a batch that was started and may have been written: a retry must end there too. */

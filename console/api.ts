@@ -27,6 +27,23 @@ import { chooseStepSeconds, readKind, readLimit, readSpanQuery, readWindow } fro
  */
 const ms = (ns: unknown) => num(ns) / 1e6;
 
+/** Per-second rate over `seconds`, share failed and latency quantiles (ms) of `count` spans, `errors` of them failed. */
+function rateAndLatency(
+  count: unknown,
+  errors: unknown,
+  quantiles: { p50: unknown; p95: unknown; p99: unknown },
+  seconds: number,
+) {
+  const n = num(count);
+  return {
+    rate: n / seconds,
+    errorRate: n > 0 ? num(errors) / n : 0,
+    p50: ms(quantiles.p50),
+    p95: ms(quantiles.p95),
+    p99: ms(quantiles.p99),
+  };
+}
+
 export async function metaView(
   ctx: ToolContext,
   extra: { llm: boolean; model: string; unavailable: string; search: boolean },
@@ -60,20 +77,12 @@ export async function servicesView(ctx: ToolContext, params: URLSearchParams) {
     spans: num(r.spans),
     requests: num(r.requests),
     errors: num(r.errors),
-    rate: num(r.spans) / seconds,
-    errorRate: num(r.spans) > 0 ? num(r.errors) / num(r.spans) : 0,
-    p50: ms(r.p50),
-    p95: ms(r.p95),
-    p99: ms(r.p99),
+    ...rateAndLatency(r.spans, r.errors, r, seconds),
   }));
   const points = series.rows.map((r) => ({
     service: r.service,
     t: num(r.t),
-    rate: num(r.spans) / step,
-    errorRate: num(r.spans) > 0 ? num(r.errors) / num(r.spans) : 0,
-    p50: ms(r.p50),
-    p95: ms(r.p95),
-    p99: ms(r.p99),
+    ...rateAndLatency(r.spans, r.errors, r, step),
   }));
   return { ...window, step, kind: kind ?? "all", table, points };
 }
@@ -89,11 +98,7 @@ export async function mapView(ctx: ToolContext, params: URLSearchParams) {
   const nodes = overview.rows.map((r) => ({
     service: r.service,
     spans: num(r.spans),
-    rate: num(r.spans) / seconds,
-    errorRate: num(r.spans) > 0 ? num(r.errors) / num(r.spans) : 0,
-    p50: ms(r.p50),
-    p95: ms(r.p95),
-    p99: ms(r.p99),
+    ...rateAndLatency(r.spans, r.errors, r, seconds),
   }));
   return {
     ...window,
@@ -103,12 +108,8 @@ export async function mapView(ctx: ToolContext, params: URLSearchParams) {
       parent: e.parent,
       child: e.child,
       calls: num(e.calls),
-      rate: num(e.calls) / seconds,
       errors: num(e.errors),
-      errorRate: num(e.calls) > 0 ? num(e.errors) / num(e.calls) : 0,
-      p50: ms(e.p50),
-      p95: ms(e.p95),
-      p99: ms(e.p99),
+      ...rateAndLatency(e.calls, e.errors, e, seconds),
     })),
   };
 }

@@ -6,7 +6,12 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
-import { loadOtelQueries, parseNamedQueries } from "../testing/named-sql-queries.ts";
+import {
+  loadOtelQueries,
+  parseNamedQueries,
+  type QueryResults,
+  runNamedQueries,
+} from "../testing/named-sql-queries.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 
 interface SpanRow {
@@ -171,7 +176,7 @@ describe("parseNamedQueries", () => {
 describe("otel_queries.sql on the embedded ClickHouse", () => {
   let stack: TestStack;
   let client: ClickHouseClient;
-  const results = new Map<string, Record<string, unknown>[]>();
+  let results: QueryResults = new Map();
   const queries = loadOtelQueries();
   const rows = PLAN.flatMap((plan, index) =>
     checkoutTrace(index, plan.phase, Date.now() - 10 * 60_000 + index * 30_000, plan),
@@ -233,10 +238,7 @@ describe("otel_queries.sql on the embedded ClickHouse", () => {
     await client.insert({ table: "otel_traces", values: rows, format: "JSONEachRow" });
     await client.insert({ table: "otel_traces_enriched", values: enriched, format: "JSONEachRow" });
     await client.insert({ table: "loader_files", values: ledger, format: "JSONEachRow" });
-    for (const query of queries) {
-      const result = await client.query({ query: query.sql, format: "JSONEachRow" });
-      results.set(query.name, await result.json());
-    }
+    results = await runNamedQueries(client, queries);
   });
 
   afterAll(async () => {

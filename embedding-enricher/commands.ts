@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Command, Option } from "commander";
 import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
-import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { createClickHouseClient, tableExists } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
 import { FailureBackoff } from "../shared/failure-backoff.ts";
 import { createLogger } from "../shared/logger.ts";
@@ -18,7 +18,6 @@ import { DEFAULT_MODEL_ID, ensureDefaultModel } from "./model/default-model.ts";
 import { formatPosition, formatShard, maxPosition, START } from "./position.ts";
 import { SEARCH_KINDS, type SearchKind, searchSpans } from "./search.ts";
 import {
-  hasTable,
   LOG_ENRICHED_TABLE,
   LOG_SOURCE_TABLE,
   maxEnrichedPosition,
@@ -91,7 +90,7 @@ function addRunCommand(program: Command): void {
       const enricher = new Enricher(enricherOptions);
       // Log records get their own watermark and state, in the same loop (when the deployment stores logs).
       const logEnricher = async (): Promise<Enricher | undefined> =>
-        (await hasTable(client, ch.database, LOG_SOURCE_TABLE))
+        (await tableExists(client, ch.database, LOG_SOURCE_TABLE))
           ? new Enricher({ ...enricherOptions, source: "logs" })
           : undefined;
       const stop = new AbortController();
@@ -184,7 +183,7 @@ async function logStatus(
   model: string,
   shard: Shard,
 ): Promise<Record<string, string | number | null>> {
-  if (!(await hasTable(client, database, LOG_SOURCE_TABLE))) return { logs: "no otel_logs table" };
+  if (!(await tableExists(client, database, LOG_SOURCE_TABLE))) return { logs: "no otel_logs table" };
   const state = await readShardState(client, database, model, shard, `logs ${formatShard(shard)}`);
   const fromRows = await maxEnrichedPosition(client, database, model, shard, LOG_ENRICHED_TABLE);
   const watermark = maxPosition(state?.watermark ?? START, fromRows);

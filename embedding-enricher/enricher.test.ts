@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
+import { killPartWay, runOnce } from "../testing/crash-restart.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { type Embedder, loadEmbedder } from "./embedder.ts";
 import { Enricher, enrichedSpanRow } from "./enricher.ts";
@@ -14,7 +13,6 @@ import { count, insertSpans, makeSpans } from "./testing/spans.ts";
 import { writeTinyModel } from "./testing/tiny-model.ts";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 let stack: TestStack;
 let client: ClickHouseClient;
@@ -140,27 +138,13 @@ describe("enricher against a real ClickHouse", () => {
       ENRICHER_SHARD: "0/1",
       LOG_LEVEL: "warn",
     };
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "run", "--poll-interval", "50"], {
-      cwd: ROOT,
-      env,
-      stdio: "ignore",
-    });
-    const exited = new Promise((resolve) => child.once("exit", resolve));
     // Kill while it is part-way through.
-    const deadline = Date.now() + 90_000;
-    while ((await enrichedCount()) < 400 && Date.now() < deadline) await sleep(30);
-    child.kill("SIGKILL");
-    await exited;
+    await killPartWay(CLI, env, enrichedCount, { atLeast: 400, withinMs: 90_000, pollMs: 30 });
     const partial = await enrichedCount();
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(total);
 
-    const again = spawn(process.execPath, ["--import", "tsx", CLI, "run", "--once"], {
-      cwd: ROOT,
-      env,
-      stdio: "inherit",
-    });
-    const code = await new Promise((resolve) => again.once("exit", resolve));
+    const code = await runOnce(CLI, env);
     expect(code).toBe(0);
     expect(await enrichedCount()).toBe(total);
     expect(await distinctEnriched()).toBe(total);

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import { tableExists } from "../shared/clickhouse.ts";
 import { afterCondition } from "../shared/load-position.ts";
 import type { Shard } from "./config.ts";
 import { formatShard, type Position, START } from "./position.ts";
@@ -105,18 +106,6 @@ export async function readLogBatch(
     format: "JSONEachRow",
   });
   return result.json<SourceLog>();
-}
-
-/** Whether the deployment stores logs (the table arrives with the logs pipeline). */
-export async function hasTable(client: ClickHouseClient, database: string, table: string): Promise<boolean> {
-  const result = await client.query({
-    query:
-      "SELECT count() AS n FROM system.tables WHERE database = {database:String} AND name = {table:String}",
-    query_params: { database, table },
-    format: "JSONEachRow",
-  });
-  const [row] = await result.json<{ n: string }>();
-  return Number(row?.n ?? 0) > 0;
 }
 
 /** What the enricher adds to a copied row: its text, the model and where it came from. */
@@ -360,7 +349,7 @@ export async function resetForModel(
 ): Promise<void> {
   const table = `${database}.${TEXT_EMBEDDINGS_TABLE}`;
   await client.command({ query: `TRUNCATE TABLE ${database}.${ENRICHED_TABLE}` });
-  if (await hasTable(client, database, LOG_ENRICHED_TABLE))
+  if (await tableExists(client, database, LOG_ENRICHED_TABLE))
     await client.command({ query: `TRUNCATE TABLE ${database}.${LOG_ENRICHED_TABLE}` });
   await client.command({ query: `TRUNCATE TABLE ${table}` });
   await client.command({ query: `TRUNCATE TABLE ${database}.${STATE_TABLE}` });

@@ -12,7 +12,7 @@ import net from "node:net";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { commandLine, type FlagOverride, flagsOverEnv, runCli } from "../shared/cli.ts";
 import { parseDurationMs } from "../shared/config/env.ts";
-import { createLogger } from "../shared/logger.ts";
+import { createLogger, type Logger } from "../shared/logger.ts";
 import { DROP_PHASES, OTLP_PROTOCOLS, type OtlpProtocol, readEventGeneratorConfig } from "./config.ts";
 import { checkIncidents, type Incident, parseIncident } from "./incident.ts";
 import { runGenerator } from "./runner.ts";
@@ -184,61 +184,70 @@ function addRunCommand(program: Command): void {
       "what to send: traces plus any of logs, metrics (default: EVENT_GENERATOR_SIGNALS or traces,logs,metrics)",
     )
     .action(async (flags: RunFlags) => {
-      await runCli("event-generator", async () => {
-        const config = loadConfig(flags);
-        const seed = flags.seed ?? config.seed ?? Math.floor(Math.random() * 2 ** 32);
-        const logger = createLogger("event-generator");
-        const controller = new AbortController();
-        let signals = 0;
-        for (const signal of ["SIGINT", "SIGTERM"] as const) {
-          process.on(signal, () => {
-            signals += 1;
-            if (signals > 1) process.exit(130);
-            logger.info({ signal }, "stopping: flushing what was generated");
-            controller.abort();
-          });
-        }
-        if (flags.threads !== undefined && flags.threads > 1 && !flags.bench) {
-          throw new InvalidArgumentError("--threads needs --bench");
-        }
-        if (flags.threads !== undefined && flags.threads > 1 && (flags.incident || flags.backfill))
-          throw new InvalidArgumentError("--incident and --backfill run in one thread (drop --threads)");
-        if (flags.backfill !== undefined && config.signals.metrics)
-          throw new InvalidArgumentError(
-            "--backfill sends traces and logs only (metrics follow the wall clock): add --signals traces,logs",
-          );
-        const summary =
-          flags.threads !== undefined && flags.threads > 1
-            ? await runGeneratorInThreads({
-                config,
-                seed,
-                threads: flags.threads,
-                logger,
-                signal: controller.signal,
-                ...(flags.cycles === undefined ? {} : { cycles: flags.cycles }),
-                ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
-                ...(flags.truth === undefined ? {} : { truthPath: flags.truth }),
-              })
-            : await runGenerator({
-                config,
-                seed,
-                logger,
-                ...(flags.cycles === undefined ? {} : { cycles: flags.cycles }),
-                ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
-                ...(flags.rate === undefined ? {} : { rate: flags.rate }),
-                ...(flags.truth === undefined ? {} : { truthPath: flags.truth }),
-                ...(flags.backfill === undefined ? {} : { backfillMs: flags.backfill }),
-                ...(flags.incident === undefined ? {} : { incidents: flags.incident }),
-                bench: flags.bench ?? false,
-                signal: controller.signal,
-              });
-        logger.info(summary, "event generator finished");
-        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-        // Spans, log records or data points that never reached the receiver make the run a failure for scripts.
-        const lost = [summary.logs, summary.metrics].some((s) => s !== undefined && s.failed + s.unsent > 0);
-        return summary.spansFailed > 0 || summary.spansUnsent > 0 || lost ? 1 : 0;
-      });
+      await runCli("event-generator", () => runFromFlags(flags));
     });
+}
+
+/** `run`: the generator in this thread or in worker threads; exit code 1 when anything generated was lost. */
+async function runFromFlags(flags: RunFlags): Promise<number> {
+  const config = loadConfig(flags);
+  const seed = flags.seed ?? config.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const logger = createLogger("event-generator");
+  const controller = new AbortController();
+  stopOnSignals(logger, controller);
+  const threads = flags.threads !== undefined && flags.threads > 1 ? flags.threads : undefined;
+  if (threads !== undefined && !flags.bench) {
+    throw new InvalidArgumentError("--threads needs --bench");
+  }
+  if (threads !== undefined && (flags.incident || flags.backfill))
+    throw new InvalidArgumentError("--incident and --backfill run in one thread (drop --threads)");
+  if (flags.backfill !== undefined && config.signals.metrics)
+    throw new InvalidArgumentError(
+      "--backfill sends traces and logs only (metrics follow the wall clock): add --signals traces,logs",
+    );
+  const summary =
+    threads !== undefined
+      ? await runGeneratorInThreads({
+          config,
+          seed,
+          threads,
+          logger,
+          signal: controller.signal,
+          ...(flags.cycles === undefined ? {} : { cycles: flags.cycles }),
+          ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
+          ...(flags.truth === undefined ? {} : { truthPath: flags.truth }),
+        })
+      : await runGenerator({
+          config,
+          seed,
+          logger,
+          ...(flags.cycles === undefined ? {} : { cycles: flags.cycles }),
+          ...(flags.duration === undefined ? {} : { durationMs: flags.duration }),
+          ...(flags.rate === undefined ? {} : { rate: flags.rate }),
+          ...(flags.truth === undefined ? {} : { truthPath: flags.truth }),
+          ...(flags.backfill === undefined ? {} : { backfillMs: flags.backfill }),
+          ...(flags.incident === undefined ? {} : { incidents: flags.incident }),
+          bench: flags.bench ?? false,
+          signal: controller.signal,
+        });
+  logger.info(summary, "event generator finished");
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  // Spans, log records or data points that never reached the receiver make the run a failure for scripts.
+  const lost = [summary.logs, summary.metrics].some((s) => s !== undefined && s.failed + s.unsent > 0);
+  return summary.spansFailed > 0 || summary.spansUnsent > 0 || lost ? 1 : 0;
+}
+
+/** The first SIGINT/SIGTERM stops generating and flushes what was generated; a second exits at once. */
+function stopOnSignals(logger: Logger, controller: AbortController): void {
+  let signals = 0;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      signals += 1;
+      if (signals > 1) process.exit(130);
+      logger.info({ signal }, "stopping: flushing what was generated");
+      controller.abort();
+    });
+  }
 }
 
 function addStatusCommand(program: Command): void {

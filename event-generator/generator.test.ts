@@ -2,7 +2,7 @@
  * End to end through the real OpenTelemetry SDK and OTLP exporters into a
  * local receiver started here (OTLP/JSON, so the test can read every span).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -15,7 +15,6 @@ import { createLogger } from "../shared/logger.ts";
 import { decodeTraceRequestProto } from "../shared/otlp/decode.ts";
 import { SIGNALS } from "../shared/otlp/signals.ts";
 import { countSpans, type OtlpAnyValue, type OtlpSpan } from "../shared/otlp/types.ts";
-import { type EventGeneratorConfig, readEventGeneratorConfig } from "./config.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
 import {
   countProtobufDataPoints,
@@ -24,25 +23,11 @@ import {
   type OtlpSink,
   startOtlpSink,
 } from "./testing/otlp-sink.ts";
+import { shortCycleConfig } from "./testing/short-cycles.ts";
 import { runGeneratorInThreads, threadSeed } from "./threads.ts";
-import type { TruthRecord } from "./truth.ts";
+import { readTruthFile, type TruthRecord } from "./truth.ts";
 
 const logger = createLogger("event-generator-test", { level: "silent", pretty: false });
-
-/** A few seconds per cycle: short phases, quicker PRE_DROP sessions so every phase has traffic. */
-function shortConfig(endpoint: string, extra: Record<string, string> = {}): EventGeneratorConfig {
-  return readEventGeneratorConfig({
-    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
-    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-    EVENT_GENERATOR_PRE_DROP_DURATION: "1200ms",
-    EVENT_GENERATOR_PRE_DROP_THINK_TIME: "120ms",
-    EVENT_GENERATOR_DROP_LIVE_DURATION: "1800ms",
-    EVENT_GENERATOR_POST_DROP_DURATION: "800ms",
-    EVENT_GENERATOR_POST_DROP_THINK_TIME: "200ms",
-    EVENT_GENERATOR_STOCK: "25",
-    ...extra,
-  });
-}
 
 interface ReceivedSpan {
   span: OtlpSpan;
@@ -76,13 +61,6 @@ function received(sink: OtlpSink): ReceivedSpan[] {
   return out;
 }
 
-function readTruth(file: string): TruthRecord[] {
-  return readFileSync(file, "utf8")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as TruthRecord);
-}
-
 const isError = (span: OtlpSpan) => span.status?.code === 2 || span.status?.code === "STATUS_CODE_ERROR";
 
 describe("a short seeded run into a local OTLP/JSON receiver", () => {
@@ -97,14 +75,14 @@ describe("a short seeded run into a local OTLP/JSON receiver", () => {
     dir = mkdtempSync(path.join(tmpdir(), "event-generator-"));
     sink = await startOtlpSink({ keepJson: true });
     summary = await runGenerator({
-      config: shortConfig(sink.endpoint),
+      config: shortCycleConfig(sink.endpoint),
       seed: 4242,
       logger,
       cycles: 1,
       truthPath: path.join(dir, "truth.jsonl"),
     });
     spans = received(sink);
-    truth = readTruth(path.join(dir, "truth.jsonl"));
+    truth = readTruthFile(path.join(dir, "truth.jsonl"));
     for (const item of spans) {
       const list = byTrace.get(item.span.traceId!) ?? [];
       list.push(item);
@@ -347,7 +325,7 @@ describe("determinism, protocols and failure handling", () => {
     };
     try {
       await runGenerator({
-        config: shortConfig("http://127.0.0.1:1", { EVENT_GENERATOR_SIGNALS: "traces" }),
+        config: shortCycleConfig("http://127.0.0.1:1", { EVENT_GENERATOR_SIGNALS: "traces" }),
         seed,
         logger,
         cycles: 1,
@@ -355,7 +333,7 @@ describe("determinism, protocols and failure handling", () => {
         exporter: memory,
         truthPath: path.join(dir, "truth.jsonl"),
       });
-      const seqOf = new Map(readTruth(path.join(dir, "truth.jsonl")).map((r) => [r.trace_id, r.seq]));
+      const seqOf = new Map(readTruthFile(path.join(dir, "truth.jsonl")).map((r) => [r.trace_id, r.seq]));
       const traces = new Map<string, string[]>();
       for (const span of finished) {
         const traceId = span.spanContext().traceId;
@@ -393,7 +371,7 @@ describe("determinism, protocols and failure handling", () => {
   it("sends OTLP/HTTP protobuf that a receiver counts span for span", async () => {
     const sink = await startOtlpSink();
     try {
-      const config = shortConfig(sink.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" });
+      const config = shortCycleConfig(sink.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" });
       const summary = await runGenerator({ config, seed: 5, logger, cycles: 1, bench: true });
       expect(summary.spansCreated).toBeGreaterThan(500);
       expect(sink.spans).toBe(summary.spansCreated);
@@ -447,7 +425,7 @@ describe("determinism, protocols and failure handling", () => {
       ),
     );
     try {
-      const config = shortConfig(`http://127.0.0.1:${port}`, { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" });
+      const config = shortCycleConfig(`http://127.0.0.1:${port}`, { OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" });
       expect(config.otlp.url).toBe(`http://127.0.0.1:${port}`);
       const summary = await runGenerator({ config, seed: 12, logger, cycles: 1, bench: true });
       expect(summary.spansCreated).toBeGreaterThan(500);
@@ -465,7 +443,7 @@ describe("determinism, protocols and failure handling", () => {
   it("splits bench mode over worker threads of one process, every span delivered", async () => {
     const sink = await startOtlpSink();
     try {
-      const config = shortConfig(sink.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" });
+      const config = shortCycleConfig(sink.endpoint, { OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" });
       const single = await runGenerator({ config, seed: 21, logger, cycles: 1, bench: true });
       const before = sink.spans;
       const threaded = await runGeneratorInThreads({ config, seed: 21, threads: 2, logger, cycles: 1 });
@@ -484,7 +462,7 @@ describe("determinism, protocols and failure handling", () => {
     const sink = await startOtlpSink({ failFirst: 2 });
     try {
       const summary = await runGenerator({
-        config: shortConfig(sink.endpoint),
+        config: shortCycleConfig(sink.endpoint),
         seed: 6,
         logger,
         cycles: 1,
@@ -505,7 +483,7 @@ describe("determinism, protocols and failure handling", () => {
         server.close(() => resolve(port));
       });
     });
-    const config = shortConfig(`http://127.0.0.1:${port}`, {
+    const config = shortCycleConfig(`http://127.0.0.1:${port}`, {
       OTEL_EXPORTER_OTLP_TIMEOUT: "600",
       EVENT_GENERATOR_DROP_LIVE_DURATION: "400ms",
     });

@@ -13,8 +13,10 @@
  * a final collection at shutdown sends the last interval.
  */
 import type {
+  BatchObservableResult,
   Counter,
   Histogram,
+  Meter,
   ObservableGauge,
   ObservableUpDownCounter,
   Attributes as OtelAttributes,
@@ -66,6 +68,61 @@ const emptyWindow = (pools: Iterable<string>): ReplicaWindow => ({
   consumerLagMs: 0,
 });
 
+interface RuntimeGauges {
+  cpu: ObservableGauge;
+  memory: ObservableGauge;
+  connections: ObservableGauge;
+  connectionsMax: ObservableGauge;
+  pending: ObservableGauge;
+  active: ObservableUpDownCounter;
+  /** Only on services with a cache. */
+  hitRatio?: ObservableGauge;
+  /** Only on the Kafka consumer. */
+  lag?: ObservableGauge;
+}
+
+function createRuntimeGauges(meter: Meter, usesCache: boolean, consumesKafka: boolean): RuntimeGauges {
+  const gauge = (name: string, unit: string, description: string) =>
+    meter.createObservableGauge(name, { unit, description });
+  return {
+    cpu: gauge("process.cpu.utilization", "1", "CPU used by the process, as a share of its CPU limit."),
+    memory: gauge("process.memory.usage", "By", "Resident memory of the process."),
+    connections: gauge(
+      "db.client.connection.count",
+      "{connection}",
+      "Connections of the pool by state (used, idle).",
+    ),
+    connectionsMax: gauge(
+      "db.client.connection.max",
+      "{connection}",
+      "The pool's maximum number of connections.",
+    ),
+    pending: gauge(
+      "db.client.connection.pending_requests",
+      "{request}",
+      "Requests waiting for a connection from the pool.",
+    ),
+    active: meter.createObservableUpDownCounter("http.server.active_requests", {
+      unit: "{request}",
+      description: "Requests being handled.",
+    }),
+    ...(usesCache && {
+      hitRatio: gauge(
+        "cache.hit_ratio",
+        "1",
+        "Share of cache lookups that found the key, over the last interval.",
+      ),
+    }),
+    ...(consumesKafka && {
+      lag: gauge(
+        "messaging.kafka.consumer.lag",
+        "{message}",
+        "Messages of the topic not yet processed by the consumer group.",
+      ),
+    }),
+  };
+}
+
 class ReplicaMetrics {
   readonly provider: MeterProvider;
   readonly reader = new CollectingReader();
@@ -88,115 +145,81 @@ class ReplicaMetrics {
   ) {
     this.provider = new MeterProvider({ resource, readers: [this.reader] });
     const meter = this.provider.getMeter(SERVICES[service].name, SERVICES[service].version);
-    this.serverDuration = meter.createHistogram("http.server.request.duration", {
-      unit: "s",
-      description: "Duration of HTTP server requests.",
-      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-    });
+    const histogram = (name: string, unit: string, description: string, buckets: number[]) =>
+      meter.createHistogram(name, { unit, description, advice: { explicitBucketBoundaries: buckets } });
+    this.serverDuration = histogram(
+      "http.server.request.duration",
+      "s",
+      "Duration of HTTP server requests.",
+      SECONDS_BUCKETS,
+    );
     this.serverRequests = meter.createCounter("http.server.request.count", {
       unit: "{request}",
       description: "HTTP server requests handled.",
     });
-    this.rpcDuration = meter.createHistogram("rpc.server.duration", {
-      unit: "ms",
-      description: "Duration of inbound gRPC calls.",
-      advice: { explicitBucketBoundaries: MS_BUCKETS },
-    });
-    this.clientDuration = meter.createHistogram("http.client.request.duration", {
-      unit: "s",
-      description: "Duration of outbound HTTP requests.",
-      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-    });
-    this.dbDuration = meter.createHistogram("db.client.operation.duration", {
-      unit: "s",
-      description: "Duration of database client operations.",
-      advice: { explicitBucketBoundaries: SECONDS_BUCKETS },
-    });
+    this.rpcDuration = histogram("rpc.server.duration", "ms", "Duration of inbound gRPC calls.", MS_BUCKETS);
+    this.clientDuration = histogram(
+      "http.client.request.duration",
+      "s",
+      "Duration of outbound HTTP requests.",
+      SECONDS_BUCKETS,
+    );
+    this.dbDuration = histogram(
+      "db.client.operation.duration",
+      "s",
+      "Duration of database client operations.",
+      SECONDS_BUCKETS,
+    );
     this.baseMemory = (140 + prng.int(0, 220)) * 1024 * 1024;
     this.usesCache = ["gateway", "auth", "feed", "catalog", "inventory", "draw"].includes(service);
     this.consumesKafka = service === "notification";
-    const gauges: Record<string, ObservableGauge | ObservableUpDownCounter> = {
-      cpu: meter.createObservableGauge("process.cpu.utilization", {
-        unit: "1",
-        description: "CPU used by the process, as a share of its CPU limit.",
-      }),
-      memory: meter.createObservableGauge("process.memory.usage", {
-        unit: "By",
-        description: "Resident memory of the process.",
-      }),
-      connections: meter.createObservableGauge("db.client.connection.count", {
-        unit: "{connection}",
-        description: "Connections of the pool by state (used, idle).",
-      }),
-      connectionsMax: meter.createObservableGauge("db.client.connection.max", {
-        unit: "{connection}",
-        description: "The pool's maximum number of connections.",
-      }),
-      pending: meter.createObservableGauge("db.client.connection.pending_requests", {
-        unit: "{request}",
-        description: "Requests waiting for a connection from the pool.",
-      }),
-      active: meter.createObservableUpDownCounter("http.server.active_requests", {
-        unit: "{request}",
-        description: "Requests being handled.",
-      }),
-    };
-    if (this.usesCache) {
-      gauges.hitRatio = meter.createObservableGauge("cache.hit_ratio", {
-        unit: "1",
-        description: "Share of cache lookups that found the key, over the last interval.",
+    const gauges = createRuntimeGauges(meter, this.usesCache, this.consumesKafka);
+    meter.addBatchObservableCallback((result) => this.observeWindow(result, gauges), Object.values(gauges));
+  }
+
+  /** The runtime gauges from what the replica did since the last collection; then a new window starts. */
+  private observeWindow(result: BatchObservableResult, gauges: RuntimeGauges): void {
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - this.windowStart) / 1000);
+    const w = this.window;
+    // Little's law: mean concurrency = busy time / elapsed time.
+    const concurrency = (w.serverBusyMs / 1000 / seconds) * CROWD_FACTOR;
+    result.observe(gauges.cpu, Math.min(0.98, 0.04 + 0.09 * concurrency + this.prng.uniform(0, 0.02)));
+    this.heapDrift = this.heapDrift > 96 ? 0 : this.heapDrift + this.prng.uniform(0.5, 3);
+    result.observe(
+      gauges.memory,
+      Math.round(this.baseMemory + (this.heapDrift + 1.5 * concurrency) * 1024 * 1024),
+    );
+    result.observe(gauges.active, Math.round(concurrency));
+    for (const [pool, p] of w.pools) {
+      const attrs = { "db.client.connection.pool.name": pool };
+      // A pool only makes a request wait when every connection is out.
+      const used =
+        p.waitMs > 0 || p.timeouts > 0
+          ? DB_POOL_MAX
+          : Math.min(DB_POOL_MAX, Math.ceil((p.busyMs / 1000 / seconds) * CROWD_FACTOR));
+      const waiting = p.waitMs > 0 ? Math.max(1, Math.round((p.waitMs / 1000 / seconds) * CROWD_FACTOR)) : 0;
+      result.observe(gauges.connections, used, { ...attrs, "db.client.connection.state": "used" });
+      result.observe(gauges.connections, Math.max(0, Math.max(DB_POOL_MIN, used) - used), {
+        ...attrs,
+        "db.client.connection.state": "idle",
+      });
+      result.observe(gauges.connectionsMax, DB_POOL_MAX, attrs);
+      result.observe(gauges.pending, waiting, attrs);
+    }
+    if (gauges.hitRatio && w.cacheGets > 0) {
+      result.observe(gauges.hitRatio, (w.cacheGets - w.cacheMisses) / w.cacheGets, {
+        "db.system.name": "redis",
       });
     }
-    if (this.consumesKafka) {
-      gauges.lag = meter.createObservableGauge("messaging.kafka.consumer.lag", {
-        unit: "{message}",
-        description: "Messages of the topic not yet processed by the consumer group.",
+    if (gauges.lag) {
+      result.observe(gauges.lag, Math.round((w.consumerLagMs / 1000 / seconds) * CROWD_FACTOR), {
+        "messaging.destination.name": "order.created",
+        "messaging.consumer.group.name": SERVICES[this.service].name,
       });
     }
-    meter.addBatchObservableCallback((result) => {
-      const now = Date.now();
-      const seconds = Math.max(0.001, (now - this.windowStart) / 1000);
-      const w = this.window;
-      // Little's law: mean concurrency = busy time / elapsed time.
-      const concurrency = (w.serverBusyMs / 1000 / seconds) * CROWD_FACTOR;
-      result.observe(gauges.cpu!, Math.min(0.98, 0.04 + 0.09 * concurrency + this.prng.uniform(0, 0.02)));
-      this.heapDrift = this.heapDrift > 96 ? 0 : this.heapDrift + this.prng.uniform(0.5, 3);
-      result.observe(
-        gauges.memory!,
-        Math.round(this.baseMemory + (this.heapDrift + 1.5 * concurrency) * 1024 * 1024),
-      );
-      result.observe(gauges.active!, Math.round(concurrency));
-      for (const [pool, p] of w.pools) {
-        const attrs = { "db.client.connection.pool.name": pool };
-        // A pool only makes a request wait when every connection is out.
-        const used =
-          p.waitMs > 0 || p.timeouts > 0
-            ? DB_POOL_MAX
-            : Math.min(DB_POOL_MAX, Math.ceil((p.busyMs / 1000 / seconds) * CROWD_FACTOR));
-        const waiting =
-          p.waitMs > 0 ? Math.max(1, Math.round((p.waitMs / 1000 / seconds) * CROWD_FACTOR)) : 0;
-        result.observe(gauges.connections!, used, { ...attrs, "db.client.connection.state": "used" });
-        result.observe(gauges.connections!, Math.max(0, Math.max(DB_POOL_MIN, used) - used), {
-          ...attrs,
-          "db.client.connection.state": "idle",
-        });
-        result.observe(gauges.connectionsMax!, DB_POOL_MAX, attrs);
-        result.observe(gauges.pending!, waiting, attrs);
-      }
-      if (gauges.hitRatio && w.cacheGets > 0) {
-        result.observe(gauges.hitRatio, (w.cacheGets - w.cacheMisses) / w.cacheGets, {
-          "db.system.name": "redis",
-        });
-      }
-      if (gauges.lag) {
-        result.observe(gauges.lag, Math.round((w.consumerLagMs / 1000 / seconds) * CROWD_FACTOR), {
-          "messaging.destination.name": "order.created",
-          "messaging.consumer.group.name": SERVICES[service].name,
-        });
-      }
-      this.window = emptyWindow(w.pools.keys());
-      this.windowStart = now;
-    }, Object.values(gauges));
+    this.window = emptyWindow(w.pools.keys());
+    this.windowStart = now;
   }
 
   pool(name: string): PoolWindow {

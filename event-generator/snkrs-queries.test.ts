@@ -13,12 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { otelTracesColumnList, serializeRowCompact, traceRequestRows } from "../s3-loader/to-rows.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { createLogger } from "../shared/logger.ts";
-import { parseNamedQueries } from "../testing/named-sql-queries.ts";
+import { parseNamedQueries, type QueryResults, runNamedQueries } from "../testing/named-sql-queries.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { readEventGeneratorConfig } from "./config.ts";
 import { type RunSummary, runGenerator } from "./runner.ts";
 import { startOtlpSink } from "./testing/otlp-sink.ts";
-import type { TruthRecord } from "./truth.ts";
+import { readTruthFile, type TruthRecord } from "./truth.ts";
 
 const QUERIES_FILE = fileURLToPath(new URL("./snkrs_queries.sql", import.meta.url));
 
@@ -28,7 +28,7 @@ describe("snkrs_queries.sql on a generated drop", () => {
   let dir: string;
   let truth: TruthRecord[];
   let summary: RunSummary;
-  const results = new Map<string, Record<string, unknown>[]>();
+  let results: QueryResults = new Map();
   const queries = parseNamedQueries(readFileSync(QUERIES_FILE, "utf8"));
 
   beforeAll(async () => {
@@ -60,10 +60,7 @@ describe("snkrs_queries.sql on a generated drop", () => {
     } finally {
       await sink.close();
     }
-    truth = readFileSync(path.join(dir, "truth.jsonl"), "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as TruthRecord);
+    truth = readTruthFile(path.join(dir, "truth.jsonl"));
     const lines: string[] = [];
     for (const request of sink.requests)
       for (const row of traceRequestRows(request)) lines.push(serializeRowCompact(row));
@@ -71,10 +68,7 @@ describe("snkrs_queries.sql on a generated drop", () => {
     await client.command({
       query: `INSERT INTO otel_traces (${otelTracesColumnList()}) FORMAT JSONCompactEachRow\n${lines.join("\n")}`,
     });
-    for (const query of queries) {
-      const result = await client.query({ query: query.sql, format: "JSONEachRow" });
-      results.set(query.name, await result.json());
-    }
+    results = await runNamedQueries(client, queries);
   });
 
   afterAll(async () => {

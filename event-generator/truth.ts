@@ -4,7 +4,7 @@
  * live only here, never in the telemetry.
  */
 import { once } from "node:events";
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, readFileSync, type WriteStream } from "node:fs";
 import { SERVICES } from "./catalog.ts";
 import type { FaultType } from "./faults.ts";
 import type { IncidentRecord } from "./incident.ts";
@@ -56,6 +56,14 @@ export function truthRecord(plan: TracePlan, emitted: EmittedTrace, traceStartEp
     })),
     error_spans: plan.spans.filter((span) => span.error).map((span) => describe(span.index)),
   };
+}
+
+/** A truth file read back, one record a line (a run without --incident writes trace lines only). */
+export function readTruthFile(file: string): TruthRecord[] {
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as TruthRecord);
 }
 
 /** Appends truth lines to a file, honouring the stream's backpressure. */

@@ -1,3 +1,4 @@
+import type { ClickHouseClient } from "@clickhouse/client";
 import { Command } from "commander";
 import { readCollectorConfig } from "../collector/config.ts";
 import type { PersistedCounters, PersistedSignalCounters } from "../collector/stats.ts";
@@ -20,141 +21,164 @@ const program = new Command("pipeline-report")
   .action(async (flags: { json?: boolean }) => {
     const config = readClickHouseConfig();
     const client = createClickHouseClient(config);
-    const rows = async <T>(query: string): Promise<T[]> =>
-      (await client.query({ query, query_params: { db: config.database }, format: "JSONEachRow" })).json<T>();
     try {
-      const tables = await rows<{ table: string; rows: string; bytes: string }>(`
-        SELECT t.name AS table, toString(ifNull(p.rows, 0)) AS rows, toString(ifNull(p.bytes, 0)) AS bytes
-        FROM system.tables AS t
-        LEFT JOIN (SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
-                   WHERE active AND database = {db:String} GROUP BY table) AS p ON p.table = t.name
-        WHERE t.database = {db:String} AND t.engine NOT IN ('MaterializedView', 'View')
-        ORDER BY t.name`);
-      const names = new Set(tables.map((t) => t.table));
-      const [traces] = names.has("otel_traces")
-        ? await rows<Record<string, string>>(`
-          SELECT count() AS spans,
-                 countIf(Timestamp > now64() - INTERVAL 60 SECOND AND Timestamp <= now64()) AS spans_last_minute,
-                 toString(maxIf(Timestamp, Timestamp <= now64(9))) AS newest_span,
-                 if(countIf(Timestamp <= now64(9)) = 0, NULL,
-                    round(dateDiff('millisecond', maxIf(Timestamp, Timestamp <= now64(9)), now64(3)) / 1000, 1)) AS newest_span_age_s,
-                 countIf(Timestamp > now64(9)) AS future_spans,
-                 if(countIf(Timestamp > now64(9)) = 0, NULL,
-                    round(dateDiff('millisecond', now64(3), max(Timestamp)) / 1000, 1)) AS furthest_future_s
-          FROM {db:Identifier}.otel_traces`)
-        : [];
-      // Logs and metric data points loaded, with the rate of the last minute (by event time).
-      const metricTables = [
-        "otel_metrics_gauge",
-        "otel_metrics_sum",
-        "otel_metrics_histogram",
-        "otel_metrics_exponential_histogram",
-        "otel_metrics_summary",
-      ].filter((table) => names.has(table));
-      const [logs] = names.has("otel_logs")
-        ? await rows<Record<string, string>>(`
-          SELECT count() AS records, countIf(Timestamp > now64() - INTERVAL 60 SECOND) AS records_last_minute,
-                 if(count() = 0, NULL, round(dateDiff('millisecond', max(Timestamp), now64(3)) / 1000, 1)) AS newest_age_s
-          FROM {db:Identifier}.otel_logs`)
-        : [];
-      const [metrics] =
-        metricTables.length > 0
-          ? await rows<Record<string, string>>(`
-          SELECT count() AS points, countIf(TimeUnix > now() - INTERVAL 60 SECOND) AS points_last_minute,
-                 if(count() = 0, NULL, dateDiff('second', max(TimeUnix), now())) AS newest_age_s
-          FROM (${metricTables.map((table) => `SELECT TimeUnix FROM {db:Identifier}.${table}`).join(" UNION ALL ")})`)
-          : [];
-      // The loader's own summary (objects by state, watermark, lag), not a second copy of its queries.
-      const s3 = readS3Config();
-      const loader = names.has("loader_files")
-        ? await new Ledger(client, config.database, s3.bucket, s3.prefix).status()
-        : undefined;
-      const [enriched] = names.has("otel_traces_enriched")
-        ? await rows<Record<string, string>>(`
-          SELECT count() AS spans,
-                 countIf(EnrichedAt > now64(3) - INTERVAL 60 SECOND) AS spans_last_minute,
-                 if(count() = 0, NULL, round(dateDiff('millisecond', max(EnrichedAt), now64(3)) / 1000, 1)) AS newest_embedding_age_s,
-                 uniqExact(TextHash) AS distinct_texts
-          FROM {db:Identifier}.otel_traces_enriched`)
-        : [];
-      const collector = await collectorCounters();
-      const report = {
-        database: config.database,
-        tables,
-        traces,
-        collector,
-        logs,
-        metrics,
-        loader,
-        enriched,
-        enrichedCoverage:
-          traces && enriched && Number(traces.spans) > 0
-            ? Number(enriched.spans) / Number(traces.spans)
-            : null,
-      };
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        return;
-      }
-      const out: string[] = [
-        `database ${config.database}`,
-        "",
-        "TABLE                          ROWS        DISK",
-      ];
-      for (const t of tables) {
-        out.push(
-          `${terminalSafe(t.table).padEnd(30)} ${t.rows.padStart(10)}  ${(Number(t.bytes) / 1e6).toFixed(1).padStart(8)} MB`,
-        );
-      }
-      out.push("", collectorLine(collector));
-      if (traces) {
-        out.push(
-          `loaded spans      ${traces.spans} (${(Number(traces.spans_last_minute) / 60).toFixed(0)}/s over the last minute), newest span ${traces.newest_span_age_s ?? "-"} s old`,
-        );
-        if (Number(traces.future_spans) > 0)
-          out.push(
-            `                  ${traces.future_spans} span(s) dated in the future (furthest ${traces.furthest_future_s} s ahead)`,
-          );
-      }
-      if (logs) {
-        out.push(
-          `loaded log records ${logs.records} (${(Number(logs.records_last_minute) / 60).toFixed(0)}/s over the last minute), newest ${logs.newest_age_s ?? "-"} s old`,
-        );
-      }
-      if (metrics) {
-        out.push(
-          `loaded data points ${metrics.points} (${(Number(metrics.points_last_minute) / 60).toFixed(0)}/s over the last minute), newest ${metrics.newest_age_s ?? "-"} s old`,
-        );
-      }
-      for (const s of loader?.bySignal ?? []) {
-        out.push(
-          `loader objects    ${terminalSafe(s.signal)} ${terminalSafe(s.state)}: ${s.objects} objects, ${s.rows} rows, refused ${s.refusedOld} old / ${s.refusedFuture} future`,
-        );
-      }
-      if (loader) {
-        out.push(
-          `loader rows       ${loader.byState.find((s) => s.state === "loaded")?.rows ?? 0} loaded, refused: ${loader.rowsRefused.olderThanRetention} older than the retention window, ${loader.rowsRefused.tooFarInFuture} too far in the future`,
-        );
-        out.push(
-          `loader found      ${loader.late} late, ${loader.outsideLayout} outside the partition layout, ${loader.unreadable} unreadable (failed or quarantined)`,
-        );
-      }
-      if (loader?.recentLag) {
-        const lag = loader.recentLag;
-        out.push(
-          `loader lag        object written -> loaded, last 5 min: p50 ${lag.p50.toFixed(3)} s, p95 ${lag.p95.toFixed(3)} s, max ${lag.max.toFixed(3)} s (${lag.loads} objects)`,
-        );
-      }
-      if (enriched) {
-        out.push(
-          `enriched spans    ${enriched.spans} (${(Number(enriched.spans_last_minute) / 60).toFixed(0)}/s), coverage ${report.enrichedCoverage === null ? "-" : `${(report.enrichedCoverage * 100).toFixed(1)}%`}, ${enriched.distinct_texts} distinct texts, newest ${enriched.newest_embedding_age_s ?? "-"} s old`,
-        );
-      }
-      process.stdout.write(`${out.join("\n")}\n`);
+      const report = await pipelineReport(client, config.database);
+      process.stdout.write(
+        flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${reportLines(report).join("\n")}\n`,
+      );
     } finally {
       await client.close();
     }
   });
+
+type Row = Record<string, string>;
+type TableRow = { table: string; rows: string; bytes: string };
+type PipelineReport = Awaited<ReturnType<typeof pipelineReport>>;
+
+const metricTableNames = [
+  "otel_metrics_gauge",
+  "otel_metrics_sum",
+  "otel_metrics_histogram",
+  "otel_metrics_exponential_histogram",
+  "otel_metrics_summary",
+];
+
+/** Every figure of the report, each query only where its table exists. */
+async function pipelineReport(client: ClickHouseClient, database: string) {
+  const rows = async <T>(query: string): Promise<T[]> =>
+    (await client.query({ query, query_params: { db: database }, format: "JSONEachRow" })).json<T>();
+  const tables = await rows<TableRow>(`
+    SELECT t.name AS table, toString(ifNull(p.rows, 0)) AS rows, toString(ifNull(p.bytes, 0)) AS bytes
+    FROM system.tables AS t
+    LEFT JOIN (SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts
+               WHERE active AND database = {db:String} GROUP BY table) AS p ON p.table = t.name
+    WHERE t.database = {db:String} AND t.engine NOT IN ('MaterializedView', 'View')
+    ORDER BY t.name`);
+  const names = new Set(tables.map((t) => t.table));
+  const firstRowIf = async (present: boolean, query: string): Promise<Row | undefined> =>
+    present ? (await rows<Row>(query))[0] : undefined;
+  const traces = await firstRowIf(
+    names.has("otel_traces"),
+    `
+    SELECT count() AS spans,
+           countIf(Timestamp > now64() - INTERVAL 60 SECOND AND Timestamp <= now64()) AS spans_last_minute,
+           toString(maxIf(Timestamp, Timestamp <= now64(9))) AS newest_span,
+           if(countIf(Timestamp <= now64(9)) = 0, NULL,
+              round(dateDiff('millisecond', maxIf(Timestamp, Timestamp <= now64(9)), now64(3)) / 1000, 1)) AS newest_span_age_s,
+           countIf(Timestamp > now64(9)) AS future_spans,
+           if(countIf(Timestamp > now64(9)) = 0, NULL,
+              round(dateDiff('millisecond', now64(3), max(Timestamp)) / 1000, 1)) AS furthest_future_s
+    FROM {db:Identifier}.otel_traces`,
+  );
+  // Logs and metric data points loaded, with the rate of the last minute (by event time).
+  const logs = await firstRowIf(
+    names.has("otel_logs"),
+    `
+    SELECT count() AS records, countIf(Timestamp > now64() - INTERVAL 60 SECOND) AS records_last_minute,
+           if(count() = 0, NULL, round(dateDiff('millisecond', max(Timestamp), now64(3)) / 1000, 1)) AS newest_age_s
+    FROM {db:Identifier}.otel_logs`,
+  );
+  const metricTables = metricTableNames.filter((table) => names.has(table));
+  const metrics = await firstRowIf(
+    metricTables.length > 0,
+    `
+    SELECT count() AS points, countIf(TimeUnix > now() - INTERVAL 60 SECOND) AS points_last_minute,
+           if(count() = 0, NULL, dateDiff('second', max(TimeUnix), now())) AS newest_age_s
+    FROM (${metricTables.map((table) => `SELECT TimeUnix FROM {db:Identifier}.${table}`).join(" UNION ALL ")})`,
+  );
+  // The loader's own summary (objects by state, watermark, lag), not a second copy of its queries.
+  const s3 = readS3Config();
+  const loader = names.has("loader_files")
+    ? await new Ledger(client, database, s3.bucket, s3.prefix).status()
+    : undefined;
+  const enriched = await firstRowIf(
+    names.has("otel_traces_enriched"),
+    `
+    SELECT count() AS spans,
+           countIf(EnrichedAt > now64(3) - INTERVAL 60 SECOND) AS spans_last_minute,
+           if(count() = 0, NULL, round(dateDiff('millisecond', max(EnrichedAt), now64(3)) / 1000, 1)) AS newest_embedding_age_s,
+           uniqExact(TextHash) AS distinct_texts
+    FROM {db:Identifier}.otel_traces_enriched`,
+  );
+  const collector = await collectorCounters();
+  return {
+    database,
+    tables,
+    traces,
+    collector,
+    logs,
+    metrics,
+    loader,
+    enriched,
+    enrichedCoverage:
+      traces && enriched && Number(traces.spans) > 0 ? Number(enriched.spans) / Number(traces.spans) : null,
+  };
+}
+
+const perSecond = (lastMinute: string | undefined): string => (Number(lastMinute) / 60).toFixed(0);
+
+/** The report as a table for the terminal; every name read from the data is made terminal-safe. */
+function reportLines(report: PipelineReport): string[] {
+  const { tables, traces, logs, metrics, enriched } = report;
+  const out: string[] = [
+    `database ${report.database}`,
+    "",
+    "TABLE                          ROWS        DISK",
+  ];
+  for (const t of tables) {
+    out.push(
+      `${terminalSafe(t.table).padEnd(30)} ${t.rows.padStart(10)}  ${(Number(t.bytes) / 1e6).toFixed(1).padStart(8)} MB`,
+    );
+  }
+  out.push("", collectorLine(report.collector));
+  if (traces) {
+    out.push(
+      `loaded spans      ${traces.spans} (${perSecond(traces.spans_last_minute)}/s over the last minute), newest span ${traces.newest_span_age_s ?? "-"} s old`,
+    );
+    if (Number(traces.future_spans) > 0)
+      out.push(
+        `                  ${traces.future_spans} span(s) dated in the future (furthest ${traces.furthest_future_s} s ahead)`,
+      );
+  }
+  if (logs) {
+    out.push(
+      `loaded log records ${logs.records} (${perSecond(logs.records_last_minute)}/s over the last minute), newest ${logs.newest_age_s ?? "-"} s old`,
+    );
+  }
+  if (metrics) {
+    out.push(
+      `loaded data points ${metrics.points} (${perSecond(metrics.points_last_minute)}/s over the last minute), newest ${metrics.newest_age_s ?? "-"} s old`,
+    );
+  }
+  out.push(...loaderLines(report.loader));
+  if (enriched) {
+    const coverage =
+      report.enrichedCoverage === null ? "-" : `${(report.enrichedCoverage * 100).toFixed(1)}%`;
+    out.push(
+      `enriched spans    ${enriched.spans} (${perSecond(enriched.spans_last_minute)}/s), coverage ${coverage}, ${enriched.distinct_texts} distinct texts, newest ${enriched.newest_embedding_age_s ?? "-"} s old`,
+    );
+  }
+  return out;
+}
+
+function loaderLines(loader: PipelineReport["loader"]): string[] {
+  if (!loader) return [];
+  const out = loader.bySignal.map(
+    (s) =>
+      `loader objects    ${terminalSafe(s.signal)} ${terminalSafe(s.state)}: ${s.objects} objects, ${s.rows} rows, refused ${s.refusedOld} old / ${s.refusedFuture} future`,
+  );
+  out.push(
+    `loader rows       ${loader.byState.find((s) => s.state === "loaded")?.rows ?? 0} loaded, refused: ${loader.rowsRefused.olderThanRetention} older than the retention window, ${loader.rowsRefused.tooFarInFuture} too far in the future`,
+    `loader found      ${loader.late} late, ${loader.outsideLayout} outside the partition layout, ${loader.unreadable} unreadable (failed or quarantined)`,
+  );
+  if (loader.recentLag) {
+    const lag = loader.recentLag;
+    out.push(
+      `loader lag        object written -> loaded, last 5 min: p50 ${lag.p50.toFixed(3)} s, p95 ${lag.p95.toFixed(3)} s, max ${lag.max.toFixed(3)} s (${lag.loads} objects)`,
+    );
+  }
+  return out;
+}
 
 /** The running collector's counters (since its first start), or undefined when it cannot be reached. */
 async function collectorCounters(): Promise<PersistedCounters | undefined> {

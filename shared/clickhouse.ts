@@ -135,3 +135,19 @@ export function createClickHouseClient(
   });
   return namingUnreachable(client, config.url);
 }
+
+/** Whether `database.table` exists: tables of a later pipeline (logs, metrics) may not be there yet. */
+export async function tableExists(
+  client: ClickHouseClient,
+  database: string,
+  table: string,
+): Promise<boolean> {
+  const result = await client.query({
+    query:
+      "SELECT count() AS n FROM system.tables WHERE database = {database:String} AND name = {table:String}",
+    query_params: { database, table },
+    format: "JSONEachRow",
+  });
+  const [row] = await result.json<{ n: string }>();
+  return Number(row?.n ?? 0) > 0;
+}

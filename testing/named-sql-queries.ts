@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { ClickHouseClient } from "@clickhouse/client";
 
 /** otel_queries.sql at the repository root. */
 export const OTEL_QUERIES_FILE = fileURLToPath(new URL("../otel_queries.sql", import.meta.url));
@@ -49,4 +50,19 @@ export function parseNamedQueries(text: string): NamedQuery[] {
 
 export function loadOtelQueries(file: string = OTEL_QUERIES_FILE): NamedQuery[] {
   return parseNamedQueries(readFileSync(file, "utf8"));
+}
+
+export type QueryResults = Map<string, Record<string, unknown>[]>;
+
+/** Every query's rows, by its name; one query after the other. */
+export async function runNamedQueries(
+  client: ClickHouseClient,
+  queries: NamedQuery[],
+): Promise<QueryResults> {
+  const results: QueryResults = new Map();
+  for (const query of queries) {
+    const result = await client.query({ query: query.sql, format: "JSONEachRow" });
+    results.set(query.name, await result.json());
+  }
+  return results;
 }

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { ClickHouseClient } from "@clickhouse/client";
 import { Command, InvalidArgumentError } from "commander";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
@@ -141,68 +142,82 @@ export function evalRcaProgram(): Command {
     })
     .option("--keep", "with --snkrs: keep the private stack's data dir")
     .action(async (flags: EvalFlags) => {
-      if (flags.snkrs) {
-        const results = await runSnkrsEval({
-          seed: flags.seed,
-          portBase: flags.portBase,
-          workers: flags.workers,
-          spacingMs: flags.spacing * 60_000,
-          ...(flags.rate === undefined ? {} : { rate: flags.rate }),
-          keep: flags.keep ?? false,
-        });
-        process.stdout.write(`${snkrsTable(results, flags.verbose ?? false)}\n`);
-        return;
-      }
-      const datasetDir = path.resolve(flags.dataset);
-      const days = flags.days ? flags.days.split(",") : await datasetDays(datasetDir);
-      const config = readClickHouseConfig();
-      const client = createClickHouseClient(config, { application: "eval-rca" });
-      try {
-        let first = await firstReplayedSpanMs(client, config.database);
-        if (first === undefined) {
-          process.stderr.write("no replay stored: replaying the dataset into the running stack\n");
-          const replay = fileURLToPath(new URL("../replay/cli.ts", import.meta.url));
-          const run = spawnSync(process.execPath, ["--import", "tsx", replay, "--dataset", datasetDir], {
-            stdio: "inherit",
-          });
-          if (run.status !== 0) throw new Error("the replay failed (see above)");
-          first = await firstReplayedSpanMs(client, config.database);
-          if (first === undefined) throw new Error("the replay stored no spans");
-        }
-        const allDays = await datasetDays(datasetDir);
-        const allFaults = (await Promise.all(allDays.map((day) => readFaults(datasetDir, day)))).flat();
-        const faults = allFaults.filter((f) => days.includes(f.day));
-        const earliest = Math.min(...allFaults.map((f) => f.injectMs));
-        // Replays shift by whole days; the first stored span lies minutes before the first fault.
-        const offsetMs = Math.round((first - earliest) / DAY_MS) * DAY_MS;
-        process.stderr.write(
-          `replay offset: ${offsetMs / DAY_MS} days; ranking ${faults.length} faults x ${SIGNAL_SETS.length} signal sets\n`,
-        );
-        const results = await scoreFaults(
-          client,
-          faults,
-          offsetMs,
-          (r) => {
-            if (flags.verbose)
-              process.stdout.write(
-                `${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`,
-              );
-          },
-          flags.featuresCache,
-        );
-        const out = [accuracyTable("All days", results, faults)];
-        for (const day of days)
-          out.push(
-            accuracyTable(
-              `Day ${day}`,
-              results,
-              faults.filter((f) => f.day === day),
-            ),
-          );
-        out.push(publishedTable());
-        process.stdout.write(`${out.join("\n\n")}\n`);
-      } finally {
-        await client.close();
-      }
+      await (flags.snkrs ? evalSnkrs(flags) : evalNezha(flags));
     });
+}
+
+async function evalSnkrs(flags: EvalFlags): Promise<void> {
+  const results = await runSnkrsEval({
+    seed: flags.seed,
+    portBase: flags.portBase,
+    workers: flags.workers,
+    spacingMs: flags.spacing * 60_000,
+    ...(flags.rate === undefined ? {} : { rate: flags.rate }),
+    keep: flags.keep ?? false,
+  });
+  process.stdout.write(`${snkrsTable(results, flags.verbose ?? false)}\n`);
+}
+
+/** Scores the Nezha faults against the replay in the running stack (replaying first when none is stored). */
+async function evalNezha(flags: EvalFlags): Promise<void> {
+  const datasetDir = path.resolve(flags.dataset);
+  const days = flags.days ? flags.days.split(",") : await datasetDays(datasetDir);
+  const config = readClickHouseConfig();
+  const client = createClickHouseClient(config, { application: "eval-rca" });
+  try {
+    const first = await replayedFirstSpanMs(client, config.database, datasetDir);
+    const allDays = await datasetDays(datasetDir);
+    const allFaults = (await Promise.all(allDays.map((day) => readFaults(datasetDir, day)))).flat();
+    const faults = allFaults.filter((f) => days.includes(f.day));
+    const earliest = Math.min(...allFaults.map((f) => f.injectMs));
+    // Replays shift by whole days; the first stored span lies minutes before the first fault.
+    const offsetMs = Math.round((first - earliest) / DAY_MS) * DAY_MS;
+    process.stderr.write(
+      `replay offset: ${offsetMs / DAY_MS} days; ranking ${faults.length} faults x ${SIGNAL_SETS.length} signal sets\n`,
+    );
+    const results = await scoreFaults(
+      client,
+      faults,
+      offsetMs,
+      (r) => {
+        if (flags.verbose)
+          process.stdout.write(
+            `${r.fault.day} ${new Date(r.fault.injectMs).toISOString().slice(11, 19)} ${pad(r.fault.type, 15)} ${pad(r.fault.service, 30)} ${pad(r.signals, 24)} rank ${r.rank || "-"}  top: ${r.top.slice(0, 3).join(", ")}\n`,
+          );
+      },
+      flags.featuresCache,
+    );
+    const out = [accuracyTable("All days", results, faults)];
+    for (const day of days)
+      out.push(
+        accuracyTable(
+          `Day ${day}`,
+          results,
+          faults.filter((f) => f.day === day),
+        ),
+      );
+    out.push(publishedTable());
+    process.stdout.write(`${out.join("\n\n")}\n`);
+  } finally {
+    await client.close();
+  }
+}
+
+/** The first stored span of the replay; replays the dataset into the running stack when none is stored. */
+async function replayedFirstSpanMs(
+  client: ClickHouseClient,
+  database: string,
+  datasetDir: string,
+): Promise<number> {
+  const stored = await firstReplayedSpanMs(client, database);
+  if (stored !== undefined) return stored;
+  process.stderr.write("no replay stored: replaying the dataset into the running stack\n");
+  const replay = fileURLToPath(new URL("../replay/cli.ts", import.meta.url));
+  const run = spawnSync(process.execPath, ["--import", "tsx", replay, "--dataset", datasetDir], {
+    stdio: "inherit",
+  });
+  if (run.status !== 0) throw new Error("the replay failed (see above)");
+  const first = await firstReplayedSpanMs(client, database);
+  if (first === undefined) throw new Error("the replay stored no spans");
+  return first;
 }

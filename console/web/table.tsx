@@ -1,4 +1,5 @@
 import type { ComponentChildren } from "preact";
+import { serviceColor } from "./format.ts";
 
 export interface Column<Row> {
   key: string;
@@ -63,5 +64,15 @@ export function SortableTable<Row>(props: {
         ))}
       </tbody>
     </table>
+  );
+}
+
+/** A table cell naming a service, with its colour dot. */
+export function ServiceCell({ service }: { service: string }) {
+  return (
+    <td class="nowrap">
+      <i class="dot" style={{ background: serviceColor(service) }} />
+      {service}
+    </td>
   );
 }

@@ -1,12 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import type { ClickHouseClient } from "@clickhouse/client";
-import { readEventGeneratorConfig } from "../../event-generator/config.ts";
 import { runGenerator } from "../../event-generator/runner.ts";
 import { startOtlpSink } from "../../event-generator/testing/otlp-sink.ts";
-import type { TruthRecord } from "../../event-generator/truth.ts";
+import { shortCycleConfig } from "../../event-generator/testing/short-cycles.ts";
+import { readTruthFile, type TruthRecord } from "../../event-generator/truth.ts";
 import {
   type OtelTraceRow,
   otelTracesColumnList,
@@ -35,16 +35,7 @@ export async function generateTraffic(options: {
   try {
     const truthPath = path.join(dir, "truth.jsonl");
     await runGenerator({
-      config: readEventGeneratorConfig({
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
-        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-        EVENT_GENERATOR_PRE_DROP_DURATION: "1200ms",
-        EVENT_GENERATOR_PRE_DROP_THINK_TIME: "120ms",
-        EVENT_GENERATOR_DROP_LIVE_DURATION: "1800ms",
-        EVENT_GENERATOR_POST_DROP_DURATION: "800ms",
-        EVENT_GENERATOR_POST_DROP_THINK_TIME: "200ms",
-        EVENT_GENERATOR_STOCK: String(options.stock ?? 25),
-      }),
+      config: shortCycleConfig(sink.endpoint, { EVENT_GENERATOR_STOCK: String(options.stock ?? 25) }),
       seed: options.seed,
       logger: createLogger("event-generator", { level: "silent", pretty: false }),
       cycles: options.cycles,
@@ -52,11 +43,7 @@ export async function generateTraffic(options: {
       bench: true,
     });
     const rows = sink.requests.flatMap((request) => toRows(request));
-    const truth = readFileSync(truthPath, "utf8")
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as TruthRecord);
-    return { rows, truth };
+    return { rows, truth: readTruthFile(truthPath) };
   } finally {
     await sink.close();
     rmSync(dir, { recursive: true, force: true });

@@ -75,21 +75,33 @@ function ToolLine({ tool }: { tool: ToolEvent }) {
   );
 }
 
-export function AskPage({ meta }: PageProps) {
+type StreamEvent = { delta?: string; message?: string } & ToolEvent;
+
+/** How one streamed event changes the turn it answers; undefined for events the page does not show. */
+function applyEvent(event: string, d: StreamEvent): ((turn: Turn) => Turn) | undefined {
+  if (event === "text")
+    return (t) => {
+      const last = t.parts[t.parts.length - 1];
+      const parts =
+        last?.type === "text"
+          ? [...t.parts.slice(0, -1), { type: "text" as const, text: last.text + d.delta }]
+          : [...t.parts, { type: "text" as const, text: d.delta ?? "" }];
+      return { ...t, parts };
+    };
+  if (event === "tool") return (t) => ({ ...t, parts: [...t.parts, { type: "tool", tool: d }] });
+  if (event === "error") return (t) => ({ ...t, error: d.message ?? "failed" });
+  return undefined;
+}
+
+/** The conversation: each question is posted to /api/ask and its answer streamed into the last turn. */
+function useConversation() {
   const [turns, setTurns] = useState<Turn[]>([]);
-  const [input, setInput] = useState("");
   const [busy, setBusy] = useState(false);
   const abort = useRef<AbortController | null>(null);
-  const end = useRef<HTMLDivElement>(null);
-  useEffect(() => end.current?.scrollIntoView({ block: "end" }), [turns]);
   useEffect(() => () => abort.current?.abort(), []);
   const update = (fn: (turn: Turn) => Turn) =>
     setTurns((all) => [...all.slice(0, -1), fn(all[all.length - 1]!)]);
-  const send = async (e: Event) => {
-    e.preventDefault();
-    const question = input.trim();
-    if (!question || busy) return;
-    setInput("");
+  const ask = async (question: string) => {
     setBusy(true);
     setTurns((all) => [...all, { question, parts: [], done: false }]);
     const controller = new AbortController();
@@ -103,19 +115,8 @@ export function AskPage({ meta }: PageProps) {
       });
       if (!response.ok || !response.body) throw new Error(`${response.status} ${response.statusText}`);
       await readEvents(response, (event, data) => {
-        const d = data as { delta?: string; message?: string } & ToolEvent;
-        if (event === "text") {
-          update((t) => {
-            const last = t.parts[t.parts.length - 1];
-            const parts =
-              last?.type === "text"
-                ? [...t.parts.slice(0, -1), { type: "text" as const, text: last.text + d.delta }]
-                : [...t.parts, { type: "text" as const, text: d.delta ?? "" }];
-            return { ...t, parts };
-          });
-        } else if (event === "tool")
-          update((t) => ({ ...t, parts: [...t.parts, { type: "tool", tool: d }] }));
-        else if (event === "error") update((t) => ({ ...t, error: d.message ?? "failed" }));
+        const change = applyEvent(event, data as StreamEvent);
+        if (change) update(change);
       });
     } catch (error) {
       if (!controller.signal.aborted)
@@ -124,6 +125,42 @@ export function AskPage({ meta }: PageProps) {
       update((t) => ({ ...t, done: true }));
       setBusy(false);
     }
+  };
+  return { turns, busy, ask, stop: () => abort.current?.abort() };
+}
+
+function TurnView({ turn }: { turn: Turn }) {
+  return (
+    <div class="turn">
+      <div class="question">{turn.question}</div>
+      <div class="answer" data-testid="answer">
+        {turn.parts.map((part, j) =>
+          part.type === "text" ? (
+            <pre class="text" key={j}>
+              {part.text}
+            </pre>
+          ) : (
+            <ToolLine key={j} tool={part.tool} />
+          ),
+        )}
+        {turn.error && <div class="banner error">{turn.error}</div>}
+        {!turn.done && <span class="spinner" role="status" aria-label="answering" />}
+      </div>
+    </div>
+  );
+}
+
+export function AskPage({ meta }: PageProps) {
+  const { turns, busy, ask, stop } = useConversation();
+  const [input, setInput] = useState("");
+  const end = useRef<HTMLDivElement>(null);
+  useEffect(() => end.current?.scrollIntoView({ block: "end" }), [turns]);
+  const send = async (e: Event) => {
+    e.preventDefault();
+    const question = input.trim();
+    if (!question || busy) return;
+    setInput("");
+    await ask(question);
   };
   return (
     <div class="page ask-page">
@@ -146,22 +183,7 @@ export function AskPage({ meta }: PageProps) {
           </div>
         )}
         {turns.map((turn, i) => (
-          <div class="turn" key={i}>
-            <div class="question">{turn.question}</div>
-            <div class="answer" data-testid="answer">
-              {turn.parts.map((part, j) =>
-                part.type === "text" ? (
-                  <pre class="text" key={j}>
-                    {part.text}
-                  </pre>
-                ) : (
-                  <ToolLine key={j} tool={part.tool} />
-                ),
-              )}
-              {turn.error && <div class="banner error">{turn.error}</div>}
-              {!turn.done && <span class="spinner" role="status" aria-label="answering" />}
-            </div>
-          </div>
+          <TurnView key={i} turn={turn} />
         ))}
         <div ref={end} />
       </div>
@@ -173,7 +195,7 @@ export function AskPage({ meta }: PageProps) {
           aria-label="question"
         />
         {busy ? (
-          <button type="button" onClick={() => abort.current?.abort()}>
+          <button type="button" onClick={stop}>
             Stop
           </button>
         ) : (

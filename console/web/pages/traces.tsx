@@ -1,8 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 import { apiUrl, useApi } from "../data.ts";
-import { formatDuration, formatTime, serviceColor } from "../format.ts";
+import { anyOr, SelectField, useUrlFields } from "../form.tsx";
+import { formatDuration, formatTime } from "../format.ts";
 import type { PageProps } from "../page.ts";
 import { navigate, viewParams, withParams } from "../route.ts";
+import { ServiceCell } from "../table.tsx";
 import { SpanDetails, type TraceData, Waterfall } from "./waterfall.tsx";
 
 interface SpanHit {
@@ -20,25 +22,11 @@ interface SpanHit {
 
 const FILTER_KEYS = ["service", "operation", "kind", "status", "minMs", "maxMs", "order", "q"];
 
-function SearchForm({
-  params,
-  services,
-  search,
-}: {
-  params: URLSearchParams;
-  services: string[];
-  search: boolean;
-}) {
-  const [form, setForm] = useState<Record<string, string>>({});
+/** The search fields follow the URL (links, back/forward); a submit writes them back into it. */
+function useSearchFields(params: URLSearchParams) {
+  const { form, field } = useUrlFields(params, FILTER_KEYS);
   const [attrs, setAttrs] = useState("");
-  useEffect(() => {
-    setForm(Object.fromEntries(FILTER_KEYS.map((k) => [k, params.get(k) ?? ""])));
-    setAttrs(params.getAll("attr").join(", "));
-  }, [params.toString()]);
-  const field = (key: string) => ({
-    value: form[key] ?? "",
-    onInput: (e: Event) => setForm({ ...form, [key]: (e.target as HTMLInputElement).value }),
-  });
+  useEffect(() => setAttrs(params.getAll("attr").join(", ")), [params.toString()]);
   const submit = (e: Event, semantic: boolean) => {
     e.preventDefault();
     const changes: Record<string, string | string[] | undefined> = {
@@ -53,51 +41,46 @@ function SearchForm({
     if (!semantic) changes.q = undefined;
     navigate("traces", withParams(params, changes));
   };
+  return { field, attrs, setAttrs, submit };
+}
+
+function SearchForm({
+  params,
+  services,
+  search,
+}: {
+  params: URLSearchParams;
+  services: string[];
+  search: boolean;
+}) {
+  const { field, attrs, setAttrs, submit } = useSearchFields(params);
   return (
     <div class="search panel">
       <form class="filters" onSubmit={(e) => submit(e, false)}>
-        <label>
-          Service
-          <select {...field("service")} onChange={field("service").onInput} name="service">
-            <option value="">any</option>
-            {services.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField label="Service" name="service" field={field} options={anyOr(["", ...services])} />
         <label>
           Operation
-          <input {...field("operation")} name="operation" placeholder="contains…" />
+          <input {...field("operation")} placeholder="contains…" />
         </label>
-        <label>
-          Kind
-          <select {...field("kind")} onChange={field("kind").onInput} name="kind">
-            {["", "Server", "Client", "Internal", "Producer", "Consumer"].map((k) => (
-              <option key={k} value={k}>
-                {k || "any"}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Status
-          <select {...field("status")} onChange={field("status").onInput} name="status">
-            {["", "Error", "Ok", "Unset"].map((k) => (
-              <option key={k} value={k}>
-                {k || "any"}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField
+          label="Kind"
+          name="kind"
+          field={field}
+          options={anyOr(["", "Server", "Client", "Internal", "Producer", "Consumer"])}
+        />
+        <SelectField
+          label="Status"
+          name="status"
+          field={field}
+          options={anyOr(["", "Error", "Ok", "Unset"])}
+        />
         <label class="narrow">
           Min ms
-          <input {...field("minMs")} name="minMs" inputMode="decimal" />
+          <input {...field("minMs")} inputMode="decimal" />
         </label>
         <label class="narrow">
           Max ms
-          <input {...field("maxMs")} name="maxMs" inputMode="decimal" />
+          <input {...field("maxMs")} inputMode="decimal" />
         </label>
         <label class="wide">
           Attributes
@@ -108,13 +91,15 @@ function SearchForm({
             placeholder="key=value, resource.key=value"
           />
         </label>
-        <label>
-          Order
-          <select {...field("order")} onChange={field("order").onInput} name="order">
-            <option value="">newest</option>
-            <option value="duration">slowest</option>
-          </select>
-        </label>
+        <SelectField
+          label="Order"
+          name="order"
+          field={field}
+          options={[
+            ["", "newest"],
+            ["duration", "slowest"],
+          ]}
+        />
         <button type="submit" class="primary">
           Search
         </button>
@@ -122,7 +107,6 @@ function SearchForm({
       <form class="semantic" onSubmit={(e) => submit(e, true)}>
         <input
           {...field("q")}
-          name="q"
           placeholder={
             search
               ? "Describe what you look for, e.g. card declined at payment"
@@ -159,10 +143,7 @@ function Results(props: { hits: SpanHit[]; selected: string | undefined; onOpen:
             onClick={() => props.onOpen(h)}
           >
             <td class="mono nowrap">{formatTime(h.timeMs).slice(5)}</td>
-            <td class="nowrap">
-              <i class="dot" style={{ background: serviceColor(h.service) }} />
-              {h.service}
-            </td>
+            <ServiceCell service={h.service} />
             <td class="op" title={`${h.operation}${h.message ? ` — ${h.message}` : ""} (trace ${h.traceId})`}>
               {h.operation}
               {h.score !== undefined && <span class="muted"> · {h.score.toFixed(3)}</span>}

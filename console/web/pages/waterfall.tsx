@@ -1,17 +1,9 @@
 import { useMemo } from "preact/hooks";
-import { buildTree, type TreeNode } from "../../../agent/tools/waterfall.ts";
+import { buildTree, type TraceSpan, type TreeNode } from "../../../agent/tools/waterfall.ts";
 import { formatDuration, serviceColor } from "../format.ts";
 
-export interface SpanDetail {
-  spanId: string;
-  parentSpanId: string;
-  service: string;
-  name: string;
-  kind: string;
-  status: string;
-  message: string;
-  startNs: number;
-  durationNs: number;
+/** A span of the waterfall with what its details panel shows. */
+export interface SpanDetail extends TraceSpan {
   attributes: Record<string, string>;
   resource: Record<string, string>;
   events: Array<{ timeNs: number; name: string; attributes: Record<string, string> }>;
