@@ -3,7 +3,7 @@ import http from "node:http";
 import net from "node:net";
 import { deflateSync, gzipSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import type { RunningCollector } from "./collector.ts";
@@ -313,7 +313,11 @@ describe("collector bad input and OTLP responses", () => {
       expect(rejected?.status).toBe(503);
       expect(rejected?.headers["retry-after"]).toBe("7");
       expect(decodeRpcStatusProto(rejected?.body ?? Buffer.alloc(0)).code).toBe(14);
-      expect(collector.status().s3Healthy).toBe(false);
+      // The spool can fill before the first upload attempt has failed: wait for it to be counted.
+      await vi.waitFor(() => expect(collector.status().s3Healthy).toBe(false), {
+        timeout: 10_000,
+        interval: 50,
+      });
 
       const client = exportClient(collector.grpcPort);
       const { error } = await client.export(Buffer.from(encodeTraceRequestProto(request(20))));
