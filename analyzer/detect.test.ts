@@ -134,6 +134,36 @@ describe("detect", () => {
   });
 });
 
+describe("metric anomalies", () => {
+  const series = (values: number[]) =>
+    values.map((value, m) => ({
+      minuteMs: T0 + m * MINUTE_MS,
+      service: "payment",
+      metric: "pool.active",
+      value,
+    }));
+  const judge = (values: number[]) =>
+    detect(
+      { spans: values.map((_, m) => spanMinute(m, 100, 1, 40)), patterns: [], metrics: series(values) },
+      T0 + (values.length - 1) * MINUTE_MS,
+      T0 + (values.length - 1) * MINUTE_MS,
+      cfg,
+    );
+
+  it("scores a series leaving a flat zero baseline finitely (at most 100), not by dividing by nothing", () => {
+    const [found] = judge([...Array(30).fill(0), 5]);
+    expect(found?.kind).toBe("metric");
+    expect(found?.score).toBe(100);
+    expect(found?.baseline).toBe(0);
+  });
+
+  it("keeps a steady non-zero series quiet and scores a move against its own spread", () => {
+    expect(judge([...Array(30).fill(4), 4])).toEqual([]);
+    const [found] = judge([...Array.from({ length: 30 }, (_, m) => 10 + (m % 3)), 20]);
+    expect(found?.score).toBeCloseTo((20 - 11) / 1.4826, 1);
+  });
+});
+
 describe("groupIncidents", () => {
   it("splits runs at gaps longer than the limit and ranks services by score", () => {
     const a = (minute: number, service: string, score: number) => ({

@@ -232,7 +232,12 @@ export function detectPatternSeries(
   ];
 }
 
-/** A metric's minute average against its baseline; noise floor 1% of the baseline's size. */
+/**
+ * A metric's minute average against its baseline; noise floor 1% of the
+ * series' size (the baseline's or this minute's, whichever is larger), so a
+ * series leaving a flat zero baseline scores at most 100 instead of dividing
+ * by nothing.
+ */
 export function detectMetricSeries(
   t: number,
   minutes: Map<number, MetricMinute>,
@@ -245,7 +250,7 @@ export function detectMetricSeries(
     .map((m) => minutes.get(m)?.value)
     .filter((v): v is number => v !== undefined);
   if (base.length < cfg.minBaselineMinutes) return [];
-  const s = robustScore(now.value, base, (b) => Math.abs(b) * 0.01);
+  const s = robustScore(now.value, base, (b) => Math.max(Math.abs(b), Math.abs(now.value)) * 0.01);
   if (Math.abs(s.score) < cfg.threshold) return [];
   return [
     {
