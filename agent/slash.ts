@@ -59,11 +59,15 @@ function splitWindow(args: string[]): { rest: string[]; last?: string } | { erro
 const withWindow = (input: Record<string, unknown>, last?: string) => (last ? { ...input, last } : input);
 
 /** `/<command> [service] [window]`: a tool over one service (or all) and a window (or all data). */
-function serviceWindowTool(tool: string, args: string[]): SlashCommand {
+function serviceWindowTool(tool: string, args: string[], fixed: Record<string, unknown> = {}): SlashCommand {
   const split = splitWindow(args);
   if ("error" in split) return { kind: "error", message: split.error };
   const { rest, last } = split;
-  return { kind: "tool", tool, input: withWindow(rest.length ? { service: rest.join(" ") } : {}, last) };
+  return {
+    kind: "tool",
+    tool,
+    input: withWindow(rest.length ? { ...fixed, service: rest.join(" ") } : fixed, last),
+  };
 }
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
@@ -204,14 +208,8 @@ export function parseSlash(line: string): SlashCommand | undefined {
       if (at.length > 1) return { kind: "error", message: "usage: /rca [time, ISO 8601 or e.g. 15m ago]" };
       return { kind: "tool", tool: "root_cause", input: at.length ? { at: at[0] } : {} };
     }
-    case "/slow": {
-      const split = splitWindow(args);
-      if ("error" in split) return { kind: "error", message: split.error };
-      const { rest, last } = split;
-      const input: Record<string, unknown> = { percentile: 95 };
-      if (rest.length) input.service = rest.join(" ");
-      return { kind: "tool", tool: "find_slow_spans", input: withWindow(input, last) };
-    }
+    case "/slow":
+      return serviceWindowTool("find_slow_spans", args, { percentile: 95 });
     case "/trace":
       if (args.length !== 1) return { kind: "error", message: "usage: /trace <trace_id>" };
       return { kind: "tool", tool: "trace_tree", input: { trace_id: args[0] } };
