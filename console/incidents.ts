@@ -62,6 +62,9 @@ function readMinutes(params: URLSearchParams, key: string, fallbackMs: number, m
   return value * 60_000;
 }
 
+/** The ranking's window after the alert time (`window`, minutes; at most two hours). */
+const readWindowMs = (params: URLSearchParams) => readMinutes(params, "window", DEFAULT_WINDOW_MS, 120);
+
 /** Error spans and the slowest spans of a service inside the ranking's window (after the alert). */
 async function exampleSpans(ctx: ToolContext, service: string, window: { fromMs: number; toMs: number }) {
   const spans = (status?: "Error") =>
@@ -89,7 +92,7 @@ export async function rootCauseView(ctx: ToolContext, params: URLSearchParams) {
   if (!Number.isInteger(at) || at <= 0) throw new ToolInputError('"at" must be a time in milliseconds');
   const report = await rankRootCauses(ctx.clickhouse, {
     at: new Date(at),
-    windowMs: readMinutes(params, "window", DEFAULT_WINDOW_MS, 120),
+    windowMs: readWindowMs(params),
     baselineMs: readMinutes(params, "baseline", DEFAULT_BASELINE_MS, 1440),
   });
   const { atMs, windowMs, baselineMs } = report.window;
@@ -135,9 +138,9 @@ export class RootCauseRankings {
       rootCauseView(ctx, params),
   ) {}
 
-  get(params: URLSearchParams): Promise<unknown> {
+  async get(params: URLSearchParams): Promise<unknown> {
     const at = Number(params.get("at"));
-    const windowMs = Number(params.get("window") ?? DEFAULT_WINDOW_MS / 60_000) * 60_000;
+    const windowMs = readWindowMs(params);
     const isSettled = at + windowMs + SETTLED_AFTER_MS < this.ctx.now().getTime();
     const cache = isSettled ? this.settled : this.recent;
     return cache.get(params.toString(), () => this.rank(params));
