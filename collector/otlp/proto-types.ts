@@ -2,7 +2,7 @@ import type protobuf from "protobufjs";
 import { loadProtoRoot } from "../../shared/otlp/codec/plan.ts";
 
 /**
- * The OTLP trace message definitions of this project (shared/otlp/proto/),
+ * The OTLP trace message definitions of this project (vendor/proto/),
  * loaded once with protobufjs. They are the reference the codec tests check
  * the table-driven codec (shared/otlp/codec/) against, field by field, and
  * encode the small messages directly (responses, google.rpc.Status, RetryInfo).

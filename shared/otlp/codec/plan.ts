@@ -2,8 +2,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 
-/** The project's OTLP .proto files (shared/otlp/proto/). */
-export const PROTO_DIR = fileURLToPath(new URL("../proto/", import.meta.url));
+/** The project's OTLP .proto files (vendor/proto/). */
+export const PROTO_DIR = fileURLToPath(new URL("../../../vendor/proto/", import.meta.url));
 
 /**
  * The one table behind the OTLP codec of all three signals: every message
