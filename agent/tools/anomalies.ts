@@ -2,14 +2,8 @@ import { listAnomalies, listIncidents } from "../../analyzer/query.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { queryRows, recordSql } from "./query.ts";
 import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { optionalNumber, optionalString, readObject } from "./validate.ts";
-import {
-  describeWindow,
-  parseWindow,
-  type TimeWindow,
-  WINDOW_FIELDS,
-  WINDOW_SCHEMA_PROPERTIES,
-} from "./window.ts";
+import { LIST_LIMIT, optionalNumber, optionalString, readObject } from "./validate.ts";
+import { describeWindow, type TimeWindow, WINDOW_INPUT } from "./window.ts";
 
 export interface AnomaliesInput {
   window: TimeWindow;
@@ -32,21 +26,18 @@ export const anomaliesTool: AgentTool<AnomaliesInput> = {
   inputSchema: {
     type: "object",
     properties: {
-      ...WINDOW_SCHEMA_PROPERTIES,
+      ...WINDOW_INPUT.properties,
       service: { type: "string", description: "Only anomalies of this service (exact name)." },
       min_score: { type: "number", description: "Only anomalies scoring at least this (default: all)." },
-      limit: {
-        type: "integer",
-        description: "Anomalies to list, highest score first (default 20, max 100).",
-      },
+      limit: LIST_LIMIT.property("Anomalies to list, highest score first"),
     },
     additionalProperties: false,
   },
   parse(raw, now) {
-    const fields = readObject(raw, [...WINDOW_FIELDS, "service", "min_score", "limit"]);
+    const fields = readObject(raw, [...WINDOW_INPUT.fields, "service", "min_score", "limit"]);
     const input: AnomaliesInput = {
-      window: parseWindow(fields, now),
-      limit: optionalNumber(fields, "limit", { min: 1, max: 100, integer: true }) ?? 20,
+      window: WINDOW_INPUT.parse(fields, now),
+      limit: LIST_LIMIT.read(fields, "limit"),
     };
     const service = optionalString(fields, "service", { maxLength: 300 });
     if (service !== undefined) input.service = service;

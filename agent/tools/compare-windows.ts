@@ -1,26 +1,22 @@
+import { where } from "./conditions.ts";
 import {
   describeFilter,
   ERROR_MESSAGE_SQL,
   NAME_RULES,
+  parseSpanFilter,
   SPAN_KINDS,
   type SpanFilter,
   serviceHint,
   spanFilterCondition,
-  where,
 } from "./filters.ts";
 import { formatMs, renderTable } from "./format.ts";
 import { num, pct, queryRows } from "./query.ts";
 import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { ToolInputError } from "./types.ts";
-import {
-  type Fields,
-  optionalEnum,
-  optionalNumber,
-  optionalString,
-  readObject,
-  requiredString,
-} from "./validate.ts";
+import { countField, type Fields, optionalString, readObject, requiredString } from "./validate.ts";
 import { describeWindow, parseWindow, type TimeWindow, windowCondition } from "./window.ts";
+
+const TOP_ERRORS = countField(5, 20);
 
 export interface CompareWindowsInput {
   filter: SpanFilter;
@@ -119,7 +115,7 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
       kind: { type: "string", enum: [...SPAN_KINDS] },
       ...windowProps("Window A (baseline)", "a"),
       ...windowProps("Window B (compared)", "b"),
-      top_errors: { type: "integer", description: "Error messages to list per window (default 5, max 20)." },
+      top_errors: TOP_ERRORS.property("Error messages to list per window"),
     },
     required: ["service"],
     additionalProperties: false,
@@ -139,16 +135,13 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
       "b_span_attribute",
       "top_errors",
     ]);
-    const filter: SpanFilter = { service: requiredString(fields, "service", NAME_RULES) };
-    const spanName = optionalString(fields, "span_name", NAME_RULES);
-    if (spanName !== undefined) filter.spanName = spanName;
-    const kind = optionalEnum(fields, "kind", SPAN_KINDS);
-    if (kind !== undefined) filter.kind = kind;
+    // The service is checked first: without it the comparison means nothing, whatever else is wrong.
+    const service = requiredString(fields, "service", NAME_RULES);
     return {
-      filter,
+      filter: { ...parseSpanFilter(fields), service },
       a: parseSide(fields, now, "a"),
       b: parseSide(fields, now, "b"),
-      topErrors: optionalNumber(fields, "top_errors", { min: 1, max: 20, integer: true }) ?? 5,
+      topErrors: TOP_ERRORS.read(fields, "top_errors"),
     };
   },
   describe: (input) =>

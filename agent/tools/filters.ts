@@ -1,7 +1,9 @@
 import { SPAN_MESSAGE_SQL } from "../../shared/span-message.ts";
+import { allConditions, type Conditions, presentConditions } from "./conditions.ts";
 import { queryRows } from "./query.ts";
 import { type ToolContext, ToolInputError } from "./types.ts";
 import { type Fields, optionalEnum, optionalString } from "./validate.ts";
+import { describeWindow, type TimeWindow, WINDOW_INPUT, windowCondition } from "./window.ts";
 
 /**
  * Filters shared by the span tools. Every user-provided value becomes a
@@ -49,31 +51,14 @@ export function parseSpanFilter(fields: Fields): SpanFilter {
   return filter;
 }
 
-export function spanFilterCondition(filter: SpanFilter): { sql: string[]; params: Record<string, string> } {
-  const sql: string[] = [];
-  const params: Record<string, string> = {};
-  if (filter.service !== undefined) {
+export function spanFilterCondition(filter: SpanFilter): Conditions {
+  return presentConditions([
     // Exact match: ServiceName leads the sorting key, so this reads only that service's parts.
-    sql.push("ServiceName = {service:String}");
-    params.service = filter.service;
-  }
-  if (filter.spanName !== undefined) {
-    sql.push("positionCaseInsensitive(SpanName, {span_name:String}) > 0");
-    params.span_name = filter.spanName;
-  }
-  if (filter.kind !== undefined) {
-    sql.push("SpanKind = {kind:String}");
-    params.kind = filter.kind;
-  }
-  if (filter.status !== undefined) {
-    sql.push("StatusCode = {status:String}");
-    params.status = filter.status;
-  }
-  return { sql, params };
-}
-
-export function where(conditions: string[]): string {
-  return conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    ["ServiceName = {service:String}", "service", filter.service],
+    ["positionCaseInsensitive(SpanName, {span_name:String}) > 0", "span_name", filter.spanName],
+    ["SpanKind = {kind:String}", "kind", filter.kind],
+    ["StatusCode = {status:String}", "status", filter.status],
+  ]);
 }
 
 export function describeFilter(filter: SpanFilter): string {
@@ -84,6 +69,31 @@ export function describeFilter(filter: SpanFilter): string {
   if (filter.status) parts.push(`status=${filter.status}`);
   return parts.join(" ");
 }
+
+/** What the span tools select spans by: a time window and the span filters. */
+export interface SpanScope {
+  window: TimeWindow;
+  filter: SpanFilter;
+}
+
+/**
+ * The span scope as a tool input (window, service, span_name, kind): the
+ * schema properties the model sees, their field names and the reader, plus
+ * its SQL conditions and its one-line description, so every span tool offers,
+ * reads, queries and describes it the same way.
+ */
+export const SPAN_SCOPE = {
+  properties: { ...WINDOW_INPUT.properties, ...SPAN_FILTER_SCHEMA },
+  fields: [...WINDOW_INPUT.fields, "service", "span_name", "kind"],
+  parse: (fields: Fields, now: Date): SpanScope => ({
+    window: WINDOW_INPUT.parse(fields, now),
+    filter: parseSpanFilter(fields),
+  }),
+  condition: (scope: SpanScope): Conditions =>
+    allConditions(windowCondition(scope.window), spanFilterCondition(scope.filter)),
+  describe: (scope: SpanScope, separator = " "): string =>
+    [describeFilter(scope.filter), describeWindow(scope.window)].filter(Boolean).join(separator),
+} as const;
 
 export function requireSomeFilter(filter: SpanFilter, what: string): void {
   if (!filter.service && !filter.spanName) throw new ToolInputError(`${what} needs "service" or "span_name"`);

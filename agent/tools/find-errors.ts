@@ -1,31 +1,14 @@
-import {
-  describeFilter,
-  ERROR_MESSAGE_SQL,
-  parseSpanFilter,
-  SPAN_FILTER_SCHEMA,
-  type SpanFilter,
-  serviceHint,
-  spanFilterCondition,
-  where,
-} from "./filters.ts";
+import { where } from "./conditions.ts";
+import { describeFilter, ERROR_MESSAGE_SQL, SPAN_SCOPE, type SpanScope, serviceHint } from "./filters.ts";
 import { SPAN_LIST_COLUMNS, SPAN_LIST_HEADER, type SpanListRow, spanListTable } from "./find-slow-spans.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { mineMessages, readNotice } from "./message-patterns.ts";
 import { num, pct, queryRows } from "./query.ts";
 import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { optionalEnum, optionalNumber, optionalString, readObject } from "./validate.ts";
-import {
-  describeWindow,
-  parseWindow,
-  type TimeWindow,
-  WINDOW_FIELDS,
-  WINDOW_SCHEMA_PROPERTIES,
-  windowCondition,
-} from "./window.ts";
+import { LIST_LIMIT, optionalEnum, optionalString, readObject } from "./validate.ts";
+import { describeWindow } from "./window.ts";
 
-export interface FindErrorsInput {
-  window: TimeWindow;
-  filter: SpanFilter;
+export interface FindErrorsInput extends SpanScope {
   messageContains?: string;
   groupBy: "message" | "span";
   limit: number;
@@ -42,8 +25,7 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
   inputSchema: {
     type: "object",
     properties: {
-      ...WINDOW_SCHEMA_PROPERTIES,
-      ...SPAN_FILTER_SCHEMA,
+      ...SPAN_SCOPE.properties,
       message_contains: {
         type: "string",
         description: "Only errors whose message contains this (case-insensitive).",
@@ -53,25 +35,16 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
         enum: ["message", "span"],
         description: "message (default): grouped by pattern; span: individual spans.",
       },
-      limit: { type: "integer", description: "Groups or spans to list (default 20, max 100)." },
+      limit: LIST_LIMIT.property("Groups or spans to list"),
     },
     additionalProperties: false,
   },
   parse(raw, now) {
-    const fields = readObject(raw, [
-      ...WINDOW_FIELDS,
-      "service",
-      "span_name",
-      "kind",
-      "message_contains",
-      "group_by",
-      "limit",
-    ]);
+    const fields = readObject(raw, [...SPAN_SCOPE.fields, "message_contains", "group_by", "limit"]);
     const input: FindErrorsInput = {
-      window: parseWindow(fields, now),
-      filter: parseSpanFilter(fields),
+      ...SPAN_SCOPE.parse(fields, now),
       groupBy: optionalEnum(fields, "group_by", ["message", "span"] as const) ?? "message",
-      limit: optionalNumber(fields, "limit", { min: 1, max: 100, integer: true }) ?? 20,
+      limit: LIST_LIMIT.read(fields, "limit"),
     };
     const messageContains = optionalString(fields, "message_contains", { maxLength: 300 });
     if (messageContains !== undefined) input.messageContains = messageContains;
@@ -86,10 +59,7 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
       .filter(Boolean)
       .join(" "),
   async run(ctx: ToolContext, input: FindErrorsInput): Promise<ToolResult> {
-    const win = windowCondition(input.window);
-    const flt = spanFilterCondition(input.filter);
-    const params: Record<string, unknown> = { ...win.params, ...flt.params };
-    const scope = [...win.sql, ...flt.sql];
+    const { sql: scope, params } = SPAN_SCOPE.condition(input);
     const errorConditions = [...scope, "StatusCode = 'Error'"];
     if (input.messageContains !== undefined) {
       errorConditions.push(`positionCaseInsensitive(${ERROR_MESSAGE_SQL}, {message:String}) > 0`);
@@ -100,7 +70,7 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
     const [totals] = await queryRows<{ spans: string; errors: string }>(ctx, totalSql, params);
     const spans = num(totals?.spans);
     const errors = num(totals?.errors);
-    const scopeText = [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(", ");
+    const scopeText = SPAN_SCOPE.describe(input, ", ");
     const hint = spans === 0 ? await serviceHint(ctx, input.filter.service) : "";
     const header = `${errors} error spans of ${spans} matching spans (${pct(errors, spans)}; ${scopeText})`;
     const listParams = { ...params, limit: Math.min(input.limit, ctx.limits.maxRows) };

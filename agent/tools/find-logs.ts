@@ -1,17 +1,11 @@
-import { serviceHint, where } from "./filters.ts";
+import { allConditions, type Conditions, presentConditions, where } from "./conditions.ts";
+import { serviceHint } from "./filters.ts";
 import { isoFromMs, renderTable } from "./format.ts";
-import { hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
+import { groupTable, hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
 import { num, queryRows } from "./query.ts";
 import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { optionalEnum, optionalNumber, optionalString, readObject } from "./validate.ts";
-import {
-  describeWindow,
-  parseWindow,
-  type TimeWindow,
-  WINDOW_FIELDS,
-  WINDOW_SCHEMA_PROPERTIES,
-  windowCondition,
-} from "./window.ts";
+import { LIST_LIMIT, optionalEnum, optionalString, optionalTraceId, readObject } from "./validate.ts";
+import { describeWindow, type TimeWindow, WINDOW_INPUT, windowCondition } from "./window.ts";
 
 /** Severity names and the lowest OTLP SeverityNumber of each (TRACE 1-4, DEBUG 5-8, ... FATAL 21-24). */
 export const SEVERITY_FLOORS = { TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21 } as const;
@@ -33,27 +27,20 @@ export interface FindLogsInput {
 }
 
 /** Conditions on otel_logs; every value is a query parameter. */
-export function logFilterCondition(filter: LogFilter): { sql: string[]; params: Record<string, unknown> } {
-  const sql: string[] = [];
-  const params: Record<string, unknown> = {};
-  if (filter.service !== undefined) {
-    sql.push("ServiceName = {service:String}");
-    params.service = filter.service;
-  }
-  if (filter.minSeverity !== undefined) {
-    sql.push("SeverityNumber >= {min_severity:UInt8}");
-    params.min_severity = SEVERITY_FLOORS[filter.minSeverity];
-  }
-  if (filter.text !== undefined) {
-    sql.push("positionCaseInsensitive(Body, {text:String}) > 0");
-    params.text = filter.text;
-  }
-  if (filter.traceId !== undefined) {
+export function logFilterCondition(filter: LogFilter): Conditions {
+  const floor = filter.minSeverity === undefined ? undefined : SEVERITY_FLOORS[filter.minSeverity];
+  return presentConditions([
+    ["ServiceName = {service:String}", "service", filter.service],
+    ["SeverityNumber >= {min_severity:UInt8}", "min_severity", floor],
+    ["positionCaseInsensitive(Body, {text:String}) > 0", "text", filter.text],
     // The bloom-filter index on TraceId skips the granules of other traces.
-    sql.push("TraceId = {trace_id:String}");
-    params.trace_id = filter.traceId;
-  }
-  return { sql, params };
+    ["TraceId = {trace_id:String}", "trace_id", filter.traceId],
+  ]);
+}
+
+/** The window and log filter conditions every otel_logs query here starts from. */
+function logQueryCondition(input: { window: TimeWindow; filter: LogFilter }): Conditions {
+  return allConditions(windowCondition(input.window), logFilterCondition(input.filter));
 }
 
 function describeLogFilter(filter: LogFilter): string {
@@ -85,7 +72,7 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
   inputSchema: {
     type: "object",
     properties: {
-      ...WINDOW_SCHEMA_PROPERTIES,
+      ...WINDOW_INPUT.properties,
       service: { type: "string", description: "ServiceName, exact (as schema lists it)." },
       min_severity: {
         type: "string",
@@ -99,14 +86,14 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
         enum: ["pattern", "record"],
         description: "pattern (default; record when trace_id is given): grouped; record: individual records.",
       },
-      limit: { type: "integer", description: "Patterns or records to list (default 20, max 100)." },
+      limit: LIST_LIMIT.property("Patterns or records to list"),
     },
     additionalProperties: false,
   },
   parse(raw, now) {
     const fields = {
       ...readObject(raw, [
-        ...WINDOW_FIELDS,
+        ...WINDOW_INPUT.fields,
         "service",
         "min_severity",
         "text",
@@ -124,19 +111,15 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
     if (minSeverity !== undefined) filter.minSeverity = minSeverity;
     const text = optionalString(fields, "text", { maxLength: 300 });
     if (text !== undefined) filter.text = text;
-    const traceId = optionalString(fields, "trace_id", {
-      maxLength: 64,
-      pattern: /^(0x)?[0-9a-fA-F]{1,32}$/,
-      patternHint: "must be a hex trace id (up to 32 hex characters)",
-    });
-    if (traceId !== undefined) filter.traceId = traceId.replace(/^0x/, "").toLowerCase().padStart(32, "0");
+    const traceId = optionalTraceId(fields, "trace_id");
+    if (traceId !== undefined) filter.traceId = traceId;
     return {
-      window: parseWindow(fields, now),
+      window: WINDOW_INPUT.parse(fields, now),
       filter,
       groupBy:
         optionalEnum(fields, "group_by", ["pattern", "record"] as const) ??
         (filter.traceId ? "record" : "pattern"),
-      limit: optionalNumber(fields, "limit", { min: 1, max: 100, integer: true }) ?? 20,
+      limit: LIST_LIMIT.read(fields, "limit"),
     };
   },
   describe: (input) =>
@@ -174,28 +157,13 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
     }
     const { mined, matched } = await queryLogPatterns(ctx, input);
     const hint = matched === 0 && input.filter.service ? await logServiceHint(ctx, input.filter.service) : "";
-    const shown = mined.groups.slice(0, input.limit);
-    const table = renderTable(
-      ["service", "severity", "pattern", "count", "variants", "first_seen", "last_seen", "example"],
-      shown.map((g) => [
-        g.keys[0],
-        g.keys[1],
-        g.template,
-        g.count,
-        g.variants,
-        isoFromMs(g.firstMs),
-        isoFromMs(g.lastMs),
-        g.example,
-      ]),
-      ctx.limits,
-      { totalRows: mined.groups.length },
-    );
+    const table = groupTable(mined, ["service", "severity"], { limit: input.limit, limits: ctx.limits });
     return {
       text:
         `${matched} log records match (${scope}); ${mined.groups.length} patterns (${readNotice(mined)}), ` +
-        `top ${shown.length} by count (group_by="record" lists records with trace ids):\n${table.text}${hint}`,
-      rows: shown.length,
-      truncated: table.truncated || shown.length < mined.groups.length || mined.read < mined.distinctTotal,
+        `top ${table.shown} by count (group_by="record" lists records with trace ids):\n${table.text}${hint}`,
+      rows: table.shown,
+      truncated: table.truncated,
     };
   },
 };
@@ -227,10 +195,7 @@ export async function queryLogRecords(
   input: { window: TimeWindow; filter: LogFilter },
   limit: number,
 ): Promise<{ rows: LogRow[]; matched: number }> {
-  const win = windowCondition(input.window);
-  const flt = logFilterCondition(input.filter);
-  const conditions = [...win.sql, ...flt.sql];
-  const params: Record<string, unknown> = { ...win.params, ...flt.params };
+  const { sql: conditions, params } = logQueryCondition(input);
   const matched = await countLogs(ctx, conditions, params);
   const listParams = { ...params, limit };
   // One trace reads as a story (oldest first); a search shows the newest.
@@ -250,10 +215,7 @@ export async function queryLogPatterns(
   ctx: ToolContext,
   input: { window: TimeWindow; filter: LogFilter },
 ): Promise<{ mined: Awaited<ReturnType<typeof mineMessages>>; matched: number }> {
-  const win = windowCondition(input.window);
-  const flt = logFilterCondition(input.filter);
-  const conditions = [...win.sql, ...flt.sql];
-  const params: Record<string, unknown> = { ...win.params, ...flt.params };
+  const { sql: conditions, params } = logQueryCondition(input);
   // Bodies that differ only in digits, UUIDs and long hex ids are one row before mining: it counts
   // under the pattern of its first body, and a few of its bodies show the miner what varies. Far
   // fewer rows to read and mine, so the counts cover every matching record, not only the most

@@ -1,29 +1,12 @@
-import {
-  describeFilter,
-  parseSpanFilter,
-  SPAN_FILTER_SCHEMA,
-  type SpanFilter,
-  STATUS_CODES,
-  serviceHint,
-  spanFilterCondition,
-  where,
-} from "./filters.ts";
+import { allConditions, type Conditions, presentConditions, where } from "./conditions.ts";
+import { describeFilter, SPAN_SCOPE, type SpanScope, STATUS_CODES, serviceHint } from "./filters.ts";
 import { formatMs, isoFromMs, renderTable } from "./format.ts";
 import { num, queryRows } from "./query.ts";
 import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { optionalNumber, readObject } from "./validate.ts";
-import {
-  describeWindow,
-  parseWindow,
-  type TimeWindow,
-  WINDOW_FIELDS,
-  WINDOW_SCHEMA_PROPERTIES,
-  windowCondition,
-} from "./window.ts";
+import { LIST_LIMIT, optionalNumber, readObject } from "./validate.ts";
+import { describeWindow } from "./window.ts";
 
-export interface FindSlowSpansInput {
-  window: TimeWindow;
-  filter: SpanFilter;
+export interface FindSlowSpansInput extends SpanScope {
   minDurationMs?: number;
   percentile?: number;
   limit: number;
@@ -77,8 +60,7 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
   inputSchema: {
     type: "object",
     properties: {
-      ...WINDOW_SCHEMA_PROPERTIES,
-      ...SPAN_FILTER_SCHEMA,
+      ...SPAN_SCOPE.properties,
       status: {
         type: "string",
         enum: [...STATUS_CODES, "any"],
@@ -89,25 +71,21 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
         type: "number",
         description: "Only spans at or above this percentile of duration (50-99.99).",
       },
-      limit: { type: "integer", description: "Spans to list (default 20, max 100)." },
+      limit: LIST_LIMIT.property("Spans to list"),
     },
     additionalProperties: false,
   },
   parse(raw, now) {
     const fields = readObject(raw, [
-      ...WINDOW_FIELDS,
-      "service",
-      "span_name",
-      "kind",
+      ...SPAN_SCOPE.fields,
       "status",
       "min_duration_ms",
       "percentile",
       "limit",
     ]);
     const input: FindSlowSpansInput = {
-      window: parseWindow(fields, now),
-      filter: parseSpanFilter(fields),
-      limit: optionalNumber(fields, "limit", { min: 1, max: 100, integer: true }) ?? 20,
+      ...SPAN_SCOPE.parse(fields, now),
+      limit: LIST_LIMIT.read(fields, "limit"),
     };
     const minDurationMs = optionalNumber(fields, "min_duration_ms", { min: 0, max: 86_400_000 });
     if (minDurationMs !== undefined) input.minDurationMs = minDurationMs;
@@ -155,9 +133,7 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
     );
     const rows = list.rows;
     const total = num(count?.n);
-    const scope = [describeFilter(input.filter), describeWindow(input.window), ...thresholds]
-      .filter(Boolean)
-      .join(", ");
+    const scope = [SPAN_SCOPE.describe(input, ", "), ...thresholds].join(", ");
     const hint = total === 0 ? await serviceHint(ctx, input.filter.service) : "";
     const header = `${total} spans match (${scope}); the ${rows.length} slowest:`;
     // The footer says "showing N of <total>" when the list holds fewer than all matching spans.
@@ -171,28 +147,23 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
 };
 
 /** What a span search can ask for: the tools' window and filters plus duration bounds and attribute matches. */
-export interface SpanQuery {
-  window: TimeWindow;
-  filter: SpanFilter;
+export interface SpanQuery extends SpanScope {
   minDurationMs?: number;
   maxDurationMs?: number;
   /** key = value pairs, all of which must match: span attributes, or resource attributes as "resource.<key>". */
   attributes?: Array<[string, string]>;
 }
 
-export function spanQueryCondition(query: SpanQuery): { sql: string[]; params: Record<string, unknown> } {
-  const win = windowCondition(query.window);
-  const flt = spanFilterCondition(query.filter);
-  const sql: string[] = [...win.sql, ...flt.sql];
-  const params: Record<string, unknown> = { ...win.params, ...flt.params };
-  if (query.minDurationMs !== undefined) {
-    sql.push("Duration >= {min_ns:UInt64}");
-    params.min_ns = Math.round(query.minDurationMs * 1e6);
-  }
-  if (query.maxDurationMs !== undefined) {
-    sql.push("Duration <= {max_ns:UInt64}");
-    params.max_ns = Math.round(query.maxDurationMs * 1e6);
-  }
+const nanos = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms * 1e6));
+
+export function spanQueryCondition(query: SpanQuery): Conditions {
+  const { sql, params } = allConditions(
+    SPAN_SCOPE.condition(query),
+    presentConditions([
+      ["Duration >= {min_ns:UInt64}", "min_ns", nanos(query.minDurationMs)],
+      ["Duration <= {max_ns:UInt64}", "max_ns", nanos(query.maxDurationMs)],
+    ]),
+  );
   (query.attributes ?? []).forEach(([key, value], i) => {
     // "resource.<key>" matches a resource attribute; reading one map column, not both, halves the cost.
     const resource = key.startsWith("resource.");
@@ -208,7 +179,7 @@ export function spanQueryCondition(query: SpanQuery): { sql: string[]; params: R
 /** Spans matching `conditions`, slowest or newest first, as SpanListRow. */
 export async function listSpans(
   ctx: ToolContext,
-  conditions: { sql: string[]; params: Record<string, unknown> },
+  conditions: Conditions,
   orderBy: "duration" | "time",
   limit: number,
 ): Promise<{ rows: SpanListRow[] }> {

@@ -1,6 +1,7 @@
 import { PatternMiner } from "../../analyzer/patterns/index.ts";
+import { isoFromMs, renderTable } from "./format.ts";
 import { queryRows } from "./query.ts";
-import type { ToolContext } from "./types.ts";
+import type { ResultLimits, ToolContext } from "./types.ts";
 
 /**
  * Reads distinct messages with their counts from ClickHouse (GROUP BY keeps
@@ -128,6 +129,43 @@ export function readNotice(mined: MinedMessages): string {
     : "distinct messages";
   if (mined.read >= mined.distinctTotal) return `${mined.distinctTotal} ${what}`;
   return `read the ${mined.read} most frequent of ${mined.distinctTotal} ${what} (the rest, all rarer, not mined)`;
+}
+
+/**
+ * The `limit` most frequent groups as a table: their two keys (under
+ * `keyColumns`), pattern, count, with `shareOf` the share of that many
+ * messages, variants, first and last seen and an example. `truncated` says
+ * whether anything was left out: groups past the limit, rows or characters
+ * the table cut, or messages that were not read.
+ */
+export function groupTable(
+  mined: MinedMessages,
+  keyColumns: [string, string],
+  options: { limit: number; limits: ResultLimits; shareOf?: number },
+): { text: string; shown: number; truncated: boolean } {
+  const { shareOf } = options;
+  const shown = mined.groups.slice(0, options.limit);
+  const shareColumn = shareOf === undefined ? [] : ["share"];
+  const share = (g: PatternGroup) =>
+    shareOf === undefined ? [] : [`${((100 * g.count) / Math.max(1, shareOf)).toFixed(1)}%`];
+  const table = renderTable(
+    [...keyColumns, "pattern", "count", ...shareColumn, "variants", "first_seen", "last_seen", "example"],
+    shown.map((g) => [
+      g.keys[0],
+      g.keys[1],
+      g.template,
+      g.count,
+      ...share(g),
+      g.variants,
+      isoFromMs(g.firstMs),
+      isoFromMs(g.lastMs),
+      g.example,
+    ]),
+    options.limits,
+    { totalRows: mined.groups.length },
+  );
+  const cut = shown.length < mined.groups.length || mined.read < mined.distinctTotal;
+  return { text: table.text, shown: shown.length, truncated: table.truncated || cut };
 }
 
 /** Whether the stored data has the logs table (it arrives with the logs pipeline). */

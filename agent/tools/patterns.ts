@@ -1,61 +1,40 @@
-import {
-  describeFilter,
-  ERROR_MESSAGE_SQL,
-  parseSpanFilter,
-  SPAN_FILTER_SCHEMA,
-  type SpanFilter,
-  serviceHint,
-  spanFilterCondition,
-  where,
-} from "./filters.ts";
-import { isoFromMs, renderTable } from "./format.ts";
-import { hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
+import { allConditions, presentConditions, where } from "./conditions.ts";
+import { ERROR_MESSAGE_SQL, SPAN_SCOPE, type SpanScope, serviceHint } from "./filters.ts";
+import { groupTable, hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
 import { type AgentTool, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { optionalEnum, optionalNumber, readObject } from "./validate.ts";
-import {
-  describeWindow,
-  parseWindow,
-  type TimeWindow,
-  WINDOW_FIELDS,
-  WINDOW_SCHEMA_PROPERTIES,
-  windowCondition,
-} from "./window.ts";
+import { LIST_LIMIT, optionalEnum, readObject } from "./validate.ts";
+import { windowCondition } from "./window.ts";
 
-export const PATTERN_SOURCES = ["all", "spans", "logs"] as const;
-export type PatternSource = (typeof PATTERN_SOURCES)[number];
+/** Where the messages come from: span status/exception messages, log bodies, or both. */
+const PATTERN_SOURCES = ["all", "spans", "logs"] as const;
 
-export interface PatternsInput {
-  window: TimeWindow;
-  filter: SpanFilter;
-  source: PatternSource;
+export interface PatternsInput extends SpanScope {
+  source: (typeof PATTERN_SOURCES)[number];
   errorsOnly: boolean;
   limit: number;
 }
 
 /** Span messages: the status message, else the exception event's message. */
 function spanMessages(input: PatternsInput, extra: string[]): MessageQuery {
-  const win = windowCondition(input.window);
-  const flt = spanFilterCondition(input.filter);
-  const conditions = [...win.sql, ...flt.sql, `${ERROR_MESSAGE_SQL} != ''`, ...extra];
+  const scope = SPAN_SCOPE.condition(input);
+  const conditions = [...scope.sql, `${ERROR_MESSAGE_SQL} != ''`, ...extra];
   if (input.errorsOnly) conditions.push("StatusCode = 'Error'");
   return {
     sql: `SELECT 'span' AS k0, ServiceName AS k1, ${ERROR_MESSAGE_SQL} AS message, count() AS n,
         toUnixTimestamp64Milli(min(Timestamp)) AS first_ms, toUnixTimestamp64Milli(max(Timestamp)) AS last_ms
       FROM otel_traces ${where(conditions)} GROUP BY k0, k1, message`,
-    params: { ...win.params, ...flt.params },
+    params: scope.params,
     keyCount: 2,
   };
 }
 
 /** Log bodies (only the service filter applies to logs; errors = severity ERROR and above). */
 function logMessages(input: PatternsInput): MessageQuery {
-  const win = windowCondition(input.window);
-  const conditions = [...win.sql, "Body != ''"];
-  const params: Record<string, unknown> = { ...win.params };
-  if (input.filter.service !== undefined) {
-    conditions.push("ServiceName = {service:String}");
-    params.service = input.filter.service;
-  }
+  const { sql, params } = allConditions(
+    windowCondition(input.window),
+    presentConditions([["ServiceName = {service:String}", "service", input.filter.service]]),
+  );
+  const conditions = [...sql, "Body != ''"];
   if (input.errorsOnly) conditions.push("SeverityNumber >= 17");
   return {
     sql: `SELECT 'log' AS k0, ServiceName AS k1, Body AS message, count() AS n,
@@ -76,8 +55,7 @@ export const patternsTool: AgentTool<PatternsInput> = {
   inputSchema: {
     type: "object",
     properties: {
-      ...WINDOW_SCHEMA_PROPERTIES,
-      ...SPAN_FILTER_SCHEMA,
+      ...SPAN_SCOPE.properties,
       source: {
         type: "string",
         enum: [...PATTERN_SOURCES],
@@ -87,38 +65,24 @@ export const patternsTool: AgentTool<PatternsInput> = {
         type: "boolean",
         description: "Only failed spans and ERROR+ logs (default true); false includes every message.",
       },
-      limit: { type: "integer", description: "Patterns to list (default 20, max 100)." },
+      limit: LIST_LIMIT.property("Patterns to list"),
     },
     additionalProperties: false,
   },
   parse(raw, now) {
-    const fields = readObject(raw, [
-      ...WINDOW_FIELDS,
-      "service",
-      "span_name",
-      "kind",
-      "source",
-      "errors_only",
-      "limit",
-    ]);
+    const fields = readObject(raw, [...SPAN_SCOPE.fields, "source", "errors_only", "limit"]);
     const errorsOnly = fields.errors_only;
     if (errorsOnly !== undefined && typeof errorsOnly !== "boolean")
       throw new ToolInputError('"errors_only" must be true or false');
     return {
-      window: parseWindow(fields, now),
-      filter: parseSpanFilter(fields),
+      ...SPAN_SCOPE.parse(fields, now),
       source: optionalEnum(fields, "source", PATTERN_SOURCES) ?? "all",
       errorsOnly: errorsOnly ?? true,
-      limit: optionalNumber(fields, "limit", { min: 1, max: 100, integer: true }) ?? 20,
+      limit: LIST_LIMIT.read(fields, "limit"),
     };
   },
   describe: (input) =>
-    [
-      input.source,
-      input.errorsOnly ? "errors" : "all messages",
-      describeFilter(input.filter),
-      describeWindow(input.window),
-    ]
+    [input.source, input.errorsOnly ? "errors" : "all messages", SPAN_SCOPE.describe(input)]
       .filter(Boolean)
       .join(" "),
   async run(ctx: ToolContext, input: PatternsInput): Promise<ToolResult> {
@@ -137,33 +101,17 @@ export const patternsTool: AgentTool<PatternsInput> = {
       keyCount: 2,
     };
     const mined = await mineMessages(ctx, union);
-    const shown = mined.groups.slice(0, input.limit);
     const total = mined.groups.reduce((sum, g) => sum + g.count, 0);
-    const table = renderTable(
-      ["source", "service", "pattern", "count", "share", "variants", "first_seen", "last_seen", "example"],
-      shown.map((g) => [
-        g.keys[0],
-        g.keys[1],
-        g.template,
-        g.count,
-        `${((100 * g.count) / Math.max(1, total)).toFixed(1)}%`,
-        g.variants,
-        isoFromMs(g.firstMs),
-        isoFromMs(g.lastMs),
-        g.example,
-      ]),
-      ctx.limits,
-      { totalRows: mined.groups.length },
-    );
-    const scope = [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(", ");
+    const table = groupTable(mined, ["source", "service"], {
+      limit: input.limit,
+      limits: ctx.limits,
+      shareOf: total,
+    });
+    const scope = SPAN_SCOPE.describe(input, ", ");
     const hint = mined.read === 0 ? await serviceHint(ctx, input.filter.service) : "";
     const header =
       `${mined.groups.length} patterns over ${total} ${input.errorsOnly ? "error " : ""}messages ` +
-      `(${readNotice(mined)}; ${scope}${notes.length ? `; ${notes.join("; ")}` : ""}); top ${shown.length}:`;
-    return {
-      text: `${header}\n${table.text}${hint}`,
-      rows: shown.length,
-      truncated: table.truncated || shown.length < mined.groups.length || mined.read < mined.distinctTotal,
-    };
+      `(${readNotice(mined)}; ${scope}${notes.length ? `; ${notes.join("; ")}` : ""}); top ${table.shown}:`;
+    return { text: `${header}\n${table.text}${hint}`, rows: table.shown, truncated: table.truncated };
   },
 };

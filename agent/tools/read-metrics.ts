@@ -1,16 +1,9 @@
-import { where } from "./filters.ts";
+import { allConditions, type Conditions, presentConditions, where } from "./conditions.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { num, queryRows } from "./query.ts";
 import { type AgentTool, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { optionalNumber, optionalString, readObject } from "./validate.ts";
-import {
-  describeWindow,
-  parseWindow,
-  type TimeWindow,
-  WINDOW_FIELDS,
-  WINDOW_SCHEMA_PROPERTIES,
-  windowCondition,
-} from "./window.ts";
+import { countField, optionalString, readObject } from "./validate.ts";
+import { describeWindow, type TimeWindow, WINDOW_INPUT, windowCondition } from "./window.ts";
 
 /**
  * Metrics in the OTel ClickHouse exporter's tables: list what exists, or
@@ -33,6 +26,7 @@ type MetricKind = keyof typeof METRIC_TABLES;
 /** The points before the window that are read so the first minute's differences are known. */
 const LOOKBACK_MS = 5 * 60_000;
 const MAX_ATTRIBUTE_FILTERS = 5;
+const METRICS_LIMIT = countField(30, 200);
 
 export interface ReadMetricsInput {
   window: TimeWindow;
@@ -52,21 +46,14 @@ async function existingTables(ctx: ToolContext): Promise<MetricKind[]> {
 }
 
 /** Service, metric name, attribute and window conditions shared by every query. */
-function pointConditions(
-  input: ReadMetricsInput,
-  window: TimeWindow,
-): { sql: string[]; params: Record<string, unknown> } {
-  const win = windowCondition(window, "w", "TimeUnix");
-  const sql = [...win.sql];
-  const params: Record<string, unknown> = { ...win.params };
-  if (input.service !== undefined) {
-    sql.push("ServiceName = {service:String}");
-    params.service = input.service;
-  }
-  if (input.metric !== undefined) {
-    sql.push("MetricName = {metric:String}");
-    params.metric = input.metric;
-  }
+function pointConditions(input: ReadMetricsInput, window: TimeWindow): Conditions {
+  const { sql, params } = allConditions(
+    windowCondition(window, "w", "TimeUnix"),
+    presentConditions([
+      ["ServiceName = {service:String}", "service", input.service],
+      ["MetricName = {metric:String}", "metric", input.metric],
+    ]),
+  );
   Object.entries(input.attributes).forEach(([key, value], i) => {
     sql.push(`Attributes[{ak${i}:String}] = {av${i}:String}`);
     params[`ak${i}`] = key;
@@ -333,7 +320,7 @@ export const readMetricsTool: AgentTool<ReadMetricsInput> = {
   inputSchema: {
     type: "object",
     properties: {
-      ...WINDOW_SCHEMA_PROPERTIES,
+      ...WINDOW_INPUT.properties,
       service: { type: "string", description: "ServiceName, exact." },
       metric: {
         type: "string",
@@ -344,16 +331,16 @@ export const readMetricsTool: AgentTool<ReadMetricsInput> = {
         description: `Point attributes that must match exactly (at most ${MAX_ATTRIBUTE_FILTERS}), string values.`,
         additionalProperties: { type: "string" },
       },
-      limit: { type: "integer", description: "Metrics or minutes to list (default 30, max 200)." },
+      limit: METRICS_LIMIT.property("Metrics or minutes to list"),
     },
     additionalProperties: false,
   },
   parse(raw, now) {
-    const fields = readObject(raw, [...WINDOW_FIELDS, "service", "metric", "attributes", "limit"]);
+    const fields = readObject(raw, [...WINDOW_INPUT.fields, "service", "metric", "attributes", "limit"]);
     const input: ReadMetricsInput = {
-      window: parseWindow(fields, now),
+      window: WINDOW_INPUT.parse(fields, now),
       attributes: {},
-      limit: optionalNumber(fields, "limit", { min: 1, max: 200, integer: true }) ?? 30,
+      limit: METRICS_LIMIT.read(fields, "limit"),
     };
     const service = optionalString(fields, "service", { maxLength: 300 });
     if (service !== undefined) input.service = service;

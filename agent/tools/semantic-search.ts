@@ -3,14 +3,10 @@ import { formatMs, renderTable } from "./format.ts";
 import { recordSql } from "./query.ts";
 import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { ToolInputError } from "./types.ts";
-import { optionalEnum, optionalNumber, optionalString, readObject, requiredString } from "./validate.ts";
-import {
-  describeWindow,
-  parseWindow,
-  type TimeWindow,
-  WINDOW_FIELDS,
-  WINDOW_SCHEMA_PROPERTIES,
-} from "./window.ts";
+import { countField, optionalEnum, optionalString, readObject, requiredString } from "./validate.ts";
+import { describeWindow, type TimeWindow, WINDOW_INPUT } from "./window.ts";
+
+const HITS = countField(10, 50);
 
 export interface SemanticSearchInput {
   query: string;
@@ -31,7 +27,7 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
     type: "object",
     properties: {
       query: { type: "string", description: "What to look for, in words." },
-      k: { type: "integer", description: "Hits to return (default 10, max 50)." },
+      k: HITS.property("Hits to return"),
       kind: {
         type: "string",
         enum: [...SEARCH_KINDS],
@@ -39,18 +35,18 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
           "spans (default), logs (log records: severity and body), or all (both, ranked together).",
       },
       service: { type: "string", description: "Only spans of this ServiceName." },
-      ...WINDOW_SCHEMA_PROPERTIES,
+      ...WINDOW_INPUT.properties,
     },
     required: ["query"],
     additionalProperties: false,
   },
   parse(raw, now) {
-    const fields = readObject(raw, ["query", "k", "kind", "service", ...WINDOW_FIELDS]);
+    const fields = readObject(raw, ["query", "k", "kind", "service", ...WINDOW_INPUT.fields]);
     const input: SemanticSearchInput = {
       query: requiredString(fields, "query", { maxLength: 500 }),
-      k: optionalNumber(fields, "k", { min: 1, max: 50, integer: true }) ?? 10,
+      k: HITS.read(fields, "k"),
       kind: optionalEnum(fields, "kind", SEARCH_KINDS) ?? "spans",
-      window: parseWindow(fields, now),
+      window: WINDOW_INPUT.parse(fields, now),
     };
     const service = optionalString(fields, "service", { maxLength: 300 });
     if (service !== undefined) input.service = service;

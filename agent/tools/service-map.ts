@@ -1,4 +1,4 @@
-import { where } from "./filters.ts";
+import { where } from "./conditions.ts";
 import { queryRows } from "./query.ts";
 import type { ToolContext } from "./types.ts";
 import { type TimeWindow, windowCondition } from "./window.ts";

@@ -1,28 +1,12 @@
-import {
-  describeFilter,
-  parseSpanFilter,
-  SPAN_FILTER_SCHEMA,
-  type SpanFilter,
-  serviceHint,
-  spanFilterCondition,
-  where,
-} from "./filters.ts";
+import { where } from "./conditions.ts";
+import { describeFilter, SPAN_SCOPE, type SpanScope, serviceHint } from "./filters.ts";
 import { formatMs, renderTable } from "./format.ts";
 import { num, pct, queryRows } from "./query.ts";
 import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
 import { optionalEnum, readObject } from "./validate.ts";
-import {
-  describeWindow,
-  parseWindow,
-  type TimeWindow,
-  WINDOW_FIELDS,
-  WINDOW_SCHEMA_PROPERTIES,
-  windowCondition,
-} from "./window.ts";
+import { describeWindow, type TimeWindow, windowCondition } from "./window.ts";
 
-export interface ServiceOverviewInput {
-  window: TimeWindow;
-  filter: SpanFilter;
+export interface ServiceOverviewInput extends SpanScope {
   orderBy: "errors" | "spans" | "p95" | "error_rate";
 }
 
@@ -49,21 +33,19 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
   inputSchema: {
     type: "object",
     properties: {
-      ...WINDOW_SCHEMA_PROPERTIES,
-      ...SPAN_FILTER_SCHEMA,
+      ...SPAN_SCOPE.properties,
       order_by: { type: "string", enum: [...ORDER_KEYS], description: "Sort services by (default errors)." },
     },
     additionalProperties: false,
   },
   parse(raw, now) {
-    const fields = readObject(raw, [...WINDOW_FIELDS, "service", "span_name", "kind", "order_by"]);
+    const fields = readObject(raw, [...SPAN_SCOPE.fields, "order_by"]);
     return {
-      window: parseWindow(fields, now),
-      filter: parseSpanFilter(fields),
+      ...SPAN_SCOPE.parse(fields, now),
       orderBy: optionalEnum(fields, "order_by", ORDER_KEYS) ?? "errors",
     };
   },
-  describe: (input) => [describeFilter(input.filter), describeWindow(input.window)].filter(Boolean).join(" "),
+  describe: (input) => SPAN_SCOPE.describe(input),
   async run(ctx: ToolContext, input: ServiceOverviewInput): Promise<ToolResult> {
     const { rows } = await queryServiceOverview(ctx, input, ctx.limits.maxRows);
     const header = `Services, ${describeWindow(input.window)}${describeFilter(input.filter) ? `, ${describeFilter(input.filter)}` : ""}, by ${input.orderBy}:`;
@@ -91,6 +73,11 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
   },
 };
 
+/** The error count and duration quantiles both service queries compute, and how many rows there are in all. */
+const ERRORS_AND_QUANTILES = `countIf(StatusCode = 'Error') AS errors,
+  quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99,
+  count() OVER () AS total_services`;
+
 /**
  * Per-service spans, requests, errors and duration quantiles: the numbers
  * service_overview shows (the console's Services table shows the same rows).
@@ -100,14 +87,11 @@ export async function queryServiceOverview(
   input: ServiceOverviewInput,
   limit: number,
 ): Promise<{ rows: ServiceOverviewRow[] }> {
-  const win = windowCondition(input.window);
-  const flt = spanFilterCondition(input.filter);
-  const params = { ...win.params, ...flt.params, limit };
+  const scope = SPAN_SCOPE.condition(input);
+  const params = { ...scope.params, limit };
   const sql = `SELECT ServiceName AS service, count() AS spans, countIf(SpanKind = 'Server') AS requests,
-      countIf(StatusCode = 'Error') AS errors,
-      quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99,
-      count() OVER () AS total_services
-    FROM otel_traces ${where([...win.sql, ...flt.sql])}
+      ${ERRORS_AND_QUANTILES}
+    FROM otel_traces ${where(scope.sql)}
     GROUP BY ServiceName ORDER BY ${ORDER[input.orderBy]} DESC, service ASC LIMIT {limit:UInt32}`;
   const rows = await queryRows<ServiceOverviewRow>(ctx, sql, params);
   return { rows };
@@ -130,17 +114,14 @@ export interface ServiceSeriesRow {
  */
 export async function queryServiceSeries(
   ctx: ToolContext,
-  input: { window: TimeWindow; filter: SpanFilter; stepSeconds: number },
+  input: SpanScope & { stepSeconds: number },
 ): Promise<{ rows: ServiceSeriesRow[] }> {
-  const win = windowCondition(input.window);
-  const flt = spanFilterCondition(input.filter);
-  const params = { ...win.params, ...flt.params, step: Math.max(1, Math.round(input.stepSeconds)) };
+  const scope = SPAN_SCOPE.condition(input);
+  const params = { ...scope.params, step: Math.max(1, Math.round(input.stepSeconds)) };
   const sql = `SELECT ServiceName AS service,
       intDiv(toUInt32(toDateTime(Timestamp)), {step:UInt32}) * {step:UInt32} * 1000 AS t,
-      count() AS spans, countIf(StatusCode = 'Error') AS errors,
-      quantilesBFloat16(0.5, 0.95, 0.99)(Duration) AS q, q[1] AS p50, q[2] AS p95, q[3] AS p99,
-      count() OVER () AS total_services
-    FROM otel_traces ${where([...win.sql, ...flt.sql])}
+      count() AS spans, ${ERRORS_AND_QUANTILES}
+    FROM otel_traces ${where(scope.sql)}
     GROUP BY service, t ORDER BY service, t`;
   const rows = await queryRows<ServiceSeriesRow>(ctx, sql, params);
   return { rows };

@@ -2,8 +2,8 @@ import { ERROR_MESSAGE_SQL } from "./filters.ts";
 import { boundText } from "./format.ts";
 import { hasLogsTable } from "./message-patterns.ts";
 import { num, queryRows } from "./query.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { readObject, requiredString } from "./validate.ts";
+import { type AgentTool, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
+import { optionalTraceId, readObject } from "./validate.ts";
 import { renderWaterfall, type TraceLog, type TraceSpan } from "./waterfall.ts";
 
 export interface TraceTreeInput {
@@ -63,12 +63,9 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
   },
   parse(raw) {
     const fields = readObject(raw, ["trace_id"]);
-    const traceId = requiredString(fields, "trace_id", {
-      maxLength: 64,
-      pattern: /^(0x)?[0-9a-fA-F]{1,32}$/,
-      patternHint: "must be a hex trace id (up to 32 hex characters)",
-    });
-    return { traceId: traceId.replace(/^0x/, "").toLowerCase().padStart(32, "0") };
+    const traceId = optionalTraceId(fields, "trace_id");
+    if (traceId === undefined) throw new ToolInputError('"trace_id" is required');
+    return { traceId };
   },
   describe: (input) => input.traceId,
   async run(ctx: ToolContext, input: TraceTreeInput): Promise<ToolResult> {

@@ -92,3 +92,36 @@ export function optionalEnum<T extends string>(
   }
   return match;
 }
+
+/**
+ * A trace id as people paste it: up to 32 hex characters, with or without
+ * 0x, any case. Returned as stored: 32 lowercase hex characters (a shorter
+ * id lost its leading zeros on the way).
+ */
+export function optionalTraceId(fields: Fields, key: string): string | undefined {
+  const text = optionalString(fields, key, {
+    maxLength: 64,
+    pattern: /^(0x)?[0-9a-fA-F]{1,32}$/,
+    patternHint: "must be a hex trace id (up to 32 hex characters)",
+  });
+  return text?.replace(/^0x/, "").toLowerCase().padStart(32, "0");
+}
+
+/**
+ * A count the model may pass (a limit, k, top_errors), 1 to `max`, `defaultValue`
+ * when absent. Its schema property states the default and the maximum the
+ * check uses, so what the model reads can never disagree with what is accepted.
+ */
+export function countField(defaultValue: number, max: number) {
+  return {
+    property: (what: string) => ({
+      type: "integer",
+      description: `${what} (default ${defaultValue}, max ${max}).`,
+    }),
+    read: (fields: Fields, key: string): number =>
+      optionalNumber(fields, key, { min: 1, max, integer: true }) ?? defaultValue,
+  };
+}
+
+/** The usual list limit of a tool: 20 rows unless asked for more, at most 100. */
+export const LIST_LIMIT = countField(20, 100);

@@ -1,3 +1,4 @@
+import { type Conditions, presentConditions } from "./conditions.ts";
 import { ToolInputError } from "./types.ts";
 import type { Fields } from "./validate.ts";
 
@@ -12,17 +13,24 @@ export interface TimeWindow {
   toMs?: number;
 }
 
-export const WINDOW_SCHEMA_PROPERTIES = {
-  last: {
-    type: "string",
-    description:
-      'Relative window ending now, e.g. "15m", "1h", "6h", "2d". Omit all window fields for all data.',
+/**
+ * The window as a tool input: the schema properties the model sees, their
+ * field names (for readObject) and the reader, kept together so every tool
+ * offers and reads the window the same way.
+ */
+export const WINDOW_INPUT = {
+  properties: {
+    last: {
+      type: "string",
+      description:
+        'Relative window ending now, e.g. "15m", "1h", "6h", "2d". Omit all window fields for all data.',
+    },
+    from: { type: "string", description: "Window start, ISO 8601 (e.g. 2026-11-27T01:00:00Z)." },
+    to: { type: "string", description: "Window end, ISO 8601; defaults to now." },
   },
-  from: { type: "string", description: "Window start, ISO 8601 (e.g. 2026-11-27T01:00:00Z)." },
-  to: { type: "string", description: "Window end, ISO 8601; defaults to now." },
+  fields: ["last", "from", "to"],
+  parse: parseWindow,
 } as const;
-
-export const WINDOW_FIELDS = ["last", "from", "to"] as const;
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w)s?$/i;
 const UNIT_MS: Record<string, number> = {
@@ -87,22 +95,14 @@ export function parseWindow(fields: Fields, now: Date, prefix = ""): TimeWindow 
  * SQL conditions and parameters for a window; parameter names get `prefix` so two windows can share a query.
  * `column` is the time column (Timestamp for spans and logs, TimeUnix for metric points).
  */
-export function windowCondition(
-  window: TimeWindow,
-  prefix = "w",
-  column = "Timestamp",
-): { sql: string[]; params: Record<string, number> } {
-  const sql: string[] = [];
-  const params: Record<string, number> = {};
-  if (window.fromMs !== undefined) {
-    sql.push(`${column} >= fromUnixTimestamp64Milli({${prefix}_from:Int64})`);
-    params[`${prefix}_from`] = Math.floor(window.fromMs);
-  }
-  if (window.toMs !== undefined) {
-    sql.push(`${column} < fromUnixTimestamp64Milli({${prefix}_to:Int64})`);
-    params[`${prefix}_to`] = Math.ceil(window.toMs);
-  }
-  return { sql, params };
+export function windowCondition(window: TimeWindow, prefix = "w", column = "Timestamp"): Conditions {
+  // Whole milliseconds that still cover the window: the start rounded down, the end up.
+  const fromMs = window.fromMs === undefined ? undefined : Math.floor(window.fromMs);
+  const toMs = window.toMs === undefined ? undefined : Math.ceil(window.toMs);
+  return presentConditions([
+    [`${column} >= fromUnixTimestamp64Milli({${prefix}_from:Int64})`, `${prefix}_from`, fromMs],
+    [`${column} < fromUnixTimestamp64Milli({${prefix}_to:Int64})`, `${prefix}_to`, toMs],
+  ]);
 }
 
 export function describeWindow(window: TimeWindow): string {
