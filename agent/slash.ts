@@ -168,6 +168,24 @@ function parseCompareCommand(args: string[]): SlashCommand {
   };
 }
 
+/** Commands of the session itself (no tool), aliases included. */
+const SESSION_COMMANDS = new Map<string, "help" | "reset" | "sql" | "exit" | "tools">([
+  ["/help", "help"],
+  ["/?", "help"],
+  ["/reset", "reset"],
+  ["/sql", "sql"],
+  ["/exit", "exit"],
+  ["/quit", "exit"],
+  ["/tools", "tools"],
+]);
+
+/** `/<command> [service] [window]` commands and the tool each runs. */
+const SERVICE_WINDOW_COMMANDS = new Map([
+  ["/errors", "find_errors"],
+  ["/patterns", "patterns"],
+  ["/anomalies", "anomalies"],
+]);
+
 export function parseSlash(line: string): SlashCommand | undefined {
   const text = line.trim();
   if (!text.startsWith("/")) return undefined;
@@ -175,29 +193,15 @@ export function parseSlash(line: string): SlashCommand | undefined {
   const name = (space === -1 ? text : text.slice(0, space)).toLowerCase();
   const argText = space === -1 ? "" : text.slice(space + 1).trim();
   const args = argText === "" ? [] : argText.split(/\s+/);
+  const session = SESSION_COMMANDS.get(name);
+  if (session) return { kind: session };
+  const serviceWindow = SERVICE_WINDOW_COMMANDS.get(name);
+  if (serviceWindow) return serviceWindowTool(serviceWindow, args);
   switch (name) {
-    case "/help":
-    case "/?":
-      return { kind: "help" };
-    case "/reset":
-      return { kind: "reset" };
-    case "/sql":
-      return { kind: "sql" };
-    case "/exit":
-    case "/quit":
-      return { kind: "exit" };
-    case "/tools":
-      return { kind: "tools" };
     case "/schema":
       return { kind: "tool", tool: "schema", input: {} };
     case "/services":
       return parseServicesCommand(args);
-    case "/errors":
-      return serviceWindowTool("find_errors", args);
-    case "/patterns":
-      return serviceWindowTool("patterns", args);
-    case "/anomalies":
-      return serviceWindowTool("anomalies", args);
     case "/logs":
       return parseLogsCommand(argText);
     case "/metrics":

@@ -1,8 +1,8 @@
 import { listAnomalies, listIncidents } from "../../analyzer/query.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { queryRows, recordSql } from "./query.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalNumber, optionalString, readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
+import { LIST_LIMIT, optionalNumber, optionalString, readInput } from "./validate.ts";
 import { describeWindow, type TimeWindow, WINDOW_INPUT } from "./window.ts";
 
 export interface AnomaliesInput {
@@ -23,27 +23,20 @@ export const anomaliesTool: AgentTool<AnomaliesInput> = {
     "request_rate_drop, pattern_new/spike/vanished, metric - each with a robust score against the series' own " +
     "baseline, the value and the baseline. Use it for 'what is unusual / when did it start', then root_cause or " +
     "find_errors to explain.",
-  inputSchema: {
-    type: "object",
-    properties: {
-      ...WINDOW_INPUT.properties,
-      service: { type: "string", description: "Only anomalies of this service (exact name)." },
-      min_score: { type: "number", description: "Only anomalies scoring at least this (default: all)." },
-      limit: LIST_LIMIT.property("Anomalies to list, highest score first"),
-    },
-    additionalProperties: false,
-  },
+  inputSchema: objectSchema({
+    ...WINDOW_INPUT.properties,
+    service: { type: "string", description: "Only anomalies of this service (exact name)." },
+    min_score: { type: "number", description: "Only anomalies scoring at least this (default: all)." },
+    limit: LIST_LIMIT.property("Anomalies to list, highest score first"),
+  }),
   parse(raw, now) {
-    const fields = readObject(raw, [...WINDOW_INPUT.fields, "service", "min_score", "limit"]);
-    const input: AnomaliesInput = {
+    const fields = readInput(raw, anomaliesTool.inputSchema);
+    return {
       window: WINDOW_INPUT.parse(fields, now),
       limit: LIST_LIMIT.read(fields, "limit"),
+      service: optionalString(fields, "service", { maxLength: 300 }),
+      minScore: optionalNumber(fields, "min_score", { min: 0, max: 1e9 }),
     };
-    const service = optionalString(fields, "service", { maxLength: 300 });
-    if (service !== undefined) input.service = service;
-    const minScore = optionalNumber(fields, "min_score", { min: 0, max: 1e9 });
-    if (minScore !== undefined) input.minScore = minScore;
-    return input;
   },
   describe: (input) => [input.service ?? "", describeWindow(input.window)].filter(Boolean).join(" "),
   async run(ctx: ToolContext, input: AnomaliesInput): Promise<ToolResult> {

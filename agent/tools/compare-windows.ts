@@ -11,8 +11,7 @@ import {
 } from "./filters.ts";
 import { formatMs, renderTable } from "./format.ts";
 import { num, pct, queryRows } from "./query.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { ToolInputError } from "./types.ts";
+import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
 import { countField, type Fields, optionalString, readObject, requiredString } from "./validate.ts";
 import { describeWindow, parseWindow, type TimeWindow, windowCondition } from "./window.ts";
 
@@ -107,9 +106,8 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
     "error rate, p50/p95/p99/max duration with the change from A to B, and the top error messages in each window. " +
     "Use it for 'what changed' questions, e.g. before vs during a launch or an incident. A side can also be the " +
     "spans carrying an attribute value (a_span_attribute / b_span_attribute, e.g. drop.phase=PRE_DROP vs DROP_LIVE).",
-  inputSchema: {
-    type: "object",
-    properties: {
+  inputSchema: objectSchema(
+    {
       service: { type: "string", description: "ServiceName, exact (as schema / service_overview list it)." },
       span_name: { type: "string", description: "Substring of SpanName (case-insensitive)." },
       kind: { type: "string", enum: [...SPAN_KINDS] },
@@ -117,9 +115,8 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
       ...windowProps("Window B (compared)", "b"),
       top_errors: TOP_ERRORS.property("Error messages to list per window"),
     },
-    required: ["service"],
-    additionalProperties: false,
-  },
+    ["service"],
+  ),
   parse(raw, now) {
     const fields = readObject(raw, [
       "service",

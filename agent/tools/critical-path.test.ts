@@ -36,16 +36,34 @@ function onPath(spans: TraceSpan[]): string[] {
   return [...criticalPath(buildTree(spans)).spans].sort();
 }
 
-describe("critical path", () => {
-  it("sequential children: every child is on the path, the gaps are the parent's", () => {
+/** root 0..100 > mid 10..90 > leaf1 20..50, leaf2 55..85. */
+const NESTED = [
+  span("root", "", 0, 100),
+  span("mid", "root", 10, 80),
+  span("leaf1", "mid", 20, 30),
+  span("leaf2", "mid", 55, 30),
+];
+
+interface SectionCase {
+  name: string;
+  spans: TraceSpan[];
+  /** The critical path's sections, latest first, as [span, startMs, endMs]. */
+  sections: Array<[string, number, number]>;
+  /** Every span on the path, sorted, where that says more than the sections (skipped or zero-length spans). */
+  onPath?: string[];
+}
+
+const SECTION_CASES: SectionCase[] = [
+  {
+    name: "sequential children: every child is on the path, the gaps are the parent's",
     //  root 0..100: a 10..30, b 40..60, c 70..90
-    const spans = [
+    spans: [
       span("root", "", 0, 100),
       span("a", "root", 10, 20),
       span("b", "root", 40, 20),
       span("c", "root", 70, 20),
-    ];
-    expect(sections(spans)).toEqual([
+    ],
+    sections: [
       ["root", 90, 100],
       ["c", 70, 90],
       ["root", 60, 70],
@@ -53,43 +71,38 @@ describe("critical path", () => {
       ["root", 30, 40],
       ["a", 10, 30],
       ["root", 0, 10],
-    ]);
-  });
-
-  it("overlapping children: the one that ends last wins, an overlapped one is skipped", () => {
+    ],
+  },
+  {
+    name: "overlapping children: the one that ends last wins, an overlapped one is skipped",
     //  root 0..100: long 5..80, short 60..95 (overlaps long), early 0..4
-    const spans = [
+    spans: [
       span("root", "", 0, 100),
       span("long", "root", 5, 75),
       span("short", "root", 60, 35),
       span("early", "root", 0, 4),
-    ];
-    expect(sections(spans)).toEqual([
+    ],
+    sections: [
       ["root", 95, 100],
       ["short", 60, 95],
       ["root", 4, 60],
       ["early", 0, 4],
-    ]);
-    expect(onPath(spans)).not.toContain("long");
-  });
-
-  it("sequential calls that overlap by a hair (timing jitter) are both on the path, the earlier cut at the later's start", () => {
+    ],
+    onPath: ["early", "root", "short"],
+  },
+  {
+    name: "sequential calls that overlap by a hair (timing jitter) are both on the path, the earlier cut at the later's start",
     //  root 0..100: a 0..60.5 (ends 0.5 ms after b starts), b 60..100
-    const spans = [span("root", "", 0, 100), span("a", "root", 0, 60.5), span("b", "root", 60, 40)];
-    expect(sections(spans)).toEqual([
+    spans: [span("root", "", 0, 100), span("a", "root", 0, 60.5), span("b", "root", 60, 40)],
+    sections: [
       ["b", 60, 100],
       ["a", 0, 60],
-    ]);
-  });
-
-  it("nested children: descends into the child that bounds the parent and walks back up", () => {
-    const spans = [
-      span("root", "", 0, 100),
-      span("mid", "root", 10, 80),
-      span("leaf1", "mid", 20, 30),
-      span("leaf2", "mid", 55, 30),
-    ];
-    expect(sections(spans)).toEqual([
+    ],
+  },
+  {
+    name: "nested children: descends into the child that bounds the parent and walks back up",
+    spans: NESTED,
+    sections: [
       ["root", 90, 100],
       ["mid", 85, 90],
       ["leaf2", 55, 85],
@@ -97,52 +110,62 @@ describe("critical path", () => {
       ["leaf1", 20, 50],
       ["mid", 10, 20],
       ["root", 0, 10],
-    ]);
-    const path = criticalPath(buildTree(spans));
-    expect(path.lengthNs).toBe(100e6);
-    expect(path.coverageNs.get("mid")).toBe(80e6);
-    expect(path.coverageNs.get("root")).toBe(100e6);
-  });
-
-  it("async children: one that outlives the parent counts only inside it, one that starts after it is off the path", () => {
+    ],
+  },
+  {
+    name: "async children: one that outlives the parent counts only inside it, one that starts after it is off the path",
     //  root 0..50: sync 0..20, outlives 30..200 (clipped to 30..50); consumer of sync 60..90 (after its parent ended)
-    const spans = [
+    spans: [
       span("root", "", 0, 50),
       span("sync", "root", 0, 20),
       span("outlives", "root", 30, 170),
       span("late-child", "outlives", 100, 50),
       span("consumer", "sync", 60, 30),
-    ];
-    expect(sections(spans)).toEqual([
+    ],
+    sections: [
       ["outlives", 30, 50],
       ["root", 20, 30],
       ["sync", 0, 20],
-    ]);
-    expect(onPath(spans)).toEqual(["outlives", "root", "sync"]);
-  });
-
-  it("a child that starts before its parent (clock skew) is clipped to the parent's start", () => {
-    const spans = [span("root", "", 10, 90), span("skewed", "root", 0, 40)];
-    expect(sections(spans)).toEqual([
+    ],
+    onPath: ["outlives", "root", "sync"],
+  },
+  {
+    name: "a child that starts before its parent (clock skew) is clipped to the parent's start",
+    spans: [span("root", "", 10, 90), span("skewed", "root", 0, 40)],
+    sections: [
       ["root", 40, 100],
       ["skewed", 10, 40],
-    ]);
-  });
-
-  it("back-to-back and zero-length children terminate and are on the path", () => {
-    const spans = [
+    ],
+  },
+  {
+    name: "back-to-back and zero-length children terminate and are on the path",
+    spans: [
       span("root", "", 0, 30),
       span("a", "root", 0, 10),
       span("b", "root", 10, 10),
       span("zero", "root", 20, 0),
       span("c", "root", 20, 10),
-    ];
-    expect(sections(spans)).toEqual([
+    ],
+    sections: [
       ["c", 20, 30],
       ["b", 10, 20],
       ["a", 0, 10],
-    ]);
-    expect(onPath(spans)).toContain("zero");
+    ],
+    onPath: ["a", "b", "c", "root", "zero"],
+  },
+];
+
+describe("critical path", () => {
+  it.each(SECTION_CASES)("$name", ({ spans, sections: expected, onPath: path }) => {
+    expect(sections(spans)).toEqual(expected);
+    if (path) expect(onPath(spans)).toEqual(path);
+  });
+
+  it("nested children: the path is as long as the root, and covers all of the bounding child", () => {
+    const path = criticalPath(buildTree(NESTED));
+    expect(path.lengthNs).toBe(100e6);
+    expect(path.coverageNs.get("mid")).toBe(80e6);
+    expect(path.coverageNs.get("root")).toBe(100e6);
   });
 
   it("with several roots (missing parents) starts from the one that ends last", () => {

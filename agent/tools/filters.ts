@@ -37,13 +37,11 @@ export const SPAN_FILTER_SCHEMA = {
 } as const;
 
 export function parseSpanFilter(fields: Fields): SpanFilter {
-  const filter: SpanFilter = {};
-  const service = optionalString(fields, "service", NAME_RULES);
-  if (service !== undefined) filter.service = service;
-  const spanName = optionalString(fields, "span_name", NAME_RULES);
-  if (spanName !== undefined) filter.spanName = spanName;
-  const kind = optionalEnum(fields, "kind", SPAN_KINDS);
-  if (kind !== undefined) filter.kind = kind;
+  const filter: SpanFilter = {
+    service: optionalString(fields, "service", NAME_RULES),
+    spanName: optionalString(fields, "span_name", NAME_RULES),
+    kind: optionalEnum(fields, "kind", SPAN_KINDS),
+  };
   if ("status" in fields) {
     const status = optionalEnum(fields, "status", [...STATUS_CODES, "any"] as const);
     if (status !== undefined && status !== "any") filter.status = status;
@@ -78,13 +76,12 @@ export interface SpanScope {
 
 /**
  * The span scope as a tool input (window, service, span_name, kind): the
- * schema properties the model sees, their field names and the reader, plus
- * its SQL conditions and its one-line description, so every span tool offers,
- * reads, queries and describes it the same way.
+ * schema properties the model sees and their reader, plus its SQL conditions
+ * and its one-line description, so every span tool offers, reads, queries and
+ * describes it the same way.
  */
 export const SPAN_SCOPE = {
   properties: { ...WINDOW_INPUT.properties, ...SPAN_FILTER_SCHEMA },
-  fields: [...WINDOW_INPUT.fields, "service", "span_name", "kind"],
   parse: (fields: Fields, now: Date): SpanScope => ({
     window: WINDOW_INPUT.parse(fields, now),
     filter: parseSpanFilter(fields),

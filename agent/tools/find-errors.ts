@@ -4,8 +4,8 @@ import { SPAN_LIST_COLUMNS, SPAN_LIST_HEADER, type SpanListRow, spanListTable } 
 import { isoFromMs, renderTable } from "./format.ts";
 import { mineMessages, readNotice } from "./message-patterns.ts";
 import { num, pct, queryRows } from "./query.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalEnum, optionalString, readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
+import { LIST_LIMIT, optionalEnum, optionalString, readInput } from "./validate.ts";
 import { describeWindow } from "./window.ts";
 
 export interface FindErrorsInput extends SpanScope {
@@ -22,33 +22,27 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
     "'size 10 is sold out' and 'size 11 is sold out' are one row) with counts, distinct variants, an example " +
     "and last seen time, most frequent first; group_by='span' lists individual failed spans instead. Reports " +
     "the total error count and the error rate of the matching spans.",
-  inputSchema: {
-    type: "object",
-    properties: {
-      ...SPAN_SCOPE.properties,
-      message_contains: {
-        type: "string",
-        description: "Only errors whose message contains this (case-insensitive).",
-      },
-      group_by: {
-        type: "string",
-        enum: ["message", "span"],
-        description: "message (default): grouped by pattern; span: individual spans.",
-      },
-      limit: LIST_LIMIT.property("Groups or spans to list"),
+  inputSchema: objectSchema({
+    ...SPAN_SCOPE.properties,
+    message_contains: {
+      type: "string",
+      description: "Only errors whose message contains this (case-insensitive).",
     },
-    additionalProperties: false,
-  },
+    group_by: {
+      type: "string",
+      enum: ["message", "span"],
+      description: "message (default): grouped by pattern; span: individual spans.",
+    },
+    limit: LIST_LIMIT.property("Groups or spans to list"),
+  }),
   parse(raw, now) {
-    const fields = readObject(raw, [...SPAN_SCOPE.fields, "message_contains", "group_by", "limit"]);
-    const input: FindErrorsInput = {
+    const fields = readInput(raw, findErrorsTool.inputSchema);
+    return {
       ...SPAN_SCOPE.parse(fields, now),
       groupBy: optionalEnum(fields, "group_by", ["message", "span"] as const) ?? "message",
       limit: LIST_LIMIT.read(fields, "limit"),
+      messageContains: optionalString(fields, "message_contains", { maxLength: 300 }),
     };
-    const messageContains = optionalString(fields, "message_contains", { maxLength: 300 });
-    if (messageContains !== undefined) input.messageContains = messageContains;
-    return input;
   },
   describe: (input) =>
     [

@@ -3,8 +3,8 @@ import { serviceHint } from "./filters.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { groupTable, hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
 import { num, queryRows } from "./query.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalEnum, optionalString, optionalTraceId, readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
+import { LIST_LIMIT, optionalEnum, optionalString, optionalTraceId, readInput } from "./validate.ts";
 import { describeWindow, type TimeWindow, WINDOW_INPUT, windowCondition } from "./window.ts";
 
 /** Severity names and the lowest OTLP SeverityNumber of each (TRACE 1-4, DEBUG 5-8, ... FATAL 21-24). */
@@ -69,50 +69,35 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
     "service and severity, with counts, first/last seen and an example, most frequent first; group_by='record' " +
     "lists individual records (newest first; oldest first for one trace) with their trace and span ids. Reports " +
     "how many records matched.",
-  inputSchema: {
-    type: "object",
-    properties: {
-      ...WINDOW_INPUT.properties,
-      service: { type: "string", description: "ServiceName, exact (as schema lists it)." },
-      min_severity: {
-        type: "string",
-        enum: SEVERITY_NAMES,
-        description: "Only records at this severity or above (e.g. WARN = WARN, ERROR, FATAL).",
-      },
-      text: { type: "string", description: "Only records whose body contains this (case-insensitive)." },
-      trace_id: { type: "string", description: "Only records of this trace (32 hex characters)." },
-      group_by: {
-        type: "string",
-        enum: ["pattern", "record"],
-        description: "pattern (default; record when trace_id is given): grouped; record: individual records.",
-      },
-      limit: LIST_LIMIT.property("Patterns or records to list"),
+  inputSchema: objectSchema({
+    ...WINDOW_INPUT.properties,
+    service: { type: "string", description: "ServiceName, exact (as schema lists it)." },
+    min_severity: {
+      type: "string",
+      enum: SEVERITY_NAMES,
+      description: "Only records at this severity or above (e.g. WARN = WARN, ERROR, FATAL).",
     },
-    additionalProperties: false,
-  },
+    text: { type: "string", description: "Only records whose body contains this (case-insensitive)." },
+    trace_id: { type: "string", description: "Only records of this trace (32 hex characters)." },
+    group_by: {
+      type: "string",
+      enum: ["pattern", "record"],
+      description: "pattern (default; record when trace_id is given): grouped; record: individual records.",
+    },
+    limit: LIST_LIMIT.property("Patterns or records to list"),
+  }),
   parse(raw, now) {
     const fields = {
-      ...readObject(raw, [
-        ...WINDOW_INPUT.fields,
-        "service",
-        "min_severity",
-        "text",
-        "trace_id",
-        "group_by",
-        "limit",
-      ]),
+      ...readInput(raw, findLogsTool.inputSchema),
     };
-    const filter: LogFilter = {};
-    const service = optionalString(fields, "service", { maxLength: 300 });
-    if (service !== undefined) filter.service = service;
     const severity = fields.min_severity;
     if (typeof severity === "string") fields.min_severity = severity.toUpperCase();
-    const minSeverity = optionalEnum(fields, "min_severity", SEVERITY_NAMES);
-    if (minSeverity !== undefined) filter.minSeverity = minSeverity;
-    const text = optionalString(fields, "text", { maxLength: 300 });
-    if (text !== undefined) filter.text = text;
-    const traceId = optionalTraceId(fields, "trace_id");
-    if (traceId !== undefined) filter.traceId = traceId;
+    const filter: LogFilter = {
+      service: optionalString(fields, "service", { maxLength: 300 }),
+      minSeverity: optionalEnum(fields, "min_severity", SEVERITY_NAMES),
+      text: optionalString(fields, "text", { maxLength: 300 }),
+      traceId: optionalTraceId(fields, "trace_id"),
+    };
     return {
       window: WINDOW_INPUT.parse(fields, now),
       filter,

@@ -2,8 +2,8 @@ import { allConditions, type Conditions, presentConditions, where } from "./cond
 import { describeFilter, SPAN_SCOPE, type SpanScope, STATUS_CODES, serviceHint } from "./filters.ts";
 import { formatMs, isoFromMs, renderTable } from "./format.ts";
 import { num, queryRows } from "./query.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalNumber, readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
+import { LIST_LIMIT, optionalNumber, readInput } from "./validate.ts";
 import { describeWindow } from "./window.ts";
 
 export interface FindSlowSpansInput extends SpanScope {
@@ -57,41 +57,28 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
     "Finds the slowest spans matching filters, slowest first, with trace ids (pass one to trace_tree). " +
     "Threshold either min_duration_ms or percentile (e.g. 99 = spans at or above the p99 of the matching spans). " +
     "Also reports how many spans match and the threshold used.",
-  inputSchema: {
-    type: "object",
-    properties: {
-      ...SPAN_SCOPE.properties,
-      status: {
-        type: "string",
-        enum: [...STATUS_CODES, "any"],
-        description: "Only spans with this StatusCode.",
-      },
-      min_duration_ms: { type: "number", description: "Only spans at least this long (milliseconds)." },
-      percentile: {
-        type: "number",
-        description: "Only spans at or above this percentile of duration (50-99.99).",
-      },
-      limit: LIST_LIMIT.property("Spans to list"),
+  inputSchema: objectSchema({
+    ...SPAN_SCOPE.properties,
+    status: {
+      type: "string",
+      enum: [...STATUS_CODES, "any"],
+      description: "Only spans with this StatusCode.",
     },
-    additionalProperties: false,
-  },
+    min_duration_ms: { type: "number", description: "Only spans at least this long (milliseconds)." },
+    percentile: {
+      type: "number",
+      description: "Only spans at or above this percentile of duration (50-99.99).",
+    },
+    limit: LIST_LIMIT.property("Spans to list"),
+  }),
   parse(raw, now) {
-    const fields = readObject(raw, [
-      ...SPAN_SCOPE.fields,
-      "status",
-      "min_duration_ms",
-      "percentile",
-      "limit",
-    ]);
-    const input: FindSlowSpansInput = {
+    const fields = readInput(raw, findSlowSpansTool.inputSchema);
+    return {
       ...SPAN_SCOPE.parse(fields, now),
       limit: LIST_LIMIT.read(fields, "limit"),
+      minDurationMs: optionalNumber(fields, "min_duration_ms", { min: 0, max: 86_400_000 }),
+      percentile: optionalNumber(fields, "percentile", { min: 1, max: 99.999 }),
     };
-    const minDurationMs = optionalNumber(fields, "min_duration_ms", { min: 0, max: 86_400_000 });
-    if (minDurationMs !== undefined) input.minDurationMs = minDurationMs;
-    const percentile = optionalNumber(fields, "percentile", { min: 1, max: 99.999 });
-    if (percentile !== undefined) input.percentile = percentile;
-    return input;
   },
   describe: (input) =>
     [

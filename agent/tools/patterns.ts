@@ -1,8 +1,8 @@
 import { allConditions, presentConditions, where } from "./conditions.ts";
 import { ERROR_MESSAGE_SQL, SPAN_SCOPE, type SpanScope, serviceHint } from "./filters.ts";
 import { groupTable, hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
-import { type AgentTool, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalEnum, readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
+import { LIST_LIMIT, optionalEnum, readInput } from "./validate.ts";
 import { windowCondition } from "./window.ts";
 
 /** Where the messages come from: span status/exception messages, log bodies, or both. */
@@ -52,25 +52,21 @@ export const patternsTool: AgentTool<PatternsInput> = {
     "addresses and quoted values masked and similar messages merged (Drain-style), counted per source " +
     "(span or log) and service, most frequent first, with the number of distinct variants, first/last seen and " +
     "an example. Use it to see what kinds of failures or log lines exist before drilling into one.",
-  inputSchema: {
-    type: "object",
-    properties: {
-      ...SPAN_SCOPE.properties,
-      source: {
-        type: "string",
-        enum: [...PATTERN_SOURCES],
-        description: "spans, logs, or all (default; logs only when the otel_logs table exists).",
-      },
-      errors_only: {
-        type: "boolean",
-        description: "Only failed spans and ERROR+ logs (default true); false includes every message.",
-      },
-      limit: LIST_LIMIT.property("Patterns to list"),
+  inputSchema: objectSchema({
+    ...SPAN_SCOPE.properties,
+    source: {
+      type: "string",
+      enum: [...PATTERN_SOURCES],
+      description: "spans, logs, or all (default; logs only when the otel_logs table exists).",
     },
-    additionalProperties: false,
-  },
+    errors_only: {
+      type: "boolean",
+      description: "Only failed spans and ERROR+ logs (default true); false includes every message.",
+    },
+    limit: LIST_LIMIT.property("Patterns to list"),
+  }),
   parse(raw, now) {
-    const fields = readObject(raw, [...SPAN_SCOPE.fields, "source", "errors_only", "limit"]);
+    const fields = readInput(raw, patternsTool.inputSchema);
     const errorsOnly = fields.errors_only;
     if (errorsOnly !== undefined && typeof errorsOnly !== "boolean")
       throw new ToolInputError('"errors_only" must be true or false');

@@ -1,8 +1,8 @@
 import { allConditions, type Conditions, presentConditions, where } from "./conditions.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { num, queryRows } from "./query.ts";
-import { type AgentTool, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { countField, optionalString, readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
+import { countField, optionalString, readInput } from "./validate.ts";
 import { describeWindow, type TimeWindow, WINDOW_INPUT, windowCondition } from "./window.ts";
 
 /**
@@ -317,35 +317,29 @@ export const readMetricsTool: AgentTool<ReadMetricsInput> = {
     "per-minute series over the window, over all matching series: gauges avg/max/p95 of the points; " +
     "counters the increase and rate per second; histograms the count, mean, p95 and max estimated from the " +
     'buckets. Filter by service and by point attributes (e.g. {"http.route": "/checkout"}).',
-  inputSchema: {
-    type: "object",
-    properties: {
-      ...WINDOW_INPUT.properties,
-      service: { type: "string", description: "ServiceName, exact." },
-      metric: {
-        type: "string",
-        description: 'MetricName, exact, e.g. "db.client.connection.pending_requests".',
-      },
-      attributes: {
-        type: "object",
-        description: `Point attributes that must match exactly (at most ${MAX_ATTRIBUTE_FILTERS}), string values.`,
-        additionalProperties: { type: "string" },
-      },
-      limit: METRICS_LIMIT.property("Metrics or minutes to list"),
+  inputSchema: objectSchema({
+    ...WINDOW_INPUT.properties,
+    service: { type: "string", description: "ServiceName, exact." },
+    metric: {
+      type: "string",
+      description: 'MetricName, exact, e.g. "db.client.connection.pending_requests".',
     },
-    additionalProperties: false,
-  },
+    attributes: {
+      type: "object",
+      description: `Point attributes that must match exactly (at most ${MAX_ATTRIBUTE_FILTERS}), string values.`,
+      additionalProperties: { type: "string" },
+    },
+    limit: METRICS_LIMIT.property("Metrics or minutes to list"),
+  }),
   parse(raw, now) {
-    const fields = readObject(raw, [...WINDOW_INPUT.fields, "service", "metric", "attributes", "limit"]);
+    const fields = readInput(raw, readMetricsTool.inputSchema);
     const input: ReadMetricsInput = {
       window: WINDOW_INPUT.parse(fields, now),
       attributes: {},
       limit: METRICS_LIMIT.read(fields, "limit"),
+      service: optionalString(fields, "service", { maxLength: 300 }),
+      metric: optionalString(fields, "metric", { maxLength: 300 }),
     };
-    const service = optionalString(fields, "service", { maxLength: 300 });
-    if (service !== undefined) input.service = service;
-    const metric = optionalString(fields, "metric", { maxLength: 300 });
-    if (metric !== undefined) input.metric = metric;
     const attributes = fields.attributes;
     if (attributes !== undefined && attributes !== null) {
       if (typeof attributes !== "object" || Array.isArray(attributes))

@@ -7,8 +7,8 @@ import {
   rankRootCauses,
 } from "../../analyzer/rca/rank.ts";
 import { recordSql, sqlWithParams } from "./query.ts";
-import { type AgentTool, ToolInputError } from "./types.ts";
-import { optionalNumber, optionalString, readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, ToolInputError } from "./types.ts";
+import { optionalNumber, optionalString, readInput } from "./validate.ts";
 import { parseRelativeDuration } from "./window.ts";
 
 export interface RootCauseInput {
@@ -39,29 +39,25 @@ export const rootCauseTool: AgentTool<RootCauseInput> = {
     "window after it with a baseline before it, per service, using span latency (own time per operation and per call), " +
     "errors that start in a service, log patterns that appeared/surged/vanished and pod metrics that moved, then moves " +
     "blame from callers to the callee that explains them. Deterministic; explain its evidence to the user.",
-  inputSchema: {
-    type: "object",
-    properties: {
-      at: {
-        type: "string",
-        description:
-          'Alert time, ISO 8601 (UTC if no offset), or a duration ago like "15m". Default: 5 minutes ago.',
-      },
-      window_minutes: { type: "number", description: "Minutes after the alert to analyse (default 3)." },
-      baseline_minutes: {
-        type: "number",
-        description: "Minutes before the alert used as the baseline (default 30).",
-      },
-      signals: {
-        type: "string",
-        description: 'Comma-separated evidence: "traces", "logs", "metrics" (default all).',
-      },
-      top: { type: "number", description: "Services to show (default 5)." },
+  inputSchema: objectSchema({
+    at: {
+      type: "string",
+      description:
+        'Alert time, ISO 8601 (UTC if no offset), or a duration ago like "15m". Default: 5 minutes ago.',
     },
-    additionalProperties: false,
-  },
+    window_minutes: { type: "number", description: "Minutes after the alert to analyse (default 3)." },
+    baseline_minutes: {
+      type: "number",
+      description: "Minutes before the alert used as the baseline (default 30).",
+    },
+    signals: {
+      type: "string",
+      description: 'Comma-separated evidence: "traces", "logs", "metrics" (default all).',
+    },
+    top: { type: "number", description: "Services to show (default 5)." },
+  }),
   parse(raw, now) {
-    const fields = readObject(raw, ["at", "window_minutes", "baseline_minutes", "signals", "top"]);
+    const fields = readInput(raw, rootCauseTool.inputSchema);
     const windowMin =
       optionalNumber(fields, "window_minutes", { min: 1, max: 120 }) ?? DEFAULT_WINDOW_MS / 60_000;
     const baselineMin =

@@ -1,9 +1,8 @@
 import type { Row } from "@clickhouse/client";
 import { renderTable } from "./format.ts";
 import { recordSql } from "./query.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { ToolInputError } from "./types.ts";
-import { optionalNumber, readObject, requiredString } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
+import { optionalNumber, readInput, requiredString } from "./validate.ts";
 
 export const MAX_SQL_CHARS = 20_000;
 
@@ -45,17 +44,15 @@ export const runSqlTool: AgentTool<RunSqlInput> = {
     "Duration is in nanoseconds. Prefer aggregates and LIMIT: results are cut to a row and character limit, and the " +
     "result says how many rows there were. Writes, SET/SETTINGS changes and file()/url() are refused by the server. " +
     "Do not add a FORMAT clause.",
-  inputSchema: {
-    type: "object",
-    properties: {
+  inputSchema: objectSchema(
+    {
       sql: { type: "string", description: "A single SELECT statement (no FORMAT clause)." },
       max_rows: { type: "integer", description: "Rows to show (default and maximum: the configured limit)." },
     },
-    required: ["sql"],
-    additionalProperties: false,
-  },
+    ["sql"],
+  ),
   parse(raw) {
-    const fields = readObject(raw, ["sql", "max_rows"]);
+    const fields = readInput(raw, runSqlTool.inputSchema);
     const sql = prepareSql(requiredString(fields, "sql", { maxLength: MAX_SQL_CHARS }));
     if (sql === "") throw new ToolInputError('"sql" is empty');
     const maxRows = optionalNumber(fields, "max_rows", { min: 1, max: 10_000, integer: true });

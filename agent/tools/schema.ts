@@ -1,46 +1,36 @@
 import { boundText, isoFromMs } from "./format.ts";
 import { num, queryRows } from "./query.ts";
 import { signalTablesSection } from "./signal-tables.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
+import { readInput } from "./validate.ts";
 
-/** The columns of otel_traces the agent may use, with what each one means. */
-export const OTEL_TRACES_COLUMNS: ReadonlyArray<[string, string, string]> = [
-  ["Timestamp", "DateTime64(9)", "span start time (UTC)"],
-  ["TraceId", "String", "trace id, 32 lowercase hex chars"],
-  ["SpanId", "String", "span id, 16 lowercase hex chars"],
-  ["ParentSpanId", "String", "parent span id, '' for a root span"],
-  ["SpanName", "LowCardinality(String)", "operation, e.g. 'POST /checkout' or 'payment.authorize'"],
-  [
-    "SpanKind",
-    "LowCardinality(String)",
-    "'Server' (a request a service handled), 'Client', 'Internal', 'Producer', 'Consumer'",
-  ],
-  ["ServiceName", "LowCardinality(String)", "service that emitted the span (resource service.name)"],
-  ["ResourceAttributes", "Map(String,String)", "resource attributes, e.g. ['deployment.environment']"],
-  ["ScopeName", "String", "instrumentation scope"],
-  [
-    "SpanAttributes",
-    "Map(String,String)",
-    "span attributes, all values as strings, e.g. SpanAttributes['http.response.status_code']",
-  ],
-  ["Duration", "UInt64", "span duration in NANOSECONDS (divide by 1e6 for ms)"],
-  ["StatusCode", "LowCardinality(String)", "'Error', 'Ok' or 'Unset'; errors are StatusCode = 'Error'"],
-  ["StatusMessage", "String", "error message of a failed span"],
-  ["Events.Timestamp", "Array(DateTime64(9))", "span events' times"],
-  ["Events.Name", "Array(String)", "span events' names, e.g. 'exception'"],
-  ["Events.Attributes", "Array(Map(String,String))", "span events' attributes, e.g. ['exception.message']"],
-  ["Links.TraceId", "Array(String)", "linked traces"],
-];
+/** The columns of otel_traces the agent may use, with what each one means: one line each, as the schema tool lists them. */
+const OTEL_TRACES_COLUMNS = `Timestamp DateTime64(9): span start time (UTC)
+TraceId String: trace id, 32 lowercase hex chars
+SpanId String: span id, 16 lowercase hex chars
+ParentSpanId String: parent span id, '' for a root span
+SpanName LowCardinality(String): operation, e.g. 'POST /checkout' or 'payment.authorize'
+SpanKind LowCardinality(String): 'Server' (a request a service handled), 'Client', 'Internal', 'Producer', 'Consumer'
+ServiceName LowCardinality(String): service that emitted the span (resource service.name)
+ResourceAttributes Map(String,String): resource attributes, e.g. ['deployment.environment']
+ScopeName String: instrumentation scope
+SpanAttributes Map(String,String): span attributes, all values as strings, e.g. SpanAttributes['http.response.status_code']
+Duration UInt64: span duration in NANOSECONDS (divide by 1e6 for ms)
+StatusCode LowCardinality(String): 'Error', 'Ok' or 'Unset'; errors are StatusCode = 'Error'
+StatusMessage String: error message of a failed span
+Events.Timestamp Array(DateTime64(9)): span events' times
+Events.Name Array(String): span events' names, e.g. 'exception'
+Events.Attributes Array(Map(String,String)): span events' attributes, e.g. ['exception.message']
+Links.TraceId Array(String): linked traces`;
 
 export const schemaTool: AgentTool<Record<string, never>> = {
   name: "schema",
   description:
     "Lists the tables and columns you may query (traces, logs, metrics, with meanings), the stored time range, span count and the " +
     "services present. Call it first when you need to write SQL or do not know which services or times exist.",
-  inputSchema: { type: "object", properties: {}, additionalProperties: false },
+  inputSchema: objectSchema({}),
   parse(raw) {
-    readObject(raw, []);
+    readInput(raw, schemaTool.inputSchema);
     return {};
   },
   describe: () => "",
@@ -64,7 +54,7 @@ export const schemaTool: AgentTool<Record<string, never>> = {
 
     const lines: string[] = [];
     lines.push("Table otel_traces (one row per span; OpenTelemetry ClickHouse exporter layout):");
-    for (const [name, type, meaning] of OTEL_TRACES_COLUMNS) lines.push(`  ${name} ${type}: ${meaning}`);
+    for (const column of OTEL_TRACES_COLUMNS.split("\n")) lines.push(`  ${column}`);
     lines.push(
       "  Sorting key: (ServiceName, SpanName, toDateTime(Timestamp)); filter on ServiceName and Timestamp where you can.",
     );

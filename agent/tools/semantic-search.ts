@@ -1,9 +1,8 @@
 import { SEARCH_KINDS, type SearchKind, type SpanSearchOptions } from "../../embedding-enricher/index.ts";
 import { formatMs, renderTable } from "./format.ts";
 import { recordSql } from "./query.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { ToolInputError } from "./types.ts";
-import { countField, optionalEnum, optionalString, readObject, requiredString } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
+import { countField, optionalEnum, optionalString, readInput, requiredString } from "./validate.ts";
 import { describeWindow, type TimeWindow, WINDOW_INPUT } from "./window.ts";
 
 const HITS = countField(10, 50);
@@ -23,9 +22,8 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
     "key attributes; for logs service, severity and body) is most similar in meaning " +
     "to a free-text query, e.g. 'card declined at payment' or 'inventory timeout'. Returns scores (higher = closer), " +
     "trace and span ids. Use it when you do not know the exact span name or message; use find_errors or run_sql for counts.",
-  inputSchema: {
-    type: "object",
-    properties: {
+  inputSchema: objectSchema(
+    {
       query: { type: "string", description: "What to look for, in words." },
       k: HITS.property("Hits to return"),
       kind: {
@@ -37,20 +35,17 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
       service: { type: "string", description: "Only spans of this ServiceName." },
       ...WINDOW_INPUT.properties,
     },
-    required: ["query"],
-    additionalProperties: false,
-  },
+    ["query"],
+  ),
   parse(raw, now) {
-    const fields = readObject(raw, ["query", "k", "kind", "service", ...WINDOW_INPUT.fields]);
-    const input: SemanticSearchInput = {
+    const fields = readInput(raw, semanticSearchTool.inputSchema);
+    return {
       query: requiredString(fields, "query", { maxLength: 500 }),
       k: HITS.read(fields, "k"),
       kind: optionalEnum(fields, "kind", SEARCH_KINDS) ?? "spans",
       window: WINDOW_INPUT.parse(fields, now),
+      service: optionalString(fields, "service", { maxLength: 300 }),
     };
-    const service = optionalString(fields, "service", { maxLength: 300 });
-    if (service !== undefined) input.service = service;
-    return input;
   },
   describe: (input) =>
     [

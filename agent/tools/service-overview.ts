@@ -2,8 +2,8 @@ import { where } from "./conditions.ts";
 import { describeFilter, SPAN_SCOPE, type SpanScope, serviceHint } from "./filters.ts";
 import { formatMs, renderTable } from "./format.ts";
 import { num, pct, queryRows } from "./query.ts";
-import type { AgentTool, ToolContext, ToolResult } from "./types.ts";
-import { optionalEnum, readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
+import { optionalEnum, readInput } from "./validate.ts";
 import { describeWindow, type TimeWindow, windowCondition } from "./window.ts";
 
 export interface ServiceOverviewInput extends SpanScope {
@@ -30,16 +30,12 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     "Per service over a time window: spans, requests (Server spans), error spans (StatusCode='Error'), error rate, " +
     "and p50/p95/p99 span duration. Exact counts over all matching spans (not a sample). Use it for 'which service " +
     "errors most / is slowest'. Optional filters: service, span_name, kind (e.g. kind=Server for request latency).",
-  inputSchema: {
-    type: "object",
-    properties: {
-      ...SPAN_SCOPE.properties,
-      order_by: { type: "string", enum: [...ORDER_KEYS], description: "Sort services by (default errors)." },
-    },
-    additionalProperties: false,
-  },
+  inputSchema: objectSchema({
+    ...SPAN_SCOPE.properties,
+    order_by: { type: "string", enum: [...ORDER_KEYS], description: "Sort services by (default errors)." },
+  }),
   parse(raw, now) {
-    const fields = readObject(raw, [...SPAN_SCOPE.fields, "order_by"]);
+    const fields = readInput(raw, serviceOverviewTool.inputSchema);
     return {
       ...SPAN_SCOPE.parse(fields, now),
       orderBy: optionalEnum(fields, "order_by", ORDER_KEYS) ?? "errors",

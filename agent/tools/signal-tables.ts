@@ -1,18 +1,16 @@
 import { queryRows } from "./query.ts";
 import type { ToolContext } from "./types.ts";
 
-/** The columns of otel_logs the agent may use, with what each one means. */
-export const OTEL_LOGS_COLUMNS: ReadonlyArray<[string, string, string]> = [
-  ["Timestamp", "DateTime64(9)", "when the record was written (UTC)"],
-  ["TraceId", "String", "trace of the span it was written in ('' when none); joins otel_traces.TraceId"],
-  ["SpanId", "String", "span it was written in ('' when none); joins otel_traces.SpanId"],
-  ["SeverityText", "LowCardinality(String)", "'DEBUG', 'INFO', 'WARN', 'ERROR' ..."],
-  ["SeverityNumber", "UInt8", "1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL"],
-  ["ServiceName", "LowCardinality(String)", "service that wrote it"],
-  ["Body", "String", "the message"],
-  ["LogAttributes", "Map(String,String)", "e.g. LogAttributes['exception.type'], ['exception.stacktrace']"],
-  ["ResourceAttributes", "Map(String,String)", "resource attributes (host, pod, version)"],
-];
+/** The columns of otel_logs the agent may use, with what each one means: one line each, as the schema tool lists them. */
+const OTEL_LOGS_COLUMNS = `Timestamp DateTime64(9): when the record was written (UTC)
+TraceId String: trace of the span it was written in ('' when none); joins otel_traces.TraceId
+SpanId String: span it was written in ('' when none); joins otel_traces.SpanId
+SeverityText LowCardinality(String): 'DEBUG', 'INFO', 'WARN', 'ERROR' ...
+SeverityNumber UInt8: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21-24 FATAL
+ServiceName LowCardinality(String): service that wrote it
+Body String: the message
+LogAttributes Map(String,String): e.g. LogAttributes['exception.type'], ['exception.stacktrace']
+ResourceAttributes Map(String,String): resource attributes (host, pod, version)`;
 
 /** What the metric tables hold (columns shared by all, then per table). */
 export const OTEL_METRICS_NOTES: readonly string[] = [
@@ -33,7 +31,7 @@ export async function signalTablesSection(ctx: ToolContext): Promise<string[]> {
   const lines: string[] = [];
   if (rows.has("otel_logs")) {
     lines.push(`Table otel_logs (one row per log record, ${rows.get("otel_logs")} rows; exporter layout):`);
-    for (const [name, type, meaning] of OTEL_LOGS_COLUMNS) lines.push(`  ${name} ${type}: ${meaning}`);
+    for (const column of OTEL_LOGS_COLUMNS.split("\n")) lines.push(`  ${column}`);
   }
   const metricTables = [...rows.keys()].filter((name) => name.startsWith("otel_metrics_"));
   if (metricTables.length > 0) {

@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from "vitest";
 import { dispatchTool } from "../dispatch.ts";
-import { parseSlash } from "../slash.ts";
 import { type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
 import { METRIC_MINUTES, pendingOfPodA, seedLogs } from "../testing/seed-signals.ts";
 import { useToolTestStack } from "../testing/tool-stack.ts";
@@ -190,39 +189,6 @@ describe("schema", () => {
     expect(result.content).toContain(`Table otel_logs (one row per log record, ${logs} rows`);
     expect(result.content).toContain("LogAttributes Map(String,String)");
     expect(result.content).toContain(`otel_metrics_gauge ${METRIC_MINUTES * 6 * 2}`);
-  });
-});
-
-describe("slash commands for logs and metrics", () => {
-  it("parses /logs and /metrics into tool calls", () => {
-    expect(parseSlash("/logs checkout warn 30m -- timed out after")).toEqual({
-      kind: "tool",
-      tool: "find_logs",
-      input: { service: "checkout", min_severity: "WARN", last: "30m", text: "timed out after" },
-    });
-    const traceId = "0123456789abcdef0123456789abcdef";
-    expect(parseSlash(`/logs ${traceId}`)).toEqual({
-      kind: "tool",
-      tool: "find_logs",
-      input: { trace_id: traceId },
-    });
-    expect(parseSlash("/logs a b c")?.kind).toBe("error");
-    expect(parseSlash("/metrics")).toEqual({ kind: "tool", tool: "read_metrics", input: {} });
-    expect(parseSlash("/search --logs card declined")).toEqual({
-      kind: "tool",
-      tool: "semantic_search",
-      input: { query: "card declined", kind: "logs" },
-    });
-    expect(parseSlash("/search card declined")).toEqual({
-      kind: "tool",
-      tool: "semantic_search",
-      input: { query: "card declined" },
-    });
-    expect(parseSlash("/metrics payment http.server.request.duration 1h")).toEqual({
-      kind: "tool",
-      tool: "read_metrics",
-      input: { service: "payment", metric: "http.server.request.duration", last: "1h" },
-    });
   });
 });
 

@@ -2,8 +2,8 @@ import { ERROR_MESSAGE_SQL } from "./filters.ts";
 import { boundText } from "./format.ts";
 import { hasLogsTable } from "./message-patterns.ts";
 import { num, queryRows } from "./query.ts";
-import { type AgentTool, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { optionalTraceId, readObject } from "./validate.ts";
+import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
+import { optionalTraceId, readInput } from "./validate.ts";
 import { renderWaterfall, type TraceLog, type TraceSpan } from "./waterfall.ts";
 
 export interface TraceTreeInput {
@@ -55,14 +55,11 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
     "and error message, with the critical path (*) and the failing span (!) marked, and under each span the log " +
     "records written in it (offset, severity, body). Takes a trace_id from find_errors, find_slow_spans, find_logs, " +
     "semantic_search or run_sql.",
-  inputSchema: {
-    type: "object",
-    properties: { trace_id: { type: "string", description: "32 hex characters." } },
-    required: ["trace_id"],
-    additionalProperties: false,
-  },
+  inputSchema: objectSchema({ trace_id: { type: "string", description: "32 hex characters." } }, [
+    "trace_id",
+  ]),
   parse(raw) {
-    const fields = readObject(raw, ["trace_id"]);
+    const fields = readInput(raw, traceTreeTool.inputSchema);
     const traceId = optionalTraceId(fields, "trace_id");
     if (traceId === undefined) throw new ToolInputError('"trace_id" is required');
     return { traceId };

@@ -9,6 +9,11 @@ export interface ToolInputSchema {
   additionalProperties?: boolean;
 }
 
+/** A tool's input schema: an object of these properties and no others (the model gets an error for any other). */
+export function objectSchema(properties: Record<string, unknown>, required?: string[]): ToolInputSchema {
+  return { type: "object", properties, ...(required ? { required } : {}), additionalProperties: false };
+}
+
 /** Limits every tool result obeys, so one answer can never flood the context. */
 export interface ResultLimits {
   maxRows: number;

@@ -1,4 +1,4 @@
-import { ToolInputError } from "./types.ts";
+import { ToolInputError, type ToolInputSchema } from "./types.ts";
 
 /**
  * Small input readers for tool arguments. The model's input is untrusted
@@ -21,6 +21,11 @@ export function readObject(raw: unknown, allowed: readonly string[]): Fields {
     );
   }
   return fields;
+}
+
+/** The model's input as an object of only the fields the tool's schema names. */
+export function readInput(raw: unknown, schema: ToolInputSchema): Fields {
+  return readObject(raw, Object.keys(schema.properties));
 }
 
 function isAbsent(value: unknown): boolean {

@@ -14,9 +14,8 @@ export interface TimeWindow {
 }
 
 /**
- * The window as a tool input: the schema properties the model sees, their
- * field names (for readObject) and the reader, kept together so every tool
- * offers and reads the window the same way.
+ * The window as a tool input: the schema properties the model sees and their
+ * reader, kept together so every tool offers and reads the window the same way.
  */
 export const WINDOW_INPUT = {
   properties: {
@@ -28,7 +27,6 @@ export const WINDOW_INPUT = {
     from: { type: "string", description: "Window start, ISO 8601 (e.g. 2026-11-27T01:00:00Z)." },
     to: { type: "string", description: "Window end, ISO 8601; defaults to now." },
   },
-  fields: ["last", "from", "to"],
   parse: parseWindow,
 } as const;
 
