@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pieces, type ScriptedServer, startScriptedServer, streamFrames } from "./scripted-server.ts";
 
 /**
  * A local server that speaks the Anthropic Messages API wire protocol
@@ -44,15 +44,8 @@ export interface RecordedRequest {
   body: any;
 }
 
-export interface FakeAnthropicServer {
-  /** Base URL for the SDK (`new Anthropic({ baseURL })`). */
-  url: string;
-  requests: RecordedRequest[];
-  enqueue(...responses: ScriptedResponse[]): void;
-  /** Responses still queued. */
-  pending(): number;
-  close(): Promise<void>;
-}
+/** `url` is the base URL for the SDK (`new Anthropic({ baseURL })`). */
+export type FakeAnthropicServer = ScriptedServer<ScriptedResponse, RecordedRequest>;
 
 function isError(response: ScriptedResponse): response is ScriptedError {
   return "error" in response;
@@ -60,15 +53,6 @@ function isError(response: ScriptedResponse): response is ScriptedError {
 
 function messageId(): string {
   return `msg_${randomBytes(12).toString("hex")}`;
-}
-
-/** Splits a string into n roughly equal pieces (at least one). */
-function pieces(text: string, n: number): string[] {
-  if (text.length === 0) return [""];
-  const size = Math.max(1, Math.ceil(text.length / n));
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
-  return out;
 }
 
 interface BuiltBlock {
@@ -202,83 +186,53 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
   res.end(JSON.stringify({ type: "error", error: { type, message }, request_id: null }));
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export async function startFakeAnthropicServer(): Promise<FakeAnthropicServer> {
-  const queue: ScriptedResponse[] = [];
-  const requests: RecordedRequest[] = [];
-  const openResponses = new Set<ServerResponse>();
-
-  const server = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString("utf8");
-    const path = (req.url ?? "/").split("?")[0]!;
-    if (req.method !== "POST" || path !== "/v1/messages") {
-      sendError(res, 404, "not_found_error", `no route ${req.method} ${path}`);
-      return;
-    }
-    let body: { stream?: boolean; model?: string } & Record<string, unknown>;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      sendError(res, 400, "invalid_request_error", "request body is not JSON");
-      return;
-    }
-    requests.push({ method: req.method, path, headers: req.headers, body });
-    if (!req.headers["x-api-key"] && !req.headers.authorization) {
-      sendError(res, 401, "authentication_error", "missing x-api-key header");
-      return;
-    }
-    const next = queue.shift();
-    if (!next) {
-      sendError(res, 500, "api_error", "fake server: no scripted response left for this request");
-      return;
-    }
-    if (isError(next)) {
-      sendError(res, next.error.status, next.error.type, next.error.message);
-      return;
-    }
-    const model = String(body.model ?? "claude-test");
-    if (!body.stream) {
-      res.writeHead(200, {
-        "content-type": "application/json",
-        "request-id": `req_${randomBytes(8).toString("hex")}`,
+/** Each request to the Messages API is answered with the next scripted response. */
+export function startFakeAnthropicServer(): Promise<FakeAnthropicServer> {
+  return startScriptedServer<ScriptedResponse, RecordedRequest>(
+    "",
+    async ({ req, res, path, raw }, queue, requests) => {
+      if (req.method !== "POST" || path !== "/v1/messages") {
+        sendError(res, 404, "not_found_error", `no route ${req.method} ${path}`);
+        return;
+      }
+      let body: { stream?: boolean; model?: string } & Record<string, unknown>;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        sendError(res, 400, "invalid_request_error", "request body is not JSON");
+        return;
+      }
+      requests.push({ method: req.method, path, headers: req.headers, body });
+      if (!req.headers["x-api-key"] && !req.headers.authorization) {
+        sendError(res, 401, "authentication_error", "missing x-api-key header");
+        return;
+      }
+      const next = queue.shift();
+      if (!next) {
+        sendError(res, 500, "api_error", "fake server: no scripted response left for this request");
+        return;
+      }
+      if (isError(next)) {
+        sendError(res, next.error.status, next.error.type, next.error.message);
+        return;
+      }
+      const model = String(body.model ?? "claude-test");
+      if (!body.stream) {
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "request-id": `req_${randomBytes(8).toString("hex")}`,
+        });
+        res.end(JSON.stringify(messageJson(next, model)));
+        return;
+      }
+      const frames = streamEvents(next, model).map(
+        ({ event, data }) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
+      );
+      await streamFrames(res, frames, {
+        headers: { "request-id": `req_${randomBytes(8).toString("hex")}` },
+        delayMs: next.eventDelayMs,
+        stallAfter: next.stallAfterEvents,
       });
-      res.end(JSON.stringify(messageJson(next, model)));
-      return;
-    }
-    res.writeHead(200, {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "request-id": `req_${randomBytes(8).toString("hex")}`,
-    });
-    openResponses.add(res);
-    res.on("close", () => openResponses.delete(res));
-    const events = streamEvents(next, model);
-    let sent = 0;
-    for (const { event, data } of events) {
-      if (res.destroyed) return;
-      if (next.stallAfterEvents !== undefined && sent >= next.stallAfterEvents) return; // hold the connection open
-      if (next.eventDelayMs) await sleep(next.eventDelayMs);
-      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      sent += 1;
-    }
-    res.end();
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    enqueue: (...responses) => queue.push(...responses),
-    pending: () => queue.length,
-    close: async () => {
-      for (const res of openResponses) res.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
     },
-  };
+  );
 }

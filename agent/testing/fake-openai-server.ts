@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pieces, type ScriptedServer, startScriptedServer, streamFrames } from "./scripted-server.ts";
 
 /**
  * A local server that speaks the OpenAI Chat Completions wire protocol
@@ -47,28 +47,13 @@ export interface RecordedChatRequest {
   body: ChatRequestBody;
 }
 
-export interface FakeOpenAIServer {
-  /** Base URL for the SDK (`new OpenAI({ baseURL })`), ending in /v1. */
-  url: string;
-  requests: RecordedChatRequest[];
-  enqueue(...replies: ScriptedReply[]): void;
-  pending(): number;
-  close(): Promise<void>;
-}
+/** `url` is the base URL for the SDK (`new OpenAI({ baseURL })`), ending in /v1. */
+export type FakeOpenAIServer = ScriptedServer<ScriptedReply, RecordedChatRequest>;
 
 const isApiError = (reply: ScriptedReply): reply is ScriptedApiError => "error" in reply;
 
 function argumentsText(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value ?? {});
-}
-
-/** Splits a string into n roughly equal pieces (at least one). */
-function pieces(text: string, n: number): string[] {
-  if (text.length === 0) return [""];
-  const size = Math.max(1, Math.ceil(text.length / n));
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
-  return out;
 }
 
 function finishReasonOf(reply: ScriptedCompletion): string {
@@ -157,84 +142,54 @@ function sendError(
   res.end(JSON.stringify({ error: { message, type, param: null, code: code ?? null } }));
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 async function streamReply(res: ServerResponse, reply: ScriptedCompletion, body: ChatRequestBody) {
-  res.writeHead(200, {
-    "content-type": "text/event-stream",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-  });
   const withUsage = body.stream_options?.include_usage === true;
-  for (const chunk of completionChunks(reply, String(body.model ?? "test-model"), withUsage)) {
-    if (res.destroyed) return;
-    if (reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
-    res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-  }
-  res.end("data: [DONE]\n\n");
+  const chunks = completionChunks(reply, String(body.model ?? "test-model"), withUsage);
+  await streamFrames(
+    res,
+    chunks.map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`),
+    { delayMs: reply.chunkDelayMs, last: "data: [DONE]\n\n" },
+  );
 }
 
-export async function startFakeOpenAIServer(
+export function startFakeOpenAIServer(
   options: { model?: ScriptedModel; apiKey?: string } = {},
 ): Promise<FakeOpenAIServer> {
-  const queue: ScriptedReply[] = [];
-  const requests: RecordedChatRequest[] = [];
-  const open = new Set<ServerResponse>();
-  const server = createServer(async (req, res) => {
-    open.add(res);
-    res.on("close", () => open.delete(res));
-    const raw = await readBody(req);
-    const path = (req.url ?? "/").split("?")[0]!;
-    if (req.method !== "POST" || path !== "/v1/chat/completions") {
-      sendError(res, 404, `no route ${req.method} ${path}`, "not_found_error");
-      return;
-    }
-    let body: ChatRequestBody;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      sendError(res, 400, "request body is not JSON");
-      return;
-    }
-    requests.push({ path, headers: req.headers, body });
-    if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
-      sendError(res, 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key");
-      return;
-    }
-    const reply = queue.shift() ?? (options.model ? await options.model(body) : undefined);
-    if (!reply) {
-      sendError(res, 500, "fake server: no scripted reply left for this request", "server_error");
-      return;
-    }
-    if (isApiError(reply)) {
-      sendError(res, reply.error.status, reply.error.message, reply.error.type, reply.error.code);
-      return;
-    }
-    if (body.stream) {
-      await streamReply(res, reply, body);
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify(completionJson(reply, String(body.model ?? "test-model"))));
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/v1`,
-    requests,
-    enqueue: (...replies) => queue.push(...replies),
-    pending: () => queue.length,
-    close: async () => {
-      for (const res of open) res.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Each request is answered with the next scripted reply, else the scripted model's.
+  return startScriptedServer<ScriptedReply, RecordedChatRequest>(
+    "/v1",
+    async ({ req, res, path, raw }, queue, requests) => {
+      if (req.method !== "POST" || path !== "/v1/chat/completions") {
+        sendError(res, 404, `no route ${req.method} ${path}`, "not_found_error");
+        return;
+      }
+      let body: ChatRequestBody;
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        sendError(res, 400, "request body is not JSON");
+        return;
+      }
+      requests.push({ path, headers: req.headers, body });
+      if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
+        sendError(res, 401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key");
+        return;
+      }
+      const reply = queue.shift() ?? (options.model ? await options.model(body) : undefined);
+      if (!reply) {
+        sendError(res, 500, "fake server: no scripted reply left for this request", "server_error");
+        return;
+      }
+      if (isApiError(reply)) {
+        sendError(res, reply.error.status, reply.error.message, reply.error.type, reply.error.code);
+        return;
+      }
+      if (body.stream) {
+        await streamReply(res, reply, body);
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(completionJson(reply, String(body.model ?? "test-model"))));
     },
-  };
+  );
 }
