@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { main } from "./commands.ts";
-import { insertSeed, type SeedSpan } from "./testing/seed.ts";
+import { dateTime64, insertSeed, type SeedSpan } from "./testing/seed.ts";
 
 /**
  * Telemetry text is data: service names, span names and status messages with
@@ -24,9 +24,8 @@ beforeAll(async () => {
   stack = await startTestStack({ clickhouse: true });
   admin = createClickHouseClient(stack.clickhouse);
   const start = Date.now() - 60_000;
-  const ts = `${new Date(start).toISOString().replace("T", " ").replace("Z", "")}000000`;
   const span: SeedSpan = {
-    Timestamp: ts,
+    Timestamp: dateTime64(start),
     TraceId: TRACE,
     SpanId: "0123456789abcdef",
     ParentSpanId: "",

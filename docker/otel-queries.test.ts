@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from "@clickhouse/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dateTime64, type TraceRow } from "../agent/testing/seed.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import {
   loadOtelQueries,
@@ -14,27 +15,11 @@ import {
 } from "../testing/named-sql-queries.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 
-interface SpanRow {
-  Timestamp: string;
-  TraceId: string;
-  SpanId: string;
-  ParentSpanId: string;
-  SpanName: string;
-  SpanKind: string;
-  ServiceName: string;
+interface SpanRow extends TraceRow {
   ScopeName: string;
-  SpanAttributes: Record<string, string>;
-  Duration: number;
-  StatusCode: string;
-  StatusMessage: string;
 }
 
 const MS = 1_000_000;
-
-/** "YYYY-MM-DD hh:mm:ss.fffffffff" in UTC, as DateTime64(9) parses it. */
-function ts(epochMs: number): string {
-  return `${new Date(epochMs).toISOString().replace("T", " ").replace("Z", "")}000000`;
-}
 
 const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
 
@@ -59,7 +44,7 @@ function checkoutTrace(
     durationMs: number,
   ): SpanRow => {
     const row: SpanRow = {
-      Timestamp: ts(startMs + offsetMs),
+      Timestamp: dateTime64(startMs + offsetMs),
       TraceId: traceId,
       SpanId: hex(index * 100 + ++spanNo, 16),
       ParentSpanId: parent?.SpanId ?? "",
@@ -203,7 +188,7 @@ describe("otel_queries.sql on the embedded ClickHouse", () => {
         Embedding: Array.from({ length: 256 }, (_, i) => (i === index ? 1 : 0)),
         SourceBlock: 1,
         SourceOffset: index,
-        EnrichedAt: ts(endMs + EMBED_LAG_MS).slice(0, 23),
+        EnrichedAt: dateTime64(endMs + EMBED_LAG_MS).slice(0, 23),
       };
     });
   /** One object loaded (queued, then loaded: two versions) and one failed. */
@@ -213,16 +198,16 @@ describe("otel_queries.sql on the embedded ClickHouse", () => {
     state,
     etag: "e",
     size: 1000,
-    object_time: ts(objectMs).slice(0, 23),
+    object_time: dateTime64(objectMs).slice(0, 23),
     rows: state === "loaded" ? 10 : 0,
     attempts: state === "failed" ? 1 : 0,
     error: state === "failed" ? "bad object" : "",
     batch_id: "b1",
     chunk_rows: 100,
     owner: "test",
-    first_seen_at: ts(objectMs).slice(0, 23),
-    updated_at: ts(updatedMs).slice(0, 23),
-    next_attempt_at: ts(updatedMs).slice(0, 23),
+    first_seen_at: dateTime64(objectMs).slice(0, 23),
+    updated_at: dateTime64(updatedMs).slice(0, 23),
+    next_attempt_at: dateTime64(updatedMs).slice(0, 23),
     version,
   });
   const now = Date.now();

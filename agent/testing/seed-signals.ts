@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import { SEED_TRACES, type SeedSpan } from "./seed.ts";
+import { dateTime64, SEED_TRACES, type SeedSpan } from "./seed.ts";
 
 /**
  * Logs and metric points that go with the seed spans (seed.ts), laid out as
@@ -36,11 +36,6 @@ export interface SeedLog {
 
 const SEVERITY: Record<string, number> = { INFO: 9, WARN: 13, ERROR: 17 };
 
-/** Timestamp text in UTC with nanoseconds, as the exporter's DateTime64(9) columns take it. */
-function ts(ms: number): string {
-  return `${new Date(ms).toISOString().replace("T", " ").replace("Z", "")}000000`;
-}
-
 /** Whole-second DateTime text in UTC. */
 function seconds(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").slice(0, 19);
@@ -51,7 +46,7 @@ export function seedLogs(spans: SeedSpan[], endMs: number): SeedLog[] {
   const log = (span: SeedSpan, severity: string, body: string, attributes: Record<string, string> = {}) => {
     const durationMs = span.Duration / 1e6;
     logs.push({
-      Timestamp: ts(span.startMs + durationMs / 2),
+      Timestamp: dateTime64(span.startMs + durationMs / 2),
       TraceId: span.TraceId,
       SpanId: span.SpanId,
       TraceFlags: 1,
@@ -84,7 +79,7 @@ export function seedLogs(spans: SeedSpan[], endMs: number): SeedLog[] {
       log(span, "WARN", `slow reservation took ${Math.round(span.Duration / 1e6)} ms`);
   }
   logs.push({
-    Timestamp: ts(endMs - 90_000),
+    Timestamp: dateTime64(endMs - 90_000),
     TraceId: "",
     SpanId: "",
     TraceFlags: 0,

@@ -7,7 +7,16 @@ import type { ClickHouseClient } from "@clickhouse/client";
  * expected answers from these rows in JavaScript, independently of the SQL
  * the tools run.
  */
-export interface SeedSpan {
+export interface SeedSpan extends TraceRow {
+  "Events.Timestamp": string[];
+  "Events.Name": string[];
+  "Events.Attributes": Record<string, string>[];
+  /** Not a column: start in epoch ms, for computing expectations. */
+  startMs: number;
+}
+
+/** The otel_traces columns a test fills in for a span (the others keep their defaults). */
+export interface TraceRow {
   Timestamp: string;
   TraceId: string;
   SpanId: string;
@@ -19,11 +28,6 @@ export interface SeedSpan {
   StatusMessage: string;
   Duration: number;
   SpanAttributes: Record<string, string>;
-  "Events.Timestamp": string[];
-  "Events.Name": string[];
-  "Events.Attributes": Record<string, string>[];
-  /** Not a column: start in epoch ms, for computing expectations. */
-  startMs: number;
 }
 
 export const SEED_TRACES = 40;
@@ -34,8 +38,8 @@ export function traceIdOf(i: number): string {
   return `${hex(0xabc000 + i, 16)}${hex(i + 1, 16)}`;
 }
 
-/** Timestamp text in UTC with nanoseconds, as otel_traces stores it. */
-function ts(ms: number): string {
+/** Timestamp text in UTC with nanoseconds, as the exporter's DateTime64(9) columns take it. */
+export function dateTime64(ms: number): string {
   return `${new Date(ms).toISOString().replace("T", " ").replace("Z", "")}000000`;
 }
 
@@ -59,7 +63,7 @@ export function seedSpans(endMs: number): SeedSpan[] {
       durationMs: number,
       error: string | undefined,
     ): SeedSpan => ({
-      Timestamp: ts(start + offsetMs),
+      Timestamp: dateTime64(start + offsetMs),
       TraceId: traceId,
       SpanId: hex(i * 16 + n, 16),
       ParentSpanId: parent === undefined ? "" : hex(i * 16 + parent, 16),
@@ -74,7 +78,7 @@ export function seedSpans(endMs: number): SeedSpan[] {
         "seed.index": String(i),
         "drop.phase": i < 20 ? "PRE_DROP" : "DROP_LIVE",
       },
-      "Events.Timestamp": error && service === "payment" ? [ts(start + offsetMs + 1)] : [],
+      "Events.Timestamp": error && service === "payment" ? [dateTime64(start + offsetMs + 1)] : [],
       "Events.Name": error && service === "payment" ? ["exception"] : [],
       "Events.Attributes":
         error && service === "payment"

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { dispatchTool } from "../dispatch.ts";
-import { type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
+import { dateTime64, type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
 import { METRIC_MINUTES, pendingOfPodA, seedLogs } from "../testing/seed-signals.ts";
 import { useToolTestStack } from "../testing/tool-stack.ts";
 import { isoFromMs } from "./format.ts";
@@ -197,9 +197,8 @@ describe("find_logs on ids", () => {
   it("counts bodies differing only in UUIDs, hex ids and numbers as one pattern, every record", async () => {
     // Three hours back, outside the other tests' windows.
     const at = END_MS - 3 * 3_600_000;
-    const ts = (ms: number) => `${new Date(ms).toISOString().replace("T", " ").replace("Z", "")}000000`;
     const values = Array.from({ length: 40 }, (_, i) => ({
-      Timestamp: ts(at + i * 1000),
+      Timestamp: dateTime64(at + i * 1000),
       SeverityText: "WARN",
       SeverityNumber: 13,
       ServiceName: "session-store",
