@@ -1,20 +1,13 @@
 import { ClickHouseError } from "@clickhouse/client";
+import { rowsText, type ToolCallSummary } from "./tool-call.ts";
 import { toolByName } from "./tools/index.ts";
 import { runTool } from "./tools/query.ts";
 import { type AnyAgentTool, type ToolContext, ToolInputError } from "./tools/types.ts";
 
 /** What one tool call did; shown as one line and kept for --json. */
-export interface ToolCallRecord {
+export interface ToolCallRecord extends ToolCallSummary {
   id: string;
-  name: string;
   input: unknown;
-  /** Key arguments as the tool describes them. */
-  summary: string;
-  isError: boolean;
-  rows: number;
-  ms: number;
-  truncated: boolean;
-  sql: string[];
   /** The text sent back to the model (bounded). */
   content: string;
 }
@@ -90,8 +83,6 @@ export async function dispatchTool(
 
 /** The one line a tool call is shown as: tool, key arguments, rows, ms. */
 export function formatToolLine(record: ToolCallRecord): string {
-  const outcome = record.isError
-    ? `error: ${record.content.slice(0, 120)}`
-    : `${record.rows} row${record.rows === 1 ? "" : "s"}${record.truncated ? " (cut)" : ""}`;
+  const outcome = record.isError ? `error: ${record.content.slice(0, 120)}` : rowsText(record);
   return `  -> ${record.name}${record.summary ? ` ${record.summary}` : ""} | ${outcome} | ${record.ms} ms`;
 }

@@ -58,16 +58,8 @@ export async function listAnomalies(
     query_params: params,
     format: "JSONEachRow",
   });
-  const rows = await result.json<{
-    t: string;
-    service: string;
-    kind: AnomalyKind;
-    subject: string;
-    score: number;
-    value: number;
-    baseline: number;
-    evidence: string;
-  }>();
+  // An Anomaly as stored: the minute in seconds, the evidence as JSON text.
+  const rows = await result.json<Omit<Anomaly, "timeMs" | "evidence"> & { t: string; evidence: string }>();
   return rows.map((r) => ({
     timeMs: Number(r.t) * 1000,
     service: r.service,

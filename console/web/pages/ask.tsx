@@ -1,14 +1,9 @@
 import { useEffect, useRef, useState } from "preact/hooks";
+import { rowsText, type ToolCallSummary } from "../../../agent/tool-call.ts";
 import type { PageProps } from "../page.ts";
 
-interface ToolEvent {
-  name: string;
-  summary: string;
-  isError: boolean;
-  rows: number;
-  ms: number;
-  truncated: boolean;
-  sql: string[];
+/** A tool call as the server streams it; `error` is the error text of a failed one. */
+interface ToolEvent extends ToolCallSummary {
   error?: string;
 }
 
@@ -58,11 +53,7 @@ function ToolLine({ tool }: { tool: ToolEvent }) {
       <summary>
         <span class="tool-name">{tool.name}</span> <span class="muted">{tool.summary}</span>{" "}
         <span class="muted">
-          ·{" "}
-          {tool.isError
-            ? "error"
-            : `${tool.rows} row${tool.rows === 1 ? "" : "s"}${tool.truncated ? " (cut)" : ""}`}{" "}
-          · {tool.ms} ms
+          · {tool.isError ? "error" : rowsText(tool)} · {tool.ms} ms
         </span>
       </summary>
       {tool.error && <pre class="bad">{tool.error}</pre>}
