@@ -181,33 +181,38 @@ describe("provider errors are one clear line", () => {
     return providerError;
   }
 
-  it("a wrong key", async () => {
-    const error = await failure(makeAgent({ apiKey: "sk-wrong" }));
-    expect(error.kind).toBe("auth");
-    expect(error.message).toContain("refused the API key (401)");
+  it.each([
+    {
+      what: "a wrong key",
+      agent: { apiKey: "sk-wrong" },
+      kind: "auth",
+      says: "refused the API key (401)",
+    },
+    {
+      what: "an unreachable endpoint",
+      agent: { baseURL: "http://127.0.0.1:1/v1" },
+      kind: "unreachable",
+      says: "cannot reach the local endpoint http://127.0.0.1:1/v1",
+    },
+    {
+      what: "an unknown model",
+      reply: { status: 404, message: 'model "qwen-test" not found, try pulling it first' },
+      kind: "model-not-found",
+      says: 'no model "qwen-test"',
+    },
+    {
+      what: "a model without tool calling (Ollama's wording)",
+      reply: { status: 400, message: "registry.ollama.ai/library/gemma:2b does not support tools" },
+      kind: "no-tool-support",
+      says: "does not support tool calling",
+    },
+  ])("$what", async ({ agent, reply, kind, says }) => {
+    if (reply) server.enqueue({ error: reply });
+    const error = await failure(makeAgent(agent));
+    expect(error.kind).toBe(kind);
+    expect(error.message).toContain(says);
+    // The key is a secret: never part of what is shown.
     expect(error.message).not.toContain("sk-wrong");
-  });
-
-  it("an unreachable endpoint", async () => {
-    const error = await failure(makeAgent({ baseURL: "http://127.0.0.1:1/v1" }));
-    expect(error.kind).toBe("unreachable");
-    expect(error.message).toContain("cannot reach the local endpoint http://127.0.0.1:1/v1");
-  });
-
-  it("an unknown model", async () => {
-    server.enqueue({ error: { status: 404, message: 'model "qwen-test" not found, try pulling it first' } });
-    const error = await failure(makeAgent());
-    expect(error.kind).toBe("model-not-found");
-    expect(error.message).toContain('no model "qwen-test"');
-  });
-
-  it("a model without tool calling (Ollama's wording)", async () => {
-    server.enqueue({
-      error: { status: 400, message: "registry.ollama.ai/library/gemma:2b does not support tools" },
-    });
-    const error = await failure(makeAgent());
-    expect(error.kind).toBe("no-tool-support");
-    expect(error.message).toContain("does not support tool calling");
   });
 
   it("hostile error text cannot reach the terminal as control sequences", async () => {

@@ -4,84 +4,91 @@ import { isLoopbackUrl, readAgentConfig } from "../config.ts";
 import { createAgentRuntime } from "../runtime.ts";
 import { providerUnavailable } from "./index.ts";
 
-describe("agent provider configuration", () => {
-  it("defaults to Anthropic and honours the ANTHROPIC_* variables", () => {
-    const config = readAgentConfig({
+/** Environments and what readAgentConfig makes of them (the fields named). */
+const READ_CASES: Array<{ what: string; env: Record<string, string>; config: Record<string, unknown> }> = [
+  {
+    what: "defaults to Anthropic and honours the ANTHROPIC_* variables",
+    env: {
       ANTHROPIC_API_KEY: " sk-ant ",
       ANTHROPIC_MODEL: "claude-x",
       ANTHROPIC_BASE_URL: "http://127.0.0.1:9/",
-    });
-    expect(config).toMatchObject({
-      provider: "anthropic",
-      apiKey: "sk-ant",
-      model: "claude-x",
-      baseUrl: "http://127.0.0.1:9",
-    });
-  });
-
-  it("AGENT_* wins over the vendor variables; openai reads OPENAI_*", () => {
-    const config = readAgentConfig({
+    },
+    config: { provider: "anthropic", apiKey: "sk-ant", model: "claude-x", baseUrl: "http://127.0.0.1:9" },
+  },
+  {
+    what: "openai reads OPENAI_*; AGENT_MODEL wins over the vendor's",
+    env: {
       AGENT_PROVIDER: "openai",
       AGENT_MODEL: "gpt-test",
       OPENAI_API_KEY: "sk-openai",
       OPENAI_BASE_URL: "https://llm.example.com/v1",
       ANTHROPIC_API_KEY: "sk-ant",
-    });
-    expect(config).toMatchObject({
+    },
+    config: {
       provider: "openai",
       model: "gpt-test",
       apiKey: "sk-openai",
       baseUrl: "https://llm.example.com/v1",
-    });
-    expect(
-      readAgentConfig({ AGENT_PROVIDER: "openai", AGENT_API_KEY: "k2", OPENAI_API_KEY: "k1" }).apiKey,
-    ).toBe("k2");
+    },
+  },
+  {
+    what: "AGENT_API_KEY wins over OPENAI_API_KEY",
+    env: { AGENT_PROVIDER: "openai", AGENT_API_KEY: "k2", OPENAI_API_KEY: "k1" },
+    config: { apiKey: "k2" },
+  },
+  {
+    what: "local: Ollama's loopback endpoint by default, and no key (not even OPENAI_API_KEY)",
+    env: { AGENT_PROVIDER: "local", OPENAI_API_KEY: "must-not-be-sent" },
+    config: { provider: "local", baseUrl: "http://127.0.0.1:11434/v1", model: "llama3.1", apiKey: "" },
+  },
+  {
+    what: "local: another loopback endpoint",
+    env: { AGENT_PROVIDER: "local", AGENT_BASE_URL: "http://localhost:8080/v1" },
+    config: { baseUrl: "http://localhost:8080/v1" },
+  },
+  {
+    what: "local: OPENAI_BASE_URL cannot smuggle a remote endpoint in",
+    env: { AGENT_PROVIDER: "local", OPENAI_BASE_URL: "https://api.openai.com/v1" },
+    config: { baseUrl: "http://127.0.0.1:11434/v1" },
+  },
+];
+
+/** Environments readAgentConfig refuses, in one line naming the variable. */
+const REFUSED: Array<[Record<string, string>, RegExp]> = [
+  [{ AGENT_PROVIDER: "local", AGENT_BASE_URL: "http://192.168.1.5:11434/v1" }, /not a loopback address/],
+  [{ AGENT_PROVIDER: "local", AGENT_BASE_URL: "https://api.openai.com/v1" }, /not a loopback address/],
+  [{ AGENT_PROVIDER: "local", AGENT_BASE_URL: "http://127.example.com/v1" }, /not a loopback address/],
+  [{ AGENT_PROVIDER: "gemini" }, /AGENT_PROVIDER: expected one of anthropic, openai, local/],
+  [
+    { AGENT_PROVIDER: "openai", AGENT_BASE_URL: "https://u:p@x.example/v1" },
+    /AGENT_BASE_URL: must not contain credentials/,
+  ],
+];
+
+describe("agent provider configuration", () => {
+  it.each(READ_CASES)("$what", ({ env, config }) => {
+    expect(readAgentConfig(env)).toMatchObject(config);
   });
 
-  it("local: Ollama's loopback endpoint by default, needs no key, and refuses any other host", () => {
+  it("local needs no key to be available", () => {
     const config = readAgentConfig({ AGENT_PROVIDER: "local", OPENAI_API_KEY: "must-not-be-sent" });
-    expect(config).toMatchObject({
-      provider: "local",
-      baseUrl: "http://127.0.0.1:11434/v1",
-      model: "llama3.1",
-      apiKey: "",
-    });
     expect(providerUnavailable(config)).toBeUndefined();
-    expect(
-      readAgentConfig({ AGENT_PROVIDER: "local", AGENT_BASE_URL: "http://localhost:8080/v1" }).baseUrl,
-    ).toBe("http://localhost:8080/v1");
-    for (const url of [
-      "http://192.168.1.5:11434/v1",
-      "https://api.openai.com/v1",
-      "http://127.example.com/v1",
-    ]) {
-      expect(() => readAgentConfig({ AGENT_PROVIDER: "local", AGENT_BASE_URL: url })).toThrow(
-        /not a loopback address/,
-      );
-    }
-    // OPENAI_BASE_URL cannot smuggle a remote endpoint into local mode.
-    expect(
-      readAgentConfig({ AGENT_PROVIDER: "local", OPENAI_BASE_URL: "https://api.openai.com/v1" }).baseUrl,
-    ).toBe("http://127.0.0.1:11434/v1");
   });
 
-  it("rejects an unknown provider and URLs with credentials, in one line naming the variable", () => {
-    expect(() => readAgentConfig({ AGENT_PROVIDER: "gemini" })).toThrow(ConfigError);
-    expect(() => readAgentConfig({ AGENT_PROVIDER: "gemini" })).toThrow(
-      /AGENT_PROVIDER: expected one of anthropic, openai, local/,
-    );
-    expect(() =>
-      readAgentConfig({ AGENT_PROVIDER: "openai", AGENT_BASE_URL: "https://u:p@x.example/v1" }),
-    ).toThrow(/AGENT_BASE_URL: must not contain credentials/);
+  it.each(REFUSED)("refuses %o", (env, message) => {
+    expect(() => readAgentConfig(env)).toThrow(ConfigError);
+    expect(() => readAgentConfig(env)).toThrow(message);
   });
 
-  it("knows loopback addresses", () => {
-    expect(isLoopbackUrl("http://127.0.0.1:1/v1")).toBe(true);
-    expect(isLoopbackUrl("http://127.10.20.30/v1")).toBe(true);
-    expect(isLoopbackUrl("http://[::1]:8080/v1")).toBe(true);
-    expect(isLoopbackUrl("http://localhost/v1")).toBe(true);
-    expect(isLoopbackUrl("http://10.0.0.1/v1")).toBe(false);
-    expect(isLoopbackUrl("not a url")).toBe(false);
+  it.each([
+    ["http://127.0.0.1:1/v1", true],
+    ["http://127.10.20.30/v1", true],
+    ["http://[::1]:8080/v1", true],
+    ["http://localhost/v1", true],
+    ["http://10.0.0.1/v1", false],
+    ["not a url", false],
+  ])("isLoopbackUrl(%s) is %s", (url, loopback) => {
+    expect(isLoopbackUrl(url)).toBe(loopback);
   });
 
   it("the runtime builds an OpenAI-compatible agent at the configured endpoint", async () => {
