@@ -3,6 +3,7 @@ import { rowsText, type ToolCallSummary } from "./tool-call.ts";
 import { toolByName } from "./tools/index.ts";
 import { runTool } from "./tools/query.ts";
 import { type AnyAgentTool, type ToolContext, ToolInputError } from "./tools/types.ts";
+import { readInput } from "./tools/validate.ts";
 
 /** What one tool call did; shown as one line and kept for --json. */
 export interface ToolCallRecord extends ToolCallSummary {
@@ -62,7 +63,7 @@ export async function dispatchTool(
       throw new ToolInputError(
         `unknown tool "${call.name}"; available: ${tools.map((t) => t.name).join(", ")}`,
       );
-    const input = tool.parse(call.input, ctx.now());
+    const input = tool.parse(readInput(call.input, tool.inputSchema), ctx.now());
     record.summary = tool.describe(input);
     const output = await runTool(tool, ctx, input);
     Object.assign(record, {

@@ -4,15 +4,15 @@ import type { ModelProvider } from "../providers/types.ts";
 import { renderTable } from "../tools/format.ts";
 import { recordSql } from "../tools/query.ts";
 import { type AgentTool, type AnyAgentTool, ToolInputError } from "../tools/types.ts";
-import { readObject, requiredString } from "../tools/validate.ts";
+import { requiredString } from "../tools/validate.ts";
 
 /** Tools that need no database, so these tests exercise only the loop and the wire protocol. */
 const echoTool: AgentTool<{ word: string }> = {
   name: "echo",
   description: "Echoes a word.",
   inputSchema: { type: "object", properties: { word: { type: "string" } }, required: ["word"] },
-  parse(raw) {
-    return { word: requiredString(readObject(raw, ["word"]), "word") };
+  parse(fields) {
+    return { word: requiredString(fields, "word") };
   },
   describe: (input) => `word=${input.word}`,
   async run(ctx, input) {
@@ -25,10 +25,7 @@ const manyRowsTool: AgentTool<Record<string, never>> = {
   name: "many_rows",
   description: "Returns 500 rows.",
   inputSchema: { type: "object", properties: {} },
-  parse: (raw) => {
-    readObject(raw, []);
-    return {};
-  },
+  parse: () => ({}),
   describe: () => "",
   async run(ctx) {
     const rows = Array.from({ length: 500 }, (_, i) => [i, `row-${i}`]);

@@ -2,7 +2,7 @@ import { listAnomalies, listIncidents } from "../../analyzer/query.ts";
 import { isoFromMs, renderTable } from "./format.ts";
 import { queryRows, recordSql } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalNumber, optionalString, readInput } from "./validate.ts";
+import { LIST_LIMIT, optionalNumber, optionalString } from "./validate.ts";
 import { describeWindow, type TimeWindow, WINDOW_INPUT } from "./window.ts";
 
 export interface AnomaliesInput {
@@ -29,8 +29,7 @@ export const anomaliesTool: AgentTool<AnomaliesInput> = {
     min_score: { type: "number", description: "Only anomalies scoring at least this (default: all)." },
     limit: LIST_LIMIT.property("Anomalies to list, highest score first"),
   }),
-  parse(raw, now) {
-    const fields = readInput(raw, anomaliesTool.inputSchema);
+  parse(fields, now) {
     return {
       window: WINDOW_INPUT.parse(fields, now),
       limit: LIST_LIMIT.read(fields, "limit"),

@@ -11,8 +11,15 @@ import {
 } from "./filters.ts";
 import { formatMs, renderTable } from "./format.ts";
 import { num, pct, queryRows } from "./query.ts";
-import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { countField, type Fields, optionalString, readObject, requiredString } from "./validate.ts";
+import {
+  type AgentTool,
+  type Fields,
+  objectSchema,
+  type ToolContext,
+  ToolInputError,
+  type ToolResult,
+} from "./types.ts";
+import { countField, optionalString, requiredString } from "./validate.ts";
 import { describeWindow, parseWindow, type TimeWindow, windowCondition } from "./window.ts";
 
 const TOP_ERRORS = countField(5, 20);
@@ -117,21 +124,7 @@ export const compareWindowsTool: AgentTool<CompareWindowsInput> = {
     },
     ["service"],
   ),
-  parse(raw, now) {
-    const fields = readObject(raw, [
-      "service",
-      "span_name",
-      "kind",
-      "a_last",
-      "a_from",
-      "a_to",
-      "b_last",
-      "b_from",
-      "b_to",
-      "a_span_attribute",
-      "b_span_attribute",
-      "top_errors",
-    ]);
+  parse(fields, now) {
     // The service is checked first: without it the comparison means nothing, whatever else is wrong.
     const service = requiredString(fields, "service", NAME_RULES);
     return {

@@ -1,8 +1,8 @@
 import { SPAN_MESSAGE_SQL } from "../../shared/span-message.ts";
 import { allConditions, type Conditions, presentConditions } from "./conditions.ts";
 import { queryRows } from "./query.ts";
-import { type ToolContext, ToolInputError } from "./types.ts";
-import { type Fields, optionalEnum, optionalString } from "./validate.ts";
+import { type Fields, type ToolContext, ToolInputError } from "./types.ts";
+import { optionalEnum, optionalString } from "./validate.ts";
 import { describeWindow, type TimeWindow, WINDOW_INPUT, windowCondition } from "./window.ts";
 
 /**

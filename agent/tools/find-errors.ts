@@ -5,7 +5,7 @@ import { isoFromMs, renderTable } from "./format.ts";
 import { mineMessages, readNotice } from "./message-patterns.ts";
 import { num, pct, queryRows } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalEnum, optionalString, readInput } from "./validate.ts";
+import { LIST_LIMIT, optionalEnum, optionalString } from "./validate.ts";
 import { describeWindow } from "./window.ts";
 
 export interface FindErrorsInput extends SpanScope {
@@ -35,8 +35,7 @@ export const findErrorsTool: AgentTool<FindErrorsInput> = {
     },
     limit: LIST_LIMIT.property("Groups or spans to list"),
   }),
-  parse(raw, now) {
-    const fields = readInput(raw, findErrorsTool.inputSchema);
+  parse(fields, now) {
     return {
       ...SPAN_SCOPE.parse(fields, now),
       groupBy: optionalEnum(fields, "group_by", ["message", "span"] as const) ?? "message",

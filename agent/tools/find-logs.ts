@@ -4,7 +4,7 @@ import { isoFromMs, renderTable } from "./format.ts";
 import { groupTable, hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
 import { num, queryRows } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalEnum, optionalString, optionalTraceId, readInput } from "./validate.ts";
+import { LIST_LIMIT, optionalEnum, optionalString, optionalTraceId } from "./validate.ts";
 import { describeWindow, type TimeWindow, WINDOW_INPUT, windowCondition } from "./window.ts";
 
 /** Severity names and the lowest OTLP SeverityNumber of each (TRACE 1-4, DEBUG 5-8, ... FATAL 21-24). */
@@ -86,10 +86,9 @@ export const findLogsTool: AgentTool<FindLogsInput> = {
     },
     limit: LIST_LIMIT.property("Patterns or records to list"),
   }),
-  parse(raw, now) {
-    const fields = {
-      ...readInput(raw, findLogsTool.inputSchema),
-    };
+  parse(sent, now) {
+    // A copy: the severity is upper-cased before it is checked, and the model's input stays as sent.
+    const fields = { ...sent };
     const severity = fields.min_severity;
     if (typeof severity === "string") fields.min_severity = severity.toUpperCase();
     const filter: LogFilter = {

@@ -3,7 +3,7 @@ import { describeFilter, SPAN_SCOPE, type SpanScope, STATUS_CODES, serviceHint }
 import { formatMs, isoFromMs, renderTable } from "./format.ts";
 import { num, queryRows } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalNumber, readInput } from "./validate.ts";
+import { LIST_LIMIT, optionalNumber } from "./validate.ts";
 import { describeWindow } from "./window.ts";
 
 export interface FindSlowSpansInput extends SpanScope {
@@ -71,8 +71,7 @@ export const findSlowSpansTool: AgentTool<FindSlowSpansInput> = {
     },
     limit: LIST_LIMIT.property("Spans to list"),
   }),
-  parse(raw, now) {
-    const fields = readInput(raw, findSlowSpansTool.inputSchema);
+  parse(fields, now) {
     return {
       ...SPAN_SCOPE.parse(fields, now),
       limit: LIST_LIMIT.read(fields, "limit"),

@@ -2,7 +2,7 @@ import { allConditions, presentConditions, where } from "./conditions.ts";
 import { ERROR_MESSAGE_SQL, SPAN_SCOPE, type SpanScope, serviceHint } from "./filters.ts";
 import { groupTable, hasLogsTable, type MessageQuery, mineMessages, readNotice } from "./message-patterns.ts";
 import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { LIST_LIMIT, optionalEnum, readInput } from "./validate.ts";
+import { LIST_LIMIT, optionalEnum } from "./validate.ts";
 import { windowCondition } from "./window.ts";
 
 /** Where the messages come from: span status/exception messages, log bodies, or both. */
@@ -65,8 +65,7 @@ export const patternsTool: AgentTool<PatternsInput> = {
     },
     limit: LIST_LIMIT.property("Patterns to list"),
   }),
-  parse(raw, now) {
-    const fields = readInput(raw, patternsTool.inputSchema);
+  parse(fields, now) {
     const errorsOnly = fields.errors_only;
     if (errorsOnly !== undefined && typeof errorsOnly !== "boolean")
       throw new ToolInputError('"errors_only" must be true or false');

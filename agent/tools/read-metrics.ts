@@ -2,7 +2,7 @@ import { allConditions, type Conditions, presentConditions, where } from "./cond
 import { isoFromMs, renderTable } from "./format.ts";
 import { num, queryRows } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { countField, optionalString, readInput } from "./validate.ts";
+import { countField, optionalString } from "./validate.ts";
 import { describeWindow, type TimeWindow, WINDOW_INPUT, windowCondition } from "./window.ts";
 
 /**
@@ -331,8 +331,7 @@ export const readMetricsTool: AgentTool<ReadMetricsInput> = {
     },
     limit: METRICS_LIMIT.property("Metrics or minutes to list"),
   }),
-  parse(raw, now) {
-    const fields = readInput(raw, readMetricsTool.inputSchema);
+  parse(fields, now) {
     const input: ReadMetricsInput = {
       window: WINDOW_INPUT.parse(fields, now),
       attributes: {},

@@ -8,7 +8,7 @@ import {
 } from "../../analyzer/rca/rank.ts";
 import { recordSql, sqlWithParams } from "./query.ts";
 import { type AgentTool, objectSchema, ToolInputError } from "./types.ts";
-import { optionalNumber, optionalString, readInput } from "./validate.ts";
+import { optionalNumber, optionalString } from "./validate.ts";
 import { parseRelativeDuration } from "./window.ts";
 
 export interface RootCauseInput {
@@ -56,8 +56,7 @@ export const rootCauseTool: AgentTool<RootCauseInput> = {
     },
     top: { type: "number", description: "Services to show (default 5)." },
   }),
-  parse(raw, now) {
-    const fields = readInput(raw, rootCauseTool.inputSchema);
+  parse(fields, now) {
     const windowMin =
       optionalNumber(fields, "window_minutes", { min: 1, max: 120 }) ?? DEFAULT_WINDOW_MS / 60_000;
     const baselineMin =

@@ -2,7 +2,7 @@ import type { Row } from "@clickhouse/client";
 import { renderTable } from "./format.ts";
 import { recordSql } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { optionalNumber, readInput, requiredString } from "./validate.ts";
+import { optionalNumber, requiredString } from "./validate.ts";
 
 export const MAX_SQL_CHARS = 20_000;
 
@@ -51,8 +51,7 @@ export const runSqlTool: AgentTool<RunSqlInput> = {
     },
     ["sql"],
   ),
-  parse(raw) {
-    const fields = readInput(raw, runSqlTool.inputSchema);
+  parse(fields) {
     const sql = prepareSql(requiredString(fields, "sql", { maxLength: MAX_SQL_CHARS }));
     if (sql === "") throw new ToolInputError('"sql" is empty');
     const maxRows = optionalNumber(fields, "max_rows", { min: 1, max: 10_000, integer: true });

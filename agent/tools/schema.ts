@@ -2,7 +2,6 @@ import { boundText, isoFromMs } from "./format.ts";
 import { num, queryRows } from "./query.ts";
 import { signalTablesSection } from "./signal-tables.ts";
 import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
-import { readInput } from "./validate.ts";
 
 /** The columns of otel_traces the agent may use, with what each one means: one line each, as the schema tool lists them. */
 const OTEL_TRACES_COLUMNS = `Timestamp DateTime64(9): span start time (UTC)
@@ -29,8 +28,7 @@ export const schemaTool: AgentTool<Record<string, never>> = {
     "Lists the tables and columns you may query (traces, logs, metrics, with meanings), the stored time range, span count and the " +
     "services present. Call it first when you need to write SQL or do not know which services or times exist.",
   inputSchema: objectSchema({}),
-  parse(raw) {
-    readInput(raw, schemaTool.inputSchema);
+  parse() {
     return {};
   },
   describe: () => "",

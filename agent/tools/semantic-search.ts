@@ -2,7 +2,7 @@ import { SEARCH_KINDS, type SearchKind, type SpanSearchOptions } from "../../emb
 import { formatMs, renderTable } from "./format.ts";
 import { recordSql } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { countField, optionalEnum, optionalString, readInput, requiredString } from "./validate.ts";
+import { countField, optionalEnum, optionalString, requiredString } from "./validate.ts";
 import { describeWindow, type TimeWindow, WINDOW_INPUT } from "./window.ts";
 
 const HITS = countField(10, 50);
@@ -37,8 +37,7 @@ export const semanticSearchTool: AgentTool<SemanticSearchInput> = {
     },
     ["query"],
   ),
-  parse(raw, now) {
-    const fields = readInput(raw, semanticSearchTool.inputSchema);
+  parse(fields, now) {
     return {
       query: requiredString(fields, "query", { maxLength: 500 }),
       k: HITS.read(fields, "k"),

@@ -3,7 +3,7 @@ import { describeFilter, SPAN_SCOPE, type SpanScope, serviceHint } from "./filte
 import { formatMs, renderTable } from "./format.ts";
 import { num, pct, queryRows } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
-import { optionalEnum, readInput } from "./validate.ts";
+import { optionalEnum } from "./validate.ts";
 import { describeWindow, type TimeWindow, windowCondition } from "./window.ts";
 
 export interface ServiceOverviewInput extends SpanScope {
@@ -34,8 +34,7 @@ export const serviceOverviewTool: AgentTool<ServiceOverviewInput> = {
     ...SPAN_SCOPE.properties,
     order_by: { type: "string", enum: [...ORDER_KEYS], description: "Sort services by (default errors)." },
   }),
-  parse(raw, now) {
-    const fields = readInput(raw, serviceOverviewTool.inputSchema);
+  parse(fields, now) {
     return {
       ...SPAN_SCOPE.parse(fields, now),
       orderBy: optionalEnum(fields, "order_by", ORDER_KEYS) ?? "errors",
@@ -93,30 +92,27 @@ export async function queryServiceOverview(
   return { rows };
 }
 
-export interface ServiceSeriesRow {
-  service: string;
+/** A service's overview figures (without requests) in one time bucket. */
+export interface ServiceSeriesRow extends Omit<ServiceOverviewRow, "requests" | "total_services"> {
   /** Bucket start, epoch milliseconds. */
   t: string;
-  spans: string;
-  errors: string;
-  p50: string;
-  p95: string;
-  p99: string;
 }
 
 /**
- * The same figures as queryServiceOverview, per service and time bucket of
- * `stepSeconds` (buckets aligned to the epoch, so refreshes line up).
+ * The start of a span's time bucket of {step:UInt32} seconds, in epoch
+ * milliseconds; buckets are aligned to the epoch, so refreshes line up.
  */
+const TIME_BUCKET = "intDiv(toUInt32(toDateTime(Timestamp)), {step:UInt32}) * {step:UInt32} * 1000";
+const stepSeconds = (seconds: number) => Math.max(1, Math.round(seconds));
+
+/** The same figures as queryServiceOverview, per service and time bucket of `stepSeconds`. */
 export async function queryServiceSeries(
   ctx: ToolContext,
   input: SpanScope & { stepSeconds: number },
 ): Promise<{ rows: ServiceSeriesRow[] }> {
   const scope = SPAN_SCOPE.condition(input);
-  const params = { ...scope.params, step: Math.max(1, Math.round(input.stepSeconds)) };
-  const sql = `SELECT ServiceName AS service,
-      intDiv(toUInt32(toDateTime(Timestamp)), {step:UInt32}) * {step:UInt32} * 1000 AS t,
-      count() AS spans, ${ERRORS_AND_QUANTILES}
+  const params = { ...scope.params, step: stepSeconds(input.stepSeconds) };
+  const sql = `SELECT ServiceName AS service, ${TIME_BUCKET} AS t, count() AS spans, ${ERRORS_AND_QUANTILES}
     FROM otel_traces ${where(scope.sql)}
     GROUP BY service, t ORDER BY service, t`;
   const rows = await queryRows<ServiceSeriesRow>(ctx, sql, params);
@@ -140,9 +136,8 @@ export async function queryAttributeTimeline(
   input: { window: TimeWindow; key: string; stepSeconds: number },
 ): Promise<{ rows: AttributeTimelineRow[] }> {
   const win = windowCondition(input.window);
-  const params = { ...win.params, key: input.key, step: Math.max(1, Math.round(input.stepSeconds)) };
-  const sql = `SELECT intDiv(toUInt32(toDateTime(Timestamp)), {step:UInt32}) * {step:UInt32} * 1000 AS t,
-      SpanAttributes[{key:String}] AS value, count() AS spans
+  const params = { ...win.params, key: input.key, step: stepSeconds(input.stepSeconds) };
+  const sql = `SELECT ${TIME_BUCKET} AS t, SpanAttributes[{key:String}] AS value, count() AS spans
     FROM otel_traces ${where([...win.sql, "ParentSpanId = ''"])}
     GROUP BY t, value HAVING value != '' ORDER BY t, spans DESC`;
   const rows = await queryRows<AttributeTimelineRow>(ctx, sql, params);

@@ -3,7 +3,7 @@ import { boundText } from "./format.ts";
 import { hasLogsTable } from "./message-patterns.ts";
 import { num, queryRows } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, ToolInputError, type ToolResult } from "./types.ts";
-import { optionalTraceId, readInput } from "./validate.ts";
+import { optionalTraceId } from "./validate.ts";
 import { renderWaterfall, type TraceLog, type TraceSpan } from "./waterfall.ts";
 
 export interface TraceTreeInput {
@@ -58,8 +58,7 @@ export const traceTreeTool: AgentTool<TraceTreeInput> = {
   inputSchema: objectSchema({ trace_id: { type: "string", description: "32 hex characters." } }, [
     "trace_id",
   ]),
-  parse(raw) {
-    const fields = readInput(raw, traceTreeTool.inputSchema);
+  parse(fields) {
     const traceId = optionalTraceId(fields, "trace_id");
     if (traceId === undefined) throw new ToolInputError('"trace_id" is required');
     return { traceId };

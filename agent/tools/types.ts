@@ -1,6 +1,9 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import type { SearchSpans } from "../../embedding-enricher/index.ts";
 
+/** A tool's input as parse gets it: a JSON object holding only fields its schema names (see readInput). */
+export type Fields = Record<string, unknown>;
+
 /** The JSON schema the model sees for a tool's input (always an object). */
 export interface ToolInputSchema {
   type: "object";
@@ -64,8 +67,8 @@ export interface AgentTool<Input = unknown> {
   name: string;
   description: string;
   inputSchema: ToolInputSchema;
-  /** Validates raw model input; throws ToolInputError with an actionable message. */
-  parse(raw: unknown, now: Date): Input;
+  /** Validates the model's input; throws ToolInputError with an actionable message. */
+  parse(fields: Fields, now: Date): Input;
   run(ctx: ToolContext, input: Input): Promise<ToolResult>;
   /** The key arguments, for the one-line display of a call. */
   describe(input: Input): string;

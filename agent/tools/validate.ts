@@ -1,4 +1,4 @@
-import { ToolInputError, type ToolInputSchema } from "./types.ts";
+import { type Fields, ToolInputError, type ToolInputSchema } from "./types.ts";
 
 /**
  * Small input readers for tool arguments. The model's input is untrusted
@@ -6,9 +6,13 @@ import { ToolInputError, type ToolInputSchema } from "./types.ts";
  * message names the field and what a valid value looks like, so the model can
  * correct its call in the next round.
  */
-export type Fields = Record<string, unknown>;
 
-export function readObject(raw: unknown, allowed: readonly string[]): Fields {
+/**
+ * The model's input as an object of only the fields the tool's schema names,
+ * before the tool's parse reads each field.
+ */
+export function readInput(raw: unknown, schema: ToolInputSchema): Fields {
+  const allowed = Object.keys(schema.properties);
   const value = raw ?? {};
   if (typeof value !== "object" || Array.isArray(value)) {
     throw new ToolInputError("input must be a JSON object");
@@ -21,11 +25,6 @@ export function readObject(raw: unknown, allowed: readonly string[]): Fields {
     );
   }
   return fields;
-}
-
-/** The model's input as an object of only the fields the tool's schema names. */
-export function readInput(raw: unknown, schema: ToolInputSchema): Fields {
-  return readObject(raw, Object.keys(schema.properties));
 }
 
 function isAbsent(value: unknown): boolean {

@@ -1,6 +1,5 @@
 import { type Conditions, presentConditions } from "./conditions.ts";
-import { ToolInputError } from "./types.ts";
-import type { Fields } from "./validate.ts";
+import { type Fields, ToolInputError } from "./types.ts";
 
 /**
  * A time window over span start times. Tools take either `last` ("15m",
