@@ -21,29 +21,31 @@ const echoTool: AgentTool<{ word: string }> = {
   },
 };
 
-const manyRowsTool: AgentTool<Record<string, never>> = {
-  name: "many_rows",
-  description: "Returns 500 rows.",
-  inputSchema: { type: "object", properties: {} },
-  parse: () => ({}),
-  describe: () => "",
-  async run(ctx) {
-    const rows = Array.from({ length: 500 }, (_, i) => [i, `row-${i}`]);
-    const table = renderTable(["n", "name"], rows, ctx.limits);
-    return { text: table.text, rows: 500, truncated: table.truncated };
-  },
-};
+/** A test tool that takes no input. */
+function noInputTool(
+  name: string,
+  description: string,
+  run: AgentTool<Record<string, never>>["run"],
+): AgentTool<Record<string, never>> {
+  return {
+    name,
+    description,
+    inputSchema: { type: "object", properties: {} },
+    parse: () => ({}),
+    describe: () => "",
+    run,
+  };
+}
 
-const brokenTool: AgentTool<Record<string, never>> = {
-  name: "broken",
-  description: "Always fails.",
-  inputSchema: { type: "object", properties: {} },
-  parse: () => ({}),
-  describe: () => "",
-  async run() {
-    throw new ToolInputError("window too large, use a smaller one");
-  },
-};
+const manyRowsTool = noInputTool("many_rows", "Returns 500 rows.", async (ctx) => {
+  const rows = Array.from({ length: 500 }, (_, i) => [i, `row-${i}`]);
+  const table = renderTable(["n", "name"], rows, ctx.limits);
+  return { text: table.text, rows: 500, truncated: table.truncated };
+});
+
+const brokenTool = noInputTool("broken", "Always fails.", async () => {
+  throw new ToolInputError("window too large, use a smaller one");
+});
 
 export const LOOP_TEST_TOOLS: AnyAgentTool[] = [echoTool, manyRowsTool, brokenTool];
 
