@@ -9,6 +9,23 @@ import {
   traceIdsIn,
 } from "./score.ts";
 
+const SERVICES = ["checkout", "payment", "mobile-api", "api"];
+
+/** Answers, the true service, and whether the answer names it before any other candidate. */
+const NAMES_FIRST: Array<[string, string, boolean]> = [
+  ["The checkout service errors most, then payment.", "checkout", true],
+  ["payment is second after checkout", "checkout", false],
+  ["mobile-api leads", "api", false],
+  ["nothing here", "checkout", false],
+];
+
+/** Answers and whether they name trace 0123…cdef and the service its failure started in (payment). */
+const TRACE_ANSWERS: Array<[string, boolean]> = [
+  ["Trace 0123456789ABCDEF0123456789ABCDEF failed in payment.", true],
+  ["Trace 0123456789abcdef0123456789abcdef failed in fraud.", false],
+  ["Trace ffffffffffffffffffffffffffffffff failed in payment.", false],
+];
+
 describe("eval scoring", () => {
   it("reads numbers with thousands separators, decimals and percentages", () => {
     expect(numbersIn("checkout had 1,234 errors (2.5%) out of 49,000 spans")).toEqual([1234, 2.5, 49000]);
@@ -21,12 +38,11 @@ describe("eval scoring", () => {
     expect(mentionsNumber("rate 2.1%", 2.0, 0, 0.2)).toBe(true);
   });
 
-  it("requires the true name to be the first candidate mentioned", () => {
-    const services = ["checkout", "payment", "mobile-api", "api"];
-    expect(namesFirst("The checkout service errors most, then payment.", "checkout", services)).toBe(true);
-    expect(namesFirst("payment is second after checkout", "checkout", services)).toBe(false);
-    expect(namesFirst("mobile-api leads", "api", services)).toBe(false);
-    expect(namesFirst("nothing here", "checkout", services)).toBe(false);
+  it.each(NAMES_FIRST)("requires the true name first: %j names %s first: %s", (answer, name, first) => {
+    expect(namesFirst(answer, name, SERVICES)).toBe(first);
+  });
+
+  it("matches a name in any case", () => {
     expect(mentions("Card Declined", "card declined")).toBe(true);
   });
 });
@@ -34,23 +50,23 @@ describe("eval scoring", () => {
 describe("trace answers and the tool-error penalty", () => {
   const origins = new Map([["0123456789abcdef0123456789abcdef", "payment"]]);
 
-  it("needs a valid trace id and that trace's origin service", () => {
-    expect(namesTraceAndOrigin("Trace 0123456789ABCDEF0123456789ABCDEF failed in payment.", origins)).toBe(
-      true,
-    );
-    expect(namesTraceAndOrigin("Trace 0123456789abcdef0123456789abcdef failed in fraud.", origins)).toBe(
-      false,
-    );
-    expect(namesTraceAndOrigin("Trace ffffffffffffffffffffffffffffffff failed in payment.", origins)).toBe(
-      false,
-    );
+  it.each(TRACE_ANSWERS)("needs a valid trace id and that trace's origin service: %j is %s", (answer, ok) => {
+    expect(namesTraceAndOrigin(answer, origins)).toBe(ok);
+  });
+
+  it("reads only whole 32-character trace ids", () => {
     expect(traceIdsIn("ids: 0123456789abcdef0123456789abcdef0 and abc")).toEqual([]);
   });
 
-  it("takes a quarter per failed tool call from a passed question", () => {
-    expect(questionScore(true, 0)).toBe(1);
-    expect(questionScore(true, 2)).toBe(0.5);
-    expect(questionScore(true, 9)).toBe(0);
-    expect(questionScore(false, 0)).toBe(0);
-  });
+  it.each([
+    [true, 0, 1],
+    [true, 2, 0.5],
+    [true, 9, 0],
+    [false, 0, 0],
+  ])(
+    "takes a quarter per failed tool call from a passed question: passed %s, %i failed calls -> %s",
+    (passed, failedCalls, score) => {
+      expect(questionScore(passed, failedCalls)).toBe(score);
+    },
+  );
 });
