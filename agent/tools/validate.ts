@@ -5,11 +5,9 @@ import { type Fields, ToolInputError, type ToolInputSchema } from "./types.ts";
  * JSON; each reader checks one field and throws a ToolInputError whose
  * message names the field and what a valid value looks like, so the model can
  * correct its call in the next round.
- */
-
-/**
- * The model's input as an object of only the fields the tool's schema names,
- * before the tool's parse reads each field.
+ *
+ * readInput comes first (the dispatcher calls it): the input as an object of
+ * only the fields the tool's schema names, before the tool's parse reads them.
  */
 export function readInput(raw: unknown, schema: ToolInputSchema): Fields {
   const allowed = Object.keys(schema.properties);
