@@ -207,7 +207,7 @@ export function parseSlash(line: string): SlashCommand | undefined {
     case "/metrics":
       return parseMetricsCommand(args);
     case "/rca": {
-      // "15m ago" reads as people say it; the tool takes "15m".
+      // "15m ago" reads as people say it; it comes as two words here, so the tool gets "15m".
       const at = args.length === 2 && args[1]?.toLowerCase() === "ago" ? args.slice(0, 1) : args;
       if (at.length > 1) return { kind: "error", message: "usage: /rca [time, ISO 8601 or e.g. 15m ago]" };
       return { kind: "tool", tool: "root_cause", input: at.length ? { at: at[0] } : {} };

@@ -22,12 +22,13 @@ export interface RootCauseInput {
 /** "2026-12-02T09:03:53Z", or a relative "15m" meaning that long before now. */
 export function parseAlertTime(text: string | undefined, now: Date, defaultAgoMs: number): Date {
   if (text === undefined) return new Date(now.getTime() - defaultAgoMs);
-  const relative = parseRelativeDuration(text);
+  // "15m ago" is how people (and models) say it; the word adds nothing to the duration.
+  const relative = parseRelativeDuration(text.replace(/\s+ago\s*$/i, ""));
   if (relative !== undefined) return new Date(now.getTime() - relative);
   const ms = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
   if (!Number.isFinite(ms))
     throw new ToolInputError(
-      `"at" must be an ISO 8601 time or a duration ago like 15m, got ${JSON.stringify(text)}`,
+      `"at" must be an ISO 8601 time or a duration ago like 15m or "15m ago", got ${JSON.stringify(text)}`,
     );
   return new Date(ms);
 }
@@ -43,7 +44,7 @@ export const rootCauseTool: AgentTool<RootCauseInput> = {
     at: {
       type: "string",
       description:
-        'Alert time, ISO 8601 (UTC if no offset), or a duration ago like "15m". Default: 5 minutes ago.',
+        'Alert time, ISO 8601 (UTC if no offset), or a duration ago like "15m" or "15m ago". Default: 5 minutes ago.',
     },
     window_minutes: { type: "number", description: "Minutes after the alert to analyse (default 3)." },
     baseline_minutes: {

@@ -9,6 +9,7 @@ import { useToolTestStack } from "../testing/tool-stack.ts";
 import { resolveServiceName } from "./filters.ts";
 import { formatMs } from "./format.ts";
 import { ALL_TOOLS } from "./index.ts";
+import { parseAlertTime } from "./root-cause.ts";
 import type { ToolContext } from "./types.ts";
 
 const END_MS = Math.floor(Date.now() / 60_000) * 60_000;
@@ -414,6 +415,15 @@ describe("root_cause on the seeded spans", () => {
       /^Root-cause ranking for .*window 10 min after, baseline 30 min before; evidence: traces, logs/,
     );
     expect(result.sql.length).toBeGreaterThan(0);
+  });
+
+  it.each(["15m", "15m ago", "15M AGO"])('reads "at" = %s as fifteen minutes before now', (at) => {
+    const now = new Date(END_MS);
+    expect(parseAlertTime(at, now, 0).getTime()).toBe(END_MS - 15 * 60_000);
+  });
+
+  it("refuses an alert time it cannot read, saying what it takes", () => {
+    expect(() => parseAlertTime("15m later", new Date(END_MS), 0)).toThrow(/ISO 8601 time or a duration ago/);
   });
 
   it("refuses an unknown signal with a message that says what it takes", async () => {
