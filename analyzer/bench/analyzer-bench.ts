@@ -9,6 +9,8 @@
  *    supervised worker does. CPU of the analyzer process and of the ClickHouse
  *    server during the passes, divided by the data's wall time, is the share
  *    of a core the analyzer needs to keep up (target < 0.25 for the analyzer).
+ *    Each pass ranks the incidents whose window has settled, as the worker's
+ *    loop does.
  *
  * 2. rankRootCauses (analyzer/rca, what `/rca` calls) for a 10-minute window
  *    over 1M spans: p50/p95 of BENCH_RCA_RUNS runs (target < 2 s).
@@ -156,7 +158,13 @@ async function keepUp(client: ClickHouseClient, database: string, serverPid: num
 
 /** Catching up: the same rows counted again from an empty state, as fast as it goes. */
 async function catchUp(client: ClickHouseClient, database: string, serverPid: number): Promise<void> {
-  for (const table of ["analyzer_state", "analyzer_span_minutes", "analyzer_pattern_minutes", "anomalies"])
+  for (const table of [
+    "analyzer_state",
+    "analyzer_span_minutes",
+    "analyzer_pattern_minutes",
+    "anomalies",
+    "incident_rankings",
+  ])
     await client.command({ query: `TRUNCATE TABLE ${database}.${table}` });
   const [self0, server0, started] = [selfCpuSeconds(), processCpuSeconds(serverPid), performance.now()];
   const { rows, ...judged } = await analyseStored(client, database, readDetectionConfig({}), {
@@ -165,7 +173,7 @@ async function catchUp(client: ClickHouseClient, database: string, serverPid: nu
   });
   const wall = (performance.now() - started) / 1000;
   process.stdout.write(
-    `catch-up: ${rows} spans counted and ${judged.minutes} minutes judged in ${wall.toFixed(1)} s = ${(rows / wall).toFixed(0)} spans/s ` +
+    `catch-up: ${rows} spans counted, ${judged.minutes} minutes judged and ${judged.ranked} incidents ranked in ${wall.toFixed(1)} s = ${(rows / wall).toFixed(0)} spans/s ` +
       `(analyzer ${(selfCpuSeconds() - self0).toFixed(1)} CPU s, ClickHouse ${(processCpuSeconds(serverPid) - server0).toFixed(1)} CPU s)\n`,
   );
 }
