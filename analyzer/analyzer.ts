@@ -246,20 +246,22 @@ export class Analyzer {
       .filter((start) => start >= fromMs && start + DEFAULT_WINDOW_MS <= settledThrough);
     const stored = await rankedStarts(client, database, due, DEFAULT_WINDOW_MS, DEFAULT_BASELINE_MS);
     const todo = due.filter((start) => !stored.has(start)).sort((a, b) => b - a);
-    const now = todo.slice(0, ranksPerPass);
-    for (const startMs of now) {
+    const batch = todo.slice(0, ranksPerPass);
+    for (const startMs of batch) {
+      // rankRootCauses reads the client's default database: the one this analyzer counts (commands.ts).
       const report = await rankRootCauses(client, {
         at: new Date(startMs),
         windowMs: DEFAULT_WINDOW_MS,
         baselineMs: DEFAULT_BASELINE_MS,
       });
-      const top = report.ranked[0];
+      const [first] = report.ranked;
+      const top = first && first.score > 0 ? first : undefined;
       await insertRanking(client, database, {
         startMs,
         windowMs: DEFAULT_WINDOW_MS,
         baselineMs: DEFAULT_BASELINE_MS,
-        topService: top && top.score > 0 ? top.service : "",
-        topScore: top && top.score > 0 ? top.score : 0,
+        topService: top?.service ?? "",
+        topScore: top?.score ?? 0,
         report: JSON.stringify(report),
       });
       this.options.log?.info(
@@ -268,6 +270,6 @@ export class Analyzer {
       );
       await this.options.afterRank?.(startMs);
     }
-    return { ranked: now.length, waiting: todo.length - now.length };
+    return { ranked: batch.length, waiting: todo.length - batch.length };
   }
 }
