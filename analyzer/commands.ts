@@ -157,9 +157,11 @@ async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean }): Promise<
         counted = 0;
         lastReport = now;
       }
-      const idle = rows === 0 && judged.minutes === 0 && ranked === 0;
-      if (flags.once && idle) break;
-      if (idle) await pause(cfg.pollIntervalMs);
+      const idle = rows === 0 && judged.minutes === 0;
+      if (flags.once && idle && ranked === 0) break;
+      // Rankings still due do not skip the pause: a backlog of them (an upgrade, a long outage) is
+      // ranked a few per poll, not back to back, so it cannot take the server's cores from the rest.
+      if (idle && !flags.once) await pause(cfg.pollIntervalMs);
     }
     await ch_client.close();
   })();
