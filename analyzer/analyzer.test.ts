@@ -8,7 +8,8 @@ import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { Analyzer } from "./analyzer.ts";
 import { readDetectionConfig } from "./config.ts";
 import { listAnomalies, listIncidents } from "./query.ts";
-import { readState } from "./store.ts";
+import { DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS } from "./rca/rank.ts";
+import { insertRanking, readState } from "./store.ts";
 import { insertSynthetic, syntheticSpans } from "./testing/synthetic.ts";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
@@ -29,6 +30,8 @@ function analyzer(overrides: Partial<ConstructorParameters<typeof Analyzer>[0]> 
     batchRows: 1000,
     settleMs: 0,
     detectMinutesPerPass: 1000,
+    ranksPerPass: 0,
+    rankLookbackMs: 24 * 3_600_000,
     detection,
     ...overrides,
   });
@@ -47,14 +50,58 @@ async function reset(): Promise<void> {
     "analyzer_span_minutes",
     "analyzer_pattern_minutes",
     "anomalies",
+    "incident_rankings",
   ])
     await client.command({ query: `TRUNCATE TABLE ${db}.${table}` });
 }
+
+/** A command of the analyzer's CLI against the test database: its stdout. */
+const run = (args: string[]) =>
+  new Promise<string>((resolve, reject) => {
+    const env = { ...process.env, ...stack.env, LOG_LEVEL: "warn" };
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: ROOT, env });
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += chunk;
+    });
+    child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${out}`))));
+  });
 
 const statsSpans = () => scalar(`SELECT sum(Spans) FROM ${db}.analyzer_span_minutes`);
 const statsPatterns = () =>
   scalar(`SELECT sum(Count) FROM ${db}.analyzer_pattern_minutes WHERE Source = 'span'`);
 const sourceSpans = () => scalar(`SELECT count() FROM ${db}.otel_traces`);
+/** Stored rankings: rows, distinct alert times, and the alert times (ms). */
+const rankingRows = () => scalar(`SELECT count() FROM ${db}.incident_rankings`);
+async function rankedStartsMs(): Promise<number[]> {
+  const result = await client.query({
+    query: `SELECT DISTINCT toUnixTimestamp64Milli(Start) AS s FROM ${db}.incident_rankings ORDER BY s`,
+    format: "JSONEachRow",
+  });
+  return (await result.json<{ s: string }>()).map((r) => Number(r.s));
+}
+
+/** The end of the minutes detection has judged: rankings are due for windows ending by then. */
+const judgedThrough = async () =>
+  (await readState(client, db, "detect", { index: 0, count: 1 })).detectedThroughMs + 60_000;
+
+/** Traffic in which a different service fails in each 20-minute segment (minutes 12-14): three incidents. */
+async function insertThreeFaults(): Promise<number[]> {
+  const services = ["payment", "inventory", "checkout"];
+  for (const [i, service] of services.entries())
+    await insertSynthetic(
+      client,
+      db,
+      syntheticSpans({
+        startMs: START_MS + i * 20 * 60_000,
+        minutes: 20,
+        fault: { service, fromMinute: 12, toMinute: 14 },
+        seed: 20 + i,
+      }),
+    );
+  return services.map((_, i) => START_MS + (i * 20 + 12) * 60_000);
+}
+
 const sourceMessages = () => scalar(`SELECT countIf(StatusMessage != '') FROM ${db}.otel_traces`);
 
 beforeAll(async () => {
@@ -103,16 +150,6 @@ describe("analyzer against a real ClickHouse", () => {
   });
 
   it("anomalies, incidents and status commands print what was found", async () => {
-    const env = { ...process.env, ...stack.env, LOG_LEVEL: "warn" };
-    const run = (args: string[]) =>
-      new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: ROOT, env });
-        let out = "";
-        child.stdout.on("data", (chunk) => {
-          out += chunk;
-        });
-        child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}: ${out}`))));
-      });
     const anomalies = (await run(["anomalies", "--service", "payment", "--kind", "error_rate", "--json"]))
       .trim()
       .split("\n")
@@ -277,5 +314,117 @@ describe("analyzer against a real ClickHouse", () => {
     expect(await runOnce(CLI, env)).toBe(0);
     expect(await statsSpans()).toBe(total);
     expect(await statsPatterns()).toBe(await sourceMessages());
+  });
+
+  it("ranks an incident once the window after its start is judged, and once only", async () => {
+    await reset();
+    const faults = await insertThreeFaults();
+    const a = analyzer({ detectMinutesPerPass: 1, ranksPerPass: 2 });
+    while ((await a.countOnce()) > 0) {}
+    // One minute judged per pass: the first fault's ranking appears exactly when its window is judged.
+    const firstStored: number[] = [];
+    for (let judged = await a.detectOnce(true); judged.minutes > 0; judged = await a.detectOnce(true)) {
+      await a.rankOnce();
+      const through = await judgedThrough();
+      const stored = await rankedStartsMs();
+      if (stored.includes(faults[0]!) && firstStored.length === 0) firstStored.push(through);
+      for (const start of stored) expect(start + DEFAULT_WINDOW_MS).toBeLessThanOrEqual(through);
+    }
+    // The window [start, start + 3 min) is settled once its last minute is judged.
+    expect(firstStored).toEqual([faults[0]! + DEFAULT_WINDOW_MS]);
+    const incidents = await listIncidents(client, db, {});
+    const settledThrough = await judgedThrough();
+    const due = incidents.map((i) => i.startMs).filter((s) => s + DEFAULT_WINDOW_MS <= settledThrough);
+    expect(due).toEqual(expect.arrayContaining(faults));
+    expect(await rankedStartsMs()).toEqual(due);
+    expect(await rankingRows()).toBe(due.length);
+    expect(await a.rankOnce()).toEqual({ ranked: 0, waiting: 0 });
+    const tops = await client.query({
+      query: `SELECT toUnixTimestamp64Milli(Start) AS s, TopService AS top FROM ${db}.incident_rankings ORDER BY s`,
+      format: "JSONEachRow",
+    });
+    const topOf = new Map((await tops.json<{ s: string; top: string }>()).map((r) => [Number(r.s), r.top]));
+    expect(faults.map((f) => topOf.get(f))).toEqual(["payment", "inventory", "checkout"]);
+  });
+
+  it("ranks at most ranksPerPass incidents a pass, newest first", async () => {
+    await reset();
+    const faults = await insertThreeFaults();
+    const a = analyzer({ ranksPerPass: 1 });
+    while ((await a.countOnce()) > 0) {}
+    await a.detectOnce(true);
+    const first = await a.rankOnce();
+    expect(first.ranked).toBe(1);
+    expect(first.waiting).toBeGreaterThanOrEqual(2);
+    expect(await rankedStartsMs()).toEqual([faults[2]]);
+  });
+
+  it("a ranking stored again (a retry whose first insert landed) is kept once", async () => {
+    await reset();
+    await insertThreeFaults();
+    const crashing = analyzer({
+      ranksPerPass: 3,
+      afterRank: () => {
+        throw new Error("crash");
+      },
+    });
+    while ((await crashing.countOnce()) > 0) {}
+    await crashing.detectOnce(true);
+    await expect(crashing.rankOnce()).rejects.toThrow("crash");
+    expect(await rankingRows()).toBe(1);
+    const [start] = await rankedStartsMs();
+    const row = {
+      startMs: start!,
+      windowMs: DEFAULT_WINDOW_MS,
+      baselineMs: DEFAULT_BASELINE_MS,
+      topService: "another",
+      topScore: 1,
+      report: "{}",
+    };
+    await insertRanking(client, db, row);
+    expect(await rankingRows()).toBe(1);
+    const a = analyzer({ ranksPerPass: 3 });
+    while ((await a.rankOnce()).ranked > 0) {}
+    expect(await rankingRows()).toBe((await rankedStartsMs()).length);
+    expect(
+      await scalar(`SELECT countIf(TopService = 'another') FROM ${db}.incident_rankings`),
+      "the retried insert was dropped",
+    ).toBe(0);
+  });
+
+  it("kill -9 while ranking, restart: every settled incident ranked exactly once", {
+    timeout: 400_000,
+  }, async () => {
+    await reset();
+    const faults = await insertThreeFaults();
+    const env = {
+      ...process.env,
+      ...stack.env,
+      ANALYZER_SETTLE: "0",
+      ANALYZER_BASELINE_MINUTES: String(detection.baselineMinutes),
+      ANALYZER_RANKS_PER_PASS: "1",
+      LOG_LEVEL: "warn",
+    };
+    const reached = await killPartWay(CLI, env, rankingRows, { atLeast: 1, withinMs: 240_000, pollMs: 20 });
+    expect(reached, "the first ranking within the deadline").toBe(true);
+    expect(await rankingRows(), "killed part way through the rankings").toBeLessThan(faults.length);
+    expect(await runOnce(CLI, env)).toBe(0);
+    const stored = await rankedStartsMs();
+    expect(stored).toEqual(expect.arrayContaining(faults));
+    expect(await rankingRows()).toBe(stored.length);
+    const incidents = await listIncidents(client, db, {});
+    const settledThrough = await judgedThrough();
+    expect(stored).toEqual(
+      incidents.map((i) => i.startMs).filter((s) => s + DEFAULT_WINDOW_MS <= settledThrough),
+    );
+    // `incidents` names each ranked incident's first service.
+    const lines = (await run(["incidents"])).split("\n");
+    const line = (startMs: number) =>
+      lines.find((l) => l.startsWith(new Date(startMs).toISOString().slice(0, 16).replace("T", " ")));
+    expect(faults.map((f) => line(f)?.match(/root cause: (\S+)\(/)?.[1])).toEqual([
+      "payment",
+      "inventory",
+      "checkout",
+    ]);
   });
 });

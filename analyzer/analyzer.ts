@@ -12,6 +12,8 @@ import {
   spanMinuteRows,
   TemplateCache,
 } from "./minutes.ts";
+import { listIncidents } from "./query.ts";
+import { DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS, rankRootCauses } from "./rca/rank.ts";
 import {
   aggregateLogMessages,
   aggregateMetrics,
@@ -22,9 +24,11 @@ import {
   firstStatsMinute,
   insertAnomalies,
   insertBatchRows,
+  insertRanking,
   METRIC_MINUTES_TABLE,
   nextBatchEnd,
   PATTERN_MINUTES_TABLE,
+  rankedStarts,
   readMinuteData,
   readState,
   readStates,
@@ -42,10 +46,16 @@ export interface AnalyzerOptions {
   batchRows: number;
   settleMs: number;
   detectMinutesPerPass: number;
+  /** Incidents ranked per pass at most (0: none). */
+  ranksPerPass: number;
+  /** Settled incidents starting this long before the judged minutes are still ranked. */
+  rankLookbackMs: number;
   detection: DetectionConfig;
   log?: Logger;
   /** Test hook: runs between a batch's inserts (to crash mid-batch). */
   afterInsert?: (table: string) => Promise<void> | void;
+  /** Test hook: runs after a ranking is stored (to crash between rankings). */
+  afterRank?: (startMs: number) => Promise<void> | void;
 }
 
 /** The detection progress row of the state table. */
@@ -203,5 +213,63 @@ export class Analyzer {
       "minutes judged",
     );
     return { minutes, anomalies: anomalies.length };
+  }
+
+  /** Where the judged minutes end (shard 0's detection progress), or undefined before the first pass. */
+  private async judgedThroughMs(): Promise<number | undefined> {
+    const { client, database, shard } = this.options;
+    const progress = await readState(client, database, DETECT_SOURCE, { index: 0, count: shard.count });
+    return progress.detectedThroughMs ? progress.detectedThroughMs + MINUTE_MS : undefined;
+  }
+
+  /**
+   * Shard 0 ranks the root causes of incidents whose ranking window (after
+   * their start) lies wholly in judged, settled minutes and that have no
+   * stored ranking for that start: newest first, `ranksPerPass` at most.
+   * A ranking depends only on its start and the stored rows, so an incident
+   * whose start moves is ranked again at its new start. Returns how many were
+   * ranked and how many are still due.
+   */
+  async rankOnce(): Promise<{ ranked: number; waiting: number }> {
+    const { client, database, shard, detection, ranksPerPass } = this.options;
+    if (shard.index !== 0 || ranksPerPass === 0) return { ranked: 0, waiting: 0 };
+    const settledThrough = await this.judgedThroughMs();
+    if (settledThrough === undefined) return { ranked: 0, waiting: 0 };
+    const fromMs = settledThrough - this.options.rankLookbackMs;
+    const incidents = await listIncidents(client, database, {
+      fromMs,
+      toMs: settledThrough,
+      gapMinutes: detection.incidentGapMinutes,
+    });
+    const due = incidents
+      .map((i) => i.startMs)
+      .filter((start) => start >= fromMs && start + DEFAULT_WINDOW_MS <= settledThrough);
+    const stored = await rankedStarts(client, database, due, DEFAULT_WINDOW_MS, DEFAULT_BASELINE_MS);
+    const todo = due.filter((start) => !stored.has(start)).sort((a, b) => b - a);
+    const batch = todo.slice(0, ranksPerPass);
+    for (const startMs of batch) {
+      // rankRootCauses reads the client's default database: the one this analyzer counts (commands.ts).
+      const report = await rankRootCauses(client, {
+        at: new Date(startMs),
+        windowMs: DEFAULT_WINDOW_MS,
+        baselineMs: DEFAULT_BASELINE_MS,
+      });
+      const [first] = report.ranked;
+      const top = first && first.score > 0 ? first : undefined;
+      await insertRanking(client, database, {
+        startMs,
+        windowMs: DEFAULT_WINDOW_MS,
+        baselineMs: DEFAULT_BASELINE_MS,
+        topService: top?.service ?? "",
+        topScore: top?.score ?? 0,
+        report: JSON.stringify(report),
+      });
+      this.options.log?.info(
+        { incident: new Date(startMs).toISOString(), top: top?.service ?? null },
+        "incident ranked",
+      );
+      await this.options.afterRank?.(startMs);
+    }
+    return { ranked: batch.length, waiting: todo.length - batch.length };
   }
 }

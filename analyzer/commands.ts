@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import type { ClickHouseClient } from "@clickhouse/client";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
 import { createClickHouseClient, tableExists } from "../shared/clickhouse.ts";
@@ -11,7 +12,8 @@ import { Analyzer, DETECT_SOURCE } from "./analyzer.ts";
 import { type AnalyzerConfig, readAnalyzerConfig } from "./config.ts";
 import type { Anomaly, AnomalyKind, Incident } from "./detect.ts";
 import { normalizeMessage } from "./patterns/index.ts";
-import { listAnomalies, listIncidents } from "./query.ts";
+import { listAnomalies, listIncidents, readRankedTopServices } from "./query.ts";
+import { DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS } from "./rca/rank.ts";
 import { pendingRows, readStates, SOURCE_NAMES, SOURCES } from "./store.ts";
 
 /**
@@ -98,6 +100,32 @@ function withRange(command: Command): Command {
     .option("--json", "one JSON object per line");
 }
 
+/**
+ * Ranking after detection, with its own backoff: a ranking that fails (a
+ * query refused, the server away) is retried later without holding up
+ * counting and detection. Runs when minutes were judged or rankings are
+ * still due, so an idle analyzer does not re-read its incidents every poll.
+ */
+function rankingStep(analyzer: Analyzer, once: boolean) {
+  const backoff = new FailureBackoff(log, "ranking incidents failed; retrying with backoff");
+  let due = true;
+  let retryAt = 0;
+  return async (judgedMinutes: number): Promise<number> => {
+    if ((!due && judgedMinutes === 0) || Date.now() < retryAt) return 0;
+    try {
+      const { ranked, waiting } = await analyzer.rankOnce();
+      backoff.succeeded();
+      due = waiting > 0;
+      return ranked;
+    } catch (error) {
+      if (once) throw error;
+      due = true;
+      retryAt = Date.now() + backoff.failed(error);
+      return 0;
+    }
+  };
+}
+
 async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean }): Promise<void> {
   const { ch, client: ch_client } = client();
   const analyzer = new Analyzer({ client: ch_client, database: ch.database, ...cfg, log });
@@ -105,6 +133,7 @@ async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean }): Promise<
   // A pause (poll or backoff) ends at once on SIGTERM.
   const pause = (ms: number) => sleep(ms, undefined, { signal: stop.signal }).catch(() => undefined);
   const backoff = new FailureBackoff(log, "analysis failed; retrying with backoff");
+  const rank = rankingStep(analyzer, Boolean(flags.once));
   const done = (async () => {
     let counted = 0;
     let lastReport = Date.now();
@@ -120,6 +149,7 @@ async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean }): Promise<
         continue;
       }
       backoff.succeeded();
+      const ranked = await rank(judged.minutes);
       counted += rows;
       const now = Date.now();
       if (counted > 0 && (now - lastReport > 10_000 || (flags.once && rows === 0))) {
@@ -127,8 +157,11 @@ async function runLoop(cfg: AnalyzerConfig, flags: { once?: boolean }): Promise<
         counted = 0;
         lastReport = now;
       }
-      if (flags.once && rows === 0 && judged.minutes === 0) break;
-      if (rows === 0 && judged.minutes === 0) await pause(cfg.pollIntervalMs);
+      const idle = rows === 0 && judged.minutes === 0;
+      if (flags.once && idle && ranked === 0) break;
+      // Rankings still due do not skip the pause: a backlog of them (an upgrade, a long outage) is
+      // ranked a few per poll, not back to back, so it cannot take the server's cores from the rest.
+      if (idle && !flags.once) await pause(cfg.pollIntervalMs);
     }
     await ch_client.close();
   })();
@@ -195,14 +228,20 @@ function anomalyLine(a: Anomaly): string {
   return `${time}  ${a.score.toFixed(1).padStart(7)}  ${safe(a.service).padEnd(22)} ${a.kind.padEnd(17)} ${safe(a.subject).slice(0, 90)}  value=${a.value} baseline=${a.baseline}`;
 }
 
-function incidentLine(i: Incident): string {
+/** An incident with the first service of its stored root-cause ranking, when the analyzer has ranked it. */
+type RankedIncident = Incident & { rootCause?: { service: string; score: number } };
+
+function incidentLine(i: RankedIncident): string {
   const iso = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
   const services = i.services
     .slice(0, 5)
     .map((s) => `${safe(s.service)}(${s.maxScore.toFixed(1)})`)
     .join(", ");
   const top = i.top[0];
-  return `${iso(i.startMs)} -> ${iso(i.endMs)}  ${String(i.anomalies).padStart(4)} anomalies  services: ${services}${top ? `  top: ${safe(top.service)} ${top.kind} ${safe(top.subject).slice(0, 60)}` : ""}`;
+  const cause = i.rootCause
+    ? `  root cause: ${safe(i.rootCause.service)}(${i.rootCause.score.toFixed(1)})`
+    : "";
+  return `${iso(i.startMs)} -> ${iso(i.endMs)}  ${String(i.anomalies).padStart(4)} anomalies  services: ${services}${cause}${top ? `  top: ${safe(top.service)} ${top.kind} ${safe(top.subject).slice(0, 60)}` : ""}`;
 }
 
 export function analyzerProgram(): Command {
@@ -276,6 +315,21 @@ function addAnomaliesCommand(program: Command): void {
     });
 }
 
+/** Each incident with the first service of the ranking the analyzer stored for its start, if any. */
+async function withRootCauses(c: ClickHouseClient, database: string, incidents: Incident[]) {
+  if (incidents.length === 0) return incidents;
+  const tops = await readRankedTopServices(c, database, {
+    fromMs: incidents[0]!.startMs,
+    toMs: incidents.at(-1)!.startMs,
+    windowMs: DEFAULT_WINDOW_MS,
+    baselineMs: DEFAULT_BASELINE_MS,
+  });
+  return incidents.map((i): RankedIncident => {
+    const top = tops.get(i.startMs);
+    return top?.service ? { ...i, rootCause: top } : i;
+  });
+}
+
 function addIncidentsCommand(program: Command): void {
   withRange(
     program.command("incidents").description("incidents: anomalies grouped into runs, services by score"),
@@ -284,10 +338,14 @@ function addIncidentsCommand(program: Command): void {
     .action(async (flags: RangeFlags & { json?: boolean; gap?: number }) => {
       const { ch, client: c } = client();
       try {
-        const rows = await listIncidents(c, ch.database, {
-          ...range(flags),
-          ...(flags.gap ? { gapMinutes: flags.gap } : {}),
-        });
+        const rows = await withRootCauses(
+          c,
+          ch.database,
+          await listIncidents(c, ch.database, {
+            ...range(flags),
+            ...(flags.gap ? { gapMinutes: flags.gap } : {}),
+          }),
+        );
         for (const i of rows) process.stdout.write(`${flags.json ? JSON.stringify(i) : incidentLine(i)}\n`);
         if (!flags.json) process.stdout.write(`(${rows.length} incidents)\n`);
       } finally {

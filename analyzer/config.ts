@@ -46,6 +46,10 @@ export interface AnalyzerConfig {
   settleMs: number;
   /** Minutes judged per detection pass at most (catching up shows progress). */
   detectMinutesPerPass: number;
+  /** Incidents whose root causes are ranked per pass at most (newest first; 0: none). */
+  ranksPerPass: number;
+  /** How far back (data time) settled incidents are still ranked; older ones are ranked on request. */
+  rankLookbackMs: number;
   shard: Shard;
   detection: DetectionConfig;
 }
@@ -66,6 +70,8 @@ export function readAnalyzerConfig(env: Env = process.env): AnalyzerConfig {
     pollIntervalMs: readDurationMs(env, "ANALYZER_POLL_INTERVAL", 5000, { min: 10 }),
     settleMs: readDurationMs(env, "ANALYZER_SETTLE", 120_000, { min: 0 }),
     detectMinutesPerPass: readInt(env, "ANALYZER_DETECT_MINUTES_PER_PASS", 120, { min: 1 }),
+    ranksPerPass: readInt(env, "ANALYZER_RANKS_PER_PASS", 2, { min: 0, max: 100 }),
+    rankLookbackMs: readDurationMs(env, "ANALYZER_RANK_LOOKBACK", 24 * 3_600_000, { min: 60_000 }),
     shard: parseAnalyzerShard(readString(env, "ANALYZER_SHARD", "0/1")),
     detection: readDetectionConfig(env),
   };

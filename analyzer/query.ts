@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { type Anomaly, type AnomalyKind, groupIncidents, type Incident } from "./detect.ts";
-import { ANOMALIES_TABLE } from "./store.ts";
+import type { RootCauseReport } from "./rca/rank.ts";
+import { ANOMALIES_TABLE, RANKINGS_TABLE } from "./store.ts";
 
 /**
  * The analyzer's public read API (for the agent, the console and root-cause
@@ -101,4 +102,56 @@ export async function listIncidents(
       (filter.toMs === undefined || i.startMs < filter.toMs) &&
       (filter.fromMs === undefined || i.endMs > filter.fromMs),
   );
+}
+
+/** A root-cause ranking the analyzer stored for an alert time (an incident's start). */
+export interface StoredRanking {
+  report: RootCauseReport;
+  rankedAtMs: number;
+}
+
+/** The stored ranking of exactly this alert time, window and baseline, or undefined (one indexed read). */
+export async function readStoredRanking(
+  client: ClickHouseClient,
+  database: string,
+  at: { atMs: number; windowMs: number; baselineMs: number },
+): Promise<StoredRanking | undefined> {
+  const result = await client.query({
+    query: `SELECT Report AS report, toString(toUnixTimestamp64Milli(RankedAt)) AS ranked_at
+      FROM ${table(database, RANKINGS_TABLE)}
+      WHERE Start = fromUnixTimestamp64Milli({at:Int64}, 'UTC') AND WindowMs = {window:UInt32}
+        AND BaselineMs = {baseline:UInt32}
+      ORDER BY RankedAt DESC LIMIT 1`,
+    query_params: { at: Math.trunc(at.atMs), window: at.windowMs, baseline: at.baselineMs },
+    format: "JSONEachRow",
+  });
+  const [row] = await result.json<{ report: string; ranked_at: string }>();
+  return row
+    ? { report: JSON.parse(row.report) as RootCauseReport, rankedAtMs: Number(row.ranked_at) }
+    : undefined;
+}
+
+/** The first service of each stored ranking (default window and baseline) with an alert time in [fromMs, toMs]. */
+export async function readRankedTopServices(
+  client: ClickHouseClient,
+  database: string,
+  range: { fromMs: number; toMs: number; windowMs: number; baselineMs: number },
+): Promise<Map<number, { service: string; score: number }>> {
+  const result = await client.query({
+    query: `SELECT toString(toUnixTimestamp64Milli(Start)) AS start, argMax(TopService, RankedAt) AS service,
+        argMax(TopScore, RankedAt) AS score
+      FROM ${table(database, RANKINGS_TABLE)}
+      WHERE Start >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND Start <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
+        AND WindowMs = {window:UInt32} AND BaselineMs = {baseline:UInt32}
+      GROUP BY Start`,
+    query_params: {
+      from: Math.floor(range.fromMs),
+      to: Math.ceil(range.toMs),
+      window: range.windowMs,
+      baseline: range.baselineMs,
+    },
+    format: "JSONEachRow",
+  });
+  const rows = await result.json<{ start: string; service: string; score: number }>();
+  return new Map(rows.map((r) => [Number(r.start), { service: r.service, score: Number(r.score) }]));
 }

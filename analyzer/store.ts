@@ -424,3 +424,57 @@ export async function insertAnomalies(client: ClickHouseClient, database: string
     clickhouse_settings: { insert_deduplicate: 0 },
   });
 }
+
+export const RANKINGS_TABLE = "incident_rankings";
+
+/** One stored root-cause ranking: the alert time it was ranked for, its window, the report as JSON. */
+export interface RankingRow {
+  startMs: number;
+  windowMs: number;
+  baselineMs: number;
+  topService: string;
+  topScore: number;
+  report: string;
+}
+
+/** Of these alert times, the ones with a stored ranking of this window and baseline. */
+export async function rankedStarts(
+  client: ClickHouseClient,
+  database: string,
+  startsMs: number[],
+  windowMs: number,
+  baselineMs: number,
+): Promise<Set<number>> {
+  if (startsMs.length === 0) return new Set();
+  const found = await rows<{ s: string }>(
+    client,
+    `SELECT DISTINCT toString(toUnixTimestamp64Milli(Start)) AS s FROM ${database}.${RANKINGS_TABLE}
+      WHERE Start IN (${startsMs.map((ms) => `fromUnixTimestamp64Milli(${Math.trunc(ms)}, 'UTC')`).join(", ")})
+        AND WindowMs = ${Math.trunc(windowMs)} AND BaselineMs = ${Math.trunc(baselineMs)}`,
+  );
+  return new Set(found.map((r) => Number(r.s)));
+}
+
+/**
+ * Stores a ranking once: the token names the alert time, window and
+ * baseline, so a ranking re-inserted after a crash (or by a retry whose first
+ * insert did land) is dropped by the server.
+ */
+export async function insertRanking(client: ClickHouseClient, database: string, row: RankingRow) {
+  await insertBatchRows(
+    client,
+    database,
+    RANKINGS_TABLE,
+    [
+      {
+        Start: chTime(row.startMs),
+        WindowMs: row.windowMs,
+        BaselineMs: row.baselineMs,
+        TopService: row.topService,
+        TopScore: row.topScore,
+        Report: row.report,
+      },
+    ],
+    `rank|${row.startMs}|${row.windowMs}|${row.baselineMs}`,
+  );
+}

@@ -1,60 +1,99 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { describe, expect, it } from "vitest";
-import type { ToolContext } from "../agent/tools/types.ts";
-import { RootCauseRankings } from "./incidents.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rankRootCauses } from "../analyzer/rca/rank.ts";
+import { type SeededConsole, startSeededConsole } from "./testing/seeded-console.ts";
 
-const NOW_MS = Date.UTC(2026, 11, 4, 12, 0, 0);
-const ctx = { now: () => new Date(NOW_MS) } as unknown as ToolContext;
+/**
+ * The root-cause API against a real embedded stack: 45 minutes of traffic in
+ * which `payment` fails, analysed by one analyzer pass (which ranks the
+ * settled incidents and stores the rankings), and the console reading it as
+ * the read-only agent user.
+ */
+let seeded: SeededConsole;
 
-/** A ranking function that records what it ranked and how many ran at once. */
-function countingRank(fail: (at: string) => boolean = () => false) {
-  const calls: string[] = [];
-  let running = 0;
-  let mostAtOnce = 0;
-  const rank = async (params: URLSearchParams) => {
-    const at = params.get("at")!;
-    calls.push(at);
-    running++;
-    mostAtOnce = Math.max(mostAtOnce, running);
-    await sleep(5);
-    running--;
-    if (fail(at)) throw new Error(`ranking ${at} failed`);
-    return { at };
-  };
-  return { calls, rank, mostAtOnce: () => mostAtOnce };
+beforeAll(async () => {
+  seeded = await startSeededConsole();
+}, 300_000);
+
+afterAll(async () => {
+  await seeded?.stop();
+});
+
+interface RootCauseView {
+  atMs: number;
+  windowMs: number;
+  rankedAtMs?: number;
+  ranked: Array<{ service: string; score: number; examples: { errors: unknown[]; slowest: unknown[] } }>;
 }
 
-const incidentsAt = (...minutesAgo: number[]) => minutesAgo.map((m) => ({ startMs: NOW_MS - m * 60_000 }));
+async function get<T>(path: string): Promise<T> {
+  const response = await fetch(`${seeded.url}${path}`);
+  const body = await response.text();
+  expect(response.status, body).toBe(200);
+  return JSON.parse(body) as T;
+}
 
-describe("RootCauseRankings", () => {
-  it("ranks the newest three listed incidents in the background, one at a time; opening one reads memory", async () => {
-    const ranker = countingRank();
-    const rankings = new RootCauseRankings(ctx, () => undefined, ranker.rank);
-    const listed = incidentsAt(20, 45, 90, 120, 200);
-    rankings.prepare(listed);
-    await sleep(50);
-    expect(ranker.calls).toEqual(listed.slice(0, 3).map((i) => String(i.startMs)));
-    expect(ranker.mostAtOnce()).toBe(1);
-    const opened = await rankings.get(new URLSearchParams({ at: String(listed[1]!.startMs) }));
-    expect(opened).toEqual({ at: String(listed[1]!.startMs) });
-    expect(ranker.calls).toHaveLength(3);
-    await rankings.get(new URLSearchParams({ at: String(listed[3]!.startMs) }));
-    expect(ranker.calls).toHaveLength(4);
+/** The fault's incident as the Incidents page lists it. */
+async function faultIncident(): Promise<{ startMs: number }> {
+  const { incident } = seeded;
+  const { incidents } = await get<{ incidents: Array<{ startMs: number }> }>(
+    `/api/incidents?from=${incident.fromMs}&to=${incident.toMs + 15 * 60_000}`,
+  );
+  const fault = incidents.find(
+    (i) => i.startMs <= incident.faultFromMs && i.startMs > incident.faultFromMs - 10 * 60_000,
+  );
+  expect(fault, "the fault's incident is listed").toBeDefined();
+  return fault!;
+}
+
+async function storedRows(startMs: number) {
+  const result = await seeded.admin.query({
+    query: `SELECT Report AS report, toString(toUnixTimestamp64Milli(RankedAt)) AS ranked_at, TopService AS top
+      FROM incident_rankings WHERE Start = fromUnixTimestamp64Milli({at:Int64}, 'UTC')`,
+    query_params: { at: startMs },
+    format: "JSONEachRow",
+  });
+  return result.json<{ report: string; ranked_at: string; top: string }>();
+}
+
+const servicesOf = (ranked: Array<{ service: string; score: number }>) =>
+  ranked.filter((r) => r.score > 0).map((r) => r.service);
+
+describe("/api/root-cause", () => {
+  it("a listed incident's ranking is the one the analyzer stored, with example traces", async () => {
+    const fault = await faultIncident();
+    const rows = await storedRows(fault.startMs);
+    expect(rows).toHaveLength(1);
+    const stored = JSON.parse(rows[0]!.report) as { ranked: Array<{ service: string; score: number }> };
+    expect(rows[0]!.top).toBe(seeded.incident.service);
+    const view = await get<RootCauseView>(`/api/root-cause?at=${fault.startMs}`);
+    expect(view.rankedAtMs).toBe(Number(rows[0]!.ranked_at));
+    expect(view.ranked.map((r) => [r.service, r.score])).toEqual(
+      stored.ranked.filter((r) => r.score > 0).map((r) => [r.service, r.score]),
+    );
+    expect(view.ranked[0]!.service).toBe(seeded.incident.service);
+    expect(view.ranked[0]!.examples.errors.length).toBeGreaterThan(0);
+    // What the analyzer stored is what ranking the same time now gives.
+    const now = await rankRootCauses(seeded.admin, { at: new Date(fault.startMs) });
+    expect(servicesOf(view.ranked)).toEqual(servicesOf(now.ranked));
   });
 
-  it("reports a failed background ranking and ranks again when the incident is opened", async () => {
-    let failing = true;
-    const ranker = countingRank(() => failing);
-    const errors: string[] = [];
-    const rankings = new RootCauseRankings(ctx, (e) => errors.push(String(e)), ranker.rank);
-    const [incident] = incidentsAt(30);
-    rankings.prepare([incident!]);
-    await sleep(50);
-    expect(errors).toEqual([`Error: ranking ${incident!.startMs} failed`]);
-    failing = false;
-    await expect(rankings.get(new URLSearchParams({ at: String(incident!.startMs) }))).resolves.toEqual({
-      at: String(incident!.startMs),
-    });
-    expect(ranker.calls).toHaveLength(2);
+  it("a time or window the analyzer did not rank is ranked on request", async () => {
+    const fault = await faultIncident();
+    const at = fault.startMs + 60_000;
+    expect(await storedRows(at)).toEqual([]);
+    const view = await get<RootCauseView>(`/api/root-cause?at=${at}`);
+    expect(view.rankedAtMs).toBeUndefined();
+    expect(view.atMs).toBe(at);
+    const direct = await rankRootCauses(seeded.admin, { at: new Date(at) });
+    expect(servicesOf(view.ranked)).toEqual(servicesOf(direct.ranked));
+    const wider = await get<RootCauseView>(`/api/root-cause?at=${fault.startMs}&window=5`);
+    expect(wider.rankedAtMs).toBeUndefined();
+    expect(wider.windowMs).toBe(5 * 60_000);
+  });
+
+  it("refuses a bad alert time with one line and a 400", async () => {
+    const response = await fetch(`${seeded.url}/api/root-cause?at=soon`);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: '"at" must be a time in milliseconds' });
   });
 });

@@ -1,9 +1,14 @@
 import { listSpans, spanQueryCondition } from "../agent/tools/find-slow-spans.ts";
 import { num, sqlWithParams } from "../agent/tools/query.ts";
 import { type ToolContext, ToolInputError } from "../agent/tools/types.ts";
-import { type Anomaly, listAnomalies, listIncidents } from "../analyzer/query.ts";
-import { bounds } from "../analyzer/rca/features.ts";
-import { DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS, rankRootCauses } from "../analyzer/rca/rank.ts";
+import { type Anomaly, listAnomalies, listIncidents, readStoredRanking } from "../analyzer/query.ts";
+import { bounds, type RcaWindow } from "../analyzer/rca/features.ts";
+import {
+  DEFAULT_BASELINE_MS,
+  DEFAULT_WINDOW_MS,
+  type RootCauseReport,
+  rankRootCauses,
+} from "../analyzer/rca/rank.ts";
 import { TtlCache } from "./cache.ts";
 import { readWindow } from "./views.ts";
 
@@ -86,72 +91,63 @@ async function exampleSpans(ctx: ToolContext, service: string, window: { fromMs:
   return { errors: errors.rows.map(row), slowest: slowest.rows.map(row) };
 }
 
-/** The root-cause ranking for an alert time (`at`, ms), as the agent's root_cause tool computes it. */
-export async function rootCauseView(ctx: ToolContext, params: URLSearchParams) {
-  const at = Number(params.get("at"));
-  if (!Number.isInteger(at) || at <= 0) throw new ToolInputError('"at" must be a time in milliseconds');
-  const report = await rankRootCauses(ctx.clickhouse, {
-    at: new Date(at),
-    windowMs: readWindowMs(params),
-    baselineMs: readMinutes(params, "baseline", DEFAULT_BASELINE_MS, 1440),
-  });
-  const { atMs, windowMs, baselineMs } = report.window;
-  const ranked = report.ranked.filter((r) => r.score > 0);
-  const examples = await Promise.all(
-    ranked
-      .slice(0, SERVICES_WITH_EXAMPLES)
-      .map((r) => exampleSpans(ctx, r.service, { fromMs: atMs, toMs: atMs + windowMs })),
-  );
-  return {
-    atMs,
-    windowMs,
-    baselineMs,
-    signals: report.signals,
-    ranked: ranked.map((r, i) => ({ ...r, examples: examples[i] })),
-    sql: report.sql.map((statement) => sqlWithParams(statement, bounds(report.window))),
-  };
-}
-
-/** A ranking whose window ended this long ago no longer changes (rows arrive within seconds). */
-const SETTLED_AFTER_MS = 5 * 60_000;
-/** Rankings of a window still filling are recomputed after this. */
-const RECENT_TTL_MS = 60_000;
-const SETTLED_TTL_MS = 30 * 60_000;
-/** Incidents whose rankings a listing prepares, newest first. */
-const PREPARED_INCIDENTS = 3;
+/** A ranking computed here (an alert time the analyzer has not ranked) is kept this long. */
+const COMPUTED_TTL_MS = 60_000;
 
 /**
- * Root-cause rankings as the Incidents page asks for them. A ranking reads
- * every span, log and metric of its window and baseline (most of a second
- * on 1M spans), so they are kept: briefly while the window still fills, for
- * long once it is settled; and when the page lists incidents, the newest are
- * ranked in the background, one at a time, so opening one answers from memory.
+ * Root-cause rankings as the Incidents page asks for them. The analyzer
+ * ranks each incident once its window has settled and stores the ranking
+ * (analyzer/analyzer.ts `rankOnce`), so a listed incident's ranking is one
+ * indexed read. An alert time it has not ranked (the newest incident while
+ * its window still fills, an older one beyond its look-back, another window
+ * or baseline) is ranked here, as the agent's `root_cause` tool does, and
+ * kept a minute: a ranking reads every span, log and metric of its window
+ * and baseline (most of a second on 1M spans), and a page refreshing live
+ * asks again.
  */
 export class RootCauseRankings {
-  private readonly recent = new TtlCache<unknown>(RECENT_TTL_MS, 50);
-  private readonly settled = new TtlCache<unknown>(SETTLED_TTL_MS, 200);
+  private readonly computed = new TtlCache<RootCauseReport>(COMPUTED_TTL_MS, 50);
 
-  constructor(
-    private readonly ctx: ToolContext,
-    private readonly onPrepareError: (error: unknown) => void,
-    private readonly rank: (params: URLSearchParams) => Promise<unknown> = (params) =>
-      rootCauseView(ctx, params),
-  ) {}
+  constructor(private readonly ctx: ToolContext) {}
 
-  async get(params: URLSearchParams): Promise<unknown> {
-    const at = Number(params.get("at"));
-    const windowMs = readWindowMs(params);
-    const isSettled = at + windowMs + SETTLED_AFTER_MS < this.ctx.now().getTime();
-    const cache = isSettled ? this.settled : this.recent;
-    return cache.get(params.toString(), () => this.rank(params));
+  /** The stored ranking of this window when the analyzer made one (with when), else one computed now. */
+  async report(window: RcaWindow): Promise<{ report: RootCauseReport; rankedAtMs?: number }> {
+    const stored = await readStoredRanking(this.ctx.clickhouse, "", window);
+    if (stored) return { report: stored.report, rankedAtMs: stored.rankedAtMs };
+    const key = `${window.atMs}|${window.windowMs}|${window.baselineMs}`;
+    const rank = () =>
+      rankRootCauses(this.ctx.clickhouse, {
+        at: new Date(window.atMs),
+        windowMs: window.windowMs,
+        baselineMs: window.baselineMs,
+      });
+    return { report: await this.computed.get(key, rank) };
   }
 
-  /** Starts ranking the newest incidents (newest first) without waiting for them. */
-  prepare(incidents: ReadonlyArray<{ startMs: number }>): void {
-    const newest = incidents.slice(0, PREPARED_INCIDENTS);
-    void (async () => {
-      for (const incident of newest)
-        await this.get(new URLSearchParams({ at: String(incident.startMs) })).catch(this.onPrepareError);
-    })();
+  /** `/api/root-cause?at=<ms>[&window=<min>][&baseline=<min>]`: the ranking with example traces per service. */
+  async view(params: URLSearchParams) {
+    const at = Number(params.get("at"));
+    if (!Number.isInteger(at) || at <= 0) throw new ToolInputError('"at" must be a time in milliseconds');
+    const { report, rankedAtMs } = await this.report({
+      atMs: at,
+      windowMs: readWindowMs(params),
+      baselineMs: readMinutes(params, "baseline", DEFAULT_BASELINE_MS, 1440),
+    });
+    const { atMs, windowMs, baselineMs } = report.window;
+    const ranked = report.ranked.filter((r) => r.score > 0);
+    const examples = await Promise.all(
+      ranked
+        .slice(0, SERVICES_WITH_EXAMPLES)
+        .map((r) => exampleSpans(this.ctx, r.service, { fromMs: atMs, toMs: atMs + windowMs })),
+    );
+    return {
+      atMs,
+      windowMs,
+      baselineMs,
+      signals: report.signals,
+      ...(rankedAtMs !== undefined ? { rankedAtMs } : {}),
+      ranked: ranked.map((r, i) => ({ ...r, examples: examples[i] })),
+      sql: report.sql.map((statement) => sqlWithParams(statement, bounds(report.window))),
+    };
   }
 }

@@ -122,14 +122,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         search: options.search,
       }),
     );
-  const rankings = new RootCauseRankings(ctx, (error) =>
-    logger.warn({ error: errorStatus(error).message }, "preparing a root-cause ranking failed"),
-  );
-  const listIncidentsAndPrepare = async (params: URLSearchParams) => {
-    const view = await incidentsView(ctx, params);
-    rankings.prepare(view.incidents);
-    return view;
-  };
+  const rankings = new RootCauseRankings(ctx);
   const routes: Array<[RegExp, Handler]> = [
     [/^\/api\/meta$/, cachedMeta],
     [/^\/api\/services$/, (p) => servicesView(ctx, p)],
@@ -138,8 +131,8 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     [/^\/api\/traces$/, (p) => tracesView(ctx, p)],
     [/^\/api\/search$/, (p) => searchView(ctx, p)],
     [/^\/api\/logs$/, (p) => logsView(ctx, p)],
-    [/^\/api\/incidents$/, listIncidentsAndPrepare],
-    [/^\/api\/root-cause$/, (p) => rankings.get(p)],
+    [/^\/api\/incidents$/, (p) => incidentsView(ctx, p)],
+    [/^\/api\/root-cause$/, (p) => rankings.view(p)],
     [/^\/api\/trace\/([^/]+)$/, (_p, m) => traceView(ctx, decodeURIComponent(m[1]!))],
   ];
 

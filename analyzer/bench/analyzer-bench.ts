@@ -9,6 +9,8 @@
  *    supervised worker does. CPU of the analyzer process and of the ClickHouse
  *    server during the passes, divided by the data's wall time, is the share
  *    of a core the analyzer needs to keep up (target < 0.25 for the analyzer).
+ *    Each pass ranks the incidents whose window has settled, as the worker's
+ *    loop does.
  *
  * 2. rankRootCauses (analyzer/rca, what `/rca` calls) for a 10-minute window
  *    over 1M spans: p50/p95 of BENCH_RCA_RUNS runs (target < 2 s).
@@ -29,7 +31,7 @@ import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readInt } from "../../shared/config/env.ts";
 import { startTestStack } from "../../testing/stack.ts";
 import { Analyzer } from "../analyzer.ts";
-import { readDetectionConfig } from "../config.ts";
+import { readAnalyzerConfig, readDetectionConfig } from "../config.ts";
 import { chTime } from "../store.ts";
 import { analyseStored } from "../testing/analyse.ts";
 
@@ -103,12 +105,15 @@ async function keepUp(client: ClickHouseClient, database: string, serverPid: num
     batchRows: 200_000,
     settleMs: 120_000,
     detectMinutesPerPass: 120,
+    ranksPerPass: readAnalyzerConfig({}).ranksPerPass,
+    rankLookbackMs: readAnalyzerConfig({}).rankLookbackMs,
     detection: readDetectionConfig({}),
   });
   const startMs = Math.floor(Date.now() / 60_000) * 60_000 - minutes * 60_000;
   const totalMs = minutes * 60_000;
   const loadMs = 2500;
-  let [selfCpu, serverCpu, passes, spans] = [0, 0, 0, 0];
+  let [selfCpu, serverCpu, passes, spans, ranked] = [0, 0, 0, 0, 0];
+  let rankingsDue = true;
   // Each repeat of the phase is a batch of traces placed `rep * durationMs` later.
   const timeline = plans.map((p) => ({ p, at: p.startMs }));
   for (let t = 0; t < totalMs; t += pollSeconds * 1000) {
@@ -126,7 +131,13 @@ async function keepUp(client: ClickHouseClient, database: string, serverPid: num
     }
     const [self0, server0] = [selfCpuSeconds(), processCpuSeconds(serverPid)];
     await analyzer.countOnce();
-    await analyzer.detectOnce();
+    const judged = await analyzer.detectOnce();
+    // As the supervised loop: rank when minutes were judged or rankings are still due.
+    if (judged.minutes > 0 || rankingsDue) {
+      const step = await analyzer.rankOnce();
+      ranked += step.ranked;
+      rankingsDue = step.waiting > 0;
+    }
     selfCpu += selfCpuSeconds() - self0;
     serverCpu += processCpuSeconds(serverPid) - server0;
     passes += 1;
@@ -138,7 +149,7 @@ async function keepUp(client: ClickHouseClient, database: string, serverPid: num
   });
   const [found] = await anomalies.json<{ n: string }>();
   process.stdout.write(
-    `keep-up: ${spans} spans = ${minutes} min of DROP_LIVE data (${(spans / wall).toFixed(0)} spans/s), ${passes} passes every ${pollSeconds} s, ${found?.n ?? 0} anomalies\n` +
+    `keep-up: ${spans} spans = ${minutes} min of DROP_LIVE data (${(spans / wall).toFixed(0)} spans/s), ${passes} passes every ${pollSeconds} s, ${found?.n ?? 0} anomalies, ${ranked} incidents ranked\n` +
       `  analyzer process: ${selfCpu.toFixed(2)} CPU s over ${wall} s of data = ${(selfCpu / wall).toFixed(3)} of a core (target < 0.25)\n` +
       `  ClickHouse server for the analyzer's queries: ${serverCpu.toFixed(2)} CPU s = ${(serverCpu / wall).toFixed(3)} of a core\n` +
       `  together: ${((selfCpu + serverCpu) / wall).toFixed(3)} of a core\n`,
@@ -147,7 +158,13 @@ async function keepUp(client: ClickHouseClient, database: string, serverPid: num
 
 /** Catching up: the same rows counted again from an empty state, as fast as it goes. */
 async function catchUp(client: ClickHouseClient, database: string, serverPid: number): Promise<void> {
-  for (const table of ["analyzer_state", "analyzer_span_minutes", "analyzer_pattern_minutes", "anomalies"])
+  for (const table of [
+    "analyzer_state",
+    "analyzer_span_minutes",
+    "analyzer_pattern_minutes",
+    "anomalies",
+    "incident_rankings",
+  ])
     await client.command({ query: `TRUNCATE TABLE ${database}.${table}` });
   const [self0, server0, started] = [selfCpuSeconds(), processCpuSeconds(serverPid), performance.now()];
   const { rows, ...judged } = await analyseStored(client, database, readDetectionConfig({}), {
@@ -156,7 +173,7 @@ async function catchUp(client: ClickHouseClient, database: string, serverPid: nu
   });
   const wall = (performance.now() - started) / 1000;
   process.stdout.write(
-    `catch-up: ${rows} spans counted and ${judged.minutes} minutes judged in ${wall.toFixed(1)} s = ${(rows / wall).toFixed(0)} spans/s ` +
+    `catch-up: ${rows} spans counted, ${judged.minutes} minutes judged and ${judged.ranked} incidents ranked in ${wall.toFixed(1)} s = ${(rows / wall).toFixed(0)} spans/s ` +
       `(analyzer ${(selfCpuSeconds() - self0).toFixed(1)} CPU s, ClickHouse ${(processCpuSeconds(serverPid) - server0).toFixed(1)} CPU s)\n`,
   );
 }

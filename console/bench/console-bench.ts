@@ -4,7 +4,10 @@
  * API, as the read-only agent user), the first load of each page in
  * Chromium (navigation until its data is on screen, empty cache), and the
  * shipped bundle size. Targets: data p95 < 300 ms, first load < 1 s,
- * bundle < 500 KB gzip.
+ * bundle < 500 KB gzip. The analyzer pass before it ranks the settled
+ * incidents as its loop does, so the Incidents page's root cause reads a
+ * stored ranking; ranking a time nobody ranked (what `/rca` does) is timed
+ * against its own target, 2 s.
  *
  *   BENCH_SPANS (1000000)   spans, all inside the pages' default range (last 1h)
  *   BENCH_ITERATIONS (20)   timed requests per case, after 2 warm-up requests
@@ -13,7 +16,8 @@ import os from "node:os";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { insertSyntheticEnrichment, insertSyntheticSpans } from "../../agent/testing/synthetic.ts";
 import { readDetectionConfig } from "../../analyzer/config.ts";
-import { listIncidents } from "../../analyzer/query.ts";
+import { readRankedTopServices } from "../../analyzer/query.ts";
+import { DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS } from "../../analyzer/rca/rank.ts";
 import { analyseStored } from "../../analyzer/testing/analyse.ts";
 import type { Embedder } from "../../embedding-enricher/index.ts";
 import { createEnricherSearch } from "../../embedding-enricher/index.ts";
@@ -26,6 +30,8 @@ import { startConsole } from "../commands.ts";
 import { launchChromium } from "../testing/browser.ts";
 
 const DATA_TARGET_MS = 300;
+/** A ranking of a time the analyzer has not ranked: the `/rca` target. */
+const AD_HOC_RANKING_TARGET_MS = 2000;
 const LOAD_TARGET_MS = 1000;
 const BUNDLE_TARGET_BYTES = 500 * 1000;
 
@@ -88,13 +94,23 @@ async function main(): Promise<number> {
     const analysing = performance.now();
     const analysed = await analyseStored(admin, stack.clickhouse.database, readDetectionConfig({}));
     process.stdout.write(
-      `${analysed.anomalies} anomalies found by the analyzer in ${((performance.now() - analysing) / 1000).toFixed(1)} s\n`,
+      `${analysed.anomalies} anomalies found and ${analysed.ranked} incidents ranked by the analyzer in ${((performance.now() - analysing) / 1000).toFixed(1)} s\n`,
     );
-    const incidents = await listIncidents(admin, stack.clickhouse.database, {
-      fromMs: Date.now() - 3_600_000,
-    });
-    // The ranking's alert time: the newest incident's start, else 20 minutes ago (whole window and baseline inside the data).
-    const alertMs = incidents.at(-1)?.startMs ?? Math.floor((Date.now() - 20 * 60_000) / 60_000) * 60_000;
+    const ranked = [
+      ...(
+        await readRankedTopServices(admin, stack.clickhouse.database, {
+          fromMs: Date.now() - 3_600_000,
+          toMs: Date.now(),
+          windowMs: DEFAULT_WINDOW_MS,
+          baselineMs: DEFAULT_BASELINE_MS,
+        })
+      ).keys(),
+    ];
+    process.stdout.write(
+      `stored rankings at ${ranked.map((ms) => `${((Date.now() - ms) / 60_000).toFixed(0)} min ago`).join(", ") || "(none)"}\n`,
+    );
+    // Alert times nobody ranked: 20 minutes ago and earlier, off the minute (an incident starts on one).
+    const adHocMs = Math.floor((Date.now() - 20 * 60_000) / 60_000) * 60_000 + 17_000;
     const traceId = await scalar(
       admin,
       "SELECT TraceId FROM otel_traces WHERE StatusCode = 'Error' AND ServiceName = 'payment' ORDER BY Timestamp DESC LIMIT 1",
@@ -108,8 +124,8 @@ async function main(): Promise<number> {
     try {
       const base = running.url;
       const range = "last=1h";
-      // A path, or one per request (a fresh root-cause alert time each: never answered from the console's cache).
-      const cases: Array<[string, string | ((i: number) => string)]> = [
+      // A path, or one per request (a fresh ad-hoc alert time each: never answered from the console's cache), and its p95 target.
+      const cases: Array<[string, string | ((i: number) => string), number?]> = [
         ["all pages: meta (kept 10 s)", "/api/meta"],
         ["services", `/api/services?${range}&kind=Server`],
         ["services (all spans)", `/api/services?${range}&kind=all`],
@@ -128,9 +144,23 @@ async function main(): Promise<number> {
         ["logs: errors of a service", `/api/logs?${range}&service=payment&severity=ERROR`],
         ["logs: records", `/api/logs?${range}&view=records`],
         ["incidents: list", `/api/incidents?${range}`],
-        ["incidents: root cause", (i) => `/api/root-cause?at=${alertMs - i * 60_000}`],
-        ["incidents: same root cause", `/api/root-cause?at=${alertMs}`],
+        ...(ranked.length > 0
+          ? [
+              [
+                "incidents: stored ranking",
+                (i: number) => `/api/root-cause?at=${ranked[i % ranked.length]}`,
+              ] as [string, (i: number) => string],
+            ]
+          : []),
+        [
+          "ad-hoc ranking, a new time",
+          (i) => `/api/root-cause?at=${adHocMs - i * 60_000}`,
+          AD_HOC_RANKING_TARGET_MS,
+        ],
+        ["ad-hoc ranking, again (60 s)", `/api/root-cause?at=${adHocMs}`],
       ];
+      if (ranked.length === 0)
+        process.stdout.write("no incident ranked: the stored root-cause case is left out\n");
       process.stdout.write(
         `\n${os.cpus().length} cores, load average ${os
           .loadavg()
@@ -149,7 +179,7 @@ async function main(): Promise<number> {
       process.stdout.write(
         `${"page data request".padEnd(28)}${"p50 ms".padStart(8)}${"p95 ms".padStart(8)}${"max ms".padStart(8)}  target\n`,
       );
-      for (const [label, path] of cases) {
+      for (const [label, path, target = DATA_TARGET_MS] of cases) {
         const times: number[] = [];
         for (let i = 0; i < iterations + 2; i += 1) {
           const ms = await timeRequest(`${base}${typeof path === "string" ? path : path(i)}`);
@@ -157,10 +187,10 @@ async function main(): Promise<number> {
         }
         times.sort((a, b) => a - b);
         const p95 = percentile(times, 95);
-        const ok = p95 < DATA_TARGET_MS;
+        const ok = p95 < target;
         if (!ok) failures += 1;
         process.stdout.write(
-          `${label.padEnd(28)}${percentile(times, 50).toFixed(0).padStart(8)}${p95.toFixed(0).padStart(8)}${times.at(-1)!.toFixed(0).padStart(8)}  ${ok ? "ok" : `over ${DATA_TARGET_MS} ms`}\n`,
+          `${label.padEnd(28)}${percentile(times, 50).toFixed(0).padStart(8)}${p95.toFixed(0).padStart(8)}${times.at(-1)!.toFixed(0).padStart(8)}  ${ok ? "ok" : `over ${target} ms`}${target === DATA_TARGET_MS ? "" : ` (target ${target} ms)`}\n`,
         );
       }
       failures += await firstLoads(base, traceId);

@@ -299,7 +299,10 @@ describe("the console in Chromium on seeded spans", () => {
     const ranking = page.locator('[data-testid="root-cause"] .ranking > li');
     await ranking.first().waitFor();
     expect(await ranking.first().getAttribute("data-service")).toBe(incident.service);
-    // The same ranking the agent's root_cause tool computes for that alert time.
+    // The ranking the analyzer stored for the incident, the same one the agent's root_cause tool computes.
+    expect(await page.locator('[data-testid="root-cause"] h3').innerText()).toContain(
+      "ranked by the analyzer at",
+    );
     const report = await rankRootCauses(agentClient, { at: new Date(Number(fault.start)) });
     expect(await ranking.evaluateAll((els) => els.map((el) => el.getAttribute("data-service")))).toEqual(
       report.ranked.filter((r) => r.score > 0).map((r) => r.service),

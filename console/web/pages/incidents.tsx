@@ -49,6 +49,8 @@ interface RootCauseData {
   windowMs: number;
   baselineMs: number;
   signals: string[];
+  /** When the analyzer stored this ranking; absent when the console ranked the time on request. */
+  rankedAtMs?: number;
   ranked: Ranked[];
   sql: string[];
 }
@@ -176,6 +178,7 @@ function RootCause({ at, tick }: { at: number; tick: number }) {
             {" "}
             · {formatDuration(data.windowMs)} after against {formatDuration(data.baselineMs)} before ·{" "}
             {data.signals.join(", ")}
+            {data.rankedAtMs !== undefined && <> · ranked by the analyzer at {minute(data.rankedAtMs)}</>}
           </span>
         )}
         {loading && <span class="spinner" role="status" aria-label="loading" />}

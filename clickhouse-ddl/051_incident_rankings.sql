@@ -1,0 +1,22 @@
+-- Root-cause rankings the analyzer made (analyzer/rca rankRootCauses), one per
+-- alert time: an incident's start, ranked once the window after it (WindowMs)
+-- is settled, against the baseline before it (BaselineMs). A ranking depends
+-- only on its alert time, window and baseline and the stored rows, so it
+-- stays valid for that time even if a later incident grouping starts
+-- elsewhere. Inserted with a deduplication token naming (Start, WindowMs,
+-- BaselineMs): a ranking retried after a crash is stored once. Report is the
+-- ranking as JSON (window, signals, ranked services with evidence, SQL);
+-- TopService / TopScore its first service, for incident lists.
+CREATE TABLE IF NOT EXISTS {database}.incident_rankings (
+    Start DateTime64(3, 'UTC'),
+    WindowMs UInt32,
+    BaselineMs UInt32,
+    TopService String,
+    TopScore Float64,
+    Report String,
+    RankedAt DateTime64(3) DEFAULT now64(3)
+) ENGINE = ReplacingMergeTree(RankedAt)
+PARTITION BY toDate(Start)
+ORDER BY (Start, WindowMs, BaselineMs)
+TTL toDateTime(Start) + toIntervalDay({ttl_days})
+SETTINGS non_replicated_deduplication_window = 10000;
