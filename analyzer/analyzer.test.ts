@@ -7,9 +7,9 @@ import { killPartWay, runOnce } from "../testing/crash-restart.ts";
 import { startTestStack, type TestStack } from "../testing/stack.ts";
 import { Analyzer } from "./analyzer.ts";
 import { readDetectionConfig } from "./config.ts";
-import { listAnomalies, listIncidents } from "./query.ts";
-import { DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS } from "./rca/rank.ts";
-import { insertRanking, readState } from "./store.ts";
+import { listAnomalies, listIncidents, readStoredRanking } from "./query.ts";
+import { DEFAULT_BASELINE_MS, DEFAULT_WINDOW_MS, RANKING_METHOD } from "./rca/rank.ts";
+import { chTime, insertRanking, readState } from "./store.ts";
 import { insertSynthetic, syntheticSpans } from "./testing/synthetic.ts";
 
 const CLI = fileURLToPath(new URL("./cli.ts", import.meta.url));
@@ -37,8 +37,8 @@ function analyzer(overrides: Partial<ConstructorParameters<typeof Analyzer>[0]> 
   });
 }
 
-async function scalar(sql: string): Promise<number> {
-  const result = await client.query({ query: sql, format: "JSONEachRow" });
+async function scalar(sql: string, query_params?: Record<string, unknown>): Promise<number> {
+  const result = await client.query({ query: sql, query_params, format: "JSONEachRow" });
   const [row] = await result.json<Record<string, string>>();
   return Number(Object.values(row ?? { n: 0 })[0]);
 }
@@ -390,6 +390,37 @@ describe("analyzer against a real ClickHouse", () => {
       await scalar(`SELECT countIf(TopService = 'another') FROM ${db}.incident_rankings`),
       "the retried insert was dropped",
     ).toBe(0);
+  });
+
+  it("a ranking stored by another ranking method is not read, and the incident is ranked again", async () => {
+    await reset();
+    const faults = await insertThreeFaults();
+    const at = { atMs: faults[2]!, windowMs: DEFAULT_WINDOW_MS, baselineMs: DEFAULT_BASELINE_MS };
+    await client.insert({
+      table: `${db}.incident_rankings`,
+      values: [
+        {
+          Start: chTime(at.atMs),
+          WindowMs: at.windowMs,
+          BaselineMs: at.baselineMs,
+          Method: "an-older-method",
+          TopService: "another",
+          TopScore: 1,
+          Report: "{}",
+        },
+      ],
+      format: "JSONEachRow",
+    });
+    expect(await readStoredRanking(client, db, at)).toBeUndefined();
+    const a = analyzer({ ranksPerPass: 1 });
+    while ((await a.countOnce()) > 0) {}
+    await a.detectOnce(true);
+    expect((await a.rankOnce()).ranked).toBe(1);
+    const stored = await readStoredRanking(client, db, at);
+    expect(stored?.report.ranked[0]?.service).toBe("checkout");
+    expect(
+      await scalar(`SELECT countIf(Method = {m:String}) FROM ${db}.incident_rankings`, { m: RANKING_METHOD }),
+    ).toBe(1);
   });
 
   it("kill -9 while ranking, restart: every settled incident ranked exactly once", {

@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { type Anomaly, type AnomalyKind, groupIncidents, type Incident } from "./detect.ts";
-import type { RootCauseReport } from "./rca/rank.ts";
+import { RANKING_METHOD, type RootCauseReport } from "./rca/rank.ts";
 import { ANOMALIES_TABLE, RANKINGS_TABLE } from "./store.ts";
 
 /**
@@ -110,7 +110,7 @@ export interface StoredRanking {
   rankedAtMs: number;
 }
 
-/** The stored ranking of exactly this alert time, window and baseline, or undefined (one indexed read). */
+/** The stored ranking of exactly this alert time, window and baseline, by today's method, or undefined (one indexed read). */
 export async function readStoredRanking(
   client: ClickHouseClient,
   database: string,
@@ -120,9 +120,14 @@ export async function readStoredRanking(
     query: `SELECT Report AS report, toString(toUnixTimestamp64Milli(RankedAt)) AS ranked_at
       FROM ${table(database, RANKINGS_TABLE)}
       WHERE Start = fromUnixTimestamp64Milli({at:Int64}, 'UTC') AND WindowMs = {window:UInt32}
-        AND BaselineMs = {baseline:UInt32}
+        AND BaselineMs = {baseline:UInt32} AND Method = {method:String}
       ORDER BY RankedAt DESC LIMIT 1`,
-    query_params: { at: Math.trunc(at.atMs), window: at.windowMs, baseline: at.baselineMs },
+    query_params: {
+      at: Math.trunc(at.atMs),
+      window: at.windowMs,
+      baseline: at.baselineMs,
+      method: RANKING_METHOD,
+    },
     format: "JSONEachRow",
   });
   const [row] = await result.json<{ report: string; ranked_at: string }>();
@@ -142,13 +147,14 @@ export async function readRankedTopServices(
         argMax(TopScore, RankedAt) AS score
       FROM ${table(database, RANKINGS_TABLE)}
       WHERE Start >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND Start <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
-        AND WindowMs = {window:UInt32} AND BaselineMs = {baseline:UInt32}
+        AND WindowMs = {window:UInt32} AND BaselineMs = {baseline:UInt32} AND Method = {method:String}
       GROUP BY Start`,
     query_params: {
       from: Math.floor(range.fromMs),
       to: Math.ceil(range.toMs),
       window: range.windowMs,
       baseline: range.baselineMs,
+      method: RANKING_METHOD,
     },
     format: "JSONEachRow",
   });

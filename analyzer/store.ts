@@ -9,6 +9,7 @@ import {
 import { SPAN_MESSAGE_SQL } from "../shared/span-message.ts";
 import type { Shard } from "./config.ts";
 import { type Anomaly, BUCKETS_PER_OCTAVE, type MinuteData } from "./detect.ts";
+import { RANKING_METHOD } from "./rca/rank.ts";
 
 /**
  * The analyzer's SQL. Every value inlined here is a number, a bigint or one
@@ -59,8 +60,12 @@ export function chTime(ms: number): string {
   return new Date(ms).toISOString().replace("T", " ").replace("Z", "");
 }
 
-async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
-  const result = await client.query({ query, format: "JSONEachRow" });
+async function rows<T>(
+  client: ClickHouseClient,
+  query: string,
+  query_params?: Record<string, unknown>,
+): Promise<T[]> {
+  const result = await client.query({ query, query_params, format: "JSONEachRow" });
   return result.json<T>();
 }
 
@@ -437,7 +442,7 @@ export interface RankingRow {
   report: string;
 }
 
-/** Of these alert times, the ones with a stored ranking of this window and baseline. */
+/** Of these alert times, the ones with a stored ranking of this window and baseline, by today's method. */
 export async function rankedStarts(
   client: ClickHouseClient,
   database: string,
@@ -450,14 +455,16 @@ export async function rankedStarts(
     client,
     `SELECT DISTINCT toString(toUnixTimestamp64Milli(Start)) AS s FROM ${database}.${RANKINGS_TABLE}
       WHERE Start IN (${startsMs.map((ms) => `fromUnixTimestamp64Milli(${Math.trunc(ms)}, 'UTC')`).join(", ")})
-        AND WindowMs = ${Math.trunc(windowMs)} AND BaselineMs = ${Math.trunc(baselineMs)}`,
+        AND WindowMs = ${Math.trunc(windowMs)} AND BaselineMs = ${Math.trunc(baselineMs)}
+        AND Method = {method:String}`,
+    { method: RANKING_METHOD },
   );
   return new Set(found.map((r) => Number(r.s)));
 }
 
 /**
- * Stores a ranking once: the token names the alert time, window and
- * baseline, so a ranking re-inserted after a crash (or by a retry whose first
+ * Stores a ranking once: the token names the alert time, window, baseline
+ * and method, so a ranking re-inserted after a crash (or by a retry whose first
  * insert did land) is dropped by the server.
  */
 export async function insertRanking(client: ClickHouseClient, database: string, row: RankingRow) {
@@ -470,11 +477,12 @@ export async function insertRanking(client: ClickHouseClient, database: string, 
         Start: chTime(row.startMs),
         WindowMs: row.windowMs,
         BaselineMs: row.baselineMs,
+        Method: RANKING_METHOD,
         TopService: row.topService,
         TopScore: row.topScore,
         Report: row.report,
       },
     ],
-    `rank|${row.startMs}|${row.windowMs}|${row.baselineMs}`,
+    `rank|${row.startMs}|${row.windowMs}|${row.baselineMs}|${RANKING_METHOD}`,
   );
 }

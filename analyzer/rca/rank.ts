@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { type RcaWindow, readFeatures, type Signal } from "./features.ts";
-import { type RankedService, rankServices } from "./score.ts";
+import { type RankedService, rankServices, SCORING } from "./score.ts";
 
 export interface RankRootCausesOptions {
   /** Alert time: the window under analysis starts here. */
@@ -44,3 +45,11 @@ export async function rankRootCauses(
   const features = await readFeatures(client, window, signals);
   return { window, signals, ranked: rankServices(features), sql: features.sql };
 }
+
+/**
+ * Names the ranking method, for rankings kept in ClickHouse (the analyzer's
+ * incident_rankings): a ranking stored by another method is not shown and is
+ * ranked again. SCORING's values are in the name; the number is for changes
+ * in code: raise it with any change to how evidence is read or scored.
+ */
+export const RANKING_METHOD = `rca-1-${createHash("sha256").update(JSON.stringify(SCORING)).digest("hex").slice(0, 8)}`;
