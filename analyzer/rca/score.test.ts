@@ -5,6 +5,7 @@ import {
   logFlowEvidence,
   rangeExceedance,
   rankServices,
+  slowCallsSignificant,
   surge,
   usualBaselineCount,
 } from "./score.ts";
@@ -203,6 +204,26 @@ describe("rankServices on synthetic incidents", () => {
     expect(ranked[0]?.service).toBe("c");
     expect(ranked[0]?.evidence[0]?.subject).toBe("k8s.pod.cpu.utilization");
     expect(ranked.filter((r) => r.score > 0).map((r) => r.service)).toEqual(["c"]);
+  });
+
+  it("counts a p90 rise that rests on a few slow calls as nothing, one that many calls share as a change", () => {
+    // The same p90 change (5 -> 200 ms) with the median unchanged: in one case only the slowest 5 %
+    // of 60 calls are slow (3 calls: a retransmit, a pause), in the other 40 % are.
+    const levels = (slowFrom: number) =>
+      [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95].map((q) => (q >= slowFrom ? 200 : 2));
+    const few = op("w", "a", "GET", 2, { selfP90: 200, selfQuantiles: levels(0.95) });
+    const many = op("w", "a", "GET", 2, { selfP90: 200, selfQuantiles: levels(0.6) });
+    expect(slowCallsSignificant(few, 5)).toBe(false);
+    expect(slowCallsSignificant(many, 5)).toBe(true);
+    // Features stored without quantiles keep the p90 as before.
+    expect(slowCallsSignificant(op("w", "a", "GET", 2, { selfP90: 200 }), 5)).toBe(true);
+    const rankWith = (window: OperationStats) => {
+      const f = shop();
+      f.operations.push(op("b", "a", "GET", 2, { selfP90: 5 }), window);
+      return rankServices(f).find((r) => r.service === "a")?.score ?? 0;
+    };
+    expect(rankWith(few)).toBe(0);
+    expect(rankWith(many)).toBeGreaterThan(0);
   });
 
   it("is deterministic and ranks nothing when nothing changed", () => {

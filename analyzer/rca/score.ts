@@ -1,11 +1,12 @@
 import { maskedTokens, minePatterns, WILDCARD } from "../patterns/index.ts";
-import type {
-  EdgeStats,
-  Features,
-  LogTemplateStats,
-  LogTransition,
-  MetricStats,
-  OperationStats,
+import {
+  type EdgeStats,
+  type Features,
+  type LogTemplateStats,
+  type LogTransition,
+  type MetricStats,
+  type OperationStats,
+  SELF_QUANTILE_LEVELS,
 } from "./features.ts";
 
 /**
@@ -45,6 +46,11 @@ export const SCORING = {
   latencyWeight: 4,
   /** Weight of the p90 change relative to the median's. */
   tailShare: 0.25,
+  /**
+   * Binomial z (calls slower than the baseline's p90 against the usual tenth)
+   * before a p90 change counts: two standard deviations, the usual test level.
+   */
+  tailSignificance: 2,
   /** Counts never exceed this z (a single flood must not outweigh all other evidence). */
   maxScore: 40,
   /** Doublings beyond the baseline's range -> score scale. */
@@ -98,8 +104,10 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
     if (!b || w.spans < SCORING.minSpans || b.spans < SCORING.minSpans) continue;
     const ratio = (w.selfP90 + floor) / (b.selfP90 + floor);
     const medianRatio = (w.selfP50 + floor) / (b.selfP50 + floor);
-    // The median says most calls changed; the p90 alone moves with a few slow calls.
-    const change = Math.log2(Math.max(medianRatio, 1)) + SCORING.tailShare * Math.log2(Math.max(ratio, 1));
+    // The median says most calls changed; the p90 alone moves with a few slow calls, so it counts
+    // only when more calls than the baseline's usual tenth are now slower than its p90.
+    const tail = slowCallsSignificant(w, b.selfP90) ? SCORING.tailShare * Math.log2(Math.max(ratio, 1)) : 0;
+    const change = Math.log2(Math.max(medianRatio, 1)) + tail;
     const score = clip(SCORING.latencyWeight * change * Math.min(1, Math.sqrt(w.spans / 20)));
     if (score <= 0) continue;
     const self = `own time p50 ${b.selfP50.toFixed(1)} -> ${w.selfP50.toFixed(1)} ms, p90 ${b.selfP90.toFixed(1)} -> ${w.selfP90.toFixed(1)} ms (${w.spans} spans)`;
@@ -115,6 +123,24 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
     else out.push({ kind: "latency", service: w.service, subject: w.operation, score, detail: self });
   }
   return blameSlowCallers(out, operations);
+}
+
+/**
+ * Whether clearly more than a tenth of the window's calls took longer than
+ * the baseline's p90 (by definition a tenth did before): the share above it,
+ * read off the window's quantiles, as a binomial z against 10 %, at least
+ * `SCORING.tailSignificance`. A p90 that rests on two or three slow calls
+ * (a retransmit, a pause) is not a change. Without the quantiles (features
+ * stored before they were read) the p90 counts as before.
+ */
+export function slowCallsSignificant(window: OperationStats, baselineP90: number): boolean {
+  const levels = window.selfQuantiles;
+  if (!levels || levels.length !== SELF_QUANTILE_LEVELS.length) return true;
+  const first = levels.findIndex((v) => v > baselineP90);
+  const slowShare = first === -1 ? 0 : 1 - (SELF_QUANTILE_LEVELS[first] as number);
+  const n = window.spans;
+  const z = (slowShare * n - 0.1 * n) / Math.sqrt(0.09 * n);
+  return z >= SCORING.tailSignificance;
 }
 
 /**
