@@ -226,6 +226,26 @@ describe("rankServices on synthetic incidents", () => {
     expect(rankWith(many)).toBeGreaterThan(0);
   });
 
+  it("gives the time outside a callee to the caller when the caller's own CPU is saturated", () => {
+    const f = shop();
+    // checkout's calls to payment slow down outside payment; only checkout's pod CPU left its range.
+    f.operations.push(op("w", "checkout", "HTTP POST", 80, { callee: "payment" }));
+    for (const service of ["frontend", "checkout", "payment", "inventory", "search", "cart", "ads"])
+      f.metrics.push({
+        service,
+        pod: `${service}-1`,
+        metric: "k8s.pod.cpu.utilization",
+        baseline: [10, 11, 12, 10, 11, 12],
+        window: service === "checkout" ? [95, 97, 96] : [10, 11, 12],
+      });
+    const ranked = rankServices(f);
+    expect(ranked[0]?.service).toBe("checkout");
+    expect(ranked[0]?.evidence.map((e) => e.kind)).toContain("call-latency");
+    expect(ranked.find((r) => r.service === "payment")?.evidence ?? []).toEqual([]);
+    // Without the metrics the slow calls stay with the callee.
+    expect(rankServices({ ...f, metrics: [] })[0]?.service).toBe("payment");
+  });
+
   it("is deterministic and ranks nothing when nothing changed", () => {
     const f = shop();
     expect(rankServices(f).filter((r) => r.score > 0)).toEqual([]);

@@ -487,6 +487,25 @@ export function metricEvidence(metrics: MetricStats[]): Evidence[] {
   return out;
 }
 
+/**
+ * Time outside the callee on a call is either end's: when the caller's own
+ * pod is saturated (its CPU or memory far beyond its baseline's range) and
+ * the callee's is not, the caller is the end that slowed (it is slow to send
+ * and to read), so that evidence moves to it.
+ */
+function blameSaturatedCallers(evidence: Evidence[], metrics: Evidence[]): Evidence[] {
+  const saturated = new Set(metrics.filter((m) => isResourceMetric(m.subject)).map((m) => m.service));
+  return evidence.map((e) =>
+    e.kind === "call-latency" && e.caller && saturated.has(e.caller) && !saturated.has(e.service)
+      ? {
+          ...e,
+          service: e.caller,
+          detail: `${e.detail}; ${e.caller}'s own CPU or memory left its baseline's range`,
+        }
+      : e,
+  );
+}
+
 /** Strongest evidence per kind, summed: one kind counts once however many of its items moved. */
 function serviceScore(evidence: Evidence[], corroborate: boolean): number {
   const best = new Map<string, number>();
@@ -516,12 +535,13 @@ function serviceScore(evidence: Evidence[], corroborate: boolean): number {
  * only pass the failure on.
  */
 export function rankServices(features: Features): RankedService[] {
+  const metrics = metricEvidence(features.metrics);
   const evidence = [
-    ...latencyEvidence(features.operations),
+    ...blameSaturatedCallers(latencyEvidence(features.operations), metrics),
     ...errorEvidence(features.operations),
     ...logEvidence(features.logTemplates, features.logVolume, features.operations),
     ...logFlowEvidence(features.logTransitions ?? []),
-    ...metricEvidence(features.metrics),
+    ...metrics,
   ];
   const byService = new Map<string, Evidence[]>();
   for (const e of evidence) {
