@@ -5,6 +5,7 @@ import {
   logFlowEvidence,
   rangeExceedance,
   rankServices,
+  shareChange,
   slowCallsSignificant,
   surge,
   usualBaselineCount,
@@ -259,6 +260,16 @@ describe("statistics", () => {
     expect(surge(30, 100, 0, 1000)).toBeGreaterThan(20);
     expect(Math.abs(surge(10, 100, 100, 1000))).toBeLessThan(1);
   });
+  it("shareChange is a binomial z: a path taken about half the time that stops is clear, a steady share is not", () => {
+    // Taken 46 of 100 times before, 0 of 30 after: 13.8 expected, binomial sd 2.7 (a Poisson count's would be 3.7).
+    expect(shareChange(0, 30, 46, 100)).toBeLessThan(-4.5);
+    expect(Math.abs(shareChange(14, 30, 46, 100))).toBeLessThan(0.5);
+    // A path always taken stays always taken: no change; a path never taken that now always is: a large one.
+    expect(Math.abs(shareChange(30, 30, 100, 100))).toBeLessThan(0.5);
+    expect(shareChange(30, 30, 0, 100)).toBeGreaterThan(20);
+    expect(shareChange(0, 0, 10, 100)).toBe(0);
+  });
+
   it("rangeExceedance counts only what leaves the baseline's own range, in doublings", () => {
     // A series that already jumped by orders of magnitude before must go beyond those jumps.
     expect(rangeExceedance([0.1, 0.1, 20, 0.1], [15], 0.1)).toBe(0);

@@ -222,6 +222,24 @@ export function surge(
   return (windowCount - expected) / Math.sqrt(expected + 1);
 }
 
+/**
+ * How far a share moved: `count` of `total` in the window against the
+ * baseline's `baselineCount` of `baselineTotal`, a binomial z (a share of
+ * outcomes, so its variance is n·p·(1−p), not a Poisson count's n·p), the
+ * baseline share smoothed by half an event so a path never or always taken
+ * before still has a spread.
+ */
+export function shareChange(
+  count: number,
+  total: number,
+  baselineCount: number,
+  baselineTotal: number,
+): number {
+  if (total === 0) return 0;
+  const p = (baselineCount + 0.5) / (baselineTotal + 1);
+  return (count - p * total) / Math.sqrt(total * p * (1 - p) + 1);
+}
+
 function tokensMatch(pattern: string[], tokens: string[]): boolean {
   if (pattern.length !== tokens.length) return false;
   for (let i = 0; i < pattern.length; i++)
@@ -386,10 +404,7 @@ export function logFlowEvidence(transitions: LogTransition[]): Evidence[] {
   for (const step of steps.values()) {
     const total = totals.get(`${step.service}\u0000${step.from}`);
     if (!total || total.w < SCORING.minSpans || total.b < SCORING.minSpans) continue;
-    const up = surge(step.w, total.w, step.b, total.b);
-    const expected = (step.b * total.w) / total.b;
-    const down = (expected - step.w) / Math.sqrt(expected + 1);
-    const z = SCORING.logFlowWeight * Math.max(up, down);
+    const z = SCORING.logFlowWeight * Math.abs(shareChange(step.w, total.w, step.b, total.b));
     if (z <= 0) continue;
     const share = (n: number, d: number) => `${((100 * n) / d).toFixed(0)}%`;
     out.push({
