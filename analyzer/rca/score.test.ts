@@ -6,8 +6,8 @@ import {
   rangeExceedance,
   rankServices,
   shareChange,
-  slowCallsSignificant,
   surge,
+  tailWeight,
   usualBaselineCount,
 } from "./score.ts";
 
@@ -207,24 +207,29 @@ describe("rankServices on synthetic incidents", () => {
     expect(ranked.filter((r) => r.score > 0).map((r) => r.service)).toEqual(["c"]);
   });
 
-  it("counts a p90 rise that rests on a few slow calls as nothing, one that many calls share as a change", () => {
-    // The same p90 change (5 -> 200 ms) with the median unchanged: in one case only the slowest 5 %
-    // of 60 calls are slow (3 calls: a retransmit, a pause), in the other 40 % are.
+  it("counts a p90 rise by how many more calls are slow: nothing for a few, in full when half are", () => {
+    // The same p90 change (5 -> 200 ms) with the median unchanged: the slowest 5 % of 60 calls
+    // (3 calls: a retransmit, a pause), 20 %, or 40 %.
     const levels = (slowFrom: number) =>
       [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95].map((q) => (q >= slowFrom ? 200 : 2));
-    const few = op("w", "a", "GET", 2, { selfP90: 200, selfQuantiles: levels(0.95) });
-    const many = op("w", "a", "GET", 2, { selfP90: 200, selfQuantiles: levels(0.6) });
-    expect(slowCallsSignificant(few, 5)).toBe(false);
-    expect(slowCallsSignificant(many, 5)).toBe(true);
-    // Features stored without quantiles keep the p90 as before.
-    expect(slowCallsSignificant(op("w", "a", "GET", 2, { selfP90: 200 }), 5)).toBe(true);
-    const rankWith = (window: OperationStats) => {
+    const window = (slowFrom: number) =>
+      op("w", "a", "GET", 2, { selfP90: 200, selfQuantiles: levels(slowFrom) });
+    expect(tailWeight(window(0.95), 5)).toBe(0);
+    expect(tailWeight(window(0.8), 5)).toBeCloseTo(0.25, 5);
+    expect(tailWeight(window(0.6), 5)).toBeCloseTo(0.75, 5);
+    expect(tailWeight(window(0.5), 5)).toBe(1);
+    // Too few calls to tell 20 % from the usual tenth: nothing.
+    expect(tailWeight({ ...window(0.8), spans: 10 }, 5)).toBe(0);
+    // Features stored without quantiles keep the p90 in full, as before.
+    expect(tailWeight(op("w", "a", "GET", 2, { selfP90: 200 }), 5)).toBe(1);
+    const rankWith = (w: OperationStats) => {
       const f = shop();
-      f.operations.push(op("b", "a", "GET", 2, { selfP90: 5 }), window);
+      f.operations.push(op("b", "a", "GET", 2, { selfP90: 5 }), w);
       return rankServices(f).find((r) => r.service === "a")?.score ?? 0;
     };
-    expect(rankWith(few)).toBe(0);
-    expect(rankWith(many)).toBeGreaterThan(0);
+    expect(rankWith(window(0.95))).toBe(0);
+    expect(rankWith(window(0.8))).toBeGreaterThan(0);
+    expect(rankWith(window(0.6))).toBeGreaterThan(rankWith(window(0.8)));
   });
 
   it("gives the time outside a callee to the caller when the caller's own CPU is saturated", () => {

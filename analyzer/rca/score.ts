@@ -105,8 +105,8 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
     const ratio = (w.selfP90 + floor) / (b.selfP90 + floor);
     const medianRatio = (w.selfP50 + floor) / (b.selfP50 + floor);
     // The median says most calls changed; the p90 alone moves with a few slow calls, so it counts
-    // only when more calls than the baseline's usual tenth are now slower than its p90.
-    const tail = slowCallsSignificant(w, b.selfP90) ? SCORING.tailShare * Math.log2(Math.max(ratio, 1)) : 0;
+    // by how many more calls than the baseline's usual tenth are now slower than its p90.
+    const tail = tailWeight(w, b.selfP90) * SCORING.tailShare * Math.log2(Math.max(ratio, 1));
     const change = Math.log2(Math.max(medianRatio, 1)) + tail;
     const score = clip(SCORING.latencyWeight * change * Math.min(1, Math.sqrt(w.spans / 20)));
     if (score <= 0) continue;
@@ -126,21 +126,26 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
 }
 
 /**
- * Whether clearly more than a tenth of the window's calls took longer than
- * the baseline's p90 (by definition a tenth did before): the share above it,
- * read off the window's quantiles, as a binomial z against 10 %, at least
- * `SCORING.tailSignificance`. A p90 that rests on two or three slow calls
- * (a retransmit, a pause) is not a change. Without the quantiles (features
- * stored before they were read) the p90 counts as before.
+ * How much a p90 rise counts (0 to 1): by the share of the window's calls
+ * slower than the baseline's p90 (a tenth of them were before), read off the
+ * window's quantiles. Nothing unless that share is clearly above a tenth (a
+ * binomial z of at least `SCORING.tailSignificance`: a p90 that rests on two
+ * or three slow calls, a retransmit or a pause, is not a change); then in
+ * proportion from a tenth to a half (from there on the median moves too and
+ * counts on its own). A p90 that jumps across a gap in a two-humped
+ * distribution (fast calls and retransmitted ones) moves far while few more
+ * calls are slow. Without the quantiles (features stored before they were
+ * read) the p90 counts in full, as before.
  */
-export function slowCallsSignificant(window: OperationStats, baselineP90: number): boolean {
+export function tailWeight(window: OperationStats, baselineP90: number): number {
   const levels = window.selfQuantiles;
-  if (!levels || levels.length !== SELF_QUANTILE_LEVELS.length) return true;
+  if (!levels || levels.length !== SELF_QUANTILE_LEVELS.length) return 1;
   const first = levels.findIndex((v) => v > baselineP90);
   const slowShare = first === -1 ? 0 : 1 - (SELF_QUANTILE_LEVELS[first] as number);
   const n = window.spans;
-  const z = (slowShare * n - 0.1 * n) / Math.sqrt(0.09 * n);
-  return z >= SCORING.tailSignificance;
+  const z = ((slowShare - 0.1) * n) / Math.sqrt(0.09 * n);
+  if (z < SCORING.tailSignificance) return 0;
+  return Math.min(1, (slowShare - 0.1) / 0.4);
 }
 
 /**
