@@ -32,7 +32,12 @@ export interface OperationStats {
   p90: number;
   selfP50: number;
   selfP90: number;
+  /** Own time at the levels of SELF_QUANTILE_LEVELS (absent in features stored before they were read). */
+  selfQuantiles?: number[];
 }
+
+/** Levels of `OperationStats.selfQuantiles`: from the median up, a twentieth apart. */
+export const SELF_QUANTILE_LEVELS = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
 
 export interface EdgeStats {
   phase: Phase;
@@ -129,8 +134,8 @@ SELECT phase, ServiceName AS service, SpanName AS operation,
        if(childService != ServiceName, childService, '') AS callee, count() AS spans,
        countIf(failed) AS errors, countIf(failed AND failedChildren = 0) AS originErrors,
        (quantilesDeterministic(0.5, 0.9)(Duration, sampleKey) AS durationQ)[1] / 1e6 AS p50, durationQ[2] / 1e6 AS p90,
-       (quantilesDeterministic(0.5, 0.9)(Duration - least(Duration, childTime), sampleKey) AS selfQ)[1] / 1e6 AS selfP50,
-       selfQ[2] / 1e6 AS selfP90
+       (quantilesDeterministic(0.5, 0.9, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.95)(Duration - least(Duration, childTime), sampleKey) AS selfQ)[1] / 1e6 AS selfP50,
+       selfQ[2] / 1e6 AS selfP90, arrayMap(x -> x / 1e6, [selfQ[1], selfQ[3], selfQ[4], selfQ[5], selfQ[6], selfQ[7], selfQ[8], selfQ[9], selfQ[2], selfQ[10]]) AS selfQuantiles
 FROM spans LEFT JOIN children USING (TraceId, SpanId)
 GROUP BY phase, service, operation, callee`;
 
@@ -289,7 +294,15 @@ export async function readFeatures(
   ]);
   const features: Features = {
     operations: operations.map((r) =>
-      numeric(r, ["spans", "errors", "originErrors", "p50", "p90", "selfP50", "selfP90"]),
+      numeric({ ...r, selfQuantiles: r.selfQuantiles?.map(Number) }, [
+        "spans",
+        "errors",
+        "originErrors",
+        "p50",
+        "p90",
+        "selfP50",
+        "selfP90",
+      ]),
     ),
     edges: edges.map((r) => numeric(r, ["calls"])),
     logTemplates: templates.map((r) => withBlocks(numeric(r, ["severity", "count"]), window)),

@@ -5,7 +5,9 @@ import {
   logFlowEvidence,
   rangeExceedance,
   rankServices,
+  shareChange,
   surge,
+  tailWeight,
   usualBaselineCount,
 } from "./score.ts";
 
@@ -205,6 +207,51 @@ describe("rankServices on synthetic incidents", () => {
     expect(ranked.filter((r) => r.score > 0).map((r) => r.service)).toEqual(["c"]);
   });
 
+  it("counts a p90 rise by how many more calls are slow: nothing for a few, in full when half are", () => {
+    // The same p90 change (5 -> 200 ms) with the median unchanged: the slowest 5 % of 60 calls
+    // (3 calls: a retransmit, a pause), 20 %, or 40 %.
+    const levels = (slowFrom: number) =>
+      [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95].map((q) => (q >= slowFrom ? 200 : 2));
+    const window = (slowFrom: number) =>
+      op("w", "a", "GET", 2, { selfP90: 200, selfQuantiles: levels(slowFrom) });
+    expect(tailWeight(window(0.95), 5)).toBe(0);
+    expect(tailWeight(window(0.8), 5)).toBeCloseTo(0.25, 5);
+    expect(tailWeight(window(0.6), 5)).toBeCloseTo(0.75, 5);
+    expect(tailWeight(window(0.5), 5)).toBe(1);
+    // Too few calls to tell 20 % from the usual tenth: nothing.
+    expect(tailWeight({ ...window(0.8), spans: 10 }, 5)).toBe(0);
+    // Features stored without quantiles keep the p90 in full, as before.
+    expect(tailWeight(op("w", "a", "GET", 2, { selfP90: 200 }), 5)).toBe(1);
+    const rankWith = (w: OperationStats) => {
+      const f = shop();
+      f.operations.push(op("b", "a", "GET", 2, { selfP90: 5 }), w);
+      return rankServices(f).find((r) => r.service === "a")?.score ?? 0;
+    };
+    expect(rankWith(window(0.95))).toBe(0);
+    expect(rankWith(window(0.8))).toBeGreaterThan(0);
+    expect(rankWith(window(0.6))).toBeGreaterThan(rankWith(window(0.8)));
+  });
+
+  it("gives the time outside a callee to the caller when the caller's own CPU is saturated", () => {
+    const f = shop();
+    // checkout's calls to payment slow down outside payment; only checkout's pod CPU left its range.
+    f.operations.push(op("w", "checkout", "HTTP POST", 80, { callee: "payment" }));
+    for (const service of ["frontend", "checkout", "payment", "inventory", "search", "cart", "ads"])
+      f.metrics.push({
+        service,
+        pod: `${service}-1`,
+        metric: "k8s.pod.cpu.utilization",
+        baseline: [10, 11, 12, 10, 11, 12],
+        window: service === "checkout" ? [95, 97, 96] : [10, 11, 12],
+      });
+    const ranked = rankServices(f);
+    expect(ranked[0]?.service).toBe("checkout");
+    expect(ranked[0]?.evidence.map((e) => e.kind)).toContain("call-latency");
+    expect(ranked.find((r) => r.service === "payment")?.evidence ?? []).toEqual([]);
+    // Without the metrics the slow calls stay with the callee.
+    expect(rankServices({ ...f, metrics: [] })[0]?.service).toBe("payment");
+  });
+
   it("is deterministic and ranks nothing when nothing changed", () => {
     const f = shop();
     expect(rankServices(f).filter((r) => r.score > 0)).toEqual([]);
@@ -218,6 +265,16 @@ describe("statistics", () => {
     expect(surge(30, 100, 0, 1000)).toBeGreaterThan(20);
     expect(Math.abs(surge(10, 100, 100, 1000))).toBeLessThan(1);
   });
+  it("shareChange is a binomial z: a path taken about half the time that stops is clear, a steady share is not", () => {
+    // Taken 46 of 100 times before, 0 of 30 after: 13.8 expected, binomial sd 2.7 (a Poisson count's would be 3.7).
+    expect(shareChange(0, 30, 46, 100)).toBeLessThan(-4.5);
+    expect(Math.abs(shareChange(14, 30, 46, 100))).toBeLessThan(0.5);
+    // A path always taken stays always taken: no change; a path never taken that now always is: a large one.
+    expect(Math.abs(shareChange(30, 30, 100, 100))).toBeLessThan(0.5);
+    expect(shareChange(30, 30, 0, 100)).toBeGreaterThan(20);
+    expect(shareChange(0, 0, 10, 100)).toBe(0);
+  });
+
   it("rangeExceedance counts only what leaves the baseline's own range, in doublings", () => {
     // A series that already jumped by orders of magnitude before must go beyond those jumps.
     expect(rangeExceedance([0.1, 0.1, 20, 0.1], [15], 0.1)).toBe(0);

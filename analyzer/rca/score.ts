@@ -1,11 +1,12 @@
 import { maskedTokens, minePatterns, WILDCARD } from "../patterns/index.ts";
-import type {
-  EdgeStats,
-  Features,
-  LogTemplateStats,
-  LogTransition,
-  MetricStats,
-  OperationStats,
+import {
+  type EdgeStats,
+  type Features,
+  type LogTemplateStats,
+  type LogTransition,
+  type MetricStats,
+  type OperationStats,
+  SELF_QUANTILE_LEVELS,
 } from "./features.ts";
 
 /**
@@ -45,6 +46,11 @@ export const SCORING = {
   latencyWeight: 4,
   /** Weight of the p90 change relative to the median's. */
   tailShare: 0.25,
+  /**
+   * Binomial z (calls slower than the baseline's p90 against the usual tenth)
+   * before a p90 change counts: two standard deviations, the usual test level.
+   */
+  tailSignificance: 2,
   /** Counts never exceed this z (a single flood must not outweigh all other evidence). */
   maxScore: 40,
   /** Doublings beyond the baseline's range -> score scale. */
@@ -98,8 +104,10 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
     if (!b || w.spans < SCORING.minSpans || b.spans < SCORING.minSpans) continue;
     const ratio = (w.selfP90 + floor) / (b.selfP90 + floor);
     const medianRatio = (w.selfP50 + floor) / (b.selfP50 + floor);
-    // The median says most calls changed; the p90 alone moves with a few slow calls.
-    const change = Math.log2(Math.max(medianRatio, 1)) + SCORING.tailShare * Math.log2(Math.max(ratio, 1));
+    // The median says most calls changed; the p90 alone moves with a few slow calls, so it counts
+    // by how many more calls than the baseline's usual tenth are now slower than its p90.
+    const tail = tailWeight(w, b.selfP90) * SCORING.tailShare * Math.log2(Math.max(ratio, 1));
+    const change = Math.log2(Math.max(medianRatio, 1)) + tail;
     const score = clip(SCORING.latencyWeight * change * Math.min(1, Math.sqrt(w.spans / 20)));
     if (score <= 0) continue;
     const self = `own time p50 ${b.selfP50.toFixed(1)} -> ${w.selfP50.toFixed(1)} ms, p90 ${b.selfP90.toFixed(1)} -> ${w.selfP90.toFixed(1)} ms (${w.spans} spans)`;
@@ -115,6 +123,29 @@ export function latencyEvidence(operations: OperationStats[]): Evidence[] {
     else out.push({ kind: "latency", service: w.service, subject: w.operation, score, detail: self });
   }
   return blameSlowCallers(out, operations);
+}
+
+/**
+ * How much a p90 rise counts (0 to 1): by the share of the window's calls
+ * slower than the baseline's p90 (a tenth of them were before), read off the
+ * window's quantiles. Nothing unless that share is clearly above a tenth (a
+ * binomial z of at least `SCORING.tailSignificance`: a p90 that rests on two
+ * or three slow calls, a retransmit or a pause, is not a change); then in
+ * proportion from a tenth to a half (from there on the median moves too and
+ * counts on its own). A p90 that jumps across a gap in a two-humped
+ * distribution (fast calls and retransmitted ones) moves far while few more
+ * calls are slow. Without the quantiles (features stored before they were
+ * read) the p90 counts in full, as before.
+ */
+export function tailWeight(window: OperationStats, baselineP90: number): number {
+  const levels = window.selfQuantiles;
+  if (!levels || levels.length !== SELF_QUANTILE_LEVELS.length) return 1;
+  const first = levels.findIndex((v) => v > baselineP90);
+  const slowShare = first === -1 ? 0 : 1 - (SELF_QUANTILE_LEVELS[first] as number);
+  const n = window.spans;
+  const z = ((slowShare - 0.1) * n) / Math.sqrt(0.09 * n);
+  if (z < SCORING.tailSignificance) return 0;
+  return Math.min(1, (slowShare - 0.1) / 0.4);
 }
 
 /**
@@ -194,6 +225,24 @@ export function surge(
   const rate = (baselineCount + 0.5) / (baselineVolume + 1);
   const expected = rate * windowVolume;
   return (windowCount - expected) / Math.sqrt(expected + 1);
+}
+
+/**
+ * How far a share moved: `count` of `total` in the window against the
+ * baseline's `baselineCount` of `baselineTotal`, a binomial z (a share of
+ * outcomes, so its variance is n·p·(1−p), not a Poisson count's n·p), the
+ * baseline share smoothed by half an event so a path never or always taken
+ * before still has a spread.
+ */
+export function shareChange(
+  count: number,
+  total: number,
+  baselineCount: number,
+  baselineTotal: number,
+): number {
+  if (total === 0) return 0;
+  const p = (baselineCount + 0.5) / (baselineTotal + 1);
+  return (count - p * total) / Math.sqrt(total * p * (1 - p) + 1);
 }
 
 function tokensMatch(pattern: string[], tokens: string[]): boolean {
@@ -360,10 +409,7 @@ export function logFlowEvidence(transitions: LogTransition[]): Evidence[] {
   for (const step of steps.values()) {
     const total = totals.get(`${step.service}\u0000${step.from}`);
     if (!total || total.w < SCORING.minSpans || total.b < SCORING.minSpans) continue;
-    const up = surge(step.w, total.w, step.b, total.b);
-    const expected = (step.b * total.w) / total.b;
-    const down = (expected - step.w) / Math.sqrt(expected + 1);
-    const z = SCORING.logFlowWeight * Math.max(up, down);
+    const z = SCORING.logFlowWeight * Math.abs(shareChange(step.w, total.w, step.b, total.b));
     if (z <= 0) continue;
     const share = (n: number, d: number) => `${((100 * n) / d).toFixed(0)}%`;
     out.push({
@@ -461,6 +507,25 @@ export function metricEvidence(metrics: MetricStats[]): Evidence[] {
   return out;
 }
 
+/**
+ * Time outside the callee on a call is either end's: when the caller's own
+ * pod is saturated (its CPU or memory far beyond its baseline's range) and
+ * the callee's is not, the caller is the end that slowed (it is slow to send
+ * and to read), so that evidence moves to it.
+ */
+function blameSaturatedCallers(evidence: Evidence[], metrics: Evidence[]): Evidence[] {
+  const saturated = new Set(metrics.filter((m) => isResourceMetric(m.subject)).map((m) => m.service));
+  return evidence.map((e) =>
+    e.kind === "call-latency" && e.caller && saturated.has(e.caller) && !saturated.has(e.service)
+      ? {
+          ...e,
+          service: e.caller,
+          detail: `${e.detail}; ${e.caller}'s own CPU or memory left its baseline's range`,
+        }
+      : e,
+  );
+}
+
 /** Strongest evidence per kind, summed: one kind counts once however many of its items moved. */
 function serviceScore(evidence: Evidence[], corroborate: boolean): number {
   const best = new Map<string, number>();
@@ -490,12 +555,13 @@ function serviceScore(evidence: Evidence[], corroborate: boolean): number {
  * only pass the failure on.
  */
 export function rankServices(features: Features): RankedService[] {
+  const metrics = metricEvidence(features.metrics);
   const evidence = [
-    ...latencyEvidence(features.operations),
+    ...blameSaturatedCallers(latencyEvidence(features.operations), metrics),
     ...errorEvidence(features.operations),
     ...logEvidence(features.logTemplates, features.logVolume, features.operations),
     ...logFlowEvidence(features.logTransitions ?? []),
-    ...metricEvidence(features.metrics),
+    ...metrics,
   ];
   const byService = new Map<string, Evidence[]>();
   for (const e of evidence) {
