@@ -8,7 +8,7 @@ import { afterAll, beforeAll } from "vitest";
 import { createLogger } from "../../shared/logger.ts";
 import { readS3LoaderConfig, type S3LoaderConfig } from "../config.ts";
 import { S3Loader } from "../loader.ts";
-import { type LoaderTestStack, startLoaderTestStack } from "./loader-harness.ts";
+import { count, type LoaderTestStack, putObject, startLoaderTestStack } from "./loader-harness.ts";
 
 /**
  * A test stack for the calling file: its fields are filled in before the
@@ -50,6 +50,21 @@ export function testLoader(
     },
     logger: silent,
   });
+}
+
+/** Puts one object into the test stack's bucket, as the collector would. */
+export function putTestObject(
+  t: LoaderTestStack,
+  key: string,
+  body: string | Uint8Array,
+  contentEncoding?: string,
+): Promise<void> {
+  return putObject(t.s3, t.s3Config.bucket, key, body, contentEncoding);
+}
+
+/** How many rows of `service` the stack's `table` (otel_traces by default) holds. */
+export function serviceRows(t: LoaderTestStack, service: string, table = "otel_traces"): Promise<number> {
+  return count(t.clickhouse, `SELECT count() AS n FROM ${table} WHERE ServiceName = '${service}'`);
 }
 
 /** Polls until a poll finds no batch; throws when the loader is still busy after `polls` polls. */
