@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { S3LoaderConfig } from "./config.ts";
-import type { S3Loader } from "./loader.ts";
 import { collectorKey, count } from "./testing/loader-harness.ts";
-import {
-  drain as drainLoader,
-  putTestObject,
-  serviceRows,
-  testLoader,
-  useLoaderTestStack,
-} from "./testing/loader-suite.ts";
+import { drain, putTestObject, serviceRows, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 /**
  * The loader's time window applies to every table: log records and data
@@ -24,8 +17,6 @@ const DAY_NS = 86_400_000_000_000n;
 
 const loader = (prefix: string, overrides: Partial<S3LoaderConfig> = {}) =>
   testLoader(t, prefix, { decodeWorkers: 0, ...overrides });
-
-const drain = (l: S3Loader) => drainLoader(l, 40);
 
 function resource(service: string) {
   return { attributes: [{ key: "service.name", value: { stringValue: service } }] };

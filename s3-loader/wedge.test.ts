@@ -2,15 +2,8 @@ import { describe, expect, it } from "vitest";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import type { S3LoaderConfig } from "./config.ts";
-import type { S3Loader } from "./loader.ts";
 import { collectorKey, count, sampleRequest } from "./testing/loader-harness.ts";
-import {
-  drain as drainLoader,
-  putTestObject,
-  serviceRows,
-  testLoader,
-  useLoaderTestStack,
-} from "./testing/loader-suite.ts";
+import { drain, putTestObject, serviceRows, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 /**
  * No object can hold the pipeline: rows spread over many days load (split by
@@ -30,8 +23,6 @@ const DAY_NS = 86_400_000_000_000n;
 
 const loader = (prefix: string, overrides: Partial<S3LoaderConfig> = {}) =>
   testLoader(t, prefix, { decodeWorkers: 0, ...overrides });
-
-const drain = (l: S3Loader) => drainLoader(l, 40);
 
 /** One span per day for `days` days, starting at `start` (ns). */
 function spreadRequest(service: string, days: number, start: bigint): OtlpTraceRequest {

@@ -67,8 +67,11 @@ export function serviceRows(t: LoaderTestStack, service: string, table = "otel_t
   return count(t.clickhouse, `SELECT count() AS n FROM ${table} WHERE ServiceName = '${service}'`);
 }
 
-/** Polls until a poll finds no batch; throws when the loader is still busy after `polls` polls. */
-export async function drain(l: S3Loader, polls = 20): Promise<void> {
+/**
+ * Polls until a poll finds no batch; throws when the loader is still busy after `polls` polls
+ * (enough for an object split over many partitions, which takes a poll per part).
+ */
+export async function drain(l: S3Loader, polls = 40): Promise<void> {
   for (let i = 0; i < polls; i++) if ((await l.pollOnce()).batches === 0) return;
   throw new Error("loader never went idle");
 }
