@@ -12,7 +12,7 @@ import { loadEmbedder } from "./embedder.ts";
 import { buildLogText } from "./log-text.ts";
 import { DEFAULT_MODEL_ID } from "./model/default-model.ts";
 import { batchToken, START } from "./position.ts";
-import { searchSpans } from "./search.ts";
+import { type SearchSpansOptions, searchSpans } from "./search.ts";
 import { insertEnriched, LOG_ENRICHED_TABLE, readShardState, writeShardState } from "./store.ts";
 import { testEnricher, useEnricherTestStack } from "./testing/enricher-suite.ts";
 import { count, insertSpans, makeSpans } from "./testing/spans.ts";
@@ -52,6 +52,10 @@ function makeLogs(n: number, seed: number) {
 async function insertLogs(logs: ReturnType<typeof makeLogs>): Promise<void> {
   await t.client.insert({ table: `${t.db}.otel_logs`, values: logs, format: "JSONEachRow" });
 }
+
+/** The `k` best matches of `query` with the test file's model; `options` adds the kind and filters. */
+const search = (query: string, k: number, options: Partial<SearchSpansOptions> = {}) =>
+  searchSpans(t.client, { query, k, model: t.embedder, ...options });
 
 const logEnricher = (batchSize = 250) => testEnricher(t, { batchSize, cacheEntries: 1000, source: "logs" });
 
@@ -138,38 +142,22 @@ describe("log records through the enricher", () => {
     await spanEnricher.start();
     expect(await spanEnricher.runOnce()).toBe(50);
 
-    const logs = await searchSpans(t.client, {
-      query: "the card was declined",
-      k: 5,
-      model: t.embedder,
-      kind: "logs",
-    });
+    const logs = await search("the card was declined", 5, { kind: "logs" });
     expect(logs).toHaveLength(5);
     expect(logs.every((m) => m.kind === "log")).toBe(true);
     expect(logs[0]!.body).toMatch(/^card declined for order ord_\d+: insufficient funds$/);
     expect(logs[0]!.severity).toBe("ERROR");
 
-    const spans = await searchSpans(t.client, { query: "the card was declined", k: 5, model: t.embedder });
+    const spans = await search("the card was declined", 5);
     expect(spans.length).toBeGreaterThan(0);
     expect(spans.every((m) => m.kind === "span")).toBe(true);
 
-    const all = await searchSpans(t.client, {
-      query: "the card was declined",
-      k: 8,
-      model: t.embedder,
-      kind: "all",
-    });
+    const all = await search("the card was declined", 8, { kind: "all" });
     expect(all).toHaveLength(8);
     expect(all[0]!.kind).toBe("log");
     expect(all.map((m) => m.score)).toEqual([...all.map((m) => m.score)].sort((a, b) => b - a));
 
-    const auth = await searchSpans(t.client, {
-      query: "user logged in",
-      k: 3,
-      model: t.embedder,
-      kind: "logs",
-      service: "auth-service",
-    });
+    const auth = await search("user logged in", 3, { kind: "logs", service: "auth-service" });
     expect(auth.length).toBe(3);
     for (const m of auth) expect(m.serviceName).toBe("auth-service");
   });
