@@ -2,13 +2,14 @@ import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SIGNALS } from "../shared/otlp/signals.ts";
 import type { RunningCollector } from "./collector.ts";
-import { DAY_MS, MAX_UINT64, ns, sendMixedOverJsonAndProto } from "./testing/acceptance.ts";
+import { acceptanceRequest, sendMixedOverJsonAndProto } from "./testing/acceptance.ts";
 import {
   jsonPartialSuccess,
   listKeys,
   postJsonExport,
   startTestCollector,
 } from "./testing/collector-harness.ts";
+import { DAY_MS, MAX_UINT64, ns } from "./testing/item-times.ts";
 import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
@@ -26,17 +27,6 @@ function logRecord(body: string, time: string, observed: string): Json {
     observedTimeUnixNano: observed,
     severityNumber: 9,
     body: { stringValue: body },
-  };
-}
-
-function logsRequest(records: Json[]): Json {
-  return {
-    resourceLogs: [
-      {
-        resource: { attributes: [{ key: "service.name", value: { stringValue: "acceptance" } }] },
-        scopeLogs: [{ scope: { name: "t" }, logRecords: records }],
-      },
-    ],
   };
 }
 
@@ -65,57 +55,45 @@ function point(value: number, time: string, start = "0"): Json {
 
 /** A gauge with good and refused points, a sum whose only point is refused, a good histogram. */
 function metricsRequest(now: number): Json {
-  return {
-    resourceMetrics: [
-      {
-        resource: { attributes: [{ key: "service.name", value: { stringValue: "acceptance" } }] },
-        scopeMetrics: [
+  return acceptanceRequest(SIGNALS.metrics, [
+    {
+      name: "queue.depth",
+      gauge: {
+        dataPoints: [
+          point(1, ns(now)),
+          point(2, ns(now - 2 * DAY_MS)),
+          point(3, "0"),
+          point(4, ns(now), MAX_UINT64),
+          point(5, ns(now - 8 * DAY_MS)),
+          point(6, ns(now + 2 * DAY_MS)),
+        ],
+      },
+    },
+    {
+      name: "requests",
+      sum: {
+        aggregationTemporality: 2,
+        isMonotonic: true,
+        dataPoints: [point(7, ns(now + 2 * DAY_MS))],
+      },
+    },
+    {
+      name: "latency",
+      histogram: {
+        aggregationTemporality: 2,
+        dataPoints: [
           {
-            scope: { name: "t" },
-            metrics: [
-              {
-                name: "queue.depth",
-                gauge: {
-                  dataPoints: [
-                    point(1, ns(now)),
-                    point(2, ns(now - 2 * DAY_MS)),
-                    point(3, "0"),
-                    point(4, ns(now), MAX_UINT64),
-                    point(5, ns(now - 8 * DAY_MS)),
-                    point(6, ns(now + 2 * DAY_MS)),
-                  ],
-                },
-              },
-              {
-                name: "requests",
-                sum: {
-                  aggregationTemporality: 2,
-                  isMonotonic: true,
-                  dataPoints: [point(7, ns(now + 2 * DAY_MS))],
-                },
-              },
-              {
-                name: "latency",
-                histogram: {
-                  aggregationTemporality: 2,
-                  dataPoints: [
-                    {
-                      timeUnixNano: ns(now),
-                      startTimeUnixNano: ns(now - 60_000),
-                      count: "2",
-                      sum: 3,
-                      bucketCounts: ["1", "1"],
-                      explicitBounds: [1],
-                    },
-                  ],
-                },
-              },
-            ],
+            timeUnixNano: ns(now),
+            startTimeUnixNano: ns(now - 60_000),
+            count: "2",
+            sum: 3,
+            bucketCounts: ["1", "1"],
+            explicitBounds: [1],
           },
         ],
       },
-    ],
-  };
+    },
+  ]);
 }
 
 async function storedDocuments(
@@ -176,7 +154,7 @@ describe("collector acceptance of log records and data points (checkItemTimes)",
   });
 
   it("refuses log records without a time or with impossible/out-of-range times, over JSON and protobuf", async () => {
-    await sendMixedOverJsonAndProto(base, SIGNALS.logs, () => mixedLogs(Date.now()), logsRequest, {
+    await sendMixedOverJsonAndProto(base, SIGNALS.logs, () => mixedLogs(Date.now()), {
       rejected: 5,
       errorMessage:
         "5 log record(s) refused: 1 without a time (timeUnixNano); 1 with an impossible time (max uint64 or past year 2262); " +

@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SIGNALS } from "../shared/otlp/signals.ts";
-import type { OtlpSpan, OtlpTraceRequest } from "../shared/otlp/types.ts";
+import type { OtlpSpan } from "../shared/otlp/types.ts";
 import type { RunningCollector } from "./collector.ts";
 import type { CollectorConfig } from "./config.ts";
-import { DAY_MS, MAX_UINT64, ns, sendMixedOverJsonAndProto } from "./testing/acceptance.ts";
+import { acceptanceRequest, sendMixedOverJsonAndProto } from "./testing/acceptance.ts";
 import {
   jsonPartialSuccess,
   postJsonExport,
@@ -13,6 +13,7 @@ import {
   spanIdCounts,
   startTestCollector,
 } from "./testing/collector-harness.ts";
+import { DAY_MS, MAX_UINT64, ns } from "./testing/item-times.ts";
 import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
@@ -29,17 +30,6 @@ function span(name: string, start: string, end: string): OtlpSpan {
     kind: 2,
     startTimeUnixNano: start,
     endTimeUnixNano: end,
-  };
-}
-
-function requestOf(spans: OtlpSpan[]): OtlpTraceRequest {
-  return {
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: "service.name", value: { stringValue: "acceptance" } }] },
-        scopeSpans: [{ scope: { name: "t" }, spans }],
-      },
-    ],
   };
 }
 
@@ -80,18 +70,12 @@ describe("collector span acceptance (checkSpanTimes)", () => {
   });
 
   it("refuses spans with impossible or out-of-range times through partial success, over JSON and protobuf", async () => {
-    const sent = await sendMixedOverJsonAndProto(
-      base,
-      SIGNALS.traces,
-      () => mixedSpans(Date.now()),
-      requestOf,
-      {
-        rejected: 5,
-        errorMessage:
-          "5 span(s) refused: 1 without a start time; 2 with an impossible time (max uint64 or past year 2262); " +
-          "1 older than the retention window; 1 further in the future than the allowed clock skew",
-      },
-    );
+    const sent = await sendMixedOverJsonAndProto(base, SIGNALS.traces, () => mixedSpans(Date.now()), {
+      rejected: 5,
+      errorMessage:
+        "5 span(s) refused: 1 without a start time; 2 with an impossible time (max uint64 or past year 2262); " +
+        "1 older than the retention window; 1 further in the future than the allowed clock skew",
+    });
 
     // received = stored + refused, by reason.
     expect(collector.stats.spansReceived).toBe(8);
@@ -115,7 +99,7 @@ describe("collector span acceptance (checkSpanTimes)", () => {
   it("answers a request of only refused spans with 200, all rejected, nothing written", async () => {
     const objectsBefore = collector.stats.objectsWritten;
     const { refused } = mixedSpans(Date.now());
-    const response = await postJsonExport(base, "traces", requestOf(refused));
+    const response = await postJsonExport(base, "traces", acceptanceRequest(SIGNALS.traces, refused));
     expect(response.status).toBe(200);
     expect(jsonPartialSuccess(response).rejectedSpans).toBe("5");
     await collector.flush();

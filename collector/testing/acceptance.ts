@@ -1,6 +1,6 @@
 /**
- * What the acceptance tests (span-acceptance, item-acceptance) share: item
- * times, and the round trip of one signal: the same mix of items the
+ * What the acceptance tests (span-acceptance, item-acceptance) share: their
+ * requests, and the round trip of one signal: the same mix of items the
  * collector stores and items it refuses, sent over OTLP/JSON and protobuf,
  * both answered with a partial success. Uses vitest's expect, so only test
  * files import it.
@@ -11,13 +11,11 @@ import type { Signal } from "../../shared/otlp/signals.ts";
 import { decodeExportResponseProto } from "../otlp/response.ts";
 import { jsonPartialSuccess, postExport, postJsonExport } from "./collector-harness.ts";
 
-export const DAY_MS = 86_400_000;
-/** The largest fixed64 time: an impossible one (past year 2262). */
-export const MAX_UINT64 = "18446744073709551615";
-
-/** Milliseconds since the epoch as OTLP's nanosecond string. */
-export function ns(ms: number): string {
-  return (BigInt(Math.round(ms)) * 1_000_000n).toString();
+/** One request of `signal` with `items` in one scope of one resource (service "acceptance"). */
+export function acceptanceRequest(signal: Signal, items: unknown[]): Record<string, unknown> {
+  const resource = { attributes: [{ key: "service.name", value: { stringValue: "acceptance" } }] };
+  const scope = { scope: { name: "t" }, [signal.itemListName]: items };
+  return { [signal.listName]: [{ resource, [signal.scopeListName]: [scope] }] };
 }
 
 /** One request's items: those the collector stores and those it refuses. */
@@ -41,18 +39,24 @@ export async function sendMixedOverJsonAndProto<Item>(
   base: string,
   signal: Signal,
   mixed: () => MixedItems<Item>,
-  request: (items: Item[]) => unknown,
   expected: ExpectedRefusal,
 ): Promise<{ json: MixedItems<Item>; proto: MixedItems<Item> }> {
   const json = mixed();
-  const jsonAnswer = await postJsonExport(base, signal.name, request([...json.good, ...json.refused]));
+  const jsonAnswer = await postJsonExport(
+    base,
+    signal.name,
+    acceptanceRequest(signal, [...json.good, ...json.refused]),
+  );
   expect(jsonAnswer.status).toBe(200);
   const jsonPartial = jsonPartialSuccess(jsonAnswer);
   expect(jsonPartial[signal.rejectedField]).toBe(String(expected.rejected));
   expect(jsonPartial.errorMessage).toBe(expected.errorMessage);
 
   const proto = mixed();
-  const protoRequest = encodeExportRequestFromJson(request([...proto.refused, ...proto.good]), signal);
+  const protoRequest = encodeExportRequestFromJson(
+    acceptanceRequest(signal, [...proto.refused, ...proto.good]),
+    signal,
+  );
   const protoAnswer = await postExport(base, signal.name, protoRequest);
   expect(protoAnswer.status).toBe(200);
   expect(decodeExportResponseProto(signal, protoAnswer.body)?.rejectedSpans).toBe(expected.rejected);
