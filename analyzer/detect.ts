@@ -127,17 +127,23 @@ export function baselineMinutes(t: number, firstMs: number, cfg: DetectionConfig
   return minutes;
 }
 
+/**
+ * The anomalies of one series at minute `t`: `minutes` are its rows by minute, `firstMs` the
+ * first minute its baseline may use.
+ */
+type SeriesDetector<Row> = (
+  t: number,
+  minutes: Map<number, Row>,
+  firstMs: number,
+  cfg: DetectionConfig,
+) => Anomaly[];
+
 const round = (x: number, digits = 4) => Number(x.toFixed(digits));
 
 const LATENCY_FLOOR = Math.log(2) / BUCKETS_PER_OCTAVE; // one histogram bucket: finer is not measurable
 
 /** Error rate, p95 latency and request drops of one operation at minute `t`. */
-export function detectSpanSeries(
-  t: number,
-  minutes: Map<number, SpanMinute>,
-  firstMs: number,
-  cfg: DetectionConfig,
-): Anomaly[] {
+export const detectSpanSeries: SeriesDetector<SpanMinute> = (t, minutes, firstMs, cfg) => {
   const base = baselineMinutes(t, firstMs, cfg);
   if (base.length < cfg.minBaselineMinutes) return [];
   const now = minutes.get(t);
@@ -191,15 +197,10 @@ export function detectSpanSeries(
     });
   }
   return out;
-}
+};
 
 /** New, spiking or vanished message patterns of one (service, source, pattern) at minute `t`. */
-export function detectPatternSeries(
-  t: number,
-  minutes: Map<number, PatternMinute>,
-  serviceFirstMs: number,
-  cfg: DetectionConfig,
-): Anomaly[] {
+export const detectPatternSeries: SeriesDetector<PatternMinute> = (t, minutes, serviceFirstMs, cfg) => {
   const base = baselineMinutes(t, serviceFirstMs, cfg);
   if (base.length < cfg.minBaselineMinutes) return [];
   const now = minutes.get(t);
@@ -230,7 +231,7 @@ export function detectPatternSeries(
       },
     },
   ];
-}
+};
 
 /**
  * A metric's minute average against its baseline; noise floor 1% of the
@@ -238,12 +239,7 @@ export function detectPatternSeries(
  * series leaving a flat zero baseline scores at most 100 instead of dividing
  * by nothing.
  */
-export function detectMetricSeries(
-  t: number,
-  minutes: Map<number, MetricMinute>,
-  firstMs: number,
-  cfg: DetectionConfig,
-): Anomaly[] {
+export const detectMetricSeries: SeriesDetector<MetricMinute> = (t, minutes, firstMs, cfg) => {
   const now = minutes.get(t);
   if (!now) return [];
   const base = baselineMinutes(t, firstMs, cfg)
@@ -268,7 +264,7 @@ export function detectMetricSeries(
       },
     },
   ];
-}
+};
 
 export interface MinuteData {
   spans: SpanMinute[];

@@ -1,10 +1,15 @@
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeExportRequestFromJson } from "../shared/otlp/codec/encode.ts";
 import { SIGNALS } from "../shared/otlp/signals.ts";
 import type { RunningCollector } from "./collector.ts";
-import { decodeExportResponseProto } from "./otlp/response.ts";
-import { listKeys, startTestCollector } from "./testing/collector-harness.ts";
+import { acceptanceRequest, sendMixedOverJsonAndProto } from "./testing/acceptance.ts";
+import {
+  jsonPartialSuccess,
+  listKeys,
+  postJsonExport,
+  startTestCollector,
+} from "./testing/collector-harness.ts";
+import { DAY_MS, MAX_UINT64, ns } from "./testing/item-times.ts";
 import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
@@ -14,13 +19,6 @@ import { useS3TestStack } from "./testing/s3-suite.ts";
  * its reason and counted per signal; received = stored + refused.
  */
 
-const DAY_MS = 86_400_000;
-const MAX_UINT64 = "18446744073709551615";
-
-function ns(ms: number): string {
-  return (BigInt(Math.round(ms)) * 1_000_000n).toString();
-}
-
 type Json = Record<string, unknown>;
 
 function logRecord(body: string, time: string, observed: string): Json {
@@ -29,17 +27,6 @@ function logRecord(body: string, time: string, observed: string): Json {
     observedTimeUnixNano: observed,
     severityNumber: 9,
     body: { stringValue: body },
-  };
-}
-
-function logsRequest(records: Json[]): Json {
-  return {
-    resourceLogs: [
-      {
-        resource: { attributes: [{ key: "service.name", value: { stringValue: "acceptance" } }] },
-        scopeLogs: [{ scope: { name: "t" }, logRecords: records }],
-      },
-    ],
   };
 }
 
@@ -68,57 +55,45 @@ function point(value: number, time: string, start = "0"): Json {
 
 /** A gauge with good and refused points, a sum whose only point is refused, a good histogram. */
 function metricsRequest(now: number): Json {
-  return {
-    resourceMetrics: [
-      {
-        resource: { attributes: [{ key: "service.name", value: { stringValue: "acceptance" } }] },
-        scopeMetrics: [
+  return acceptanceRequest(SIGNALS.metrics, [
+    {
+      name: "queue.depth",
+      gauge: {
+        dataPoints: [
+          point(1, ns(now)),
+          point(2, ns(now - 2 * DAY_MS)),
+          point(3, "0"),
+          point(4, ns(now), MAX_UINT64),
+          point(5, ns(now - 8 * DAY_MS)),
+          point(6, ns(now + 2 * DAY_MS)),
+        ],
+      },
+    },
+    {
+      name: "requests",
+      sum: {
+        aggregationTemporality: 2,
+        isMonotonic: true,
+        dataPoints: [point(7, ns(now + 2 * DAY_MS))],
+      },
+    },
+    {
+      name: "latency",
+      histogram: {
+        aggregationTemporality: 2,
+        dataPoints: [
           {
-            scope: { name: "t" },
-            metrics: [
-              {
-                name: "queue.depth",
-                gauge: {
-                  dataPoints: [
-                    point(1, ns(now)),
-                    point(2, ns(now - 2 * DAY_MS)),
-                    point(3, "0"),
-                    point(4, ns(now), MAX_UINT64),
-                    point(5, ns(now - 8 * DAY_MS)),
-                    point(6, ns(now + 2 * DAY_MS)),
-                  ],
-                },
-              },
-              {
-                name: "requests",
-                sum: {
-                  aggregationTemporality: 2,
-                  isMonotonic: true,
-                  dataPoints: [point(7, ns(now + 2 * DAY_MS))],
-                },
-              },
-              {
-                name: "latency",
-                histogram: {
-                  aggregationTemporality: 2,
-                  dataPoints: [
-                    {
-                      timeUnixNano: ns(now),
-                      startTimeUnixNano: ns(now - 60_000),
-                      count: "2",
-                      sum: 3,
-                      bucketCounts: ["1", "1"],
-                      explicitBounds: [1],
-                    },
-                  ],
-                },
-              },
-            ],
+            timeUnixNano: ns(now),
+            startTimeUnixNano: ns(now - 60_000),
+            count: "2",
+            sum: 3,
+            bucketCounts: ["1", "1"],
+            explicitBounds: [1],
           },
         ],
       },
-    ],
-  };
+    },
+  ]);
 }
 
 async function storedDocuments(
@@ -179,43 +154,23 @@ describe("collector acceptance of log records and data points (checkItemTimes)",
   });
 
   it("refuses log records without a time or with impossible/out-of-range times, over JSON and protobuf", async () => {
-    const jsonLogs = mixedLogs(Date.now());
-    const json = await fetch(`${base}/v1/logs`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(logsRequest([...jsonLogs.good, ...jsonLogs.refused])),
-    });
-    expect(json.status).toBe(200);
-    const jsonBody = (await json.json()) as {
-      partialSuccess: { rejectedLogRecords: string; errorMessage: string };
-    };
-    expect(jsonBody.partialSuccess.rejectedLogRecords).toBe("5");
-    expect(jsonBody.partialSuccess.errorMessage).toBe(
-      "5 log record(s) refused: 1 without a time (timeUnixNano); 1 with an impossible time (max uint64 or past year 2262); " +
+    await sendMixedOverJsonAndProto(base, SIGNALS.logs, () => mixedLogs(Date.now()), {
+      rejected: 5,
+      errorMessage:
+        "5 log record(s) refused: 1 without a time (timeUnixNano); 1 with an impossible time (max uint64 or past year 2262); " +
         "2 older than the retention window; 1 further in the future than the allowed clock skew",
-    );
-
-    const protoLogs = mixedLogs(Date.now());
-    const proto = await fetch(`${base}/v1/logs`, {
-      method: "POST",
-      headers: { "Content-Type": "application/x-protobuf" },
-      body: Buffer.from(
-        encodeExportRequestFromJson(logsRequest([...protoLogs.refused, ...protoLogs.good]), SIGNALS.logs),
-      ),
     });
-    expect(proto.status).toBe(200);
-    const partial = decodeExportResponseProto(SIGNALS.logs, new Uint8Array(await proto.arrayBuffer()));
-    expect(partial?.rejectedSpans).toBe(5);
 
-    const logs = collector.stats.signals.logs;
-    expect(logs.received).toBe(6);
-    expect(logs.rejected).toBe(10);
-    expect(logs.refused).toMatchObject({
-      no_start_time: 2,
-      impossible_time: 2,
-      older_than_retention: 4,
-      too_far_in_future: 2,
-      invalid_id: 0,
+    expect(collector.stats.signals.logs).toMatchObject({
+      received: 6,
+      rejected: 10,
+      refused: {
+        no_start_time: 2,
+        impossible_time: 2,
+        older_than_retention: 4,
+        too_far_in_future: 2,
+        invalid_id: 0,
+      },
     });
     expect(collector.stats.spansRejected).toBe(0);
 
@@ -232,28 +187,23 @@ describe("collector acceptance of log records and data points (checkItemTimes)",
   });
 
   it("refuses data points the same way, leaving out metrics whose every point was refused", async () => {
-    const response = await fetch(`${base}/v1/metrics`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(metricsRequest(Date.now())),
-    });
+    const response = await postJsonExport(base, "metrics", metricsRequest(Date.now()));
     expect(response.status).toBe(200);
-    const body = (await response.json()) as {
-      partialSuccess: { rejectedDataPoints: string; errorMessage: string };
-    };
-    expect(body.partialSuccess.rejectedDataPoints).toBe("5");
-    expect(body.partialSuccess.errorMessage).toBe(
+    const partial = jsonPartialSuccess(response);
+    expect(partial.rejectedDataPoints).toBe("5");
+    expect(partial.errorMessage).toBe(
       "5 data point(s) refused: 1 without a time (timeUnixNano); 1 with an impossible time (max uint64 or past year 2262); " +
         "1 older than the retention window; 2 further in the future than the allowed clock skew",
     );
-    const metrics = collector.stats.signals.metrics;
-    expect(metrics.received).toBe(3);
-    expect(metrics.rejected).toBe(5);
-    expect(metrics.refused).toMatchObject({
-      no_start_time: 1,
-      impossible_time: 1,
-      older_than_retention: 1,
-      too_far_in_future: 2,
+    expect(collector.stats.signals.metrics).toMatchObject({
+      received: 3,
+      rejected: 5,
+      refused: {
+        no_start_time: 1,
+        impossible_time: 1,
+        older_than_retention: 1,
+        too_far_in_future: 2,
+      },
     });
 
     expect(await collector.drain(10_000)).toBe(true);
@@ -263,22 +213,15 @@ describe("collector acceptance of log records and data points (checkItemTimes)",
 
   it("answers a request of only refused data points with 200, all rejected, nothing written", async () => {
     const objectsBefore = collector.stats.objectsWritten;
-    const response = await fetch(`${base}/v1/metrics`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        resourceMetrics: [
-          {
-            scopeMetrics: [
-              { metrics: [{ name: "x", gauge: { dataPoints: [point(1, "0"), point(2, "0")] } }] },
-            ],
-          },
-        ],
-      }),
+    const response = await postJsonExport(base, "metrics", {
+      resourceMetrics: [
+        {
+          scopeMetrics: [{ metrics: [{ name: "x", gauge: { dataPoints: [point(1, "0"), point(2, "0")] } }] }],
+        },
+      ],
     });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { partialSuccess: { rejectedDataPoints: string } };
-    expect(body.partialSuccess.rejectedDataPoints).toBe("2");
+    expect(jsonPartialSuccess(response).rejectedDataPoints).toBe("2");
     await collector.flush();
     expect(await collector.drain(5000)).toBe(true);
     expect(collector.stats.objectsWritten).toBe(objectsBefore);

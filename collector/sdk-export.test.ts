@@ -5,7 +5,7 @@ import { OTLPTraceExporter as ProtoExporter } from "@opentelemetry/exporter-trac
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { describe, expect, it } from "vitest";
-import { objectKeyPattern } from "./exporter/layout.ts";
+import { type KeyLayout, objectKeyPattern } from "./exporter/layout.ts";
 import { readObjects, spanIdCounts, spansOf, startTestCollector } from "./testing/collector-harness.ts";
 import { useS3TestStack } from "./testing/s3-suite.ts";
 
@@ -41,6 +41,17 @@ async function produce(exporter: SpanExporter, service: string, spans: number): 
   return ids;
 }
 
+/** The key pattern of objects under `prefix` in the collector's default (minute) partitions. */
+function minuteKeyPattern(
+  prefix: string,
+  marshaler: KeyLayout["marshaler"],
+  compression: KeyLayout["compression"],
+  filePrefix = "",
+): RegExp {
+  const partitionFormat = "year=%Y/month=%m/day=%d/hour=%H/minute=%M";
+  return objectKeyPattern({ prefix, partitionFormat, filePrefix, marshaler, compression });
+}
+
 describe("collector with the OpenTelemetry JS SDK exporters", () => {
   const t = useS3TestStack();
 
@@ -63,13 +74,7 @@ describe("collector with the OpenTelemetry JS SDK exporters", () => {
       expect(await collector.drain(20_000)).toBe(true);
 
       const objects = await readObjects(t.s3, t.stack.s3.bucket, prefix);
-      const pattern = objectKeyPattern({
-        prefix,
-        partitionFormat: "year=%Y/month=%m/day=%d/hour=%H/minute=%M",
-        filePrefix: "",
-        marshaler: "otlp_json",
-        compression: "none",
-      });
+      const pattern = minuteKeyPattern(prefix, "otlp_json", "none");
       for (const object of objects) {
         expect(object.key).toMatch(pattern);
         expect(object.contentEncoding).toBeUndefined();
@@ -113,13 +118,7 @@ describe("collector with the OpenTelemetry JS SDK exporters", () => {
       expect(await collector.drain(20_000)).toBe(true);
       const objects = await readObjects(t.s3, t.stack.s3.bucket, prefix);
       expect(objects.length).toBeGreaterThan(0);
-      const pattern = objectKeyPattern({
-        prefix,
-        partitionFormat: "year=%Y/month=%m/day=%d/hour=%H/minute=%M",
-        filePrefix: "clickai-",
-        marshaler: "otlp_proto",
-        compression: "gzip",
-      });
+      const pattern = minuteKeyPattern(prefix, "otlp_proto", "gzip", "clickai-");
       for (const object of objects) {
         expect(object.key).toMatch(pattern);
         expect(object.key).toMatch(/traces_[0-9a-f]{8}-[0-9a-f]{4}-7/);

@@ -6,7 +6,12 @@ import { SIGNALS } from "../shared/otlp/signals.ts";
 import { objectKeyPattern } from "./exporter/layout.ts";
 import { decodeExportResponseProto } from "./otlp/response.ts";
 import { exportServiceDefinition } from "./receivers/grpc.ts";
-import { listKeys, startTestCollector, testCollectorConfig } from "./testing/collector-harness.ts";
+import {
+  listKeys,
+  postExport,
+  startTestCollector,
+  testCollectorConfig,
+} from "./testing/collector-harness.ts";
 import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
@@ -63,22 +68,8 @@ const metrics = (n: number) =>
     SIGNALS.metrics,
   );
 
-async function send(
-  base: string,
-  signal: "logs" | "metrics",
-  body: Uint8Array | string,
-  contentType = "application/x-protobuf",
-): Promise<{ status: number; body: Buffer }> {
-  const response = await fetch(`${base}/v1/${signal}`, {
-    method: "POST",
-    headers: { "Content-Type": contentType },
-    body: typeof body === "string" ? body : Buffer.from(body),
-  });
-  return { status: response.status, body: Buffer.from(await response.arrayBuffer()) };
-}
-
 async function post(base: string, signal: "logs" | "metrics", body: Uint8Array): Promise<number> {
-  return (await send(base, signal, body)).status;
+  return (await postExport(base, signal, body)).status;
 }
 
 function grpcExport(port: number, signal: "logs" | "metrics", body: Buffer) {
@@ -126,30 +117,30 @@ describe("logs and metrics durability", () => {
       { maxBodyBytes },
     );
     try {
-      const truncated = await send(base, "logs", Buffer.from([0x0a, 0x05, 0x01]));
+      const truncated = await postExport(base, "logs", Buffer.from([0x0a, 0x05, 0x01]));
       expect(truncated.status).toBe(400);
-      const badId = await send(
-        base,
-        "logs",
-        '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{},{"traceId":"abc"}]}]}]}',
-        "application/json",
-      );
-      expect(badId.status).toBe(400);
-      expect(JSON.parse(badId.body.toString()).message).toBe(
-        'invalid OTLP json ExportLogsServiceRequest: resourceLogs[0].scopeLogs[0].logRecords[1].traceId: expected 32 hex characters, got "abc"',
-      );
-      const badPoint = await send(
-        base,
-        "metrics",
-        '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"dataPoints":[{"asInt":1.5}]}}]}]}]}',
-        "application/json",
-      );
-      expect(badPoint.status).toBe(400);
-      expect(JSON.parse(badPoint.body.toString()).message).toMatch(
-        /resourceMetrics\[0\].*dataPoints\[0\]\.asInt/,
-      );
-      expect((await send(base, "metrics", Buffer.alloc(maxBodyBytes + 1, 0x41))).status).toBe(413);
-      const ok = await send(base, "metrics", metrics(3));
+      // A bad JSON item: 400 with a message that names where it is.
+      const badJson: Array<["logs" | "metrics", string, string | RegExp]> = [
+        [
+          "logs",
+          '{"resourceLogs":[{"scopeLogs":[{"logRecords":[{},{"traceId":"abc"}]}]}]}',
+          'invalid OTLP json ExportLogsServiceRequest: resourceLogs[0].scopeLogs[0].logRecords[1].traceId: expected 32 hex characters, got "abc"',
+        ],
+        [
+          "metrics",
+          '{"resourceMetrics":[{"scopeMetrics":[{"metrics":[{"sum":{"dataPoints":[{"asInt":1.5}]}}]}]}]}',
+          /resourceMetrics\[0\].*dataPoints\[0\]\.asInt/,
+        ],
+      ];
+      for (const [signal, body, message] of badJson) {
+        const answer = await postExport(base, signal, body, "application/json");
+        expect(answer.status).toBe(400);
+        expect(JSON.parse(answer.body.toString()).message).toEqual(
+          typeof message === "string" ? message : expect.stringMatching(message),
+        );
+      }
+      expect((await postExport(base, "metrics", Buffer.alloc(maxBodyBytes + 1, 0x41))).status).toBe(413);
+      const ok = await postExport(base, "metrics", metrics(3));
       expect(ok.status).toBe(200);
       expect(decodeExportResponseProto(SIGNALS.metrics, ok.body)).toBeUndefined();
       const grpcBad = await grpcExport(collector.grpcPort, "logs", Buffer.from([0x0a, 0x05, 0x01]));

@@ -1,12 +1,19 @@
 import { randomBytes } from "node:crypto";
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
-import type { OtlpSpan, OtlpTraceRequest } from "../shared/otlp/types.ts";
+import { SIGNALS } from "../shared/otlp/signals.ts";
+import type { OtlpSpan } from "../shared/otlp/types.ts";
 import type { RunningCollector } from "./collector.ts";
 import type { CollectorConfig } from "./config.ts";
-import { decodeExportTraceResponseProto } from "./otlp/response.ts";
-import { readObjects, spanIdCounts, startTestCollector } from "./testing/collector-harness.ts";
+import { acceptanceRequest, sendMixedOverJsonAndProto } from "./testing/acceptance.ts";
+import {
+  jsonPartialSuccess,
+  postJsonExport,
+  readObjects,
+  spanIdCounts,
+  startTestCollector,
+} from "./testing/collector-harness.ts";
+import { DAY_MS, MAX_UINT64, ns } from "./testing/item-times.ts";
 import { useS3TestStack } from "./testing/s3-suite.ts";
 
 /**
@@ -14,13 +21,6 @@ import { useS3TestStack } from "./testing/s3-suite.ts";
  * request is stored, or refused through partial success with its reason and
  * counted; received = stored + refused, whatever the encoding.
  */
-
-const DAY_MS = 86_400_000;
-const MAX_UINT64 = "18446744073709551615";
-
-function ns(ms: number): string {
-  return (BigInt(Math.round(ms)) * 1_000_000n).toString();
-}
 
 function span(name: string, start: string, end: string): OtlpSpan {
   return {
@@ -30,17 +30,6 @@ function span(name: string, start: string, end: string): OtlpSpan {
     kind: 2,
     startTimeUnixNano: start,
     endTimeUnixNano: end,
-  };
-}
-
-function requestOf(spans: OtlpSpan[]): OtlpTraceRequest {
-  return {
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: "service.name", value: { stringValue: "acceptance" } }] },
-        scopeSpans: [{ scope: { name: "t" }, spans }],
-      },
-    ],
   };
 }
 
@@ -81,31 +70,12 @@ describe("collector span acceptance (checkSpanTimes)", () => {
   });
 
   it("refuses spans with impossible or out-of-range times through partial success, over JSON and protobuf", async () => {
-    const jsonSpans = mixedSpans(Date.now());
-    const json = await fetch(`${base}/v1/traces`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(requestOf([...jsonSpans.good, ...jsonSpans.refused])),
-    });
-    expect(json.status).toBe(200);
-    const jsonBody = (await json.json()) as {
-      partialSuccess: { rejectedSpans: string; errorMessage: string };
-    };
-    expect(jsonBody.partialSuccess.rejectedSpans).toBe("5");
-    expect(jsonBody.partialSuccess.errorMessage).toBe(
-      "5 span(s) refused: 1 without a start time; 2 with an impossible time (max uint64 or past year 2262); " +
+    const sent = await sendMixedOverJsonAndProto(base, SIGNALS.traces, () => mixedSpans(Date.now()), {
+      rejected: 5,
+      errorMessage:
+        "5 span(s) refused: 1 without a start time; 2 with an impossible time (max uint64 or past year 2262); " +
         "1 older than the retention window; 1 further in the future than the allowed clock skew",
-    );
-
-    const protoSpans = mixedSpans(Date.now());
-    const proto = await fetch(`${base}/v1/traces`, {
-      method: "POST",
-      headers: { "Content-Type": "application/x-protobuf" },
-      body: Buffer.from(encodeTraceRequestProto(requestOf([...protoSpans.refused, ...protoSpans.good]))),
     });
-    expect(proto.status).toBe(200);
-    const protoBody = decodeExportTraceResponseProto(new Uint8Array(await proto.arrayBuffer()));
-    expect(protoBody.partialSuccess?.rejectedSpans).toBe(5);
 
     // received = stored + refused, by reason.
     expect(collector.stats.spansReceived).toBe(8);
@@ -121,7 +91,7 @@ describe("collector span acceptance (checkSpanTimes)", () => {
     // Exactly the good spans reach S3.
     expect(await collector.drain(10_000)).toBe(true);
     const stored = spanIdCounts(await readObjects(t.s3, t.stack.s3.bucket, prefix));
-    const expected = [...jsonSpans.good, ...protoSpans.good].map((s) => `${s.traceId}/${s.spanId}`);
+    const expected = [...sent.json.good, ...sent.proto.good].map((s) => `${s.traceId}/${s.spanId}`);
     expect([...stored.keys()].sort()).toEqual(expected.sort());
     expect([...stored.values()].every((n) => n === 1)).toBe(true);
   });
@@ -129,14 +99,9 @@ describe("collector span acceptance (checkSpanTimes)", () => {
   it("answers a request of only refused spans with 200, all rejected, nothing written", async () => {
     const objectsBefore = collector.stats.objectsWritten;
     const { refused } = mixedSpans(Date.now());
-    const response = await fetch(`${base}/v1/traces`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(requestOf(refused)),
-    });
+    const response = await postJsonExport(base, "traces", acceptanceRequest(SIGNALS.traces, refused));
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { partialSuccess: { rejectedSpans: string } };
-    expect(body.partialSuccess.rejectedSpans).toBe("5");
+    expect(jsonPartialSuccess(response).rejectedSpans).toBe("5");
     await collector.flush();
     expect(await collector.drain(5000)).toBe(true);
     expect(collector.stats.objectsWritten).toBe(objectsBefore);

@@ -33,6 +33,17 @@ const MAX_UINT32 = 0xffffffff;
 /** DateTime64(9) ends at 2262-04-11; nothing near it is a real time. */
 const LAST_STORABLE_NS = 9.2e18;
 
+/** A fixed64 as the decoder reads it: two uint32 halves. */
+type Fixed64Halves = { lo: number; hi: number };
+
+/** One item's check of its two times: null when they are acceptable, otherwise the reason it is refused. */
+type TimesCheck = (
+  first: Fixed64Halves,
+  second: Fixed64Halves,
+  limits: SpanTimeLimits,
+  nowMs: number,
+) => SpanRefusalReason | null;
+
 /** Nanoseconds of a fixed64 given as its halves (a double: exact to ~1 µs today). */
 export function fixed64Ns(lo: number, hi: number): number {
   return hi * TWO_32 + lo;
@@ -42,28 +53,12 @@ export function fixed64Ns(lo: number, hi: number): number {
  * Null when the span's times are acceptable, otherwise the reason it is
  * refused. `nowMs` is the collector's clock at receipt.
  */
-export function checkSpanTimes(
-  start: { lo: number; hi: number },
-  end: { lo: number; hi: number },
-  limits: SpanTimeLimits,
-  nowMs: number,
-): SpanRefusalReason | null {
+export const checkSpanTimes: TimesCheck = (start, end, limits, nowMs) => {
   if (start.lo === 0 && start.hi === 0) return "no_start_time";
-  if (
-    (start.hi === MAX_UINT32 && start.lo === MAX_UINT32) ||
-    (end.hi === MAX_UINT32 && end.lo === MAX_UINT32)
-  )
-    return "impossible_time";
-  const startNs = fixed64Ns(start.lo, start.hi);
-  const endNs = fixed64Ns(end.lo, end.hi);
-  if (startNs >= LAST_STORABLE_NS || endNs >= LAST_STORABLE_NS) return "impossible_time";
   // A missing end or an end before the start is stored with Duration 0, as the
   // OpenTelemetry ClickHouse exporter does: the span is still queryable.
-  const startMs = startNs / 1e6;
-  if (startMs < nowMs - limits.maxAgeMs) return "older_than_retention";
-  if (startMs > nowMs + limits.maxFutureSkewMs) return "too_far_in_future";
-  return null;
-}
+  return checkStoredTime(start, end, limits, nowMs);
+};
 
 /**
  * Null when a log record's times are acceptable, otherwise the reason it is
@@ -71,36 +66,26 @@ export function checkSpanTimes(
  * that is 0 (as the OTel ClickHouse exporter stores it); without either the
  * record has no time at all.
  */
-export function checkLogRecordTimes(
-  time: { lo: number; hi: number },
-  observed: { lo: number; hi: number },
-  limits: SpanTimeLimits,
-  nowMs: number,
-): SpanRefusalReason | null {
+export const checkLogRecordTimes: TimesCheck = (time, observed, limits, nowMs) => {
   const hasTime = time.lo !== 0 || time.hi !== 0;
   if (!hasTime && observed.lo === 0 && observed.hi === 0) return "no_start_time";
   return checkStoredTime(hasTime ? time : observed, hasTime ? observed : time, limits, nowMs);
-}
+};
 
 /**
  * Null when a metric data point's times are acceptable, otherwise the reason
  * it is refused: its row's TimeUnix is timeUnixNano (required by OTLP); the
  * start time is optional (0 for gauges) but may not be impossible.
  */
-export function checkDataPointTimes(
-  time: { lo: number; hi: number },
-  start: { lo: number; hi: number },
-  limits: SpanTimeLimits,
-  nowMs: number,
-): SpanRefusalReason | null {
+export const checkDataPointTimes: TimesCheck = (time, start, limits, nowMs) => {
   if (time.lo === 0 && time.hi === 0) return "no_start_time";
   return checkStoredTime(time, start, limits, nowMs);
-}
+};
 
-/** The rule shared by logs and metrics: `stored` is the time the row is kept and partitioned by. */
+/** The rule shared by every signal: `stored` is the time the row is kept and partitioned by. */
 function checkStoredTime(
-  stored: { lo: number; hi: number },
-  other: { lo: number; hi: number },
+  stored: Fixed64Halves,
+  other: Fixed64Halves,
   limits: SpanTimeLimits,
   nowMs: number,
 ): SpanRefusalReason | null {
@@ -158,11 +143,7 @@ export function refusalMessage(
 export function itemTimeCheck(
   limits: SpanTimeLimits,
   nowMs: number,
-): (
-  message: string,
-  first: { lo: number; hi: number },
-  second: { lo: number; hi: number },
-) => SpanRefusalReason | null {
+): (message: string, first: Fixed64Halves, second: Fixed64Halves) => SpanRefusalReason | null {
   return (message, first, second) => {
     if (message === "Span") return checkSpanTimes(first, second, limits, nowMs);
     if (message === "LogRecord") return checkLogRecordTimes(first, second, limits, nowMs);
@@ -174,6 +155,6 @@ export function itemTimeCheck(
 export function spanTimeCheck(
   limits: SpanTimeLimits,
   nowMs: number,
-): (start: { lo: number; hi: number }, end: { lo: number; hi: number }) => SpanRefusalReason | null {
+): (start: Fixed64Halves, end: Fixed64Halves) => SpanRefusalReason | null {
   return (start, end) => checkSpanTimes(start, end, limits, nowMs);
 }

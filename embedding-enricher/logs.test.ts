@@ -7,25 +7,19 @@
  */
 import os from "node:os";
 import path from "node:path";
-import type { ClickHouseClient } from "@clickhouse/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClickHouseClient } from "../shared/clickhouse.ts";
-import { startTestStack, type TestStack } from "../testing/stack.ts";
-import { type Embedder, loadEmbedder } from "./embedder.ts";
-import { Enricher } from "./enricher.ts";
+import { describe, expect, it } from "vitest";
+import { loadEmbedder } from "./embedder.ts";
 import { buildLogText } from "./log-text.ts";
 import { DEFAULT_MODEL_ID } from "./model/default-model.ts";
 import { batchToken, START } from "./position.ts";
-import { searchSpans } from "./search.ts";
+import { type SearchSpansOptions, searchSpans } from "./search.ts";
 import { insertEnriched, LOG_ENRICHED_TABLE, readShardState, writeShardState } from "./store.ts";
+import { testEnricher, useEnricherTestStack } from "./testing/enricher-suite.ts";
 import { count, insertSpans, makeSpans } from "./testing/spans.ts";
 
 const MODEL_DIR = process.env.EMBEDDING_MODEL_DIR ?? path.join(os.tmpdir(), "click-ai-model-cache");
 
-let stack: TestStack;
-let client: ClickHouseClient;
-let embedder: Embedder;
-let db: string;
+const t = useEnricherTestStack(() => loadEmbedder({ model: DEFAULT_MODEL_ID, modelDir: MODEL_DIR }));
 
 const BODIES = [
   (i: number) => ["ERROR", `card declined for order ord_${i}: insufficient funds`],
@@ -56,33 +50,14 @@ function makeLogs(n: number, seed: number) {
 }
 
 async function insertLogs(logs: ReturnType<typeof makeLogs>): Promise<void> {
-  await client.insert({ table: `${db}.otel_logs`, values: logs, format: "JSONEachRow" });
+  await t.client.insert({ table: `${t.db}.otel_logs`, values: logs, format: "JSONEachRow" });
 }
 
-const logEnricher = (batchSize = 250) =>
-  new Enricher({
-    client,
-    database: db,
-    embedder,
-    shard: { index: 0, count: 1 },
-    batchSize,
-    maxTextChars: 600,
-    cacheEntries: 1000,
-    source: "logs",
-  });
+/** The `k` best matches of `query` with the test file's model; `options` adds the kind and filters. */
+const search = (query: string, k: number, options: Partial<SearchSpansOptions> = {}) =>
+  searchSpans(t.client, { query, k, model: t.embedder, ...options });
 
-beforeAll(async () => {
-  stack = await startTestStack({ clickhouse: true });
-  db = stack.clickhouse.database;
-  client = createClickHouseClient(stack.clickhouse);
-  embedder = await loadEmbedder({ model: DEFAULT_MODEL_ID, modelDir: MODEL_DIR });
-});
-
-afterAll(async () => {
-  await embedder?.close();
-  await client?.close();
-  await stack?.stop();
-});
+const logEnricher = (batchSize = 250) => testEnricher(t, { batchSize, cacheEntries: 1000, source: "logs" });
 
 describe("log records through the enricher", () => {
   it("masks the variable parts of a body, so lines of one kind share a text", () => {
@@ -99,7 +74,7 @@ describe("log records through the enricher", () => {
 
   it("embeds every record exactly once with its own watermark, distinct texts once, late records included", async () => {
     await insertLogs(makeLogs(600, 1));
-    await insertSpans(client, db, makeSpans(50, { seed: 3 }));
+    await insertSpans(t.client, t.db, makeSpans(50, { seed: 3 }));
     const first = logEnricher();
     await first.start();
     expect(await first.runOnce()).toBe(600);
@@ -107,25 +82,25 @@ describe("log records through the enricher", () => {
     expect(first.stats.embeddedTexts).toBeLessThanOrEqual(8);
     await insertLogs(makeLogs(130, 2));
     expect(await first.runOnce()).toBe(130);
-    const enriched = await count(client, `SELECT count() FROM ${db}.${LOG_ENRICHED_TABLE}`);
+    const enriched = await count(t.client, `SELECT count() FROM ${t.db}.${LOG_ENRICHED_TABLE}`);
     const distinct = await count(
-      client,
-      `SELECT uniqExact(TraceId, SpanId) FROM ${db}.${LOG_ENRICHED_TABLE}`,
+      t.client,
+      `SELECT uniqExact(TraceId, SpanId) FROM ${t.db}.${LOG_ENRICHED_TABLE}`,
     );
     expect([enriched, distinct]).toEqual([730, 730]);
     // The logs' state lives beside the spans' under its own key; the spans were not touched.
-    const state = await readShardState(client, db, embedder.model, { index: 0, count: 1 }, "logs 0/1");
+    const state = await readShardState(t.client, t.db, t.embedder.model, { index: 0, count: 1 }, "logs 0/1");
     expect(state?.enrichedRows).toBe(730n);
-    expect(await readShardState(client, db, embedder.model, { index: 0, count: 1 })).toBeUndefined();
-    expect(await count(client, `SELECT count() FROM ${db}.otel_traces_enriched`)).toBe(0);
+    expect(await readShardState(t.client, t.db, t.embedder.model, { index: 0, count: 1 })).toBeUndefined();
+    expect(await count(t.client, `SELECT count() FROM ${t.db}.otel_traces_enriched`)).toBe(0);
   });
 
   it("restarts from the enriched rows when the state row is behind, and drops a retried batch", async () => {
     // Killed between the insert and the state update: the state says nothing was done.
     await writeShardState(
-      client,
-      db,
-      embedder.model,
+      t.client,
+      t.db,
+      t.embedder.model,
       { index: 0, count: 1 },
       { watermark: START, enrichedRows: 0n },
       "logs 0/1",
@@ -135,7 +110,7 @@ describe("log records through the enricher", () => {
     expect(await restarted.runOnce()).toBe(0);
     // The same batch inserted again with its token is dropped by the server.
     const token = batchToken(
-      embedder.model,
+      t.embedder.model,
       { index: 0, count: 1 },
       START,
       { block: 1n, offset: 0n },
@@ -151,62 +126,38 @@ describe("log records through the enricher", () => {
       Body: "retried",
       Text: "retried",
       TextHash: "1",
-      Model: embedder.model,
+      Model: t.embedder.model,
       SourceBlock: "0",
       SourceOffset: "0",
     };
-    const before = await count(client, `SELECT count() FROM ${db}.${LOG_ENRICHED_TABLE}`);
-    await insertEnriched(client, db, [row], token, LOG_ENRICHED_TABLE);
-    await insertEnriched(client, db, [row], token, LOG_ENRICHED_TABLE);
-    expect(await count(client, `SELECT count() FROM ${db}.${LOG_ENRICHED_TABLE}`)).toBe(before + 1);
-    await client.command({ query: `DELETE FROM ${db}.${LOG_ENRICHED_TABLE} WHERE Body = 'retried'` });
+    const before = await count(t.client, `SELECT count() FROM ${t.db}.${LOG_ENRICHED_TABLE}`);
+    await insertEnriched(t.client, t.db, [row], token, LOG_ENRICHED_TABLE);
+    await insertEnriched(t.client, t.db, [row], token, LOG_ENRICHED_TABLE);
+    expect(await count(t.client, `SELECT count() FROM ${t.db}.${LOG_ENRICHED_TABLE}`)).toBe(before + 1);
+    await t.client.command({ query: `DELETE FROM ${t.db}.${LOG_ENRICHED_TABLE} WHERE Body = 'retried'` });
   });
 
   it("finds log records by meaning with kind=logs, spans with the default, both with kind=all", async () => {
-    const spanEnricher = new Enricher({
-      client,
-      database: db,
-      embedder,
-      shard: { index: 0, count: 1 },
-      batchSize: 500,
-      maxTextChars: 600,
-      cacheEntries: 1000,
-    });
+    const spanEnricher = testEnricher(t, { batchSize: 500, cacheEntries: 1000 });
     await spanEnricher.start();
     expect(await spanEnricher.runOnce()).toBe(50);
 
-    const logs = await searchSpans(client, {
-      query: "the card was declined",
-      k: 5,
-      model: embedder,
-      kind: "logs",
-    });
+    const logs = await search("the card was declined", 5, { kind: "logs" });
     expect(logs).toHaveLength(5);
     expect(logs.every((m) => m.kind === "log")).toBe(true);
     expect(logs[0]!.body).toMatch(/^card declined for order ord_\d+: insufficient funds$/);
     expect(logs[0]!.severity).toBe("ERROR");
 
-    const spans = await searchSpans(client, { query: "the card was declined", k: 5, model: embedder });
+    const spans = await search("the card was declined", 5);
     expect(spans.length).toBeGreaterThan(0);
     expect(spans.every((m) => m.kind === "span")).toBe(true);
 
-    const all = await searchSpans(client, {
-      query: "the card was declined",
-      k: 8,
-      model: embedder,
-      kind: "all",
-    });
+    const all = await search("the card was declined", 8, { kind: "all" });
     expect(all).toHaveLength(8);
     expect(all[0]!.kind).toBe("log");
     expect(all.map((m) => m.score)).toEqual([...all.map((m) => m.score)].sort((a, b) => b - a));
 
-    const auth = await searchSpans(client, {
-      query: "user logged in",
-      k: 3,
-      model: embedder,
-      kind: "logs",
-      service: "auth-service",
-    });
+    const auth = await search("user logged in", 3, { kind: "logs", service: "auth-service" });
     expect(auth.length).toBe(3);
     for (const m of auth) expect(m.serviceName).toBe("auth-service");
   });

@@ -1,23 +1,17 @@
 import os from "node:os";
 import path from "node:path";
-import type { ClickHouseClient } from "@clickhouse/client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClickHouseClient } from "../shared/clickhouse.ts";
-import { startTestStack, type TestStack } from "../testing/stack.ts";
-import { type Embedder, loadEmbedder } from "./embedder.ts";
-import { Enricher } from "./enricher.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadEmbedder } from "./embedder.ts";
 import { lexicalOverlap } from "./eval/search-queries.ts";
 import { DEFAULT_MODEL_ID } from "./model/default-model.ts";
 import { searchSpans } from "./search.ts";
+import { testEnricher, useEnricherTestStack } from "./testing/enricher-suite.ts";
 import { insertSpans, makeSpans, type TestSpan } from "./testing/spans.ts";
 
 // The real default model, built once per machine into a shared cache (the build is deterministic).
 const MODEL_DIR = process.env.EMBEDDING_MODEL_DIR ?? path.join(os.tmpdir(), "click-ai-model-cache");
 
-let stack: TestStack;
-let client: ClickHouseClient;
-let embedder: Embedder;
-let db: string;
+const t = useEnricherTestStack(() => loadEmbedder({ model: DEFAULT_MODEL_ID, modelDir: MODEL_DIR }));
 
 function span(service: string, name: string, extra: Partial<TestSpan> = {}): TestSpan {
   const [template] = makeSpans(1, { seed: service.length * 31 + name.length });
@@ -41,12 +35,8 @@ function span(service: string, name: string, extra: Partial<TestSpan> = {}): Tes
 }
 
 beforeAll(async () => {
-  stack = await startTestStack({ clickhouse: true });
-  db = stack.clickhouse.database;
-  client = createClickHouseClient(stack.clickhouse);
-  embedder = await loadEmbedder({ model: DEFAULT_MODEL_ID, modelDir: MODEL_DIR });
   const old = new Date(Date.now() - 3 * 86_400_000).toISOString().replace("T", " ").replace("Z", "");
-  await insertSpans(client, db, [
+  await insertSpans(t.client, t.db, [
     span("checkout-api", "POST /checkout", {
       StatusCode: "Error",
       StatusMessage: "payment provider timeout",
@@ -73,32 +63,18 @@ beforeAll(async () => {
     }),
     span("order-service", "INSERT orders", {
       SpanKind: "Client",
-      SpanAttributes: { "db.system": "postgresql" },
+      SpanAttributes: { "t.db.system": "postgresql" },
     }),
   ]);
-  const enricher = new Enricher({
-    client,
-    database: db,
-    embedder,
-    shard: { index: 0, count: 1 },
-    batchSize: 100,
-    maxTextChars: 600,
-    cacheEntries: 100,
-  });
+  const enricher = testEnricher(t, { batchSize: 100, cacheEntries: 100 });
   await enricher.start();
   await enricher.runOnce();
 }, 300_000);
 
-afterAll(async () => {
-  await embedder?.close();
-  await client?.close();
-  await stack?.stop();
-});
-
 describe("searchSpans with the default (offline, distilled) model", () => {
   it("finds a span by meaning, with no word in common with its text", async () => {
     const query = "picture shrinking job";
-    const [top, ...rest] = await searchSpans(client, { query, k: 5, model: embedder, database: db });
+    const [top, ...rest] = await searchSpans(t.client, { query, k: 5, model: t.embedder, database: t.db });
     expect(top?.serviceName).toBe("image-service");
     expect(lexicalOverlap(query, [top?.text ?? ""])).toEqual([]);
     expect(rest.every((m) => m.score <= (top?.score ?? 0))).toBe(true);
@@ -106,35 +82,43 @@ describe("searchSpans with the default (offline, distilled) model", () => {
 
   it("applies the service and time-window filters", async () => {
     const query = "picture shrinking job";
-    const onlyAuth = await searchSpans(client, {
+    const onlyAuth = await searchSpans(t.client, {
       query,
       k: 5,
       service: "auth-service",
-      model: embedder,
-      database: db,
+      model: t.embedder,
+      database: t.db,
     });
     expect(onlyAuth.length).toBeGreaterThan(0);
     expect(onlyAuth.every((m) => m.serviceName === "auth-service")).toBe(true);
 
-    const all = await searchSpans(client, { query, k: 2, model: embedder, database: db });
+    const all = await searchSpans(t.client, { query, k: 2, model: t.embedder, database: t.db });
     expect(all.filter((m) => m.serviceName === "image-service")).toHaveLength(2);
-    const recent = await searchSpans(client, {
+    const recent = await searchSpans(t.client, {
       query,
       k: 20,
       from: new Date(Date.now() - 86_400_000),
-      model: embedder,
-      database: db,
+      model: t.embedder,
+      database: t.db,
     });
     expect(recent.filter((m) => m.serviceName === "image-service")).toHaveLength(1);
-    await expect(searchSpans(client, { query: " ", model: embedder, database: db })).rejects.toThrow(/empty/);
+    await expect(searchSpans(t.client, { query: " ", model: t.embedder, database: t.db })).rejects.toThrow(
+      /empty/,
+    );
   });
 
   it("returns one span per distinct text when asked", async () => {
     const query = "picture shrinking job";
-    const diverse = await searchSpans(client, { query, k: 4, maxPerText: 1, model: embedder, database: db });
+    const diverse = await searchSpans(t.client, {
+      query,
+      k: 4,
+      maxPerText: 1,
+      model: t.embedder,
+      database: t.db,
+    });
     expect(diverse).toHaveLength(4);
     expect(new Set(diverse.map((m) => m.text)).size).toBe(4);
-    const plain = await searchSpans(client, { query, k: 4, model: embedder, database: db });
+    const plain = await searchSpans(t.client, { query, k: 4, model: t.embedder, database: t.db });
     expect(new Set(plain.map((m) => m.text)).size).toBeLessThan(4);
   });
 });

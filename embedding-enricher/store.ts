@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from "@clickhouse/client";
 import { tableExists } from "../shared/clickhouse.ts";
 import { afterCondition } from "../shared/load-position.ts";
+import type { SpanColumns } from "../shared/span-columns.ts";
 import type { Shard } from "./config.ts";
 import { formatShard, type Position, START } from "./position.ts";
 import type { SpanTextInput } from "./span-text.ts";
@@ -119,18 +120,7 @@ interface EnrichmentColumns {
 
 export interface EnrichedLogRow extends LogColumns, EnrichmentColumns {}
 
-/** The otel_traces columns an enriched span row copies from its span. */
-export interface SpanColumns {
-  Timestamp: string;
-  TraceId: string;
-  SpanId: string;
-  ServiceName: string;
-  SpanName: string;
-  SpanKind: string;
-  StatusCode: string;
-  Duration: string;
-}
-
+/** An enriched span row: the span's columns (shared/span-columns.ts) and the enrichment. */
 export interface EnrichedRow extends SpanColumns, EnrichmentColumns {}
 
 /** One INSERT (one block, so all or nothing) with the batch's deduplication token. */

@@ -9,9 +9,9 @@
  */
 
 import { GRPC_CODE_NAMES } from "../shared/grpc-status.ts";
-import { DATASTORES, type Datastore, KAFKA, SERVICES, type ServiceKey } from "./catalog.ts";
+import { DATASTORES, type Datastore, KAFKA, PSP, SERVICES, type ServiceKey } from "./catalog.ts";
 import { DB_POOL_TIMEOUT_MS, type LatencyModel } from "./latency.ts";
-import type { Attributes, Outcome, PlannedError, SpanHandle } from "./trace-plan.ts";
+import type { Attributes, Outcome, PlannedError, SpanHandle, SpanOptions } from "./trace-plan.ts";
 
 export const HTTP_REASONS: Record<number, string> = {
   200: "OK",
@@ -186,6 +186,56 @@ function finishServerSpan(
   }
 }
 
+/** How one protocol's call differs: span names and attributes, and the callee's work either side of its handler. */
+interface RemoteCallSpec {
+  protocol: "http" | "grpc";
+  name: string;
+  clientAttributes: Attributes;
+  serverAttributes: Attributes;
+  /** Shares of the callee's work before and after `handler`. */
+  workShares: [before: number, after: number];
+}
+
+/**
+ * One call's span pair: the caller's client span around the callee's server span, with network
+ * time either side; `finishClient` sets the client span's result from the callee's outcome.
+ */
+function remoteCall(
+  caller: SpanHandle,
+  lat: LatencyModel,
+  target: ServiceKey,
+  spec: RemoteCallSpec,
+  handler: (server: SpanHandle) => Outcome,
+  finishClient: (client: SpanHandle, outcome: Outcome) => Outcome,
+): Outcome {
+  const { protocol, name } = spec;
+  return caller.child(
+    { scope: protocol, name, kind: "CLIENT", attributes: spec.clientAttributes },
+    (client) => {
+      client.work(lat.net());
+      const outcome = client.child(
+        {
+          service: target,
+          remote: true,
+          scope: protocol,
+          name,
+          kind: "SERVER",
+          attributes: spec.serverAttributes,
+        },
+        (server) => {
+          server.work(lat.work(spec.workShares[0]));
+          const result = handler(server);
+          server.work(lat.work(spec.workShares[1]));
+          finishServerSpan(server, result, result.status, protocol);
+          return result;
+        },
+      );
+      client.work(lat.net());
+      return finishClient(client, outcome);
+    },
+  );
+}
+
 /** An HTTP request from `caller` to `target`; `handler` runs inside the callee's server span. */
 export function httpCall(
   caller: SpanHandle,
@@ -197,60 +247,36 @@ export function httpCall(
   const host = SERVICES[target].host;
   const port = SERVICES[target].port;
   const name = `${spec.method} ${spec.route}`;
-  return caller.child(
-    {
-      scope: "http",
-      name,
-      kind: "CLIENT",
-      attributes: {
-        "http.request.method": spec.method,
-        "url.full": `http://${host}:${port}${spec.path}`,
-        "server.address": host,
-        "server.port": port,
-        ...spec.clientAttributes,
-      },
+  const call: RemoteCallSpec = {
+    protocol: "http",
+    name,
+    clientAttributes: {
+      "http.request.method": spec.method,
+      "url.full": `http://${host}:${port}${spec.path}`,
+      "server.address": host,
+      "server.port": port,
+      ...spec.clientAttributes,
     },
-    (client) => {
-      client.work(lat.net());
-      const outcome = client.child(
-        {
-          service: target,
-          remote: true,
-          scope: "http",
-          name,
-          kind: "SERVER",
-          attributes: {
-            "http.request.method": spec.method,
-            "http.route": spec.route,
-            "url.path": spec.path,
-            "server.address": host,
-            "server.port": port,
-            ...spec.serverAttributes,
-          },
-        },
-        (server) => {
-          server.work(lat.work(0.3));
-          const result = handler(server);
-          server.work(lat.work(0.2));
-          finishServerSpan(server, result, result.status, "http");
-          return result;
-        },
+    serverAttributes: {
+      "http.request.method": spec.method,
+      "http.route": spec.route,
+      "url.path": spec.path,
+      "server.address": host,
+      "server.port": port,
+      ...spec.serverAttributes,
+    },
+    workShares: [0.3, 0.2],
+  };
+  return remoteCall(caller, lat, target, call, handler, (client, outcome) => {
+    client.set("http.response.status_code", outcome.status);
+    if (outcome.status >= 400) {
+      client.set("error.type", String(outcome.status));
+      client.fail(
+        makeError(caller.service, "HTTPError", `Request failed with status code ${outcome.status} (${name})`),
       );
-      client.work(lat.net());
-      client.set("http.response.status_code", outcome.status);
-      if (outcome.status >= 400) {
-        client.set("error.type", String(outcome.status));
-        client.fail(
-          makeError(
-            caller.service,
-            "HTTPError",
-            `Request failed with status code ${outcome.status} (${name})`,
-          ),
-        );
-      }
-      return outcome;
-    },
-  );
+    }
+    return outcome;
+  });
 }
 
 /** A gRPC call (unary) from `caller` to `target`. */
@@ -263,36 +289,21 @@ export function grpcCall(
   handler: (server: SpanHandle) => Outcome,
   serverAttributes: Attributes = {},
 ): Outcome {
-  const host = SERVICES[target].host;
-  const port = SERVICES[target].port;
-  const name = `${rpcService}/${rpcMethod}`;
   const rpcAttributes = {
     "rpc.system": "grpc",
     "rpc.service": rpcService,
     "rpc.method": rpcMethod,
-    "server.address": host,
-    "server.port": port,
+    "server.address": SERVICES[target].host,
+    "server.port": SERVICES[target].port,
   };
-  return caller.child({ scope: "grpc", name, kind: "CLIENT", attributes: { ...rpcAttributes } }, (client) => {
-    client.work(lat.net());
-    const outcome = client.child(
-      {
-        service: target,
-        remote: true,
-        scope: "grpc",
-        name,
-        kind: "SERVER",
-        attributes: { ...rpcAttributes, ...serverAttributes },
-      },
-      (server) => {
-        server.work(lat.work(0.15));
-        const result = handler(server);
-        server.work(lat.work(0.1));
-        finishServerSpan(server, result, result.status, "grpc");
-        return result;
-      },
-    );
-    client.work(lat.net());
+  const call: RemoteCallSpec = {
+    protocol: "grpc",
+    name: `${rpcService}/${rpcMethod}`,
+    clientAttributes: { ...rpcAttributes },
+    serverAttributes: { ...rpcAttributes, ...serverAttributes },
+    workShares: [0.15, 0.1],
+  };
+  return remoteCall(caller, lat, target, call, handler, (client, outcome) => {
     const code = outcome.grpcCode ?? grpcCodeForStatus(outcome.status);
     client.set("rpc.grpc.status_code", code);
     if (code !== 0) {
@@ -304,6 +315,23 @@ export function grpcCall(
     }
     return { ...outcome, grpcCode: code };
   });
+}
+
+/** The payment service's client span of one attempt (1-based) to create a payment intent at the PSP. */
+export function pspIntentSpan(attempt: number): SpanOptions {
+  return {
+    scope: "http",
+    name: "POST /v1/payment_intents",
+    kind: "CLIENT",
+    attributes: {
+      "http.request.method": "POST",
+      "url.full": `https://${PSP.host}/v1/payment_intents`,
+      "server.address": PSP.host,
+      "server.port": PSP.port,
+      "network.protocol.version": "1.1",
+      "http.request.resend_count": attempt - 1,
+    },
+  };
 }
 
 function datastoreAttributes(

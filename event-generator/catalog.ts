@@ -87,29 +87,29 @@ export interface Datastore {
   namespace: string;
 }
 
+/** A PostgreSQL database on its own host, named after the database (the cluster's naming scheme). */
+function postgres(database: string): Datastore {
+  return { system: "postgresql", host: `${database}-db.snkrs.internal`, port: 5432, namespace: database };
+}
+
+/** One Redis cluster; `database` is the Redis database number the services select. */
+function redis(cluster: string, database: string): Datastore {
+  return { system: "redis", host: `${cluster}.redis.snkrs.internal`, port: 6379, namespace: database };
+}
+
 export const DATASTORES = {
-  accountsDb: { system: "postgresql", host: "accounts-db.snkrs.internal", port: 5432, namespace: "accounts" },
-  catalogDb: { system: "postgresql", host: "catalog-db.snkrs.internal", port: 5432, namespace: "catalog" },
-  drawsDb: { system: "postgresql", host: "draws-db.snkrs.internal", port: 5432, namespace: "draws" },
-  inventoryDb: {
-    system: "postgresql",
-    host: "inventory-db.snkrs.internal",
-    port: 5432,
-    namespace: "inventory",
-  },
-  paymentsDb: { system: "postgresql", host: "payments-db.snkrs.internal", port: 5432, namespace: "payments" },
-  ordersDb: { system: "postgresql", host: "orders-db.snkrs.internal", port: 5432, namespace: "orders" },
-  notificationsDb: {
-    system: "postgresql",
-    host: "notifications-db.snkrs.internal",
-    port: 5432,
-    namespace: "notifications",
-  },
-  sessionCache: { system: "redis", host: "sessions.redis.snkrs.internal", port: 6379, namespace: "0" },
-  catalogCache: { system: "redis", host: "catalog.redis.snkrs.internal", port: 6379, namespace: "0" },
-  inventoryCache: { system: "redis", host: "inventory.redis.snkrs.internal", port: 6379, namespace: "0" },
-  fraudFeatures: { system: "redis", host: "fraud-features.redis.snkrs.internal", port: 6379, namespace: "2" },
-} as const satisfies Record<string, Datastore>;
+  accountsDb: postgres("accounts"),
+  catalogDb: postgres("catalog"),
+  drawsDb: postgres("draws"),
+  inventoryDb: postgres("inventory"),
+  paymentsDb: postgres("payments"),
+  ordersDb: postgres("orders"),
+  notificationsDb: postgres("notifications"),
+  sessionCache: redis("sessions", "0"),
+  catalogCache: redis("catalog", "0"),
+  inventoryCache: redis("inventory", "0"),
+  fraudFeatures: redis("fraud-features", "2"),
+} satisfies Record<string, Datastore>;
 
 export const KAFKA = { host: "kafka-0.kafka.snkrs.internal", port: 9092 } as const;
 export const PSP = { host: "api.payments-psp.example", port: 443 } as const;

@@ -55,28 +55,23 @@ function createExporter<T>(config: OtlpExportConfig, classes: ExporterClasses<T>
     : new classes.proto(options as never);
 }
 
+/** Each signal's exporter classes, one row a signal: the three builders below differ only in the row. */
+const EXPORTER_CLASSES = {
+  traces: { grpc: GrpcTraceExporter, json: JsonTraceExporter, proto: ProtoTraceExporter },
+  logs: { grpc: GrpcLogExporter, json: JsonLogExporter, proto: ProtoLogExporter },
+  metrics: { grpc: GrpcMetricExporter, json: JsonMetricExporter, proto: ProtoMetricExporter },
+};
+
 export function createOtlpExporter(config: OtlpExportConfig): SpanExporter {
-  return createExporter<SpanExporter>(config, {
-    grpc: GrpcTraceExporter,
-    json: JsonTraceExporter,
-    proto: ProtoTraceExporter,
-  } as unknown as ExporterClasses<SpanExporter>);
+  return createExporter(config, EXPORTER_CLASSES.traces as unknown as ExporterClasses<SpanExporter>);
 }
 
 export function createOtlpLogExporter(config: OtlpExportConfig): LogRecordExporter {
-  return createExporter<LogRecordExporter>(config, {
-    grpc: GrpcLogExporter,
-    json: JsonLogExporter,
-    proto: ProtoLogExporter,
-  } as unknown as ExporterClasses<LogRecordExporter>);
+  return createExporter(config, EXPORTER_CLASSES.logs as unknown as ExporterClasses<LogRecordExporter>);
 }
 
 export function createOtlpMetricExporter(config: OtlpExportConfig): PushMetricExporter {
-  return createExporter<PushMetricExporter>(config, {
-    grpc: GrpcMetricExporter,
-    json: JsonMetricExporter,
-    proto: ProtoMetricExporter,
-  } as unknown as ExporterClasses<PushMetricExporter>);
+  return createExporter(config, EXPORTER_CLASSES.metrics as unknown as ExporterClasses<PushMetricExporter>);
 }
 
 export interface ExportCounts {
@@ -156,21 +151,14 @@ export class ExportTally {
   }
 }
 
-export class CountingExporter implements SpanExporter {
+/** What the three counting wrappers share: the tally, and flush and shutdown passed to the inner exporter. */
+abstract class CountingWrapper<Inner extends SpanExporter | LogRecordExporter | PushMetricExporter> {
   readonly tally = new ExportTally();
 
-  constructor(private readonly inner: SpanExporter) {}
+  constructor(protected readonly inner: Inner) {}
 
   get counts(): ExportCounts {
     return this.tally.counts;
-  }
-
-  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
-    this.tally.track(spans.length, (settle) => this.inner.export(spans, settle), resultCallback);
-  }
-
-  waitForProgress(timeoutMs: number): Promise<void> {
-    return this.tally.waitForProgress(timeoutMs);
   }
 
   forceFlush(): Promise<void> {
@@ -182,25 +170,19 @@ export class CountingExporter implements SpanExporter {
   }
 }
 
-export class CountingLogExporter implements LogRecordExporter {
-  readonly tally = new ExportTally();
-
-  constructor(private readonly inner: LogRecordExporter) {}
-
-  get counts(): ExportCounts {
-    return this.tally.counts;
+export class CountingExporter extends CountingWrapper<SpanExporter> implements SpanExporter {
+  export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
+    this.tally.track(spans.length, (settle) => this.inner.export(spans, settle), resultCallback);
   }
 
+  waitForProgress(timeoutMs: number): Promise<void> {
+    return this.tally.waitForProgress(timeoutMs);
+  }
+}
+
+export class CountingLogExporter extends CountingWrapper<LogRecordExporter> implements LogRecordExporter {
   export(logs: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
     this.tally.track(logs.length, (settle) => this.inner.export(logs, settle), resultCallback);
-  }
-
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve();
-  }
-
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
   }
 }
 
@@ -212,15 +194,10 @@ export function countDataPoints(metrics: ResourceMetrics): number {
   return points;
 }
 
-export class CountingMetricExporter implements PushMetricExporter {
-  readonly tally = new ExportTally();
-
-  constructor(private readonly inner: PushMetricExporter) {}
-
-  get counts(): ExportCounts {
-    return this.tally.counts;
-  }
-
+export class CountingMetricExporter
+  extends CountingWrapper<PushMetricExporter>
+  implements PushMetricExporter
+{
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     this.tally.track(
       countDataPoints(metrics),
@@ -231,13 +208,5 @@ export class CountingMetricExporter implements PushMetricExporter {
 
   selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
     return this.inner.selectAggregationTemporality?.(type) ?? AggregationTemporality.CUMULATIVE;
-  }
-
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
   }
 }

@@ -13,6 +13,7 @@ import {
   kafkaSend,
   makeError,
   pgPoolConnect,
+  pspIntentSpan,
   redisCommand,
   type SqlSpec,
   sqlQuery,
@@ -664,25 +665,10 @@ function callPaymentProvider(
   );
   for (let attempt = 1; attempt <= 2; attempt++) {
     const timedOut = prng.chance(timeoutChance);
-    const psp = server.child(
-      {
-        scope: "http",
-        name: "POST /v1/payment_intents",
-        kind: "CLIENT",
-        attributes: {
-          "http.request.method": "POST",
-          "url.full": `https://${PSP.host}/v1/payment_intents`,
-          "server.address": PSP.host,
-          "server.port": PSP.port,
-          "network.protocol.version": "1.1",
-          "http.request.resend_count": attempt - 1,
-        },
-      },
-      (span) => {
-        span.work(timedOut ? PSP_TIMEOUT_MS + prng.uniform(0, 4) : lat.external(190, 0.35));
-        return span;
-      },
-    );
+    const psp = server.child(pspIntentSpan(attempt), (span) => {
+      span.work(timedOut ? PSP_TIMEOUT_MS + prng.uniform(0, 4) : lat.external(190, 0.35));
+      return span;
+    });
     if (!timedOut) {
       // The issuer says no now and then (insufficient funds, card blocked): the PSP answers 402.
       if (faultHappens(ctx, "payment_declined", "payment", session.isBot ? 0.08 : 0.02)) {

@@ -7,7 +7,7 @@
 import { ExportResultCode } from "@opentelemetry/core";
 import type { PushMetricExporter, ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import { describe, expect, it } from "vitest";
-import { makeError, pgPoolConnect, sqlQuery } from "./calls.ts";
+import { makeError, pgPoolConnect, pspIntentSpan, sqlQuery } from "./calls.ts";
 import { PSP } from "./catalog.ts";
 import { LatencyModel } from "./latency.ts";
 import { planLogs } from "./log-plan.ts";
@@ -72,21 +72,7 @@ function retriedPaymentPlan(): TracePlan {
     kind: "SERVER",
     attributes: { "http.request.method": "POST", "http.route": "/payments" },
   });
-  const psp = (attempt: number, ms: number) =>
-    root.leaf(
-      {
-        scope: "http",
-        name: "POST /v1/payment_intents",
-        kind: "CLIENT",
-        attributes: {
-          "http.request.method": "POST",
-          "url.full": `https://${PSP.host}/v1/payment_intents`,
-          "server.address": PSP.host,
-          "http.request.resend_count": attempt - 1,
-        },
-      },
-      ms,
-    );
+  const psp = (attempt: number, ms: number) => root.leaf(pspIntentSpan(attempt), ms);
   const first = psp(1, 3002);
   first.set("error.type", "TimeoutError");
   first.fail(

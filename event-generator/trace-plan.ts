@@ -92,6 +92,24 @@ export interface SpanOptions {
   gapMs?: number;
 }
 
+/** Where a new span stands in its trace: the rest comes from its options. */
+type SpanPlacement = Pick<
+  PlannedSpan,
+  "index" | "parent" | "remoteParent" | "service" | "instance" | "startMs"
+>;
+
+/** A new span at `placement`, ending where it starts until its body's work moves the end. */
+function plannedSpan(options: SpanOptions, placement: SpanPlacement): PlannedSpan {
+  return {
+    ...placement,
+    scope: options.scope,
+    name: options.name,
+    kind: options.kind,
+    endMs: placement.startMs,
+    attributes: options.attributes ?? {},
+  };
+}
+
 /** Collects the spans of one trace. */
 export class TraceBuilder {
   readonly spans: PlannedSpan[] = [];
@@ -101,19 +119,15 @@ export class TraceBuilder {
 
   root(options: SpanOptions, startMs = 0): SpanHandle {
     const service = options.service ?? "gateway";
-    const span: PlannedSpan = {
+    const instance = this.prng.int(0, SERVICES[service].replicas - 1);
+    const span = plannedSpan(options, {
       index: 0,
       parent: -1,
       remoteParent: false,
       service,
-      instance: this.prng.int(0, SERVICES[service].replicas - 1),
-      scope: options.scope,
-      name: options.name,
-      kind: options.kind,
+      instance,
       startMs,
-      endMs: startMs,
-      attributes: options.attributes ?? {},
-    };
+    });
     this.spans.push(span);
     return new SpanHandle(this, span);
   }
@@ -163,19 +177,14 @@ export class SpanHandle {
     const service = options.service ?? this.span.service;
     const sameProcess = !options.remote && service === this.span.service;
     const startMs = this.cursor + (options.gapMs ?? 0);
-    const span: PlannedSpan = {
+    const span = plannedSpan(options, {
       index: this.trace.spans.length,
       parent: this.span.index,
       remoteParent: !sameProcess,
       service,
       instance: sameProcess ? this.span.instance : this.trace.prng.int(0, SERVICES[service].replicas - 1),
-      scope: options.scope,
-      name: options.name,
-      kind: options.kind,
       startMs,
-      endMs: startMs,
-      attributes: options.attributes ?? {},
-    };
+    });
     this.trace.spans.push(span);
     const handle = new SpanHandle(this.trace, span);
     const result = body(handle);

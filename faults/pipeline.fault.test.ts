@@ -13,6 +13,7 @@ import {
   putObject,
   requestOf,
   startFaultStack,
+  waitForCount,
   waitUntil,
 } from "./testing/fault-stack.ts";
 
@@ -136,11 +137,10 @@ describe("case 1: one request cannot wedge the loader", () => {
     );
     expect(ratio).toBeLessThan(2);
     // Refused by the loader as too far in the future (counted), never wedging it, never counted as loaded.
-    await waitUntil(
-      async () =>
-        (await stack.count(
-          "SELECT sum(refused_future_rows) AS n FROM otel.loader_files FINAL WHERE state = 'loaded' AND endsWith(key, 'traces_000wedge01.json')",
-        )) === 150,
+    await waitForCount(
+      stack,
+      "SELECT sum(refused_future_rows) AS n FROM otel.loader_files FINAL WHERE state = 'loaded' AND endsWith(key, 'traces_000wedge01.json')",
+      150,
       60_000,
       "the 150-day object to be recorded",
     );
@@ -235,11 +235,10 @@ describe("case 4: hostile text stays data", () => {
       faultSpan("GET /x\x1b[2J\x00\r\nFAKE LINE", nowNs()),
     ]);
     expect((await postTraces(stack, hostile)).status).toBe(200);
-    await waitUntil(
-      async () =>
-        (await stack.count(
-          "SELECT count() AS n FROM otel.otel_traces WHERE ServiceName LIKE 'fault-%pwned%'",
-        )) === 1,
+    await waitForCount(
+      stack,
+      "SELECT count() AS n FROM otel.otel_traces WHERE ServiceName LIKE 'fault-%pwned%'",
+      1,
       60_000,
       "the hostile span",
     );

@@ -36,6 +36,11 @@ const SELECT_COLUMNS = `bucket, key, state, etag, size, toUnixTimestamp64Milli(o
 
 type RawRow = Record<string, string | number>;
 
+/** The objects, rows and bytes of one group of the status queries (by state, by signal and state). */
+function objectTotals(group: RawRow): { objects: number; rows: number; bytes: number } {
+  return { objects: Number(group.objects), rows: Number(group.rows), bytes: Number(group.bytes) };
+}
+
 function fromRaw(raw: RawRow): LedgerRow {
   return {
     bucket: String(raw.bucket),
@@ -288,12 +293,7 @@ export class Ledger {
     const [lagRow] = (await lag.json()) as Array<Record<string, string | number>>;
     const errors = await this.select("error != ''", {}, "ORDER BY updated_at DESC LIMIT 10");
     return {
-      byState: states.map((s) => ({
-        state: String(s.state),
-        objects: Number(s.objects),
-        rows: Number(s.rows),
-        bytes: Number(s.bytes),
-      })),
+      byState: states.map((s) => ({ state: String(s.state), ...objectTotals(s) })),
       rowsRefused: {
         olderThanRetention: states.reduce((sum, s) => sum + Number(s.refused_old ?? 0), 0),
         tooFarInFuture: states.reduce((sum, s) => sum + Number(s.refused_future ?? 0), 0),
@@ -301,9 +301,7 @@ export class Ledger {
       bySignal: signals.map((s) => ({
         signal: String(s.signal),
         state: String(s.state),
-        objects: Number(s.objects),
-        rows: Number(s.rows),
-        bytes: Number(s.bytes),
+        ...objectTotals(s),
         refusedOld: Number(s.refused_old ?? 0),
         refusedFuture: Number(s.refused_future ?? 0),
       })),

@@ -4,16 +4,15 @@ import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import type { S3LoaderConfig } from "./config.ts";
-import { collectorKey, count, putObject, runCli, sampleRequest } from "./testing/loader-harness.ts";
-import { drain, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
+import { collectorKey, count, runCli, sampleRequest } from "./testing/loader-harness.ts";
+import { drain, putTestObject, serviceRows, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 const t = useLoaderTestStack();
 
 const loader = (prefix: string, overrides: Partial<S3LoaderConfig> = {}) => testLoader(t, prefix, overrides);
 
 const minute = (offset: number) => new Date(Date.UTC(2026, 10, 27, 10, 30 + offset, 15));
-const rowsOf = (service: string) =>
-  count(t.clickhouse, `SELECT count() AS n FROM otel_traces WHERE ServiceName = '${service}'`);
+const rowsOf = (service: string) => serviceRows(t, service);
 
 async function ledgerStates(prefix: string): Promise<Record<string, string>> {
   const result = await t.clickhouse.query({
@@ -76,17 +75,15 @@ describe("mapping through the whole path", () => {
       ],
     };
     const json = encodeTraceRequestJson(sampleRequest(1, 40, "json-svc"));
-    await putObject(t.s3, t.s3Config.bucket, collectorKey(prefix, minute(0), "100000001"), json);
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
+    await putTestObject(t, collectorKey(prefix, minute(0), "100000001"), json);
+    await putTestObject(
+      t,
       collectorKey(prefix, minute(0), "100000002", "json.gz"),
       gzipSync(JSON.stringify(otelcolStyle)),
       "gzip",
     );
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
+    await putTestObject(
+      t,
       collectorKey(prefix, minute(0), "100000003", "binpb"),
       encodeTraceRequestProto(sampleRequest(2, 30, "proto-svc")),
     );
@@ -143,15 +140,13 @@ describe("mapping through the whole path", () => {
 
   it("reads a large object in bounded parts (JSON and protobuf) with the same rows", async () => {
     const prefix = "large";
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
+    await putTestObject(
+      t,
       collectorKey(prefix, minute(0), "1"),
       JSON.stringify(sampleRequest(3, 2500, "large-json")),
     );
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
+    await putTestObject(
+      t,
       collectorKey(prefix, minute(0), "2", "binpb.gz"),
       gzipSync(encodeTraceRequestProto(sampleRequest(4, 2500, "large-proto"))),
     );
@@ -171,24 +166,21 @@ describe("discovery", () => {
   it("loads objects that arrive late behind the watermark, and nothing twice", async () => {
     const prefix = "late";
     const l = loader(prefix, { lateWindowMs: 5 * 60_000, lateScanIntervalMs: 0 });
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
+    await putTestObject(
+      t,
       collectorKey(prefix, minute(5), "500000000"),
       JSON.stringify(sampleRequest(10, 10, "late-svc")),
     );
     await drain(l);
     expect(await rowsOf("late-svc")).toBe(10);
     // Written after the watermark moved on: same minute with a smaller suffix, and two minutes earlier.
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
+    await putTestObject(
+      t,
       collectorKey(prefix, minute(5), "100000000"),
       JSON.stringify(sampleRequest(11, 10, "late-svc")),
     );
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
+    await putTestObject(
+      t,
       collectorKey(prefix, minute(3), "900000000"),
       JSON.stringify(sampleRequest(12, 10, "late-svc")),
     );
@@ -205,9 +197,8 @@ describe("discovery between full late scans", () => {
     const prefix = "late2";
     const l = loader(prefix, { lateWindowMs: 10 * 60_000, lateScanIntervalMs: 60 * 60_000 });
     const put = (m: number, id: string, seed: number) =>
-      putObject(
-        t.s3,
-        t.s3Config.bucket,
+      putTestObject(
+        t,
         collectorKey(prefix, minute(m), id),
         JSON.stringify(sampleRequest(seed, 4, "late2-svc")),
       );
@@ -228,18 +219,16 @@ describe("failures", () => {
   it("quarantines a corrupt object after its attempts while the objects after it load; retry-failed re-queues it", async () => {
     const prefix = "corrupt";
     const bad = collectorKey(prefix, minute(0), "000000001");
-    await putObject(t.s3, t.s3Config.bucket, bad, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":');
+    await putTestObject(t, bad, '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":');
     for (let i = 2; i <= 4; i++) {
-      await putObject(
-        t.s3,
-        t.s3Config.bucket,
+      await putTestObject(
+        t,
         collectorKey(prefix, minute(0), `00000000${i}`),
         JSON.stringify(sampleRequest(20 + i, 5, "after-bad")),
       );
     }
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
+    await putTestObject(
+      t,
       collectorKey(prefix, minute(0), "000000009", "json.gz"),
       "not gzip at all",
       "gzip",

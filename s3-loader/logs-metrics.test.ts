@@ -20,8 +20,8 @@ import { startTestCollector } from "../collector/testing/collector-harness.ts";
 import { encodeExportRequestFromJson } from "../shared/otlp/codec/encode.ts";
 import { SIGNALS } from "../shared/otlp/signals.ts";
 import type { S3LoaderConfig } from "./config.ts";
-import { collectorKey, putObject } from "./testing/loader-harness.ts";
-import { drain, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
+import { collectorKey } from "./testing/loader-harness.ts";
+import { drain, putTestObject, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 /**
  * Real OTLP logs and metrics from the OpenTelemetry JS SDK (protobuf,
@@ -394,17 +394,15 @@ describe("objects written the Go collector's way", () => {
         },
       ],
     };
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
-      collectorKey(prefix, at, "100000001", "json.gz").replace("traces_", "logs_"),
+    await putTestObject(
+      t,
+      collectorKey(prefix, at, "100000001", "json.gz", "logs"),
       gzipSync(JSON.stringify(logs)),
       "gzip",
     );
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
-      collectorKey(prefix, at, "100000002", "json.gz").replace("traces_", "metrics_"),
+    await putTestObject(
+      t,
+      collectorKey(prefix, at, "100000002", "json.gz", "metrics"),
       gzipSync(JSON.stringify(metrics)),
       "gzip",
     );
@@ -573,30 +571,22 @@ describe("large log and metric objects", () => {
       unique: string,
       ext: string,
       body: string | Uint8Array,
-    ) =>
-      putObject(
-        t.s3,
-        t.s3Config.bucket,
-        collectorKey(prefix, at, unique, ext).replace("traces_", `${signal}_`),
-        body,
-      );
+    ) => putTestObject(t, collectorKey(prefix, at, unique, ext, signal), body);
+    const documents = { logs: records, metrics };
     for (const prefix of ["big-whole", "big-split"]) {
-      await put(prefix, "logs", "300000001", "json", JSON.stringify(records(`${prefix}-json`)));
-      await put(
-        prefix,
-        "logs",
-        "300000002",
-        "binpb",
-        encodeExportRequestFromJson(records(`${prefix}-proto`), SIGNALS.logs),
-      );
-      await put(prefix, "metrics", "300000003", "json", JSON.stringify(metrics(`${prefix}-json`)));
-      await put(
-        prefix,
-        "metrics",
-        "300000004",
-        "binpb",
-        encodeExportRequestFromJson(metrics(`${prefix}-proto`), SIGNALS.metrics),
-      );
+      let unique = 300_000_001;
+      // Each signal as JSON and as protobuf, each object under its own service.
+      for (const signal of ["logs", "metrics"] as const) {
+        const document = documents[signal];
+        await put(prefix, signal, String(unique++), "json", JSON.stringify(document(`${prefix}-json`)));
+        await put(
+          prefix,
+          signal,
+          String(unique++),
+          "binpb",
+          encodeExportRequestFromJson(document(`${prefix}-proto`), SIGNALS[signal]),
+        );
+      }
     }
     await drain(loader("big-whole"));
     // Every object is "large" here: split into parts of at most 7 log records / 7 metrics.

@@ -4,16 +4,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startClickHouseServer } from "../local-stack/clickhouse-server/launch.ts";
 import { createClickHouseClient } from "../shared/clickhouse.ts";
 import { applySchema } from "../shared/clickhouse-ddl.ts";
-import {
-  collectorKey,
-  count,
-  putObject,
-  runCli,
-  sampleRequest,
-  startCli,
-  waitFor,
-} from "./testing/loader-harness.ts";
-import { useLoaderTestStack } from "./testing/loader-suite.ts";
+import { collectorKey, count, runCli, sampleRequest, startCli, waitFor } from "./testing/loader-harness.ts";
+import { putTestObject, serviceRows, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 const t = useLoaderTestStack();
 const children: ChildProcess[] = [];
@@ -23,20 +15,14 @@ afterAll(() => {
 });
 
 const at = (second: number) => new Date(Date.UTC(2026, 10, 27, 11, 0, second));
-const rowsOf = (service: string) =>
-  count(t.clickhouse, `SELECT count() AS n FROM otel_traces WHERE ServiceName = '${service}'`);
+const rowsOf = (service: string) => serviceRows(t, service);
 const distinctOf = (service: string) =>
   count(t.clickhouse, `SELECT uniqExact(SpanId) AS n FROM otel_traces WHERE ServiceName = '${service}'`);
 
 async function writeObjects(prefix: string, service: string, n: number, spans: number, seedBase: number) {
   for (let i = 0; i < n; i++) {
     const key = collectorKey(prefix, at(i % 60), String(100_000_000 + seedBase + i));
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
-      key,
-      JSON.stringify(sampleRequest(seedBase + i, spans, service)),
-    );
+    await putTestObject(t, key, JSON.stringify(sampleRequest(seedBase + i, spans, service)));
   }
 }
 

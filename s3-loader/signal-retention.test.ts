@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { S3LoaderConfig } from "./config.ts";
-import type { S3Loader } from "./loader.ts";
-import { collectorKey, count, putObject } from "./testing/loader-harness.ts";
-import { drain as drainLoader, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
+import { collectorKey, count } from "./testing/loader-harness.ts";
+import { drain, putTestObject, serviceRows, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 /**
  * The loader's time window applies to every table: log records and data
@@ -18,8 +17,6 @@ const DAY_NS = 86_400_000_000_000n;
 
 const loader = (prefix: string, overrides: Partial<S3LoaderConfig> = {}) =>
   testLoader(t, prefix, { decodeWorkers: 0, ...overrides });
-
-const drain = (l: S3Loader) => drainLoader(l, 40);
 
 function resource(service: string) {
   return { attributes: [{ key: "service.name", value: { stringValue: service } }] };
@@ -87,10 +84,9 @@ describe("the loader's time window on logs and metrics", () => {
     const old = now - 40n * DAY_NS;
     const ahead = now + 2n * DAY_NS;
     // Logs: stored at timeUnixNano, or the observed time when that is 0.
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
-      collectorKey(prefix, at, "000000001").replace("traces_", "logs_"),
+    await putTestObject(
+      t,
+      collectorKey(prefix, at, "000000001", "json", "logs"),
       logsDocument("expired-logs", [
         [now, now],
         [0n, now],
@@ -101,10 +97,9 @@ describe("the loader's time window on logs and metrics", () => {
         [ahead, now],
       ]),
     );
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
-      collectorKey(prefix, at, "000000002").replace("traces_", "metrics_"),
+    await putTestObject(
+      t,
+      collectorKey(prefix, at, "000000002", "json", "metrics"),
       metricsDocument("expired-metrics", [now, now - 1_000_000_000n, old, ahead], [old]),
     );
     const l = loader(prefix, { retentionMs: 30 * 86_400_000 });
@@ -113,21 +108,9 @@ describe("the loader's time window on logs and metrics", () => {
       { signal: "logs", state: "loaded", rows: "3", refused_old_rows: "3", refused_future_rows: "1" },
       { signal: "metrics", state: "loaded", rows: "2", refused_old_rows: "2", refused_future_rows: "1" },
     ]);
-    expect(
-      await count(t.clickhouse, "SELECT count() AS n FROM otel_logs WHERE ServiceName = 'expired-logs'"),
-    ).toBe(3);
-    expect(
-      await count(
-        t.clickhouse,
-        "SELECT count() AS n FROM otel_metrics_gauge WHERE ServiceName = 'expired-metrics'",
-      ),
-    ).toBe(2);
-    expect(
-      await count(
-        t.clickhouse,
-        "SELECT count() AS n FROM otel_metrics_histogram WHERE ServiceName = 'expired-metrics'",
-      ),
-    ).toBe(0);
+    expect(await serviceRows(t, "expired-logs", "otel_logs")).toBe(3);
+    expect(await serviceRows(t, "expired-metrics", "otel_metrics_gauge")).toBe(2);
+    expect(await serviceRows(t, "expired-metrics", "otel_metrics_histogram")).toBe(0);
     const status = await l.ledger.status();
     expect(status.rowsRefused).toEqual({ olderThanRetention: 5, tooFarInFuture: 2 });
     expect(
@@ -144,22 +127,16 @@ describe("the loader's time window on logs and metrics", () => {
     const at = new Date(Date.UTC(2026, 10, 27, 10, 30));
     const start = 1_764_200_000_000_000_000n;
     const times = Array.from({ length: 150 }, (_, i) => start + BigInt(i) * DAY_NS);
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
-      collectorKey(prefix, at, "000000001").replace("traces_", "metrics_"),
+    await putTestObject(
+      t,
+      collectorKey(prefix, at, "000000001", "json", "metrics"),
       metricsDocument("spread-metrics", times),
     );
     const l = loader(prefix);
     await drain(l);
     // A second loader over the same objects inserts nothing twice.
     await drain(loader(prefix));
-    expect(
-      await count(
-        t.clickhouse,
-        "SELECT count() AS n FROM otel_metrics_gauge WHERE ServiceName = 'spread-metrics'",
-      ),
-    ).toBe(150);
+    expect(await serviceRows(t, "spread-metrics", "otel_metrics_gauge")).toBe(150);
     expect(
       await count(
         t.clickhouse,

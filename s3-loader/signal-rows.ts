@@ -294,26 +294,32 @@ const histogramTail: Column<PointRow>[] = [
   ["AggregationTemporality", temporality],
 ];
 
+// Gauge and sum points: the number, its flags, then the exemplars.
+const numberPointColumns: Column<PointRow>[] = [
+  ["Value", (r) => numberValue(r.point, "point")],
+  ["Flags", flags],
+  exemplarColumn,
+];
+
+// The histogram, exponential histogram and summary points open with these two.
+const countSumColumns: Column<PointRow>[] = [
+  ["Count", (r) => uintJson(r.point.count, "count")],
+  ["Sum", (r) => doubleJson(r.point.sum, "sum")],
+];
+
 /** The five tables, in the exporter's column order of each. */
 export const METRIC_TABLES: readonly MetricTable[] = [
   {
     table: "otel_metrics_gauge",
     field: "gauge",
-    columns: [
-      ...headColumns,
-      ["Value", (r) => numberValue(r.point, "point")],
-      ["Flags", flags],
-      exemplarColumn,
-    ],
+    columns: [...headColumns, ...numberPointColumns],
   },
   {
     table: "otel_metrics_sum",
     field: "sum",
     columns: [
       ...headColumns,
-      ["Value", (r) => numberValue(r.point, "point")],
-      ["Flags", flags],
-      exemplarColumn,
+      ...numberPointColumns,
       ["AggregationTemporality", temporality],
       ["IsMonotonic", (r) => (r.data.isMonotonic === true ? "true" : "false")],
     ],
@@ -323,8 +329,7 @@ export const METRIC_TABLES: readonly MetricTable[] = [
     field: "histogram",
     columns: [
       ...headColumns,
-      ["Count", (r) => uintJson(r.point.count, "count")],
-      ["Sum", (r) => doubleJson(r.point.sum, "sum")],
+      ...countSumColumns,
       ["BucketCounts", (r) => arrayJson(r.point.bucketCounts, "bucketCounts", uintJson)],
       ["ExplicitBounds", (r) => arrayJson(r.point.explicitBounds, "explicitBounds", doubleJson)],
       ...histogramTail,
@@ -335,8 +340,7 @@ export const METRIC_TABLES: readonly MetricTable[] = [
     field: "exponentialHistogram",
     columns: [
       ...headColumns,
-      ["Count", (r) => uintJson(r.point.count, "count")],
-      ["Sum", (r) => doubleJson(r.point.sum, "sum")],
+      ...countSumColumns,
       ["Scale", (r) => String(smallIntJson(r.point.scale, "scale"))],
       ["ZeroCount", (r) => uintJson(r.point.zeroCount, "zeroCount")],
       ...bucketsColumns("positive"),
@@ -349,8 +353,7 @@ export const METRIC_TABLES: readonly MetricTable[] = [
     field: "summary",
     columns: [
       ...headColumns,
-      ["Count", (r) => uintJson(r.point.count, "count")],
-      ["Sum", (r) => doubleJson(r.point.sum, "sum")],
+      ...countSumColumns,
       ["(quantiles)", (r) => quantileColumns(r.point)],
       ["Flags", flags],
     ],

@@ -170,6 +170,26 @@ function snake(key: string): string {
 }
 
 /**
+ * One level of a document, a resource or a scope at `start`: its `headName` member and schemaUrl
+ * as the text a part repeats before the level's list (`"resource":{...},"schemaUrl":"...",`, each
+ * left out when absent), and where that list (`listName`) starts.
+ */
+function documentLevel(
+  buf: Buffer,
+  start: number,
+  headName: "resource" | "scope",
+  listName: string,
+): { head: string; listStart: number | undefined } {
+  const members = objectMembers(buf, start).members;
+  const value = memberText(buf, members, headName);
+  const schema = memberText(buf, members, "schemaUrl");
+  return {
+    head: `${value !== undefined ? `"${headName}":${value},` : ""}${schema !== undefined ? `"schemaUrl":${schema},` : ""}`,
+    listStart: memberStart(members, listName),
+  };
+}
+
+/**
  * Splits one OTLP/JSON document into requests of at most spansPerPart items
  * (spans, log records; whole metrics for metrics). Each trace part is
  * validated by parseTraceRequestJson like a whole document; log and metric
@@ -192,24 +212,14 @@ export function* splitJsonRequest(
   const resourceSpansStart = memberStart(root.members, listName);
   if (resourceSpansStart === undefined) return;
   for (const [rsStart] of arrayElements(buf, resourceSpansStart)) {
-    const rs = objectMembers(buf, rsStart).members;
-    const resource = memberText(buf, rs, "resource");
-    const rsSchema = memberText(buf, rs, "schemaUrl");
-    const scopeSpansStart = memberStart(rs, scopeListName);
-    if (scopeSpansStart === undefined) continue;
-    for (const [ssStart] of arrayElements(buf, scopeSpansStart)) {
-      const ss = objectMembers(buf, ssStart).members;
-      const scope = memberText(buf, ss, "scope");
-      const ssSchema = memberText(buf, ss, "schemaUrl");
-      const spansStart = memberStart(ss, itemListName);
-      if (spansStart === undefined) continue;
-      const head = `{"${listName}":[{${resource !== undefined ? `"resource":${resource},` : ""}${
-        rsSchema !== undefined ? `"schemaUrl":${rsSchema},` : ""
-      }"${scopeListName}":[{${scope !== undefined ? `"scope":${scope},` : ""}${
-        ssSchema !== undefined ? `"schemaUrl":${ssSchema},` : ""
-      }"${itemListName}":[`;
+    const resource = documentLevel(buf, rsStart, "resource", scopeListName);
+    if (resource.listStart === undefined) continue;
+    for (const [ssStart] of arrayElements(buf, resource.listStart)) {
+      const scope = documentLevel(buf, ssStart, "scope", itemListName);
+      if (scope.listStart === undefined) continue;
+      const head = `{"${listName}":[{${resource.head}"${scopeListName}":[{${scope.head}"${itemListName}":[`;
       let spans: string[] = [];
-      for (const [spanStart, spanEnd] of arrayElements(buf, spansStart)) {
+      for (const [spanStart, spanEnd] of arrayElements(buf, scope.listStart)) {
         spans.push(buf.toString("utf8", spanStart, spanEnd));
         if (spans.length >= spansPerPart) {
           yield parse(`${head}${spans.join(",")}]}]}]}`);

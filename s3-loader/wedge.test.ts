@@ -2,9 +2,8 @@ import { describe, expect, it } from "vitest";
 import { encodeTraceRequestJson } from "../shared/otlp/json.ts";
 import type { OtlpTraceRequest } from "../shared/otlp/types.ts";
 import type { S3LoaderConfig } from "./config.ts";
-import type { S3Loader } from "./loader.ts";
-import { collectorKey, count, putObject, sampleRequest } from "./testing/loader-harness.ts";
-import { drain as drainLoader, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
+import { collectorKey, count, sampleRequest } from "./testing/loader-harness.ts";
+import { drain, putTestObject, serviceRows, testLoader, useLoaderTestStack } from "./testing/loader-suite.ts";
 
 /**
  * No object can hold the pipeline: rows spread over many days load (split by
@@ -24,8 +23,6 @@ const DAY_NS = 86_400_000_000_000n;
 
 const loader = (prefix: string, overrides: Partial<S3LoaderConfig> = {}) =>
   testLoader(t, prefix, { decodeWorkers: 0, ...overrides });
-
-const drain = (l: S3Loader) => drainLoader(l, 40);
 
 /** One span per day for `days` days, starting at `start` (ns). */
 function spreadRequest(service: string, days: number, start: bigint): OtlpTraceRequest {
@@ -56,16 +53,13 @@ describe("no object can hold the pipeline", () => {
   it("loads one object whose spans fall on 150 different days (split by partition), exactly once", async () => {
     const prefix = "spread";
     const at = new Date(Date.UTC(2026, 10, 27, 10, 30));
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
+    await putTestObject(
+      t,
       collectorKey(prefix, at, "000000001"),
       encodeTraceRequestJson(spreadRequest("spread", 150, 1_764_200_000_000_000_000n)),
     );
     await drain(loader(prefix));
-    expect(
-      await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'spread'"),
-    ).toBe(150);
+    expect(await serviceRows(t, "spread")).toBe(150);
     expect(
       await count(
         t.clickhouse,
@@ -83,9 +77,8 @@ describe("no object can hold the pipeline", () => {
     for (let i = 0; i < good + 1; i++) {
       const request = sampleRequest(100 + i, 20, "poison-test");
       if (i === 4) request.resourceSpans![0]!.scopeSpans![0]!.spans![3]!.name = "poison";
-      await putObject(
-        t.s3,
-        t.s3Config.bucket,
+      await putTestObject(
+        t,
         collectorKey(prefix, at, String(i).padStart(9, "0")),
         encodeTraceRequestJson(request),
       );
@@ -103,9 +96,7 @@ describe("no object can hold the pipeline", () => {
     // Exactly once: the table holds the loaded objects' rows, nothing twice, nothing of the refused one.
     const ledgerRows = loaded.reduce((sum, r) => sum + Number(r.rows), 0);
     expect(ledgerRows).toBe(good * 20);
-    expect(
-      await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'poison-test'"),
-    ).toBe(good * 20);
+    expect(await serviceRows(t, "poison-test")).toBe(good * 20);
     expect(
       await count(
         t.clickhouse,
@@ -123,7 +114,7 @@ describe("no object can hold the pipeline", () => {
     const prefix = "sweep";
     const at = new Date(Date.now() - 60_000);
     const put = (key: string, seed: number) =>
-      putObject(t.s3, t.s3Config.bucket, key, encodeTraceRequestJson(sampleRequest(seed, 5, "sweep-test")));
+      putTestObject(t, key, encodeTraceRequestJson(sampleRequest(seed, 5, "sweep-test")));
     await put(collectorKey(prefix, at, "000000001"), 301);
     const l = loader(prefix, { fullScanIntervalMs: 1000, fullScanPagesPerPoll: 1, listPageSize: 2 });
     await drain(l);
@@ -135,9 +126,7 @@ describe("no object can hold the pipeline", () => {
     // The next full listing starts after its interval and walks the prefix a page per poll.
     await new Promise((r) => setTimeout(r, 1100));
     for (let i = 0; i < 10; i++) await l.pollOnce();
-    expect(
-      await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'sweep-test'"),
-    ).toBe(20);
+    expect(await serviceRows(t, "sweep-test")).toBe(20);
     const status = await l.ledger.status();
     expect(status.outsideLayout).toBe(2);
     expect(status.late).toBe(1);
@@ -163,12 +152,7 @@ describe("no object can hold the pipeline", () => {
       span.startTimeUnixNano = String(start);
       span.endTimeUnixNano = String(start + 1000n);
     });
-    await putObject(
-      t.s3,
-      t.s3Config.bucket,
-      collectorKey(prefix, at, "000000001"),
-      encodeTraceRequestJson(request),
-    );
+    await putTestObject(t, collectorKey(prefix, at, "000000001"), encodeTraceRequestJson(request));
     const l = loader(prefix, { retentionMs: 30 * 86_400_000 });
     await drain(l);
     const result = await t.clickhouse.query({
@@ -178,9 +162,7 @@ describe("no object can hold the pipeline", () => {
     expect(await result.json()).toEqual([
       { state: "loaded", rows: "2", refused_old_rows: "3", refused_future_rows: "1" },
     ]);
-    expect(
-      await count(t.clickhouse, "SELECT count() AS n FROM otel_traces WHERE ServiceName = 'expired-test'"),
-    ).toBe(2);
+    expect(await serviceRows(t, "expired-test")).toBe(2);
     expect((await l.ledger.status()).rowsRefused).toEqual({ olderThanRetention: 3, tooFarInFuture: 1 });
     await l.close();
   });

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { encodeExportRequestFromJson } from "../shared/otlp/codec/encode.ts";
-import { encodeTraceRequestProto } from "../shared/otlp/encode.ts";
-import { SIGNALS } from "../shared/otlp/signals.ts";
+import { SIGNALS, type Signal } from "../shared/otlp/signals.ts";
 import type { OtlpKeyValue, OtlpSpan } from "../shared/otlp/types.ts";
 
 /**
@@ -19,15 +18,30 @@ const int = (key: string, value: number): OtlpKeyValue => ({ key, value: { intVa
 const SERVICES = ["drop-gateway", "entry-service", "inventory-service", "payment-service"];
 const ROUTES = ["/api/drops/{id}/enter", "/api/cart", "/api/checkout", "/api/inventory/{sku}"];
 
-function resource(p: number): { attributes: OtlpKeyValue[] } {
+/**
+ * The resource of request `p`; the spans' resource names the environment by its older attribute
+ * (deployment.environment), as the generator's trace SDK did.
+ */
+function resource(p: number, environmentKey = "deployment.environment.name"): { attributes: OtlpKeyValue[] } {
   return {
     attributes: [
       str("service.name", SERVICES[p % SERVICES.length] as string),
       str("service.version", "1.4.2"),
-      str("deployment.environment.name", "bench"),
+      str(environmentKey, "bench"),
       str("host.name", `node-${p % 5}`),
     ],
   };
+}
+
+/** One request of `signal`: one resource, its items in the simulator's one scope, as protobuf. */
+function encodedRequest(
+  signal: Signal,
+  requestResource: { attributes: OtlpKeyValue[] },
+  items: unknown[],
+): Buffer {
+  const scope = { scope: { name: "snkrs-sim", version: "1.0.0" }, [signal.itemListName]: items };
+  const request = { [signal.listName]: [{ resource: requestResource, [signal.scopeListName]: [scope] }] };
+  return Buffer.from(encodeExportRequestFromJson(request, signal));
 }
 
 const TRACE_ROUTES = [
@@ -93,25 +107,7 @@ export function buildTracePayloads(count: number, spansPerRequest: number): Buff
       });
       if (!parent) parent = spanId;
     }
-    payloads.push(
-      Buffer.from(
-        encodeTraceRequestProto({
-          resourceSpans: [
-            {
-              resource: {
-                attributes: [
-                  str("service.name", SERVICES[p % SERVICES.length] as string),
-                  str("service.version", "1.4.2"),
-                  str("deployment.environment", "bench"),
-                  str("host.name", `node-${p % 5}`),
-                ],
-              },
-              scopeSpans: [{ scope: { name: "snkrs-sim", version: "1.0.0" }, spans }],
-            },
-          ],
-        }),
-      ),
-    );
+    payloads.push(encodedRequest(SIGNALS.traces, resource(p, "deployment.environment"), spans));
   }
   return payloads;
 }
@@ -149,15 +145,7 @@ export function buildLogPayloads(count: number, recordsPerRequest: number): Buff
         spanId: randomBytes(8).toString("hex"),
       });
     }
-    const request = {
-      resourceLogs: [
-        {
-          resource: resource(p),
-          scopeLogs: [{ scope: { name: "snkrs-sim", version: "1.0.0" }, logRecords }],
-        },
-      ],
-    };
-    payloads.push(Buffer.from(encodeExportRequestFromJson(request, SIGNALS.logs)));
+    payloads.push(encodedRequest(SIGNALS.logs, resource(p), logRecords));
   }
   return payloads;
 }
@@ -213,15 +201,7 @@ export function buildMetricPayloads(count: number, pointsPerRequest: number): Bu
         },
       },
     ];
-    const request = {
-      resourceMetrics: [
-        {
-          resource: resource(p),
-          scopeMetrics: [{ scope: { name: "snkrs-sim", version: "1.0.0" }, metrics }],
-        },
-      ],
-    };
-    payloads.push(Buffer.from(encodeExportRequestFromJson(request, SIGNALS.metrics)));
+    payloads.push(encodedRequest(SIGNALS.metrics, resource(p), metrics));
   }
   return payloads;
 }

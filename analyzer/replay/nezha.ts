@@ -213,12 +213,14 @@ export const POD_METRIC_COLUMNS: Array<{ column: string; name: string; unit: str
   { column: "SyscallWrite", name: "k8s.pod.syscall.write", unit: "{call}" },
   { column: "NetworkReceiveBytes", name: "k8s.pod.network.receive", unit: "By" },
   { column: "NetworkTransmitBytes", name: "k8s.pod.network.transmit", unit: "By" },
-  { column: "PodClientLatencyP90(s)", name: "k8s.pod.client.latency.p90", unit: "s" },
-  { column: "PodServerLatencyP90(s)", name: "k8s.pod.server.latency.p90", unit: "s" },
-  { column: "PodClientLatencyP95(s)", name: "k8s.pod.client.latency.p95", unit: "s" },
-  { column: "PodServerLatencyP95(s)", name: "k8s.pod.server.latency.p95", unit: "s" },
-  { column: "PodClientLatencyP99(s)", name: "k8s.pod.client.latency.p99", unit: "s" },
-  { column: "PodServerLatencyP99(s)", name: "k8s.pod.server.latency.p99", unit: "s" },
+  // PodClientLatencyP90(s), PodServerLatencyP90(s), ... P99: client then server per percentile, as in the file.
+  ...[90, 95, 99].flatMap((p) =>
+    (["Client", "Server"] as const).map((side) => ({
+      column: `Pod${side}LatencyP${p}(s)`,
+      name: `k8s.pod.${side.toLowerCase()}.latency.p${p}`,
+      unit: "s",
+    })),
+  ),
   { column: "PodWorkload(Ops)", name: "k8s.pod.workload", unit: "{op}/s" },
   { column: "PodSuccessRate(%)", name: "k8s.pod.success_rate", unit: "%" },
 ];
@@ -226,10 +228,7 @@ export const POD_METRIC_COLUMNS: Array<{ column: string; name: string; unit: str
 /** The front end's file (`Time,TimeStamp,ServiceName,SuccessRate(%),LatencyP50(s),...`). */
 export const FRONT_METRIC_COLUMNS: Array<{ column: string; name: string; unit: string }> = [
   { column: "SuccessRate(%)", name: "service.success_rate", unit: "%" },
-  { column: "LatencyP50(s)", name: "service.latency.p50", unit: "s" },
-  { column: "LatencyP90(s)", name: "service.latency.p90", unit: "s" },
-  { column: "LatencyP95(s)", name: "service.latency.p95", unit: "s" },
-  { column: "LatencyP99(s)", name: "service.latency.p99", unit: "s" },
+  ...[50, 90, 95, 99].map((p) => ({ column: `LatencyP${p}(s)`, name: `service.latency.p${p}`, unit: "s" })),
 ];
 
 /**

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
+import type { SpanColumns } from "../../shared/span-columns.ts";
 
 /**
  * Small synthetic traffic for the analyzer's tests: a few services with
@@ -31,16 +32,8 @@ function prng(seed: number): () => number {
   };
 }
 
-export interface SyntheticSpan {
-  Timestamp: string;
-  TraceId: string;
-  SpanId: string;
-  ServiceName: string;
-  SpanName: string;
-  SpanKind: string;
-  StatusCode: string;
+export interface SyntheticSpan extends SpanColumns {
   StatusMessage: string;
-  Duration: string;
 }
 
 export function syntheticSpans(options: SyntheticOptions): SyntheticSpan[] {

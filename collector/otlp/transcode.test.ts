@@ -81,6 +81,15 @@ function viaTranscoder(bytes: Uint8Array): unknown {
   return JSON.parse(joinTranscodedJson([transcodeTraceRequestToJson(bytes).json]).toString("utf8"));
 }
 
+/** What `run` returns, or the message of what it throws. */
+function outcomeOf<T>(run: () => T): { value?: T; error?: string } {
+  try {
+    return { value: run() };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
 describe("transcodeTraceRequestToJson", () => {
   it("agrees with the decoder on varied requests and counts valid and invalid spans", () => {
     for (let seed = 0; seed < 60; seed++) {
@@ -151,29 +160,12 @@ describe("transcodeTraceRequestToJson", () => {
       // flip a few bytes, or cut the message short
       if (i % 2) bytes[(i * 7919) % bytes.length] = (i * 31) & 0xff;
       const input = i % 3 === 0 ? bytes.subarray(0, (i * 13) % bytes.length) : bytes;
-      let decoderError: string | undefined;
-      let decoded: unknown;
-      try {
-        decoded = viaDecoder(input);
-      } catch (error) {
-        decoderError = (error as Error).message;
-      }
-      let validatorError: string | undefined;
-      try {
-        transcodeTraceRequestToJson(input, { validateOnly: true });
-      } catch (error) {
-        validatorError = (error as Error).message;
-      }
-      expect(validatorError, `case ${i}`).toBe(decoderError);
-      let transcoderError: string | undefined;
-      let transcoded: unknown;
-      try {
-        transcoded = viaTranscoder(input);
-      } catch (error) {
-        transcoderError = (error as Error).message;
-      }
-      expect(transcoderError, `case ${i}`).toBe(decoderError);
-      if (!decoderError) expect(transcoded).toEqual(decoded);
+      const decoder = outcomeOf(() => viaDecoder(input));
+      const validator = outcomeOf(() => transcodeTraceRequestToJson(input, { validateOnly: true }));
+      expect(validator.error, `case ${i}`).toBe(decoder.error);
+      const transcoder = outcomeOf(() => viaTranscoder(input));
+      expect(transcoder.error, `case ${i}`).toBe(decoder.error);
+      if (!decoder.error) expect(transcoder.value).toEqual(decoder.value);
       else failures++;
     }
     expect(failures).toBeGreaterThan(50);

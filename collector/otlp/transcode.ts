@@ -314,39 +314,47 @@ function writeFixed64(ctx: Context, reader: Reader): void {
   ctx.out.ch(QUOTE);
 }
 
+/**
+ * Opens one field of an AnyValue or KeyValue: checks its wire type and that it comes once (its bit
+ * not yet in `seen`), writes the comma before every field but the first and its key; returns
+ * `seen` with the field's bit set.
+ */
+function openField(
+  out: JsonOut,
+  seen: number,
+  bit: number,
+  wire: number,
+  expectedWire: number,
+  name: string,
+  key: string,
+): number {
+  expectWire(wire, expectedWire, name);
+  if (seen & bit) throw new NonCanonicalError();
+  if (seen) out.ch(COMMA);
+  out.ascii(key);
+  return seen | bit;
+}
+
 function anyValue(ctx: Context, reader: Reader, end: number, depth: number): void {
   if (depth > MAX_VALUE_DEPTH) throw new PathError(`values nested deeper than ${MAX_VALUE_DEPTH} levels`);
   const out = ctx.out;
   // AnyValue and KeyValue are the most frequent messages: plain locals instead of an ObjectWriter.
   let seen = 0;
-  let fields = 0;
   out.ch(OPEN_BRACE);
   while (reader.pos < end) {
     const tag = reader.uint32();
     const wire = tag & 7;
     switch (tag >>> 3) {
       case 1:
-        expectWire(wire, WIRE_LEN, "stringValue");
-        if (seen & (1 << 1)) throw new NonCanonicalError();
-        seen |= 1 << 1;
-        if (fields++ > 0) out.ch(COMMA);
-        out.ascii('"stringValue":');
+        seen = openField(out, seen, 1 << 1, wire, WIRE_LEN, "stringValue", '"stringValue":');
         writeString(ctx, reader);
         break;
       case 2:
-        expectWire(wire, WIRE_VARINT, "boolValue");
-        if (seen & (1 << 2)) throw new NonCanonicalError();
-        seen |= 1 << 2;
-        if (fields++ > 0) out.ch(COMMA);
-        out.ascii('"boolValue":');
+        seen = openField(out, seen, 1 << 2, wire, WIRE_VARINT, "boolValue", '"boolValue":');
         out.ascii(reader.bool() ? "true" : "false");
         break;
       case 3: {
-        expectWire(wire, WIRE_VARINT, "intValue");
-        if (seen & (1 << 3)) throw new NonCanonicalError();
-        seen |= 1 << 3;
-        if (fields++ > 0) out.ch(COMMA);
-        out.ascii('"intValue":');
+        seen = openField(out, seen, 1 << 3, wire, WIRE_VARINT, "intValue", '"intValue":');
         const value = reader.int64() as unknown as { low: number; high: number };
         if (!out.on) break;
         out.ch(QUOTE);
@@ -355,11 +363,7 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
         break;
       }
       case 4: {
-        expectWire(wire, WIRE_FIXED64, "doubleValue");
-        if (seen & (1 << 4)) throw new NonCanonicalError();
-        seen |= 1 << 4;
-        if (fields++ > 0) out.ch(COMMA);
-        out.ascii('"doubleValue":');
+        seen = openField(out, seen, 1 << 4, wire, WIRE_FIXED64, "doubleValue", '"doubleValue":');
         writeDouble(out, reader.double());
         break;
       }
@@ -367,11 +371,15 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
       case 6: {
         const isArray = tag >>> 3 === 5;
         const name = isArray ? "arrayValue" : "kvlistValue";
-        expectWire(wire, WIRE_LEN, name);
-        if (seen & (1 << (tag >>> 3))) throw new NonCanonicalError();
-        seen |= 1 << (tag >>> 3);
-        if (fields++ > 0) out.ch(COMMA);
-        out.ascii(isArray ? '"arrayValue":' : '"kvlistValue":');
+        seen = openField(
+          out,
+          seen,
+          1 << (tag >>> 3),
+          wire,
+          WIRE_LEN,
+          name,
+          isArray ? '"arrayValue":' : '"kvlistValue":',
+        );
         try {
           valueList(ctx, reader, isArray, depth);
         } catch (error) {
@@ -380,11 +388,7 @@ function anyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
         break;
       }
       case 7: {
-        expectWire(wire, WIRE_LEN, "bytesValue");
-        if (seen & (1 << 7)) throw new NonCanonicalError();
-        seen |= 1 << 7;
-        if (fields++ > 0) out.ch(COMMA);
-        out.ascii('"bytesValue":');
+        seen = openField(out, seen, 1 << 7, wire, WIRE_LEN, "bytesValue", '"bytesValue":');
         const start = lengthDelimited(reader);
         if (!out.on) break;
         out.ch(QUOTE);
@@ -440,11 +444,7 @@ function keyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
     const wire = tag & 7;
     switch (tag >>> 3) {
       case 1: {
-        expectWire(wire, WIRE_LEN, "key");
-        if (seen & 2) throw new NonCanonicalError();
-        if (seen) out.ch(COMMA);
-        seen |= 2;
-        out.ascii('"key":');
+        seen = openField(out, seen, 2, wire, WIRE_LEN, "key", '"key":');
         const start = lengthDelimited(reader);
         ctx.out.stringFrom(ctx.src, start, reader.pos);
         keyStart = start;
@@ -452,11 +452,7 @@ function keyValue(ctx: Context, reader: Reader, end: number, depth: number): voi
         break;
       }
       case 2: {
-        expectWire(wire, WIRE_LEN, "value");
-        if (seen & 4) throw new NonCanonicalError();
-        if (seen) out.ch(COMMA);
-        seen |= 4;
-        out.ascii('"value":');
+        seen = openField(out, seen, 4, wire, WIRE_LEN, "value", '"value":');
         try {
           const inner = messageEnd(reader);
           anyValue(ctx, reader, inner, depth);

@@ -7,6 +7,7 @@ import type { S3Config } from "../../shared/config/s3.ts";
 import { createLogger } from "../../shared/logger.ts";
 import { decodeTraceRequestProto } from "../../shared/otlp/decode.ts";
 import { parseTraceRequestJson } from "../../shared/otlp/json.ts";
+import type { SignalName } from "../../shared/otlp/signals.ts";
 import type { OtlpSpan, OtlpTraceRequest } from "../../shared/otlp/types.ts";
 import { type RunningCollector, startCollector } from "../collector.ts";
 import { type CollectorConfig, readCollectorConfig } from "../config.ts";
@@ -42,6 +43,37 @@ export async function startTestCollector(s3: S3Config, overrides: Partial<Collec
   const log = createLogger("collector-test", { level: process.env.LOG_LEVEL ?? "silent", pretty: false });
   const collector: RunningCollector = await startCollector({ config, s3, log });
   return { collector, config, base: `http://127.0.0.1:${collector.httpPort}` };
+}
+
+/** The collector's answer to one OTLP/HTTP export: its status and body bytes. */
+export interface ExportAnswer {
+  status: number;
+  body: Buffer;
+}
+
+/** POSTs one export request to the collector's OTLP/HTTP path of `signal`. */
+export async function postExport(
+  base: string,
+  signal: SignalName,
+  body: Uint8Array | string,
+  contentType = "application/x-protobuf",
+): Promise<ExportAnswer> {
+  const response = await fetch(`${base}/v1/${signal}`, {
+    method: "POST",
+    headers: { "Content-Type": contentType },
+    body: typeof body === "string" ? body : Buffer.from(body),
+  });
+  return { status: response.status, body: Buffer.from(await response.arrayBuffer()) };
+}
+
+/** POSTs `request` as OTLP/JSON. */
+export function postJsonExport(base: string, signal: SignalName, request: unknown): Promise<ExportAnswer> {
+  return postExport(base, signal, JSON.stringify(request), "application/json");
+}
+
+/** The partial success of a JSON answer (its counts are strings, as proto3 JSON writes int64). */
+export function jsonPartialSuccess(answer: ExportAnswer): Record<string, string> {
+  return (JSON.parse(answer.body.toString()) as { partialSuccess: Record<string, string> }).partialSuccess;
 }
 
 export interface StoredObject {

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from "@clickhouse/client";
-import type { SpanColumns } from "../store.ts";
+import type { SpanColumns } from "../../shared/span-columns.ts";
 
 export interface TestSpan extends SpanColumns {
   StatusMessage: string;

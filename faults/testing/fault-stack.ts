@@ -149,6 +149,17 @@ export async function waitUntil(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/** Waits until `sql` (a SELECT of one count named n) gives `expected`. */
+export function waitForCount(
+  stack: FaultStack,
+  sql: string,
+  expected: number,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  return waitUntil(async () => (await stack.count(sql)) === expected, timeoutMs, what);
+}
+
 /** The collector's totals (since its first start). */
 export async function collectorTotals(stack: FaultStack): Promise<{
   spansReceived: number;

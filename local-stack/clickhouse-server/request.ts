@@ -70,6 +70,40 @@ function truthy(value: string | undefined): boolean {
   return value !== undefined && value !== "0" && value.toLowerCase() !== "false" && value !== "";
 }
 
+type TextField = "query" | "queryId" | "defaultFormat" | "user" | "password" | "database" | "sessionId";
+type FlagField = "sessionCheck" | "enableHttpCompression" | "waitEndOfQuery";
+
+/** URL parameters whose value is the field's as sent. */
+const TEXT_PARAMS = new Map<string, TextField>([
+  ["query", "query"],
+  ["query_id", "queryId"],
+  ["default_format", "defaultFormat"],
+  ["user", "user"],
+  ["password", "password"],
+]);
+/** URL parameters whose empty value leaves the field unset (as ClickHouse does). */
+const NON_EMPTY_PARAMS = new Map<string, TextField>([
+  ["database", "database"],
+  ["session_id", "sessionId"],
+]);
+/** URL parameters read as a flag ("0", "false" and "" are off). */
+const FLAG_PARAMS = new Map<string, FlagField>([
+  ["session_check", "sessionCheck"],
+  ["enable_http_compression", "enableHttpCompression"],
+  ["wait_end_of_query", "waitEndOfQuery"],
+]);
+
+/** Sets the field of a parameter of the three tables above; false for any other parameter. */
+function setField(out: RequestParams, name: string, value: string): boolean {
+  const text = TEXT_PARAMS.get(name);
+  if (text) out[text] = value;
+  const nonEmpty = NON_EMPTY_PARAMS.get(name);
+  if (nonEmpty && value !== "") out[nonEmpty] = value;
+  const flag = FLAG_PARAMS.get(name);
+  if (flag) out[flag] = truthy(value);
+  return text !== undefined || nonEmpty !== undefined || flag !== undefined;
+}
+
 export function parseRequestParams(entries: Iterable<[string, string]>): RequestParams {
   const out: RequestParams = {
     query: undefined,
@@ -95,22 +129,8 @@ export function parseRequestParams(entries: Iterable<[string, string]>): Request
       out.params[param] = value;
       continue;
     }
+    if (setField(out, name, value)) continue;
     switch (name) {
-      case "query":
-        out.query = value;
-        continue;
-      case "query_id":
-        out.queryId = value;
-        continue;
-      case "database":
-        if (value !== "") out.database = value;
-        continue;
-      case "default_format":
-        out.defaultFormat = value;
-        continue;
-      case "session_id":
-        if (value !== "") out.sessionId = value;
-        continue;
       case "session_timeout": {
         const seconds = Number(value);
         if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) {
@@ -119,15 +139,6 @@ export function parseRequestParams(entries: Iterable<[string, string]>): Request
         out.sessionTimeoutSec = seconds;
         continue;
       }
-      case "session_check":
-        out.sessionCheck = truthy(value);
-        continue;
-      case "user":
-        out.user = value;
-        continue;
-      case "password":
-        out.password = value;
-        continue;
       case "compress":
       case "decompress":
         if (truthy(value)) {
@@ -136,12 +147,6 @@ export function parseRequestParams(entries: Iterable<[string, string]>): Request
             `ClickHouse native compression (${name}=1) is not supported`,
           );
         }
-        continue;
-      case "enable_http_compression":
-        out.enableHttpCompression = truthy(value);
-        continue;
-      case "wait_end_of_query":
-        out.waitEndOfQuery = truthy(value);
         continue;
     }
     if (INTERFACE_PARAMS.has(name) || HTTP_ONLY_SETTINGS.has(name)) continue;

@@ -8,31 +8,39 @@ import {
 } from "./sql.ts";
 
 describe("analyzeSql", () => {
-  it("classifies statements", () => {
-    expect(analyzeSql("SELECT 1").kind).toBe("select");
-    expect(analyzeSql("  (SELECT 1) UNION ALL (SELECT 2)").kind).toBe("select");
-    expect(analyzeSql("with x as (select 1) select * from x").kind).toBe("select");
-    expect(analyzeSql("SHOW TABLES").kind).toBe("read");
-    expect(analyzeSql("EXISTS TABLE t").kind).toBe("read");
-    expect(analyzeSql("INSERT INTO t VALUES (1)").kind).toBe("insert");
-    expect(analyzeSql("CREATE TABLE t (a UInt8) ENGINE = Memory").kind).toBe("ddl");
-    expect(analyzeSql("SET max_threads = 1").kind).toBe("stateful");
-    expect(analyzeSql("use db").kind).toBe("stateful");
-    expect(analyzeSql("CREATE TEMPORARY TABLE t (a UInt8)").kind).toBe("stateful");
-    expect(analyzeSql("-- comment\n/* block /* nested */ */ SELECT 1").keyword).toBe("SELECT");
-    expect(analyzeSql("WATCH lv").kind).toBe("unknown");
+  it.each([
+    ["SELECT 1", "select"],
+    ["  (SELECT 1) UNION ALL (SELECT 2)", "select"],
+    ["with x as (select 1) select * from x", "select"],
+    ["SHOW TABLES", "read"],
+    ["EXISTS TABLE t", "read"],
+    ["INSERT INTO t VALUES (1)", "insert"],
+    ["CREATE TABLE t (a UInt8) ENGINE = Memory", "ddl"],
+    ["SET max_threads = 1", "stateful"],
+    ["use db", "stateful"],
+    ["CREATE TEMPORARY TABLE t (a UInt8)", "stateful"],
+    ["WATCH lv", "unknown"],
+  ])("classifies %j as %s", (sql, kind) => {
+    expect(analyzeSql(sql).kind).toBe(kind);
   });
 
-  it("finds a second statement but ignores semicolons in strings, identifiers and comments", () => {
-    expect(analyzeSql("SELECT 1; DROP TABLE t").multiStatement).toBe(true);
-    expect(analyzeSql("SELECT 1;").multiStatement).toBe(false);
-    expect(analyzeSql("SELECT 1 ;; \n -- trailing\n").multiStatement).toBe(false);
-    expect(analyzeSql("SELECT ';' , `a;b`, \"c;d\" -- ; x\n").multiStatement).toBe(false);
-    expect(analyzeSql("SELECT 'it\\'s; fine'").multiStatement).toBe(false);
-    expect(analyzeSql("SELECT 'it''s; fine'").multiStatement).toBe(false);
-    expect(analyzeSql("SELECT $$a;b$$").multiStatement).toBe(false);
-    expect(analyzeSql("SELECT 1 /* ; */; DROP TABLE t").multiStatement).toBe(true);
-    expect(analyzeSql("SELECT 1 # ;\n").multiStatement).toBe(false);
+  it("skips comments, nested ones too, before the keyword", () => {
+    expect(analyzeSql("-- comment\n/* block /* nested */ */ SELECT 1").keyword).toBe("SELECT");
+  });
+
+  // A second statement counts; semicolons in strings, identifiers and comments do not.
+  it.each([
+    ["SELECT 1; DROP TABLE t", true],
+    ["SELECT 1;", false],
+    ["SELECT 1 ;; \n -- trailing\n", false],
+    ["SELECT ';' , `a;b`, \"c;d\" -- ; x\n", false],
+    ["SELECT 'it\\'s; fine'", false],
+    ["SELECT 'it''s; fine'", false],
+    ["SELECT $$a;b$$", false],
+    ["SELECT 1 /* ; */; DROP TABLE t", true],
+    ["SELECT 1 # ;\n", false],
+  ])("finds a second statement in %j: %s", (sql, multiStatement) => {
+    expect(analyzeSql(sql).multiStatement).toBe(multiStatement);
   });
 
   it("reads the trailing FORMAT", () => {
@@ -83,12 +91,15 @@ describe("readonly guards", () => {
     expect(fileClause("SELECT 'INTO OUTFILE'")).toBeUndefined();
   });
 
-  it("denies settings that name files or lift restrictions", () => {
-    expect(deniedReadonlySetting("output_format_schema")).toBe(true);
-    expect(deniedReadonlySetting("format_schema")).toBe(true);
-    expect(deniedReadonlySetting("readonly")).toBe(true);
-    expect(deniedReadonlySetting("allow_ddl")).toBe(true);
-    expect(deniedReadonlySetting("output_format_json_quote_64bit_integers")).toBe(false);
-    expect(deniedReadonlySetting("max_execution_time")).toBe(false);
+  // Settings that name files or lift restrictions are denied.
+  it.each([
+    ["output_format_schema", true],
+    ["format_schema", true],
+    ["readonly", true],
+    ["allow_ddl", true],
+    ["output_format_json_quote_64bit_integers", false],
+    ["max_execution_time", false],
+  ])("denies the setting %s: %s", (name, denied) => {
+    expect(deniedReadonlySetting(name)).toBe(denied);
   });
 });

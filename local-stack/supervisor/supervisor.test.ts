@@ -35,6 +35,34 @@ describe("Supervisor", () => {
     }
   };
   const byName = (name: string): ProcessStatus => supervisor!.status().find((s) => s.name === name)!;
+  /** A service running `<name>.mjs` from the test's dir, healthy once it has been up 50 ms. */
+  const spec = (name: string, deps: string[], extra: Partial<ProcessSpec> = {}): ProcessSpec => ({
+    name,
+    description: name,
+    script: `${name}.mjs`,
+    args: [],
+    kind: "service",
+    dependsOn: deps,
+    health: { type: "uptime", ms: 50 },
+    ...extra,
+  });
+  /** Starts a supervisor of `specs` in the test's dir, with the restart delays of `delays`. */
+  const startSupervisor = (
+    specs: ProcessSpec[],
+    delays: { initialDelayMs: number; maxDelayMs: number },
+  ): Supervisor => {
+    const started = new Supervisor(specs, {
+      rootDir: dir,
+      logDir: path.join(dir, "logs"),
+      env: process.env,
+      log: createLogger("test", { level: "silent" }),
+      policy: { ...delays, stableAfterMs: 60_000 },
+      healthIntervalMs: 50,
+    });
+    supervisor = started;
+    started.start();
+    return started;
+  };
 
   it("starts in dependency order, restarts a crashed process with backoff and keeps the others running", async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), "supervisor-test-"));
@@ -42,32 +70,14 @@ describe("Supervisor", () => {
     writeFileSync(path.join(dir, "steady.mjs"), "console.log('up'); setInterval(() => {}, 1000);\n");
     writeFileSync(path.join(dir, "crashy.mjs"), "setTimeout(() => process.exit(1), 100);\n");
     writeFileSync(path.join(dir, "setup.mjs"), "console.log('setup done');\n");
-    const spec = (name: string, deps: string[], extra: Partial<ProcessSpec> = {}): ProcessSpec => ({
-      name,
-      description: name,
-      script: `${name}.mjs`,
-      args: [],
-      kind: "service",
-      dependsOn: deps,
-      health: { type: "uptime", ms: 50 },
-      ...extra,
-    });
-    supervisor = new Supervisor(
+    const running = startSupervisor(
       [
         spec("setup", [], { kind: "oneshot", health: { type: "exit0" } }),
         spec("steady", ["setup"]),
         spec("crashy", ["setup"]),
       ],
-      {
-        rootDir: dir,
-        logDir: path.join(dir, "logs"),
-        env: process.env,
-        log: createLogger("test", { level: "silent" }),
-        policy: { initialDelayMs: 100, maxDelayMs: 400, stableAfterMs: 60_000 },
-        healthIntervalMs: 50,
-      },
+      { initialDelayMs: 100, maxDelayMs: 400 },
     );
-    supervisor.start();
 
     await until(() => byName("steady").state === "healthy");
     expect(byName("setup").state).toBe("done");
@@ -79,10 +89,10 @@ describe("Supervisor", () => {
     expect(byName("steady").restarts).toBe(0);
     expect(readFileSync(path.join(dir, "logs", "setup.log"), "utf8")).toContain("setup done");
 
-    await supervisor.stopProcess("steady");
+    await running.stopProcess("steady");
     expect(byName("steady").state).toBe("stopped");
     expect(byName("steady").pid).toBeNull();
-    supervisor.startProcess("steady");
+    running.startProcess("steady");
     await until(() => byName("steady").state === "healthy");
     expect(byName("steady").pid).not.toBe(steadyPid);
   });
@@ -93,28 +103,10 @@ describe("Supervisor", () => {
       path.join(dir, "misconfigured.mjs"),
       "process.stderr.write('s3-loader run: invalid configuration: LOADER_BATCH_MAX_OBJECTS: expected an integer, got \"abc\"\\n'); process.exit(2);\n",
     );
-    supervisor = new Supervisor(
-      [
-        {
-          name: "misconfigured",
-          description: "exits 2",
-          script: "misconfigured.mjs",
-          args: [],
-          kind: "service",
-          dependsOn: [],
-          health: { type: "uptime", ms: 50 },
-        },
-      ],
-      {
-        rootDir: dir,
-        logDir: path.join(dir, "logs"),
-        env: process.env,
-        log: createLogger("test", { level: "silent" }),
-        policy: { initialDelayMs: 50, maxDelayMs: 100, stableAfterMs: 60_000 },
-        healthIntervalMs: 50,
-      },
-    );
-    supervisor.start();
+    startSupervisor([spec("misconfigured", [], { description: "exits 2" })], {
+      initialDelayMs: 50,
+      maxDelayMs: 100,
+    });
     await until(() => byName("misconfigured").state === "failed");
     await new Promise((r) => setTimeout(r, 500));
     expect(byName("misconfigured")).toMatchObject({

@@ -61,7 +61,9 @@ async function writeCorpus(options: SignalRateOptions, signal: SignalName, prefi
       prefix,
       new Date(minuteBase + Math.floor(i / 100) * 60_000),
       String(200_000_000 + i),
-    ).replace("/traces_", `/${signal}_`);
+      "json",
+      signal,
+    );
     queue.add(() => s3.send(new PutObjectCommand({ Bucket: s3Config.bucket, Key: key, Body: body })));
     if (queue.size > 64) await queue.onSizeLessThan(32);
   }

@@ -10,6 +10,7 @@ import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import type { S3Config } from "../../shared/config/s3.ts";
+import type { SignalName } from "../../shared/otlp/signals.ts";
 import type { OtlpTraceRequest } from "../../shared/otlp/types.ts";
 import { createS3Client } from "../../shared/s3.ts";
 import { startTestStack, type TestStack } from "../../testing/stack.ts";
@@ -55,11 +56,17 @@ export async function startLoaderTestStack(): Promise<LoaderTestStack> {
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
-/** A key in the awss3 exporter layout for the given time. */
-export function collectorKey(prefix: string, at: Date, unique: string, ext = "json"): string {
+/** A key in the awss3 exporter layout for the given time; the file name starts with the signal's name. */
+export function collectorKey(
+  prefix: string,
+  at: Date,
+  unique: string,
+  ext = "json",
+  signal: SignalName = "traces",
+): string {
   return `${prefix}/year=${at.getUTCFullYear()}/month=${pad(at.getUTCMonth() + 1)}/day=${pad(at.getUTCDate())}/hour=${pad(
     at.getUTCHours(),
-  )}/minute=${pad(at.getUTCMinutes())}/traces_${unique}.${ext}`;
+  )}/minute=${pad(at.getUTCMinutes())}/${signal}_${unique}.${ext}`;
 }
 
 export async function putObject(

@@ -8,7 +8,7 @@ import { afterAll, beforeAll } from "vitest";
 import { createLogger } from "../../shared/logger.ts";
 import { readS3LoaderConfig, type S3LoaderConfig } from "../config.ts";
 import { S3Loader } from "../loader.ts";
-import { type LoaderTestStack, startLoaderTestStack } from "./loader-harness.ts";
+import { count, type LoaderTestStack, putObject, startLoaderTestStack } from "./loader-harness.ts";
 
 /**
  * A test stack for the calling file: its fields are filled in before the
@@ -52,8 +52,26 @@ export function testLoader(
   });
 }
 
-/** Polls until a poll finds no batch; throws when the loader is still busy after `polls` polls. */
-export async function drain(l: S3Loader, polls = 20): Promise<void> {
+/** Puts one object into the test stack's bucket, as the collector would. */
+export function putTestObject(
+  t: LoaderTestStack,
+  key: string,
+  body: string | Uint8Array,
+  contentEncoding?: string,
+): Promise<void> {
+  return putObject(t.s3, t.s3Config.bucket, key, body, contentEncoding);
+}
+
+/** How many rows of `service` the stack's `table` (otel_traces by default) holds. */
+export function serviceRows(t: LoaderTestStack, service: string, table = "otel_traces"): Promise<number> {
+  return count(t.clickhouse, `SELECT count() AS n FROM ${table} WHERE ServiceName = '${service}'`);
+}
+
+/**
+ * Polls until a poll finds no batch; throws when the loader is still busy after `polls` polls
+ * (enough for an object split over many partitions, which takes a poll per part).
+ */
+export async function drain(l: S3Loader, polls = 40): Promise<void> {
   for (let i = 0; i < polls; i++) if ((await l.pollOnce()).batches === 0) return;
   throw new Error("loader never went idle");
 }
