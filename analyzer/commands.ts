@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { commandLine, flagsOverEnv, onShutdownSignal } from "../shared/cli.ts";
+import { commandLine, flagsOverEnv, onShutdownSignal, positiveDurationArgument } from "../shared/cli.ts";
 import { createClickHouseClient, tableExists } from "../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../shared/config/clickhouse.ts";
-import { parseDurationMs } from "../shared/config/env.ts";
 import { FailureBackoff } from "../shared/failure-backoff.ts";
 import { formatPosition } from "../shared/load-position.ts";
 import { createLogger } from "../shared/logger.ts";
@@ -71,13 +70,6 @@ function positive(text: string): number {
   return value;
 }
 
-function parseLast(text: string): number {
-  const ms = parseDurationMs(text);
-  if (ms === undefined || ms <= 0)
-    throw new InvalidArgumentError(`expected a duration like 30m or 2h, got "${text}"`);
-  return ms;
-}
-
 interface RangeFlags {
   last?: number;
   from?: number;
@@ -94,7 +86,11 @@ function range(flags: RangeFlags): { fromMs?: number; toMs?: number } {
 
 function withRange(command: Command): Command {
   return command
-    .option("--last <duration>", "the last 30m / 2h / 1d (default: everything stored)", parseLast)
+    .option(
+      "--last <duration>",
+      "the last 30m / 2h / 1d (default: everything stored)",
+      positiveDurationArgument,
+    )
     .option("--from <time>", "from this ISO time", parseTime)
     .option("--to <time>", "until this ISO time", parseTime)
     .option("--json", "one JSON object per line");

@@ -10,8 +10,13 @@
  */
 import net from "node:net";
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { commandLine, type FlagOverride, flagsOverEnv, runCli } from "../shared/cli.ts";
-import { parseDurationMs } from "../shared/config/env.ts";
+import {
+  commandLine,
+  type FlagOverride,
+  flagsOverEnv,
+  positiveDurationArgument,
+  runCli,
+} from "../shared/cli.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
 import { DROP_PHASES, OTLP_PROTOCOLS, type OtlpProtocol, readEventGeneratorConfig } from "./config.ts";
 import { checkIncidents, type Incident, parseIncident } from "./incident.ts";
@@ -29,13 +34,6 @@ function positiveInt(name: string) {
 function nonNegativeNumber(value: string): number {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed < 0) throw new InvalidArgumentError("must be a number >= 0");
-  return parsed;
-}
-
-function duration(value: string): number {
-  const parsed = parseDurationMs(value);
-  if (parsed === undefined || parsed <= 0)
-    throw new InvalidArgumentError(`expected a duration like 30s or 5m, got "${value}"`);
   return parsed;
 }
 
@@ -137,7 +135,7 @@ function addRunCommand(program: Command): void {
     .command("run")
     .description("generate traffic: continuous drop cycles until stopped, or until --cycles / --duration")
     .option("--cycles <n>", "stop after n drop cycles", positiveInt("--cycles"))
-    .option("--duration <time>", "stop after this wall-clock time (e.g. 90s, 10m)", duration)
+    .option("--duration <time>", "stop after this wall-clock time (e.g. 90s, 10m)", positiveDurationArgument)
     .option("--rate <rps>", "at most this many requests (traces) per second; 0 = no limit", nonNegativeNumber)
     .option(
       "--seed <n>",
@@ -150,7 +148,7 @@ function addRunCommand(program: Command): void {
       "--backfill <time>",
       "generate this much of the past as fast as possible (simulated time 0 is that long ago), then stop; " +
         "traces and logs only (metrics are collected on the wall clock)",
-      duration,
+      positiveDurationArgument,
     )
     .option(
       "--incident <spec>",
@@ -175,9 +173,9 @@ function addRunCommand(program: Command): void {
       "OTLP base endpoint (default: OTEL_EXPORTER_OTLP_ENDPOINT or http://127.0.0.1:4318)",
     )
     .option("--stock <pairs>", "pairs available per drop", (v) => Number(positiveInt("--stock")(v)))
-    .option("--pre-drop <time>", "PRE_DROP duration", duration)
-    .option("--drop-live <time>", "DROP_LIVE duration", duration)
-    .option("--post-drop <time>", "POST_DROP duration", duration)
+    .option("--pre-drop <time>", "PRE_DROP duration", positiveDurationArgument)
+    .option("--drop-live <time>", "DROP_LIVE duration", positiveDurationArgument)
+    .option("--post-drop <time>", "POST_DROP duration", positiveDurationArgument)
     .option("--workers <pre,live,post>", "sessions per phase, e.g. 5,40,8")
     .option(
       "--signals <list>",

@@ -1,5 +1,16 @@
-import { Command } from "commander";
-import { ConfigError, type Env } from "./config/env.ts";
+import { Command, InvalidArgumentError } from "commander";
+import { ConfigError, type Env, parseDurationMs } from "./config/env.ts";
+
+/**
+ * A commander option parser for a positive duration (30s, 5m, 2h): its
+ * milliseconds, or commander's one-line error naming the value.
+ */
+export function positiveDurationArgument(text: string): number {
+  const ms = parseDurationMs(text);
+  if (ms === undefined || ms <= 0)
+    throw new InvalidArgumentError(`expected a duration like 30s, 5m or 2h, got "${text}"`);
+  return ms;
+}
 
 /** Exit codes shared by every command. */
 export const EXIT_FAILURE = 1;
