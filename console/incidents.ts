@@ -1,4 +1,9 @@
-import { listSpanSamples, type SpanSample, spanQueryCondition } from "../agent/tools/find-slow-spans.ts";
+import {
+  listSpanSamples,
+  type SpanListRow,
+  type SpanSample,
+  spanQueryCondition,
+} from "../agent/tools/find-slow-spans.ts";
 import { num, sqlWithParams } from "../agent/tools/query.ts";
 import { type ToolContext, ToolInputError } from "../agent/tools/types.ts";
 import { type Anomaly, listAnomalies, listIncidents, readStoredRanking } from "../analyzer/query.ts";
@@ -76,14 +81,16 @@ const EXAMPLE_SAMPLES: SpanSample[] = [
   { name: "slowest", orderBy: "duration" },
 ];
 
-type ExampleSpan = {
-  traceId: string;
-  spanId: string;
-  operation: string;
-  durationMs: number;
-  status: string;
-  timeMs: number;
-};
+/** An example span as the page links it: to its trace, with what it did and how long it took. */
+const exampleSpan = (r: SpanListRow) => ({
+  traceId: r.trace_id,
+  spanId: r.span_id,
+  operation: r.span,
+  durationMs: num(r.duration) / 1e6,
+  status: r.status,
+  timeMs: num(r.ts_ms),
+});
+type ExampleSpan = ReturnType<typeof exampleSpan>;
 
 /**
  * Error spans and the slowest spans of each service inside the ranking's
@@ -103,14 +110,7 @@ async function exampleSpans(ctx: ToolContext, services: string[], window: { from
     services.map((s) => [s, { errors: [] as ExampleSpan[], slowest: [] as ExampleSpan[] }]),
   );
   for (const r of rows) {
-    out.get(r.service)?.[r.sample as "errors" | "slowest"].push({
-      traceId: r.trace_id,
-      spanId: r.span_id,
-      operation: r.span,
-      durationMs: num(r.duration) / 1e6,
-      status: r.status,
-      timeMs: num(r.ts_ms),
-    });
+    out.get(r.service)?.[r.sample as "errors" | "slowest"].push(exampleSpan(r));
   }
   return out;
 }
