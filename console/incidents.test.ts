@@ -97,3 +97,27 @@ describe("/api/root-cause", () => {
     expect(await response.json()).toEqual({ error: '"at" must be a time in milliseconds' });
   });
 });
+
+describe("a page's first data read, started when the page is served", () => {
+  it("answers the page's request with what a fresh read gives, and a bad view with its 400", async () => {
+    const { fromMs, toMs } = seeded.incident;
+    const views = [
+      ["/map", `/api/map?from=${fromMs}&to=${toMs}`],
+      ["/services", `/api/services?from=${fromMs}&to=${toMs}&kind=Server`],
+      ["/logs", `/api/logs?from=${fromMs}&to=${toMs}&severity=ERROR`],
+    ];
+    for (const [page, api] of views) {
+      const query =
+        page === "/logs" ? `from=${fromMs}&to=${toMs}&severity=ERROR&refresh=` : `from=${fromMs}&to=${toMs}`;
+      const html = await fetch(`${seeded.url}${page}?${query}`);
+      expect(html.headers.get("content-type")).toContain("text/html");
+      await html.text();
+      const early = await get<unknown>(api!);
+      expect(early).toEqual(await get<unknown>(api!));
+    }
+    await (await fetch(`${seeded.url}/services?kind=Bogus`)).text();
+    const refused = await fetch(`${seeded.url}/api/services?kind=Bogus`);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/"kind" must be one of/);
+  });
+});

@@ -1,4 +1,9 @@
-import { listSpans, spanQueryCondition } from "../agent/tools/find-slow-spans.ts";
+import {
+  listSpanSamples,
+  type SpanListRow,
+  type SpanSample,
+  spanQueryCondition,
+} from "../agent/tools/find-slow-spans.ts";
 import { num, sqlWithParams } from "../agent/tools/query.ts";
 import { type ToolContext, ToolInputError } from "../agent/tools/types.ts";
 import { type Anomaly, listAnomalies, listIncidents, readStoredRanking } from "../analyzer/query.ts";
@@ -70,25 +75,44 @@ function readMinutes(params: URLSearchParams, key: string, fallbackMs: number, m
 /** The ranking's window after the alert time (`window`, minutes; at most two hours). */
 const readWindowMs = (params: URLSearchParams) => readMinutes(params, "window", DEFAULT_WINDOW_MS, 120);
 
-/** Error spans and the slowest spans of a service inside the ranking's window (after the alert). */
-async function exampleSpans(ctx: ToolContext, service: string, window: { fromMs: number; toMs: number }) {
-  const spans = (status?: "Error") =>
-    listSpans(
-      ctx,
-      spanQueryCondition({ window, filter: { service, ...(status ? { status } : {}) } }),
-      status ? "time" : "duration",
-      EXAMPLES_PER_KIND,
-    );
-  const [errors, slowest] = await Promise.all([spans("Error"), spans()]);
-  const row = (r: (typeof errors.rows)[number]) => ({
-    traceId: r.trace_id,
-    spanId: r.span_id,
-    operation: r.span,
-    durationMs: num(r.duration) / 1e6,
-    status: r.status,
-    timeMs: num(r.ts_ms),
-  });
-  return { errors: errors.rows.map(row), slowest: slowest.rows.map(row) };
+/** The samples of example spans per ranked service: its newest error spans and its slowest spans. */
+const EXAMPLE_SAMPLES: SpanSample[] = [
+  { name: "errors", status: "Error", orderBy: "time" },
+  { name: "slowest", orderBy: "duration" },
+];
+
+/** An example span as the page links it: to its trace, with what it did and how long it took. */
+const exampleSpan = (r: SpanListRow) => ({
+  traceId: r.trace_id,
+  spanId: r.span_id,
+  operation: r.span,
+  durationMs: num(r.duration) / 1e6,
+  status: r.status,
+  timeMs: num(r.ts_ms),
+});
+type ExampleSpan = ReturnType<typeof exampleSpan>;
+
+/**
+ * Error spans and the slowest spans of each service inside the ranking's
+ * window (after the alert): one query for all of them (the embedded server
+ * runs parameterised queries one at a time, so one per service and kind
+ * cost their sum).
+ */
+async function exampleSpans(ctx: ToolContext, services: string[], window: { fromMs: number; toMs: number }) {
+  const { rows } = await listSpanSamples(
+    ctx,
+    spanQueryCondition({ window, filter: {} }),
+    services,
+    EXAMPLE_SAMPLES,
+    EXAMPLES_PER_KIND,
+  );
+  const out = new Map(
+    services.map((s) => [s, { errors: [] as ExampleSpan[], slowest: [] as ExampleSpan[] }]),
+  );
+  for (const r of rows) {
+    out.get(r.service)?.[r.sample as "errors" | "slowest"].push(exampleSpan(r));
+  }
+  return out;
 }
 
 /** A ranking computed here (an alert time the analyzer has not ranked) is kept this long. */
@@ -135,10 +159,10 @@ export class RootCauseRankings {
     });
     const { atMs, windowMs, baselineMs } = report.window;
     const ranked = report.ranked.filter((r) => r.score > 0);
-    const examples = await Promise.all(
-      ranked
-        .slice(0, SERVICES_WITH_EXAMPLES)
-        .map((r) => exampleSpans(this.ctx, r.service, { fromMs: atMs, toMs: atMs + windowMs })),
+    const examples = await exampleSpans(
+      this.ctx,
+      ranked.slice(0, SERVICES_WITH_EXAMPLES).map((r) => r.service),
+      { fromMs: atMs, toMs: atMs + windowMs },
     );
     return {
       atMs,
@@ -146,7 +170,7 @@ export class RootCauseRankings {
       baselineMs,
       signals: report.signals,
       ...(rankedAtMs !== undefined ? { rankedAtMs } : {}),
-      ranked: ranked.map((r, i) => ({ ...r, examples: examples[i] })),
+      ranked: ranked.map((r) => ({ ...r, examples: examples.get(r.service) })),
       sql: report.sql.map((statement) => sqlWithParams(statement, bounds(report.window))),
     };
   }

@@ -19,6 +19,7 @@ import { AskSessions, streamAnswer } from "./ask.ts";
 import type { Bundle } from "./bundle.ts";
 import { TtlCache } from "./cache.ts";
 import { incidentsView, RootCauseRankings } from "./incidents.ts";
+import { FIRST_READS } from "./web/first-reads.ts";
 
 /**
  * The console's HTTP server: the bundled page (any path that is not /api or
@@ -36,6 +37,8 @@ export const SECURITY_HEADERS = {
 
 const MAX_BODY = 64 * 1024;
 const META_TTL_MS = 10_000;
+/** How long a read started with its page waits to be taken by the page's request for it. */
+const EARLY_READ_TTL_MS = 5_000;
 
 export interface ConsoleServerOptions {
   host: string;
@@ -54,6 +57,34 @@ export interface ConsoleServer {
 }
 
 type Handler = (params: URLSearchParams, match: RegExpMatchArray) => Promise<unknown>;
+
+/** An API request's identity: its path and its parameters as URLSearchParams writes them. */
+const readKey = (url: URL) => `${url.pathname}?${new URLSearchParams(url.search)}`;
+
+/**
+ * Data reads started when a page is served (its first request, web/first-reads.ts),
+ * each taken once by that request when it comes within a few seconds, so the
+ * query runs while the browser loads the script. One read per key: a page
+ * reloaded before its script asked gets the read already running.
+ */
+class EarlyReads {
+  private readonly reads = new Map<string, { at: number; value: Promise<unknown> }>();
+
+  start(key: string, read: () => Promise<unknown>): void {
+    const now = performance.now();
+    for (const [k, r] of this.reads) if (now - r.at > EARLY_READ_TTL_MS) this.reads.delete(k);
+    if (this.reads.has(key)) return;
+    const value = read();
+    value.catch(() => {}); // reported to the request that takes it
+    this.reads.set(key, { at: now, value });
+  }
+
+  take(key: string): Promise<unknown> | undefined {
+    const read = this.reads.get(key);
+    this.reads.delete(key);
+    return read && performance.now() - read.at <= EARLY_READ_TTL_MS ? read.value : undefined;
+  }
+}
 
 function sendJson(res: ServerResponse, status: number, data: unknown): void {
   const body = JSON.stringify(data);
@@ -136,6 +167,25 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     [/^\/api\/trace\/([^/]+)$/, (_p, m) => traceView(ctx, decodeURIComponent(m[1]!))],
   ];
 
+  /** The read an API URL asks for, or undefined when no route matches. */
+  function apiRead(url: URL): (() => Promise<unknown>) | undefined {
+    for (const [pattern, handler] of routes) {
+      const match = url.pathname.match(pattern);
+      if (match) return () => handler(url.searchParams, match);
+    }
+    return undefined;
+  }
+
+  const early = new EarlyReads();
+  /** A page is being served: start the read its script will ask for first. */
+  function startFirstRead(page: URL): void {
+    const firstRead = FIRST_READS[page.pathname.split("/")[1] || "services"];
+    if (!firstRead) return;
+    const url = new URL(firstRead(page.searchParams), page);
+    const read = apiRead(url);
+    if (read) early.start(readKey(url), read);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://console");
     const path = url.pathname;
@@ -150,18 +200,17 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     if (req.method !== "GET" && req.method !== "HEAD")
       return sendJson(res, 405, { error: "method not allowed" });
     if (path.startsWith("/api/")) {
-      for (const [pattern, handler] of routes) {
-        const match = path.match(pattern);
-        if (!match) continue;
-        const started = performance.now();
-        const data = await handler(url.searchParams, match);
-        logger.debug({ path, ms: Math.round(performance.now() - started) }, "api");
-        return sendJson(res, 200, data);
-      }
-      return sendJson(res, 404, { error: `no such API: ${path}` });
+      const read = apiRead(url);
+      if (!read) return sendJson(res, 404, { error: `no such API: ${path}` });
+      const started = performance.now();
+      const taken = early.take(readKey(url));
+      const data = await (taken ?? read());
+      logger.debug({ path, ms: Math.round(performance.now() - started), early: taken !== undefined }, "api");
+      return sendJson(res, 200, data);
     }
     if (bundle.assets.has(path)) return sendAsset(req, res, bundle, path);
     if (path.startsWith("/assets/")) return sendJson(res, 404, { error: "not found" });
+    if (req.method === "GET") startFirstRead(url);
     return sendAsset(req, res, bundle, "/index.html");
   }
 

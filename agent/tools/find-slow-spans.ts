@@ -1,5 +1,12 @@
 import { allConditions, type Conditions, presentConditions, where } from "./conditions.ts";
-import { describeFilter, SPAN_SCOPE, type SpanScope, STATUS_CODES, serviceHint } from "./filters.ts";
+import {
+  describeFilter,
+  SPAN_SCOPE,
+  type SpanScope,
+  STATUS_CODES,
+  type StatusCode,
+  serviceHint,
+} from "./filters.ts";
 import { formatMs, isoFromMs, renderTable } from "./format.ts";
 import { num, queryRows } from "./query.ts";
 import { type AgentTool, objectSchema, type ToolContext, type ToolResult } from "./types.ts";
@@ -174,5 +181,45 @@ export async function listSpans(
   const sql = `SELECT ${SPAN_LIST_COLUMNS} FROM otel_traces ${where(conditions.sql)}
     ORDER BY ${order} LIMIT {limit:UInt32}`;
   const rows = await queryRows<SpanListRow>(ctx, sql, params);
+  return { rows };
+}
+
+/** A sample of spans to take per service: all spans or only those of one status, newest or slowest first. */
+export interface SpanSample {
+  name: string;
+  status?: StatusCode;
+  orderBy: "duration" | "time";
+}
+
+/**
+ * For each of `services`, the first `perService` spans of every sample
+ * (e.g. its newest errors and its slowest spans) within `conditions`: the
+ * rows `listSpans` gives service by service, in one statement, so many
+ * services cost one query instead of one per service and sample. Rows come
+ * by sample (in the order given), then service, then the sample's order.
+ */
+export async function listSpanSamples(
+  ctx: ToolContext,
+  conditions: Conditions,
+  services: string[],
+  samples: SpanSample[],
+  perService: number,
+): Promise<{ rows: Array<SpanListRow & { sample: string }> }> {
+  if (services.length === 0 || samples.length === 0) return { rows: [] };
+  const params: Record<string, unknown> = { ...conditions.params, services, per_service: perService };
+  const branches = samples.map((sample, i) => {
+    params[`sample_${i}`] = sample.name;
+    const status = sample.status ? [`StatusCode = {status_${i}:String}`] : [];
+    if (sample.status) params[`status_${i}`] = sample.status;
+    // The order listSpans uses, as one number, so the union can be put back in it.
+    const key = sample.orderBy === "duration" ? "Duration" : "toUnixTimestamp64Nano(Timestamp)";
+    return `(SELECT ${i} AS sample_index, {sample_${i}:String} AS sample, toInt64(${key}) AS order_key, ${SPAN_LIST_COLUMNS}
+      FROM otel_traces ${where([...conditions.sql, "ServiceName IN {services:Array(String)}", ...status])}
+      ORDER BY order_key DESC, SpanId ASC LIMIT {per_service:UInt32} BY ServiceName)`;
+  });
+  const sql = `SELECT sample, ts_ms, service, span, kind, duration, status, message, trace_id, span_id
+    FROM (${branches.join(" UNION ALL ")})
+    ORDER BY sample_index, service, order_key DESC, span_id ASC`;
+  const rows = await queryRows<SpanListRow & { sample: string }>(ctx, sql, params);
   return { rows };
 }

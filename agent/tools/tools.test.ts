@@ -7,6 +7,7 @@ import { dispatchTool } from "../dispatch.ts";
 import { SEED_TRACES, type SeedSpan, seedSpans, traceIdOf } from "../testing/seed.ts";
 import { useToolTestStack } from "../testing/tool-stack.ts";
 import { resolveServiceName } from "./filters.ts";
+import { listSpanSamples, listSpans, type SpanSample, spanQueryCondition } from "./find-slow-spans.ts";
 import { formatMs } from "./format.ts";
 import { ALL_TOOLS } from "./index.ts";
 import { parseAlertTime } from "./root-cause.ts";
@@ -170,6 +171,32 @@ describe("tools on the embedded ClickHouse with known spans", () => {
     const p99 = await call("find_slow_spans", { service: "inventory", percentile: 99, limit: 5 });
     expect(p99.content).toMatch(/^1 spans match .*p99 of 40 matching spans/);
     expect(p99.content).toContain(slowest.SpanId);
+  });
+
+  it("listSpanSamples gives, in one query, the rows listSpans gives per service and sample", async () => {
+    const window = { fromMs: END_MS - 3_600_000, toMs: END_MS + 60_000 };
+    const services = ["payment", "inventory", "checkout", "no-such-service"];
+    const samples: SpanSample[] = [
+      { name: "errors", status: "Error", orderBy: "time" },
+      { name: "slowest", orderBy: "duration" },
+    ];
+    const { rows } = await listSpanSamples(
+      t.ctx,
+      spanQueryCondition({ window, filter: {} }),
+      services,
+      samples,
+      3,
+    );
+    const expected = [];
+    for (const sample of samples) {
+      for (const service of [...services].sort()) {
+        const filter = { service, ...(sample.status ? { status: sample.status } : {}) };
+        const one = await listSpans(t.ctx, spanQueryCondition({ window, filter }), sample.orderBy, 3);
+        expected.push(...one.rows.map((r) => ({ sample: sample.name, ...r })));
+      }
+    }
+    expect(expected.some((r) => r.sample === "errors")).toBe(true);
+    expect(rows).toEqual(expected);
   });
 
   it("trace_tree draws the waterfall and marks the critical path and the failing span", async () => {

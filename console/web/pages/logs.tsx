@@ -1,4 +1,5 @@
-import { apiUrl, useApi } from "../data.ts";
+import { useApi } from "../data.ts";
+import { logsDataUrl } from "../first-reads.ts";
 import { anyOr, SelectField, useUrlFields } from "../form.tsx";
 import { formatCount, formatTime } from "../format.ts";
 import { go, type PageProps } from "../page.ts";
@@ -67,8 +68,7 @@ function LogFilters({ params, services }: { params: URLSearchParams; services: s
 export function LogsPage({ route, tick, meta }: PageProps) {
   const params = route.params;
   const view = params.get("view") === "records" ? "records" : "patterns";
-  const query = withParams(params, { refresh: undefined });
-  const { data, error, loading } = useApi<LogsData>(apiUrl("logs", query), tick);
+  const { data, error, loading } = useApi<LogsData>(logsDataUrl(params), tick);
   return (
     <div class="page logs-page">
       <div class="toolbar">

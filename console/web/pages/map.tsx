@@ -1,9 +1,10 @@
 import dagre from "@dagrejs/dagre";
 import { useMemo } from "preact/hooks";
-import { apiUrl, useApi } from "../data.ts";
+import { useApi } from "../data.ts";
+import { mapDataUrl } from "../first-reads.ts";
 import { formatDuration, formatPercent, formatRate, serviceColor } from "../format.ts";
 import { go, linkClick, type PageProps } from "../page.ts";
-import { viewParams, withParams } from "../route.ts";
+import { viewParams } from "../route.ts";
 import { type Anomaly, describeAnomaly } from "./incidents.tsx";
 
 interface MapNode {
@@ -84,8 +85,7 @@ function path(points: Array<{ x: number; y: number }>): string {
 const severity = (errorRate: number) => (errorRate >= 0.05 ? "bad" : errorRate >= 0.01 ? "warn" : "ok");
 
 export function MapPage({ route, tick }: PageProps) {
-  const query = withParams(viewParams(route.params), { refresh: undefined });
-  const { data, error, loading } = useApi<MapData>(apiUrl("map", query), tick);
+  const { data, error, loading } = useApi<MapData>(mapDataUrl(route.params), tick);
   const graph = useMemo(() => (data ? layout(data) : undefined), [data]);
   return (
     <div class="page map-page">

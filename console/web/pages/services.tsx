@@ -1,6 +1,7 @@
 import { useMemo } from "preact/hooks";
 import { Chart, type ChartSeries } from "../chart.tsx";
 import { apiUrl, useApi } from "../data.ts";
+import { servicesDataUrl } from "../first-reads.ts";
 import { formatCount, formatDuration, formatPercent, formatRate, serviceColor } from "../format.ts";
 import { go, type PageProps } from "../page.ts";
 import { navigate, viewParams, withParams } from "../route.ts";
@@ -114,7 +115,7 @@ export function ServicesPage({ route, tick }: PageProps) {
   const params = route.params;
   const kind = params.get("kind") ?? "Server";
   const query = withParams(viewParams(params), { kind, refresh: undefined });
-  const { data, error, loading } = useApi<ServicesData>(apiUrl("services", query), tick);
+  const { data, error, loading } = useApi<ServicesData>(servicesDataUrl(params), tick);
   // Read after the figures (the engine serves one query at a time): the charts shade drop phases once known.
   const phases = useApi<PhasesData>(data ? apiUrl("phases", viewOnly(query)) : undefined, tick);
   const bands = useMemo(
