@@ -71,11 +71,11 @@ const statsSpans = () => scalar(`SELECT sum(Spans) FROM ${db}.analyzer_span_minu
 const statsPatterns = () =>
   scalar(`SELECT sum(Count) FROM ${db}.analyzer_pattern_minutes WHERE Source = 'span'`);
 const sourceSpans = () => scalar(`SELECT count() FROM ${db}.otel_traces`);
-/** Stored rankings: rows, distinct alert times, and the alert times (ms). */
-const rankingRows = () => scalar(`SELECT count() FROM ${db}.incident_rankings`);
+/** Stored settled rankings (not the provisional ones of a window still filling): rows, and their alert times (ms). */
+const rankingRows = () => scalar(`SELECT count() FROM ${db}.incident_rankings WHERE Settled = 1`);
 async function rankedStartsMs(): Promise<number[]> {
   const result = await client.query({
-    query: `SELECT DISTINCT toUnixTimestamp64Milli(Start) AS s FROM ${db}.incident_rankings ORDER BY s`,
+    query: `SELECT DISTINCT toUnixTimestamp64Milli(Start) AS s FROM ${db}.incident_rankings WHERE Settled = 1 ORDER BY s`,
     format: "JSONEachRow",
   });
   return (await result.json<{ s: string }>()).map((r) => Number(r.s));
@@ -323,24 +323,33 @@ describe("analyzer against a real ClickHouse", () => {
     while ((await a.countOnce()) > 0) {}
     // One minute judged per pass: the first fault's ranking appears exactly when its window is judged.
     const firstStored: number[] = [];
+    const whileFilling: Array<boolean | undefined> = [];
+    const first = { atMs: faults[0]!, windowMs: DEFAULT_WINDOW_MS, baselineMs: DEFAULT_BASELINE_MS };
     for (let judged = await a.detectOnce(true); judged.minutes > 0; judged = await a.detectOnce(true)) {
       await a.rankOnce();
+      expect((await a.rankOnce()).provisional, "no new minutes judged: no new provisional ranking").toBe(0);
       const through = await judgedThrough();
+      // While the first incident's window fills, the stored ranking is the analyzer's provisional one.
+      if (through > first.atMs && through < first.atMs + DEFAULT_WINDOW_MS)
+        whileFilling.push((await readStoredRanking(client, db, first))?.settled);
       const stored = await rankedStartsMs();
       if (stored.includes(faults[0]!) && firstStored.length === 0) firstStored.push(through);
       for (const start of stored) expect(start + DEFAULT_WINDOW_MS).toBeLessThanOrEqual(through);
     }
     // The window [start, start + 3 min) is settled once its last minute is judged.
     expect(firstStored).toEqual([faults[0]! + DEFAULT_WINDOW_MS]);
+    expect(whileFilling.length).toBeGreaterThan(0);
+    expect(whileFilling.every((settled) => settled === false)).toBe(true);
+    expect((await readStoredRanking(client, db, first))?.settled).toBe(true);
     const incidents = await listIncidents(client, db, {});
     const settledThrough = await judgedThrough();
     const due = incidents.map((i) => i.startMs).filter((s) => s + DEFAULT_WINDOW_MS <= settledThrough);
     expect(due).toEqual(expect.arrayContaining(faults));
     expect(await rankedStartsMs()).toEqual(due);
     expect(await rankingRows()).toBe(due.length);
-    expect(await a.rankOnce()).toEqual({ ranked: 0, waiting: 0 });
+    expect(await a.rankOnce()).toEqual({ ranked: 0, waiting: 0, provisional: 0 });
     const tops = await client.query({
-      query: `SELECT toUnixTimestamp64Milli(Start) AS s, TopService AS top FROM ${db}.incident_rankings ORDER BY s`,
+      query: `SELECT toUnixTimestamp64Milli(Start) AS s, TopService AS top FROM ${db}.incident_rankings WHERE Settled = 1 ORDER BY s`,
       format: "JSONEachRow",
     });
     const topOf = new Map((await tops.json<{ s: string; top: string }>()).map((r) => [Number(r.s), r.top]));
@@ -380,6 +389,8 @@ describe("analyzer against a real ClickHouse", () => {
       topService: "another",
       topScore: 1,
       report: "{}",
+      settled: true,
+      dataThroughMs: start! + DEFAULT_WINDOW_MS,
     };
     await insertRanking(client, db, row);
     expect(await rankingRows()).toBe(1);

@@ -28,6 +28,7 @@ import {
   METRIC_MINUTES_TABLE,
   nextBatchEnd,
   PATTERN_MINUTES_TABLE,
+  provisionalThrough,
   rankedStarts,
   readMinuteData,
   readState,
@@ -227,49 +228,79 @@ export class Analyzer {
    * their start) lies wholly in judged, settled minutes and that have no
    * stored ranking for that start: newest first, `ranksPerPass` at most.
    * A ranking depends only on its start and the stored rows, so an incident
-   * whose start moves is ranked again at its new start. Returns how many were
-   * ranked and how many are still due.
+   * whose start moves is ranked again at its new start. The newest incident,
+   * while its window still fills, gets a provisional ranking each time more
+   * minutes are judged: an incident is looked at most while it is going on,
+   * and then the page reads a ranking at most a pass old instead of making
+   * one. Returns how many were ranked (settled, provisional) and how many
+   * settled ones are still due.
    */
-  async rankOnce(): Promise<{ ranked: number; waiting: number }> {
+  async rankOnce(): Promise<{ ranked: number; waiting: number; provisional: number }> {
     const { client, database, shard, detection, ranksPerPass } = this.options;
-    if (shard.index !== 0 || ranksPerPass === 0) return { ranked: 0, waiting: 0 };
+    const none = { ranked: 0, waiting: 0, provisional: 0 };
+    if (shard.index !== 0 || ranksPerPass === 0) return none;
     const settledThrough = await this.judgedThroughMs();
-    if (settledThrough === undefined) return { ranked: 0, waiting: 0 };
+    if (settledThrough === undefined) return none;
     const fromMs = settledThrough - this.options.rankLookbackMs;
-    const incidents = await listIncidents(client, database, {
-      fromMs,
-      toMs: settledThrough,
-      gapMinutes: detection.incidentGapMinutes,
-    });
-    const due = incidents
+    const starts = (
+      await listIncidents(client, database, {
+        fromMs,
+        toMs: settledThrough,
+        gapMinutes: detection.incidentGapMinutes,
+      })
+    )
       .map((i) => i.startMs)
-      .filter((start) => start >= fromMs && start + DEFAULT_WINDOW_MS <= settledThrough);
+      .filter((start) => start >= fromMs);
+    const due = starts.filter((start) => start + DEFAULT_WINDOW_MS <= settledThrough);
     const stored = await rankedStarts(client, database, due, DEFAULT_WINDOW_MS, DEFAULT_BASELINE_MS);
     const todo = due.filter((start) => !stored.has(start)).sort((a, b) => b - a);
     const batch = todo.slice(0, ranksPerPass);
-    for (const startMs of batch) {
-      // rankRootCauses reads the client's default database: the one this analyzer counts (commands.ts).
-      const report = await rankRootCauses(client, {
-        at: new Date(startMs),
-        windowMs: DEFAULT_WINDOW_MS,
-        baselineMs: DEFAULT_BASELINE_MS,
-      });
-      const [first] = report.ranked;
-      const top = first && first.score > 0 ? first : undefined;
-      await insertRanking(client, database, {
-        startMs,
-        windowMs: DEFAULT_WINDOW_MS,
-        baselineMs: DEFAULT_BASELINE_MS,
-        topService: top?.service ?? "",
-        topScore: top?.score ?? 0,
-        report: JSON.stringify(report),
-      });
-      this.options.log?.info(
-        { incident: new Date(startMs).toISOString(), top: top?.service ?? null },
-        "incident ranked",
-      );
-      await this.options.afterRank?.(startMs);
-    }
-    return { ranked: batch.length, waiting: todo.length - batch.length };
+    for (const startMs of batch) await this.rankAndStore(startMs, settledThrough, true);
+    const provisional = await this.rankNewestProvisionally(starts, settledThrough);
+    return { ranked: batch.length, waiting: todo.length - batch.length, provisional };
+  }
+
+  /** A provisional ranking of the newest incident if its window still fills and none covers the minutes judged now. */
+  private async rankNewestProvisionally(starts: number[], settledThrough: number): Promise<number> {
+    const { client, database } = this.options;
+    const newest = Math.max(...starts);
+    if (!Number.isFinite(newest) || newest + DEFAULT_WINDOW_MS <= settledThrough) return 0;
+    const through = await provisionalThrough(
+      client,
+      database,
+      newest,
+      DEFAULT_WINDOW_MS,
+      DEFAULT_BASELINE_MS,
+    );
+    if (through !== undefined && through >= settledThrough) return 0;
+    await this.rankAndStore(newest, settledThrough, false);
+    return 1;
+  }
+
+  private async rankAndStore(startMs: number, settledThrough: number, settled: boolean): Promise<void> {
+    const { client, database } = this.options;
+    // rankRootCauses reads the client's default database: the one this analyzer counts (commands.ts).
+    const report = await rankRootCauses(client, {
+      at: new Date(startMs),
+      windowMs: DEFAULT_WINDOW_MS,
+      baselineMs: DEFAULT_BASELINE_MS,
+    });
+    const [first] = report.ranked;
+    const top = first && first.score > 0 ? first : undefined;
+    await insertRanking(client, database, {
+      startMs,
+      windowMs: DEFAULT_WINDOW_MS,
+      baselineMs: DEFAULT_BASELINE_MS,
+      topService: top?.service ?? "",
+      topScore: top?.score ?? 0,
+      report: JSON.stringify(report),
+      settled,
+      dataThroughMs: settledThrough,
+    });
+    this.options.log?.info(
+      { incident: new Date(startMs).toISOString(), top: top?.service ?? null, settled },
+      settled ? "incident ranked" : "incident ranked provisionally (window still filling)",
+    );
+    if (settled) await this.options.afterRank?.(startMs);
   }
 }

@@ -225,7 +225,7 @@ function anomalyLine(a: Anomaly): string {
 }
 
 /** An incident with the first service of its stored root-cause ranking, when the analyzer has ranked it. */
-type RankedIncident = Incident & { rootCause?: { service: string; score: number } };
+type RankedIncident = Incident & { rootCause?: { service: string; score: number; settled: boolean } };
 
 function incidentLine(i: RankedIncident): string {
   const iso = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
@@ -235,7 +235,7 @@ function incidentLine(i: RankedIncident): string {
     .join(", ");
   const top = i.top[0];
   const cause = i.rootCause
-    ? `  root cause: ${safe(i.rootCause.service)}(${i.rootCause.score.toFixed(1)})`
+    ? `  root cause: ${safe(i.rootCause.service)}(${i.rootCause.score.toFixed(1)})${i.rootCause.settled ? "" : " (provisional)"}`
     : "";
   return `${iso(i.startMs)} -> ${iso(i.endMs)}  ${String(i.anomalies).padStart(4)} anomalies  services: ${services}${cause}${top ? `  top: ${safe(top.service)} ${top.kind} ${safe(top.subject).slice(0, 60)}` : ""}`;
 }

@@ -108,6 +108,8 @@ export async function listIncidents(
 export interface StoredRanking {
   report: RootCauseReport;
   rankedAtMs: number;
+  /** False while the incident's window still fills: a provisional ranking, made again as minutes are judged. */
+  settled: boolean;
 }
 
 /** The stored ranking of exactly this alert time, window and baseline, by today's method, or undefined (one indexed read). */
@@ -117,7 +119,7 @@ export async function readStoredRanking(
   at: { atMs: number; windowMs: number; baselineMs: number },
 ): Promise<StoredRanking | undefined> {
   const result = await client.query({
-    query: `SELECT Report AS report, toString(toUnixTimestamp64Milli(RankedAt)) AS ranked_at
+    query: `SELECT Report AS report, toString(toUnixTimestamp64Milli(RankedAt)) AS ranked_at, Settled AS settled
       FROM ${table(database, RANKINGS_TABLE)}
       WHERE Start = fromUnixTimestamp64Milli({at:Int64}, 'UTC') AND WindowMs = {window:UInt32}
         AND BaselineMs = {baseline:UInt32} AND Method = {method:String}
@@ -130,9 +132,13 @@ export async function readStoredRanking(
     },
     format: "JSONEachRow",
   });
-  const [row] = await result.json<{ report: string; ranked_at: string }>();
+  const [row] = await result.json<{ report: string; ranked_at: string; settled: number }>();
   return row
-    ? { report: JSON.parse(row.report) as RootCauseReport, rankedAtMs: Number(row.ranked_at) }
+    ? {
+        report: JSON.parse(row.report) as RootCauseReport,
+        rankedAtMs: Number(row.ranked_at),
+        settled: Number(row.settled) === 1,
+      }
     : undefined;
 }
 
@@ -141,10 +147,10 @@ export async function readRankedTopServices(
   client: ClickHouseClient,
   database: string,
   range: { fromMs: number; toMs: number; windowMs: number; baselineMs: number },
-): Promise<Map<number, { service: string; score: number }>> {
+): Promise<Map<number, { service: string; score: number; settled: boolean }>> {
   const result = await client.query({
     query: `SELECT toString(toUnixTimestamp64Milli(Start)) AS start, argMax(TopService, RankedAt) AS service,
-        argMax(TopScore, RankedAt) AS score
+        argMax(TopScore, RankedAt) AS score, argMax(Settled, RankedAt) AS settled
       FROM ${table(database, RANKINGS_TABLE)}
       WHERE Start >= fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND Start <= fromUnixTimestamp64Milli({to:Int64}, 'UTC')
         AND WindowMs = {window:UInt32} AND BaselineMs = {baseline:UInt32} AND Method = {method:String}
@@ -158,6 +164,11 @@ export async function readRankedTopServices(
     },
     format: "JSONEachRow",
   });
-  const rows = await result.json<{ start: string; service: string; score: number }>();
-  return new Map(rows.map((r) => [Number(r.start), { service: r.service, score: Number(r.score) }]));
+  const rows = await result.json<{ start: string; service: string; score: number; settled: number }>();
+  return new Map(
+    rows.map((r) => [
+      Number(r.start),
+      { service: r.service, score: Number(r.score), settled: Number(r.settled) === 1 },
+    ]),
+  );
 }

@@ -440,6 +440,10 @@ export interface RankingRow {
   topService: string;
   topScore: number;
   report: string;
+  /** False: a provisional ranking, made while the window still fills. */
+  settled: boolean;
+  /** The end of the minutes detection had judged when it was made. */
+  dataThroughMs: number;
 }
 
 /** Of these alert times, the ones with a stored ranking of this window and baseline, by today's method. */
@@ -456,10 +460,30 @@ export async function rankedStarts(
     `SELECT DISTINCT toString(toUnixTimestamp64Milli(Start)) AS s FROM ${database}.${RANKINGS_TABLE}
       WHERE Start IN (${startsMs.map((ms) => `fromUnixTimestamp64Milli(${Math.trunc(ms)}, 'UTC')`).join(", ")})
         AND WindowMs = ${Math.trunc(windowMs)} AND BaselineMs = ${Math.trunc(baselineMs)}
-        AND Method = {method:String}`,
+        AND Method = {method:String} AND Settled = 1`,
     { method: RANKING_METHOD },
   );
   return new Set(found.map((r) => Number(r.s)));
+}
+
+/** The newest data a provisional ranking of this alert time (default window and baseline, today's method) was made with. */
+export async function provisionalThrough(
+  client: ClickHouseClient,
+  database: string,
+  startMs: number,
+  windowMs: number,
+  baselineMs: number,
+): Promise<number | undefined> {
+  const [row] = await rows<{ through: string | null }>(
+    client,
+    `SELECT toString(toUnixTimestamp64Milli(max(DataThrough))) AS through, count() AS n FROM ${database}.${RANKINGS_TABLE}
+      WHERE Start = fromUnixTimestamp64Milli(${Math.trunc(startMs)}, 'UTC')
+        AND WindowMs = ${Math.trunc(windowMs)} AND BaselineMs = ${Math.trunc(baselineMs)}
+        AND Method = {method:String} AND Settled = 0
+      HAVING n > 0`,
+    { method: RANKING_METHOD },
+  );
+  return row?.through ? Number(row.through) : undefined;
 }
 
 /**
@@ -481,8 +505,11 @@ export async function insertRanking(client: ClickHouseClient, database: string, 
         TopService: row.topService,
         TopScore: row.topScore,
         Report: row.report,
+        Settled: row.settled ? 1 : 0,
+        DataThrough: chTime(row.dataThroughMs),
       },
     ],
-    `rank|${row.startMs}|${row.windowMs}|${row.baselineMs}|${RANKING_METHOD}`,
+    // A provisional ranking is made once per judged minute, the settled one once.
+    `rank|${row.startMs}|${row.windowMs}|${row.baselineMs}|${RANKING_METHOD}|${row.settled ? "settled" : row.dataThroughMs}`,
   );
 }

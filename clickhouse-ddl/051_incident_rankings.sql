@@ -10,6 +10,10 @@
 -- retried after a crash is stored once. Report is the
 -- ranking as JSON (window, signals, ranked services with evidence, SQL);
 -- TopService / TopScore its first service, for incident lists.
+-- Settled = 0: a provisional ranking of the newest incident while its window
+-- still fills (DataThrough: the end of the minutes judged when it was made),
+-- made again as minutes are judged; the settled ranking (Settled = 1) comes
+-- last and, having the newest RankedAt, replaces them.
 CREATE TABLE IF NOT EXISTS {database}.incident_rankings (
     Start DateTime64(3, 'UTC'),
     WindowMs UInt32,
@@ -18,6 +22,8 @@ CREATE TABLE IF NOT EXISTS {database}.incident_rankings (
     TopService String,
     TopScore Float64,
     Report String,
+    Settled UInt8 DEFAULT 1,
+    DataThrough DateTime64(3, 'UTC') DEFAULT 0,
     RankedAt DateTime64(3) DEFAULT now64(3)
 ) ENGINE = ReplacingMergeTree(RankedAt)
 PARTITION BY toDate(Start)

@@ -122,9 +122,11 @@ const COMPUTED_TTL_MS = 60_000;
  * Root-cause rankings as the Incidents page asks for them. The analyzer
  * ranks each incident once its window has settled and stores the ranking
  * (analyzer/analyzer.ts `rankOnce`), so a listed incident's ranking is one
- * indexed read. An alert time it has not ranked (the newest incident while
- * its window still fills, an older one beyond its look-back, another window
- * or baseline) is ranked here, as the agent's `root_cause` tool does, and
+ * indexed read; while the newest incident's window still fills, the
+ * analyzer's provisional ranking is (remade each pass that judges new
+ * minutes). An alert time it has not ranked (an incident newer than its last
+ * pass, an older one beyond its look-back, another window or baseline) is
+ * ranked here, as the agent's `root_cause` tool does, and
  * kept a minute: a ranking reads every span, log and metric of its window
  * and baseline (most of a second on 1M spans), and a page refreshing live
  * asks again.
@@ -135,9 +137,11 @@ export class RootCauseRankings {
   constructor(private readonly ctx: ToolContext) {}
 
   /** The stored ranking of this window when the analyzer made one (with when), else one computed now. */
-  async report(window: RcaWindow): Promise<{ report: RootCauseReport; rankedAtMs?: number }> {
+  async report(
+    window: RcaWindow,
+  ): Promise<{ report: RootCauseReport; rankedAtMs?: number; provisional?: boolean }> {
     const stored = await readStoredRanking(this.ctx.clickhouse, "", window);
-    if (stored) return { report: stored.report, rankedAtMs: stored.rankedAtMs };
+    if (stored) return { report: stored.report, rankedAtMs: stored.rankedAtMs, provisional: !stored.settled };
     const key = `${window.atMs}|${window.windowMs}|${window.baselineMs}`;
     const rank = () =>
       rankRootCauses(this.ctx.clickhouse, {
@@ -152,7 +156,7 @@ export class RootCauseRankings {
   async view(params: URLSearchParams) {
     const at = Number(params.get("at"));
     if (!Number.isInteger(at) || at <= 0) throw new ToolInputError('"at" must be a time in milliseconds');
-    const { report, rankedAtMs } = await this.report({
+    const { report, rankedAtMs, provisional } = await this.report({
       atMs: at,
       windowMs: readWindowMs(params),
       baselineMs: readMinutes(params, "baseline", DEFAULT_BASELINE_MS, 1440),
@@ -170,6 +174,7 @@ export class RootCauseRankings {
       baselineMs,
       signals: report.signals,
       ...(rankedAtMs !== undefined ? { rankedAtMs } : {}),
+      ...(provisional ? { provisional } : {}),
       ranked: ranked.map((r) => ({ ...r, examples: examples.get(r.service) })),
       sql: report.sql.map((statement) => sqlWithParams(statement, bounds(report.window))),
     };

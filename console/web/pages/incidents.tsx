@@ -51,6 +51,8 @@ interface RootCauseData {
   signals: string[];
   /** When the analyzer stored this ranking; absent when the console ranked the time on request. */
   rankedAtMs?: number;
+  /** The analyzer's provisional ranking: the incident's window was still filling when it was made. */
+  provisional?: boolean;
   ranked: Ranked[];
   sql: string[];
 }
@@ -178,7 +180,13 @@ function RootCause({ at, tick }: { at: number; tick: number }) {
             {" "}
             · {formatDuration(data.windowMs)} after against {formatDuration(data.baselineMs)} before ·{" "}
             {data.signals.join(", ")}
-            {data.rankedAtMs !== undefined && <> · ranked by the analyzer at {minute(data.rankedAtMs)}</>}
+            {data.rankedAtMs !== undefined && (
+              <>
+                {" "}
+                · ranked by the analyzer at {minute(data.rankedAtMs)}
+                {data.provisional && " (provisional: the window was still filling)"}
+              </>
+            )}
           </span>
         )}
         {loading && <span class="spinner" role="status" aria-label="loading" />}
