@@ -466,23 +466,27 @@ export interface ShareSeries {
 }
 
 /**
- * Where a service's incident began inside the baseline, if it did: the first
- * block of the latest stretch of the baseline that already differs from the
- * stretch before it the way the window does (some share moved by at least
+ * Where a service's incident began inside the baseline, if it did: the block
+ * that splits the baseline so that the blocks from it on already differ from
+ * those before it the way the window does (some share moved by at least
  * `SCORING.incidentStartZ`, in the same direction, from the earlier blocks to
- * both the later blocks and the window). The service's baseline is then the
- * blocks before it: a baseline that holds an incident's first minutes (or an
- * earlier bout of the same fault) would pass the incident for normal. Judged
- * from the service's own data only; undefined when no such split stands out.
+ * both the later blocks and the window; the strongest such split) while the
+ * service's share of error lines (`errors`) rose from the earlier blocks to
+ * both (`SCORING.incidentErrorZ`): two stretches that differ do not say which
+ * one is normal, the one that fails more is the incident. The service's
+ * baseline is then the blocks before it: a baseline that holds an incident's
+ * first minutes (or an earlier bout of the same fault) would pass the incident
+ * for normal. Judged from the service's own data only; undefined when no such
+ * split stands out or the service's error lines are not known.
  */
 export function incidentStart(
   series: ShareSeries[],
   blockCount: number,
-  errors?: ShareSeries,
+  errors: ShareSeries | undefined,
 ): number | undefined {
   let best: { start: number; z: number } | undefined;
   for (let start = 1; start < blockCount; start++) {
-    if (errors && !worseLater(errors, start)) continue;
+    if (!errors || !worseLater(errors, start)) continue;
     let z = 0;
     for (const s of series) {
       const before = sum(s.blocks.slice(0, start));
