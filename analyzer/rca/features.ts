@@ -68,6 +68,8 @@ export interface LogTransition {
   from: string;
   to: string;
   count: number;
+  /** Baseline rows: the count in each window-long block of the baseline (by the span's first line), oldest first. */
+  blocks?: number[];
 }
 
 export interface LogVolume {
@@ -198,19 +200,23 @@ function baselineBlocks(pairs: Array<[number | string, number | string]>, window
  */
 export const LOG_TRANSITIONS_SQL = `
 WITH ${TIME_PARAMS}
-SELECT phase, service, step.1 AS from, step.2 AS to, count() AS count
+SELECT phase, service, from, to, sum(n) AS count, groupArray((block, n)) AS blocks
 FROM (
-  SELECT if(min(Timestamp) >= t0, 'w', 'b') AS phase, ServiceName AS service,
-         arrayCompact(arrayMap(x -> x.2, arraySort(groupArray((Timestamp, statement))))) AS path
+  SELECT phase, block, service, step.1 AS from, step.2 AS to, count() AS n
   FROM (
-    SELECT Timestamp, ServiceName, TraceId, SpanId,
-           arrayStringConcat(arraySlice(splitByWhitespace(replaceRegexpAll(replaceRegexpAll(
-             substring(Body, 1, 300), '[0-9a-fA-F]{8,}', '<ID>'), '(^|[^#0-9])[0-9]+', '\\1<NUM>')), 1, 8), ' ') AS statement
-    FROM otel_logs
-    WHERE Timestamp >= b0 AND Timestamp < w1 AND SpanId != '')
-  GROUP BY service, TraceId, SpanId
-  HAVING length(path) <= 500)
-ARRAY JOIN arrayZip(arrayPushFront(path, '^'), arrayPushBack(path, '$')) AS step
+    SELECT if(min(Timestamp) >= t0, 'w', 'b') AS phase, ServiceName AS service,
+           intDiv(toUnixTimestamp64Milli(min(Timestamp)) - toUnixTimestamp64Milli(b0), {windowMs:UInt64}) AS block,
+           arrayCompact(arrayMap(x -> x.2, arraySort(groupArray((Timestamp, statement))))) AS path
+    FROM (
+      SELECT Timestamp, ServiceName, TraceId, SpanId,
+             arrayStringConcat(arraySlice(splitByWhitespace(replaceRegexpAll(replaceRegexpAll(
+               substring(Body, 1, 300), '[0-9a-fA-F]{8,}', '<ID>'), '(^|[^#0-9])[0-9]+', '\\1<NUM>')), 1, 8), ' ') AS statement
+      FROM otel_logs
+      WHERE Timestamp >= b0 AND Timestamp < w1 AND SpanId != '')
+    GROUP BY service, TraceId, SpanId
+    HAVING length(path) <= 500)
+  ARRAY JOIN arrayZip(arrayPushFront(path, '^'), arrayPushBack(path, '$')) AS step
+  GROUP BY phase, block, service, from, to)
 GROUP BY phase, service, from, to`;
 
 export const LOG_VOLUME_SQL = `
@@ -313,6 +319,6 @@ export async function readFeatures(
     sql,
   };
   if (signals.includes("logs") && tables.has(SOURCE_TABLE.logs))
-    features.logTransitions = transitions.map((r) => numeric(r, ["count"]));
+    features.logTransitions = transitions.map((r) => withBlocks(numeric(r, ["count"]), window));
   return features;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Features, LogTemplateStats, LogTransition, MetricStats, OperationStats } from "./features.ts";
 import {
+  incidentStart,
   isResourceMetric,
   logFlowEvidence,
   rangeExceedance,
@@ -252,6 +253,65 @@ describe("rankServices on synthetic incidents", () => {
     expect(rankServices({ ...f, metrics: [] })[0]?.service).toBe("payment");
   });
 
+  it("leaves out of a service's baseline the blocks its incident already covers, however many", () => {
+    // contacts fails since the baseline's fourth block (seven of ten: the median block is a failing
+    // one); orders logs a moderate surge of retries in the window only.
+    const f = empty();
+    const contacts = [40, 40, 40, 40, 40, 40, 40, 40, 40, 40];
+    const failing = (i: number) => i >= 3;
+    const template = (
+      phase: "w" | "b",
+      service: string,
+      text: string,
+      severity: number,
+      count: number,
+      blocks?: number[],
+    ): LogTemplateStats => ({ phase, service, template: text, severity, count, example: text, blocks });
+    const perBlock = (n: (i: number) => number) => contacts.map((_, i) => n(i));
+    const lookups = perBlock(() => 20);
+    const found = perBlock((i) => (failing(i) ? 0 : 20));
+    const missing = perBlock((i) => (failing(i) ? 20 : 0));
+    f.logTemplates.push(
+      template("b", "contacts", "INFO find contacts by id", 9, 200, lookups),
+      template("b", "contacts", "INFO contacts found for the account", 9, 60, found),
+      template("b", "contacts", "ERROR no contacts exist for this account", 17, 140, missing),
+      template("w", "contacts", "INFO find contacts by id", 9, 20),
+      template("w", "contacts", "ERROR no contacts exist for this account", 17, 20),
+    );
+    f.logVolume.push(
+      { phase: "b", service: "contacts", lines: 400, blocks: contacts },
+      { phase: "w", service: "contacts", lines: 40 },
+    );
+    const orders = contacts.map(() => 100);
+    f.logTemplates.push(
+      template(
+        "b",
+        "orders",
+        "INFO order created",
+        9,
+        950,
+        orders.map(() => 95),
+      ),
+      template(
+        "b",
+        "orders",
+        "INFO retrying the seat reservation",
+        9,
+        50,
+        orders.map(() => 5),
+      ),
+      template("w", "orders", "INFO order created", 9, 80),
+      template("w", "orders", "INFO retrying the seat reservation", 9, 20),
+    );
+    f.logVolume.push(
+      { phase: "b", service: "orders", lines: 1000, blocks: orders },
+      { phase: "w", service: "orders", lines: 100 },
+    );
+    const ranked = rankServices(f);
+    expect(ranked.map((r) => r.service)).toEqual(["contacts", "orders"]);
+    expect(ranked[0]?.evidence[0]?.detail).toMatch(/^appeared: 140 lines before, 20 after/);
+  });
+
   it("is deterministic and ranks nothing when nothing changed", () => {
     const f = shop();
     expect(rankServices(f).filter((r) => r.score > 0)).toEqual([]);
@@ -292,6 +352,27 @@ describe("statistics", () => {
     const steady = lines.map((n) => (n > 0 ? 2 : 0));
     expect(usualBaselineCount({ b: 18, blocks: steady }, lines)).toBeCloseTo(18, 5);
     expect(usualBaselineCount({ b: 7, blocks: [] }, lines)).toBe(7);
+  });
+  it("incidentStart finds where a failing stretch began, not a recovered one or a steady share", () => {
+    const totals = new Array(10).fill(50);
+    const share = (blocks: number[], window: number) => ({
+      blocks,
+      blockTotals: totals,
+      window,
+      windowTotal: 50,
+    });
+    const rising = [0, 0, 0, 0, 0, 0, 25, 25, 25, 25];
+    const errors = share(rising, 25);
+    // A path cut short from the seventh block on, as in the window, with error lines rising alongside.
+    expect(incidentStart([share(rising, 25)], 10, errors)).toBe(6);
+    // The same split without more error lines later: which stretch is the incident cannot be told.
+    expect(incidentStart([share(rising, 25)], 10, share(new Array(10).fill(1), 1))).toBeUndefined();
+    // An incident early in the baseline that ended (the window is like the later blocks): no split.
+    const recovered = [25, 25, 25, 0, 0, 0, 0, 0, 0, 0];
+    expect(incidentStart([share(recovered, 0)], 10, share(recovered, 0))).toBeUndefined();
+    // A steady share, with noise: no split.
+    const steady = [10, 12, 9, 11, 10, 8, 12, 10, 11, 9];
+    expect(incidentStart([share(steady, 11)], 10, share(steady, 11))).toBeUndefined();
   });
   it("resource metrics are the CPU and memory ones by their semantic-convention names", () => {
     expect(isResourceMetric("k8s.pod.cpu.utilization")).toBe(true);

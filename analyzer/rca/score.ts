@@ -77,6 +77,19 @@ export const SCORING = {
   metricTypicalQuantile: 0.75,
   /** Weight of a change in which log statement follows which (against the log-level weights 0.5-1). */
   logFlowWeight: 0.7,
+  /**
+   * Binomial z a share (a log pattern's of the service's lines, a statement's
+   * successor's) must move by, from the baseline's earlier blocks to both its
+   * later blocks and the window, before those later blocks count as an incident
+   * already under way (left out of the service's log baseline).
+   */
+  incidentStartZ: 4,
+  /**
+   * Binomial z by which the service's share of error lines must have risen
+   * from the earlier blocks to the later ones and to the window: of two
+   * stretches that differ, the incident is the one that fails more.
+   */
+  incidentErrorZ: 2,
   /** Share of a caller's score a callee inherits when the caller's change is explained by the callee. */
   propagation: 0.5,
 };
@@ -252,7 +265,7 @@ function tokensMatch(pattern: string[], tokens: string[]): boolean {
   return true;
 }
 
-interface PatternCounts {
+export interface PatternCounts {
   template: string;
   example: string;
   severity: number;
@@ -294,6 +307,17 @@ export function servicePatterns(rows: LogTemplateStats[]): PatternCounts[] {
   return counts;
 }
 
+/** Each service's log lines clustered by the pattern miner (`servicePatterns`), mined once per ranking. */
+export function minedPatterns(templates: LogTemplateStats[]): Map<string, PatternCounts[]> {
+  const byService = new Map<string, LogTemplateStats[]>();
+  for (const t of templates) {
+    const list = byService.get(t.service);
+    if (list) list.push(t);
+    else byService.set(t.service, [t]);
+  }
+  return new Map([...byService].map(([service, rows]) => [service, servicePatterns(rows)]));
+}
+
 /**
  * How much a service did in each phase, to scale its log counts: its spans
  * when traces cover it (a service that fails still serves requests, so a
@@ -321,8 +345,14 @@ function serviceActivity(
 export function usualBaselineCount(
   pattern: { b: number; blocks: number[] },
   serviceLines: number[] | undefined,
+  start?: number,
 ): number {
   if (!serviceLines || pattern.blocks.length !== serviceLines.length) return pattern.b;
+  if (start !== undefined) {
+    // The service's incident began at block `start`: its usual share is the one before.
+    const before = sum(serviceLines.slice(0, start));
+    return before > 0 ? (sum(pattern.blocks.slice(0, start)) / before) * sum(serviceLines) : pattern.b;
+  }
   const shares: number[] = [];
   let lines = 0;
   serviceLines.forEach((n, i) => {
@@ -339,9 +369,10 @@ export function usualBaselineCount(
  * informational pattern that stops says a code path stopped running.
  */
 export function logEvidence(
-  templates: LogTemplateStats[],
+  patterns: Map<string, PatternCounts[]>,
   volume: Features["logVolume"],
   operations: OperationStats[] = [],
+  incidentStarts: Map<string, number> = new Map(),
 ): Evidence[] {
   const spans = new Map<string, { w: number; b: number }>();
   for (const o of operations) {
@@ -351,18 +382,12 @@ export function logEvidence(
   }
   const lineBlocks = new Map<string, number[]>();
   for (const v of volume) if (v.phase === "b" && v.blocks) lineBlocks.set(v.service, v.blocks);
-  const byService = new Map<string, LogTemplateStats[]>();
-  for (const t of templates) {
-    const list = byService.get(t.service);
-    if (list) list.push(t);
-    else byService.set(t.service, [t]);
-  }
   const out: Evidence[] = [];
-  for (const [service, rows] of byService) {
+  for (const [service, counts] of patterns) {
     const activity = serviceActivity(service, spans, volume);
     if (activity.w === 0 || activity.b === 0) continue;
-    for (const p of servicePatterns(rows)) {
-      const usual = usualBaselineCount(p, lineBlocks.get(service));
+    for (const p of counts) {
+      const usual = usualBaselineCount(p, lineBlocks.get(service), incidentStarts.get(service));
       const up = surge(p.w, activity.w, usual, activity.b);
       const expected = (usual * activity.w) / activity.b;
       const down = (expected - p.w) / Math.sqrt(expected + 1);
@@ -392,17 +417,24 @@ export function logEvidence(
  * changing its level. Counted as log evidence (one kind: a service's
  * strongest log change counts once).
  */
-export function logFlowEvidence(transitions: LogTransition[]): Evidence[] {
+export function logFlowEvidence(
+  transitions: LogTransition[],
+  incidentStarts: Map<string, number> = new Map(),
+): Evidence[] {
   const key = (t: LogTransition) => `${t.service}\u0000${t.from}`;
   const totals = new Map<string, { w: number; b: number }>();
   const steps = new Map<string, { service: string; from: string; to: string; w: number; b: number }>();
   for (const t of transitions) {
+    // Before the service's incident began, when it began inside the baseline.
+    const start = incidentStarts.get(t.service);
+    const count =
+      t.phase === "b" && start !== undefined && t.blocks ? sum(t.blocks.slice(0, start)) : t.count;
     const total = totals.get(key(t)) ?? { w: 0, b: 0 };
-    total[t.phase] += t.count;
+    total[t.phase] += count;
     totals.set(key(t), total);
     const stepKey = `${key(t)}\u0000${t.to}`;
     const step = steps.get(stepKey) ?? { service: t.service, from: t.from, to: t.to, w: 0, b: 0 };
-    step[t.phase] += t.count;
+    step[t.phase] += count;
     steps.set(stepKey, step);
   }
   const out: Evidence[] = [];
@@ -419,6 +451,159 @@ export function logFlowEvidence(transitions: LogTransition[]): Evidence[] {
       score: clip(z),
       detail: `after "${step.from}", "${step.to}" followed ${share(step.b, total.b)} of ${total.b} times before, ${share(step.w, total.w)} of ${total.w} after`,
     });
+  }
+  return out;
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+/** A share (count of total) per baseline block and in the window: a log pattern's, a statement's successor's. */
+export interface ShareSeries {
+  blocks: number[];
+  blockTotals: number[];
+  window: number;
+  windowTotal: number;
+}
+
+/**
+ * Where a service's incident began inside the baseline, if it did: the block
+ * that splits the baseline so that the blocks from it on already differ from
+ * those before it the way the window does (some share moved by at least
+ * `SCORING.incidentStartZ`, in the same direction, from the earlier blocks to
+ * both the later blocks and the window; the strongest such split) while the
+ * service's share of error lines (`errors`) rose from the earlier blocks to
+ * both (`SCORING.incidentErrorZ`): two stretches that differ do not say which
+ * one is normal, the one that fails more is the incident. The service's
+ * baseline is then the blocks before it: a baseline that holds an incident's
+ * first minutes (or an earlier bout of the same fault) would pass the incident
+ * for normal. Judged from the service's own data only; undefined when no such
+ * split stands out or the service's error lines are not known.
+ */
+export function incidentStart(
+  series: ShareSeries[],
+  blockCount: number,
+  errors: ShareSeries | undefined,
+): number | undefined {
+  let best: { start: number; z: number } | undefined;
+  for (let start = 1; start < blockCount; start++) {
+    if (!errors || !worseLater(errors, start)) continue;
+    let z = 0;
+    for (const s of series) {
+      const before = sum(s.blocks.slice(0, start));
+      const beforeTotal = sum(s.blockTotals.slice(0, start));
+      const after = sum(s.blocks.slice(start));
+      const afterTotal = sum(s.blockTotals.slice(start));
+      if (beforeTotal < SCORING.minSpans || afterTotal < SCORING.minSpans || s.windowTotal < SCORING.minSpans)
+        continue;
+      const later = shareChange(after, afterTotal, before, beforeTotal);
+      const now = shareChange(s.window, s.windowTotal, before, beforeTotal);
+      if (Math.sign(later) !== Math.sign(now)) continue;
+      z = Math.max(z, Math.min(Math.abs(later), Math.abs(now)));
+    }
+    if (z >= SCORING.incidentStartZ && (!best || z > best.z)) best = { start, z };
+  }
+  return best?.start;
+}
+
+/** Whether the error share rose from the blocks before `start` to those after and to the window. */
+function worseLater(errors: ShareSeries, start: number): boolean {
+  const before = sum(errors.blocks.slice(0, start));
+  const beforeTotal = sum(errors.blockTotals.slice(0, start));
+  const later = shareChange(
+    sum(errors.blocks.slice(start)),
+    sum(errors.blockTotals.slice(start)),
+    before,
+    beforeTotal,
+  );
+  const now = shareChange(errors.window, errors.windowTotal, before, beforeTotal);
+  return Math.min(later, now) >= SCORING.incidentErrorZ;
+}
+
+/**
+ * Per service, where its incident began inside the baseline (`incidentStart`),
+ * judged from its log patterns' shares of its lines and its log flow's shares.
+ */
+export function incidentStarts(
+  features: Features,
+  patterns: Map<string, PatternCounts[]>,
+): Map<string, number> {
+  const series = new Map<string, ShareSeries[]>();
+  const add = (service: string, s: ShareSeries) => series.set(service, [...(series.get(service) ?? []), s]);
+  const lines = new Map<string, { blocks: number[]; window: number }>();
+  for (const v of features.logVolume) {
+    const entry = lines.get(v.service) ?? { blocks: [], window: 0 };
+    if (v.phase === "b") entry.blocks = v.blocks ?? [];
+    else entry.window += v.lines;
+    lines.set(v.service, entry);
+  }
+  const errors = new Map<string, ShareSeries>();
+  for (const [service, counts] of patterns) {
+    const total = lines.get(service);
+    if (!total || total.blocks.length === 0) continue;
+    const failing: ShareSeries = {
+      blocks: total.blocks.map(() => 0),
+      blockTotals: total.blocks,
+      window: 0,
+      windowTotal: total.window,
+    };
+    errors.set(service, failing);
+    for (const p of counts) {
+      if (p.blocks.length !== total.blocks.length) continue;
+      add(service, { blocks: p.blocks, blockTotals: total.blocks, window: p.w, windowTotal: total.window });
+      if (p.severity < 17) continue;
+      failing.window += p.w;
+      p.blocks.forEach((n, i) => {
+        failing.blocks[i] = (failing.blocks[i] ?? 0) + n;
+      });
+    }
+  }
+  for (const s of flowSeries(features.logTransitions ?? [])) add(s.service, s);
+  const out = new Map<string, number>();
+  for (const [service, list] of series) {
+    const blockCount = Math.max(...list.map((s) => s.blocks.length));
+    const start = incidentStart(list, blockCount, errors.get(service));
+    if (start !== undefined) out.set(service, start);
+  }
+  return out;
+}
+
+/** Each statement's successor's share of the statement's successors, per baseline block and in the window. */
+function flowSeries(transitions: LogTransition[]): Array<ShareSeries & { service: string }> {
+  const key = (t: LogTransition) => `${t.service}\u0000${t.from}`;
+  const totals = new Map<string, { blocks: number[]; window: number }>();
+  const steps = new Map<string, ShareSeries & { service: string; from: string }>();
+  const addBlocks = (into: number[], blocks: number[]) =>
+    blocks.forEach((n, i) => {
+      into[i] = (into[i] ?? 0) + n;
+    });
+  for (const t of transitions) {
+    const total = totals.get(key(t)) ?? { blocks: [], window: 0 };
+    totals.set(key(t), total);
+    const stepKey = `${key(t)}\u0000${t.to}`;
+    const step = steps.get(stepKey) ?? {
+      service: t.service,
+      from: key(t),
+      blocks: [],
+      blockTotals: [],
+      window: 0,
+      windowTotal: 0,
+    };
+    steps.set(stepKey, step);
+    if (t.phase === "w") {
+      total.window += t.count;
+      step.window += t.count;
+    } else {
+      addBlocks(total.blocks, t.blocks ?? []);
+      addBlocks(step.blocks, t.blocks ?? []);
+    }
+  }
+  const out = [...steps.values()];
+  for (const step of out) {
+    const total = totals.get(step.from);
+    if (!total) continue;
+    step.blockTotals = total.blocks;
+    step.windowTotal = total.window;
+    step.blocks = total.blocks.map((_, i) => step.blocks[i] ?? 0);
   }
   return out;
 }
@@ -556,11 +741,13 @@ function serviceScore(evidence: Evidence[], corroborate: boolean): number {
  */
 export function rankServices(features: Features): RankedService[] {
   const metrics = metricEvidence(features.metrics);
+  const patterns = minedPatterns(features.logTemplates);
+  const starts = incidentStarts(features, patterns);
   const evidence = [
     ...blameSaturatedCallers(latencyEvidence(features.operations), metrics),
     ...errorEvidence(features.operations),
-    ...logEvidence(features.logTemplates, features.logVolume, features.operations),
-    ...logFlowEvidence(features.logTransitions ?? []),
+    ...logEvidence(patterns, features.logVolume, features.operations, starts),
+    ...logFlowEvidence(features.logTransitions ?? [], starts),
     ...metrics,
   ];
   const byService = new Map<string, Evidence[]>();
