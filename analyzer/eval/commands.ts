@@ -52,7 +52,7 @@ interface EvalFlags {
   featuresCache?: string;
   snkrs?: boolean;
   seed: number;
-  portBase: number;
+  portBase?: number;
   workers: string;
   spacing: number;
   rate?: number;
@@ -124,9 +124,8 @@ export function evalRcaProgram(): Command {
     .option("--seed <n>", "with --snkrs: the generator's seed", positiveInteger, 20261204)
     .option(
       "--port-base <port>",
-      "with --snkrs: first of four free ports (ClickHouse, S3, OTLP/HTTP, OTLP/gRPC)",
+      "with --snkrs: first of four ports for its stack (ClickHouse, S3, OTLP/HTTP, OTLP/gRPC; default: four free ports)",
       positiveInteger,
-      24310,
     )
     .option("--workers <pre,live,post>", "with --snkrs: sessions per drop phase", "2,12,3")
     .option(

@@ -13,7 +13,7 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { CHILD_NODE_ARGS } from "../../local-stack/process/spawn-tsx.ts";
-import { privateStackEnv } from "../../local-stack/stack-env.ts";
+import { privateStackEnv, type StackPorts, stackPorts } from "../../local-stack/stack-env.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { readFeatures, type Signal } from "../rca/features.ts";
@@ -31,7 +31,8 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export interface SnkrsRunOptions {
   seed: number;
   /** First of four consecutive ports: ClickHouse, S3, OTLP/HTTP, OTLP/gRPC. */
-  portBase: number;
+  /** First of four ports for the private stack; undefined: four free ports. */
+  portBase?: number;
   /** Sessions per phase (pre,live,post), as the generator's --workers. */
   workers: string;
   /** From one incident's start to the next one's. */
@@ -72,16 +73,11 @@ function runCommand(
   });
 }
 
-function stackEnv(dir: string, portBase: number): NodeJS.ProcessEnv {
+function stackEnv(dir: string, ports: StackPorts): NodeJS.ProcessEnv {
   return {
     ...process.env,
     LOG_FORMAT: "json",
-    ...privateStackEnv(path.join(dir, "data"), {
-      clickhouse: portBase,
-      s3: portBase + 1,
-      otlpHttp: portBase + 2,
-      otlpGrpc: portBase + 3,
-    }),
+    ...privateStackEnv(path.join(dir, "data"), ports),
     // Only what the ranking reads: the generator runs once below, seeded.
     CLICKAI_DISABLE: "event-generator,embedding-enricher,analyzer,console",
     LOADER_POLL_INTERVAL: "250ms",
@@ -146,11 +142,10 @@ async function waitForLoad(client: ClickHouseClient, spans: number, logs: number
 /** Generates, loads and ranks; returns one result per incident and signal set. */
 export async function runSnkrsEval(options: SnkrsRunOptions): Promise<IncidentResult[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "click-ai-snkrs-eval-"));
-  const env = stackEnv(dir, options.portBase);
+  const ports = await stackPorts(options.portBase);
+  const env = stackEnv(dir, ports);
   const supervisor = "local-stack/supervisor/cli.ts";
-  say(
-    `SNKRS: starting a private stack on ports ${options.portBase}-${options.portBase + 3} (data in ${dir})`,
-  );
+  say(`SNKRS: starting a private stack on ports ${Object.values(ports).join(", ")} (data in ${dir})`);
   const up = await runCommand(supervisor, ["up"], env);
   if (up.code !== 0) throw new Error(`the stack did not start:\n${up.stdout.slice(-2000)}`);
   const client = createClickHouseClient(readClickHouseConfig(env), { application: "eval-rca" });

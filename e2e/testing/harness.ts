@@ -1,31 +1,12 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CHILD_NODE_ARGS } from "../../local-stack/process/spawn-tsx.ts";
-import { privateStackEnv } from "../../local-stack/stack-env.ts";
+import { privateStackEnv, stackPorts } from "../../local-stack/stack-env.ts";
 
 export const ROOT_DIR = fileURLToPath(new URL("../../", import.meta.url));
-
-/** Ports the OS says are free right now (bound, then released). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const server = net.createServer();
-          server.once("error", reject);
-          server.listen(0, "127.0.0.1", () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 /**
  * A scratch data dir and the environment of a whole local stack (`just up`)
@@ -36,15 +17,9 @@ export async function pipelineStackEnv(
   extra: NodeJS.ProcessEnv = {},
 ): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), scratchPrefix));
-  const [chPort, s3Port, httpPort, grpcPort] = await freePorts(4);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    ...privateStackEnv(path.join(dir, "data"), {
-      clickhouse: chPort!,
-      s3: s3Port!,
-      otlpHttp: httpPort!,
-      otlpGrpc: grpcPort!,
-    }),
+    ...privateStackEnv(path.join(dir, "data"), await stackPorts()),
     SUPERVISOR_START_TIMEOUT: "240s",
     // Built (or found in the cache the unit tests share) before the run, so lag
     // figures are the steady state, not the first-use build.
