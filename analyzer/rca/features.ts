@@ -194,9 +194,7 @@ function baselineBlocks(pairs: Array<[number | string, number | string]>, window
  * request logs, even when the volume does not move). A statement repeated in
  * a row (a loop) is one step. A statement is the
  * line's first eight tokens with ids and numbers blanked (a logger's source
- * location, `Class#123`, kept: it names the statement). The blanks read
- * `<ID>` and `<NUM>`, as in log patterns: the statements are shown as
- * evidence, where a blank written as 0 would read as a real zero.
+ * location, `Class#123`, kept: it names the statement).
  */
 export const LOG_TRANSITIONS_SQL = `
 WITH ${TIME_PARAMS}
@@ -210,7 +208,7 @@ FROM (
     FROM (
       SELECT Timestamp, ServiceName, TraceId, SpanId,
              arrayStringConcat(arraySlice(splitByWhitespace(replaceRegexpAll(replaceRegexpAll(
-               substring(Body, 1, 300), '[0-9a-fA-F]{8,}', '<ID>'), '(^|[^#0-9])[0-9]+', '\\1<NUM>')), 1, 8), ' ') AS statement
+               substring(Body, 1, 300), '[0-9a-fA-F]{8,}', '0'), '(^|[^#0-9])[0-9]+', '\\10')), 1, 8), ' ') AS statement
       FROM otel_logs
       WHERE Timestamp >= b0 AND Timestamp < w1 AND SpanId != '')
     GROUP BY service, TraceId, SpanId
