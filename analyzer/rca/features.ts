@@ -273,6 +273,21 @@ function withBlocks<T extends { phase: Phase; blocks?: number[] }>(row: T, windo
 }
 
 /**
+ * The rows in an order of their own content, not the order the engine returns
+ * grouped rows in (a hash of the keys, which may differ between ClickHouse
+ * builds): the pattern miner depends on the order it reads templates in, and
+ * scoring keeps the first of equal items, so without it the same data could
+ * rank differently on another server. `omit`: fields chosen by `any()`.
+ */
+export function inContentOrder<T extends object>(rows: T[], omit: readonly string[] = []): T[] {
+  const keyOf = (row: T) => JSON.stringify(Object.entries(row).filter(([k]) => !omit.includes(k)));
+  return rows
+    .map((row) => ({ row, key: keyOf(row) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((r) => r.row);
+}
+
+/**
  * Reads the features from the client's default database (the one holding the
  * otel_* tables). Every query is independent of the others, so all of them are
  * sent at once: the ranking waits for the slowest one, not for their sum.
@@ -299,7 +314,7 @@ export async function readFeatures(
     run<MetricStats>("metrics", METRICS_SQL),
   ]);
   const features: Features = {
-    operations: operations.map((r) =>
+    operations: inContentOrder(operations).map((r) =>
       numeric({ ...r, selfQuantiles: r.selfQuantiles?.map(Number) }, [
         "spans",
         "errors",
@@ -310,13 +325,20 @@ export async function readFeatures(
         "selfP90",
       ]),
     ),
-    edges: edges.map((r) => numeric(r, ["calls"])),
-    logTemplates: templates.map((r) => withBlocks(numeric(r, ["severity", "count"]), window)),
-    logVolume: volume.map((r) => withBlocks(numeric(r, ["lines"]), window)),
-    metrics: metrics.map((r) => ({ ...r, baseline: r.baseline.map(Number), window: r.window.map(Number) })),
+    edges: inContentOrder(edges).map((r) => numeric(r, ["calls"])),
+    logTemplates: inContentOrder(
+      templates.map((r) => withBlocks(numeric(r, ["severity", "count"]), window)),
+      ["example"],
+    ),
+    logVolume: inContentOrder(volume.map((r) => withBlocks(numeric(r, ["lines"]), window))),
+    metrics: inContentOrder(
+      metrics.map((r) => ({ ...r, baseline: r.baseline.map(Number), window: r.window.map(Number) })),
+    ),
     sql,
   };
   if (signals.includes("logs") && tables.has(SOURCE_TABLE.logs))
-    features.logTransitions = transitions.map((r) => withBlocks(numeric(r, ["count"]), window));
+    features.logTransitions = inContentOrder(
+      transitions.map((r) => withBlocks(numeric(r, ["count"]), window)),
+    );
   return features;
 }

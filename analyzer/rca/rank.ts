@@ -52,4 +52,4 @@ export async function rankRootCauses(
  * ranked again. SCORING's values are in the name; the number is for changes
  * in code: raise it with any change to how evidence is read or scored.
  */
-export const RANKING_METHOD = `rca-3-${createHash("sha256").update(JSON.stringify(SCORING)).digest("hex").slice(0, 8)}`;
+export const RANKING_METHOD = `rca-4-${createHash("sha256").update(JSON.stringify(SCORING)).digest("hex").slice(0, 8)}`;
