@@ -272,7 +272,7 @@ export class Analyzer {
       DEFAULT_WINDOW_MS,
       DEFAULT_BASELINE_MS,
     );
-    if (through !== undefined && through >= settledThrough) return 0;
+    if (through >= settledThrough) return 0;
     await this.rankAndStore(newest, settledThrough, false);
     return 1;
   }

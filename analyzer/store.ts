@@ -466,24 +466,27 @@ export async function rankedStarts(
   return new Set(found.map((r) => Number(r.s)));
 }
 
-/** The newest data a provisional ranking of this alert time (default window and baseline, today's method) was made with. */
+/**
+ * The newest data a provisional ranking of this alert time (default window and
+ * baseline, today's method) was made with; 0 when there is none (max over no
+ * rows is the epoch).
+ */
 export async function provisionalThrough(
   client: ClickHouseClient,
   database: string,
   startMs: number,
   windowMs: number,
   baselineMs: number,
-): Promise<number | undefined> {
-  const [row] = await rows<{ through: string | null }>(
+): Promise<number> {
+  const [row] = await rows<{ through: string }>(
     client,
-    `SELECT toString(toUnixTimestamp64Milli(max(DataThrough))) AS through, count() AS n FROM ${database}.${RANKINGS_TABLE}
+    `SELECT toString(toUnixTimestamp64Milli(max(DataThrough))) AS through FROM ${database}.${RANKINGS_TABLE}
       WHERE Start = fromUnixTimestamp64Milli(${Math.trunc(startMs)}, 'UTC')
         AND WindowMs = ${Math.trunc(windowMs)} AND BaselineMs = ${Math.trunc(baselineMs)}
-        AND Method = {method:String} AND Settled = 0
-      HAVING n > 0`,
+        AND Method = {method:String} AND Settled = 0`,
     { method: RANKING_METHOD },
   );
-  return row?.through ? Number(row.through) : undefined;
+  return Number(row?.through ?? 0);
 }
 
 /**
