@@ -44,7 +44,5 @@ export function useApi<T>(url: string | undefined, tick: number): Loaded<T> {
   return state;
 }
 
-export function apiUrl(path: string, params: URLSearchParams): string {
-  const query = params.toString();
-  return `/api/${path}${query ? `?${query}` : ""}`;
-}
+// One builder for API URLs, in the module the server imports too (no browser API there).
+export { apiUrl } from "./first-reads.ts";

@@ -9,9 +9,10 @@
 /** The time range keys; live refresh (`refresh`) never changes what a read returns. */
 const RANGE_KEYS = ["last", "from", "to"];
 
-function url(api: string, params: URLSearchParams): string {
+/** The URL of an API read: `/api/<path>` with the query string, if any. */
+export function apiUrl(path: string, params: URLSearchParams): string {
   const query = params.toString();
-  return `/api/${api}${query ? `?${query}` : ""}`;
+  return `/api/${path}${query ? `?${query}` : ""}`;
 }
 
 function rangeOf(params: URLSearchParams): URLSearchParams {
@@ -28,17 +29,20 @@ export function servicesDataUrl(params: URLSearchParams): string {
   const query = rangeOf(params);
   const kind = params.get("kind") ?? "Server";
   if (kind) query.set("kind", kind);
-  return url("services", query);
+  return apiUrl("services", query);
 }
 
 /** Service map: the range only. */
 export function mapDataUrl(params: URLSearchParams): string {
-  return url("map", rangeOf(params));
+  return apiUrl("map", rangeOf(params));
 }
 
 /** Logs: the range and every filter of the page's URL. */
 export function logsDataUrl(params: URLSearchParams): string {
-  return url("logs", new URLSearchParams([...params].filter(([key, value]) => key !== "refresh" && value)));
+  return apiUrl(
+    "logs",
+    new URLSearchParams([...params].filter(([key, value]) => key !== "refresh" && value)),
+  );
 }
 
 /** Per page (its path's first segment), its first data request. */
