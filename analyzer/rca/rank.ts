@@ -50,6 +50,7 @@ export async function rankRootCauses(
  * Names the ranking method, for rankings kept in ClickHouse (the analyzer's
  * incident_rankings): a ranking stored by another method is not shown and is
  * ranked again. SCORING's values are in the name; the number is for changes
- * in code: raise it with any change to how evidence is read or scored.
+ * in code: raise it with any change to how evidence is read, scored or
+ * worded (5: log-flow statements read with wildcards and span markers in words).
  */
-export const RANKING_METHOD = `rca-4-${createHash("sha256").update(JSON.stringify(SCORING)).digest("hex").slice(0, 8)}`;
+export const RANKING_METHOD = `rca-5-${createHash("sha256").update(JSON.stringify(SCORING)).digest("hex").slice(0, 8)}`;

@@ -3,6 +3,7 @@ import type { Features, LogTemplateStats, LogTransition, MetricStats, OperationS
 import {
   incidentStart,
   isResourceMetric,
+  displayStatement,
   logFlowEvidence,
   rangeExceedance,
   rankServices,
@@ -177,7 +178,16 @@ describe("rankServices on synthetic incidents", () => {
     );
     const ranked = rankServices(f);
     expect(ranked[0]?.service).toBe("pricing");
-    expect(ranked[0]?.evidence[0]?.detail).toMatch(/^after "fetch", "(\$|compute)" followed/);
+    expect(ranked[0]?.evidence[0]?.detail).toMatch(/^after "fetch", (\(end of span\)|"compute") followed/);
+  });
+
+  it("shows a log-flow statement's blanked numbers and ids as wildcards, its span markers in words", () => {
+    expect(displayStatement("^")).toBe("(start of span)");
+    expect(displayStatement("$")).toBe("(end of span)");
+    // As the statement query leaves a line: time, ids and numbers blanked to 0, a source line (#175) kept.
+    expect(displayStatement("0:0:0.0 ERROR o.a.c.c.C.[dispatcherServlet]#175 TraceID: 0 offset 0, Z0")).toBe(
+      '"<*>:<*>:<*>.<*> ERROR o.a.c.c.C.[dispatcherServlet]#175 TraceID: <*> offset <*>, Z<*>"',
+    );
   });
 
   it("finds a CPU-only fault against the same metric on every other pod", () => {

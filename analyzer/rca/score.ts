@@ -444,18 +444,32 @@ export function logFlowEvidence(
     const z = SCORING.logFlowWeight * Math.abs(shareChange(step.w, total.w, step.b, total.b));
     if (z <= 0) continue;
     const share = (n: number, d: number) => `${((100 * n) / d).toFixed(0)}%`;
+    const [from, to] = [displayStatement(step.from), displayStatement(step.to)];
     out.push({
       kind: "log",
       service: step.service,
-      subject: `${step.from} -> ${step.to}`,
+      subject: `${from} -> ${to}`,
       score: clip(z),
-      detail: `after "${step.from}", "${step.to}" followed ${share(step.b, total.b)} of ${total.b} times before, ${share(step.w, total.w)} of ${total.w} after`,
+      detail: `after ${from}, ${to} followed ${share(step.b, total.b)} of ${total.b} times before, ${share(step.w, total.w)} of ${total.w} after`,
     });
   }
   return out;
 }
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+/**
+ * A log-flow statement as a reader sees it: the span's start and end markers
+ * (^, $) in words, and each number or id the statement query blanked to 0
+ * (features.ts) as the wildcard, so evidence reads "offset <*>", not
+ * "offset 0" where the line had a real offset. Display only: the statements
+ * keep their blanks for grouping and for the order of rows (the ranking).
+ */
+export function displayStatement(statement: string): string {
+  if (statement === "^") return "(start of span)";
+  if (statement === "$") return "(end of span)";
+  return `"${statement.replace(/(^|[^#0-9])0(?![0-9])/g, `$1${WILDCARD}`)}"`;
+}
 
 /** A share (count of total) per baseline block and in the window: a log pattern's, a statement's successor's. */
 export interface ShareSeries {
