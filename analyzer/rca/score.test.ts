@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { Features, LogTemplateStats, LogTransition, MetricStats, OperationStats } from "./features.ts";
 import {
+  displayStatement,
   incidentStart,
   isResourceMetric,
-  displayStatement,
   logFlowEvidence,
   rangeExceedance,
   rankServices,
