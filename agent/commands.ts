@@ -1,8 +1,8 @@
 import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
-import { Command, InvalidArgumentError } from "commander";
-import { flagsOverEnv } from "../shared/cli.ts";
+import { Command } from "commander";
+import { flagsOverEnv, positiveIntegerArgument } from "../shared/cli.ts";
 import { readPathsConfig } from "../shared/config/paths.ts";
 import { terminalSafe } from "../shared/terminal-text.ts";
 import type { AskResult } from "./agent.ts";
@@ -28,12 +28,6 @@ export const processIo = (): CliIo => ({
 });
 
 const dimFor = (io: CliIo) => (text: string) => (io.stderr.isTTY ? `\x1b[2m${text}\x1b[0m` : text);
-
-function positiveInt(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError("expected a positive integer");
-  return parsed;
-}
 
 interface Session {
   io: CliIo;
@@ -336,11 +330,11 @@ export function buildProgram(
     .argument("[question...]", 'question to answer once (a "/command" runs that tool directly)')
     .option("--json", "print the answer, tool calls and SQL as JSON (for scripts)")
     .option("--model <id>", "model id (default: AGENT_MODEL, else the provider's default)")
-    .option("--max-tokens <n>", "max tokens per model response (AGENT_MAX_TOKENS)", positiveInt)
+    .option("--max-tokens <n>", "max tokens per model response (AGENT_MAX_TOKENS)", positiveIntegerArgument)
     .option(
       "--max-tool-rounds <n>",
       "tool rounds per question before the model must answer (AGENT_MAX_TOOL_ROUNDS)",
-      positiveInt,
+      positiveIntegerArgument,
     )
     .addHelpText(
       "after",

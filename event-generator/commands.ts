@@ -15,21 +15,15 @@ import {
   type FlagOverride,
   flagsOverEnv,
   positiveDurationArgument,
+  positiveIntegerArgument,
   runCli,
+  seedArgument,
 } from "../shared/cli.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
 import { DROP_PHASES, OTLP_PROTOCOLS, type OtlpProtocol, readEventGeneratorConfig } from "./config.ts";
 import { checkIncidents, type Incident, parseIncident } from "./incident.ts";
 import { runGenerator } from "./runner.ts";
 import { runGeneratorInThreads } from "./threads.ts";
-
-function positiveInt(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1)
-      throw new InvalidArgumentError(`${name} must be a positive integer`);
-    return Number(value);
-  };
-}
 
 function nonNegativeNumber(value: string): number {
   const parsed = Number(value);
@@ -45,12 +39,6 @@ function incidentValue(value: string, previous: Incident[] = []): Incident[] {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
-}
-
-function seedValue(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) > 2 ** 32 - 1)
-    throw new InvalidArgumentError("seed must be an integer 0..4294967295");
-  return Number(value);
 }
 
 interface RunFlags {
@@ -134,13 +122,13 @@ function addRunCommand(program: Command): void {
   program
     .command("run")
     .description("generate traffic: continuous drop cycles until stopped, or until --cycles / --duration")
-    .option("--cycles <n>", "stop after n drop cycles", positiveInt("--cycles"))
+    .option("--cycles <n>", "stop after n drop cycles", positiveIntegerArgument)
     .option("--duration <time>", "stop after this wall-clock time (e.g. 90s, 10m)", positiveDurationArgument)
     .option("--rate <rps>", "at most this many requests (traces) per second; 0 = no limit", nonNegativeNumber)
     .option(
       "--seed <n>",
       "PRNG seed: the same seed gives the same traffic (default: EVENT_GENERATOR_SEED or random)",
-      seedValue,
+      seedArgument,
     )
     .option("--truth <file>", "write one JSON line per trace with the injected faults and their spans")
     .option("--bench", "emit as fast as possible (simulated time runs ahead of the clock)")
@@ -160,7 +148,7 @@ function addRunCommand(program: Command): void {
     .option(
       "--threads <n>",
       "with --bench: run n generators in worker threads (seeds derived from --seed)",
-      positiveInt("--threads"),
+      positiveIntegerArgument,
     )
     .addOption(
       new Option(
@@ -172,7 +160,7 @@ function addRunCommand(program: Command): void {
       "--endpoint <url>",
       "OTLP base endpoint (default: OTEL_EXPORTER_OTLP_ENDPOINT or http://127.0.0.1:4318)",
     )
-    .option("--stock <pairs>", "pairs available per drop", (v) => Number(positiveInt("--stock")(v)))
+    .option("--stock <pairs>", "pairs available per drop", positiveIntegerArgument)
     .option("--pre-drop <time>", "PRE_DROP duration", positiveDurationArgument)
     .option("--drop-live <time>", "DROP_LIVE duration", positiveDurationArgument)
     .option("--post-drop <time>", "POST_DROP duration", positiveDurationArgument)

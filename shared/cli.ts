@@ -12,6 +12,23 @@ export function positiveDurationArgument(text: string): number {
   return ms;
 }
 
+/**
+ * A commander option parser for a whole number of at least 1, written in
+ * digits (so "1e3", "2.5", "0x10" and "-1" are refused, not read as numbers).
+ */
+export function positiveIntegerArgument(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text)))
+    throw new InvalidArgumentError(`expected a positive integer, got "${text}"`);
+  return Number(text);
+}
+
+/** A commander option parser for a random seed: a whole number 0..4294967295 (a 32-bit generator's state). */
+export function seedArgument(text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) > 2 ** 32 - 1)
+    throw new InvalidArgumentError(`expected a seed 0..4294967295, got "${text}"`);
+  return Number(text);
+}
+
 /** Exit codes shared by every command. */
 export const EXIT_FAILURE = 1;
 export const EXIT_CONFIG = 2;

@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ClickHouseClient } from "@clickhouse/client";
 import { Command, InvalidArgumentError } from "commander";
+import { positiveIntegerArgument, seedArgument } from "../../shared/cli.ts";
 import { createClickHouseClient } from "../../shared/clickhouse.ts";
 import { readClickHouseConfig } from "../../shared/config/clickhouse.ts";
 import { DEFAULT_DATASET, datasetDays, type Fault, readFaults } from "../replay/replay.ts";
@@ -95,11 +96,6 @@ function snkrsTable(results: IncidentResult[], verbose: boolean): string {
   return lines.join("\n");
 }
 
-function positiveInteger(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError("must be a positive integer");
-  return Number(value);
-}
-
 /** The `eval-rca` command line (entry point: cli.ts). */
 export function evalRcaProgram(): Command {
   return new Command("eval-rca")
@@ -121,17 +117,17 @@ export function evalRcaProgram(): Command {
       "instead: a seeded SNKRS run with one incident per fault type through a private local stack, scored " +
         "against the generator's truth file",
     )
-    .option("--seed <n>", "with --snkrs: the generator's seed", positiveInteger, 20261204)
+    .option("--seed <n>", "with --snkrs: the generator's seed", seedArgument, 20261204)
     .option(
       "--port-base <port>",
       "with --snkrs: first of four ports for its stack (ClickHouse, S3, OTLP/HTTP, OTLP/gRPC; default: four free ports)",
-      positiveInteger,
+      positiveIntegerArgument,
     )
     .option("--workers <pre,live,post>", "with --snkrs: sessions per drop phase", "2,12,3")
     .option(
       "--spacing <minutes>",
       "with --snkrs: minutes from one incident's start to the next",
-      positiveInteger,
+      positiveIntegerArgument,
       8,
     )
     .option("--rate <chance>", "with --snkrs: each incident's rate (default: the generator's)", (v) => {
