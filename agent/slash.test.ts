@@ -7,7 +7,8 @@ const TRACE_ID = "0123456789abcdef0123456789abcdef";
 const TOOL_COMMANDS: Array<[string, string, Record<string, unknown>]> = [
   ["/errors checkout 30m", "find_errors", { service: "checkout", last: "30m" }],
   ["/patterns checkout 1h", "patterns", { service: "checkout", last: "1h" }],
-  ["/rca 15m ago", "root_cause", { at: "15m" }],
+  ["/rca 15m ago", "root_cause", { at: "15m ago" }],
+  ["/rca 2026-12-02 09:03:53", "root_cause", { at: "2026-12-02 09:03:53" }],
   ["/rca 2026-12-02T09:03:53Z", "root_cause", { at: "2026-12-02T09:03:53Z" }],
   ["/anomalies 6h", "anomalies", { last: "6h" }],
   ["/slow checkout", "find_slow_spans", { percentile: 95, service: "checkout" }],
@@ -36,7 +37,7 @@ describe("slash commands", () => {
     expect(parseSlash(line)).toEqual({ kind: "tool", tool, input });
   });
 
-  it.each(["/rca 15m later", "/trace", "/nope", "/logs a b c", "/services 0m"])("refuses %s", (line) => {
+  it.each(["/trace", "/nope", "/logs a b c", "/services 0m"])("refuses %s", (line) => {
     expect(parseSlash(line)).toMatchObject({ kind: "error" });
   });
 

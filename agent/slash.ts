@@ -206,12 +206,9 @@ export function parseSlash(line: string): SlashCommand | undefined {
       return parseLogsCommand(argText);
     case "/metrics":
       return parseMetricsCommand(args);
-    case "/rca": {
-      // "15m ago" reads as people say it; it comes as two words here, so the tool gets "15m".
-      const at = args.length === 2 && args[1]?.toLowerCase() === "ago" ? args.slice(0, 1) : args;
-      if (at.length > 1) return { kind: "error", message: "usage: /rca [time, ISO 8601 or e.g. 15m ago]" };
-      return { kind: "tool", tool: "root_cause", input: at.length ? { at: at[0] } : {} };
-    }
+    case "/rca":
+      // The whole text is the time ("15m ago", "2026-12-02 09:03"): the tool reads it and says what it expects.
+      return { kind: "tool", tool: "root_cause", input: argText ? { at: argText } : {} };
     case "/slow":
       return serviceWindowTool("find_slow_spans", args, { percentile: 95 });
     case "/trace":

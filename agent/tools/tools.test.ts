@@ -449,6 +449,12 @@ describe("root_cause on the seeded spans", () => {
     expect(parseAlertTime(at, now, 0).getTime()).toBe(END_MS - 15 * 60_000);
   });
 
+  it("reads an alert time written with a space and no zone as UTC", () => {
+    expect(parseAlertTime("2026-12-02 09:03:53", new Date(END_MS), 0).toISOString()).toBe(
+      "2026-12-02T09:03:53.000Z",
+    );
+  });
+
   it("refuses an alert time it cannot read, saying what it takes", () => {
     expect(() => parseAlertTime("15m later", new Date(END_MS), 0)).toThrow(/ISO 8601 time or a duration ago/);
   });
