@@ -217,7 +217,7 @@ export async function listSpanSamples(
       FROM otel_traces ${where([...conditions.sql, "ServiceName IN {services:Array(String)}", ...status])}
       ORDER BY order_key DESC, SpanId ASC LIMIT {per_service:UInt32} BY ServiceName)`;
   });
-  const sql = `SELECT sample, ts_ms, service, span, kind, duration, status, message, trace_id, span_id
+  const sql = `SELECT * EXCEPT (sample_index, order_key)
     FROM (${branches.join(" UNION ALL ")})
     ORDER BY sample_index, service, order_key DESC, span_id ASC`;
   const rows = await queryRows<SpanListRow & { sample: string }>(ctx, sql, params);
