@@ -138,10 +138,10 @@ function errorStatus(error: unknown): { status: number; message: string } {
   return { status: /ECONNREFUSED|ECONNRESET|socket hang up/.test(message) ? 503 : 500, message };
 }
 
-export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
-  const { bundle, runtime, logger } = options;
+/** The JSON API: a path pattern and the read behind it, per view the pages ask for. */
+function apiRoutes(options: ConsoleServerOptions, sessions: AskSessions): Array<[RegExp, Handler]> {
+  const { runtime } = options;
   const ctx = runtime.toolContext;
-  const sessions = new AskSessions(runtime);
   // The service list changes rarely and every page load asks for it: keep it a few seconds.
   const meta = new TtlCache<unknown>(META_TTL_MS, 1);
   const cachedMeta = () =>
@@ -154,7 +154,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       }),
     );
   const rankings = new RootCauseRankings(ctx);
-  const routes: Array<[RegExp, Handler]> = [
+  return [
     [/^\/api\/meta$/, cachedMeta],
     [/^\/api\/services$/, (p) => servicesView(ctx, p)],
     [/^\/api\/map$/, (p) => mapView(ctx, p)],
@@ -166,6 +166,31 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     [/^\/api\/root-cause$/, (p) => rankings.view(p)],
     [/^\/api\/trace\/([^/]+)$/, (_p, m) => traceView(ctx, decodeURIComponent(m[1]!))],
   ];
+}
+
+/** Listens on the options' host and port; the URL it gives is one a browser on this machine can open. */
+async function listen(server: http.Server, options: ConsoleServerOptions): Promise<ConsoleServer> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
+  const { bundle, logger } = options;
+  const sessions = new AskSessions(options.runtime);
+  const routes = apiRoutes(options, sessions);
 
   /** The read an API URL asks for, or undefined when no route matches. */
   function apiRead(url: URL): (() => Promise<unknown>) | undefined {
@@ -222,19 +247,5 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       else res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  return {
-    url: `http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listen(server, options);
 }
