@@ -178,7 +178,9 @@ describe("rankServices on synthetic incidents", () => {
     );
     const ranked = rankServices(f);
     expect(ranked[0]?.service).toBe("pricing");
-    expect(ranked[0]?.evidence[0]?.detail).toMatch(/^after "fetch", (\(end of span\)|"compute") followed/);
+    expect(ranked[0]?.evidence[0]?.detail).toMatch(
+      /^after "fetch", ("compute" followed|the span ended) \d+% of 300 times before, \d+% of 40 after$/,
+    );
   });
 
   it("shows a log-flow statement's blanked numbers and ids as wildcards, its span markers in words", () => {

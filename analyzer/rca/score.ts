@@ -445,12 +445,19 @@ export function logFlowEvidence(
     if (z <= 0) continue;
     const share = (n: number, d: number) => `${((100 * n) / d).toFixed(0)}%`;
     const [from, to] = [displayStatement(step.from), displayStatement(step.to)];
+    const shares = `${share(step.b, total.b)} of ${total.b} times before, ${share(step.w, total.w)} of ${total.w} after`;
+    const what =
+      step.from === "^"
+        ? `a span's first line was ${to}`
+        : step.to === "$"
+          ? `after ${from}, the span ended`
+          : `after ${from}, ${to} followed`;
     out.push({
       kind: "log",
       service: step.service,
       subject: `${from} -> ${to}`,
       score: clip(z),
-      detail: `after ${from}, ${to} followed ${share(step.b, total.b)} of ${total.b} times before, ${share(step.w, total.w)} of ${total.w} after`,
+      detail: `${what} ${shares}`,
     });
   }
   return out;
