@@ -102,6 +102,17 @@ function byKey<T>(items: T[], key: (item: T) => string): Map<string, T> {
   return map;
 }
 
+/** The items of each key, in the order met. */
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const list = groups.get(key(item));
+    if (list) list.push(item);
+    else groups.set(key(item), [item]);
+  }
+  return groups;
+}
+
 /** Latency evidence: change in a service's own (exclusive) time per operation; client calls count for the callee. */
 export function latencyEvidence(operations: OperationStats[]): Evidence[] {
   const key = (o: OperationStats) => `${o.service}\u0000${o.operation}\u0000${o.callee}`;
@@ -309,12 +320,7 @@ export function servicePatterns(rows: LogTemplateStats[]): PatternCounts[] {
 
 /** Each service's log lines clustered by the pattern miner (`servicePatterns`), mined once per ranking. */
 export function minedPatterns(templates: LogTemplateStats[]): Map<string, PatternCounts[]> {
-  const byService = new Map<string, LogTemplateStats[]>();
-  for (const t of templates) {
-    const list = byService.get(t.service);
-    if (list) list.push(t);
-    else byService.set(t.service, [t]);
-  }
+  const byService = groupBy(templates, (t) => t.service);
   return new Map([...byService].map(([service, rows]) => [service, servicePatterns(rows)]));
 }
 
@@ -465,6 +471,13 @@ export function logFlowEvidence(
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
+/** Adds per-block counts into `into`, block by block. */
+function addBlocks(into: number[], blocks: number[]): void {
+  blocks.forEach((n, i) => {
+    into[i] = (into[i] ?? 0) + n;
+  });
+}
+
 /**
  * A log-flow statement as a reader sees it: the span's start and end markers
  * (^, $) in words, and each number or id the statement query blanked to 0
@@ -510,14 +523,9 @@ export function incidentStart(
     if (!errors || !worseLater(errors, start)) continue;
     let z = 0;
     for (const s of series) {
-      const before = sum(s.blocks.slice(0, start));
-      const beforeTotal = sum(s.blockTotals.slice(0, start));
-      const after = sum(s.blocks.slice(start));
-      const afterTotal = sum(s.blockTotals.slice(start));
+      const { later, now, beforeTotal, afterTotal } = splitShares(s, start);
       if (beforeTotal < SCORING.minSpans || afterTotal < SCORING.minSpans || s.windowTotal < SCORING.minSpans)
         continue;
-      const later = shareChange(after, afterTotal, before, beforeTotal);
-      const now = shareChange(s.window, s.windowTotal, before, beforeTotal);
       if (Math.sign(later) !== Math.sign(now)) continue;
       z = Math.max(z, Math.min(Math.abs(later), Math.abs(now)));
     }
@@ -526,17 +534,28 @@ export function incidentStart(
   return best?.start;
 }
 
+/**
+ * A series split at block `start`: how far its share moved from the blocks
+ * before to the blocks from `start` on (`later`) and to the window (`now`).
+ */
+function splitShares(
+  s: ShareSeries,
+  start: number,
+): { later: number; now: number; beforeTotal: number; afterTotal: number } {
+  const before = sum(s.blocks.slice(0, start));
+  const beforeTotal = sum(s.blockTotals.slice(0, start));
+  const afterTotal = sum(s.blockTotals.slice(start));
+  return {
+    later: shareChange(sum(s.blocks.slice(start)), afterTotal, before, beforeTotal),
+    now: shareChange(s.window, s.windowTotal, before, beforeTotal),
+    beforeTotal,
+    afterTotal,
+  };
+}
+
 /** Whether the error share rose from the blocks before `start` to those after and to the window. */
 function worseLater(errors: ShareSeries, start: number): boolean {
-  const before = sum(errors.blocks.slice(0, start));
-  const beforeTotal = sum(errors.blockTotals.slice(0, start));
-  const later = shareChange(
-    sum(errors.blocks.slice(start)),
-    sum(errors.blockTotals.slice(start)),
-    before,
-    beforeTotal,
-  );
-  const now = shareChange(errors.window, errors.windowTotal, before, beforeTotal);
+  const { later, now } = splitShares(errors, start);
   return Math.min(later, now) >= SCORING.incidentErrorZ;
 }
 
@@ -573,9 +592,7 @@ export function incidentStarts(
       add(service, { blocks: p.blocks, blockTotals: total.blocks, window: p.w, windowTotal: total.window });
       if (p.severity < 17) continue;
       failing.window += p.w;
-      p.blocks.forEach((n, i) => {
-        failing.blocks[i] = (failing.blocks[i] ?? 0) + n;
-      });
+      addBlocks(failing.blocks, p.blocks);
     }
   }
   for (const s of flowSeries(features.logTransitions ?? [])) add(s.service, s);
@@ -593,10 +610,6 @@ function flowSeries(transitions: LogTransition[]): Array<ShareSeries & { service
   const key = (t: LogTransition) => `${t.service}\u0000${t.from}`;
   const totals = new Map<string, { blocks: number[]; window: number }>();
   const steps = new Map<string, ShareSeries & { service: string; from: string }>();
-  const addBlocks = (into: number[], blocks: number[]) =>
-    blocks.forEach((n, i) => {
-      into[i] = (into[i] ?? 0) + n;
-    });
   for (const t of transitions) {
     const total = totals.get(key(t)) ?? { blocks: [], window: 0 };
     totals.set(key(t), total);
@@ -683,12 +696,7 @@ export function isResourceMetric(name: string): boolean {
  * load, is not evidence against any one of them).
  */
 export function metricEvidence(metrics: MetricStats[]): Evidence[] {
-  const byName = new Map<string, MetricStats[]>();
-  for (const m of metrics) {
-    const list = byName.get(m.metric);
-    if (list) list.push(m);
-    else byName.set(m.metric, [m]);
-  }
+  const byName = groupBy(metrics, (m) => m.metric);
   const out: Evidence[] = [];
   for (const [name, series] of byName) {
     const level = median(
@@ -771,12 +779,7 @@ export function rankServices(features: Features): RankedService[] {
     ...logFlowEvidence(features.logTransitions ?? [], starts),
     ...metrics,
   ];
-  const byService = new Map<string, Evidence[]>();
-  for (const e of evidence) {
-    const list = byService.get(e.service);
-    if (list) list.push(e);
-    else byService.set(e.service, [e]);
-  }
+  const byService = groupBy(evidence, (e) => e.service);
   const own = new Map<string, number>();
   const corroborate = features.operations.length > 0 || features.logTemplates.length > 0;
   for (const [service, list] of byService) own.set(service, serviceScore(list, corroborate));
