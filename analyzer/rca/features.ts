@@ -39,6 +39,10 @@ export interface OperationStats {
 /** Levels of `OperationStats.selfQuantiles`: from the median up, a twentieth apart. */
 export const SELF_QUANTILE_LEVELS = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
 
+/** Where selfP50 and selfP90 are among those levels (ClickHouse arrays count from 1). */
+const SELF_P50_AT = SELF_QUANTILE_LEVELS.indexOf(0.5) + 1;
+const SELF_P90_AT = SELF_QUANTILE_LEVELS.indexOf(0.9) + 1;
+
 export interface EdgeStats {
   phase: Phase;
   caller: string;
@@ -136,8 +140,8 @@ SELECT phase, ServiceName AS service, SpanName AS operation,
        if(childService != ServiceName, childService, '') AS callee, count() AS spans,
        countIf(failed) AS errors, countIf(failed AND failedChildren = 0) AS originErrors,
        (quantilesDeterministic(0.5, 0.9)(Duration, sampleKey) AS durationQ)[1] / 1e6 AS p50, durationQ[2] / 1e6 AS p90,
-       (quantilesDeterministic(0.5, 0.9, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.95)(Duration - least(Duration, childTime), sampleKey) AS selfQ)[1] / 1e6 AS selfP50,
-       selfQ[2] / 1e6 AS selfP90, arrayMap(x -> x / 1e6, [selfQ[1], selfQ[3], selfQ[4], selfQ[5], selfQ[6], selfQ[7], selfQ[8], selfQ[9], selfQ[2], selfQ[10]]) AS selfQuantiles
+       (arrayMap(x -> x / 1e6, quantilesDeterministic(${SELF_QUANTILE_LEVELS.join(", ")})(Duration - least(Duration, childTime), sampleKey)) AS selfQuantiles)[${SELF_P50_AT}] AS selfP50,
+       selfQuantiles[${SELF_P90_AT}] AS selfP90, selfQuantiles
 FROM spans LEFT JOIN children USING (TraceId, SpanId)
 GROUP BY phase, service, operation, callee`;
 
