@@ -156,12 +156,12 @@ async function evalSnkrs(flags: EvalFlags): Promise<void> {
 /** Scores the Nezha faults against the replay in the running stack (replaying first when none is stored). */
 async function evalNezha(flags: EvalFlags): Promise<void> {
   const datasetDir = path.resolve(flags.dataset);
-  const days = flags.days ? flags.days.split(",") : await datasetDays(datasetDir);
+  const allDays = await datasetDays(datasetDir);
+  const days = flags.days ? flags.days.split(",") : allDays;
   const config = readClickHouseConfig();
   const client = createClickHouseClient(config, { application: "eval-rca" });
   try {
     const first = await replayedFirstSpanMs(client, config.database, datasetDir);
-    const allDays = await datasetDays(datasetDir);
     const allFaults = (await Promise.all(allDays.map((day) => readFaults(datasetDir, day)))).flat();
     const faults = allFaults.filter((f) => days.includes(f.day));
     const earliest = Math.min(...allFaults.map((f) => f.injectMs));
