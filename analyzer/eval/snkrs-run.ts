@@ -30,8 +30,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 export interface SnkrsRunOptions {
   seed: number;
-  /** First of four consecutive ports: ClickHouse, S3, OTLP/HTTP, OTLP/gRPC. */
-  /** First of four ports for the private stack; undefined: four free ports. */
+  /** First of four consecutive ports (ClickHouse, S3, OTLP/HTTP, OTLP/gRPC); undefined: four free ports. */
   portBase?: number;
   /** Sessions per phase (pre,live,post), as the generator's --workers. */
   workers: string;
