@@ -71,6 +71,7 @@ function serviceWindowTool(tool: string, args: string[], fixed: Record<string, u
 }
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
+const LOGS_USAGE = "usage: /logs [service] [level] [window] [-- text], or /logs <trace_id>";
 
 /** `/logs [service] [level] [window] [-- text]`, or `/logs <trace_id>`. */
 function parseLogsCommand(argText: string): SlashCommand {
@@ -94,19 +95,11 @@ function parseLogsCommand(argText: string): SlashCommand {
   if (text) input.text = text;
   const traceIds = words.filter(isTraceId);
   if (traceIds.length === 1) input.trace_id = traceIds[0];
-  else if (traceIds.length > 1)
-    return {
-      kind: "error",
-      message: "usage: /logs [service] [level] [window] [-- text], or /logs <trace_id>",
-    };
+  else if (traceIds.length > 1) return { kind: "error", message: LOGS_USAGE };
   for (const token of rest) {
     if (LOG_LEVELS.includes(token.toLowerCase())) input.min_severity = token.toUpperCase();
     else if (input.service === undefined) input.service = token;
-    else
-      return {
-        kind: "error",
-        message: "usage: /logs [service] [level] [window] [-- text], or /logs <trace_id>",
-      };
+    else return { kind: "error", message: LOGS_USAGE };
   }
   return { kind: "tool", tool: "find_logs", input };
 }
