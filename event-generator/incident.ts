@@ -114,12 +114,10 @@ export class IncidentTally {
   }
 
   add(plan: TracePlan, traceStartEpochMs: number): void {
-    const index = this.incidents.findIndex(
-      (i) => plan.startMs >= i.startMs && plan.startMs < i.startMs + i.durationMs,
-    );
-    if (index < 0) return;
+    const incident = incidentAt(this.incidents, plan.startMs);
+    if (!incident) return;
+    const index = this.incidents.indexOf(incident);
     this.anchors[index] ??= traceStartEpochMs - plan.startMs;
-    const incident = this.incidents[index]!;
     const origins = this.origins[index]!;
     for (const fault of plan.faults) {
       if (fault.type !== incident.fault) continue;
